@@ -1,0 +1,46 @@
+#include "convert/convert.hpp"
+
+#include "convert/keras.hpp"
+#include "snn/error.hpp"
+
+#include <cstdio>
+
+namespace snn {
+
+Network convert_model(const std::string& model_path, const Dataset* calib, const ConvertOptions& options,
+                      ConvertLog& log) {
+    Network net = import_keras(model_path);
+    std::vector<float> scales;
+    if (calib) {
+        if (calib->shape.size() != net.input().shape.size())
+            throw Error("calibration data '" + calib->name + "' has samples of shape " + calib->shape.str() +
+                        " but the model '" + model_path + "' expects " + net.input().shape.str());
+        if (calib->size() == 0) throw Error("calibration data '" + calib->name + "' is empty");
+        if (options.norm.kind == NormSpec::Kind::Model) {
+            scales = model_based_scales(net);
+            net.normalization = "model-based (Diehl et al. 2015)";
+        } else {
+            scales = data_based_scales(net, calib->x.data(), calib->size(), options.norm, options.threads);
+            net.normalization = "data-based " + options.norm.str() + " on " + std::to_string(calib->size()) +
+                                " samples of " + calib->name + " (Rueckauer et al. 2017)";
+        }
+    } else {
+        scales = model_based_scales(net);
+        net.normalization = "model-based (Diehl et al. 2015), no calibration data";
+        log.lines.push_back("no --calib data: using model-based normalization (the largest input each layer can "
+                            "receive); data-based normalization with --calib is usually far more accurate");
+    }
+    apply_scales(net, scales);
+    for (std::size_t i = 1; i < net.populations.size(); ++i) {
+        Population& pop = net.populations[i];
+        if (pop.kind != PopulationKind::Spiking) continue;
+        pop.neuron = options.neuron;
+        char buf[160];
+        std::snprintf(buf, sizeof buf, "%-24s lambda = %.6g", pop.name.c_str(), double(scales[i]));
+        log.lines.push_back(buf);
+    }
+    validate(net);
+    return net;
+}
+
+} // namespace snn

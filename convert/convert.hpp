@@ -1,0 +1,27 @@
+#pragma once
+// The whole conversion: import a trained DNN, normalize it on calibration
+// data (or from its weights), and set the neuron model of every population.
+#include "convert/normalize.hpp"
+#include "snn/dataset.hpp"
+#include "snn/network.hpp"
+
+#include <string>
+#include <vector>
+
+namespace snn {
+
+struct ConvertOptions {
+    NormSpec norm;         // ignored (model-based) when no calibration data is given
+    NeuronParams neuron;   // applied to every spiking population
+    int threads = 1;
+};
+
+struct ConvertLog {
+    std::vector<std::string> lines; // what was done, in words, for the user
+};
+
+// calib may be null: model-based normalization is used then, and the log says so.
+Network convert_model(const std::string& model_path, const Dataset* calib, const ConvertOptions& options,
+                      ConvertLog& log);
+
+} // namespace snn

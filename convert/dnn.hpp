@@ -1,0 +1,24 @@
+#pragma once
+// The DNN reference forward pass: the network evaluated with ReLU units in
+// place of spiking neurons (MaxPool populations take the max of their
+// window, the output population stays linear). Used for calibration and for
+// the `dnn_accuracy` figure, and as the dense reference that the event
+// kernels are tested against.
+#include "snn/network.hpp"
+
+#include <vector>
+
+namespace snn {
+
+// Adds the projection of `in` (the source population's activations) to `out`
+// (the target's input current). Dense reference loops; MaxPool is not linear
+// and is not handled here.
+void accumulate_dense(const Projection& p, const Shape& src, const Shape& dst, const float* in, float* out);
+
+// Activations of every population for one input sample (x has input().shape.size() values).
+std::vector<std::vector<float>> forward(const Network& net, const float* x);
+
+// Index of the largest output activation (first one on ties).
+int argmax(const std::vector<float>& v);
+
+} // namespace snn

@@ -1,0 +1,548 @@
+#include "convert/keras.hpp"
+
+#include "snn/error.hpp"
+#include "snn/h5.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <map>
+#include <optional>
+#include <sstream>
+
+namespace snn {
+namespace {
+
+using json = nlohmann::json;
+
+// What a Keras tensor is on our side: either the output of a population
+// (spiking, input or max-pool gate: values ≥ 0), or a pending linear
+// expression (projections + bias) that becomes a population once a ReLU, the
+// end of the model, or a layer that needs spikes is reached.
+struct Value {
+    Shape shape;          // as the next layer sees it (Flatten makes it (1,1,n))
+    int population = -1;  // ≥ 0: a materialized population
+    std::vector<Projection> projections;
+    std::vector<float> bias; // per channel of `shape`
+    std::string name;        // the layer that created the expression
+    std::vector<std::string> layers;
+    bool nonnegative = false; // a pending expression known to be ≥ 0 (pooling of spikes)
+};
+
+struct LayerRef {
+    std::string class_name;
+    std::string name;
+    json config;
+    std::vector<std::string> inputs; // names of the layers feeding it
+};
+
+class KerasImporter {
+public:
+    explicit KerasImporter(std::string path) : path_(std::move(path)), file_(h5::open_file(path_)) {}
+
+    Network run();
+
+private:
+    std::string path_;
+    h5::Node file_;
+    std::optional<h5::Node> weights_root_;
+    Network net_;
+    std::map<std::string, Value> values_;
+
+    [[noreturn]] void fail(const LayerRef& l, const std::string& why) const {
+        throw Error(path_ + ": layer '" + l.name + "' (" + l.class_name + "): " + why);
+    }
+
+    std::vector<LayerRef> read_layers(const json& model_config, std::vector<std::string>& outputs);
+    std::vector<std::vector<float>> read_weights(const LayerRef& l, std::vector<std::vector<std::uint64_t>>& dims);
+    void import_layer(const LayerRef& l);
+
+    Value& input_value(const LayerRef& l, std::size_t k = 0);
+    int materialize(Value& v, const LayerRef& consumer);
+    void apply_activation(Value& v, const std::string& act, const LayerRef& l, bool is_output);
+    Value dense(const LayerRef& l, Value& in);
+    Value conv2d(const LayerRef& l, Value& in);
+    Value pooling(const LayerRef& l, Value& in, bool max, bool global);
+    void batchnorm(const LayerRef& l, Value& v);
+
+    std::string output_name_;
+};
+
+std::string attr_or(const h5::Node& n, const std::string& name) {
+    return h5::has_attr(n, name) ? h5::read_string_attr(n, name) : std::string();
+}
+
+std::vector<int> int_pair(const json& cfg, const char* key, int fallback) {
+    if (!cfg.contains(key) || cfg[key].is_null()) return {fallback, fallback};
+    const json& v = cfg[key];
+    if (v.is_number_integer()) return {v.get<int>(), v.get<int>()};
+    if (v.is_array() && v.size() == 2) return {v[0].get<int>(), v[1].get<int>()};
+    throw Error(std::string("bad '") + key + "' in layer config");
+}
+
+Shape shape_from_batch_shape(const json& s) {
+    // [null, H, W, C] or [null, F]
+    if (!s.is_array() || s.size() < 2) throw Error("input shape is not a list");
+    std::vector<int> d;
+    for (std::size_t i = 1; i < s.size(); ++i) {
+        if (!s[i].is_number_integer()) throw Error("input shape has an unknown dimension (None)");
+        d.push_back(s[i].get<int>());
+    }
+    if (d.size() == 1) return {1, 1, d[0]};
+    if (d.size() == 2) return {d[0], d[1], 1};
+    if (d.size() == 3) return {d[0], d[1], d[2]};
+    throw Error("input of rank " + std::to_string(d.size()) + " is not supported (expected (F) or (H,W,C))");
+}
+
+// Keras 3 writes inbound nodes as {"args": [...keras tensors...], "kwargs": {}};
+// every tensor carries "keras_history": [layer, node, tensor].
+void collect_history(const json& j, std::vector<std::string>& out) {
+    if (j.is_object()) {
+        if (j.contains("keras_history") && j["keras_history"].is_array()) {
+            out.push_back(j["keras_history"][0].get<std::string>());
+            return;
+        }
+        if (j.contains("config")) collect_history(j["config"], out);
+        if (j.contains("args")) collect_history(j["args"], out);
+        return;
+    }
+    if (j.is_array())
+        for (const auto& e : j) collect_history(e, out);
+}
+
+std::vector<std::string> inbound_of(const json& layer) {
+    std::vector<std::string> names;
+    if (!layer.contains("inbound_nodes")) return names;
+    const json& nodes = layer["inbound_nodes"];
+    if (!nodes.is_array() || nodes.empty()) return names;
+    if (nodes.size() > 1)
+        throw Error("layer '" + layer["config"].value("name", std::string("?")) +
+                    "' is called more than once (shared layers are not supported)");
+    const json& node = nodes[0];
+    if (node.is_array()) {
+        // Keras 2: [[name, node_index, tensor_index, kwargs], ...]
+        for (const auto& t : node)
+            if (t.is_array() && !t.empty() && t[0].is_string()) names.push_back(t[0].get<std::string>());
+    } else {
+        collect_history(node, names);
+    }
+    return names;
+}
+
+std::vector<LayerRef> KerasImporter::read_layers(const json& mc, std::vector<std::string>& outputs) {
+    if (!mc.is_object() || !mc.contains("class_name"))
+        throw Error(path_ + ": model_config has no class_name");
+    const std::string cls = mc["class_name"].get<std::string>();
+    const json& cfg = mc["config"];
+    const json& layers = cfg.is_array() ? cfg : cfg.at("layers");
+    std::vector<LayerRef> out;
+    if (cls == "Sequential") {
+        std::string prev;
+        for (const auto& l : layers) {
+            LayerRef r{l.at("class_name").get<std::string>(), l.at("config").value("name", std::string()),
+                       l.at("config"), {}};
+            if (r.class_name != "InputLayer" && prev.empty()) {
+                // No InputLayer entry: the first layer carries the input shape.
+                json bs = r.config.contains("batch_input_shape") ? r.config["batch_input_shape"]
+                          : r.config.contains("batch_shape")     ? r.config["batch_shape"]
+                                                                 : json();
+                if (bs.is_null()) throw Error(path_ + ": the model has no input shape");
+                out.push_back({"InputLayer", "input", json{{"name", "input"}, {"batch_input_shape", bs}}, {}});
+                prev = "input";
+            }
+            if (!prev.empty()) r.inputs = {prev};
+            prev = r.name;
+            out.push_back(std::move(r));
+        }
+        if (!prev.empty()) outputs = {prev};
+    } else if (cls == "Functional" || cls == "Model") {
+        for (const auto& l : layers) {
+            LayerRef r{l.at("class_name").get<std::string>(), l.at("config").value("name", std::string()),
+                       l.at("config"), {}};
+            if (l.contains("name") && l["name"].is_string()) r.name = l["name"].get<std::string>();
+            r.inputs = inbound_of(l);
+            out.push_back(std::move(r));
+        }
+        std::vector<std::string> outs;
+        const json ol = cfg.value("output_layers", json::array());
+        if (ol.is_array() && !ol.empty() && ol[0].is_string()) {
+            outs.push_back(ol[0].get<std::string>()); // a single ["name", 0, 0]
+        } else if (ol.is_array()) {
+            for (const auto& o : ol)
+                if (o.is_array() && !o.empty() && o[0].is_string()) outs.push_back(o[0].get<std::string>());
+        }
+        outputs = outs;
+    } else {
+        throw Error(path_ + ": model class '" + cls + "' is not supported (expected Sequential or Functional)");
+    }
+    return out;
+}
+
+std::vector<std::vector<float>> KerasImporter::read_weights(const LayerRef& l,
+                                                            std::vector<std::vector<std::uint64_t>>& dims) {
+    std::vector<std::vector<float>> w;
+    dims.clear();
+    if (!weights_root_ || !h5::exists(*weights_root_, l.name)) fail(l, "no weights stored for this layer");
+    h5::Node g = h5::open_group(*weights_root_, l.name);
+    const auto names = h5::has_attr(g, "weight_names") ? h5::read_string_list_attr(g, "weight_names")
+                                                       : std::vector<std::string>{};
+    for (const auto& n : names) {
+        std::vector<std::uint64_t> d;
+        if (!h5::exists(g, n)) fail(l, "weight '" + n + "' listed in weight_names is missing");
+        w.push_back(h5::read_floats(g, n, &d));
+        for (float v : w.back())
+            if (!std::isfinite(v)) fail(l, "weight '" + n + "' contains NaN or Inf");
+        dims.push_back(std::move(d));
+    }
+    return w;
+}
+
+std::string dims_str(const std::vector<std::uint64_t>& d) {
+    std::string s = "(";
+    for (std::size_t i = 0; i < d.size(); ++i) s += (i ? "," : "") + std::to_string(d[i]);
+    return s + ")";
+}
+
+Value& KerasImporter::input_value(const LayerRef& l, std::size_t k) {
+    if (k >= l.inputs.size()) fail(l, "has no input");
+    auto it = values_.find(l.inputs[k]);
+    if (it == values_.end()) fail(l, "input '" + l.inputs[k] + "' is not defined before it");
+    return it->second;
+}
+
+int KerasImporter::materialize(Value& v, const LayerRef& consumer) {
+    if (v.population >= 0) return v.population;
+    if (!v.nonnegative)
+        fail(consumer, "its input '" + v.name +
+                           "' is linear (no ReLU between it and this layer); such a chain cannot be converted to spikes");
+    Population p;
+    p.name = v.name;
+    p.kind = PopulationKind::Spiking;
+    p.shape = v.shape;
+    p.projections = v.projections;
+    p.bias = v.bias;
+    p.layers = v.layers;
+    net_.populations.push_back(std::move(p));
+    v.population = int(net_.populations.size()) - 1;
+    v.projections.clear();
+    return v.population;
+}
+
+void KerasImporter::apply_activation(Value& v, const std::string& act, const LayerRef& l, bool is_output) {
+    if (act == "linear" || act.empty()) return;
+    if (act == "relu") {
+        if (v.population >= 0) return; // spikes are already ≥ 0
+        v.nonnegative = true;
+        LayerRef self = l;
+        materialize(v, self);
+        return;
+    }
+    if (act == "softmax") {
+        if (!is_output) fail(l, "softmax is only supported on the output layer");
+        return; // argmax is kept, the softmax itself is dropped
+    }
+    fail(l, "activation '" + act + "' cannot be converted to IF/LIF neurons (supported: relu, linear, softmax on the output)");
+}
+
+Value KerasImporter::dense(const LayerRef& l, Value& in) {
+    if (!(in.shape.h == 1 && in.shape.w == 1))
+        fail(l, "input of shape " + in.shape.str() + " is not flat (add a Flatten layer)");
+    const int src = materialize(in, l);
+    const int units = l.config.at("units").get<int>();
+    const bool use_bias = l.config.value("use_bias", true);
+    std::vector<std::vector<std::uint64_t>> dims;
+    auto w = read_weights(l, dims);
+    if (w.size() != (use_bias ? 2u : 1u)) fail(l, "expected " + std::to_string(use_bias ? 2 : 1) + " weight arrays, found " + std::to_string(w.size()));
+    const std::uint64_t n_in = std::uint64_t(in.shape.size());
+    if (dims[0] != std::vector<std::uint64_t>{n_in, std::uint64_t(units)})
+        fail(l, "kernel shape " + dims_str(dims[0]) + " disagrees with the layer (" + std::to_string(n_in) + "," +
+                    std::to_string(units) + ")");
+    if (use_bias && dims[1] != std::vector<std::uint64_t>{std::uint64_t(units)})
+        fail(l, "bias shape " + dims_str(dims[1]) + " disagrees with units " + std::to_string(units));
+    Value v;
+    v.shape = {1, 1, units};
+    v.projections.push_back({src, ProjectionKind::Dense, {}, std::move(w[0]), l.name});
+    v.bias = use_bias ? std::move(w[1]) : std::vector<float>(std::size_t(units), 0.0f);
+    v.name = l.name;
+    v.layers = {l.name};
+    return v;
+}
+
+Value KerasImporter::conv2d(const LayerRef& l, Value& in) {
+    const json& c = l.config;
+    if (c.value("data_format", std::string("channels_last")) != "channels_last") fail(l, "only channels_last is supported");
+    if (int_pair(c, "dilation_rate", 1) != std::vector<int>{1, 1}) fail(l, "dilated convolutions are not supported");
+    if (c.value("groups", 1) != 1) fail(l, "grouped convolutions are not supported");
+    if (in.shape.h == 1 && in.shape.w == 1 && in.population >= 0 && !(net_.populations[std::size_t(in.population)].shape == in.shape))
+        fail(l, "input was flattened");
+    const int src = materialize(in, l);
+    const Shape s = net_.populations[std::size_t(src)].shape;
+    const int filters = c.at("filters").get<int>();
+    const auto k = int_pair(c, "kernel_size", 1);
+    const auto st = int_pair(c, "strides", 1);
+    const std::string padding = c.value("padding", std::string("valid"));
+    if (padding != "valid" && padding != "same") fail(l, "padding '" + padding + "' is not supported");
+    const bool same = padding == "same";
+    const bool use_bias = c.value("use_bias", true);
+    std::vector<std::vector<std::uint64_t>> dims;
+    auto w = read_weights(l, dims);
+    if (w.size() != (use_bias ? 2u : 1u)) fail(l, "expected " + std::to_string(use_bias ? 2 : 1) + " weight arrays, found " + std::to_string(w.size()));
+    const std::vector<std::uint64_t> want{std::uint64_t(k[0]), std::uint64_t(k[1]), std::uint64_t(s.c), std::uint64_t(filters)};
+    if (dims[0] != want) fail(l, "kernel shape " + dims_str(dims[0]) + " disagrees with the layer " + dims_str(want));
+    if (use_bias && dims[1] != std::vector<std::uint64_t>{std::uint64_t(filters)})
+        fail(l, "bias shape " + dims_str(dims[1]) + " disagrees with filters " + std::to_string(filters));
+    Value v;
+    v.shape = {window_out_size(s.h, k[0], st[0], same), window_out_size(s.w, k[1], st[1], same), filters};
+    if (v.shape.h < 1 || v.shape.w < 1) fail(l, "kernel larger than its input " + s.str());
+    Window win{k[0], k[1], st[0], st[1], window_pad_before(s.h, k[0], st[0], same), window_pad_before(s.w, k[1], st[1], same)};
+    v.projections.push_back({src, ProjectionKind::Conv2D, win, std::move(w[0]), l.name});
+    v.bias = use_bias ? std::move(w[1]) : std::vector<float>(std::size_t(filters), 0.0f);
+    v.name = l.name;
+    v.layers = {l.name};
+    return v;
+}
+
+Value KerasImporter::pooling(const LayerRef& l, Value& in, bool max, bool global) {
+    const json& c = l.config;
+    if (c.value("data_format", std::string("channels_last")) != "channels_last") fail(l, "only channels_last is supported");
+    if (in.population < 0 && !in.nonnegative)
+        fail(l, "pooling is applied before the activation; put the ReLU before the pooling layer");
+    const int src = materialize(in, l);
+    const Shape s = net_.populations[std::size_t(src)].shape;
+    if (in.shape.h == 1 && in.shape.w == 1 && !(s == in.shape)) fail(l, "input was flattened");
+    std::vector<int> k{s.h, s.w}, st{s.h, s.w};
+    bool same = false;
+    if (!global) {
+        k = int_pair(c, "pool_size", 2);
+        st = c.contains("strides") && !c["strides"].is_null() ? int_pair(c, "strides", k[0]) : k;
+        const std::string padding = c.value("padding", std::string("valid"));
+        if (padding != "valid" && padding != "same") fail(l, "padding '" + padding + "' is not supported");
+        same = padding == "same";
+    }
+    Value v;
+    v.shape = {window_out_size(s.h, k[0], st[0], same), window_out_size(s.w, k[1], st[1], same), s.c};
+    if (v.shape.h < 1 || v.shape.w < 1) fail(l, "pool larger than its input " + s.str());
+    Window win{k[0], k[1], st[0], st[1], window_pad_before(s.h, k[0], st[0], same), window_pad_before(s.w, k[1], st[1], same)};
+    v.name = l.name;
+    v.layers = {l.name};
+    if (max) {
+        Population p;
+        p.name = l.name;
+        p.kind = PopulationKind::MaxPool;
+        p.shape = v.shape;
+        p.projections.push_back({src, ProjectionKind::MaxPool, win, {}, l.name});
+        p.layers = {l.name};
+        net_.populations.push_back(std::move(p));
+        v.population = int(net_.populations.size()) - 1;
+    } else {
+        if (win.pad_top || win.pad_left || (v.shape.h - 1) * st[0] + k[0] != s.h || (v.shape.w - 1) * st[1] + k[1] != s.w) {
+            if (same) fail(l, "average pooling with 'same' padding that pads the input is not supported");
+        }
+        v.projections.push_back({src, ProjectionKind::AvgPool, win, {1.0f / float(k[0] * k[1])}, l.name});
+        v.bias.assign(std::size_t(s.c), 0.0f);
+        v.nonnegative = true;
+    }
+    if (global) v.shape = {1, 1, s.c};
+    return v;
+}
+
+void KerasImporter::batchnorm(const LayerRef& l, Value& v) {
+    if (v.population >= 0)
+        fail(l, "follows an activation or the input; only a BatchNormalization right after Conv2D/Dense/Add can be folded");
+    const json& c = l.config;
+    json axis = c.value("axis", json(-1));
+    if (axis.is_array()) {
+        if (axis.size() != 1) fail(l, "normalizes over several axes");
+        axis = axis[0];
+    }
+    const int ax = axis.get<int>();
+    if (ax != -1 && ax != 3 && !(ax == 1 && v.shape.h == 1 && v.shape.w == 1))
+        fail(l, "axis " + std::to_string(ax) + " is not the channel axis");
+    const bool center = c.value("center", true), scale = c.value("scale", true);
+    const double eps = c.value("epsilon", 1e-3);
+    std::vector<std::vector<std::uint64_t>> dims;
+    auto w = read_weights(l, dims);
+    const std::size_t want = std::size_t(center) + std::size_t(scale) + 2;
+    if (w.size() != want) fail(l, "expected " + std::to_string(want) + " weight arrays, found " + std::to_string(w.size()));
+    const std::size_t C = std::size_t(v.shape.c);
+    for (std::size_t i = 0; i < w.size(); ++i)
+        if (w[i].size() != C) fail(l, "weight " + std::to_string(i) + " has " + std::to_string(w[i].size()) + " values, expected " + std::to_string(C));
+    std::size_t k = 0;
+    std::vector<float> gamma = scale ? w[k++] : std::vector<float>(C, 1.0f);
+    std::vector<float> beta = center ? w[k++] : std::vector<float>(C, 0.0f);
+    const std::vector<float>& mean = w[k++];
+    const std::vector<float>& var = w[k++];
+    // y = γ·(x − μ)/√(σ² + ε) + β = s·x + (β − s·μ), with s = γ/√(σ² + ε):
+    // scale every weight feeding channel j by s_j, and b_j ← s_j·b_j + β_j − s_j·μ_j.
+    std::vector<double> s(C);
+    for (std::size_t j = 0; j < C; ++j) {
+        if (var[j] < 0) fail(l, "moving_variance is negative");
+        s[j] = double(gamma[j]) / std::sqrt(double(var[j]) + eps);
+    }
+    for (auto& p : v.projections) {
+        switch (p.kind) {
+        case ProjectionKind::Dense:
+        case ProjectionKind::Conv2D:
+            for (std::size_t i = 0; i < p.weights.size(); ++i) p.weights[i] = float(p.weights[i] * s[i % C]);
+            break;
+        default:
+            for (std::size_t j = 1; j < C; ++j)
+                if (s[j] != s[0]) fail(l, "cannot fold a per-channel scale into a pooling or residual branch");
+            p.weights[0] = float(p.weights[0] * s[0]);
+        }
+    }
+    for (std::size_t j = 0; j < C; ++j) v.bias[j] = float(s[j] * v.bias[j] + beta[j] - s[j] * mean[j]);
+    v.layers.push_back(l.name);
+}
+
+void KerasImporter::import_layer(const LayerRef& l) {
+    const std::string& cls = l.class_name;
+    const bool is_output = l.name == output_name_;
+    if (cls == "InputLayer") {
+        json bs = l.config.contains("batch_input_shape") ? l.config["batch_input_shape"]
+                  : l.config.contains("batch_shape")     ? l.config["batch_shape"]
+                                                         : json();
+        if (bs.is_null()) fail(l, "no input shape");
+        Population p;
+        p.name = l.name;
+        p.kind = PopulationKind::Input;
+        try {
+            p.shape = shape_from_batch_shape(bs);
+        } catch (const Error& e) {
+            fail(l, e.what());
+        }
+        p.layers = {l.name};
+        net_.populations.push_back(std::move(p));
+        Value v;
+        v.shape = net_.populations.back().shape;
+        v.population = int(net_.populations.size()) - 1;
+        v.name = l.name;
+        values_[l.name] = v;
+        return;
+    }
+    if (l.inputs.size() != 1 && cls != "Add") fail(l, "expects one input, has " + std::to_string(l.inputs.size()));
+    Value v;
+    if (cls == "Dense") {
+        v = dense(l, input_value(l));
+        apply_activation(v, l.config.value("activation", std::string("linear")), l, is_output);
+    } else if (cls == "Conv2D") {
+        v = conv2d(l, input_value(l));
+        apply_activation(v, l.config.value("activation", std::string("linear")), l, is_output);
+    } else if (cls == "AveragePooling2D" || cls == "AvgPool2D") {
+        v = pooling(l, input_value(l), false, false);
+    } else if (cls == "GlobalAveragePooling2D") {
+        if (l.config.value("keepdims", false)) fail(l, "keepdims=True is not supported");
+        v = pooling(l, input_value(l), false, true);
+    } else if (cls == "MaxPooling2D" || cls == "MaxPool2D") {
+        v = pooling(l, input_value(l), true, false);
+    } else if (cls == "Flatten") {
+        Value& src = input_value(l);
+        materialize(src, l);
+        v = src;
+        v.shape = {1, 1, int(v.shape.size())};
+        // The population keeps its (h,w,c) shape: channels-last flattening keeps every unit's index.
+    } else if (cls == "Dropout" || cls == "SpatialDropout2D" || cls == "GaussianDropout" || cls == "AlphaDropout") {
+        v = input_value(l);
+    } else if (cls == "BatchNormalization") {
+        v = input_value(l);
+        batchnorm(l, v);
+    } else if (cls == "Activation") {
+        v = input_value(l);
+        apply_activation(v, l.config.value("activation", std::string("linear")), l, is_output);
+    } else if (cls == "ReLU") {
+        const json& c = l.config;
+        auto num = [&](const char* k) { return c.contains(k) && !c[k].is_null() ? c[k].get<double>() : 0.0; };
+        if (c.contains("max_value") && !c["max_value"].is_null())
+            fail(l, "ReLU with max_value (e.g. ReLU6) cannot be converted to rate-coded IF neurons");
+        if (num("negative_slope") != 0.0) fail(l, "leaky ReLU (negative_slope ≠ 0) cannot be converted: spike rates are never negative");
+        if (num("threshold") != 0.0) fail(l, "ReLU with a threshold ≠ 0 cannot be converted");
+        v = input_value(l);
+        apply_activation(v, "relu", l, is_output);
+    } else if (cls == "Softmax") {
+        if (!is_output) fail(l, "softmax is only supported on the output layer");
+        v = input_value(l);
+    } else if (cls == "Add") {
+        if (l.inputs.size() < 2) fail(l, "needs at least two inputs");
+        v.name = l.name;
+        v.layers = {l.name};
+        for (std::size_t k = 0; k < l.inputs.size(); ++k) {
+            const Value& in = input_value(l, k);
+            if (k == 0) {
+                v.shape = in.shape;
+                v.bias.assign(std::size_t(in.shape.c), 0.0f);
+            } else if (!(in.shape == v.shape)) {
+                fail(l, "inputs have different shapes " + v.shape.str() + " and " + in.shape.str());
+            }
+            if (in.population >= 0) {
+                if (!(net_.populations[std::size_t(in.population)].shape == in.shape)) fail(l, "adds a flattened tensor");
+                v.projections.push_back({in.population, ProjectionKind::Identity, {}, {1.0f}, l.name});
+            } else {
+                for (const auto& p : in.projections) v.projections.push_back(p);
+                for (std::size_t j = 0; j < v.bias.size(); ++j) v.bias[j] += in.bias[j];
+                for (const auto& n : in.layers) v.layers.push_back(n);
+            }
+        }
+    } else {
+        fail(l, "this layer type is not supported (supported: InputLayer, Dense, Conv2D, AveragePooling2D, "
+                "GlobalAveragePooling2D, MaxPooling2D, Flatten, BatchNormalization, Activation, ReLU, Dropout, Add, "
+                "Softmax)");
+    }
+    values_[l.name] = std::move(v);
+}
+
+Network KerasImporter::run() {
+    if (!h5::has_attr(file_, "model_config")) {
+        if (h5::has_attr(file_, "layer_names"))
+            throw Error(path_ + ": holds only weights (save_weights); the model architecture is missing — save the whole model");
+        if (h5::has_attr(file_, "format") && attr_or(file_, "format") == "snn-network")
+            throw Error(path_ + ": is already an snn network file; use it with `snn run` directly");
+        throw Error(path_ + ": not a Keras model (no 'model_config' attribute)");
+    }
+    json mc;
+    try {
+        mc = json::parse(h5::read_string_attr(file_, "model_config"));
+    } catch (const json::exception& e) {
+        throw Error(path_ + ": model_config is not valid JSON (" + std::string(e.what()) + ")");
+    }
+    if (h5::exists(file_, "model_weights")) weights_root_ = h5::open_group(file_, "model_weights");
+    else if (h5::has_attr(file_, "layer_names")) weights_root_ = h5::open_group(file_, "/");
+
+    std::vector<std::string> outputs;
+    std::vector<LayerRef> layers;
+    try {
+        layers = read_layers(mc, outputs);
+    } catch (const json::exception& e) {
+        throw Error(path_ + ": model_config is not a Keras model description (" + std::string(e.what()) + ")");
+    }
+    if (outputs.size() != 1)
+        throw Error(path_ + ": the model has " + std::to_string(outputs.size()) + " outputs; exactly one is supported");
+    output_name_ = outputs[0];
+    net_.source = path_;
+    for (const auto& l : layers) {
+        try {
+            import_layer(l);
+        } catch (const json::exception& e) {
+            fail(l, std::string("malformed layer config (") + e.what() + ")");
+        }
+    }
+    auto it = values_.find(output_name_);
+    if (it == values_.end()) throw Error(path_ + ": output layer '" + output_name_ + "' not found");
+    Value& out = it->second;
+    if (out.population < 0) {
+        out.nonnegative = true; // the output is read by argmax, a linear layer is fine here
+        materialize(out, LayerRef{"", output_name_, {}, {}});
+    }
+    if (out.population == 0) throw Error(path_ + ": the model has no layers after its input");
+    if (std::size_t(out.population) + 1 != net_.populations.size())
+        throw Error(path_ + ": layers after the output '" + output_name_ + "' are not supported");
+    if (!(net_.output().shape.h == 1 && net_.output().shape.w == 1))
+        throw Error(path_ + ": the output layer '" + output_name_ + "' is not flat " + net_.output().shape.str());
+    validate(net_);
+    return std::move(net_);
+}
+
+} // namespace
+
+Network import_keras(const std::string& path) { return KerasImporter(path).run(); }
+
+} // namespace snn

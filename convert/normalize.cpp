@@ -1,0 +1,178 @@
+#include "convert/normalize.hpp"
+
+#include "convert/dnn.hpp"
+#include "snn/error.hpp"
+
+#include <oneapi/tbb/blocked_range.h>
+#include <oneapi/tbb/parallel_for.h>
+#include <oneapi/tbb/task_arena.h>
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+
+namespace snn {
+
+std::string NormSpec::str() const {
+    switch (kind) {
+    case Kind::Max: return "max";
+    case Kind::Model: return "model";
+    case Kind::Percentile: {
+        std::ostringstream s;
+        s << "percentile:" << percentile;
+        return s.str();
+    }
+    }
+    return "?";
+}
+
+NormSpec parse_norm(const std::string& s) {
+    NormSpec n;
+    if (s == "max") {
+        n.kind = NormSpec::Kind::Max;
+        return n;
+    }
+    if (s == "model") {
+        n.kind = NormSpec::Kind::Model;
+        return n;
+    }
+    const std::string prefix = "percentile:";
+    if (s.rfind(prefix, 0) == 0) {
+        try {
+            std::size_t used = 0;
+            n.percentile = std::stod(s.substr(prefix.size()), &used);
+            if (used != s.size() - prefix.size()) throw std::invalid_argument("trailing");
+        } catch (const std::exception&) {
+            throw Error("--norm '" + s + "': the percentile is not a number");
+        }
+        if (!(n.percentile > 0 && n.percentile <= 100))
+            throw Error("--norm '" + s + "': the percentile must be in (0, 100]");
+        return n;
+    }
+    throw Error("--norm '" + s + "': expected max, percentile:P or model");
+}
+
+double percentile(std::vector<float>& v, double p) {
+    if (v.empty()) return 0.0;
+    const double rank = p / 100.0 * double(v.size() - 1);
+    const std::size_t lo = std::size_t(std::floor(rank));
+    std::nth_element(v.begin(), v.begin() + std::ptrdiff_t(lo), v.end());
+    const double a = v[lo];
+    if (lo + 1 >= v.size()) return a;
+    const double b = *std::min_element(v.begin() + std::ptrdiff_t(lo) + 1, v.end());
+    return a + (rank - double(lo)) * (b - a);
+}
+
+std::vector<float> data_based_scales(const Network& net, const float* x, std::int64_t n, const NormSpec& spec,
+                                     int threads) {
+    const std::size_t P = net.populations.size();
+    const std::int64_t in_size = net.input().shape.size();
+    std::vector<std::vector<float>> nonzero(P);
+    std::vector<float> maxima(P, 0.0f);
+    // Forward passes in chunks, in parallel; the non-zero activations are
+    // gathered in sample order, so the result does not depend on threads.
+    const std::int64_t chunk = 256;
+    tbb::task_arena arena(std::max(threads, 1));
+    for (std::int64_t start = 0; start < n; start += chunk) {
+        const std::int64_t end = std::min(n, start + chunk);
+        std::vector<std::vector<std::vector<float>>> acts(std::size_t(end - start));
+        arena.execute([&] {
+            tbb::parallel_for(tbb::blocked_range<std::int64_t>(start, end), [&](const auto& r) {
+                for (std::int64_t i = r.begin(); i < r.end(); ++i)
+                    acts[std::size_t(i - start)] = forward(net, x + i * in_size);
+            });
+        });
+        for (const auto& a : acts)
+            for (std::size_t l = 0; l < P; ++l) {
+                if (net.populations[l].kind != PopulationKind::Spiking) continue;
+                for (float v : a[l])
+                    if (v > 0) {
+                        maxima[l] = std::max(maxima[l], v);
+                        if (spec.kind == NormSpec::Kind::Percentile) nonzero[l].push_back(v);
+                    }
+            }
+    }
+    std::vector<float> scales(P, 1.0f);
+    for (std::size_t l = 0; l < P; ++l) {
+        const Population& pop = net.populations[l];
+        if (pop.kind == PopulationKind::MaxPool) {
+            scales[l] = scales[std::size_t(pop.projections[0].source)];
+            continue;
+        }
+        if (pop.kind != PopulationKind::Spiking) continue;
+        double lambda = spec.kind == NormSpec::Kind::Percentile ? percentile(nonzero[l], spec.percentile) : maxima[l];
+        if (!(lambda > 0)) lambda = 1.0; // a population that never fires on the calibration data
+        scales[l] = float(lambda);
+    }
+    return scales;
+}
+
+std::vector<float> model_based_scales(const Network& net) {
+    const std::size_t P = net.populations.size();
+    std::vector<float> scales(P, 1.0f);
+    for (std::size_t l = 1; l < P; ++l) {
+        const Population& pop = net.populations[l];
+        if (pop.kind == PopulationKind::MaxPool) {
+            scales[l] = scales[std::size_t(pop.projections[0].source)];
+            continue;
+        }
+        // Largest input of a unit in each channel: every source at its bound λ_s,
+        // only the positive weights counted, plus a positive bias.
+        std::vector<double> bound(std::size_t(pop.shape.c), 0.0);
+        std::vector<double> per_unit(std::size_t(pop.shape.size()), 0.0);
+        bool per_unit_used = false;
+        for (const Projection& p : pop.projections) {
+            const double ls = scales[std::size_t(p.source)];
+            const Shape& src = net.populations[std::size_t(p.source)].shape;
+            switch (p.kind) {
+            case ProjectionKind::Dense: {
+                per_unit_used = true;
+                const std::int64_t out = pop.shape.size();
+                for (std::int64_t i = 0; i < src.size(); ++i)
+                    for (std::int64_t j = 0; j < out; ++j)
+                        per_unit[std::size_t(j)] += std::max(0.0f, p.weights[std::size_t(i * out + j)]) * ls;
+                break;
+            }
+            case ProjectionKind::Conv2D: {
+                const int C = pop.shape.c;
+                for (std::size_t k = 0; k < p.weights.size(); ++k)
+                    bound[k % std::size_t(C)] += std::max(0.0f, p.weights[k]) * ls;
+                break;
+            }
+            case ProjectionKind::AvgPool:
+                for (auto& b : bound) b += std::max(0.0f, p.weights[0]) * p.window.kh * p.window.kw * ls;
+                break;
+            case ProjectionKind::Identity:
+                for (auto& b : bound) b += std::max(0.0f, p.weights[0]) * ls;
+                break;
+            case ProjectionKind::MaxPool: break;
+            }
+        }
+        double lambda = 0;
+        for (std::int64_t j = 0; j < pop.shape.size(); ++j) {
+            const std::size_t c = std::size_t(j % pop.shape.c);
+            double b = bound[c] + (pop.bias.empty() ? 0.0 : std::max(0.0f, pop.bias[c]));
+            if (per_unit_used) b += per_unit[std::size_t(j)];
+            lambda = std::max(lambda, b);
+        }
+        scales[l] = lambda > 0 ? float(lambda) : 1.0f;
+    }
+    return scales;
+}
+
+void apply_scales(Network& net, const std::vector<float>& scales) {
+    if (scales.size() != net.populations.size()) throw InternalError("apply_scales: one scale per population");
+    for (std::size_t l = 0; l < net.populations.size(); ++l) {
+        Population& pop = net.populations[l];
+        pop.scale = scales[l];
+        if (pop.kind != PopulationKind::Spiking) continue;
+        const double lambda = scales[l];
+        for (Projection& p : pop.projections) {
+            const double f = double(scales[std::size_t(p.source)]) / lambda;
+            for (float& w : p.weights) w = float(w * f);
+        }
+        for (float& b : pop.bias) b = float(b / lambda);
+    }
+}
+
+} // namespace snn

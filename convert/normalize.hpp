@@ -1,0 +1,42 @@
+#pragma once
+// Weight normalization so that firing rates stand for activations.
+//
+// Each spiking population l gets a scale λ_l: the activation that should map
+// to one spike per step. Data-based (Rueckauer et al. 2017): λ_l is the max or
+// the P-th percentile of the population's non-zero ReLU activations over
+// calibration samples. Model-based (Diehl et al. 2015): λ_l is the largest
+// input a unit can receive, from its positive weights and the bounds of its
+// sources. Then every projection from s into l is rescaled
+//   W ← W·λ_s/λ_l,   b ← b/λ_l,
+// with λ = 1 for the input (pixels in [0,1]) and λ of a max-pooling gate equal
+// to the λ of its source (max commutes with positive scaling).
+#include "snn/network.hpp"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace snn {
+
+struct NormSpec {
+    enum class Kind { Max, Percentile, Model } kind = Kind::Percentile;
+    double percentile = 99.9;
+    std::string str() const;
+};
+
+// "max", "percentile:P" (0 < P ≤ 100) or "model"; snn::Error otherwise.
+NormSpec parse_norm(const std::string& s);
+
+// numpy.percentile's default (linear interpolation between closest ranks).
+// Reorders `values`. Empty input gives 0.
+double percentile(std::vector<float>& values, double p);
+
+// λ per population from calibration samples (x: n samples of input().shape.size() values each).
+std::vector<float> data_based_scales(const Network& net, const float* x, std::int64_t n, const NormSpec& spec,
+                                     int threads);
+std::vector<float> model_based_scales(const Network& net);
+
+// Applies W ← W·λ_s/λ_l, b ← b/λ_l and stores λ in Population::scale.
+void apply_scales(Network& net, const std::vector<float>& scales);
+
+} // namespace snn

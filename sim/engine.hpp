@@ -1,0 +1,97 @@
+#pragma once
+// The time-stepped sparse event engine.
+//
+// Each step, populations are visited in order. A spiking population starts
+// from its constant current (bias, plus with `current` encoding the analog
+// input projected once per sample), adds the synapses of every source unit
+// that spiked in this same step (no synaptic delay), then its neurons
+// integrate, fire and reset:
+//   IF:  v ← v + I;             if v ≥ v_th: spike, v ← v − v_th (or 0)
+//   LIF: v ← v·exp(−1/τ) + I;   same threshold and reset
+// A max-pooling gate passes, for each window, the spike of the input unit
+// with the highest spike count so far (counts include this step; ties go to
+// the first unit in the window).
+//
+// Samples run in parallel, each with its own state; every random draw comes
+// from a counter-based stream keyed by (seed, sample, layer, step), so results
+// do not depend on the number of threads.
+#include "snn/dataset.hpp"
+#include "snn/network.hpp"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace snn {
+
+enum class Encoding { Current, Poisson };
+Encoding encoding_from(const std::string&);
+const char* to_string(Encoding);
+
+struct RunOptions {
+    int steps = 64;
+    Encoding encode = Encoding::Current;
+    float max_rate = 1.0f; // Poisson: spike probability per step of a pixel at 1.0
+    std::uint64_t seed = 1;
+    int threads = 1;
+    std::int64_t record_samples = 0; // keep the spike trains of the first K samples
+    bool progress = false;            // print samples done and samples/s to stderr
+};
+
+// Checkpoint steps: the powers of two below `steps`, and `steps`.
+std::vector<int> checkpoint_steps(int steps);
+
+// Uniform draw in [0,1) for unit `unit` of stream (seed, sample, layer, step).
+float uniform_draw(std::uint64_t seed, std::uint64_t sample, std::uint64_t layer, std::uint64_t step,
+                   std::uint64_t unit);
+
+struct Spike {
+    std::int32_t sample, population, neuron, step;
+};
+
+// The per-sample state of every population, reused from sample to sample.
+struct SampleState {
+    std::vector<std::vector<float>> v, current, constant;
+    std::vector<std::vector<std::int32_t>> counts, spikes, last_spike;
+    std::vector<std::vector<std::uint8_t>> touched;
+    std::vector<std::int32_t> input_units;
+    std::vector<float> input_values;
+    std::vector<std::int64_t> spike_total, synaptic_ops; // per population, this sample
+    std::vector<int> prediction_at;                      // per checkpoint
+};
+
+// A network made ready for the engine: with Poisson input, projections from
+// the input carry 1/max_rate so the expected input current equals the pixel.
+class Engine {
+public:
+    Engine(const Network& net, const RunOptions& options);
+    const Network& network() const { return net_; }
+    const std::vector<int>& checkpoints() const { return checkpoints_; }
+    void init(SampleState& s) const;
+    // Simulates one sample from rest; `recorded` (may be null) receives its spikes.
+    void run_sample(const float* x, std::int64_t sample, SampleState& s, std::vector<Spike>* recorded) const;
+    int readout(const SampleState& s) const; // argmax of output spike counts, ties by membrane potential
+
+private:
+    Network net_;
+    RunOptions opt_;
+    std::vector<int> checkpoints_;
+    std::vector<float> decay_; // per population: exp(−1/τ) for LIF, 1 for IF
+};
+
+struct RunResult {
+    std::int64_t samples = 0;
+    std::vector<int> checkpoints;
+    std::vector<std::int64_t> correct_at;           // per checkpoint
+    std::vector<int> predictions;                   // per sample, at the last step
+    std::vector<double> spikes, synaptic_ops;       // per population, summed over samples
+    std::vector<Spike> recorded;                    // sorted by sample
+    double seconds = 0;
+};
+
+RunResult simulate(const Network& net, const Dataset& data, const RunOptions& options);
+
+// DNN accuracy of the same network on the same samples (ReLU in place of spikes).
+double dnn_accuracy(const Network& net, const Dataset& data, int threads, std::vector<int>* predictions = nullptr);
+
+} // namespace snn

@@ -1,0 +1,87 @@
+#include "sim/kernels.hpp"
+
+#include "snn/error.hpp"
+
+namespace snn {
+namespace {
+
+// Calls f(oy, ox, ky, kx) for every window position (oy, ox) whose window
+// covers source pixel (y, x): y = oy·sh − pad_top + ky, so oy = (y + pad_top − ky)/sh
+// when that division is exact and 0 ≤ oy < H_out.
+template <class F>
+void for_each_covering_window(const Window& w, const Shape& dst, int y, int x, F&& f) {
+    for (int ky = 0; ky < w.kh; ++ky) {
+        const int ty = y + w.pad_top - ky;
+        if (ty < 0) break;
+        if (ty % w.sh) continue;
+        const int oy = ty / w.sh;
+        if (oy >= dst.h) continue;
+        for (int kx = 0; kx < w.kw; ++kx) {
+            const int tx = x + w.pad_left - kx;
+            if (tx < 0) break;
+            if (tx % w.sw) continue;
+            const int ox = tx / w.sw;
+            if (ox >= dst.w) continue;
+            f(oy, ox, ky, kx);
+        }
+    }
+}
+
+} // namespace
+
+std::int64_t scatter(const Projection& p, const Shape& src, const Shape& dst, std::span<const std::int32_t> units,
+                     const float* values, float* current) {
+    std::int64_t ops = 0;
+    switch (p.kind) {
+    case ProjectionKind::Dense: {
+        const std::int64_t n_out = dst.size();
+        for (std::size_t k = 0; k < units.size(); ++k) {
+            const float* row = p.weights.data() + std::int64_t(units[k]) * n_out;
+            const float a = values ? values[k] : 1.0f;
+            if (values)
+                for (std::int64_t j = 0; j < n_out; ++j) current[j] += a * row[j];
+            else
+                for (std::int64_t j = 0; j < n_out; ++j) current[j] += row[j];
+        }
+        return ops + std::int64_t(units.size()) * n_out;
+    }
+    case ProjectionKind::Conv2D: {
+        const int cin = src.c, cout = dst.c, kw = p.window.kw;
+        for (std::size_t k = 0; k < units.size(); ++k) {
+            const int u = units[k];
+            const int ci = u % cin, x = (u / cin) % src.w, y = u / (cin * src.w);
+            const float a = values ? values[k] : 1.0f;
+            for_each_covering_window(p.window, dst, y, x, [&](int oy, int ox, int ky, int kx) {
+                const float* kr = p.weights.data() + ((std::int64_t(ky) * kw + kx) * cin + ci) * cout;
+                float* o = current + (std::int64_t(oy) * dst.w + ox) * cout;
+                for (int co = 0; co < cout; ++co) o[co] += a * kr[co];
+                ops += cout;
+            });
+        }
+        return ops;
+    }
+    case ProjectionKind::AvgPool: {
+        const int C = src.c;
+        const float w0 = p.weights[0];
+        for (std::size_t k = 0; k < units.size(); ++k) {
+            const int u = units[k];
+            const int c = u % C, x = (u / C) % src.w, y = u / (C * src.w);
+            const float a = (values ? values[k] : 1.0f) * w0;
+            for_each_covering_window(p.window, dst, y, x, [&](int oy, int ox, int, int) {
+                current[(std::int64_t(oy) * dst.w + ox) * C + c] += a;
+                ++ops;
+            });
+        }
+        return ops;
+    }
+    case ProjectionKind::Identity: {
+        const float w0 = p.weights[0];
+        for (std::size_t k = 0; k < units.size(); ++k) current[units[k]] += (values ? values[k] : 1.0f) * w0;
+        return std::int64_t(units.size());
+    }
+    case ProjectionKind::MaxPool: break;
+    }
+    throw InternalError("scatter: max pooling is a gate, not a projection");
+}
+
+} // namespace snn

@@ -1,0 +1,170 @@
+// snn: the command-line program. One subcommand per task (DESIGN.md):
+//   snn convert MODEL -o NET.snn.h5   import, calibrate, normalize, map to IF/LIF
+//   snn inspect NET                   layers, shapes, neurons, parameters, bytes
+//   snn run NET --data D --steps T    simulate and report
+// Exit codes: 0 done, 1 the user's input is wrong (one line says what), 2 a bug.
+#include "convert/convert.hpp"
+#include "sim/engine.hpp"
+#include "sim/report.hpp"
+#include "snn/dataset.hpp"
+#include "snn/error.hpp"
+#include "snn/inspect.hpp"
+#include "snn/network_io.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <iostream>
+#include <thread>
+#include <unistd.h>
+
+namespace {
+
+using namespace snn;
+
+int default_threads() { return int(std::max(1u, std::thread::hardware_concurrency())); }
+
+struct ConvertArgs {
+    std::string model, output, calib, norm = "percentile:99.9", reset = "subtract", neuron = "if";
+    std::int64_t calib_samples = 1000;
+    double tau_steps = 0, v_th = 1.0;
+    int threads = default_threads();
+};
+
+int cmd_convert(const ConvertArgs& a) {
+    ConvertOptions opt;
+    opt.norm = parse_norm(a.norm);
+    opt.neuron.reset = reset_mode_from(a.reset);
+    opt.neuron.model = neuron_model_from(a.neuron);
+    opt.neuron.v_th = float(a.v_th);
+    opt.neuron.tau_steps = float(a.tau_steps);
+    opt.threads = a.threads;
+    if (opt.neuron.model == NeuronModel::LIF && !(a.tau_steps > 0))
+        throw Error("--neuron lif needs --tau-steps X (membrane time constant in steps, X > 0)");
+    if (opt.neuron.model == NeuronModel::IF && a.tau_steps != 0)
+        throw Error("--tau-steps only applies to --neuron lif");
+    if (!(a.v_th > 0)) throw Error("--v-th must be positive");
+    if (a.calib.empty() && a.norm != "percentile:99.9")
+        throw Error("--norm " + a.norm + " needs calibration data (--calib)");
+    Dataset calib;
+    if (!a.calib.empty()) {
+        if (a.calib_samples < 1) throw Error("--calib-samples must be positive");
+        calib = load_dataset(a.calib, a.calib_samples);
+    }
+    ConvertLog log;
+    Network net = convert_model(a.model, a.calib.empty() ? nullptr : &calib, opt, log);
+    for (const auto& l : log.lines) std::printf("  %s\n", l.c_str());
+    save(net, a.output);
+    std::printf("wrote %s: %zu populations, normalization: %s\n", a.output.c_str(), net.populations.size(),
+                net.normalization.c_str());
+    return 0;
+}
+
+struct RunArgs {
+    std::string network, data, encode = "current", report, record;
+    std::int64_t limit = -1, record_samples = 1;
+    int steps = 64, threads = default_threads();
+    double max_rate = 1.0;
+    std::uint64_t seed = 1;
+    bool no_dnn = false, quiet = false;
+};
+
+int cmd_run(const RunArgs& a) {
+    RunOptions opt;
+    opt.steps = a.steps;
+    opt.encode = encoding_from(a.encode);
+    opt.max_rate = float(a.max_rate);
+    opt.seed = a.seed;
+    opt.threads = a.threads;
+    if (a.threads < 1) throw Error("--threads must be at least 1");
+    if (a.steps < 1) throw Error("--steps must be at least 1");
+    opt.record_samples = a.record.empty() ? 0 : a.record_samples;
+    if (!a.record.empty() && a.record_samples < 1) throw Error("--record-samples must be at least 1");
+    opt.progress = !a.quiet && isatty(STDERR_FILENO);
+    Network net = load(a.network);
+    Dataset data = load_dataset(a.data, a.limit);
+    RunInfo info{a.network, a.data, opt, -1};
+    if (!a.no_dnn) info.dnn_accuracy = dnn_accuracy(net, data, a.threads);
+    RunResult r = simulate(net, data, opt);
+    const nlohmann::json j = report_json(net, r, info);
+    if (!a.quiet) std::cout << report_table(j);
+    if (!a.report.empty()) write_text_atomically(a.report, j.dump(2) + "\n");
+    if (!a.record.empty()) write_spike_record(a.record, net, r, a.steps, std::min(a.record_samples, r.samples));
+    return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"snn: convert trained DNNs to spiking networks and simulate them event by event"};
+    app.require_subcommand(1);
+    app.set_version_flag("--version", "snn 0.1.0");
+
+    ConvertArgs ca;
+    auto* conv = app.add_subcommand("convert", "Convert a Keras .h5 model into an IF/LIF spiking network (.snn.h5)");
+    conv->add_option("model", ca.model, "Keras HDF5 model (.h5)")->required();
+    conv->add_option("-o,--output", ca.output, "Network file to write (.snn.h5)")->required();
+    conv->add_option("--calib", ca.calib, "Calibration data: mnist:train, fashion-mnist:train, ... or an HDF5 file with x, y");
+    conv->add_option("--calib-samples", ca.calib_samples, "Number of calibration samples (first N)")->capture_default_str();
+    conv->add_option("--norm", ca.norm, "Normalization: max, percentile:P or model")->capture_default_str();
+    conv->add_option("--reset", ca.reset, "Reset after a spike: subtract or zero")->capture_default_str();
+    conv->add_option("--neuron", ca.neuron, "Neuron model: if or lif")->capture_default_str();
+    conv->add_option("--tau-steps", ca.tau_steps, "LIF membrane time constant, in steps");
+    conv->add_option("--v-th", ca.v_th, "Firing threshold")->capture_default_str();
+    conv->add_option("--threads", ca.threads, "Threads for calibration")->capture_default_str();
+
+    std::string inspect_file;
+    bool inspect_json = false;
+    auto* insp = app.add_subcommand("inspect", "Show the layers, shapes, neurons, parameters and bytes of a network");
+    insp->add_option("network", inspect_file, "Network file (.snn.h5)")->required();
+    insp->add_flag("--json", inspect_json, "Print JSON instead of a table");
+
+    RunArgs ra;
+    auto* run = app.add_subcommand("run", "Simulate a network on a data set and report accuracy, spikes and operations");
+    run->add_option("network", ra.network, "Network file (.snn.h5)")->required();
+    run->add_option("--data", ra.data, "mnist:test, fashion-mnist:test, ... or an HDF5 file with x, y")->required();
+    run->add_option("--limit", ra.limit, "Use only the first N samples");
+    run->add_option("--steps", ra.steps, "Time steps per sample")->capture_default_str();
+    run->add_option("--encode", ra.encode, "Input encoding: current or poisson")->capture_default_str();
+    run->add_option("--max-rate", ra.max_rate, "Poisson: spike probability per step of a pixel at 1.0")->capture_default_str();
+    run->add_option("--seed", ra.seed, "Seed of the random streams")->capture_default_str();
+    run->add_option("--threads", ra.threads, "Worker threads (results do not depend on it)")->capture_default_str();
+    run->add_option("--report", ra.report, "Write the report as JSON");
+    run->add_option("--record", ra.record, "Write the spike trains of the first samples to HDF5");
+    run->add_option("--record-samples", ra.record_samples, "How many samples --record keeps")->capture_default_str();
+    run->add_flag("--no-dnn", ra.no_dnn, "Skip the DNN accuracy (ReLU forward pass) on the same samples");
+    run->add_flag("-q,--quiet", ra.quiet, "Print nothing but errors");
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForVersion& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        std::fprintf(stderr, "snn: %s (see snn --help)\n", e.what());
+        return 1;
+    }
+    try {
+        if (conv->parsed()) return cmd_convert(ca);
+        if (insp->parsed()) {
+            Network net = load(inspect_file);
+            if (inspect_json) std::cout << describe_json(net).dump(2) << "\n";
+            else std::cout << describe(net, inspect_file);
+            return 0;
+        }
+        if (run->parsed()) return cmd_run(ra);
+    } catch (const snn::Error& e) {
+        std::fprintf(stderr, "snn: error: %s\n", e.what());
+        return 1;
+    } catch (const std::bad_alloc&) {
+        std::fprintf(stderr, "snn: error: out of memory\n");
+        return 1;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "snn: %s (this is a bug in snn)\n", e.what());
+        return 2;
+    }
+    return 2;
+}

@@ -1,0 +1,28 @@
+#pragma once
+// What a run measured: the JSON report, the table printed on the terminal,
+// and the recorded spike trains (HDF5).
+#include "sim/engine.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+namespace snn {
+
+struct RunInfo {
+    std::string network, data;
+    RunOptions options;
+    double dnn_accuracy = -1;
+};
+
+nlohmann::json report_json(const Network& net, const RunResult& r, const RunInfo& info);
+std::string report_table(const nlohmann::json& report);
+
+// Writes `text` to `path` through a temporary file (never half-written).
+void write_text_atomically(const std::string& path, const std::string& text);
+
+// Per population: datasets sample, neuron, step (int32, one entry per spike).
+void write_spike_record(const std::string& path, const Network& net, const RunResult& r, int steps,
+                        std::int64_t samples);
+
+} // namespace snn

@@ -1,0 +1,161 @@
+#include "snn/inspect.hpp"
+
+#include <cstdio>
+#include <filesystem>
+#include <sstream>
+
+namespace snn {
+
+namespace {
+
+std::string number(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.6g", v);
+    return buf;
+}
+
+std::string human_bytes(std::uint64_t bytes) {
+    const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double v = double(bytes);
+    int u = 0;
+    while (v >= 1024 && u < 4) {
+        v /= 1024;
+        ++u;
+    }
+    char buf[32];
+    if (u == 0) std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(bytes));
+    else std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
+    return buf;
+}
+
+std::string source_name(const Network& net, int source) {
+    if (source < 0 || std::size_t(source) >= net.populations.size()) return "?" + std::to_string(source);
+    return net.populations[std::size_t(source)].name;
+}
+
+std::string neuron_str(const Population& pop) {
+    if (pop.kind == PopulationKind::Input) return "-";
+    std::string s = std::string(to_string(pop.neuron.model)) + " " + to_string(pop.neuron.reset) +
+                    " v_th=" + number(pop.neuron.v_th);
+    if (pop.neuron.model == NeuronModel::LIF) s += " tau=" + number(pop.neuron.tau_steps);
+    return s;
+}
+
+std::string projections_str(const Network& net, const Population& pop) {
+    if (pop.projections.empty()) return "-";
+    std::string s;
+    for (const Projection& p : pop.projections) {
+        if (!s.empty()) s += ", ";
+        s += std::string(to_string(p.kind)) + "←" + source_name(net, p.source);
+    }
+    return s;
+}
+
+// Columns are padded by what a terminal shows, not by bytes: "←" is three
+// bytes of UTF-8 and one column.
+std::size_t display_width(const std::string& s) {
+    std::size_t n = 0;
+    for (unsigned char ch : s)
+        if ((ch & 0xC0) != 0x80) ++n;
+    return n;
+}
+
+} // namespace
+
+std::string describe(const Network& net, const std::string& file) {
+    const std::vector<std::string> header = {"#", "name", "kind", "shape", "neurons", "neuron", "projections",
+                                             "params", "bytes"};
+    const std::vector<bool> right = {true, false, false, false, true, false, false, true, true};
+    std::vector<std::vector<std::string>> rows;
+    std::int64_t neurons = 0, params = 0, bytes = 0;
+    for (std::size_t i = 0; i < net.populations.size(); ++i) {
+        const Population& pop = net.populations[i];
+        neurons += pop.shape.size();
+        params += parameter_count(pop);
+        bytes += parameter_bytes(pop);
+        rows.push_back({std::to_string(i), pop.name, to_string(pop.kind), pop.shape.str(),
+                        std::to_string(pop.shape.size()), neuron_str(pop), projections_str(net, pop),
+                        std::to_string(parameter_count(pop)), std::to_string(parameter_bytes(pop))});
+    }
+
+    std::vector<std::size_t> width(header.size());
+    for (std::size_t c = 0; c < header.size(); ++c) {
+        width[c] = display_width(header[c]);
+        for (const auto& r : rows) width[c] = std::max(width[c], display_width(r[c]));
+    }
+    std::ostringstream out;
+    auto line = [&](const std::vector<std::string>& cells) {
+        std::string s;
+        for (std::size_t c = 0; c < cells.size(); ++c) {
+            const std::string pad(width[c] - display_width(cells[c]), ' ');
+            s += c ? "  " : "";
+            s += right[c] ? pad + cells[c] : cells[c] + (c + 1 < cells.size() ? pad : "");
+        }
+        out << s << '\n';
+    };
+
+    if (!file.empty()) out << "network:       " << file << '\n';
+    if (!net.source.empty()) out << "source:        " << net.source << '\n';
+    if (!net.normalization.empty()) out << "normalization: " << net.normalization << '\n';
+    if (!file.empty() || !net.source.empty() || !net.normalization.empty()) out << '\n';
+    line(header);
+    for (const auto& r : rows) line(r);
+    out << '\n'
+        << "total: " << net.populations.size() << " populations, " << neurons << " neurons, " << params
+        << " parameters, " << bytes << " bytes (" << human_bytes(std::uint64_t(bytes)) << " as float32)\n";
+    if (!file.empty()) {
+        std::error_code ec;
+        const auto size = std::filesystem::file_size(file, ec);
+        out << "file size: " << (ec ? "unknown (" + ec.message() + ")" : human_bytes(size) + " on disk") << '\n';
+    }
+    return out.str();
+}
+
+nlohmann::json describe_json(const Network& net) {
+    using nlohmann::json;
+    json pops = json::array();
+    std::int64_t neurons = 0, params = 0, bytes = 0;
+    for (std::size_t i = 0; i < net.populations.size(); ++i) {
+        const Population& pop = net.populations[i];
+        json projs = json::array();
+        for (const Projection& p : pop.projections) {
+            const Window& w = p.window;
+            projs.push_back({{"kind", to_string(p.kind)},
+                             {"source", p.source},
+                             {"source_name", source_name(net, p.source)},
+                             {"layer", p.layer},
+                             {"window",
+                              {{"kh", w.kh}, {"kw", w.kw}, {"sh", w.sh}, {"sw", w.sw},
+                               {"pad_top", w.pad_top}, {"pad_left", w.pad_left}}},
+                             {"weights", p.weights.size()}});
+        }
+        json neuron = nullptr;
+        if (pop.kind != PopulationKind::Input) {
+            neuron = {{"model", to_string(pop.neuron.model)},
+                      {"reset", to_string(pop.neuron.reset)},
+                      {"v_th", pop.neuron.v_th}};
+            if (pop.neuron.model == NeuronModel::LIF) neuron["tau_steps"] = pop.neuron.tau_steps;
+        }
+        pops.push_back({{"index", i},
+                        {"name", pop.name},
+                        {"kind", to_string(pop.kind)},
+                        {"shape", {pop.shape.h, pop.shape.w, pop.shape.c}},
+                        {"neurons", pop.shape.size()},
+                        {"neuron", neuron},
+                        {"scale", pop.scale},
+                        {"layers", pop.layers},
+                        {"projections", projs},
+                        {"parameters", parameter_count(pop)},
+                        {"bytes", parameter_bytes(pop)}});
+        neurons += pop.shape.size();
+        params += parameter_count(pop);
+        bytes += parameter_bytes(pop);
+    }
+    return {{"source", net.source},
+            {"normalization", net.normalization},
+            {"populations", pops},
+            {"totals",
+             {{"populations", net.populations.size()}, {"neurons", neurons}, {"parameters", params}, {"bytes", bytes}}}};
+}
+
+} // namespace snn

@@ -1,0 +1,172 @@
+#include "snn/network.hpp"
+
+#include "snn/error.hpp"
+
+#include <cmath>
+#include <string>
+
+namespace snn {
+
+std::string Shape::str() const {
+    return "(" + std::to_string(h) + "," + std::to_string(w) + "," + std::to_string(c) + ")";
+}
+
+int Network::find(const std::string& name) const {
+    for (std::size_t i = 0; i < populations.size(); ++i)
+        if (populations[i].name == name) return int(i);
+    return -1;
+}
+
+const char* to_string(NeuronModel m) { return m == NeuronModel::IF ? "if" : "lif"; }
+const char* to_string(ResetMode r) { return r == ResetMode::Subtract ? "subtract" : "zero"; }
+
+const char* to_string(ProjectionKind k) {
+    switch (k) {
+    case ProjectionKind::Dense: return "dense";
+    case ProjectionKind::Conv2D: return "conv2d";
+    case ProjectionKind::AvgPool: return "avgpool";
+    case ProjectionKind::Identity: return "identity";
+    case ProjectionKind::MaxPool: return "maxpool";
+    }
+    throw InternalError("unknown projection kind");
+}
+
+const char* to_string(PopulationKind k) {
+    switch (k) {
+    case PopulationKind::Input: return "input";
+    case PopulationKind::Spiking: return "spiking";
+    case PopulationKind::MaxPool: return "maxpool";
+    }
+    throw InternalError("unknown population kind");
+}
+
+NeuronModel neuron_model_from(const std::string& s) {
+    if (s == "if") return NeuronModel::IF;
+    if (s == "lif") return NeuronModel::LIF;
+    throw Error("unknown neuron model '" + s + "' (expected if or lif)");
+}
+
+ResetMode reset_mode_from(const std::string& s) {
+    if (s == "subtract") return ResetMode::Subtract;
+    if (s == "zero") return ResetMode::Zero;
+    throw Error("unknown reset mode '" + s + "' (expected subtract or zero)");
+}
+
+ProjectionKind projection_kind_from(const std::string& s) {
+    for (auto k : {ProjectionKind::Dense, ProjectionKind::Conv2D, ProjectionKind::AvgPool,
+                   ProjectionKind::Identity, ProjectionKind::MaxPool})
+        if (s == to_string(k)) return k;
+    throw Error("unknown projection kind '" + s + "'");
+}
+
+PopulationKind population_kind_from(const std::string& s) {
+    for (auto k : {PopulationKind::Input, PopulationKind::Spiking, PopulationKind::MaxPool})
+        if (s == to_string(k)) return k;
+    throw Error("unknown population kind '" + s + "'");
+}
+
+int window_out_size(int in, int k, int s, bool same) {
+    if (same) return (in + s - 1) / s;
+    return in >= k ? (in - k) / s + 1 : 0;
+}
+
+int window_pad_before(int in, int k, int s, bool same) {
+    if (!same) return 0;
+    const int out = window_out_size(in, k, s, true);
+    const int total = std::max((out - 1) * s + k - in, 0);
+    return total / 2; // TensorFlow puts the odd pixel at the bottom/right
+}
+
+std::int64_t expected_weight_count(const Projection& p, const Shape& src, const Shape& dst) {
+    switch (p.kind) {
+    case ProjectionKind::Dense: return src.size() * dst.size();
+    case ProjectionKind::Conv2D: return std::int64_t(p.window.kh) * p.window.kw * src.c * dst.c;
+    case ProjectionKind::AvgPool:
+    case ProjectionKind::Identity: return 1;
+    case ProjectionKind::MaxPool: return 0;
+    }
+    throw InternalError("unknown projection kind");
+}
+
+std::int64_t parameter_count(const Population& pop) {
+    std::int64_t n = std::int64_t(pop.bias.size());
+    for (const auto& p : pop.projections) n += std::int64_t(p.weights.size());
+    return n;
+}
+
+std::int64_t parameter_bytes(const Population& pop) { return parameter_count(pop) * std::int64_t(sizeof(float)); }
+
+namespace {
+
+void check_window_fits(const Population& pop, const Projection& p, const Shape& src) {
+    const Window& w = p.window;
+    if (w.kh < 1 || w.kw < 1 || w.sh < 1 || w.sw < 1 || w.pad_top < 0 || w.pad_left < 0)
+        throw Error("population '" + pop.name + "': invalid window in projection from layer '" + p.layer + "'");
+    // The last output's window must start inside the padded input.
+    const int last_y = (pop.shape.h - 1) * w.sh - w.pad_top;
+    const int last_x = (pop.shape.w - 1) * w.sw - w.pad_left;
+    if (last_y >= src.h || last_x >= src.w || last_y + w.kh <= 0 || last_x + w.kw <= 0)
+        throw Error("population '" + pop.name + "': output shape " + pop.shape.str() +
+                    " does not fit a " + std::to_string(w.kh) + "x" + std::to_string(w.kw) +
+                    " window over input " + src.str());
+}
+
+} // namespace
+
+void validate(const Network& net) {
+    if (net.populations.empty() || net.populations[0].kind != PopulationKind::Input)
+        throw Error("network has no input population");
+    for (std::size_t i = 0; i < net.populations.size(); ++i) {
+        const Population& pop = net.populations[i];
+        if (pop.shape.h < 1 || pop.shape.w < 1 || pop.shape.c < 1)
+            throw Error("population '" + pop.name + "' has an empty shape " + pop.shape.str());
+        if (i > 0 && pop.kind == PopulationKind::Input)
+            throw Error("population '" + pop.name + "': only the first population can be the input");
+        if (i > 0 && pop.projections.empty())
+            throw Error("population '" + pop.name + "' has no incoming projection");
+        if (!pop.bias.empty() && std::int64_t(pop.bias.size()) != pop.shape.c)
+            throw Error("population '" + pop.name + "': bias has " + std::to_string(pop.bias.size()) +
+                        " values, expected one per channel (" + std::to_string(pop.shape.c) + ")");
+        for (float b : pop.bias)
+            if (!std::isfinite(b)) throw Error("population '" + pop.name + "': bias is not finite");
+        if (pop.neuron.v_th <= 0 || !std::isfinite(pop.neuron.v_th))
+            throw Error("population '" + pop.name + "': threshold must be positive");
+        if (pop.neuron.model == NeuronModel::LIF && !(pop.neuron.tau_steps > 0))
+            throw Error("population '" + pop.name + "': LIF needs tau_steps > 0");
+        if (pop.kind == PopulationKind::MaxPool &&
+            (pop.projections.size() != 1 || pop.projections[0].kind != ProjectionKind::MaxPool))
+            throw Error("population '" + pop.name + "': a max-pooling gate takes exactly one maxpool projection");
+        for (const Projection& p : pop.projections) {
+            if (p.source < 0 || std::size_t(p.source) >= i)
+                throw Error("population '" + pop.name + "': projection source " + std::to_string(p.source) +
+                            " is not an earlier population");
+            if ((p.kind == ProjectionKind::MaxPool) != (pop.kind == PopulationKind::MaxPool))
+                throw Error("population '" + pop.name + "': maxpool projections belong to max-pooling gates only");
+            const Shape& src = net.populations[std::size_t(p.source)].shape;
+            const std::int64_t want = expected_weight_count(p, src, pop.shape);
+            if (std::int64_t(p.weights.size()) != want)
+                throw Error("population '" + pop.name + "': projection from layer '" + p.layer + "' has " +
+                            std::to_string(p.weights.size()) + " weights, expected " + std::to_string(want));
+            for (float w : p.weights)
+                if (!std::isfinite(w))
+                    throw Error("population '" + pop.name + "': layer '" + p.layer + "' has a weight that is not finite (NaN or Inf)");
+            switch (p.kind) {
+            case ProjectionKind::Dense: break;
+            case ProjectionKind::Identity:
+                if (!(src == pop.shape))
+                    throw Error("population '" + pop.name + "': residual input " + src.str() +
+                                " does not match " + pop.shape.str());
+                break;
+            case ProjectionKind::AvgPool:
+            case ProjectionKind::MaxPool:
+                if (src.c != pop.shape.c)
+                    throw Error("population '" + pop.name + "': pooling changes the channel count");
+                check_window_fits(pop, p, src);
+                break;
+            case ProjectionKind::Conv2D: check_window_fits(pop, p, src); break;
+            }
+        }
+    }
+}
+
+} // namespace snn

@@ -1,0 +1,106 @@
+#pragma once
+// The network model: populations of neurons joined by projections.
+//
+// A converted DNN becomes a list of populations in topological order. Each
+// population is a tensor of units (channels-last H×W×C, DESIGN.md) and
+// receives current through projections from earlier populations:
+//
+//   Dense     weights (in, out), row i = the fan-out of input unit i
+//   Conv2D    kernel (kh, kw, cin, cout), stride, padding
+//   AvgPool   one weight shared by every window entry (1/(kh·kw), scaled)
+//   Identity  one weight, unit i feeds unit i (a residual branch)
+//   MaxPool   no weights: a max-pooling gate (only in MaxPool populations)
+//
+// Flatten is not a population: channels-last flattening keeps the linear
+// index of every unit, so a Dense projection reads the source as a vector.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace snn {
+
+struct Shape {
+    int h = 1, w = 1, c = 1;
+    std::int64_t size() const { return std::int64_t(h) * w * c; }
+    bool operator==(const Shape&) const = default;
+    std::string str() const;
+};
+
+enum class NeuronModel { IF, LIF };
+enum class ResetMode { Subtract, Zero };
+
+struct NeuronParams {
+    NeuronModel model = NeuronModel::IF;
+    ResetMode reset = ResetMode::Subtract;
+    float v_th = 1.0f;
+    float tau_steps = 0.0f; // LIF only: v ← v·exp(−1/tau_steps) before integrating
+};
+
+// Sliding-window geometry shared by Conv2D, AvgPool and MaxPool. Padding at
+// the bottom/right follows from the input and output shapes.
+struct Window {
+    int kh = 1, kw = 1;
+    int sh = 1, sw = 1;
+    int pad_top = 0, pad_left = 0;
+    bool operator==(const Window&) const = default;
+};
+
+enum class ProjectionKind { Dense, Conv2D, AvgPool, Identity, MaxPool };
+
+struct Projection {
+    int source = -1; // index of the source population (earlier in the list)
+    ProjectionKind kind = ProjectionKind::Dense;
+    Window window;
+    std::vector<float> weights;
+    std::string layer; // the source-model layer it came from
+    bool operator==(const Projection&) const = default;
+};
+
+enum class PopulationKind { Input, Spiking, MaxPool };
+
+struct Population {
+    std::string name; // the source model's layer name
+    PopulationKind kind = PopulationKind::Spiking;
+    Shape shape;
+    std::vector<Projection> projections;
+    std::vector<float> bias; // one per channel (Spiking only; may be empty = 0)
+    NeuronParams neuron;
+    float scale = 1.0f;              // λ used by normalization (activation that maps to rate 1)
+    std::vector<std::string> layers; // every source layer folded into it
+    bool operator==(const Population&) const = default;
+};
+
+struct Network {
+    std::vector<Population> populations; // topological order; [0] is the input
+    std::string source;                   // file it was converted from
+    std::string normalization;            // how it was normalized, in words
+    bool operator==(const Network&) const = default;
+
+    const Population& input() const { return populations.front(); }
+    const Population& output() const { return populations.back(); }
+    int find(const std::string& name) const; // −1 if absent
+};
+
+const char* to_string(NeuronModel);
+const char* to_string(ResetMode);
+const char* to_string(ProjectionKind);
+const char* to_string(PopulationKind);
+NeuronModel neuron_model_from(const std::string&);
+ResetMode reset_mode_from(const std::string&);
+ProjectionKind projection_kind_from(const std::string&);
+PopulationKind population_kind_from(const std::string&);
+
+// Output size of a sliding window along one axis (Keras/TensorFlow rules):
+// valid: ⌊(in − k)/s⌋ + 1; same: ⌈in/s⌉ with the padding split top/left = ⌊total/2⌋.
+int window_out_size(int in, int k, int s, bool same);
+int window_pad_before(int in, int k, int s, bool same);
+
+// Number of weights a projection must hold given its source and target.
+std::int64_t expected_weight_count(const Projection&, const Shape& source, const Shape& target);
+std::int64_t parameter_count(const Population&);
+std::int64_t parameter_bytes(const Population&);
+
+// Checks every shape and weight count; throws snn::Error naming the population.
+void validate(const Network&);
+
+} // namespace snn

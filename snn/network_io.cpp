@@ -1,0 +1,312 @@
+#include "snn/network_io.hpp"
+
+#include "snn/error.hpp"
+#include "snn/h5.hpp"
+
+#include <cfloat>
+#include <climits>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <limits>
+
+namespace snn {
+
+namespace {
+
+// Populations and projections are groups named by their index, zero-padded
+// so that a plain listing (h5ls, h5py) shows them in network order.
+std::string index_name(std::size_t i) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%03zu", i);
+    return buf;
+}
+
+// The on-disk shape of a projection's weights; the flat in-memory vector is
+// that array in row-major order.
+std::vector<std::uint64_t> weight_dims(const Projection& p, const Shape& src, const Shape& dst) {
+    using u64 = std::uint64_t;
+    switch (p.kind) {
+    case ProjectionKind::Dense: return {u64(src.size()), u64(dst.size())};
+    case ProjectionKind::Conv2D: return {u64(p.window.kh), u64(p.window.kw), u64(src.c), u64(dst.c)};
+    case ProjectionKind::AvgPool:
+    case ProjectionKind::Identity:
+    case ProjectionKind::MaxPool: return {u64(expected_weight_count(p, src, dst))};
+    }
+    throw InternalError("unknown projection kind");
+}
+
+std::string dims_str(const std::vector<std::uint64_t>& dims) {
+    std::string s = "(";
+    for (std::size_t i = 0; i < dims.size(); ++i) s += (i ? "," : "") + std::to_string(dims[i]);
+    return s + ")";
+}
+
+// Saturates instead of wrapping, so a corrupt file with absurd dimensions
+// reads as "too large" rather than as a small size.
+std::uint64_t saturating_mul(std::uint64_t a, std::uint64_t b) {
+    if (a != 0 && b > std::numeric_limits<std::uint64_t>::max() / a) return std::numeric_limits<std::uint64_t>::max();
+    return a * b;
+}
+
+std::uint64_t saturating_add(std::uint64_t a, std::uint64_t b) {
+    return b > std::numeric_limits<std::uint64_t>::max() - a ? std::numeric_limits<std::uint64_t>::max() : a + b;
+}
+
+std::uint64_t element_count(const std::vector<std::uint64_t>& dims) {
+    std::uint64_t n = 1;
+    for (auto d : dims) n = saturating_mul(n, d);
+    return n;
+}
+
+// ---------------------------------------------------------------- writing
+
+// An empty string list cannot go through H5Awrite (it refuses a null
+// buffer), and needs no write: creating the zero-sized attribute is enough.
+void write_string_list(const h5::Node& node, const std::string& name, const std::vector<std::string>& values) {
+    if (!values.empty()) {
+        h5::write_attr(node, name, values);
+        return;
+    }
+    h5::Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
+    H5Tset_size(type.id(), H5T_VARIABLE);
+    H5Tset_cset(type.id(), H5T_CSET_UTF8);
+    const hsize_t zero = 0;
+    h5::Handle space(H5Screate_simple(1, &zero, nullptr), H5Sclose);
+    h5::Handle attr(H5Acreate2(node.id(), name.c_str(), type.id(), space.id(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+    if (!attr.valid()) throw Error(node.file + ": cannot write attribute '" + name + "'");
+}
+
+constexpr std::size_t compress_min_weights = std::size_t(1) << 16;
+
+std::vector<std::int64_t> window_attr(const Window& w) {
+    return {w.kh, w.kw, w.sh, w.sw, w.pad_top, w.pad_left};
+}
+
+void write_network(const Network& net, const std::string& file_path) {
+    h5::Node file = h5::create_file(file_path);
+    h5::write_attr(file, "format", std::string(network_format_name));
+    h5::write_attr(file, "format_version", network_format_version);
+    h5::write_attr(file, "source", net.source);
+    h5::write_attr(file, "normalization", net.normalization);
+
+    h5::Node pops = h5::create_group(file, "populations");
+    for (std::size_t i = 0; i < net.populations.size(); ++i) {
+        const Population& pop = net.populations[i];
+        h5::Node g = h5::create_group(pops, index_name(i));
+        h5::write_attr(g, "name", pop.name);
+        h5::write_attr(g, "kind", std::string(to_string(pop.kind)));
+        h5::write_attr(g, "shape", std::vector<std::int64_t>{pop.shape.h, pop.shape.w, pop.shape.c});
+        h5::write_attr(g, "neuron_model", std::string(to_string(pop.neuron.model)));
+        h5::write_attr(g, "reset", std::string(to_string(pop.neuron.reset)));
+        // float → double → float is exact, so these round-trip bit for bit.
+        h5::write_attr(g, "v_th", double(pop.neuron.v_th));
+        h5::write_attr(g, "tau_steps", double(pop.neuron.tau_steps));
+        h5::write_attr(g, "scale", double(pop.scale));
+        write_string_list(g, "layers", pop.layers);
+        h5::write_floats(g, "bias", pop.bias, {pop.bias.size()});
+
+        h5::Node projs = h5::create_group(g, "projections");
+        for (std::size_t j = 0; j < pop.projections.size(); ++j) {
+            const Projection& p = pop.projections[j];
+            const Shape& src = net.populations[std::size_t(p.source)].shape;
+            h5::Node pg = h5::create_group(projs, index_name(j));
+            h5::write_attr(pg, "source", std::int64_t(p.source));
+            h5::write_attr(pg, "kind", std::string(to_string(p.kind)));
+            h5::write_attr(pg, "layer", p.layer);
+            h5::write_attr(pg, "window", window_attr(p.window));
+            // Chunking costs a few KiB per dataset, more than deflate saves on
+            // small float arrays (which compress poorly anyway).
+            const bool compress = p.weights.size() >= compress_min_weights;
+            h5::write_floats(pg, "weights", p.weights, weight_dims(p, src, pop.shape), compress);
+        }
+    }
+    // Closing a file does not report a failed write of cached data; a flush does.
+    if (H5Fflush(file.id(), H5F_SCOPE_GLOBAL) < 0) throw Error(file_path + ": cannot write (disk full?)");
+}
+
+// ---------------------------------------------------------------- reading
+
+int to_int(std::int64_t v, const h5::Node& node, const std::string& attr) {
+    if (v < INT_MIN || v > INT_MAX)
+        throw Error(node.file + ": " + node.path + ": attribute '" + attr + "' value " + std::to_string(v) +
+                    " is out of range");
+    return int(v);
+}
+
+float read_float_attr(const h5::Node& node, const std::string& attr) {
+    const double v = h5::read_double_attr(node, attr);
+    // Converting a finite double beyond float's range is undefined behaviour.
+    if (std::isfinite(v) && std::fabs(v) > double(FLT_MAX))
+        throw Error(node.file + ": " + node.path + ": attribute '" + attr + "' value " + std::to_string(v) +
+                    " does not fit a float");
+    return float(v);
+}
+
+std::vector<std::int64_t> read_int_list(const h5::Node& node, const std::string& attr, std::size_t n,
+                                        const char* meaning) {
+    auto v = h5::read_int_list_attr(node, attr);
+    if (v.size() != n)
+        throw Error(node.file + ": " + node.path + ": attribute '" + attr + "' has " + std::to_string(v.size()) +
+                    " values, expected " + std::to_string(n) + " " + meaning);
+    return v;
+}
+
+template <class F>
+auto parse_enum(const h5::Node& node, const std::string& attr, F from) {
+    const std::string s = h5::read_string_attr(node, attr);
+    try {
+        return from(s);
+    } catch (const Error& e) {
+        throw Error(node.file + ": " + node.path + ": " + e.what());
+    }
+}
+
+// The children of `group` must be exactly index_name(0 … n−1); returns n.
+std::size_t indexed_children(const h5::Node& group, const char* what) {
+    const auto names = h5::child_names(group);
+    std::vector<bool> seen(names.size(), false);
+    for (const auto& name : names) {
+        std::size_t i = 0;
+        bool digits = !name.empty();
+        for (char ch : name) {
+            if (ch < '0' || ch > '9' || i > names.size()) {
+                digits = false;
+                break;
+            }
+            i = i * 10 + std::size_t(ch - '0');
+        }
+        if (!digits || i >= names.size() || index_name(i) != name || seen[i])
+            throw Error(group.file + ": " + group.path + ": unexpected member '" + name + "' (" + what +
+                        " are numbered 000, 001, … without gaps)");
+        seen[i] = true;
+    }
+    return names.size();
+}
+
+// What pass 1 learns about a population before any array is read.
+struct Layout {
+    std::vector<std::uint64_t> bias_dims;
+    std::vector<std::vector<std::uint64_t>> weight_dims;
+};
+
+Population read_population_attrs(const h5::Node& g, Layout& layout, std::uint64_t& total_bytes) {
+    Population pop;
+    pop.name = h5::read_string_attr(g, "name");
+    pop.kind = parse_enum(g, "kind", population_kind_from);
+    const auto shape = read_int_list(g, "shape", 3, "[h, w, c]");
+    pop.shape = Shape{to_int(shape[0], g, "shape"), to_int(shape[1], g, "shape"), to_int(shape[2], g, "shape")};
+    pop.neuron.model = parse_enum(g, "neuron_model", neuron_model_from);
+    pop.neuron.reset = parse_enum(g, "reset", reset_mode_from);
+    pop.neuron.v_th = read_float_attr(g, "v_th");
+    pop.neuron.tau_steps = read_float_attr(g, "tau_steps");
+    pop.scale = read_float_attr(g, "scale");
+    pop.layers = h5::read_string_list_attr(g, "layers");
+
+    layout.bias_dims = h5::dataset_dims(g, "bias");
+    if (layout.bias_dims.size() != 1)
+        throw Error(g.file + ": " + g.path + "/bias: expected a 1-D dataset, found shape " + dims_str(layout.bias_dims));
+    total_bytes = saturating_add(total_bytes, saturating_mul(element_count(layout.bias_dims), sizeof(float)));
+
+    const h5::Node projs = h5::open_group(g, "projections");
+    const std::size_t n = indexed_children(projs, "projections");
+    for (std::size_t j = 0; j < n; ++j) {
+        const h5::Node pg = h5::open_group(projs, index_name(j));
+        Projection p;
+        p.source = to_int(h5::read_int_attr(pg, "source"), pg, "source");
+        p.kind = parse_enum(pg, "kind", projection_kind_from);
+        p.layer = h5::read_string_attr(pg, "layer");
+        const auto w = read_int_list(pg, "window", 6, "[kh, kw, sh, sw, pad_top, pad_left]");
+        p.window = Window{to_int(w[0], pg, "window"), to_int(w[1], pg, "window"), to_int(w[2], pg, "window"),
+                          to_int(w[3], pg, "window"), to_int(w[4], pg, "window"), to_int(w[5], pg, "window")};
+        layout.weight_dims.push_back(h5::dataset_dims(pg, "weights"));
+        total_bytes =
+            saturating_add(total_bytes, saturating_mul(element_count(layout.weight_dims.back()), sizeof(float)));
+        pop.projections.push_back(std::move(p));
+    }
+    return pop;
+}
+
+} // namespace
+
+Network load(const std::string& path) {
+    const h5::Node file = h5::open_file(path);
+    if (!h5::has_attr(file, "format"))
+        throw Error(path + ": not an snn network file (no 'format' attribute); convert a Keras model with `snn convert`");
+    const std::string format = h5::read_string_attr(file, "format");
+    if (format != network_format_name)
+        throw Error(path + ": not an snn network file (format '" + format + "', expected '" + network_format_name +
+                    "'); convert a Keras model with `snn convert`");
+    const std::int64_t version = h5::read_int_attr(file, "format_version");
+    if (version > network_format_version)
+        throw Error(path + ": written by a newer snn (format_version " + std::to_string(version) +
+                    "; this build reads up to " + std::to_string(network_format_version) + "); upgrade snn");
+    if (version < 1) throw Error(path + ": invalid format_version " + std::to_string(version));
+
+    Network net;
+    net.source = h5::read_string_attr(file, "source");
+    net.normalization = h5::read_string_attr(file, "normalization");
+
+    // Pass 1: every attribute and array shape, so that a file too large for
+    // memory is refused before anything big is allocated.
+    const h5::Node pops = h5::open_group(file, "populations");
+    const std::size_t n = indexed_children(pops, "populations");
+    std::vector<Layout> layouts(n);
+    std::uint64_t total_bytes = 0;
+    for (std::size_t i = 0; i < n; ++i)
+        net.populations.push_back(read_population_attrs(h5::open_group(pops, index_name(i)), layouts[i], total_bytes));
+    check_fits_in_memory(total_bytes, path);
+
+    // Pass 2: the arrays.
+    for (std::size_t i = 0; i < n; ++i) {
+        Population& pop = net.populations[i];
+        const h5::Node g = h5::open_group(pops, index_name(i));
+        pop.bias = h5::read_floats(g, "bias");
+        const h5::Node projs = h5::open_group(g, "projections");
+        for (std::size_t j = 0; j < pop.projections.size(); ++j)
+            pop.projections[j].weights = h5::read_floats(h5::open_group(projs, index_name(j)), "weights");
+    }
+
+    try {
+        validate(net);
+    } catch (const Error& e) {
+        throw Error(path + ": " + e.what());
+    }
+
+    // validate() checked the weight counts; the stored shapes must match too,
+    // or a transposed matrix of the right size would load silently.
+    for (std::size_t i = 0; i < n; ++i) {
+        const Population& pop = net.populations[i];
+        for (std::size_t j = 0; j < pop.projections.size(); ++j) {
+            const Projection& p = pop.projections[j];
+            const auto want = weight_dims(p, net.populations[std::size_t(p.source)].shape, pop.shape);
+            if (layouts[i].weight_dims[j] != want)
+                throw Error(path + ": population '" + pop.name + "': weights of projection from layer '" + p.layer +
+                            "' have shape " + dims_str(layouts[i].weight_dims[j]) + ", expected " + dims_str(want));
+        }
+    }
+    return net;
+}
+
+void save(const Network& net, const std::string& path) {
+    try {
+        validate(net);
+    } catch (const Error& e) {
+        throw Error(path + ": refusing to save an invalid network: " + e.what());
+    }
+    std::filesystem::path dir = std::filesystem::path(path).parent_path();
+    if (dir.empty()) dir = ".";
+    std::error_code ec;
+    if (!std::filesystem::is_directory(dir, ec))
+        throw Error(path + ": cannot save: directory '" + dir.string() + "' does not exist");
+
+    AtomicOutput out(path);
+    try {
+        write_network(net, out.temp_path()); // closes the file before the rename
+    } catch (const Error& e) {
+        throw Error(path + ": cannot save: " + e.what());
+    }
+    out.commit();
+}
+
+} // namespace snn

@@ -1,0 +1,24 @@
+#pragma once
+// Our own network file, `.snn.h5`: a converted, normalized network that the
+// simulator loads without the source model. The layout is versioned and
+// documented field by field in docs/format.md.
+#include "snn/network.hpp"
+
+#include <cstdint>
+#include <string>
+
+namespace snn {
+
+inline constexpr const char* network_format_name = "snn-network";
+inline constexpr std::int64_t network_format_version = 1;
+
+// Validates `net`, then writes it through a temporary file renamed over
+// `path`, so a failed save never leaves a partial file. Throws snn::Error.
+void save(const Network& net, const std::string& path);
+
+// Reads a network written by save() (this or an older format version) and
+// validates it. Every failure (missing file, not HDF5, not ours, newer
+// version, corrupt data, too large for memory) is an snn::Error naming `path`.
+Network load(const std::string& path);
+
+} // namespace snn

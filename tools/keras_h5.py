@@ -1,0 +1,518 @@
+"""Minimal writer and numpy reference reader for Keras legacy HDF5 (.h5) models.
+
+Writer
+------
+``save(path, layers, ...)`` writes a model the way ``model.save("x.h5")`` does
+in Keras 2.x (``layout="keras2"``) or the legacy ``.h5`` flavour of Keras 3
+(``layout="keras3"``), using h5py only (no TensorFlow / Keras needed).
+
+A layer is described by a dict::
+
+    {"class_name": "Conv2D",
+     "config": {"name": "conv1", "filters": 16, ...},      # keys as Keras writes them
+     "weights": [("kernel", np.ndarray), ("bias", ...)],   # Keras layouts, float32
+     "inbound": ["input_1"]}                                # Functional models only
+
+The helpers ``input_layer``, ``conv2d``, ``dense``, ... fill in the full set of
+config keys Keras 2.14 writes, so the files look like real Keras output.
+
+Layout summary (what an importer has to handle)::
+
+    /                       attrs keras_version, backend, model_config (JSON)
+    /model_weights          attrs layer_names (model order), backend, keras_version
+    /model_weights/<layer>  attr  weight_names; weight i is at <layer>/<weight_names[i]>
+      keras2: weight_names "conv1/kernel:0", "conv1/bias:0"
+      keras3: weight_names "sequential/conv1/kernel", "sequential/conv1/bias"
+
+Weight layouts: Dense kernel (in, out); Conv2D kernel (kh, kw, in, out);
+BatchNormalization gamma, beta, moving_mean, moving_variance.
+
+Reader
+------
+``forward(path, x)`` is an independent plain-numpy forward pass (channels-last,
+x of shape (N, H, W, C) float32) driven only by the contents of the .h5 file.
+It is the reference the C++ importer is checked against.
+"""
+
+import json
+
+import numpy as np
+
+try:
+    import h5py
+except ImportError:  # pragma: no cover - h5py is a hard requirement at runtime
+    h5py = None
+
+KERAS2_VERSION = "2.14.0"
+KERAS3_VERSION = "3.3.3"
+# Keras splits attributes bigger than this into numbered chunks (name0, name1, ...).
+HDF5_OBJECT_HEADER_LIMIT = 64512
+
+# --------------------------------------------------------------------------
+# Layer description helpers (Keras 2.14 config keys)
+# --------------------------------------------------------------------------
+
+
+def _init(cls, config=None):
+    return {"module": "keras.initializers", "class_name": cls,
+            "config": config if config is not None else {}, "registered_name": None}
+
+
+def _base(name):
+    return {"name": name, "trainable": True, "dtype": "float32"}
+
+
+def _pair(v):
+    return [int(v), int(v)] if np.isscalar(v) else [int(a) for a in v]
+
+
+def input_layer(name, shape):
+    """InputLayer; ``shape`` excludes the batch dimension."""
+    cfg = {"batch_input_shape": [None] + [int(s) for s in shape], "dtype": "float32",
+           "sparse": False, "ragged": False, "name": name}
+    return {"class_name": "InputLayer", "config": cfg, "weights": []}
+
+
+def conv2d(name, kernel, bias=None, strides=1, padding="valid", activation="linear"):
+    """Conv2D; ``kernel`` is (kh, kw, in, out)."""
+    kernel = np.asarray(kernel, np.float32)
+    kh, kw, _, out = kernel.shape
+    cfg = _base(name)
+    cfg.update({
+        "filters": int(out), "kernel_size": [int(kh), int(kw)], "strides": _pair(strides),
+        "padding": padding, "data_format": "channels_last", "dilation_rate": [1, 1],
+        "groups": 1, "activation": activation, "use_bias": bias is not None,
+        "kernel_initializer": _init("GlorotUniform", {"seed": None}),
+        "bias_initializer": _init("Zeros"),
+        "kernel_regularizer": None, "bias_regularizer": None, "activity_regularizer": None,
+        "kernel_constraint": None, "bias_constraint": None})
+    w = [("kernel", kernel)]
+    if bias is not None:
+        w.append(("bias", np.asarray(bias, np.float32)))
+    return {"class_name": "Conv2D", "config": cfg, "weights": w}
+
+
+def dense(name, kernel, bias=None, activation="linear"):
+    """Dense; ``kernel`` is (in, out)."""
+    kernel = np.asarray(kernel, np.float32)
+    cfg = _base(name)
+    cfg.update({
+        "units": int(kernel.shape[1]), "activation": activation, "use_bias": bias is not None,
+        "kernel_initializer": _init("GlorotUniform", {"seed": None}),
+        "bias_initializer": _init("Zeros"),
+        "kernel_regularizer": None, "bias_regularizer": None, "activity_regularizer": None,
+        "kernel_constraint": None, "bias_constraint": None})
+    w = [("kernel", kernel)]
+    if bias is not None:
+        w.append(("bias", np.asarray(bias, np.float32)))
+    return {"class_name": "Dense", "config": cfg, "weights": w}
+
+
+def batch_norm(name, gamma, beta, mean, var, epsilon=1e-3, momentum=0.99, axis=3):
+    cfg = _base(name)
+    cfg.update({
+        "axis": [int(axis)], "momentum": float(momentum), "epsilon": float(epsilon),
+        "center": True, "scale": True,
+        "beta_initializer": _init("Zeros"), "gamma_initializer": _init("Ones"),
+        "moving_mean_initializer": _init("Zeros"), "moving_variance_initializer": _init("Ones"),
+        "beta_regularizer": None, "gamma_regularizer": None,
+        "beta_constraint": None, "gamma_constraint": None})
+    w = [("gamma", gamma), ("beta", beta), ("moving_mean", mean), ("moving_variance", var)]
+    return {"class_name": "BatchNormalization", "config": cfg,
+            "weights": [(n, np.asarray(a, np.float32)) for n, a in w]}
+
+
+def pool2d(kind, name, pool_size=2, strides=None, padding="valid"):
+    """kind: "MaxPooling2D" or "AveragePooling2D"."""
+    cfg = _base(name)
+    cfg.update({"pool_size": _pair(pool_size),
+                "padding": padding,
+                "strides": _pair(pool_size if strides is None else strides),
+                "data_format": "channels_last"})
+    return {"class_name": kind, "config": cfg, "weights": []}
+
+
+def flatten(name):
+    cfg = _base(name)
+    cfg["data_format"] = "channels_last"
+    return {"class_name": "Flatten", "config": cfg, "weights": []}
+
+
+def dropout(name, rate):
+    cfg = _base(name)
+    cfg.update({"rate": float(rate), "noise_shape": None, "seed": None})
+    return {"class_name": "Dropout", "config": cfg, "weights": []}
+
+
+def activation(name, act):
+    cfg = _base(name)
+    cfg["activation"] = act
+    return {"class_name": "Activation", "config": cfg, "weights": []}
+
+
+def add(name):
+    return {"class_name": "Add", "config": _base(name), "weights": []}
+
+
+def leaky_relu(name, alpha=0.3):
+    cfg = _base(name)
+    cfg["alpha"] = float(alpha)
+    return {"class_name": "LeakyReLU", "config": cfg, "weights": []}
+
+
+def with_inbound(layer, *inbound):
+    """Return ``layer`` with Functional-model inbound layer names attached."""
+    layer = dict(layer)
+    layer["inbound"] = list(inbound)
+    return layer
+
+
+def count_params(layers):
+    return int(sum(a.size for l in layers for _, a in l["weights"]))
+
+
+# --------------------------------------------------------------------------
+# Writer
+# --------------------------------------------------------------------------
+
+
+def _save_attr(group, name, data):
+    """Like keras' save_attributes_to_hdf5_group (incl. chunking of big attrs)."""
+    data_npy = np.asarray(data)
+    num_chunks = 1
+    chunked = np.array_split(data_npy, num_chunks)
+    while any(x.nbytes > HDF5_OBJECT_HEADER_LIMIT for x in chunked):
+        num_chunks += 1
+        chunked = np.array_split(data_npy, num_chunks)
+    if num_chunks > 1:
+        for i, chunk in enumerate(chunked):
+            group.attrs["%s%d" % (name, i)] = chunk
+    else:
+        group.attrs[name] = data
+
+
+def _load_attr(group, name):
+    """Like keras' load_attributes_from_hdf5_group; returns a list of str."""
+    if name in group.attrs:
+        raw = list(group.attrs[name])
+    else:
+        raw, i = [], 0
+        while "%s%d" % (name, i) in group.attrs:
+            raw.extend(group.attrs["%s%d" % (name, i)])
+            i += 1
+    return [r.decode("utf8") if isinstance(r, bytes) else str(r) for r in raw]
+
+
+def _keras3_layer_entry(layer):
+    cfg = dict(layer["config"])
+    if layer["class_name"] == "InputLayer":
+        cfg = {"batch_shape": cfg["batch_input_shape"], "dtype": cfg["dtype"],
+               "sparse": cfg["sparse"], "name": cfg["name"]}
+    return {"module": "keras.layers", "class_name": layer["class_name"], "config": cfg,
+            "registered_name": None}
+
+
+def model_config(layers, model_name, functional, layout):
+    names = [l["config"]["name"] for l in layers]
+    if len(set(names)) != len(names):
+        raise ValueError("duplicate layer names")
+    entries = []
+    for l in layers:
+        if layout == "keras3":
+            e = _keras3_layer_entry(l)
+        else:
+            e = {"class_name": l["class_name"], "config": dict(l["config"])}
+        if functional:
+            e["name"] = l["config"]["name"]
+            inbound = l.get("inbound", [])
+            if layout == "keras3":
+                hist = [{"class_name": "__keras_tensor__",
+                         "config": {"shape": None, "dtype": "float32",
+                                    "keras_history": [n, 0, 0]}} for n in inbound]
+                e["inbound_nodes"] = ([] if not inbound else
+                                      [{"args": [hist] if len(hist) > 1 else hist,
+                                        "kwargs": {}}])
+            else:
+                e["inbound_nodes"] = ([] if not inbound else
+                                      [[[n, 0, 0, {}] for n in inbound]])
+        entries.append(e)
+    cfg = {"name": model_name, "layers": entries}
+    if functional:
+        consumed = {n for l in layers for n in l.get("inbound", [])}
+        inputs = [l["config"]["name"] for l in layers if l["class_name"] == "InputLayer"]
+        outputs = [n for n in names if n not in consumed]
+        cfg["input_layers"] = [[n, 0, 0] for n in inputs]
+        cfg["output_layers"] = [[n, 0, 0] for n in outputs]
+    cls = "Functional" if functional else "Sequential"
+    if layout == "keras3":
+        cfg = dict(cfg, trainable=True, dtype="float32")
+        return {"module": "keras" if not functional else "keras.src.models.functional",
+                "class_name": cls, "config": cfg, "registered_name": None}
+    return {"class_name": cls, "config": cfg}
+
+
+def save(path, layers, model_name=None, functional=False, layout="keras2"):
+    """Write ``layers`` (list of layer dicts, model order) to ``path``."""
+    if h5py is None:
+        raise ImportError("h5py is required")
+    if layout not in ("keras2", "keras3"):
+        raise ValueError("layout must be 'keras2' or 'keras3'")
+    if model_name is None:
+        model_name = "model" if functional else "sequential"
+    if not functional and layers[0]["class_name"] != "InputLayer":
+        raise ValueError("Sequential models start with an InputLayer here")
+    version = KERAS3_VERSION if layout == "keras3" else KERAS2_VERSION
+    cfg = model_config(layers, model_name, functional, layout)
+    # Sequential.layers excludes the InputLayer; Functional.layers includes it.
+    weight_layers = layers if functional else layers[1:]
+    with h5py.File(path, "w") as f:
+        # As keras does: root keras_version/backend are str, model_config is
+        # UTF-8 encoded JSON bytes, the model_weights attrs are bytes.
+        f.attrs["keras_version"] = version
+        f.attrs["backend"] = "tensorflow"
+        f.attrs["model_config"] = json.dumps(cfg).encode("utf8")
+        mw = f.create_group("model_weights")
+        _save_attr(mw, "layer_names", [l["config"]["name"].encode("utf8") for l in weight_layers])
+        mw.attrs["backend"] = b"tensorflow"
+        mw.attrs["keras_version"] = version.encode("utf8")
+        order = weight_layers
+        if layout == "keras3":
+            order = sorted(weight_layers, key=lambda l: l["config"]["name"])
+        for l in order:
+            lname = l["config"]["name"]
+            g = mw.create_group(lname)
+            if layout == "keras3":
+                wnames = ["%s/%s/%s" % (model_name, lname, n) for n, _ in l["weights"]]
+            else:
+                wnames = ["%s/%s:0" % (lname, n) for n, _ in l["weights"]]
+            _save_attr(g, "weight_names", [n.encode("utf8") for n in wnames])
+            for wn, (_, arr) in zip(wnames, l["weights"]):
+                arr = np.asarray(arr, np.float32)
+                d = g.create_dataset(wn, arr.shape, dtype=arr.dtype)
+                if arr.ndim == 0:
+                    d[()] = arr
+                else:
+                    d[:] = arr
+
+
+# --------------------------------------------------------------------------
+# Reader + numpy reference forward pass
+# --------------------------------------------------------------------------
+
+
+def load(path):
+    """Return (model_config dict, {layer_name: [weight arrays in weight_names order]})."""
+    with h5py.File(path, "r") as f:
+        mc = f.attrs["model_config"]
+        if isinstance(mc, bytes):
+            mc = mc.decode("utf8")
+        cfg = json.loads(mc)
+        root = f["model_weights"] if "model_weights" in f else f
+        weights = {}
+        for lname in _load_attr(root, "layer_names"):
+            g = root[lname]
+            weights[lname] = [np.array(g[wn], dtype=np.float32)
+                              for wn in _load_attr(g, "weight_names")]
+    return cfg, weights
+
+
+def _same_pads(size, k, s):
+    out = -(-size // s)
+    total = max((out - 1) * s + k - size, 0)
+    return total // 2, total - total // 2
+
+
+def _windows(x, kh, kw, sh, sw):
+    """(N,H,W,C) -> (N,Ho,Wo,kh,kw,C) strided view of all kh x kw windows."""
+    n, h, w, c = x.shape
+    ho, wo = (h - kh) // sh + 1, (w - kw) // sw + 1
+    s = x.strides
+    return np.lib.stride_tricks.as_strided(
+        x, (n, ho, wo, kh, kw, c), (s[0], s[1] * sh, s[2] * sw, s[1], s[2], s[3]),
+        writeable=False)
+
+
+def _pad_same(x, kh, kw, sh, sw, value=0.0):
+    pt, pb = _same_pads(x.shape[1], kh, sh)
+    pl, pr = _same_pads(x.shape[2], kw, sw)
+    return np.pad(x, ((0, 0), (pt, pb), (pl, pr), (0, 0)), constant_values=value)
+
+
+def _activation(x, act):
+    if act in (None, "linear"):
+        return x
+    if act == "relu":
+        return np.maximum(x, 0)
+    if act == "softmax":
+        e = np.exp(x - x.max(axis=-1, keepdims=True))
+        return e / e.sum(axis=-1, keepdims=True)
+    if act == "sigmoid":
+        return 1.0 / (1.0 + np.exp(-x))
+    if act == "tanh":
+        return np.tanh(x)
+    raise NotImplementedError("activation %r" % act)
+
+
+def _conv2d(x, cfg, w):
+    kernel = w[0]
+    kh, kw = cfg["kernel_size"]
+    sh, sw = cfg.get("strides", [1, 1])
+    if cfg.get("data_format", "channels_last") != "channels_last":
+        raise NotImplementedError("channels_first")
+    if list(cfg.get("dilation_rate", [1, 1])) != [1, 1] or cfg.get("groups", 1) != 1:
+        raise NotImplementedError("dilated / grouped conv")
+    if cfg["padding"] == "same":
+        x = _pad_same(x, kh, kw, sh, sw)
+    elif cfg["padding"] != "valid":
+        raise NotImplementedError("padding %r" % cfg["padding"])
+    cols = _windows(np.ascontiguousarray(x), kh, kw, sh, sw)   # im2col view
+    y = np.tensordot(cols, kernel, axes=([3, 4, 5], [0, 1, 2]))
+    if cfg.get("use_bias", True):
+        y = y + w[1]
+    return y.astype(np.float32)
+
+
+def _pool(x, cfg, kind):
+    ph, pw = cfg["pool_size"]
+    sh, sw = cfg.get("strides") or cfg["pool_size"]
+    if cfg.get("data_format", "channels_last") != "channels_last":
+        raise NotImplementedError("channels_first")
+    if cfg.get("padding", "valid") == "same":
+        if kind == "max":
+            xp = _pad_same(x, ph, pw, sh, sw, -np.inf)
+            return _windows(xp, ph, pw, sh, sw).max(axis=(3, 4))
+        # TF's 'same' average pooling divides by the number of real (unpadded) cells.
+        xp = _pad_same(x, ph, pw, sh, sw)
+        ones = _pad_same(np.ones((1,) + x.shape[1:3] + (1,), np.float32), ph, pw, sh, sw)
+        s = _windows(xp, ph, pw, sh, sw).sum(axis=(3, 4))
+        cnt = _windows(ones, ph, pw, sh, sw).sum(axis=(3, 4))
+        return (s / cnt).astype(np.float32)
+    win = _windows(np.ascontiguousarray(x), ph, pw, sh, sw)
+    return win.max(axis=(3, 4)) if kind == "max" else win.mean(axis=(3, 4), dtype=np.float32)
+
+
+def _batch_norm(x, cfg, w):
+    w = list(w)
+    gamma = w.pop(0) if cfg.get("scale", True) else 1.0
+    beta = w.pop(0) if cfg.get("center", True) else 0.0
+    mean, var = w[0], w[1]
+    axis = cfg.get("axis", -1)
+    axis = axis[0] if isinstance(axis, list) else axis
+    if axis not in (-1, x.ndim - 1):
+        raise NotImplementedError("BatchNormalization axis %r" % axis)
+    scale = gamma / np.sqrt(var + cfg.get("epsilon", 1e-3))
+    return ((x - mean) * scale + beta).astype(np.float32)
+
+
+def _apply(layer, inputs, weights, skip_activation=False):
+    cls, cfg = layer["class_name"], layer["config"]
+    x = inputs[0]
+    act = cfg.get("activation", "linear")
+    if skip_activation:
+        act = "linear"
+    if cls == "InputLayer":
+        return x
+    if cls == "Conv2D":
+        return _activation(_conv2d(x, cfg, weights), act)
+    if cls == "Dense":
+        y = x @ weights[0]
+        if cfg.get("use_bias", True):
+            y = y + weights[1]
+        return _activation(y.astype(np.float32), act)
+    if cls == "Flatten":
+        return x.reshape(x.shape[0], -1)
+    if cls in ("Dropout", "GaussianNoise", "GaussianDropout"):
+        return x
+    if cls == "Activation":
+        return _activation(x, act)
+    if cls == "ReLU" and cfg.get("max_value") is None and not cfg.get("negative_slope") \
+            and not cfg.get("threshold"):
+        return np.maximum(x, 0)
+    if cls == "BatchNormalization":
+        return _batch_norm(x, cfg, weights)
+    if cls == "MaxPooling2D":
+        return _pool(x, cfg, "max")
+    if cls == "AveragePooling2D":
+        return _pool(x, cfg, "avg")
+    if cls == "Add":
+        return sum(inputs[1:], inputs[0])
+    raise NotImplementedError("layer %s (%s) is not supported" % (cfg.get("name"), cls))
+
+
+def _inbound_names(entry):
+    """Inbound layer names of a Functional layer entry (Keras 2 or Keras 3 format)."""
+    nodes = entry.get("inbound_nodes", [])
+    if not nodes:
+        return []
+    if len(nodes) > 1:
+        raise NotImplementedError("shared layers (%d inbound nodes)" % len(nodes))
+    node = nodes[0]
+    if isinstance(node, dict):  # Keras 3: {"args": [...], "kwargs": {...}}
+        found = []
+
+        def walk(o):
+            if isinstance(o, dict):
+                if o.get("class_name") == "__keras_tensor__":
+                    found.append(o["config"]["keras_history"][0])
+                else:
+                    for v in o.values():
+                        walk(v)
+            elif isinstance(o, list):
+                for v in o:
+                    walk(v)
+        walk(node.get("args", []))
+        return found
+    return [t[0] for t in node]  # Keras 2: [[name, node_idx, tensor_idx, kwargs], ...]
+
+
+def forward(path, x, logits=False, batch_size=1000):
+    """Numpy reference forward pass of the .h5 model at ``path``.
+
+    x: (N, H, W, C) float32 (or (N, features) for models with 1-D inputs).
+    Returns the model output; with ``logits=True`` the final layer's softmax
+    is skipped (pre-softmax values).
+    """
+    cfg, weights = load(path)
+    x = np.asarray(x, np.float32)
+    outs = []
+    for i in range(0, x.shape[0], batch_size):
+        outs.append(_forward_batch(cfg, weights, x[i:i + batch_size], logits))
+    return np.concatenate(outs, axis=0)
+
+
+def _forward_batch(cfg, weights, x, logits):
+    cls = cfg["class_name"]
+    layers = cfg["config"]["layers"]
+    if cls == "Sequential":
+        n = len(layers)
+        for i, l in enumerate(layers):
+            skip = logits and i == n - 1 and l["config"].get("activation") == "softmax"
+            x = _apply(l, [x], weights.get(l["config"]["name"], []), skip)
+        return x
+    if cls not in ("Functional", "Model"):
+        raise NotImplementedError("model class %s" % cls)
+    c = cfg["config"]
+    out_names = [o[0] for o in c["output_layers"]]
+    in_names = [i[0] for i in c["input_layers"]]
+    if len(out_names) != 1 or len(in_names) != 1:
+        raise NotImplementedError("single-input, single-output models only")
+    values = {}
+    pending = list(layers)
+    while pending:
+        progressed = False
+        for l in list(pending):
+            name = l["config"]["name"]
+            inb = _inbound_names(l)
+            if l["class_name"] == "InputLayer":
+                values[name] = x
+            elif all(n in values for n in inb):
+                skip = logits and name == out_names[0] and \
+                    l["config"].get("activation") == "softmax"
+                values[name] = _apply(l, [values[n] for n in inb], weights.get(name, []), skip)
+            else:
+                continue
+            pending.remove(l)
+            progressed = True
+        if not progressed:
+            raise ValueError("cycle or dangling input in functional graph")
+    return values[out_names[0]]

@@ -1,0 +1,291 @@
+#!/usr/bin/env python3
+"""Train the reference DNNs (PyTorch, CPU) and export them as Keras legacy .h5.
+
+    /usr/bin/python3 tools/train_reference.py [--out data/models] [--epochs N] [--only NAME]
+
+Models (see data/models/README.md): mnist_mlp, mnist_cnn, mnist_cnn_bn_maxpool,
+fashion_cnn. Each is built so that it maps 1:1 onto Keras layers (channels-last
+flatten, Keras weight layouts, BN eps 1e-3); after export the .h5 is re-read and
+run through the independent numpy forward pass in tools/keras_h5.py on the full
+10k test set, which must agree with torch on >= 99.9 % of the argmaxes.
+
+Inputs are uint8/255 pixels in [0, 1], shape (N, 28, 28, 1); no other normalisation.
+"""
+
+import argparse
+import gzip
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import keras_h5 as kh  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SEED = 1234
+BATCH = 128
+LR = 1e-3
+BN_EPS = 1e-3
+BN_TORCH_MOMENTUM = 0.1          # Keras momentum = 1 - torch momentum
+
+
+# ----------------------------------------------------------------- data
+
+
+def read_idx(path):
+    if not os.path.exists(path) and os.path.exists(path + ".gz"):
+        path = path + ".gz"
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rb") as f:
+        data = f.read()
+    magic = int.from_bytes(data[0:4], "big")
+    ndim = magic & 0xFF
+    if (magic >> 8) != 0x08:
+        raise ValueError("%s: not an unsigned-byte IDX file" % path)
+    dims = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
+    return np.frombuffer(data, np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+
+def load_dataset(name):
+    d = os.path.join(ROOT, "data", "datasets", name)
+
+    def part(prefix):
+        x = read_idx(os.path.join(d, prefix + "-images-idx3-ubyte"))
+        y = read_idx(os.path.join(d, prefix + "-labels-idx1-ubyte"))
+        return (x.astype(np.float32) / 255.0)[..., None], y.astype(np.int64)
+    return part("train"), part("t10k")
+
+
+# ----------------------------------------------------------------- models
+
+
+class NHWCFlatten(nn.Module):
+    """Flatten in Keras channels-last order: NCHW -> NHWC -> (N, H*W*C)."""
+
+    def forward(self, x):
+        if x.dim() == 4:
+            x = x.permute(0, 2, 3, 1)
+        return x.reshape(x.shape[0], -1)
+
+
+class MLP(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.flatten = NHWCFlatten()
+        self.dense = nn.Linear(784, 512)
+        self.dropout = nn.Dropout(0.2)
+        self.dense_1 = nn.Linear(512, 10)
+
+    def forward(self, x):
+        return self.dense_1(self.dropout(F.relu(self.dense(self.flatten(x)))))
+
+    def keras_layers(self):
+        return [kh.input_layer("input_1", (28, 28, 1)),
+                kh.flatten("flatten"),
+                linear_to_dense("dense", self.dense, "relu"),
+                kh.dropout("dropout", 0.2),
+                linear_to_dense("dense_1", self.dense_1, "softmax")]
+
+
+class AvgCNN(nn.Module):
+    """conv1 16@5x5 valid -> avgpool -> conv2 32@3x3 valid -> avgpool -> dense 10."""
+
+    def __init__(self, drop=0.0):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 16, 5)
+        self.conv2 = nn.Conv2d(16, 32, 3)
+        self.flatten = NHWCFlatten()
+        self.drop = drop
+        self.dropout = nn.Dropout(drop)
+        self.dense = nn.Linear(5 * 5 * 32, 10)
+
+    def forward(self, x):
+        x = F.avg_pool2d(F.relu(self.conv1(x)), 2)
+        x = F.avg_pool2d(F.relu(self.conv2(x)), 2)
+        return self.dense(self.dropout(self.flatten(x)))
+
+    def keras_layers(self):
+        layers = [kh.input_layer("input_1", (28, 28, 1)),
+                  conv_to_keras("conv1", self.conv1, "valid", "relu"),
+                  kh.pool2d("AveragePooling2D", "pool1", 2),
+                  conv_to_keras("conv2", self.conv2, "valid", "relu"),
+                  kh.pool2d("AveragePooling2D", "pool2", 2),
+                  kh.flatten("flatten")]
+        if self.drop > 0:
+            layers.append(kh.dropout("dropout", self.drop))
+        layers.append(linear_to_dense("dense", self.dense, "softmax"))
+        return layers
+
+
+class BNCNN(nn.Module):
+    def __init__(self, drop=0.3):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 16, 3, padding=1)
+        self.bn1 = nn.BatchNorm2d(16, eps=BN_EPS, momentum=BN_TORCH_MOMENTUM)
+        self.conv2 = nn.Conv2d(16, 32, 3, padding=1)
+        self.bn2 = nn.BatchNorm2d(32, eps=BN_EPS, momentum=BN_TORCH_MOMENTUM)
+        self.flatten = NHWCFlatten()
+        self.fc1 = nn.Linear(7 * 7 * 32, 128)
+        self.drop = drop
+        self.dropout = nn.Dropout(drop)
+        self.out = nn.Linear(128, 10)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.bn1(self.conv1(x))), 2)
+        x = F.max_pool2d(F.relu(self.bn2(self.conv2(x))), 2)
+        x = self.dropout(F.relu(self.fc1(self.flatten(x))))
+        return self.out(x)
+
+    def keras_layers(self):
+        return [kh.input_layer("input_1", (28, 28, 1)),
+                conv_to_keras("conv1", self.conv1, "same", "linear"),
+                bn_to_keras("bn1", self.bn1),
+                kh.activation("relu1", "relu"),
+                kh.pool2d("MaxPooling2D", "pool1", 2),
+                conv_to_keras("conv2", self.conv2, "same", "linear"),
+                bn_to_keras("bn2", self.bn2),
+                kh.activation("relu2", "relu"),
+                kh.pool2d("MaxPooling2D", "pool2", 2),
+                kh.flatten("flatten"),
+                linear_to_dense("fc1", self.fc1, "relu"),
+                kh.dropout("dropout", self.drop),
+                linear_to_dense("out", self.out, "softmax")]
+
+
+# ----------------------------------------------------------------- torch -> keras
+
+
+def _np(t):
+    return t.detach().cpu().numpy().astype(np.float32)
+
+
+def linear_to_dense(name, lin, act):
+    return kh.dense(name, _np(lin.weight).T, _np(lin.bias), activation=act)      # (in, out)
+
+
+def conv_to_keras(name, conv, padding, act):
+    k = conv.kernel_size
+    if padding == "same":
+        assert conv.stride == (1, 1) and k[0] % 2 == 1 and conv.padding == (k[0] // 2, k[1] // 2)
+    else:
+        assert conv.padding == (0, 0)
+    kernel = _np(conv.weight).transpose(2, 3, 1, 0)                              # (kh, kw, in, out)
+    return kh.conv2d(name, kernel, _np(conv.bias), strides=conv.stride, padding=padding,
+                     activation=act)
+
+
+def bn_to_keras(name, bn):
+    return kh.batch_norm(name, _np(bn.weight), _np(bn.bias), _np(bn.running_mean),
+                         _np(bn.running_var), epsilon=bn.eps, momentum=1.0 - bn.momentum)
+
+
+# ----------------------------------------------------------------- training
+
+
+SPECS = {
+    # name: (dataset, model factory, default epochs)
+    "mnist_mlp": ("mnist", lambda: MLP(), 10),
+    "mnist_cnn": ("mnist", lambda: AvgCNN(), 10),
+    "mnist_cnn_bn_maxpool": ("mnist", lambda: BNCNN(drop=0.3), 6),
+    "fashion_cnn": ("fashion-mnist", lambda: AvgCNN(), 12),
+}
+
+
+def to_nchw(x):
+    return torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+
+
+def predict(model, x_nchw):
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for i in range(0, x_nchw.shape[0], 1000):
+            out.append(model(x_nchw[i:i + 1000]))
+    return torch.cat(out).numpy()
+
+
+def train(name, epochs, out_dir, data_cache):
+    dataset, factory, default_epochs = SPECS[name]
+    epochs = epochs or default_epochs
+    if dataset not in data_cache:
+        data_cache[dataset] = load_dataset(dataset)
+    (xtr, ytr), (xte, yte) = data_cache[dataset]
+    torch.manual_seed(SEED)
+    gen = torch.Generator().manual_seed(SEED)
+    model = factory()
+    xtr_t, ytr_t, xte_t = to_nchw(xtr), torch.from_numpy(ytr), to_nchw(xte)
+    steps_per_epoch = (xtr_t.shape[0] + BATCH - 1) // BATCH
+    opt = torch.optim.Adam(model.parameters(), lr=LR)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * steps_per_epoch)
+    t0 = time.time()
+    for ep in range(epochs):
+        model.train()
+        perm = torch.randperm(xtr_t.shape[0], generator=gen)
+        tot = 0.0
+        for s in range(steps_per_epoch):
+            idx = perm[s * BATCH:(s + 1) * BATCH]
+            loss = F.cross_entropy(model(xtr_t[idx]), ytr_t[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            tot += loss.item() * idx.shape[0]
+        acc = (predict(model, xte_t).argmax(1) == yte).mean()
+        print("  %s epoch %d/%d loss %.4f test %.4f (%.0fs)"
+              % (name, ep + 1, epochs, tot / xtr_t.shape[0], acc, time.time() - t0), flush=True)
+    train_s = time.time() - t0
+
+    torch_pred = predict(model, xte_t).argmax(1)
+    torch_acc = float((torch_pred == yte).mean())
+
+    layers = model.keras_layers()
+    path = os.path.join(out_dir, name + ".h5")
+    kh.save(path, layers, model_name="sequential", functional=False, layout="keras2")
+
+    # Verify the file with the independent numpy forward pass (reads only the .h5).
+    t1 = time.time()
+    probs = kh.forward(path, xte)
+    np_pred = probs.argmax(1)
+    np_acc = float((np_pred == yte).mean())
+    agree = float((np_pred == torch_pred).mean())
+    res = {"name": name, "dataset": dataset, "epochs": epochs, "params": kh.count_params(layers),
+           "bytes": os.path.getsize(path), "torch_acc": torch_acc, "numpy_acc": np_acc,
+           "agree": agree, "train_s": train_s, "verify_s": time.time() - t1,
+           "layers": [l["class_name"] for l in layers]}
+    print("%s: torch test acc %.4f | numpy-reference acc %.4f | argmax agreement %.4f | "
+          "%d params, %d bytes, train %.0fs" % (name, torch_acc, np_acc, agree, res["params"],
+                                                res["bytes"], train_s), flush=True)
+    assert agree >= 0.999, "%s: numpy reference disagrees with torch (%.4f)" % (name, agree)
+    return res
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", default=os.path.join(ROOT, "data", "models"))
+    ap.add_argument("--epochs", type=int, default=None, help="override every model's epochs")
+    ap.add_argument("--only", choices=sorted(SPECS), action="append",
+                    help="train just this model (repeatable)")
+    args = ap.parse_args()
+    torch.set_num_threads(2)
+    torch.manual_seed(SEED)
+    np.random.seed(SEED)
+    os.makedirs(args.out, exist_ok=True)
+    names = args.only or list(SPECS)
+    cache, results = {}, []
+    for n in names:
+        results.append(train(n, args.epochs, args.out, cache))
+    print("\n| model | epochs | params | bytes | torch acc | numpy-ref acc | agreement |")
+    print("|---|---|---|---|---|---|---|")
+    for r in results:
+        print("| %s | %d | %d | %d | %.2f%% | %.2f%% | %.2f%% |"
+              % (r["name"], r["epochs"], r["params"], r["bytes"], 100 * r["torch_acc"],
+                 100 * r["numpy_acc"], 100 * r["agree"]))
+
+
+if __name__ == "__main__":
+    main()
