@@ -83,8 +83,8 @@ int cmd_run(const RunArgs& a) {
     opt.progress = !a.quiet && isatty(STDERR_FILENO);
     Network net = load(a.network);
     Dataset data = load_dataset(a.data, a.limit);
-    RunInfo info{a.network, a.data, opt, -1};
-    if (!a.no_dnn) info.dnn_accuracy = dnn_accuracy(net, data, a.threads);
+    RunInfo info{a.network, a.data, opt, -1, {}};
+    if (!a.no_dnn) info.dnn_accuracy = dnn_accuracy(net, data, a.threads, &info.dnn_predictions);
     RunResult r = simulate(net, data, opt);
     const nlohmann::json j = report_json(net, r, info);
     if (!a.quiet) std::cout << report_table(j);

@@ -24,6 +24,14 @@ nlohmann::json report_json(const Network& net, const RunResult& r, const RunInfo
     j["threads"] = info.options.threads;
     j["accuracy"] = r.samples ? double(r.correct_at.back()) / n : 0.0;
     j["dnn_accuracy"] = info.dnn_accuracy >= 0 ? json(info.dnn_accuracy) : json(nullptr);
+    if (!info.dnn_predictions.empty() && info.dnn_predictions.size() == r.predictions.size()) {
+        // Fraction of samples on which the SNN's answer equals the DNN's, right or wrong.
+        std::int64_t same = 0;
+        for (std::size_t i = 0; i < r.predictions.size(); ++i) same += r.predictions[i] == info.dnn_predictions[i];
+        j["dnn_agreement"] = double(same) / n;
+    } else {
+        j["dnn_agreement"] = nullptr;
+    }
     json by_step = json::array();
     for (std::size_t c = 0; c < r.checkpoints.size(); ++c)
         by_step.push_back({{"step", r.checkpoints[c]}, {"accuracy", double(r.correct_at[c]) / n}});
@@ -80,6 +88,10 @@ std::string report_table(const nlohmann::json& j) {
     if (!j["dnn_accuracy"].is_null()) {
         std::snprintf(buf, sizeof buf, "DNN accuracy %.2f%% (same network, ReLU instead of spikes)\n",
                       100 * j["dnn_accuracy"].get<double>());
+        o << buf;
+    }
+    if (!j["dnn_agreement"].is_null()) {
+        std::snprintf(buf, sizeof buf, "SNN and DNN agree on %.2f%% of samples\n", 100 * j["dnn_agreement"].get<double>());
         o << buf;
     }
     std::snprintf(buf, sizeof buf, "%.1f samples/s on %d thread(s)\n", j["samples_per_second"].get<double>(),

@@ -13,6 +13,7 @@ struct RunInfo {
     std::string network, data;
     RunOptions options;
     double dnn_accuracy = -1;
+    std::vector<int> dnn_predictions; // per sample; empty if the DNN was not run
 };
 
 nlohmann::json report_json(const Network& net, const RunResult& r, const RunInfo& info);

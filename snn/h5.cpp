@@ -151,7 +151,10 @@ void write_attr_raw(const Node& node, const std::string& name, hid_t type, const
                  H5Sclose);
     if (H5Aexists(node.id(), name.c_str()) > 0) H5Adelete(node.id(), name.c_str());
     Handle a(H5Acreate2(node.id(), name.c_str(), type, space.id(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
-    if (!a.valid() || H5Awrite(a.id(), type, data) < 0)
+    std::uint64_t n = 1;
+    for (auto d : dims) n *= d;
+    // A zero-sized attribute needs no write (and H5Awrite refuses its null buffer).
+    if (!a.valid() || (n > 0 && H5Awrite(a.id(), type, data) < 0))
         throw Error(node.file + ": cannot write attribute '" + name + "'");
 }
 

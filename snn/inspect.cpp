@@ -1,5 +1,6 @@
 #include "snn/inspect.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <sstream>

@@ -34,6 +34,7 @@ struct NeuronParams {
     ResetMode reset = ResetMode::Subtract;
     float v_th = 1.0f;
     float tau_steps = 0.0f; // LIF only: v ← v·exp(−1/tau_steps) before integrating
+    bool operator==(const NeuronParams&) const = default;
 };
 
 // Sliding-window geometry shared by Conv2D, AvgPool and MaxPool. Padding at

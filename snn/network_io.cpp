@@ -61,22 +61,6 @@ std::uint64_t element_count(const std::vector<std::uint64_t>& dims) {
 
 // ---------------------------------------------------------------- writing
 
-// An empty string list cannot go through H5Awrite (it refuses a null
-// buffer), and needs no write: creating the zero-sized attribute is enough.
-void write_string_list(const h5::Node& node, const std::string& name, const std::vector<std::string>& values) {
-    if (!values.empty()) {
-        h5::write_attr(node, name, values);
-        return;
-    }
-    h5::Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
-    H5Tset_size(type.id(), H5T_VARIABLE);
-    H5Tset_cset(type.id(), H5T_CSET_UTF8);
-    const hsize_t zero = 0;
-    h5::Handle space(H5Screate_simple(1, &zero, nullptr), H5Sclose);
-    h5::Handle attr(H5Acreate2(node.id(), name.c_str(), type.id(), space.id(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
-    if (!attr.valid()) throw Error(node.file + ": cannot write attribute '" + name + "'");
-}
-
 constexpr std::size_t compress_min_weights = std::size_t(1) << 16;
 
 std::vector<std::int64_t> window_attr(const Window& w) {
@@ -103,7 +87,7 @@ void write_network(const Network& net, const std::string& file_path) {
         h5::write_attr(g, "v_th", double(pop.neuron.v_th));
         h5::write_attr(g, "tau_steps", double(pop.neuron.tau_steps));
         h5::write_attr(g, "scale", double(pop.scale));
-        write_string_list(g, "layers", pop.layers);
+        h5::write_attr(g, "layers", pop.layers);
         h5::write_floats(g, "bias", pop.bias, {pop.bias.size()});
 
         h5::Node projs = h5::create_group(g, "projections");

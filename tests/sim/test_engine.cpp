@@ -1,0 +1,365 @@
+// The engine against hand-worked cases and closed forms.
+#include "convert/dnn.hpp"
+#include "sim/engine.hpp"
+#include "sim/kernels.hpp"
+#include "snn/error.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <random>
+
+using namespace snn;
+
+namespace {
+
+// input (1,1,n_in) → dense → one population of n_out neurons.
+Network one_layer(int n_in, std::vector<float> weights, std::vector<float> bias, NeuronParams neuron = {}) {
+    Network net;
+    Population in;
+    in.name = "in";
+    in.kind = PopulationKind::Input;
+    in.shape = {1, 1, n_in};
+    net.populations.push_back(in);
+    Population out;
+    out.name = "out";
+    out.shape = {1, 1, int(bias.size())};
+    out.projections.push_back({0, ProjectionKind::Dense, {}, std::move(weights), "out"});
+    out.bias = std::move(bias);
+    out.neuron = neuron;
+    net.populations.push_back(out);
+    return net;
+}
+
+struct Sim {
+    Engine engine;
+    SampleState state;
+    Sim(const Network& net, RunOptions opt) : engine(net, opt) { engine.init(state); }
+    const std::vector<std::int32_t>& run(const std::vector<float>& x, std::int64_t sample = 0) {
+        engine.run_sample(x.data(), sample, state, nullptr);
+        return state.counts.back();
+    }
+};
+
+RunOptions steps(int t) {
+    RunOptions o;
+    o.steps = t;
+    return o;
+}
+
+} // namespace
+
+TEST_CASE("an IF neuron with constant input I spikes floor(T*I) times (reset by subtraction)", "[sim]") {
+    // Dyadic inputs keep every float sum exact, so the closed form holds to the spike.
+    for (float I : {0.0f, 0.125f, 0.375f, 0.5f, 0.6875f, 1.0f}) {
+        for (int T : {1, 7, 64, 100}) {
+            Sim sim(one_layer(1, {1.0f}, {0.0f}), steps(T));
+            const auto& counts = sim.run({I});
+            INFO("I = " << I << ", T = " << T);
+            CHECK(counts[0] == int(std::floor(T * I)));
+            // What is left on the membrane is the part of T·I not yet spent on spikes.
+            CHECK(sim.state.v.back()[0] == Approx(T * I - std::floor(T * I)).margin(1e-6));
+        }
+    }
+}
+
+TEST_CASE("an IF neuron spikes at most once per step; a stronger input piles up on the membrane", "[sim]") {
+    Sim sim(one_layer(1, {1.0f}, {0.0f}), steps(100));
+    CHECK(sim.run({1.5f})[0] == 100);
+    CHECK(sim.state.v.back()[0] == Approx(50.0f)); // 1.5·100 − 100
+}
+
+TEST_CASE("the bias is a constant current like the input", "[sim]") {
+    Sim sim(one_layer(1, {1.0f}, {0.25f}), steps(64));
+    CHECK(sim.run({0.125f})[0] == 24); // (0.125 + 0.25)·64
+}
+
+TEST_CASE("reset to zero throws away the overshoot", "[sim]") {
+    NeuronParams zero;
+    zero.reset = ResetMode::Zero;
+    // v: 0.75, 1.5 → spike → 0, 0.75, 1.5 → spike ...: one spike every 2 steps,
+    // where reset by subtraction gives floor(0.75·T).
+    Sim z(one_layer(1, {1.0f}, {0.0f}, zero), steps(64));
+    CHECK(z.run({0.75f})[0] == 32);
+    Sim s(one_layer(1, {1.0f}, {0.0f}), steps(64));
+    CHECK(s.run({0.75f})[0] == 48);
+}
+
+TEST_CASE("a LIF neuron follows its closed form", "[sim]") {
+    // v_t = a·v_{t−1} + I with a = exp(−1/τ): v_t = I·(1 − aᵗ)/(1 − a) until the first spike.
+    NeuronParams lif;
+    lif.model = NeuronModel::LIF;
+    lif.tau_steps = 10.0f;
+    const double a = std::exp(-1.0 / 10.0), I = 0.15;
+    int first_spike = 0;
+    for (int t = 1; t < 100 && !first_spike; ++t)
+        if (I * (1 - std::pow(a, t)) / (1 - a) >= 1.0) first_spike = t;
+    REQUIRE(first_spike == 11); // I/(1−a) = 1.5763: v₁₀ = 0.9964, v₁₁ = 1.0516
+    for (int T = 1; T < first_spike; ++T) {
+        Sim sim(one_layer(1, {1.0f}, {0.0f}, lif), steps(T));
+        CHECK(sim.run({float(I)})[0] == 0);
+        CHECK(sim.state.v.back()[0] == Approx(I * (1 - std::pow(a, T)) / (1 - a)).epsilon(1e-5));
+    }
+    Sim sim(one_layer(1, {1.0f}, {0.0f}, lif), steps(first_spike));
+    CHECK(sim.run({float(I)})[0] == 1);
+    // A LIF neuron whose steady state I/(1 − a) = 0.09/0.0952 < 1 never fires.
+    Sim quiet(one_layer(1, {1.0f}, {0.0f}, lif), steps(500));
+    CHECK(quiet.run({0.09f})[0] == 0);
+}
+
+TEST_CASE("a two-layer network with hand-set weights gives hand-computed spike counts", "[sim]") {
+    // input (2) → hidden (2) → out (2), all IF, threshold 1, reset by subtraction.
+    // hidden current per step: h0 = 0.5·x0 + 0.25·x1, h1 = 1.0·x1 − 0.5·x0
+    // with x = (1, 0.5): h0 = 0.625/step, h1 = 0/step → h0 fires in 5 of 8 steps
+    // (v: .625, 1.25→.25 S, .875, 1.5→.5 S, 1.125→.125 S, .75, 1.375→.375 S, 1.0→0 S).
+    // out0 gets 0.75 per h0 spike, out1 gets 1.0 per h0 spike and a bias of −0.25 per step.
+    Network net = one_layer(2, {0.5f, -0.5f, 0.25f, 1.0f}, {0.0f, 0.0f});
+    Population out;
+    out.name = "out2";
+    out.shape = {1, 1, 2};
+    out.projections.push_back({1, ProjectionKind::Dense, {}, {0.75f, 1.0f, 0.0f, 0.0f}, "out2"});
+    out.bias = {0.0f, -0.25f};
+    net.populations.push_back(out);
+    Sim sim(net, steps(8));
+    sim.run({1.0f, 0.5f});
+    CHECK(sim.state.counts[1] == std::vector<std::int32_t>{5, 0});
+    // h0 spikes at steps 2,4,5,7,8 (1-based). out0: 0.75 per spike → total 3.75 → 3 spikes.
+    // out1: +1 at each h0 spike, −0.25 every step: cumulative input 5 − 2 = 3, and it is
+    // never above threshold before the input arrives in the same step, so 3 spikes.
+    CHECK(sim.state.counts[2] == std::vector<std::int32_t>{3, 3});
+    CHECK(sim.state.v[2][0] == Approx(0.75f));
+    CHECK(sim.state.v[2][1] == Approx(0.0f).margin(1e-6));
+    // Synaptic operations: each h0 spike adds one row of 2 weights into out2.
+    CHECK(sim.state.synaptic_ops[2] == 5 * 2);
+}
+
+TEST_CASE("the readout breaks ties in spike count by membrane potential", "[sim]") {
+    // Both outputs spike 4 times in 8 steps; out1 keeps the larger remainder.
+    Sim sim(one_layer(1, {0.5f, 0.5625f}, {0.0f, 0.0f}), steps(8));
+    sim.run({1.0f});
+    REQUIRE(sim.state.counts[1][0] == sim.state.counts[1][1]);
+    CHECK(sim.engine.readout(sim.state) == 1);
+}
+
+namespace {
+
+struct Geometry {
+    ProjectionKind kind;
+    Shape src, dst;
+    Window w;
+};
+
+Projection random_projection(const Geometry& g, std::mt19937& rng) {
+    std::normal_distribution<float> normal;
+    Projection p;
+    p.source = 0;
+    p.kind = g.kind;
+    p.window = g.w;
+    const auto n = expected_weight_count(p, g.src, g.dst);
+    for (std::int64_t i = 0; i < n; ++i) p.weights.push_back(normal(rng));
+    return p;
+}
+
+} // namespace
+
+TEST_CASE("event kernels equal the dense reference kernel on random inputs", "[sim]") {
+    std::mt19937 rng(42);
+    auto conv = [](Shape s, int k, int st, bool same, int cout) {
+        Window w{k, k, st, st, window_pad_before(s.h, k, st, same), window_pad_before(s.w, k, st, same)};
+        return Geometry{ProjectionKind::Conv2D, s,
+                        {window_out_size(s.h, k, st, same), window_out_size(s.w, k, st, same), cout}, w};
+    };
+    const std::vector<Geometry> cases = {
+        {ProjectionKind::Dense, {1, 1, 37}, {1, 1, 13}, {}},
+        {ProjectionKind::Dense, {3, 4, 5}, {1, 1, 7}, {}},
+        conv({8, 8, 3}, 3, 1, true, 5),
+        conv({9, 7, 2}, 3, 2, true, 4),
+        conv({9, 9, 2}, 5, 1, false, 3),
+        conv({10, 10, 1}, 3, 2, false, 6),
+        conv({6, 6, 4}, 1, 2, true, 8),
+        {ProjectionKind::AvgPool, {8, 8, 3}, {4, 4, 3}, {2, 2, 2, 2, 0, 0}},
+        {ProjectionKind::AvgPool, {9, 9, 2}, {3, 3, 2}, {3, 3, 3, 3, 0, 0}},
+        {ProjectionKind::AvgPool, {8, 8, 4}, {1, 1, 4}, {8, 8, 8, 8, 0, 0}},
+        {ProjectionKind::Identity, {4, 4, 3}, {4, 4, 3}, {}},
+    };
+    for (const Geometry& g : cases) {
+        const Projection p = random_projection(g, rng);
+        for (double density : {0.0, 0.05, 0.5, 1.0}) {
+            std::bernoulli_distribution spike(density);
+            std::uniform_real_distribution<float> value(0.1f, 2.0f);
+            std::vector<float> dense_in(std::size_t(g.src.size()), 0.0f), analog_in = dense_in;
+            std::vector<std::int32_t> units;
+            std::vector<float> values;
+            for (std::int32_t i = 0; i < std::int32_t(g.src.size()); ++i)
+                if (spike(rng)) {
+                    units.push_back(i);
+                    dense_in[std::size_t(i)] = 1.0f;
+                    values.push_back(value(rng));
+                    analog_in[std::size_t(i)] = values.back();
+                }
+            std::vector<float> ref(std::size_t(g.dst.size()), 0.0f), got = ref, ref_a = ref, got_a = ref;
+            accumulate_dense(p, g.src, g.dst, dense_in.data(), ref.data());
+            const auto ops = scatter(p, g.src, g.dst, units, nullptr, got.data());
+            accumulate_dense(p, g.src, g.dst, analog_in.data(), ref_a.data());
+            scatter(p, g.src, g.dst, units, values.data(), got_a.data());
+            INFO(to_string(g.kind) << " " << g.src.str() << " -> " << g.dst.str() << " density " << density);
+            for (std::size_t j = 0; j < ref.size(); ++j) {
+                REQUIRE(got[j] == Approx(ref[j]).margin(1e-4));
+                REQUIRE(got_a[j] == Approx(ref_a[j]).margin(1e-4));
+            }
+            // Every addition is counted once: with all weights = 1, the sum of the
+            // target currents would equal the number of operations.
+            Projection ones = p;
+            std::fill(ones.weights.begin(), ones.weights.end(), 1.0f);
+            std::vector<float> count(std::size_t(g.dst.size()), 0.0f);
+            scatter(ones, g.src, g.dst, units, nullptr, count.data());
+            double total = 0;
+            for (float c : count) total += c;
+            CHECK(double(ops) == Approx(total));
+        }
+    }
+}
+
+TEST_CASE("a max-pooling gate passes the spikes of the most active input in its window", "[sim]") {
+    // input (1,2,1) → relay (1,2,1) identity (weight 1) → maxpool 1x2 → out (1,1,1) identity.
+    // Relay neurons fire with the input currents 0.5 and 0.25 per step: unit 0 spikes at
+    // steps 2,4,6,8 and unit 1 at steps 4, 8; unit 0 always has the highest count, so
+    // the gate passes exactly unit 0's 4 spikes.
+    Network net;
+    Population in;
+    in.name = "in";
+    in.kind = PopulationKind::Input;
+    in.shape = {1, 2, 1};
+    net.populations.push_back(in);
+    Population relay;
+    relay.name = "relay";
+    relay.shape = {1, 2, 1};
+    relay.projections.push_back({0, ProjectionKind::Identity, {}, {1.0f}, "relay"});
+    net.populations.push_back(relay);
+    Population pool;
+    pool.name = "pool";
+    pool.kind = PopulationKind::MaxPool;
+    pool.shape = {1, 1, 1};
+    pool.projections.push_back({1, ProjectionKind::MaxPool, {1, 2, 1, 2, 0, 0}, {}, "pool"});
+    net.populations.push_back(pool);
+    Population out;
+    out.name = "out";
+    out.shape = {1, 1, 1};
+    out.projections.push_back({2, ProjectionKind::Identity, {}, {1.0f}, "out"});
+    net.populations.push_back(out);
+    Sim sim(net, steps(8));
+    sim.run({0.5f, 0.25f});
+    CHECK(sim.state.counts[1] == std::vector<std::int32_t>{4, 2});
+    CHECK(sim.state.counts[2] == std::vector<std::int32_t>{4});
+    CHECK(sim.state.counts[3] == std::vector<std::int32_t>{4});
+    // Swap the inputs: now unit 1 is the most active and the gate follows it.
+    sim.run({0.25f, 0.5f});
+    CHECK(sim.state.counts[2] == std::vector<std::int32_t>{4});
+}
+
+TEST_CASE("results do not depend on the number of threads", "[sim]") {
+    // A random 2-layer network on random inputs, Poisson and current encoding.
+    std::mt19937 rng(7);
+    std::normal_distribution<float> normal(0.0f, 0.3f);
+    std::uniform_real_distribution<float> pixel(0.0f, 1.0f);
+    std::vector<float> w1(64 * 32), w2(32 * 10);
+    for (auto& w : w1) w = normal(rng);
+    for (auto& w : w2) w = normal(rng);
+    Network net = one_layer(64, w1, std::vector<float>(32, 0.01f));
+    Population out;
+    out.name = "out2";
+    out.shape = {1, 1, 10};
+    out.projections.push_back({1, ProjectionKind::Dense, {}, w2, "out2"});
+    net.populations.push_back(out);
+    Dataset data;
+    data.name = "random";
+    data.shape = {8, 8, 1};
+    for (int i = 0; i < 97; ++i) {
+        for (int j = 0; j < 64; ++j) data.x.push_back(pixel(rng) < 0.4f ? pixel(rng) : 0.0f);
+        data.y.push_back(i % 10);
+    }
+    for (Encoding e : {Encoding::Current, Encoding::Poisson}) {
+        RunOptions o;
+        o.steps = 20;
+        o.encode = e;
+        o.max_rate = 0.5f;
+        o.seed = 3;
+        o.record_samples = 5;
+        o.threads = 1;
+        const RunResult a = simulate(net, data, o);
+        o.threads = 2;
+        const RunResult b = simulate(net, data, o);
+        CHECK(a.predictions == b.predictions);
+        CHECK(a.correct_at == b.correct_at);
+        CHECK(a.spikes == b.spikes);
+        CHECK(a.synaptic_ops == b.synaptic_ops);
+        REQUIRE(a.recorded.size() == b.recorded.size());
+        for (std::size_t i = 0; i < a.recorded.size(); ++i) {
+            CHECK(a.recorded[i].sample == b.recorded[i].sample);
+            CHECK(a.recorded[i].neuron == b.recorded[i].neuron);
+            CHECK(a.recorded[i].step == b.recorded[i].step);
+        }
+        if (e == Encoding::Poisson) {
+            // A different seed gives different input spikes.
+            o.seed = 4;
+            CHECK(simulate(net, data, o).spikes != a.spikes);
+        }
+    }
+}
+
+TEST_CASE("Poisson input spikes with the probability of the pixel times the max rate", "[sim]") {
+    // 1000 steps of one pixel at 0.3 with max rate 0.5: 150 expected spikes, sd ≈ 11.
+    Sim sim(one_layer(1, {1.0f}, {0.0f}), [] {
+        RunOptions o;
+        o.steps = 1000;
+        o.encode = Encoding::Poisson;
+        o.max_rate = 0.5f;
+        return o;
+    }());
+    sim.run({0.3f});
+    CHECK(sim.state.spike_total[0] > 150 - 50);
+    CHECK(sim.state.spike_total[0] < 150 + 50);
+    // Each input spike carries 1/max_rate, so the output integrates ≈ 0.3 per step.
+    CHECK(sim.state.counts[1][0] == Approx(300).margin(100));
+}
+
+TEST_CASE("uniform draws are keyed by seed, sample, layer and step", "[sim]") {
+    const float a = uniform_draw(1, 2, 3, 4, 5);
+    CHECK(a == uniform_draw(1, 2, 3, 4, 5));
+    CHECK(a != uniform_draw(2, 2, 3, 4, 5));
+    CHECK(a != uniform_draw(1, 3, 3, 4, 5));
+    CHECK(a != uniform_draw(1, 2, 4, 4, 5));
+    CHECK(a != uniform_draw(1, 2, 3, 5, 5));
+    CHECK(a != uniform_draw(1, 2, 3, 4, 6));
+    double sum = 0;
+    for (int i = 0; i < 100000; ++i) {
+        const float u = uniform_draw(9, 0, 0, 0, std::uint64_t(i));
+        REQUIRE(u >= 0.0f);
+        REQUIRE(u < 1.0f);
+        sum += u;
+    }
+    CHECK(sum / 100000 == Approx(0.5).margin(0.005));
+}
+
+TEST_CASE("checkpoints are the powers of two and the last step", "[sim]") {
+    CHECK(checkpoint_steps(1) == std::vector<int>{1});
+    CHECK(checkpoint_steps(8) == std::vector<int>{1, 2, 4, 8});
+    CHECK(checkpoint_steps(100) == std::vector<int>{1, 2, 4, 8, 16, 32, 64, 100});
+}
+
+TEST_CASE("the engine refuses bad options and mismatched data", "[sim]") {
+    Network net = one_layer(4, std::vector<float>(8, 0.1f), {0.0f, 0.0f});
+    RunOptions o;
+    o.steps = 0;
+    CHECK_THROWS_AS(Engine(net, o), Error);
+    o.steps = 4;
+    o.encode = Encoding::Poisson;
+    o.max_rate = 1.5f;
+    CHECK_THROWS_WITH(Engine(net, o), Catch::Contains("--max-rate"));
+    Dataset data;
+    data.name = "wrong";
+    data.shape = {1, 1, 5};
+    data.x.assign(5, 0.5f);
+    data.y = {0};
+    CHECK_THROWS_WITH(simulate(net, data, RunOptions{}), Catch::Contains("(1,1,5)") && Catch::Contains("(1,1,4)"));
+}

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Fresh machine → the main demo: set-up, build, convert the shipped MNIST CNN,
+# inspect it, simulate it on the MNIST test set and print the report.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+"$root/tools/setup.sh"
+"$root/tools/build.sh"
+out="$root/out"
+mkdir -p "$out"
+snn="$root/build/snn"
+"$snn" convert "$root/data/models/mnist_cnn.h5" -o "$out/cnn.snn.h5" \
+    --calib mnist:train --calib-samples 1000 --norm percentile:99.9
+"$snn" inspect "$out/cnn.snn.h5"
+"$snn" run "$out/cnn.snn.h5" --data mnist:test --steps 64 --encode current --threads "$(nproc)" \
+    --report "$out/run.json" --record "$out/spikes.h5" --record-samples 1
+/usr/bin/python3 "$root/tools/plot_report.py" "$out/run.json" --record "$out/spikes.h5" -o "$out"
+echo "report: $out/run.json; plots: $out/*.png"
