@@ -13,7 +13,10 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <bit>
 #include <cstdio>
+#include <cstring>
+#include <limits>
 #include <mutex>
 
 namespace snn {
@@ -25,6 +28,14 @@ Encoding encoding_from(const std::string& s) {
 }
 
 const char* to_string(Encoding e) { return e == Encoding::Current ? "current" : "poisson"; }
+
+Readout readout_from(const std::string& s) {
+    if (s == "spikes") return Readout::Spikes;
+    if (s == "membrane") return Readout::Membrane;
+    throw Error("--readout '" + s + "': expected spikes or membrane");
+}
+
+const char* to_string(Readout r) { return r == Readout::Spikes ? "spikes" : "membrane"; }
 
 std::vector<int> checkpoint_steps(int steps) {
     std::vector<int> c;
@@ -77,6 +88,7 @@ void Engine::init(SampleState& s) const {
     s.spikes.resize(P);
     s.last_spike.resize(P);
     s.touched.resize(P);
+    s.fired.resize(P);
     for (std::size_t i = 0; i < P; ++i) {
         const auto n = std::size_t(net_.populations[i].shape.size());
         s.v[i].assign(n, 0.0f);
@@ -85,6 +97,7 @@ void Engine::init(SampleState& s) const {
         s.counts[i].assign(n, 0);
         s.last_spike[i].assign(n, -1);
         s.touched[i].assign(net_.populations[i].kind == PopulationKind::MaxPool ? n : 0, 0);
+        s.fired[i].assign((n + 7) / 8 * 8, 0);
         s.spikes[i].reserve(n);
     }
     s.spike_total.assign(P, 0);
@@ -98,7 +111,8 @@ int Engine::readout(const SampleState& s) const {
     const auto& v = s.v[out];
     std::size_t best = 0;
     for (std::size_t j = 1; j < c.size(); ++j)
-        if (c[j] > c[best] || (c[j] == c[best] && v[j] > v[best])) best = j;
+        if (c[j] > c[best] || (c[j] == c[best] && v[j] > v[best])) best = j; // counts are all 0 for Membrane
+
     return int(best);
 }
 
@@ -215,16 +229,39 @@ void Engine::run_sample(const float* x, std::int64_t sample, SampleState& s, std
                 }
                 auto& v = s.v[i];
                 const float decay = decay_[i];
-                const float v_th = pop.neuron.v_th;
+                // A membrane readout makes the output layer a non-spiking integrator.
+                const float v_th = opt_.readout == Readout::Membrane && i == P - 1
+                                       ? std::numeric_limits<float>::infinity()
+                                       : pop.neuron.v_th;
                 const bool subtract = pop.neuron.reset == ResetMode::Subtract;
                 const std::size_t n = v.size();
-                for (std::size_t j = 0; j < n; ++j) {
-                    float vj = v[j] * decay + cur[j];
-                    if (vj >= v_th) {
-                        out.push_back(std::int32_t(j));
-                        vj = subtract ? vj - v_th : 0.0f;
+                // Two passes: a branch-free update the compiler vectorizes, recording
+                // who fired as bytes; then a scan that skips 8 silent neurons at a time.
+                std::uint8_t* __restrict fired = s.fired[i].data();
+                float* __restrict vp = v.data();
+                const float* __restrict cp = cur.data();
+                if (subtract)
+                    for (std::size_t j = 0; j < n; ++j) {
+                        const float vj = vp[j] * decay + cp[j];
+                        const std::uint8_t fire = vj >= v_th;
+                        fired[j] = fire;
+                        vp[j] = vj - v_th * float(fire);
                     }
-                    v[j] = vj;
+                else
+                    for (std::size_t j = 0; j < n; ++j) {
+                        const float vj = vp[j] * decay + cp[j];
+                        const std::uint8_t fire = vj >= v_th;
+                        fired[j] = fire;
+                        vp[j] = vj * float(1 - fire);
+                    }
+                for (std::size_t j = 0; j < n; j += 8) {
+                    std::uint64_t word;
+                    std::memcpy(&word, fired + j, 8); // fired has n rounded up to 8 bytes, tail zero
+                    while (word) {
+                        const int bit = std::countr_zero(word);
+                        out.push_back(std::int32_t(j + std::size_t(bit / 8)));
+                        word &= word - 1;
+                    }
                 }
             }
             auto& cnt = s.counts[i];

@@ -28,10 +28,18 @@ enum class Encoding { Current, Poisson };
 Encoding encoding_from(const std::string&);
 const char* to_string(Encoding);
 
+// How the class is read from the output population: its spike counts (ties
+// broken by membrane potential), or its membrane potential as a non-spiking
+// integrator (the output neurons never fire; v sums every input they got).
+enum class Readout { Spikes, Membrane };
+Readout readout_from(const std::string&);
+const char* to_string(Readout);
+
 struct RunOptions {
     int steps = 64;
     Encoding encode = Encoding::Current;
     float max_rate = 1.0f; // Poisson: spike probability per step of a pixel at 1.0
+    Readout readout = Readout::Spikes;
     std::uint64_t seed = 1;
     int threads = 1;
     std::int64_t record_samples = 0; // keep the spike trains of the first K samples
@@ -53,7 +61,7 @@ struct Spike {
 struct SampleState {
     std::vector<std::vector<float>> v, current, constant;
     std::vector<std::vector<std::int32_t>> counts, spikes, last_spike;
-    std::vector<std::vector<std::uint8_t>> touched;
+    std::vector<std::vector<std::uint8_t>> touched, fired;
     std::vector<std::int32_t> input_units;
     std::vector<float> input_values;
     std::vector<std::int64_t> spike_total, synaptic_ops; // per population, this sample
@@ -70,7 +78,7 @@ public:
     void init(SampleState& s) const;
     // Simulates one sample from rest; `recorded` (may be null) receives its spikes.
     void run_sample(const float* x, std::int64_t sample, SampleState& s, std::vector<Spike>* recorded) const;
-    int readout(const SampleState& s) const; // argmax of output spike counts, ties by membrane potential
+    int readout(const SampleState& s) const; // the predicted class, by RunOptions::readout
 
 private:
     Network net_;

@@ -29,6 +29,7 @@ struct ConvertArgs {
     std::int64_t calib_samples = 1000;
     double tau_steps = 0, v_th = 1.0;
     int threads = default_threads();
+    bool norm_given = false;
 };
 
 int cmd_convert(const ConvertArgs& a) {
@@ -44,8 +45,8 @@ int cmd_convert(const ConvertArgs& a) {
     if (opt.neuron.model == NeuronModel::IF && a.tau_steps != 0)
         throw Error("--tau-steps only applies to --neuron lif");
     if (!(a.v_th > 0)) throw Error("--v-th must be positive");
-    if (a.calib.empty() && a.norm != "percentile:99.9")
-        throw Error("--norm " + a.norm + " needs calibration data (--calib)");
+    if (a.calib.empty() && a.norm_given && opt.norm.kind != NormSpec::Kind::Model)
+        throw Error("--norm " + a.norm + " is data-based and needs calibration data (--calib); without it use --norm model");
     Dataset calib;
     if (!a.calib.empty()) {
         if (a.calib_samples < 1) throw Error("--calib-samples must be positive");
@@ -61,7 +62,7 @@ int cmd_convert(const ConvertArgs& a) {
 }
 
 struct RunArgs {
-    std::string network, data, encode = "current", report, record;
+    std::string network, data, encode = "current", readout = "spikes", report, record;
     std::int64_t limit = -1, record_samples = 1;
     int steps = 64, threads = default_threads();
     double max_rate = 1.0;
@@ -73,6 +74,7 @@ int cmd_run(const RunArgs& a) {
     RunOptions opt;
     opt.steps = a.steps;
     opt.encode = encoding_from(a.encode);
+    opt.readout = readout_from(a.readout);
     opt.max_rate = float(a.max_rate);
     opt.seed = a.seed;
     opt.threads = a.threads;
@@ -88,8 +90,9 @@ int cmd_run(const RunArgs& a) {
     RunResult r = simulate(net, data, opt);
     const nlohmann::json j = report_json(net, r, info);
     if (!a.quiet) std::cout << report_table(j);
-    if (!a.report.empty()) write_text_atomically(a.report, j.dump(2) + "\n");
+    // The report is written last: a failed --record leaves no report behind.
     if (!a.record.empty()) write_spike_record(a.record, net, r, a.steps, std::min(a.record_samples, r.samples));
+    if (!a.report.empty()) write_text_atomically(a.report, j.dump(2) + "\n");
     return 0;
 }
 
@@ -106,7 +109,7 @@ int main(int argc, char** argv) {
     conv->add_option("-o,--output", ca.output, "Network file to write (.snn.h5)")->required();
     conv->add_option("--calib", ca.calib, "Calibration data: mnist:train, fashion-mnist:train, ... or an HDF5 file with x, y");
     conv->add_option("--calib-samples", ca.calib_samples, "Number of calibration samples (first N)")->capture_default_str();
-    conv->add_option("--norm", ca.norm, "Normalization: max, percentile:P or model")->capture_default_str();
+    auto* norm_opt = conv->add_option("--norm", ca.norm, "Normalization: max, percentile:P or model")->capture_default_str();
     conv->add_option("--reset", ca.reset, "Reset after a spike: subtract or zero")->capture_default_str();
     conv->add_option("--neuron", ca.neuron, "Neuron model: if or lif")->capture_default_str();
     conv->add_option("--tau-steps", ca.tau_steps, "LIF membrane time constant, in steps");
@@ -126,6 +129,7 @@ int main(int argc, char** argv) {
     run->add_option("--limit", ra.limit, "Use only the first N samples");
     run->add_option("--steps", ra.steps, "Time steps per sample")->capture_default_str();
     run->add_option("--encode", ra.encode, "Input encoding: current or poisson")->capture_default_str();
+    run->add_option("--readout", ra.readout, "Output read as spike counts (spikes) or as a non-spiking integrator (membrane)")->capture_default_str();
     run->add_option("--max-rate", ra.max_rate, "Poisson: spike probability per step of a pixel at 1.0")->capture_default_str();
     run->add_option("--seed", ra.seed, "Seed of the random streams")->capture_default_str();
     run->add_option("--threads", ra.threads, "Worker threads (results do not depend on it)")->capture_default_str();
@@ -148,7 +152,10 @@ int main(int argc, char** argv) {
         return 1;
     }
     try {
-        if (conv->parsed()) return cmd_convert(ca);
+        if (conv->parsed()) {
+            ca.norm_given = norm_opt->count() > 0;
+            return cmd_convert(ca);
+        }
         if (insp->parsed()) {
             Network net = load(inspect_file);
             if (inspect_json) std::cout << describe_json(net).dump(2) << "\n";

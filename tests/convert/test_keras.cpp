@@ -1,0 +1,345 @@
+// The Keras HDF5 importer: fixtures checked against an independent numpy
+// forward pass, BatchNorm folding checked against a hand computation, the
+// real Keras files that must import, and the inputs it must refuse.
+#include "convert/dnn.hpp"
+#include "convert/keras.hpp"
+#include "snn/dataset.hpp"
+#include "snn/error.hpp"
+#include "snn/h5.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+using namespace snn;
+namespace fs = std::filesystem;
+using Catch::Matchers::Contains;
+
+namespace {
+
+const fs::path source_dir = SNN_SOURCE_DIR;
+const fs::path fixtures = source_dir / "data" / "fixtures";
+// Beside the repository in CI; absent in some checkouts (those tests skip).
+const fs::path keras_real = source_dir / ".." / "shared" / "data" / "keras-real";
+
+struct TempDir {
+    fs::path path;
+    TempDir() {
+        std::random_device rd;
+        path = fs::temp_directory_path() / ("snn-test-keras-" + std::to_string(rd()));
+        fs::create_directories(path);
+    }
+    ~TempDir() {
+        std::error_code ec;
+        fs::remove_all(path, ec);
+    }
+    std::string file(const std::string& name) const { return (path / name).string(); }
+};
+
+struct Weight {
+    std::string name; // "kernel", "bias", "gamma", ...
+    std::vector<std::uint64_t> dims;
+    std::vector<float> values;
+};
+using LayerWeights = std::vector<std::pair<std::string, std::vector<Weight>>>; // in model order
+
+// Writes a Keras 2 `model.save("x.h5")` file: root attribute model_config,
+// group model_weights (attribute layer_names), one group per layer with
+// attribute weight_names ("<layer>/<w>:0") and the datasets at
+// model_weights/<layer>/<layer>/<w>:0.
+void write_keras_h5(const std::string& path, const std::string& model_config, const LayerWeights& layers) {
+    h5::Node f = h5::create_file(path);
+    h5::write_attr(f, "keras_version", std::string("2.14.0"));
+    h5::write_attr(f, "backend", std::string("tensorflow"));
+    h5::write_attr(f, "model_config", model_config);
+    h5::Node mw = h5::create_group(f, "model_weights");
+    std::vector<std::string> names;
+    for (const auto& [layer, weights] : layers) names.push_back(layer);
+    h5::write_attr(mw, "layer_names", names);
+    for (const auto& [layer, weights] : layers) {
+        h5::Node g = h5::create_group(mw, layer);
+        std::vector<std::string> wnames;
+        for (const auto& w : weights) wnames.push_back(layer + "/" + w.name + ":0");
+        h5::write_attr(g, "weight_names", wnames);
+        if (weights.empty()) continue;
+        h5::Node inner = h5::create_group(g, layer);
+        for (const auto& w : weights) h5::write_floats(inner, w.name + ":0", w.values, w.dims);
+    }
+}
+
+// input (3) → Dense d 2 linear → BatchNormalization bn → relu → Dense out 2 softmax
+struct DenseBnModel {
+    std::vector<float> W = {0.5f, -1.0f, 2.0f, 0.25f, -0.75f, 1.5f}; // (3,2): W[i*2+j] from x_i to unit j
+    std::vector<float> b = {0.1f, -0.2f};
+    std::vector<float> gamma = {1.5f, 0.5f}, beta = {0.2f, -0.1f}, mean = {0.3f, -0.4f}, var = {0.8f, 2.0f};
+    double eps = 0.001;
+    std::vector<float> W2 = {1.0f, -2.0f, 0.5f, 3.0f}; // (2,2)
+    std::vector<float> b2 = {0.05f, -0.05f};
+    std::string bn_axis = "-1";
+    std::string d_activation = "linear";
+    std::string relu_layer = R"({"class_name": "Activation", "config": {"name": "act", "activation": "relu"}})";
+
+    std::string config() const {
+        return R"({"class_name": "Sequential", "config": {"name": "sequential", "layers": [
+            {"class_name": "InputLayer", "config": {"batch_input_shape": [null, 3], "dtype": "float32", "name": "input_1"}},
+            {"class_name": "Dense", "config": {"name": "d", "units": 2, "activation": ")" +
+               d_activation + R"(", "use_bias": true}},
+            {"class_name": "BatchNormalization", "config": {"name": "bn", "axis": )" +
+               bn_axis + R"(, "epsilon": 0.001, "center": true, "scale": true}},
+            )" + relu_layer + R"(,
+            {"class_name": "Dense", "config": {"name": "out", "units": 2, "activation": "softmax", "use_bias": true}}]}})";
+    }
+    LayerWeights weights() const {
+        return {{"d", {{"kernel", {3, 2}, W}, {"bias", {2}, b}}},
+                {"bn", {{"gamma", {2}, gamma}, {"beta", {2}, beta}, {"moving_mean", {2}, mean}, {"moving_variance", {2}, var}}},
+                {"act", {}},
+                {"out", {{"kernel", {2, 2}, W2}, {"bias", {2}, b2}}}};
+    }
+    void write(const std::string& path) const { write_keras_h5(path, config(), weights()); }
+
+    // Keras' own order: Dense, then BatchNormalization, then ReLU, then the output Dense (logits).
+    std::vector<double> expected(const std::vector<float>& x) const {
+        std::vector<double> h(2);
+        for (int j = 0; j < 2; ++j) {
+            double z = b[j];
+            for (int i = 0; i < 3; ++i) z += double(W[i * 2 + j]) * x[i];
+            const double y = gamma[j] * (z - mean[j]) / std::sqrt(double(var[j]) + eps) + beta[j];
+            h[j] = std::max(y, 0.0);
+        }
+        std::vector<double> o(2);
+        for (int j = 0; j < 2; ++j) o[j] = b2[j] + h[0] * W2[0 * 2 + j] + h[1] * W2[1 * 2 + j];
+        return o;
+    }
+};
+
+struct Reference {
+    std::vector<float> x, y;
+    std::vector<std::uint64_t> x_dims, y_dims;
+};
+
+Reference read_reference(const fs::path& path) {
+    Reference r;
+    h5::Node f = h5::open_file(path.string());
+    r.x = h5::read_floats(f, "x", &r.x_dims);
+    r.y = h5::read_floats(f, "y_dnn", &r.y_dims);
+    return r;
+}
+
+// The imported network's DNN output must equal the numpy reference's logits.
+void check_against_reference(const std::string& name, const std::vector<std::uint64_t>& want_x_dims) {
+    const Network net = import_keras((fixtures / (name + ".h5")).string());
+    const Reference ref = read_reference(fixtures / (name + ".ref.h5"));
+    REQUIRE(ref.x_dims == want_x_dims);
+    REQUIRE(ref.y_dims == std::vector<std::uint64_t>{8, 3});
+    const Shape in = net.input().shape;
+    REQUIRE(in == Shape{int(want_x_dims[1]), int(want_x_dims[2]), int(want_x_dims[3])});
+    REQUIRE(net.output().shape.size() == 3);
+    for (std::size_t s = 0; s < 8; ++s) {
+        INFO(name << " sample " << s);
+        const auto act = forward(net, ref.x.data() + s * std::size_t(in.size()));
+        const std::vector<float>& out = act.back();
+        const std::vector<float> want(ref.y.begin() + std::ptrdiff_t(s * 3), ref.y.begin() + std::ptrdiff_t(s * 3 + 3));
+        for (std::size_t j = 0; j < 3; ++j) {
+            INFO("output " << j);
+            CHECK(out[j] == Approx(want[j]).epsilon(1e-4).margin(1e-6));
+        }
+        CHECK(argmax(out) == argmax(want));
+    }
+}
+
+double mnist_accuracy(const Network& net, const Dataset& data) {
+    std::int64_t correct = 0;
+    for (std::int64_t i = 0; i < data.size(); ++i)
+        correct += argmax(forward(net, data.sample(i)).back()) == data.y[std::size_t(i)];
+    return double(correct) / double(data.size());
+}
+
+bool have_keras_real() {
+    if (fs::exists(keras_real / "mnist_cnn_model.h5")) return true;
+    WARN("skipped: " << keras_real.string() << " is absent (the real Keras models live in shared/ beside the repo)");
+    return false;
+}
+
+} // namespace
+
+TEST_CASE("the Keras 2 functional fixture (Add, BatchNorm, average pooling, Flatten) matches the numpy reference",
+          "[convert]") {
+    check_against_reference("tiny_keras2_functional_add", {8, 6, 6, 2});
+    const Network net = import_keras((fixtures / "tiny_keras2_functional_add.h5").string());
+    // BatchNorm folded into c2, which feeds the Add through no population of its own.
+    CHECK(net.find("bn") < 0);
+    CHECK(net.find("c2") < 0);
+    const int add = net.find("add");
+    REQUIRE(add >= 0);
+    CHECK(net.populations[std::size_t(add)].projections.size() == 2);
+}
+
+TEST_CASE("the Keras 3 sequential fixture matches the numpy reference", "[convert]") {
+    check_against_reference("tiny_keras3_sequential", {8, 4, 4, 1});
+}
+
+TEST_CASE("a folded BatchNormalization equals BatchNormalization applied after the layer", "[convert]") {
+    TempDir dir;
+    DenseBnModel m;
+    SECTION("axis -1") {}
+    SECTION("axis [1], as Keras 2 writes it after a Dense") { m.bn_axis = "[1]"; }
+    SECTION("ReLU layer instead of Activation") {
+        m.relu_layer = R"({"class_name": "ReLU", "config": {"name": "act", "max_value": null, "negative_slope": 0.0, "threshold": 0.0}})";
+    }
+    const std::string path = dir.file("dense_bn.h5");
+    m.write(path);
+    const Network net = import_keras(path);
+
+    REQUIRE(net.populations.size() == 3);
+    CHECK(net.populations[0].name == "input_1");
+    CHECK(net.populations[1].name == "d");
+    CHECK(net.populations[1].layers == std::vector<std::string>{"d", "bn"});
+    CHECK(net.populations[2].name == "out");
+    CHECK(net.find("bn") < 0);
+
+    const std::vector<std::vector<float>> inputs = {
+        {0.0f, 0.0f, 0.0f}, {1.0f, 0.0f, 0.0f}, {0.0f, 1.0f, 0.0f}, {0.0f, 0.0f, 1.0f},
+        {0.3f, 0.7f, 0.2f}, {1.0f, 1.0f, 1.0f}, {0.9f, 0.1f, 0.5f}, {-1.0f, 2.0f, -0.5f}};
+    for (const auto& x : inputs) {
+        INFO("x = (" << x[0] << ", " << x[1] << ", " << x[2] << ")");
+        const std::vector<double> want = m.expected(x);
+        const auto act = forward(net, x.data());
+        REQUIRE(act.back().size() == 2);
+        for (std::size_t j = 0; j < 2; ++j) CHECK(act.back()[j] == Approx(want[j]).epsilon(1e-5).margin(1e-6));
+    }
+}
+
+TEST_CASE("the real Keras files import", "[convert]") {
+    if (!have_keras_real()) return;
+    for (const char* name : {"mnist_cnn_model.h5", "mnist_dnn_model.h5", "cifar10_resnet8_pretrainedResnet.h5",
+                             "svhn_grayscale_mlp.h5"}) {
+        INFO(name);
+        CHECK_NOTHROW(import_keras((keras_real / name).string()));
+    }
+
+    const Network cnn = import_keras((keras_real / "mnist_cnn_model.h5").string());
+    REQUIRE(cnn.populations.size() == 3);
+    CHECK(cnn.input().shape == Shape{28, 28, 1});
+    CHECK(cnn.populations[1].name == "conv2d");
+    CHECK(cnn.populations[1].shape == Shape{26, 26, 16});
+    CHECK(cnn.populations[2].name == "dense");
+    CHECK(cnn.output().shape == Shape{1, 1, 10});
+
+    const Network svhn = import_keras((keras_real / "svhn_grayscale_mlp.h5").string());
+    CHECK(svhn.input().shape == Shape{1, 1, 1024});
+    CHECK(svhn.output().shape == Shape{1, 1, 10});
+
+    const Network resnet = import_keras((keras_real / "cifar10_resnet8_pretrainedResnet.h5").string());
+    CHECK(resnet.input().shape == Shape{32, 32, 3});
+    CHECK(resnet.populations.size() == 10);
+    CHECK(resnet.output().shape == Shape{1, 1, 10});
+    bool folded_bn = false;
+    for (const auto& pop : resnet.populations) {
+        INFO(pop.name);
+        CHECK(pop.name.rfind("batch_normalization", 0) == std::string::npos);
+        for (const auto& l : pop.layers) folded_bn = folded_bn || l.rfind("batch_normalization", 0) == 0;
+    }
+    CHECK(folded_bn);
+    for (const char* add : {"add", "add_1", "add_2"}) {
+        INFO(add);
+        const int i = resnet.find(add);
+        REQUIRE(i >= 0);
+        const Population& pop = resnet.populations[std::size_t(i)];
+        REQUIRE(pop.projections.size() == 2);
+        CHECK(pop.projections[0].source != pop.projections[1].source);
+        for (const auto& p : pop.projections) {
+            CHECK(p.source < i);
+            CHECK((p.kind == ProjectionKind::Identity || p.kind == ProjectionKind::Conv2D));
+        }
+    }
+}
+
+TEST_CASE("the real MNIST models reach their own accuracy in the DNN forward pass", "[convert]") {
+    if (!have_keras_real()) return;
+    const Dataset test = load_dataset("mnist:test", 1000);
+    REQUIRE(test.size() == 1000);
+    for (const char* name : {"mnist_cnn_model.h5", "mnist_dnn_model.h5"}) {
+        INFO(name);
+        const Network net = import_keras((keras_real / name).string());
+        REQUIRE(net.input().shape.size() == test.shape.size());
+        CHECK(mnist_accuracy(net, test) >= 0.95);
+    }
+}
+
+TEST_CASE("the importer refuses bad input with an snn::Error that says what is wrong", "[convert]") {
+    TempDir dir;
+
+    SECTION("a missing file") {
+        const std::string path = dir.file("no_such_model.h5");
+        REQUIRE_THROWS_AS(import_keras(path), Error);
+        REQUIRE_THROWS_WITH(import_keras(path), Contains(path));
+    }
+    SECTION("a text file") {
+        const std::string path = dir.file("model.h5");
+        std::ofstream(path) << "this is not an HDF5 file\n";
+        REQUIRE_THROWS_AS(import_keras(path), Error);
+        REQUIRE_THROWS_WITH(import_keras(path), Contains(path) && Contains("not an HDF5 file"));
+    }
+    SECTION("an HDF5 file without model_config") {
+        const std::string path = dir.file("data.h5");
+        {
+            h5::Node f = h5::create_file(path);
+            h5::write_floats(f, "x", {1.0f, 2.0f}, {2});
+        }
+        REQUIRE_THROWS_AS(import_keras(path), Error);
+        REQUIRE_THROWS_WITH(import_keras(path), Contains(path) && Contains("not a Keras model"));
+    }
+    SECTION("an unsupported layer (LeakyReLU)") {
+        const std::string path = (fixtures / "tiny_unsupported.h5").string();
+        REQUIRE_THROWS_AS(import_keras(path), Error);
+        REQUIRE_THROWS_WITH(import_keras(path), Contains("'leaky'") && Contains("LeakyReLU"));
+    }
+    SECTION("a Dense kernel whose shape disagrees with its config") {
+        DenseBnModel m;
+        LayerWeights w = m.weights();
+        w[0].second[0] = {"kernel", {3, 3}, std::vector<float>(9, 0.1f)};
+        const std::string path = dir.file("bad_kernel.h5");
+        write_keras_h5(path, m.config(), w);
+        REQUIRE_THROWS_AS(import_keras(path), Error);
+        REQUIRE_THROWS_WITH(import_keras(path), Contains("'d'") && Contains("kernel shape") && Contains("(3,3)"));
+    }
+    SECTION("NaN in a weight") {
+        DenseBnModel m;
+        m.W2[3] = std::numeric_limits<float>::quiet_NaN();
+        const std::string path = dir.file("nan.h5");
+        m.write(path);
+        REQUIRE_THROWS_AS(import_keras(path), Error);
+        REQUIRE_THROWS_WITH(import_keras(path), Contains("'out'") && Contains("NaN"));
+    }
+    SECTION("ReLU with max_value 6") {
+        DenseBnModel m;
+        m.relu_layer = R"({"class_name": "ReLU", "config": {"name": "relu6", "max_value": 6.0, "negative_slope": 0.0, "threshold": 0.0}})";
+        LayerWeights w = m.weights();
+        w[2].first = "relu6";
+        const std::string path = dir.file("relu6.h5");
+        write_keras_h5(path, m.config(), w);
+        REQUIRE_THROWS_AS(import_keras(path), Error);
+        REQUIRE_THROWS_WITH(import_keras(path), Contains("'relu6'") && Contains("max_value"));
+    }
+    SECTION("a softmax in the middle of the model") {
+        DenseBnModel m;
+        m.d_activation = "softmax";
+        const std::string path = dir.file("mid_softmax.h5");
+        m.write(path);
+        REQUIRE_THROWS_AS(import_keras(path), Error);
+        REQUIRE_THROWS_WITH(import_keras(path), Contains("'d'") && Contains("softmax"));
+    }
+    SECTION("invalid JSON in model_config") {
+        const std::string path = dir.file("bad_json.h5");
+        write_keras_h5(path, R"({"class_name": "Sequential", "config": {"layers": [)", {});
+        REQUIRE_THROWS_AS(import_keras(path), Error);
+        REQUIRE_THROWS_WITH(import_keras(path), Contains(path) && Contains("model_config is not valid JSON"));
+    }
+}

@@ -1,0 +1,309 @@
+// The `snn` program as a user runs it: bad input gives exit code 1, one line
+// on stderr that says what is wrong, and no output file (nor a temporary)
+// left behind; a convert → inspect → run round trip writes the report it
+// documents; results do not depend on --threads.
+#include "snn/h5.hpp"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+using namespace snn;
+namespace fs = std::filesystem;
+using Catch::Matchers::Contains;
+using json = nlohmann::json;
+
+namespace {
+
+const fs::path source_dir = SNN_SOURCE_DIR;
+const fs::path fixtures = source_dir / "data" / "fixtures";
+
+struct TempDir {
+    fs::path path;
+    explicit TempDir(const std::string& tag) {
+        std::random_device rd;
+        path = fs::temp_directory_path() / ("snn-test-cli-" + tag + "-" + std::to_string(rd()));
+        fs::create_directories(path);
+    }
+    ~TempDir() {
+        std::error_code ec;
+        fs::remove_all(path, ec);
+    }
+    std::string file(const std::string& name) const { return (path / name).string(); }
+    std::vector<std::string> temporaries() const {
+        std::vector<std::string> names;
+        for (const auto& e : fs::directory_iterator(path)) {
+            const std::string n = e.path().filename().string();
+            if (n.find(".tmp") != std::string::npos) names.push_back(n);
+        }
+        return names;
+    }
+};
+
+std::string quote(const std::string& s) { return "'" + s + "'"; }
+
+std::string slurp(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    std::ostringstream s;
+    s << f.rdbuf();
+    return s.str();
+}
+
+struct Outcome {
+    int status = -1; // exit code, −1 if the program did not exit normally
+    std::string out, err;
+};
+
+// Runs `snn ARGS`, capturing stdout and stderr in a directory of their own
+// (so the work directory holds only what snn wrote).
+Outcome snn_cli(const std::string& args) {
+    static const TempDir capture("capture");
+    const std::string out = capture.file("stdout"), err = capture.file("stderr");
+    const std::string cmd = quote(SNN_BINARY) + " " + args + " </dev/null >" + quote(out) + " 2>" + quote(err);
+    const int raw = std::system(cmd.c_str());
+    Outcome o;
+    o.status = raw != -1 && WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+    o.out = slurp(out);
+    o.err = slurp(err);
+    return o;
+}
+
+// Exit code 1, exactly one line on stderr holding `fact`, none of `outputs`
+// written and no temporary left in `work`.
+void check_refused(const Outcome& o, const std::string& fact, const TempDir& work,
+                   const std::vector<std::string>& outputs) {
+    INFO("stderr: " << o.err);
+    INFO("stdout: " << o.out);
+    CHECK(o.status == 1);
+    CHECK(std::count(o.err.begin(), o.err.end(), '\n') == 1);
+    CHECK((!o.err.empty() && o.err.back() == '\n'));
+    CHECK_THAT(o.err, Contains(fact));
+    for (const auto& p : outputs) {
+        INFO(p);
+        CHECK_FALSE(fs::exists(p));
+    }
+    CHECK(work.temporaries().empty());
+}
+
+void write_data(const std::string& path, const std::vector<float>& x, const std::vector<std::uint64_t>& x_dims,
+                const std::vector<std::int64_t>& y) {
+    h5::Node f = h5::create_file(path);
+    h5::write_floats(f, "x", x, x_dims);
+    h5::write_ints(f, "y", y, {y.size()});
+}
+
+// A model the MNIST data fits: the shipped MLP, else the real one from shared/.
+std::string mnist_model() {
+    for (const fs::path& p : {source_dir / "data" / "models" / "mnist_mlp.h5",
+                              source_dir / ".." / "shared" / "data" / "keras-real" / "mnist_dnn_model.h5"})
+        if (fs::exists(p)) return p.string();
+    return {};
+}
+
+json read_json(const std::string& path) {
+    std::ifstream f(path);
+    return json::parse(f);
+}
+
+} // namespace
+
+TEST_CASE("snn convert refuses bad input with one line and writes nothing", "[cli]") {
+    TempDir work("convert");
+    const std::string out = work.file("net.snn.h5");
+    const std::string tiny = (fixtures / "tiny_keras3_sequential.h5").string();
+
+    SECTION("a missing model file") {
+        const std::string model = work.file("missing_model.h5");
+        check_refused(snn_cli("convert " + quote(model) + " -o " + quote(out)), model + ": no such file", work, {out});
+    }
+    SECTION("a model that is not HDF5") {
+        const std::string model = work.file("model.h5");
+        std::ofstream(model) << "just text\n";
+        check_refused(snn_cli("convert " + quote(model) + " -o " + quote(out)), "not an HDF5 file", work, {out});
+    }
+    SECTION("an HDF5 file that is not a Keras model") {
+        const std::string model = work.file("data.h5");
+        write_data(model, {0.5f, 0.5f}, {2, 1}, {0, 1});
+        check_refused(snn_cli("convert " + quote(model) + " -o " + quote(out)), "not a Keras model", work, {out});
+    }
+    SECTION("a model with an unsupported layer") {
+        const Outcome o = snn_cli("convert " + quote((fixtures / "tiny_unsupported.h5").string()) + " -o " + quote(out));
+        check_refused(o, "'leaky'", work, {out});
+        CHECK_THAT(o.err, Contains("LeakyReLU"));
+    }
+    SECTION("an unknown calibration data set") {
+        check_refused(snn_cli("convert " + quote(tiny) + " -o " + quote(out) + " --calib foo:test"),
+                      "unknown data set 'foo:test'", work, {out});
+    }
+    SECTION("calibration data of the wrong shape") {
+        std::string model = mnist_model();
+        if (model.empty()) model = tiny;
+        const std::string data = work.file("calib.h5");
+        write_data(data, std::vector<float>(50, 0.5f), {10, 5}, std::vector<std::int64_t>(10, 1));
+        const Outcome o = snn_cli("convert " + quote(model) + " -o " + quote(out) + " --calib " + quote(data));
+        check_refused(o, "shape (1,1,5)", work, {out});
+        CHECK_THAT(o.err, Contains(data));
+    }
+    SECTION("an unknown flag") {
+        check_refused(snn_cli("convert " + quote(tiny) + " -o " + quote(out) + " --bogus"), "--bogus", work, {out});
+    }
+}
+
+TEST_CASE("snn run refuses bad input with one line and writes nothing", "[cli]") {
+    TempDir work("run");
+    const std::string tiny = (fixtures / "tiny_keras3_sequential.h5").string();
+    const std::string net = work.file("tiny.snn.h5");
+    const Outcome conv = snn_cli("convert " + quote(tiny) + " -o " + quote(net));
+    INFO(conv.err);
+    REQUIRE(conv.status == 0);
+    const std::string data = work.file("data.h5");
+    write_data(data, std::vector<float>(20 * 16, 0.5f), {20, 4, 4, 1}, std::vector<std::int64_t>(20, 1));
+    const std::string report = work.file("r.json"), record = work.file("spikes.h5");
+    const std::string outputs = " --report " + quote(report) + " --record " + quote(record);
+
+    SECTION("a Keras file instead of a network") {
+        check_refused(snn_cli("run " + quote(tiny) + " --data " + quote(data) + outputs), "not an snn network file",
+                      work, {report, record});
+    }
+    SECTION("an unknown split") {
+        check_refused(snn_cli("run " + quote(net) + " --data mnist:validation" + outputs), "unknown split 'validation'",
+                      work, {report, record});
+    }
+    SECTION("--steps 0") {
+        check_refused(snn_cli("run " + quote(net) + " --data " + quote(data) + " --steps 0" + outputs), "--steps", work,
+                      {report, record});
+    }
+    SECTION("--encode foo") {
+        check_refused(snn_cli("run " + quote(net) + " --data " + quote(data) + " --encode foo" + outputs),
+                      "--encode 'foo'", work, {report, record});
+    }
+    SECTION("an unknown flag") {
+        check_refused(snn_cli("run " + quote(net) + " --data " + quote(data) + " --bogus" + outputs), "--bogus", work,
+                      {report, record});
+    }
+}
+
+TEST_CASE("snn convert, inspect and run: the round trip and its report", "[cli]") {
+    TempDir work("ok");
+    const std::string net = work.file("tiny.snn.h5");
+
+    const Outcome conv = snn_cli("convert " + quote((fixtures / "tiny_keras3_sequential.h5").string()) + " -o " + quote(net));
+    INFO("convert stdout: " << conv.out << "\nstderr: " << conv.err);
+    REQUIRE(conv.status == 0);
+    CHECK_THAT(conv.out + conv.err, Contains("model-based"));
+    REQUIRE(fs::exists(net));
+
+    const Outcome insp = snn_cli("inspect " + quote(net));
+    INFO("inspect stdout: " << insp.out << "\nstderr: " << insp.err);
+    REQUIRE(insp.status == 0);
+    for (const char* name : {"input_layer", "conv2d", "dense"}) CHECK_THAT(insp.out, Contains(name));
+
+    std::mt19937 rng(7);
+    std::uniform_real_distribution<float> pixel(0.0f, 1.0f);
+    std::vector<float> x(20 * 16);
+    for (float& v : x) v = pixel(rng);
+    std::vector<std::int64_t> y(20);
+    for (std::size_t i = 0; i < y.size(); ++i) y[i] = std::int64_t(i % 3);
+    const std::string data = work.file("data.h5"), report = work.file("r.json");
+    write_data(data, x, {20, 4, 4, 1}, y);
+
+    const Outcome run = snn_cli("run " + quote(net) + " --data " + quote(data) + " --steps 8 --report " + quote(report));
+    INFO("run stdout: " << run.out << "\nstderr: " << run.err);
+    REQUIRE(run.status == 0);
+    REQUIRE(fs::exists(report));
+    CHECK(work.temporaries().empty());
+    const json j = read_json(report);
+    INFO(j.dump(2));
+    CHECK(j.at("samples") == 20);
+    CHECK(j.at("steps") == 8);
+    CHECK(j.at("encode") == "current");
+    CHECK(j.at("accuracy").is_number());
+    CHECK(j.at("dnn_accuracy").is_number());
+    CHECK(j.at("synaptic_ops_per_sample").is_number());
+    CHECK(j.at("samples_per_second").is_number());
+    CHECK(j.at("threads").is_number_integer());
+    std::vector<int> steps;
+    for (const auto& a : j.at("accuracy_by_step")) {
+        steps.push_back(a.at("step").get<int>());
+        CHECK(a.at("accuracy").get<double>() >= 0.0);
+        CHECK(a.at("accuracy").get<double>() <= 1.0);
+    }
+    CHECK(steps == std::vector<int>{1, 2, 4, 8});
+    CHECK(j.at("accuracy_by_step").back().at("accuracy") == j.at("accuracy"));
+    REQUIRE(j.at("layers").is_array());
+    REQUIRE_FALSE(j.at("layers").empty());
+    for (const auto& l : j.at("layers")) {
+        INFO(l.dump());
+        CHECK(l.at("name").is_string());
+        CHECK(l.at("neurons").is_number_integer());
+        CHECK(l.at("spikes_per_sample").is_number());
+        CHECK(l.at("spike_rate").is_number());
+        CHECK(l.at("synaptic_ops_per_sample").is_number());
+    }
+    CHECK(j.at("layers").back().at("name") == "dense");
+    CHECK(j.at("layers").back().at("neurons") == 3);
+}
+
+TEST_CASE("snn run gives the same report on 1 and 2 threads, and records spikes", "[cli]") {
+    const std::string model = mnist_model();
+    if (model.empty()) {
+        WARN("skipped: no MNIST model (data/models/mnist_mlp.h5 or shared/data/keras-real/mnist_dnn_model.h5)");
+        return;
+    }
+    TempDir work("threads");
+    const std::string net = work.file("mnist.snn.h5");
+    const Outcome conv =
+        snn_cli("convert " + quote(model) + " -o " + quote(net) + " --calib mnist:train --calib-samples 200");
+    INFO("convert stdout: " << conv.out << "\nstderr: " << conv.err);
+    REQUIRE(conv.status == 0);
+
+    for (const char* encode : {"current", "poisson"}) {
+        INFO("--encode " << encode);
+        json reports[2];
+        for (int threads : {1, 2}) {
+            const std::string report = work.file(std::string(encode) + "-" + std::to_string(threads) + ".json");
+            const Outcome o = snn_cli("run " + quote(net) + " --data mnist:test --limit 200 --steps 32 -q --encode " +
+                                      encode + " --threads " + std::to_string(threads) + " --report " + quote(report));
+            INFO("stderr: " << o.err);
+            REQUIRE(o.status == 0);
+            json j = read_json(report);
+            CHECK(j.at("threads") == threads);
+            CHECK(j.at("samples") == 200);
+            for (const char* k : {"seconds", "samples_per_second", "threads"}) j.erase(k);
+            reports[threads - 1] = j;
+        }
+        CHECK(reports[0] == reports[1]);
+        CHECK(reports[0].at("accuracy").get<double>() > 0.5);
+    }
+
+    const std::string record = work.file("spikes.h5");
+    const Outcome o = snn_cli("run " + quote(net) + " --data mnist:test --limit 5 --steps 16 -q --record " +
+                              quote(record) + " --record-samples 2");
+    INFO("stderr: " << o.err);
+    REQUIRE(o.status == 0);
+    REQUIRE(fs::exists(record));
+    CHECK(work.temporaries().empty());
+    const h5::Node f = h5::open_file(record);
+    std::vector<std::int64_t> seen;
+    for (const std::string& pop : h5::child_names(f)) {
+        INFO("population " << pop);
+        const h5::Node g = h5::open_group(f, pop);
+        const std::vector<std::int64_t> samples = h5::read_ints(g, "sample");
+        for (std::int64_t s : samples) {
+            CHECK((s == 0 || s == 1));
+            if (std::find(seen.begin(), seen.end(), s) == seen.end()) seen.push_back(s);
+        }
+    }
+    std::sort(seen.begin(), seen.end());
+    CHECK(seen == std::vector<std::int64_t>{0, 1});
+}
