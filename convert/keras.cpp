@@ -27,6 +27,12 @@ struct Value {
     std::string name;        // the layer that created the expression
     std::vector<std::string> layers;
     bool nonnegative = false; // a pending expression known to be ≥ 0 (pooling of spikes)
+    Shape pooled;             // average pooling: the pooled shape before any flattening
+
+    // Average pooling of a population, not yet made a population of its own.
+    bool is_pending_avgpool() const {
+        return population < 0 && projections.size() == 1 && projections[0].kind == ProjectionKind::AvgPool;
+    }
 };
 
 struct LayerRef {
@@ -218,7 +224,7 @@ int KerasImporter::materialize(Value& v, const LayerRef& consumer) {
     Population p;
     p.name = v.name;
     p.kind = PopulationKind::Spiking;
-    p.shape = v.shape;
+    p.shape = v.is_pending_avgpool() ? v.pooled : v.shape; // a flattened pooling keeps its (h,w,c)
     p.projections = v.projections;
     p.bias = v.bias;
     p.layers = v.layers;
@@ -247,7 +253,8 @@ void KerasImporter::apply_activation(Value& v, const std::string& act, const Lay
 Value KerasImporter::dense(const LayerRef& l, Value& in) {
     if (!(in.shape.h == 1 && in.shape.w == 1))
         fail(l, "input of shape " + in.shape.str() + " is not flat (add a Flatten layer)");
-    const int src = materialize(in, l);
+    const bool fold_pool = in.is_pending_avgpool();
+    const int src = fold_pool ? in.projections[0].source : materialize(in, l);
     const int units = l.config.at("units").get<int>();
     const bool use_bias = l.config.value("use_bias", true);
     std::vector<std::vector<std::uint64_t>> dims;
@@ -261,10 +268,37 @@ Value KerasImporter::dense(const LayerRef& l, Value& in) {
         fail(l, "bias shape " + dims_str(dims[1]) + " disagrees with units " + std::to_string(units));
     Value v;
     v.shape = {1, 1, units};
-    v.projections.push_back({src, ProjectionKind::Dense, {}, std::move(w[0]), l.name});
+    if (fold_pool) {
+        // Dense after average pooling is one linear map: fold the pooling into the
+        // kernel instead of adding a layer of IF neurons (each one more rounding of
+        // the rate code). Source unit u feeds pooled unit o with weight a, so its
+        // kernel row is Σ_o a·W[o]. The DNN computes exactly the same function.
+        const Projection& pool = in.projections[0];
+        const Shape s = net_.populations[std::size_t(src)].shape, p = in.pooled;
+        const Window& win = pool.window;
+        const float a = pool.weights[0];
+        std::vector<float> folded(std::size_t(s.size()) * std::size_t(units), 0.0f);
+        for (int oy = 0; oy < p.h; ++oy)
+            for (int ox = 0; ox < p.w; ++ox)
+                for (int ky = 0; ky < win.kh; ++ky)
+                    for (int kx = 0; kx < win.kw; ++kx) {
+                        const int y = oy * win.sh - win.pad_top + ky, x = ox * win.sw - win.pad_left + kx;
+                        if (y < 0 || y >= s.h || x < 0 || x >= s.w) continue;
+                        for (int c = 0; c < p.c; ++c) {
+                            const float* row = w[0].data() + (std::size_t(oy * p.w + ox) * std::size_t(p.c) + std::size_t(c)) * std::size_t(units);
+                            float* dst = folded.data() + (std::size_t(y * s.w + x) * std::size_t(s.c) + std::size_t(c)) * std::size_t(units);
+                            for (int j = 0; j < units; ++j) dst[j] += a * row[j];
+                        }
+                    }
+        v.projections.push_back({src, ProjectionKind::Dense, {}, std::move(folded), l.name});
+        v.layers = in.layers;
+        v.layers.push_back(l.name);
+    } else {
+        v.projections.push_back({src, ProjectionKind::Dense, {}, std::move(w[0]), l.name});
+        v.layers = {l.name};
+    }
     v.bias = use_bias ? std::move(w[1]) : std::vector<float>(std::size_t(units), 0.0f);
     v.name = l.name;
-    v.layers = {l.name};
     return v;
 }
 
@@ -341,6 +375,7 @@ Value KerasImporter::pooling(const LayerRef& l, Value& in, bool max, bool global
         v.projections.push_back({src, ProjectionKind::AvgPool, win, {1.0f / float(k[0] * k[1])}, l.name});
         v.bias.assign(std::size_t(s.c), 0.0f);
         v.nonnegative = true;
+        v.pooled = v.shape;
     }
     if (global) v.shape = {1, 1, s.c};
     return v;
@@ -437,9 +472,10 @@ void KerasImporter::import_layer(const LayerRef& l) {
         v = pooling(l, input_value(l), true, false);
     } else if (cls == "Flatten") {
         Value& src = input_value(l);
-        materialize(src, l);
+        if (!src.is_pending_avgpool()) materialize(src, l); // pooling stays pending: a Dense may fold it
         v = src;
         v.shape = {1, 1, int(v.shape.size())};
+        if (v.population < 0) v.layers.push_back(l.name);
         // The population keeps its (h,w,c) shape: channels-last flattening keeps every unit's index.
     } else if (cls == "Dropout" || cls == "SpatialDropout2D" || cls == "GaussianDropout" || cls == "AlphaDropout") {
         v = input_value(l);

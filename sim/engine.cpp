@@ -230,8 +230,9 @@ void Engine::run_sample(const float* x, std::int64_t sample, SampleState& s, std
                 auto& v = s.v[i];
                 const float decay = decay_[i];
                 // A membrane readout makes the output layer a non-spiking integrator.
+                // (The largest float, not infinity: the reset below multiplies it by 0.)
                 const float v_th = opt_.readout == Readout::Membrane && i == P - 1
-                                       ? std::numeric_limits<float>::infinity()
+                                       ? std::numeric_limits<float>::max()
                                        : pop.neuron.v_th;
                 const bool subtract = pop.neuron.reset == ResetMode::Subtract;
                 const std::size_t n = v.size();

@@ -238,7 +238,13 @@ TEST_CASE("the real Keras files import", "[convert]") {
 
     const Network resnet = import_keras((keras_real / "cifar10_resnet8_pretrainedResnet.h5").string());
     CHECK(resnet.input().shape == Shape{32, 32, 3});
-    CHECK(resnet.populations.size() == 10);
+    // input, conv2d, conv2d_1, add, conv2d_3, add_1, conv2d_6, add_2, dense: the 8x8
+    // average pooling before the Dense is folded into the Dense's kernel.
+    CHECK(resnet.populations.size() == 9);
+    CHECK(resnet.find("average_pooling2d") == -1);
+    CHECK(resnet.output().projections.size() == 1);
+    CHECK(resnet.output().projections[0].source == resnet.find("add_2"));
+    CHECK(resnet.output().layers == std::vector<std::string>{"average_pooling2d", "flatten", "dense"});
     CHECK(resnet.output().shape == Shape{1, 1, 10});
     bool folded_bn = false;
     for (const auto& pop : resnet.populations) {

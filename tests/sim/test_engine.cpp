@@ -141,6 +141,23 @@ TEST_CASE("the readout breaks ties in spike count by membrane potential", "[sim]
     CHECK(sim.engine.readout(sim.state) == 1);
 }
 
+TEST_CASE("a membrane readout turns the output layer into a non-spiking integrator", "[sim]") {
+    // out0 gets 0.75/step, out1 gets 0.625/step + a bias of 0.25 = 0.875/step:
+    // after 16 steps the potentials are exactly 12 and 14, no output spike.
+    RunOptions o = steps(16);
+    o.readout = Readout::Membrane;
+    Sim sim(one_layer(1, {0.75f, 0.625f}, {0.0f, 0.25f}), o);
+    sim.run({1.0f});
+    CHECK(sim.state.counts[1] == std::vector<std::int32_t>{0, 0});
+    CHECK(sim.state.v[1] == std::vector<float>{12.0f, 14.0f});
+    CHECK(sim.engine.readout(sim.state) == 1);
+    // Negative totals stay as they are (no threshold, no reset).
+    Sim neg(one_layer(1, {-0.5f, -0.25f}, {0.0f, 0.0f}), o);
+    neg.run({1.0f});
+    CHECK(neg.state.v[1] == std::vector<float>{-8.0f, -4.0f});
+    CHECK(neg.engine.readout(neg.state) == 1);
+}
+
 namespace {
 
 struct Geometry {
