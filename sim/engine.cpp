@@ -121,7 +121,8 @@ void Engine::run_sample(const float* x, std::int64_t sample, SampleState& s, std
     const Shape& in_shape = net_.input().shape;
     const std::int64_t n_in = in_shape.size();
     for (std::size_t i = 0; i < P; ++i) {
-        std::fill(s.v[i].begin(), s.v[i].end(), 0.0f);
+        const NeuronParams& n = net_.populations[i].neuron;
+        std::fill(s.v[i].begin(), s.v[i].end(), n.v_init * n.v_th);
         std::fill(s.counts[i].begin(), s.counts[i].end(), 0);
         std::fill(s.last_spike[i].begin(), s.last_spike[i].end(), -1);
         s.spikes[i].clear();

@@ -6,6 +6,7 @@
 // input projected once per sample), adds the synapses of every source unit
 // that spiked in this same step (no synaptic delay), then its neurons
 // integrate, fire and reset:
+// Every sample starts with v = v_init·v_th (0 by default).
 //   IF:  v ← v + I;             if v ≥ v_th: spike, v ← v − v_th (or 0)
 //   LIF: v ← v·exp(−1/τ) + I;   same threshold and reset
 // A max-pooling gate passes, for each window, the spike of the input unit

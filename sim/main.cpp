@@ -27,7 +27,7 @@ int default_threads() { return int(std::max(1u, std::thread::hardware_concurrenc
 struct ConvertArgs {
     std::string model, output, calib, norm = "percentile:99.9", reset = "subtract", neuron = "if";
     std::int64_t calib_samples = 1000;
-    double tau_steps = 0, v_th = 1.0;
+    double tau_steps = 0, v_th = 1.0, v_init = 0.0;
     int threads = default_threads();
     bool norm_given = false;
 };
@@ -39,6 +39,8 @@ int cmd_convert(const ConvertArgs& a) {
     opt.neuron.model = neuron_model_from(a.neuron);
     opt.neuron.v_th = float(a.v_th);
     opt.neuron.tau_steps = float(a.tau_steps);
+    opt.neuron.v_init = float(a.v_init);
+    if (!(a.v_init >= 0 && a.v_init < 1)) throw Error("--v-init must be in [0, 1)");
     opt.threads = a.threads;
     if (opt.neuron.model == NeuronModel::LIF && !(a.tau_steps > 0))
         throw Error("--neuron lif needs --tau-steps X (membrane time constant in steps, X > 0)");
@@ -114,6 +116,7 @@ int main(int argc, char** argv) {
     conv->add_option("--neuron", ca.neuron, "Neuron model: if or lif")->capture_default_str();
     conv->add_option("--tau-steps", ca.tau_steps, "LIF membrane time constant, in steps");
     conv->add_option("--v-th", ca.v_th, "Firing threshold")->capture_default_str();
+    conv->add_option("--v-init", ca.v_init, "Initial membrane potential, as a fraction of the threshold")->capture_default_str();
     conv->add_option("--threads", ca.threads, "Threads for calibration")->capture_default_str();
 
     std::string inspect_file;

@@ -39,6 +39,7 @@ std::string neuron_str(const Population& pop) {
     std::string s = std::string(to_string(pop.neuron.model)) + " " + to_string(pop.neuron.reset) +
                     " v_th=" + number(pop.neuron.v_th);
     if (pop.neuron.model == NeuronModel::LIF) s += " tau=" + number(pop.neuron.tau_steps);
+    if (pop.neuron.v_init != 0) s += " v0=" + number(pop.neuron.v_init);
     return s;
 }
 
@@ -134,7 +135,8 @@ nlohmann::json describe_json(const Network& net) {
         if (pop.kind != PopulationKind::Input) {
             neuron = {{"model", to_string(pop.neuron.model)},
                       {"reset", to_string(pop.neuron.reset)},
-                      {"v_th", pop.neuron.v_th}};
+                      {"v_th", pop.neuron.v_th},
+                      {"v_init", pop.neuron.v_init}};
             if (pop.neuron.model == NeuronModel::LIF) neuron["tau_steps"] = pop.neuron.tau_steps;
         }
         pops.push_back({{"index", i},

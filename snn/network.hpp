@@ -34,6 +34,7 @@ struct NeuronParams {
     ResetMode reset = ResetMode::Subtract;
     float v_th = 1.0f;
     float tau_steps = 0.0f; // LIF only: v ← v·exp(−1/tau_steps) before integrating
+    float v_init = 0.0f;    // membrane at the start of a sample, as a fraction of v_th (0 ≤ v_init < 1)
     bool operator==(const NeuronParams&) const = default;
 };
 

@@ -86,6 +86,7 @@ void write_network(const Network& net, const std::string& file_path) {
         // float → double → float is exact, so these round-trip bit for bit.
         h5::write_attr(g, "v_th", double(pop.neuron.v_th));
         h5::write_attr(g, "tau_steps", double(pop.neuron.tau_steps));
+        h5::write_attr(g, "v_init", double(pop.neuron.v_init));
         h5::write_attr(g, "scale", double(pop.scale));
         h5::write_attr(g, "layers", pop.layers);
         h5::write_floats(g, "bias", pop.bias, {pop.bias.size()});
@@ -184,6 +185,8 @@ Population read_population_attrs(const h5::Node& g, Layout& layout, std::uint64_
     pop.neuron.reset = parse_enum(g, "reset", reset_mode_from);
     pop.neuron.v_th = read_float_attr(g, "v_th");
     pop.neuron.tau_steps = read_float_attr(g, "tau_steps");
+    // Optional within format_version 1 (files written before it existed start at rest).
+    pop.neuron.v_init = h5::has_attr(g, "v_init") ? read_float_attr(g, "v_init") : 0.0f;
     pop.scale = read_float_attr(g, "scale");
     pop.layers = h5::read_string_list_attr(g, "layers");
 

@@ -4,11 +4,13 @@
 # out/acceptance/summary.md. Needs tools/setup.sh and tools/build.sh first.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-snn="$root/build/snn"
 out="$root/out/acceptance"
+mkdir -p "$out"
+# A copy of the binary, so that a rebuild during the run changes nothing.
+snn="$out/snn"
+cp "$root/build/snn" "$snn"
 shared="${SNN_SHARED_DIR:-$root/../shared}/data/keras-real"
 threads="$(nproc)"
-mkdir -p "$out"
 
 convert_and_run() { # name model calib data steps [extra run flags...]
     local name=$1 model=$2 calib=$3 data=$4 steps=$5
@@ -30,9 +32,11 @@ if [ -d "$shared" ]; then
     /usr/bin/python3 "$root/tools/make_rgb_digits.py" --split train --count 1000 --scale 255 -o "$out/rgb_train.h5" >/dev/null
     /usr/bin/python3 "$root/tools/make_rgb_digits.py" --split test --count 1000 --scale 255 -o "$out/rgb_test.h5" >/dev/null
     convert_and_run resnet8 "$shared/cifar10_resnet8_pretrainedResnet.h5" "$out/rgb_train.h5" "$out/rgb_test.h5" 256
-    echo "== resnet8 (membrane readout)"
-    "$snn" run "$out/resnet8.snn.h5" --data "$out/rgb_test.h5" --steps 256 --threads "$threads" -q \
-        --readout membrane --report "$out/resnet8_membrane.json"
+    echo "== resnet8_vinit_membrane (--v-init 0.5, membrane readout)"
+    "$snn" convert "$shared/cifar10_resnet8_pretrainedResnet.h5" -o "$out/resnet8_vinit.snn.h5" \
+        --calib "$out/rgb_train.h5" --calib-samples 1000 --norm percentile:99.9 --v-init 0.5 >/dev/null
+    "$snn" run "$out/resnet8_vinit.snn.h5" --data "$out/rgb_test.h5" --steps 256 --threads "$threads" -q \
+        --readout membrane --report "$out/resnet8_vinit_membrane.json"
 fi
 /usr/bin/python3 "$root/tools/summarize_reports.py" "$out"/*.json > "$out/summary.md"
 cat "$out/summary.md"

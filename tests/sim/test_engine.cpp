@@ -69,6 +69,19 @@ TEST_CASE("an IF neuron spikes at most once per step; a stronger input piles up 
     CHECK(sim.state.v.back()[0] == Approx(50.0f)); // 1.5·100 − 100
 }
 
+TEST_CASE("a membrane that starts at half the threshold rounds instead of flooring", "[sim]") {
+    // v₀ = 0.5: after T steps the neuron has spiked floor(T·I + 0.5) times.
+    NeuronParams half;
+    half.v_init = 0.5f;
+    for (float I : {0.125f, 0.375f, 0.6875f}) {
+        Sim sim(one_layer(1, {1.0f}, {0.0f}, half), steps(7));
+        INFO("I = " << I);
+        CHECK(sim.run({I})[0] == int(std::floor(7 * I + 0.5)));
+        // Between samples the state is reset to v₀ again.
+        CHECK(sim.run({I})[0] == int(std::floor(7 * I + 0.5)));
+    }
+}
+
 TEST_CASE("the bias is a constant current like the input", "[sim]") {
     Sim sim(one_layer(1, {1.0f}, {0.25f}), steps(64));
     CHECK(sim.run({0.125f})[0] == 24); // (0.125 + 0.25)·64

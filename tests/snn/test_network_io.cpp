@@ -130,7 +130,7 @@ Network lif_maxpool() {
     Population conv;
     conv.name = "conv";
     conv.shape = {4, 4, 2};
-    conv.neuron = {NeuronModel::LIF, ResetMode::Zero, 0.75f, 20.f / 3.f};
+    conv.neuron = {NeuronModel::LIF, ResetMode::Zero, 0.75f, 20.f / 3.f, 0.5f};
     conv.projections.push_back(projection(0, ProjectionKind::Conv2D, {3, 3, 1, 1, 1, 1}, awkward(18, 4.f), "conv"));
     net.populations.push_back(conv);
     Population gate;
@@ -158,6 +158,7 @@ void require_same_bits(const Network& a, const Network& b) {
             REQUIRE(std::bit_cast<std::uint32_t>(pa.bias[k]) == std::bit_cast<std::uint32_t>(pb.bias[k]));
         REQUIRE(std::bit_cast<std::uint32_t>(pa.neuron.v_th) == std::bit_cast<std::uint32_t>(pb.neuron.v_th));
         REQUIRE(std::bit_cast<std::uint32_t>(pa.neuron.tau_steps) == std::bit_cast<std::uint32_t>(pb.neuron.tau_steps));
+        REQUIRE(pa.neuron.v_init == pb.neuron.v_init);
         REQUIRE(std::bit_cast<std::uint32_t>(pa.scale) == std::bit_cast<std::uint32_t>(pb.scale));
         for (std::size_t j = 0; j < pa.projections.size(); ++j)
             for (std::size_t k = 0; k < pa.projections[j].weights.size(); ++k)
@@ -357,7 +358,7 @@ TEST_CASE("describe of a loaded network reports the file size", "[network_io][in
     CHECK_THAT(text, Catch::Contains("file size"));
     CHECK_THAT(text, Catch::Contains("max_pooling2d"));
     CHECK_THAT(text, Catch::Contains("maxpool←conv"));
-    CHECK_THAT(text, Catch::Contains("lif zero v_th=0.75 tau=6.66667"));
+    CHECK_THAT(text, Catch::Contains("lif zero v_th=0.75 tau=6.66667 v0=0.5"));
     // conv: 3·3·1·2 = 18 weights, no bias; gate: none; dense: 8·3 = 24 weights + 3 biases
     CHECK_THAT(text, Catch::Contains("45 parameters"));
 }
