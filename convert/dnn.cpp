@@ -1,6 +1,7 @@
 #include "convert/dnn.hpp"
 
 #include "snn/error.hpp"
+#include "snn/window.hpp"
 
 #include <Eigen/Core>
 
@@ -24,38 +25,26 @@ void accumulate_dense(const Projection& p, const Shape& src, const Shape& dst, c
         for (int oy = 0; oy < dst.h; ++oy)
             for (int ox = 0; ox < dst.w; ++ox) {
                 float* o = out + (std::int64_t(oy) * dst.w + ox) * dst.c;
-                for (int ky = 0; ky < w.kh; ++ky) {
-                    const int y = oy * w.sh - w.pad_top + ky;
-                    if (y < 0 || y >= src.h) continue;
-                    for (int kx = 0; kx < w.kw; ++kx) {
-                        const int x = ox * w.sw - w.pad_left + kx;
-                        if (x < 0 || x >= src.w) continue;
-                        const float* a = in + (std::int64_t(y) * src.w + x) * src.c;
-                        const float* k = p.weights.data() + (std::int64_t(ky) * w.kw + kx) * src.c * dst.c;
-                        for (int ci = 0; ci < src.c; ++ci) {
-                            const float av = a[ci];
-                            if (av == 0.0f) continue;
-                            const float* kr = k + std::int64_t(ci) * dst.c;
-                            for (int co = 0; co < dst.c; ++co) o[co] += av * kr[co];
-                        }
+                for_each_tap(w, src, oy, ox, [&](int y, int x, int ky, int kx) {
+                    const float* a = in + (std::int64_t(y) * src.w + x) * src.c;
+                    const float* k = p.weights.data() + (std::int64_t(ky) * w.kw + kx) * src.c * dst.c;
+                    for (int ci = 0; ci < src.c; ++ci) {
+                        const float av = a[ci];
+                        if (av == 0.0f) continue;
+                        const float* kr = k + std::int64_t(ci) * dst.c;
+                        for (int co = 0; co < dst.c; ++co) o[co] += av * kr[co];
                     }
-                }
+                });
             }
         return;
     case ProjectionKind::AvgPool:
         for (int oy = 0; oy < dst.h; ++oy)
             for (int ox = 0; ox < dst.w; ++ox) {
                 float* o = out + (std::int64_t(oy) * dst.w + ox) * dst.c;
-                for (int ky = 0; ky < w.kh; ++ky) {
-                    const int y = oy * w.sh - w.pad_top + ky;
-                    if (y < 0 || y >= src.h) continue;
-                    for (int kx = 0; kx < w.kw; ++kx) {
-                        const int x = ox * w.sw - w.pad_left + kx;
-                        if (x < 0 || x >= src.w) continue;
-                        const float* a = in + (std::int64_t(y) * src.w + x) * src.c;
-                        for (int c = 0; c < dst.c; ++c) o[c] += p.weights[0] * a[c];
-                    }
-                }
+                for_each_tap(w, src, oy, ox, [&](int y, int x, int, int) {
+                    const float* a = in + (std::int64_t(y) * src.w + x) * src.c;
+                    for (int c = 0; c < dst.c; ++c) o[c] += p.weights[0] * a[c];
+                });
             }
         return;
     case ProjectionKind::Identity:
@@ -74,15 +63,9 @@ void max_pool(const Projection& p, const Shape& src, const Shape& dst, const flo
         for (int ox = 0; ox < dst.w; ++ox)
             for (int c = 0; c < dst.c; ++c) {
                 float m = -std::numeric_limits<float>::infinity();
-                for (int ky = 0; ky < w.kh; ++ky) {
-                    const int y = oy * w.sh - w.pad_top + ky;
-                    if (y < 0 || y >= src.h) continue;
-                    for (int kx = 0; kx < w.kw; ++kx) {
-                        const int x = ox * w.sw - w.pad_left + kx;
-                        if (x < 0 || x >= src.w) continue;
-                        m = std::max(m, in[(std::int64_t(y) * src.w + x) * src.c + c]);
-                    }
-                }
+                for_each_tap(w, src, oy, ox, [&](int y, int x, int, int) {
+                    m = std::max(m, in[(std::int64_t(y) * src.w + x) * src.c + c]);
+                });
                 out[(std::int64_t(oy) * dst.w + ox) * dst.c + c] = m;
             }
 }

@@ -2,6 +2,7 @@
 
 #include "snn/error.hpp"
 #include "snn/h5.hpp"
+#include "snn/window.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -278,18 +279,16 @@ Value KerasImporter::dense(const LayerRef& l, Value& in) {
         const Window& win = pool.window;
         const float a = pool.weights[0];
         std::vector<float> folded(std::size_t(s.size()) * std::size_t(units), 0.0f);
+        const auto n_units = std::size_t(units);
         for (int oy = 0; oy < p.h; ++oy)
             for (int ox = 0; ox < p.w; ++ox)
-                for (int ky = 0; ky < win.kh; ++ky)
-                    for (int kx = 0; kx < win.kw; ++kx) {
-                        const int y = oy * win.sh - win.pad_top + ky, x = ox * win.sw - win.pad_left + kx;
-                        if (y < 0 || y >= s.h || x < 0 || x >= s.w) continue;
-                        for (int c = 0; c < p.c; ++c) {
-                            const float* row = w[0].data() + (std::size_t(oy * p.w + ox) * std::size_t(p.c) + std::size_t(c)) * std::size_t(units);
-                            float* dst = folded.data() + (std::size_t(y * s.w + x) * std::size_t(s.c) + std::size_t(c)) * std::size_t(units);
-                            for (int j = 0; j < units; ++j) dst[j] += a * row[j];
-                        }
+                for_each_tap(win, s, oy, ox, [&](int y, int x, int, int) {
+                    for (int c = 0; c < p.c; ++c) {
+                        const float* row = w[0].data() + std::size_t((oy * p.w + ox) * p.c + c) * n_units;
+                        float* dst = folded.data() + std::size_t((y * s.w + x) * s.c + c) * n_units;
+                        for (std::size_t j = 0; j < n_units; ++j) dst[j] += a * row[j];
                     }
+                });
         v.projections.push_back({src, ProjectionKind::Dense, {}, std::move(folded), l.name});
         v.layers = in.layers;
         v.layers.push_back(l.name);

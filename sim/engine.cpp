@@ -3,6 +3,7 @@
 #include "convert/dnn.hpp"
 #include "sim/kernels.hpp"
 #include "snn/error.hpp"
+#include "snn/window.hpp"
 
 #include <oneapi/tbb/blocked_range.h>
 #include <oneapi/tbb/enumerable_thread_specific.h>
@@ -180,40 +181,26 @@ void Engine::run_sample(const float* x, std::int64_t sample, SampleState& s, std
                 // Windows that hold an input spike of this step are the only ones that can pass one.
                 for (std::int32_t u : s.spikes[src]) {
                     const int C = ss.c, c = u % C, xx = (u / C) % ss.w, y = u / (C * ss.w);
-                    for (int ky = 0; ky < w.kh; ++ky) {
-                        const int ty = y + w.pad_top - ky;
-                        if (ty < 0) break;
-                        if (ty % w.sh || ty / w.sh >= pop.shape.h) continue;
-                        for (int kx = 0; kx < w.kw; ++kx) {
-                            const int tx = xx + w.pad_left - kx;
-                            if (tx < 0) break;
-                            if (tx % w.sw || tx / w.sw >= pop.shape.w) continue;
-                            const std::int32_t o = std::int32_t(((ty / w.sh) * pop.shape.w + tx / w.sw) * C + c);
-                            if (!touched[std::size_t(o)]) {
-                                touched[std::size_t(o)] = 1;
-                                out.push_back(o);
-                            }
+                    for_each_covering_window(w, pop.shape, y, xx, [&](int oy, int ox, int, int) {
+                        const std::int32_t o = std::int32_t((oy * pop.shape.w + ox) * C + c);
+                        if (!touched[std::size_t(o)]) {
+                            touched[std::size_t(o)] = 1;
+                            out.push_back(o);
                         }
-                    }
+                    });
                 }
                 std::size_t kept = 0;
                 for (std::int32_t o : out) {
                     touched[std::size_t(o)] = 0;
                     const int C = pop.shape.c, c = o % C, ox = (o / C) % pop.shape.w, oy = o / (C * pop.shape.w);
                     std::int32_t best = -1, best_count = -1;
-                    for (int ky = 0; ky < w.kh; ++ky) {
-                        const int y = oy * w.sh - w.pad_top + ky;
-                        if (y < 0 || y >= ss.h) continue;
-                        for (int kx = 0; kx < w.kw; ++kx) {
-                            const int xx = ox * w.sw - w.pad_left + kx;
-                            if (xx < 0 || xx >= ss.w) continue;
-                            const std::int32_t u = std::int32_t((y * ss.w + xx) * C + c);
-                            if (cnt[std::size_t(u)] > best_count) {
-                                best_count = cnt[std::size_t(u)];
-                                best = u;
-                            }
+                    for_each_tap(w, ss, oy, ox, [&](int y, int xx, int, int) {
+                        const std::int32_t u = std::int32_t((y * ss.w + xx) * C + c);
+                        if (cnt[std::size_t(u)] > best_count) {
+                            best_count = cnt[std::size_t(u)];
+                            best = u;
                         }
-                    }
+                    });
                     if (best >= 0 && last[std::size_t(best)] == t) out[kept++] = o;
                 }
                 out.resize(kept);

@@ -1,34 +1,9 @@
 #include "sim/kernels.hpp"
 
 #include "snn/error.hpp"
+#include "snn/window.hpp"
 
 namespace snn {
-namespace {
-
-// Calls f(oy, ox, ky, kx) for every window position (oy, ox) whose window
-// covers source pixel (y, x): y = oy·sh − pad_top + ky, so oy = (y + pad_top − ky)/sh
-// when that division is exact and 0 ≤ oy < H_out.
-template <class F>
-void for_each_covering_window(const Window& w, const Shape& dst, int y, int x, F&& f) {
-    for (int ky = 0; ky < w.kh; ++ky) {
-        const int ty = y + w.pad_top - ky;
-        if (ty < 0) break;
-        if (ty % w.sh) continue;
-        const int oy = ty / w.sh;
-        if (oy >= dst.h) continue;
-        for (int kx = 0; kx < w.kw; ++kx) {
-            const int tx = x + w.pad_left - kx;
-            if (tx < 0) break;
-            if (tx % w.sw) continue;
-            const int ox = tx / w.sw;
-            if (ox >= dst.w) continue;
-            f(oy, ox, ky, kx);
-        }
-    }
-}
-
-} // namespace
-
 std::int64_t scatter(const Projection& p, const Shape& src, const Shape& dst, std::span<const std::int32_t> units,
                      const float* values, float* current) {
     std::int64_t ops = 0;
