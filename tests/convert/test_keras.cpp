@@ -7,6 +7,8 @@
 #include "snn/error.hpp"
 #include "snn/h5.hpp"
 
+#include "tests/support.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -19,6 +21,7 @@
 #include <vector>
 
 using namespace snn;
+using namespace snn::test;
 namespace fs = std::filesystem;
 using Catch::Matchers::Contains;
 
@@ -28,20 +31,6 @@ const fs::path source_dir = SNN_SOURCE_DIR;
 const fs::path fixtures = source_dir / "data" / "fixtures";
 // Beside the repository in CI; absent in some checkouts (those tests skip).
 const fs::path keras_real = source_dir / ".." / "shared" / "data" / "keras-real";
-
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        std::random_device rd;
-        path = fs::temp_directory_path() / ("snn-test-keras-" + std::to_string(rd()));
-        fs::create_directories(path);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    std::string file(const std::string& name) const { return (path / name).string(); }
-};
 
 struct Weight {
     std::string name; // "kernel", "bias", "gamma", ...
@@ -186,7 +175,7 @@ TEST_CASE("the Keras 3 sequential fixture matches the numpy reference", "[conver
 }
 
 TEST_CASE("a folded BatchNormalization equals BatchNormalization applied after the layer", "[convert]") {
-    TempDir dir;
+    TempDir dir("keras");
     DenseBnModel m;
     SECTION("axis -1") {}
     SECTION("axis [1], as Keras 2 writes it after a Dense") { m.bn_axis = "[1]"; }
@@ -280,7 +269,7 @@ TEST_CASE("the real MNIST models reach their own accuracy in the DNN forward pas
 }
 
 TEST_CASE("the importer refuses bad input with an snn::Error that says what is wrong", "[convert]") {
-    TempDir dir;
+    TempDir dir("keras");
 
     SECTION("a missing file") {
         const std::string path = dir.file("no_such_model.h5");

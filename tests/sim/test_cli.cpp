@@ -4,6 +4,8 @@
 // documents; results do not depend on --threads.
 #include "snn/h5.hpp"
 
+#include "tests/support.hpp"
+
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
@@ -19,6 +21,7 @@
 #include <vector>
 
 using namespace snn;
+using namespace snn::test;
 namespace fs = std::filesystem;
 using Catch::Matchers::Contains;
 using json = nlohmann::json;
@@ -27,28 +30,6 @@ namespace {
 
 const fs::path source_dir = SNN_SOURCE_DIR;
 const fs::path fixtures = source_dir / "data" / "fixtures";
-
-struct TempDir {
-    fs::path path;
-    explicit TempDir(const std::string& tag) {
-        std::random_device rd;
-        path = fs::temp_directory_path() / ("snn-test-cli-" + tag + "-" + std::to_string(rd()));
-        fs::create_directories(path);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    std::string file(const std::string& name) const { return (path / name).string(); }
-    std::vector<std::string> temporaries() const {
-        std::vector<std::string> names;
-        for (const auto& e : fs::directory_iterator(path)) {
-            const std::string n = e.path().filename().string();
-            if (n.find(".tmp") != std::string::npos) names.push_back(n);
-        }
-        return names;
-    }
-};
 
 std::string quote(const std::string& s) { return "'" + s + "'"; }
 

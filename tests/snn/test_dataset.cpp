@@ -3,6 +3,8 @@
 #include "snn/error.hpp"
 #include "snn/h5.hpp"
 
+#include "tests/support.hpp"
+
 #include <catch2/catch.hpp>
 #include <zlib.h>
 
@@ -16,24 +18,11 @@
 
 namespace fs = std::filesystem;
 using Catch::Contains;
+using snn::test::TempDir;
 
 namespace {
 
 const fs::path kMnistDir = fs::path(SNN_SOURCE_DIR) / "data" / "datasets" / "mnist";
-
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        std::random_device rd;
-        path = fs::temp_directory_path() / ("snn_test_dataset_" + std::to_string(rd()));
-        fs::create_directories(path);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    std::string str() const { return path.string(); }
-};
 
 // Reads `n` bytes at `offset` of a file, by hand, as the reference for the loader.
 std::vector<unsigned char> raw_bytes(const fs::path& file, std::streamoff offset, std::size_t n) {

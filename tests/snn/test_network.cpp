@@ -2,31 +2,16 @@
 #include "snn/inspect.hpp"
 #include "snn/network.hpp"
 
+#include "tests/support.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <limits>
 
 using namespace snn;
+using namespace snn::test;
 
 namespace {
-
-Population input(Shape s) {
-    Population p;
-    p.name = "input";
-    p.kind = PopulationKind::Input;
-    p.shape = s;
-    return p;
-}
-
-Projection projection(int source, ProjectionKind kind, Window w, std::vector<float> weights, std::string layer) {
-    Projection p;
-    p.source = source;
-    p.kind = kind;
-    p.window = w;
-    p.weights = std::move(weights);
-    p.layer = std::move(layer);
-    return p;
-}
 
 // input (4,4,1) → conv1 3x3 same, 2 channels (4,4,2) → pool 2x2 avg (2,2,2) → dense 3 (1,1,3)
 Network conv_pool_dense() {

@@ -3,6 +3,8 @@
 #include "snn/inspect.hpp"
 #include "snn/network_io.hpp"
 
+#include "tests/support.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -13,48 +15,10 @@
 #include <random>
 
 using namespace snn;
+using namespace snn::test;
 namespace fs = std::filesystem;
 
 namespace {
-
-// A fresh directory per test, removed afterwards.
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        std::random_device rd;
-        path = fs::temp_directory_path() / ("snn-test-io-" + std::to_string(rd()));
-        fs::create_directories(path);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    std::string file(const std::string& name) const { return (path / name).string(); }
-    std::vector<std::string> listing() const {
-        std::vector<std::string> names;
-        for (const auto& e : fs::directory_iterator(path)) names.push_back(e.path().filename().string());
-        std::sort(names.begin(), names.end());
-        return names;
-    }
-};
-
-Population input(Shape s) {
-    Population p;
-    p.name = "input";
-    p.kind = PopulationKind::Input;
-    p.shape = s;
-    return p;
-}
-
-Projection projection(int source, ProjectionKind kind, Window w, std::vector<float> weights, std::string layer) {
-    Projection p;
-    p.source = source;
-    p.kind = kind;
-    p.window = w;
-    p.weights = std::move(weights);
-    p.layer = std::move(layer);
-    return p;
-}
 
 // Values that a lossy path (text, double attributes, conversion) would change:
 // thirds, a denormal, the largest float, a negative zero.

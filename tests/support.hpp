@@ -1,0 +1,62 @@
+#pragma once
+// Helpers shared by the tests: a scratch directory and builders for hand-made networks.
+#include "snn/network.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace snn::test {
+
+// A fresh directory per test, removed afterwards.
+struct TempDir {
+    std::filesystem::path path;
+    explicit TempDir(const std::string& tag = "tmp") {
+        std::random_device rd;
+        path = std::filesystem::temp_directory_path() / ("snn-test-" + tag + "-" + std::to_string(rd()));
+        std::filesystem::create_directories(path);
+    }
+    ~TempDir() {
+        std::error_code ec;
+        std::filesystem::remove_all(path, ec);
+    }
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    std::string str() const { return path.string(); }
+    std::string file(const std::string& name) const { return (path / name).string(); }
+    std::vector<std::string> listing() const {
+        std::vector<std::string> names;
+        for (const auto& e : std::filesystem::directory_iterator(path)) names.push_back(e.path().filename().string());
+        std::sort(names.begin(), names.end());
+        return names;
+    }
+    // Names of leftover temporary files (what AtomicOutput writes before renaming).
+    std::vector<std::string> temporaries() const {
+        std::vector<std::string> names;
+        for (const auto& n : listing())
+            if (n.find(".tmp") != std::string::npos) names.push_back(n);
+        return names;
+    }
+};
+
+inline Population input(Shape s) {
+    Population p;
+    p.name = "input";
+    p.kind = PopulationKind::Input;
+    p.shape = s;
+    return p;
+}
+
+inline Projection projection(int source, ProjectionKind kind, Window w, std::vector<float> weights, std::string layer) {
+    Projection p;
+    p.source = source;
+    p.kind = kind;
+    p.window = w;
+    p.weights = std::move(weights);
+    p.layer = std::move(layer);
+    return p;
+}
+
+} // namespace snn::test
