@@ -1,8 +1,18 @@
 #!/usr/bin/env bash
-# Fresh machine → every test: installs packages, fetches the data sets, builds, runs ctest.
+# Fresh machine → every test: installs packages, fetches the data sets, builds,
+# runs ctest; then builds again with AddressSanitizer + UndefinedBehaviorSanitizer
+# (build-asan/) and runs the whole suite under them. Any failure or sanitizer
+# report fails the command. SNN_SKIP_SANITIZE=1 skips the second pass.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+jobs="$(nproc)"
 "$root/tools/setup.sh"
 "$root/tools/build.sh"
-cd "$root/build"
-ctest --output-on-failure -j "$(nproc)"
+(cd "$root/build" && ctest --output-on-failure -j "$jobs")
+if [ "${SNN_SKIP_SANITIZE:-0}" != "1" ]; then
+    echo "== tests under AddressSanitizer + UndefinedBehaviorSanitizer"
+    cmake -S "$root" -B "$root/build-asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSNN_SANITIZE=ON -DSNN_NATIVE=OFF >/dev/null
+    cmake --build "$root/build-asan" -j "$jobs"
+    export ASAN_OPTIONS="halt_on_error=1:detect_leaks=1" UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
+    (cd "$root/build-asan" && ctest --output-on-failure -j "$jobs")
+fi
