@@ -43,12 +43,12 @@ void accumulate_dense(const Projection& p, const Shape& src, const Shape& dst, c
                 float* o = out + (std::int64_t(oy) * dst.w + ox) * dst.c;
                 for_each_tap(w, src, oy, ox, [&](int y, int x, int, int) {
                     const float* a = in + (std::int64_t(y) * src.w + x) * src.c;
-                    for (int c = 0; c < dst.c; ++c) o[c] += p.weights[0] * a[c];
+                    for (int c = 0; c < dst.c; ++c) o[c] += p.weights[std::size_t(c)] * a[c];
                 });
             }
         return;
     case ProjectionKind::Identity:
-        for (std::int64_t i = 0; i < dst.size(); ++i) out[i] += p.weights[0] * in[i];
+        for (std::int64_t i = 0; i < dst.size(); ++i) out[i] += p.weights[std::size_t(i % dst.c)] * in[i];
         return;
     case ProjectionKind::MaxPool: break;
     }

@@ -277,7 +277,6 @@ Value KerasImporter::dense(const LayerRef& l, Value& in) {
         const Projection& pool = in.projections[0];
         const Shape s = net_.populations[std::size_t(src)].shape, p = in.pooled;
         const Window& win = pool.window;
-        const float a = pool.weights[0];
         std::vector<float> folded(std::size_t(s.size()) * std::size_t(units), 0.0f);
         const auto n_units = std::size_t(units);
         for (int oy = 0; oy < p.h; ++oy)
@@ -286,6 +285,7 @@ Value KerasImporter::dense(const LayerRef& l, Value& in) {
                     for (int c = 0; c < p.c; ++c) {
                         const float* row = w[0].data() + std::size_t((oy * p.w + ox) * p.c + c) * n_units;
                         float* dst = folded.data() + std::size_t((y * s.w + x) * s.c + c) * n_units;
+                        const float a = pool.weights[std::size_t(c)];
                         for (std::size_t j = 0; j < n_units; ++j) dst[j] += a * row[j];
                     }
                 });
@@ -371,7 +371,8 @@ Value KerasImporter::pooling(const LayerRef& l, Value& in, bool max, bool global
         if (win.pad_top || win.pad_left || (v.shape.h - 1) * st[0] + k[0] != s.h || (v.shape.w - 1) * st[1] + k[1] != s.w) {
             if (same) fail(l, "average pooling with 'same' padding that pads the input is not supported");
         }
-        v.projections.push_back({src, ProjectionKind::AvgPool, win, {1.0f / float(k[0] * k[1])}, l.name});
+        v.projections.push_back(
+            {src, ProjectionKind::AvgPool, win, std::vector<float>(std::size_t(s.c), 1.0f / float(k[0] * k[1])), l.name});
         v.bias.assign(std::size_t(s.c), 0.0f);
         v.nonnegative = true;
         v.pooled = v.shape;
@@ -419,10 +420,11 @@ void KerasImporter::batchnorm(const LayerRef& l, Value& v) {
         case ProjectionKind::Conv2D:
             for (std::size_t i = 0; i < p.weights.size(); ++i) p.weights[i] = float(p.weights[i] * s[i % C]);
             break;
-        default:
-            for (std::size_t j = 1; j < C; ++j)
-                if (s[j] != s[0]) fail(l, "cannot fold a per-channel scale into a pooling or residual branch");
-            p.weights[0] = float(p.weights[0] * s[0]);
+        case ProjectionKind::AvgPool:
+        case ProjectionKind::Identity:
+            for (std::size_t j = 0; j < C; ++j) p.weights[j] = float(p.weights[j] * s[j]);
+            break;
+        case ProjectionKind::MaxPool: throw InternalError("batchnorm: max pooling in a linear expression");
         }
     }
     for (std::size_t j = 0; j < C; ++j) v.bias[j] = float(s[j] * v.bias[j] + beta[j] - s[j] * mean[j]);
@@ -510,7 +512,8 @@ void KerasImporter::import_layer(const LayerRef& l) {
             }
             if (in.population >= 0) {
                 if (!(net_.populations[std::size_t(in.population)].shape == in.shape)) fail(l, "adds a flattened tensor");
-                v.projections.push_back({in.population, ProjectionKind::Identity, {}, {1.0f}, l.name});
+                v.projections.push_back(
+                    {in.population, ProjectionKind::Identity, {}, std::vector<float>(std::size_t(in.shape.c), 1.0f), l.name});
             } else {
                 for (const auto& p : in.projections) v.projections.push_back(p);
                 for (std::size_t j = 0; j < v.bias.size(); ++j) v.bias[j] += in.bias[j];

@@ -140,10 +140,11 @@ std::vector<float> model_based_scales(const Network& net) {
                 break;
             }
             case ProjectionKind::AvgPool:
-                for (auto& b : bound) b += std::max(0.0f, p.weights[0]) * p.window.kh * p.window.kw * ls;
+                for (std::size_t c = 0; c < bound.size(); ++c)
+                    bound[c] += std::max(0.0f, p.weights[c]) * p.window.kh * p.window.kw * ls;
                 break;
             case ProjectionKind::Identity:
-                for (auto& b : bound) b += std::max(0.0f, p.weights[0]) * ls;
+                for (std::size_t c = 0; c < bound.size(); ++c) bound[c] += std::max(0.0f, p.weights[c]) * ls;
                 break;
             case ProjectionKind::MaxPool: break;
             }

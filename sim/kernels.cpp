@@ -37,11 +37,10 @@ std::int64_t scatter(const Projection& p, const Shape& src, const Shape& dst, st
     }
     case ProjectionKind::AvgPool: {
         const int C = src.c;
-        const float w0 = p.weights[0];
         for (std::size_t k = 0; k < units.size(); ++k) {
             const int u = units[k];
             const int c = u % C, x = (u / C) % src.w, y = u / (C * src.w);
-            const float a = (values ? values[k] : 1.0f) * w0;
+            const float a = (values ? values[k] : 1.0f) * p.weights[std::size_t(c)];
             for_each_covering_window(p.window, dst, y, x, [&](int oy, int ox, int, int) {
                 current[(std::int64_t(oy) * dst.w + ox) * C + c] += a;
                 ++ops;
@@ -50,8 +49,9 @@ std::int64_t scatter(const Projection& p, const Shape& src, const Shape& dst, st
         return ops;
     }
     case ProjectionKind::Identity: {
-        const float w0 = p.weights[0];
-        for (std::size_t k = 0; k < units.size(); ++k) current[units[k]] += (values ? values[k] : 1.0f) * w0;
+        const int C = dst.c;
+        for (std::size_t k = 0; k < units.size(); ++k)
+            current[units[k]] += (values ? values[k] : 1.0f) * p.weights[std::size_t(units[k] % C)];
         return std::int64_t(units.size());
     }
     case ProjectionKind::MaxPool: break;

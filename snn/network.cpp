@@ -82,7 +82,7 @@ std::int64_t expected_weight_count(const Projection& p, const Shape& src, const 
     case ProjectionKind::Dense: return src.size() * dst.size();
     case ProjectionKind::Conv2D: return std::int64_t(p.window.kh) * p.window.kw * src.c * dst.c;
     case ProjectionKind::AvgPool:
-    case ProjectionKind::Identity: return 1;
+    case ProjectionKind::Identity: return dst.c;
     case ProjectionKind::MaxPool: return 0;
     }
     throw InternalError("unknown projection kind");
@@ -145,13 +145,6 @@ void validate(const Network& net) {
             if ((p.kind == ProjectionKind::MaxPool) != (pop.kind == PopulationKind::MaxPool))
                 throw Error("population '" + pop.name + "': maxpool projections belong to max-pooling gates only");
             const Shape& src = net.populations[std::size_t(p.source)].shape;
-            const std::int64_t want = expected_weight_count(p, src, pop.shape);
-            if (std::int64_t(p.weights.size()) != want)
-                throw Error("population '" + pop.name + "': projection from layer '" + p.layer + "' has " +
-                            std::to_string(p.weights.size()) + " weights, expected " + std::to_string(want));
-            for (float w : p.weights)
-                if (!std::isfinite(w))
-                    throw Error("population '" + pop.name + "': layer '" + p.layer + "' has a weight that is not finite (NaN or Inf)");
             switch (p.kind) {
             case ProjectionKind::Dense: break;
             case ProjectionKind::Identity:
@@ -167,6 +160,13 @@ void validate(const Network& net) {
                 break;
             case ProjectionKind::Conv2D: check_window_fits(pop, p, src); break;
             }
+            const std::int64_t want = expected_weight_count(p, src, pop.shape);
+            if (std::int64_t(p.weights.size()) != want)
+                throw Error("population '" + pop.name + "': projection from layer '" + p.layer + "' has " +
+                            std::to_string(p.weights.size()) + " weights, expected " + std::to_string(want));
+            for (float w : p.weights)
+                if (!std::isfinite(w))
+                    throw Error("population '" + pop.name + "': layer '" + p.layer + "' has a weight that is not finite (NaN or Inf)");
         }
     }
 }

@@ -7,8 +7,8 @@
 //
 //   Dense     weights (in, out), row i = the fan-out of input unit i
 //   Conv2D    kernel (kh, kw, cin, cout), stride, padding
-//   AvgPool   one weight shared by every window entry (1/(kh·kw), scaled)
-//   Identity  one weight, unit i feeds unit i (a residual branch)
+//   AvgPool   one weight per channel, shared by the window (1/(kh·kw), scaled)
+//   Identity  one weight per channel, unit i feeds unit i (a residual branch)
 //   MaxPool   no weights: a max-pooling gate (only in MaxPool populations)
 //
 // Flatten is not a population: channels-last flattening keeps the linear

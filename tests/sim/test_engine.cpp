@@ -264,7 +264,7 @@ TEST_CASE("a max-pooling gate passes the spikes of the most active input in its 
     Population relay;
     relay.name = "relay";
     relay.shape = {1, 2, 1};
-    relay.projections.push_back({0, ProjectionKind::Identity, {}, {1.0f}, "relay"});
+    relay.projections.push_back({0, ProjectionKind::Identity, {}, {1.0f}, "relay"}); // one channel
     net.populations.push_back(relay);
     Population pool;
     pool.name = "pool";

@@ -29,7 +29,7 @@ Network conv_pool_dense() {
     Population pool;
     pool.name = "pool";
     pool.shape = {2, 2, 2};
-    pool.projections.push_back(projection(1, ProjectionKind::AvgPool, {2, 2, 2, 2, 0, 0}, {0.25f}, "pool"));
+    pool.projections.push_back(projection(1, ProjectionKind::AvgPool, {2, 2, 2, 2, 0, 0}, {0.25f, 0.25f}, "pool"));
     net.populations.push_back(pool);
 
     Population dense;
@@ -72,8 +72,9 @@ TEST_CASE("expected_weight_count per projection kind", "[network]") {
     CHECK(expected_weight_count(projection(0, ProjectionKind::Dense, {}, {}, ""), src, dst) == 32 * 3);
     CHECK(expected_weight_count(projection(0, ProjectionKind::Conv2D, {3, 5, 1, 1, 0, 0}, {}, ""), src, dst) ==
           3 * 5 * 2 * 3);
-    CHECK(expected_weight_count(projection(0, ProjectionKind::AvgPool, {}, {}, ""), src, dst) == 1);
-    CHECK(expected_weight_count(projection(0, ProjectionKind::Identity, {}, {}, ""), src, dst) == 1);
+    // Pooling and identity carry one weight per channel of the target.
+    CHECK(expected_weight_count(projection(0, ProjectionKind::AvgPool, {}, {}, ""), src, dst) == 3);
+    CHECK(expected_weight_count(projection(0, ProjectionKind::Identity, {}, {}, ""), src, dst) == 3);
     CHECK(expected_weight_count(projection(0, ProjectionKind::MaxPool, {}, {}, ""), src, dst) == 0);
 }
 
@@ -98,7 +99,7 @@ TEST_CASE("validate rejects shape and weight mismatches, naming the population",
         REQUIRE_THROWS_WITH(validate(net), Catch::Contains("'pool'") && Catch::Contains("channel"));
     }
     SECTION("residual input of another shape") {
-        net.populations[2].projections.push_back(projection(0, ProjectionKind::Identity, {}, {1.f}, "add"));
+        net.populations[2].projections.push_back(projection(0, ProjectionKind::Identity, {}, {1.f, 1.f}, "add"));
         REQUIRE_THROWS_WITH(validate(net), Catch::Contains("'pool'") && Catch::Contains("residual"));
     }
     SECTION("bias not one per channel") {
@@ -127,8 +128,8 @@ TEST_CASE("describe lists every population and the hand-counted totals", "[netwo
     const Network net = conv_pool_dense();
     const std::string text = describe(net);
     for (const auto& pop : net.populations) CHECK_THAT(text, Catch::Contains(pop.name));
-    // conv1: 3·3·1·2 weights + 2 biases; pool: 1 shared weight; dense: 8·3 weights + 3 biases
-    const int params = (18 + 2) + 1 + (24 + 3);
+    // conv1: 3·3·1·2 weights + 2 biases; pool: 1 weight per channel (2); dense: 8·3 weights + 3 biases
+    const int params = (18 + 2) + 2 + (24 + 3);
     CHECK_THAT(text, Catch::Contains(std::to_string(params) + " parameters"));
     CHECK_THAT(text, Catch::Contains(std::to_string(params * 4) + " bytes"));
     // 16 + 32 + 8 + 3 neurons
@@ -151,7 +152,7 @@ TEST_CASE("describe_json carries the same facts", "[network][inspect]") {
     CHECK(j["populations"][1]["parameters"] == 20);
     CHECK(j["populations"][1]["projections"][0]["source_name"] == "input");
     CHECK(j["populations"][0]["neuron"].is_null());
-    CHECK(j["totals"]["parameters"] == 48);
-    CHECK(j["totals"]["bytes"] == 192);
+    CHECK(j["totals"]["parameters"] == 49); // (18 + 2) + 2 + (24 + 3), as above
+    CHECK(j["totals"]["bytes"] == 196);
     CHECK(j["totals"]["neurons"] == 59);
 }

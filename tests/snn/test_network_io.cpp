@@ -50,7 +50,7 @@ Network conv_pool_dense() {
     Population pool;
     pool.name = "pool";
     pool.shape = {2, 2, 2};
-    pool.projections.push_back(projection(1, ProjectionKind::AvgPool, {2, 2, 2, 2, 0, 0}, {0.25f}, "pool"));
+    pool.projections.push_back(projection(1, ProjectionKind::AvgPool, {2, 2, 2, 2, 0, 0}, {0.25f, 0.5f}, "pool"));
     net.populations.push_back(pool);
 
     Population dense;
@@ -77,7 +77,7 @@ Network residual() {
     b.name = "b";
     b.shape = {4, 4, 2};
     b.projections.push_back(projection(1, ProjectionKind::Conv2D, {3, 3, 1, 1, 1, 1}, awkward(36, 2.f), "b"));
-    b.projections.push_back(projection(1, ProjectionKind::Identity, {}, {0.8f}, "add"));
+    b.projections.push_back(projection(1, ProjectionKind::Identity, {}, {0.8f, -1.f / 3.f}, "add"));
     net.populations.push_back(b);
     Population out;
     out.name = "out";
@@ -179,7 +179,7 @@ TEST_CASE("the file follows the documented layout", "[network_io]") {
           std::vector<std::int64_t>{3, 3, 1, 1, 1, 1});
     CHECK(h5::dataset_dims(pops, "000/bias") == std::vector<std::uint64_t>{0});
     CHECK(h5::read_string_list_attr(h5::open_group(pops, "000"), "layers").empty());
-    CHECK(h5::dataset_dims(pops, "002/projections/000/weights") == std::vector<std::uint64_t>{1});
+    CHECK(h5::dataset_dims(pops, "002/projections/000/weights") == std::vector<std::uint64_t>{2});
     CHECK(h5::dataset_dims(pops, "003/projections/000/weights") == std::vector<std::uint64_t>{8, 3});
     CHECK(h5::read_int_attr(h5::open_group(pops, "003/projections/000"), "source") == 2);
 }
