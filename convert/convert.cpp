@@ -11,6 +11,9 @@ Network convert_model(const std::string& model_path, const Dataset* calib, const
                       ConvertLog& log) {
     Network net = import_keras(model_path);
     std::vector<float> scales;
+    ChannelScales per_channel;
+    if (options.channel_wise && (!calib || options.norm.kind == NormSpec::Kind::Model))
+        throw Error("--norm-granularity channel needs data-based normalization (--calib with --norm max or percentile:P)");
     if (calib) {
         if (calib->shape.size() != net.input().shape.size())
             throw Error("calibration data '" + calib->name + "' has samples of shape " + calib->shape.str() +
@@ -19,6 +22,11 @@ Network convert_model(const std::string& model_path, const Dataset* calib, const
         if (options.norm.kind == NormSpec::Kind::Model) {
             scales = model_based_scales(net);
             net.normalization = "model-based (Diehl et al. 2015)";
+        } else if (options.channel_wise) {
+            per_channel = channel_scales(net, calib->x.data(), calib->size(), options.norm, options.threads);
+            net.normalization = "data-based channel-wise " + options.norm.str() + " on " +
+                                std::to_string(calib->size()) + " samples of " + calib->name +
+                                " (Rueckauer et al. 2017, Kim et al. 2020)";
         } else {
             scales = data_based_scales(net, calib->x.data(), calib->size(), options.norm, options.threads);
             net.normalization = "data-based " + options.norm.str() + " on " + std::to_string(calib->size()) +
@@ -30,13 +38,15 @@ Network convert_model(const std::string& model_path, const Dataset* calib, const
         log.lines.push_back("no --calib data: using model-based normalization (the largest input each layer can "
                             "receive); data-based normalization with --calib is usually far more accurate");
     }
-    apply_scales(net, scales);
+    if (per_channel.empty()) apply_scales(net, scales);
+    else apply_scales(net, per_channel);
     for (std::size_t i = 1; i < net.populations.size(); ++i) {
         Population& pop = net.populations[i];
         if (pop.kind != PopulationKind::Spiking) continue;
         pop.neuron = options.neuron;
         char buf[160];
-        std::snprintf(buf, sizeof buf, "%-24s lambda = %.6g", pop.name.c_str(), double(scales[i]));
+        std::snprintf(buf, sizeof buf, per_channel.empty() ? "%-24s lambda = %.6g" : "%-24s lambda ≤ %.6g",
+                      pop.name.c_str(), double(pop.scale));
         log.lines.push_back(buf);
     }
     validate(net);

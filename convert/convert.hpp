@@ -12,6 +12,7 @@ namespace snn {
 
 struct ConvertOptions {
     NormSpec norm;         // ignored (model-based) when no calibration data is given
+    bool channel_wise = false; // one λ per channel (data-based only)
     NeuronParams neuron;   // applied to every spiking population
     int threads = 1;
 };

@@ -63,19 +63,30 @@ double percentile(std::vector<float>& v, double p) {
     return a + (rank - double(lo)) * (b - a);
 }
 
-std::vector<float> data_based_scales(const Network& net, const float* x, std::int64_t n, const NormSpec& spec,
-                                     int threads) {
+namespace {
+
+// λ per (population, channel), or per population when `per_channel` is false
+// (then every channel of a population holds the same λ).
+ChannelScales calibrate(const Network& net, const float* x, std::int64_t n, const NormSpec& spec, int threads,
+                        bool per_channel) {
     const std::size_t P = net.populations.size();
     const std::int64_t in_size = net.input().shape.size();
-    std::vector<std::vector<float>> nonzero(P);
-    std::vector<float> maxima(P, 0.0f);
+    auto groups = [&](std::size_t l) {
+        return per_channel && l + 1 < P ? std::size_t(net.populations[l].shape.c) : std::size_t(1);
+    };
+    std::vector<std::vector<std::vector<float>>> nonzero(P);
+    std::vector<std::vector<float>> maxima(P);
+    for (std::size_t l = 0; l < P; ++l) {
+        nonzero[l].resize(groups(l));
+        maxima[l].assign(groups(l), 0.0f);
+    }
     // Forward passes in chunks, in parallel; the non-zero activations are
     // gathered in sample order, so the result does not depend on threads.
     const std::int64_t chunk = 256;
     tbb::task_arena arena(std::max(threads, 1));
     for (std::int64_t start = 0; start < n; start += chunk) {
         const std::int64_t end = std::min(n, start + chunk);
-        std::vector<std::vector<std::vector<float>>> acts(std::size_t(end - start));
+        std::vector<std::vector<std::vector<float>>> acts(static_cast<std::size_t>(end - start));
         arena.execute([&] {
             tbb::parallel_for(tbb::blocked_range<std::int64_t>(start, end), [&](const auto& r) {
                 for (std::int64_t i = r.begin(); i < r.end(); ++i)
@@ -85,26 +96,49 @@ std::vector<float> data_based_scales(const Network& net, const float* x, std::in
         for (const auto& a : acts)
             for (std::size_t l = 0; l < P; ++l) {
                 if (net.populations[l].kind != PopulationKind::Spiking) continue;
-                for (float v : a[l])
-                    if (v > 0) {
-                        maxima[l] = std::max(maxima[l], v);
-                        if (spec.kind == NormSpec::Kind::Percentile) nonzero[l].push_back(v);
-                    }
+                const std::size_t G = groups(l);
+                for (std::size_t j = 0; j < a[l].size(); ++j) {
+                    const float v = a[l][j];
+                    if (!(v > 0)) continue;
+                    const std::size_t g = G == 1 ? 0 : j % G;
+                    maxima[l][g] = std::max(maxima[l][g], v);
+                    if (spec.kind == NormSpec::Kind::Percentile) nonzero[l][g].push_back(v);
+                }
             }
     }
-    std::vector<float> scales(P, 1.0f);
+    ChannelScales scales(P);
     for (std::size_t l = 0; l < P; ++l) {
         const Population& pop = net.populations[l];
+        const std::size_t C = std::size_t(pop.shape.c);
         if (pop.kind == PopulationKind::MaxPool) {
             scales[l] = scales[std::size_t(pop.projections[0].source)];
             continue;
         }
+        scales[l].assign(C, 1.0f);
         if (pop.kind != PopulationKind::Spiking) continue;
-        double lambda = spec.kind == NormSpec::Kind::Percentile ? percentile(nonzero[l], spec.percentile) : maxima[l];
-        if (!(lambda > 0)) lambda = 1.0; // a population that never fires on the calibration data
-        scales[l] = float(lambda);
+        for (std::size_t g = 0; g < groups(l); ++g) {
+            double lambda = spec.kind == NormSpec::Kind::Percentile ? percentile(nonzero[l][g], spec.percentile)
+                                                                    : maxima[l][g];
+            if (!(lambda > 0)) lambda = 1.0; // a population (or channel) that never fires on the calibration data
+            if (groups(l) == 1) std::fill(scales[l].begin(), scales[l].end(), float(lambda));
+            else scales[l][g] = float(lambda);
+        }
     }
     return scales;
+}
+
+} // namespace
+
+std::vector<float> data_based_scales(const Network& net, const float* x, std::int64_t n, const NormSpec& spec,
+                                     int threads) {
+    const ChannelScales s = calibrate(net, x, n, spec, threads, false);
+    std::vector<float> out;
+    for (const auto& c : s) out.push_back(c.empty() ? 1.0f : c[0]);
+    return out;
+}
+
+ChannelScales channel_scales(const Network& net, const float* x, std::int64_t n, const NormSpec& spec, int threads) {
+    return calibrate(net, x, n, spec, threads, true);
 }
 
 std::vector<float> model_based_scales(const Network& net) {
@@ -163,16 +197,44 @@ std::vector<float> model_based_scales(const Network& net) {
 
 void apply_scales(Network& net, const std::vector<float>& scales) {
     if (scales.size() != net.populations.size()) throw InternalError("apply_scales: one scale per population");
+    ChannelScales per_channel(scales.size());
+    for (std::size_t l = 0; l < scales.size(); ++l)
+        per_channel[l].assign(std::size_t(net.populations[l].shape.c), scales[l]);
+    apply_scales(net, per_channel);
+}
+
+void apply_scales(Network& net, const ChannelScales& scales) {
+    if (scales.size() != net.populations.size()) throw InternalError("apply_scales: one scale per population");
     for (std::size_t l = 0; l < net.populations.size(); ++l) {
         Population& pop = net.populations[l];
-        pop.scale = scales[l];
+        const auto& lt = scales[l];
+        if (lt.size() != std::size_t(pop.shape.c)) throw InternalError("apply_scales: one scale per channel");
+        pop.scale = *std::max_element(lt.begin(), lt.end());
         if (pop.kind != PopulationKind::Spiking) continue;
-        const double lambda = scales[l];
+        const std::size_t Ct = lt.size();
         for (Projection& p : pop.projections) {
-            const double f = double(scales[std::size_t(p.source)]) / lambda;
-            for (float& w : p.weights) w = float(w * f);
+            const auto& ls = scales[std::size_t(p.source)];
+            const std::size_t Cs = ls.size();
+            auto& w = p.weights;
+            switch (p.kind) {
+            case ProjectionKind::Dense: {
+                // (in, out): source unit i is channel i mod Cs; target unit j is channel j mod Ct.
+                const std::size_t n_out = std::size_t(pop.shape.size());
+                for (std::size_t k = 0; k < w.size(); ++k)
+                    w[k] = float(double(w[k]) * ls[(k / n_out) % Cs] / lt[(k % n_out) % Ct]);
+                break;
+            }
+            case ProjectionKind::Conv2D: // (kh, kw, cin, cout)
+                for (std::size_t k = 0; k < w.size(); ++k) w[k] = float(double(w[k]) * ls[(k / Ct) % Cs] / lt[k % Ct]);
+                break;
+            case ProjectionKind::AvgPool:
+            case ProjectionKind::Identity:
+                for (std::size_t c = 0; c < w.size(); ++c) w[c] = float(double(w[c]) * ls[c] / lt[c]);
+                break;
+            case ProjectionKind::MaxPool: break;
+            }
         }
-        for (float& b : pop.bias) b = float(b / lambda);
+        for (std::size_t c = 0; c < pop.bias.size(); ++c) pop.bias[c] = float(pop.bias[c] / double(lt[c]));
     }
 }
 

@@ -10,6 +10,12 @@
 //   W ← W·λ_s/λ_l,   b ← b/λ_l,
 // with λ = 1 for the input (pixels in [0,1]) and λ of a max-pooling gate equal
 // to the λ of its source (max commutes with positive scaling).
+//
+// Channel-wise (Kim et al. 2020): one λ per channel of a population instead of
+// one per layer, so that a channel whose activations are small is not coded by
+// a handful of spikes while another one is clipped; then a weight from source
+// channel i to target channel j is scaled by λ_s[i]/λ_l[j]. The output
+// population keeps one λ for all its units, so that its argmax is unchanged.
 #include "snn/network.hpp"
 
 #include <cstdint>
@@ -38,5 +44,12 @@ std::vector<float> model_based_scales(const Network& net);
 
 // Applies W ← W·λ_s/λ_l, b ← b/λ_l and stores λ in Population::scale.
 void apply_scales(Network& net, const std::vector<float>& scales);
+
+// One λ per channel of every population (the output population's all equal).
+using ChannelScales = std::vector<std::vector<float>>;
+ChannelScales channel_scales(const Network& net, const float* x, std::int64_t n, const NormSpec& spec, int threads);
+// W from source channel i to target channel j ← W·λ_s[i]/λ_l[j], b_j ← b_j/λ_l[j];
+// Population::scale gets the largest λ of the population.
+void apply_scales(Network& net, const ChannelScales& scales);
 
 } // namespace snn

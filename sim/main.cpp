@@ -25,7 +25,7 @@ using namespace snn;
 int default_threads() { return int(std::max(1u, std::thread::hardware_concurrency())); }
 
 struct ConvertArgs {
-    std::string model, output, calib, norm = "percentile:99.9", reset = "subtract", neuron = "if";
+    std::string model, output, calib, norm = "percentile:99.9", granularity = "layer", reset = "subtract", neuron = "if";
     std::int64_t calib_samples = 1000;
     double tau_steps = 0, v_th = 1.0, v_init = 0.0;
     int threads = default_threads();
@@ -35,6 +35,9 @@ struct ConvertArgs {
 int cmd_convert(const ConvertArgs& a) {
     ConvertOptions opt;
     opt.norm = parse_norm(a.norm);
+    if (a.granularity != "layer" && a.granularity != "channel")
+        throw Error("--norm-granularity '" + a.granularity + "': expected layer or channel");
+    opt.channel_wise = a.granularity == "channel";
     opt.neuron.reset = reset_mode_from(a.reset);
     opt.neuron.model = neuron_model_from(a.neuron);
     opt.neuron.v_th = float(a.v_th);
@@ -112,6 +115,8 @@ int main(int argc, char** argv) {
     conv->add_option("--calib", ca.calib, "Calibration data: mnist:train, fashion-mnist:train, ... or an HDF5 file with x, y");
     conv->add_option("--calib-samples", ca.calib_samples, "Number of calibration samples (first N)")->capture_default_str();
     auto* norm_opt = conv->add_option("--norm", ca.norm, "Normalization: max, percentile:P or model")->capture_default_str();
+    conv->add_option("--norm-granularity", ca.granularity, "One scale per layer or per channel (data-based only)")
+        ->capture_default_str();
     conv->add_option("--reset", ca.reset, "Reset after a spike: subtract or zero")->capture_default_str();
     conv->add_option("--neuron", ca.neuron, "Neuron model: if or lif")->capture_default_str();
     conv->add_option("--tau-steps", ca.tau_steps, "LIF membrane time constant, in steps");

@@ -185,3 +185,84 @@ TEST_CASE("model-based scales of a hand-built net equal the largest positive inp
     neg.populations[2].bias = {-3.0f};
     CHECK(model_based_scales(neg)[2] == Approx(4.5));
 }
+
+TEST_CASE("channel-wise max normalization of the hand-built net equals the hand computation", "[convert]") {
+    // Hidden channels separately: max h0 = 1.5 at (1,1), max h1 = 2.25 at (0,1);
+    // the output keeps one λ for all its units: max o = 2.5.
+    Network net = two_layer_net();
+    NormSpec spec;
+    spec.kind = NormSpec::Kind::Max;
+    const ChannelScales scales = channel_scales(net, calib.data(), 4, spec, 1);
+    REQUIRE(scales.size() == 3);
+    CHECK(scales[0] == std::vector<float>{1.0f, 1.0f});
+    REQUIRE(scales[1].size() == 2);
+    CHECK(scales[1][0] == Approx(1.5));
+    CHECK(scales[1][1] == Approx(2.25));
+    CHECK(scales[2] == std::vector<float>{2.5f});
+    CHECK(channel_scales(net, calib.data(), 4, spec, 2) == scales);
+
+    const Network original = net;
+    apply_scales(net, scales);
+    CHECK(net.populations[1].scale == Approx(2.25)); // the largest channel λ
+    // W(i→j) ← W·λ_in[i]/λ_h[j]: column j is divided by its own channel's λ.
+    const auto& w1 = net.populations[1].projections[0].weights;
+    CHECK(w1[0] == Approx(1.0 / 1.5));
+    CHECK(w1[1] == Approx(-1.0 / 2.25));
+    CHECK(w1[2] == Approx(0.5 / 1.5));
+    CHECK(w1[3] == Approx(2.0 / 2.25));
+    CHECK(net.populations[1].bias[1] == Approx(0.25 / 2.25));
+    // W(h_i→o) ← W·λ_h[i]/λ_o: each hidden channel brings back its own λ.
+    const auto& w2 = net.populations[2].projections[0].weights;
+    CHECK(w2[0] == Approx(2.0 * 1.5 / 2.5));
+    CHECK(w2[1] == Approx(-1.0 * 2.25 / 2.5));
+    CHECK(net.populations[2].bias[0] == Approx(0.5 / 2.5));
+    for (int s = 0; s < 4; ++s) {
+        const auto a = forward(original, calib.data() + 2 * s);
+        const auto b = forward(net, calib.data() + 2 * s);
+        CHECK(b[1][0] == Approx(a[1][0] / 1.5).margin(1e-6));
+        CHECK(b[1][1] == Approx(a[1][1] / 2.25).margin(1e-6));
+        CHECK(b[2][0] == Approx(a[2][0] / 2.5).margin(1e-6));
+    }
+}
+
+TEST_CASE("channel-wise scales reach pooling and residual weights per channel", "[convert]") {
+    // input (1,1,2) → a (1,1,2) by identity → b (1,1,2) = avgpool 1x1 of a + identity of a → out dense 1.
+    Network net;
+    Population in;
+    in.name = "input";
+    in.kind = PopulationKind::Input;
+    in.shape = {1, 1, 2};
+    net.populations.push_back(in);
+    Population a;
+    a.name = "a";
+    a.shape = {1, 1, 2};
+    a.projections.push_back({0, ProjectionKind::Identity, {}, {1.0f, 3.0f}, "a"});
+    net.populations.push_back(a);
+    Population b;
+    b.name = "b";
+    b.shape = {1, 1, 2};
+    b.projections.push_back({1, ProjectionKind::AvgPool, {1, 1, 1, 1, 0, 0}, {1.0f, 1.0f}, "b"});
+    b.projections.push_back({1, ProjectionKind::Identity, {}, {1.0f, 1.0f}, "b"});
+    net.populations.push_back(b);
+    Population out;
+    out.name = "out";
+    out.shape = {1, 1, 1};
+    out.projections.push_back({2, ProjectionKind::Dense, {}, {1.0f, 1.0f}, "out"});
+    net.populations.push_back(out);
+    validate(net);
+    // x = (1, 1): a = (1, 3), b = (2, 6), out = 8.
+    const std::vector<float> x = {1.0f, 1.0f};
+    NormSpec spec;
+    spec.kind = NormSpec::Kind::Max;
+    const ChannelScales s = channel_scales(net, x.data(), 1, spec, 1);
+    CHECK(s[1] == std::vector<float>{1.0f, 3.0f});
+    CHECK(s[2] == std::vector<float>{2.0f, 6.0f});
+    apply_scales(net, s);
+    // Identity into a: w·λ_in/λ_a per channel = (1/1, 3/3); pooling and identity into b: λ_a/λ_b = (1/2, 3/6).
+    CHECK(net.populations[1].projections[0].weights == std::vector<float>{1.0f, 1.0f});
+    CHECK(net.populations[2].projections[0].weights == std::vector<float>{0.5f, 0.5f});
+    CHECK(net.populations[2].projections[1].weights == std::vector<float>{0.5f, 0.5f});
+    const auto act = forward(net, x.data());
+    CHECK(act[2] == std::vector<float>{1.0f, 1.0f});
+    CHECK(act[3][0] == Approx(1.0f)); // 8 / 8
+}

@@ -138,6 +138,17 @@ TEST_CASE("snn convert refuses bad input with one line and writes nothing", "[cl
     SECTION("an unknown flag") {
         check_refused(snn_cli("convert " + quote(tiny) + " -o " + quote(out) + " --bogus"), "--bogus", work, {out});
     }
+    SECTION("channel-wise normalization without calibration data") {
+        check_refused(snn_cli("convert " + quote(tiny) + " -o " + quote(out) + " --norm-granularity channel"),
+                      "--norm-granularity channel needs data-based normalization", work, {out});
+    }
+    SECTION("an unknown normalization granularity") {
+        check_refused(snn_cli("convert " + quote(tiny) + " -o " + quote(out) + " --norm-granularity pixel"),
+                      "--norm-granularity 'pixel'", work, {out});
+    }
+    SECTION("an initial membrane outside [0, 1)") {
+        check_refused(snn_cli("convert " + quote(tiny) + " -o " + quote(out) + " --v-init 1.5"), "--v-init", work, {out});
+    }
 }
 
 TEST_CASE("snn run refuses bad input with one line and writes nothing", "[cli]") {
