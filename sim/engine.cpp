@@ -14,7 +14,6 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
-#include <bit>
 #include <cstdio>
 #include <cstring>
 #include <limits>
@@ -98,7 +97,7 @@ void Engine::init(SampleState& s) const {
         s.counts[i].assign(n, 0);
         s.last_spike[i].assign(n, -1);
         s.touched[i].assign(net_.populations[i].kind == PopulationKind::MaxPool ? n : 0, 0);
-        s.fired[i].assign((n + 7) / 8 * 8, 0);
+        s.fired[i].assign((n + 3) / 4 * 4, 0);
         s.spikes[i].reserve(n);
     }
     s.spike_total.assign(P, 0);
@@ -225,32 +224,32 @@ void Engine::run_sample(const float* x, std::int64_t sample, SampleState& s, std
                 const bool subtract = pop.neuron.reset == ResetMode::Subtract;
                 const std::size_t n = v.size();
                 // Two passes: a branch-free update the compiler vectorizes, recording
-                // who fired as bytes; then a scan that skips 8 silent neurons at a time.
-                std::uint8_t* __restrict fired = s.fired[i].data();
+                // who fired as 0/1 words (the same width as a float, so GCC vectorizes the
+                // compare); then a scan that skips 4 silent neurons at a time.
+                std::int32_t* __restrict fired = s.fired[i].data();
                 float* __restrict vp = v.data();
                 const float* __restrict cp = cur.data();
                 if (subtract)
                     for (std::size_t j = 0; j < n; ++j) {
                         const float vj = vp[j] * decay + cp[j];
-                        const std::uint8_t fire = vj >= v_th;
+                        const std::int32_t fire = vj >= v_th;
                         fired[j] = fire;
                         vp[j] = vj - v_th * float(fire);
                     }
                 else
                     for (std::size_t j = 0; j < n; ++j) {
                         const float vj = vp[j] * decay + cp[j];
-                        const std::uint8_t fire = vj >= v_th;
+                        const std::int32_t fire = vj >= v_th;
                         fired[j] = fire;
                         vp[j] = vj * float(1 - fire);
                     }
-                for (std::size_t j = 0; j < n; j += 8) {
-                    std::uint64_t word;
-                    std::memcpy(&word, fired + j, 8); // fired has n rounded up to 8 bytes, tail zero
-                    while (word) {
-                        const int bit = std::countr_zero(word);
-                        out.push_back(std::int32_t(j + std::size_t(bit / 8)));
-                        word &= word - 1;
-                    }
+                for (std::size_t j = 0; j < n; j += 4) {
+                    std::uint64_t lo, hi; // fired has n rounded up to 4 words, the tail zero
+                    std::memcpy(&lo, fired + j, 8);
+                    std::memcpy(&hi, fired + j + 2, 8);
+                    if (!(lo | hi)) continue;
+                    for (std::size_t k = j; k < j + 4; ++k)
+                        if (fired[k]) out.push_back(std::int32_t(k));
                 }
             }
             auto& cnt = s.counts[i];

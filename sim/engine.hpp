@@ -62,7 +62,8 @@ struct Spike {
 struct SampleState {
     std::vector<std::vector<float>> v, current, constant;
     std::vector<std::vector<std::int32_t>> counts, spikes, last_spike;
-    std::vector<std::vector<std::uint8_t>> touched, fired;
+    std::vector<std::vector<std::uint8_t>> touched;
+    std::vector<std::vector<std::int32_t>> fired;
     std::vector<std::int32_t> input_units;
     std::vector<float> input_values;
     std::vector<std::int64_t> spike_total, synaptic_ops; // per population, this sample
