@@ -74,6 +74,11 @@ Engine::Engine(const Network& net, const RunOptions& options) : net_(net), opt_(
                 if (p.source == 0)
                     for (float& w : p.weights) w /= opt_.max_rate;
     }
+    if (opt_.encode == Encoding::Current)
+        for (const auto& pop : net_.populations)
+            if (pop.kind == PopulationKind::MaxPool && pop.projections[0].source == 0)
+                throw Error("population '" + pop.name +
+                            "' max-pools the input itself, which has no spikes with --encode current; use --encode poisson");
     checkpoints_ = checkpoint_steps(opt_.steps);
     for (const auto& pop : net_.populations)
         decay_.push_back(pop.neuron.model == NeuronModel::LIF ? std::exp(-1.0f / pop.neuron.tau_steps) : 1.0f);
@@ -162,6 +167,11 @@ void Engine::run_sample(const float* x, std::int64_t sample, SampleState& s, std
                     sp.push_back(j);
             }
             s.spike_total[0] += std::int64_t(sp.size());
+            // Input spike counts, for a max-pooling gate right on the input.
+            for (std::int32_t j : sp) {
+                ++s.counts[0][std::size_t(j)];
+                s.last_spike[0][std::size_t(j)] = t;
+            }
             if (recorded)
                 for (auto j : sp) recorded->push_back({std::int32_t(sample), 0, j, t});
         }
@@ -262,12 +272,6 @@ void Engine::run_sample(const float* x, std::int64_t sample, SampleState& s, std
             if (recorded)
                 for (auto j : out) recorded->push_back({std::int32_t(sample), std::int32_t(i), j, t});
         }
-        // Input spike counts, for a max-pooling gate right on the input.
-        if (opt_.encode == Encoding::Poisson)
-            for (std::int32_t j : s.spikes[0]) {
-                ++s.counts[0][std::size_t(j)];
-                s.last_spike[0][std::size_t(j)] = t;
-            }
         while (next_checkpoint < checkpoints_.size() && checkpoints_[next_checkpoint] == t + 1)
             s.prediction_at[next_checkpoint++] = readout(s);
     }

@@ -134,7 +134,7 @@ int main(int argc, char** argv) {
     auto* run = app.add_subcommand("run", "Simulate a network on a data set and report accuracy, spikes and operations");
     run->add_option("network", ra.network, "Network file (.snn.h5)")->required();
     run->add_option("--data", ra.data, "mnist:test, fashion-mnist:test, ... or an HDF5 file with x, y")->required();
-    run->add_option("--limit", ra.limit, "Use only the first N samples");
+    auto* limit_opt = run->add_option("--limit", ra.limit, "Use only the first N samples");
     run->add_option("--steps", ra.steps, "Time steps per sample")->capture_default_str();
     run->add_option("--encode", ra.encode, "Input encoding: current or poisson")->capture_default_str();
     run->add_option("--readout", ra.readout, "Output read as spike counts (spikes) or as a non-spiking integrator (membrane)")->capture_default_str();
@@ -170,7 +170,11 @@ int main(int argc, char** argv) {
             else std::cout << describe(net, inspect_file);
             return 0;
         }
-        if (run->parsed()) return cmd_run(ra);
+        if (run->parsed()) {
+            if (limit_opt->count() > 0 && ra.limit < 1)
+                throw Error("--limit must be at least 1 (got " + std::to_string(ra.limit) + ")");
+            return cmd_run(ra);
+        }
     } catch (const snn::Error& e) {
         std::fprintf(stderr, "snn: error: %s\n", e.what());
         return 1;

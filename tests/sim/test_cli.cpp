@@ -167,6 +167,10 @@ TEST_CASE("snn run refuses bad input with one line and writes nothing", "[cli]")
         check_refused(snn_cli("run " + quote(tiny) + " --data " + quote(data) + outputs), "not an snn network file",
                       work, {report, record});
     }
+    SECTION("a limit that is not positive") {
+        check_refused(snn_cli("run " + quote(net) + " --data " + quote(data) + " --limit -5" + outputs),
+                      "--limit must be at least 1", work, {report, record});
+    }
     SECTION("an unknown split") {
         check_refused(snn_cli("run " + quote(net) + " --data mnist:validation" + outputs), "unknown split 'validation'",
                       work, {report, record});

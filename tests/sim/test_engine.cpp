@@ -393,3 +393,34 @@ TEST_CASE("the engine refuses bad options and mismatched data", "[sim]") {
     data.y = {0};
     CHECK_THROWS_WITH(simulate(net, data, RunOptions{}), Catch::Contains("(1,1,5)") && Catch::Contains("(1,1,4)"));
 }
+
+TEST_CASE("a max-pooling gate right on the input passes the input's Poisson spikes", "[sim]") {
+    // input (1,2,1) → maxpool 1x2 → out (1,1,1) identity. Pixel 0 at 1.0 spikes every
+    // step with max rate 1, so it leads the window from the first step and the gate
+    // passes all of its spikes: the output integrates 1 per step.
+    Network net;
+    Population in;
+    in.name = "in";
+    in.kind = PopulationKind::Input;
+    in.shape = {1, 2, 1};
+    net.populations.push_back(in);
+    Population pool;
+    pool.name = "pool";
+    pool.kind = PopulationKind::MaxPool;
+    pool.shape = {1, 1, 1};
+    pool.projections.push_back({0, ProjectionKind::MaxPool, {1, 2, 1, 2, 0, 0}, {}, "pool"});
+    net.populations.push_back(pool);
+    Population out;
+    out.name = "out";
+    out.shape = {1, 1, 1};
+    out.projections.push_back({1, ProjectionKind::Identity, {}, {1.0f}, "out"});
+    net.populations.push_back(out);
+    RunOptions o = steps(20);
+    o.encode = Encoding::Poisson;
+    Sim sim(net, o);
+    sim.run({1.0f, 0.0f});
+    CHECK(sim.state.counts[1] == std::vector<std::int32_t>{20});
+    CHECK(sim.state.counts[2] == std::vector<std::int32_t>{20});
+    // With analog (current) input there are no input spikes to gate: refused, not silently zero.
+    CHECK_THROWS_WITH(Engine(net, steps(20)), Catch::Contains("'pool'") && Catch::Contains("--encode poisson"));
+}
