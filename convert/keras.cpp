@@ -557,6 +557,8 @@ Network KerasImporter::run() {
     output_name_ = outputs[0];
     net_.source = path_;
     for (const auto& l : layers) {
+        if (l.name.empty()) throw Error(path_ + ": a layer of class " + l.class_name + " has no name");
+        if (values_.count(l.name)) fail(l, "a second layer has this name; layer names must be unique");
         try {
             import_layer(l);
         } catch (const json::exception& e) {

@@ -331,6 +331,14 @@ TEST_CASE("the importer refuses bad input with an snn::Error that says what is w
         REQUIRE_THROWS_AS(import_keras(path), Error);
         REQUIRE_THROWS_WITH(import_keras(path), Contains("'d'") && Contains("softmax"));
     }
+    SECTION("two layers with the same name") {
+        DenseBnModel m;
+        m.relu_layer = R"({"class_name": "Activation", "config": {"name": "d", "activation": "relu"}})";
+        const std::string path = dir.file("duplicate.h5");
+        m.write(path);
+        REQUIRE_THROWS_AS(import_keras(path), Error);
+        REQUIRE_THROWS_WITH(import_keras(path), Contains("'d'") && Contains("unique"));
+    }
     SECTION("invalid JSON in model_config") {
         const std::string path = dir.file("bad_json.h5");
         write_keras_h5(path, R"({"class_name": "Sequential", "config": {"layers": [)", {});
