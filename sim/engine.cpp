@@ -74,6 +74,10 @@ Engine::Engine(const Network& net, const RunOptions& options) : net_(net), opt_(
                 if (p.source == 0)
                     for (float& w : p.weights) w /= opt_.max_rate;
     }
+    for (const auto& pop : net_.populations)
+        if (pop.kind == PopulationKind::MaxPool &&
+            net_.populations[std::size_t(pop.projections[0].source)].neuron.signed_spikes)
+            throw Error("population '" + pop.name + "': a max-pooling gate cannot pass signed spikes; convert without --signed-spikes");
     if (opt_.encode == Encoding::Current)
         for (const auto& pop : net_.populations)
             if (pop.kind == PopulationKind::MaxPool && pop.projections[0].source == 0)
@@ -94,6 +98,7 @@ void Engine::init(SampleState& s) const {
     s.last_spike.resize(P);
     s.touched.resize(P);
     s.fired.resize(P);
+    s.negative.resize(P);
     for (std::size_t i = 0; i < P; ++i) {
         const auto n = std::size_t(net_.populations[i].shape.size());
         s.v[i].assign(n, 0.0f);
@@ -105,6 +110,9 @@ void Engine::init(SampleState& s) const {
         s.fired[i].assign((n + 3) / 4 * 4, 0);
         s.spikes[i].reserve(n);
     }
+    std::size_t largest = 0;
+    for (const auto& pop : net_.populations) largest = std::max(largest, std::size_t(pop.shape.size()));
+    s.minus_ones.assign(largest, -1.0f);
     s.spike_total.assign(P, 0);
     s.synaptic_ops.assign(P, 0);
     s.prediction_at.assign(checkpoints_.size(), 0);
@@ -131,6 +139,7 @@ void Engine::run_sample(const float* x, std::int64_t sample, SampleState& s, std
         std::fill(s.counts[i].begin(), s.counts[i].end(), 0);
         std::fill(s.last_spike[i].begin(), s.last_spike[i].end(), -1);
         s.spikes[i].clear();
+        s.negative[i].clear();
         s.spike_total[i] = 0;
         s.synaptic_ops[i] = 0;
     }
@@ -173,7 +182,7 @@ void Engine::run_sample(const float* x, std::int64_t sample, SampleState& s, std
                 s.last_spike[0][std::size_t(j)] = t;
             }
             if (recorded)
-                for (auto j : sp) recorded->push_back({std::int32_t(sample), 0, j, t});
+                for (auto j : sp) recorded->push_back({std::int32_t(sample), 0, j, t, 1});
         }
         for (std::size_t i = 1; i < P; ++i) {
             const Population& pop = net_.populations[i];
@@ -224,6 +233,12 @@ void Engine::run_sample(const float* x, std::int64_t sample, SampleState& s, std
                     s.synaptic_ops[i] += scatter(p, net_.populations[std::size_t(p.source)].shape, pop.shape,
                                                  src_spikes, nullptr, cur.data());
                 }
+                for (const Projection& p : pop.projections) {
+                    const auto& taken_back = s.negative[std::size_t(p.source)];
+                    if (taken_back.empty()) continue;
+                    s.synaptic_ops[i] += scatter(p, net_.populations[std::size_t(p.source)].shape, pop.shape,
+                                                 taken_back, s.minus_ones.data(), cur.data());
+                }
                 auto& v = s.v[i];
                 const float decay = decay_[i];
                 // A membrane readout makes the output layer a non-spiking integrator.
@@ -253,6 +268,17 @@ void Engine::run_sample(const float* x, std::int64_t sample, SampleState& s, std
                         fired[j] = fire;
                         vp[j] = vj * float(1 - fire);
                     }
+                // A neuron that has just fired sits at v ≥ 0, so no unit spikes both ways in one step.
+                auto& negative = s.negative[i];
+                negative.clear();
+                if (pop.neuron.signed_spikes && v_th == pop.neuron.v_th) {
+                    const auto& cnt = s.counts[i];
+                    for (std::size_t j = 0; j < n; ++j)
+                        if (vp[j] < 0.0f && cnt[j] > 0) {
+                            vp[j] += v_th;
+                            negative.push_back(std::int32_t(j));
+                        }
+                }
                 for (std::size_t j = 0; j < n; j += 4) {
                     std::uint64_t lo, hi; // fired has n rounded up to 4 words, the tail zero
                     std::memcpy(&lo, fired + j, 8);
@@ -268,9 +294,12 @@ void Engine::run_sample(const float* x, std::int64_t sample, SampleState& s, std
                 ++cnt[std::size_t(j)];
                 last[std::size_t(j)] = t;
             }
-            s.spike_total[i] += std::int64_t(out.size());
-            if (recorded)
-                for (auto j : out) recorded->push_back({std::int32_t(sample), std::int32_t(i), j, t});
+            for (std::int32_t j : s.negative[i]) --cnt[std::size_t(j)];
+            s.spike_total[i] += std::int64_t(out.size() + s.negative[i].size());
+            if (recorded) {
+                for (auto j : out) recorded->push_back({std::int32_t(sample), std::int32_t(i), j, t, 1});
+                for (auto j : s.negative[i]) recorded->push_back({std::int32_t(sample), std::int32_t(i), j, t, -1});
+            }
         }
         while (next_checkpoint < checkpoints_.size() && checkpoints_[next_checkpoint] == t + 1)
             s.prediction_at[next_checkpoint++] = readout(s);

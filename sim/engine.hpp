@@ -56,6 +56,7 @@ float uniform_draw(std::uint64_t seed, std::uint64_t sample, std::uint64_t layer
 
 struct Spike {
     std::int32_t sample, population, neuron, step;
+    std::int32_t sign; // +1, or −1 for a negative spike
 };
 
 // The per-sample state of every population, reused from sample to sample.
@@ -64,6 +65,8 @@ struct SampleState {
     std::vector<std::vector<std::int32_t>> counts, spikes, last_spike;
     std::vector<std::vector<std::uint8_t>> touched;
     std::vector<std::vector<std::int32_t>> fired;
+    std::vector<std::vector<std::int32_t>> negative; // per population: units that took a spike back this step
+    std::vector<float> minus_ones;                   // scatter values of negative spikes
     std::vector<std::int32_t> input_units;
     std::vector<float> input_values;
     std::vector<std::int64_t> spike_total, synaptic_ops; // per population, this sample

@@ -29,7 +29,7 @@ struct ConvertArgs {
     std::int64_t calib_samples = 1000;
     double tau_steps = 0, v_th = 1.0, v_init = 0.0;
     int threads = default_threads();
-    bool norm_given = false;
+    bool norm_given = false, signed_spikes = false;
 };
 
 int cmd_convert(const ConvertArgs& a) {
@@ -43,6 +43,9 @@ int cmd_convert(const ConvertArgs& a) {
     opt.neuron.v_th = float(a.v_th);
     opt.neuron.tau_steps = float(a.tau_steps);
     opt.neuron.v_init = float(a.v_init);
+    opt.neuron.signed_spikes = a.signed_spikes;
+    if (a.signed_spikes && opt.neuron.reset != ResetMode::Subtract)
+        throw Error("--signed-spikes needs --reset subtract");
     if (!(a.v_init >= 0 && a.v_init < 1)) throw Error("--v-init must be in [0, 1)");
     opt.threads = a.threads;
     if (opt.neuron.model == NeuronModel::LIF && !(a.tau_steps > 0))
@@ -121,6 +124,8 @@ int main(int argc, char** argv) {
     conv->add_option("--neuron", ca.neuron, "Neuron model: if or lif")->capture_default_str();
     conv->add_option("--tau-steps", ca.tau_steps, "LIF membrane time constant, in steps");
     conv->add_option("--v-th", ca.v_th, "Firing threshold")->capture_default_str();
+    conv->add_flag("--signed-spikes", ca.signed_spikes,
+                   "Let a neuron take back a spike (a negative spike) when its membrane falls below 0");
     conv->add_option("--v-init", ca.v_init, "Initial membrane potential, as a fraction of the threshold")->capture_default_str();
     conv->add_option("--threads", ca.threads, "Threads for calibration")->capture_default_str();
 

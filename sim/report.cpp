@@ -121,11 +121,12 @@ void write_spike_record(const std::string& path, const Network& net, const RunRe
         h5::write_attr(f, "steps", std::int64_t(steps));
         h5::write_attr(f, "samples", samples);
         const std::size_t P = net.populations.size();
-        std::vector<std::vector<std::int32_t>> sample(P), neuron(P), step(P);
+        std::vector<std::vector<std::int32_t>> sample(P), neuron(P), step(P), sign(P);
         for (const Spike& s : r.recorded) {
             sample[std::size_t(s.population)].push_back(s.sample);
             neuron[std::size_t(s.population)].push_back(s.neuron);
             step[std::size_t(s.population)].push_back(s.step);
+            sign[std::size_t(s.population)].push_back(s.sign);
         }
         for (std::size_t l = 0; l < P; ++l) {
             const Population& pop = net.populations[l];
@@ -137,6 +138,7 @@ void write_spike_record(const std::string& path, const Network& net, const RunRe
             h5::write_ints32(g, "sample", sample[l], dims);
             h5::write_ints32(g, "neuron", neuron[l], dims);
             h5::write_ints32(g, "step", step[l], dims);
+            h5::write_ints32(g, "sign", sign[l], dims);
         }
     }
     out.commit();

@@ -40,6 +40,7 @@ std::string neuron_str(const Population& pop) {
                     " v_th=" + number(pop.neuron.v_th);
     if (pop.neuron.model == NeuronModel::LIF) s += " tau=" + number(pop.neuron.tau_steps);
     if (pop.neuron.v_init != 0) s += " v0=" + number(pop.neuron.v_init);
+    if (pop.neuron.signed_spikes) s += " signed";
     return s;
 }
 
@@ -136,7 +137,8 @@ nlohmann::json describe_json(const Network& net) {
             neuron = {{"model", to_string(pop.neuron.model)},
                       {"reset", to_string(pop.neuron.reset)},
                       {"v_th", pop.neuron.v_th},
-                      {"v_init", pop.neuron.v_init}};
+                      {"v_init", pop.neuron.v_init},
+                      {"signed_spikes", pop.neuron.signed_spikes}};
             if (pop.neuron.model == NeuronModel::LIF) neuron["tau_steps"] = pop.neuron.tau_steps;
         }
         pops.push_back({{"index", i},

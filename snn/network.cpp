@@ -131,6 +131,8 @@ void validate(const Network& net) {
             if (!std::isfinite(b)) throw Error("population '" + pop.name + "': bias is not finite");
         if (pop.neuron.v_th <= 0 || !std::isfinite(pop.neuron.v_th))
             throw Error("population '" + pop.name + "': threshold must be positive");
+        if (pop.neuron.signed_spikes && pop.neuron.reset != ResetMode::Subtract)
+            throw Error("population '" + pop.name + "': signed spikes need reset by subtraction");
         if (!(pop.neuron.v_init >= 0 && pop.neuron.v_init < 1))
             throw Error("population '" + pop.name + "': v_init must be in [0, 1)");
         if (pop.neuron.model == NeuronModel::LIF && !(pop.neuron.tau_steps > 0))

@@ -35,6 +35,12 @@ struct NeuronParams {
     float v_th = 1.0f;
     float tau_steps = 0.0f; // LIF only: v ← v·exp(−1/tau_steps) before integrating
     float v_init = 0.0f;    // membrane at the start of a sample, as a fraction of v_th (0 ≤ v_init < 1)
+    // Signed spikes: a neuron that has fired more than it now should (its membrane
+    // fell below 0 while its spike count is positive) takes a spike back with a
+    // negative spike, v ← v + v_th, which subtracts its weights downstream. The
+    // count then tracks max(0, ⌊input so far / v_th⌋) instead of keeping the
+    // spikes of an early transient. Reset by subtraction only.
+    bool signed_spikes = false;
     bool operator==(const NeuronParams&) const = default;
 };
 

@@ -87,6 +87,7 @@ void write_network(const Network& net, const std::string& file_path) {
         h5::write_attr(g, "v_th", double(pop.neuron.v_th));
         h5::write_attr(g, "tau_steps", double(pop.neuron.tau_steps));
         h5::write_attr(g, "v_init", double(pop.neuron.v_init));
+        h5::write_attr(g, "signed_spikes", std::int64_t(pop.neuron.signed_spikes));
         h5::write_attr(g, "scale", double(pop.scale));
         h5::write_attr(g, "layers", pop.layers);
         h5::write_floats(g, "bias", pop.bias, {pop.bias.size()});
@@ -187,6 +188,7 @@ Population read_population_attrs(const h5::Node& g, Layout& layout, std::uint64_
     pop.neuron.tau_steps = read_float_attr(g, "tau_steps");
     // Optional within format_version 1 (files written before it existed start at rest).
     pop.neuron.v_init = h5::has_attr(g, "v_init") ? read_float_attr(g, "v_init") : 0.0f;
+    pop.neuron.signed_spikes = h5::has_attr(g, "signed_spikes") && h5::read_int_attr(g, "signed_spikes") != 0;
     pop.scale = read_float_attr(g, "scale");
     pop.layers = h5::read_string_list_attr(g, "layers");
 

@@ -424,3 +424,45 @@ TEST_CASE("a max-pooling gate right on the input passes the input's Poisson spik
     // With analog (current) input there are no input spikes to gate: refused, not silently zero.
     CHECK_THROWS_WITH(Engine(net, steps(20)), Catch::Contains("'pool'") && Catch::Contains("--encode poisson"));
 }
+
+TEST_CASE("a signed neuron takes back the spike of an early transient", "[sim]") {
+    // input 1.0 → b (dense 0.25: spikes at steps 4 and 8) → h (bias 0.5/step, weight −4 from b)
+    // → out (identity, membrane readout). By hand, h's membrane: 0.5, 1.0 → spike (v 0),
+    // 0.5, then step 4: 0.5 + 0.5 − 4 = −3 < 0 with one spike counted → negative spike,
+    // v = −2, count 0; then −1.5, −1, −0.5, −4. The total input is 8·0.5 − 2·4 = −4 = v.
+    // Unsigned, h keeps its one spike and ends at v = −5; out integrates it.
+    auto build = [](bool signed_spikes) {
+        Network net = one_layer(1, {0.25f}, {0.0f});
+        Population h;
+        h.name = "h";
+        h.shape = {1, 1, 1};
+        h.projections.push_back({1, ProjectionKind::Dense, {}, {-4.0f}, "h"});
+        h.bias = {0.5f};
+        h.neuron.signed_spikes = signed_spikes;
+        net.populations.push_back(h);
+        Population out;
+        out.name = "readout";
+        out.shape = {1, 1, 1};
+        out.projections.push_back({2, ProjectionKind::Identity, {}, {1.0f}, "readout"});
+        net.populations.push_back(out);
+        return net;
+    };
+    RunOptions o = steps(8);
+    o.readout = Readout::Membrane;
+    Sim with(build(true), o);
+    with.run({1.0f});
+    CHECK(with.state.counts[1] == std::vector<std::int32_t>{2});
+    CHECK(with.state.counts[2] == std::vector<std::int32_t>{0});
+    CHECK(with.state.spike_total[2] == 2); // one spike, one taken back
+    CHECK(with.state.v[2][0] == Approx(-4.0f));
+    CHECK(with.state.v[3][0] == Approx(0.0f).margin(1e-6));
+    Sim without(build(false), o);
+    without.run({1.0f});
+    CHECK(without.state.counts[2] == std::vector<std::int32_t>{1});
+    CHECK(without.state.v[2][0] == Approx(-5.0f));
+    CHECK(without.state.v[3][0] == Approx(1.0f));
+    // Signed spikes only make sense with reset by subtraction.
+    Network zero = build(true);
+    zero.populations[2].neuron.reset = ResetMode::Zero;
+    CHECK_THROWS_WITH(validate(zero), Catch::Contains("'h'") && Catch::Contains("subtraction"));
+}

@@ -78,6 +78,7 @@ Network residual() {
     b.shape = {4, 4, 2};
     b.projections.push_back(projection(1, ProjectionKind::Conv2D, {3, 3, 1, 1, 1, 1}, awkward(36, 2.f), "b"));
     b.projections.push_back(projection(1, ProjectionKind::Identity, {}, {0.8f, -1.f / 3.f}, "add"));
+    b.neuron.signed_spikes = true;
     net.populations.push_back(b);
     Population out;
     out.name = "out";
