@@ -37,6 +37,11 @@ if [ -d "$shared" ]; then
         --calib "$out/rgb_train.h5" --calib-samples 1000 --norm percentile:99.9 --v-init 0.5 >/dev/null
     "$snn" run "$out/resnet8_vinit.snn.h5" --data "$out/rgb_test.h5" --steps 256 --threads "$threads" -q \
         --readout membrane --report "$out/resnet8_vinit_membrane.json"
+    echo "== resnet8_signed_max_membrane (--norm max --v-init 0.5 --signed-spikes, membrane readout)"
+    "$snn" convert "$shared/cifar10_resnet8_pretrainedResnet.h5" -o "$out/resnet8_signed.snn.h5" \
+        --calib "$out/rgb_train.h5" --calib-samples 1000 --norm max --v-init 0.5 --signed-spikes >/dev/null
+    "$snn" run "$out/resnet8_signed.snn.h5" --data "$out/rgb_test.h5" --steps 256 --threads "$threads" -q \
+        --readout membrane --report "$out/resnet8_signed_max_membrane.json"
 fi
 /usr/bin/python3 "$root/tools/summarize_reports.py" "$out"/*.json > "$out/summary.md"
 cat "$out/summary.md"
