@@ -4,11 +4,14 @@
 #include "convert/normalize.hpp"
 #include "snn/error.hpp"
 
+#include "tests/support.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <vector>
 
 using namespace snn;
+using snn::test::input;
 using Catch::Matchers::Contains;
 
 namespace {
@@ -19,11 +22,7 @@ double pct(std::vector<float> v, double p) { return percentile(v, p); }
 //   h0 = relu(1·x0 + 0.5·x1),  h1 = relu(−1·x0 + 2·x1 + 0.25),  o = 2·h0 − 1·h1 + 0.5
 Network two_layer_net() {
     Network net;
-    Population in;
-    in.name = "input";
-    in.kind = PopulationKind::Input;
-    in.shape = {1, 1, 2};
-    net.populations.push_back(in);
+    net.populations.push_back(input({1, 1, 2}));
 
     Population hidden;
     hidden.name = "hidden";
@@ -228,11 +227,7 @@ TEST_CASE("channel-wise max normalization of the hand-built net equals the hand 
 TEST_CASE("channel-wise scales reach pooling and residual weights per channel", "[convert]") {
     // input (1,1,2) → a (1,1,2) by identity → b (1,1,2) = avgpool 1x1 of a + identity of a → out dense 1.
     Network net;
-    Population in;
-    in.name = "input";
-    in.kind = PopulationKind::Input;
-    in.shape = {1, 1, 2};
-    net.populations.push_back(in);
+    net.populations.push_back(input({1, 1, 2}));
     Population a;
     a.name = "a";
     a.shape = {1, 1, 2};

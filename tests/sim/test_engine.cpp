@@ -4,23 +4,22 @@
 #include "sim/kernels.hpp"
 #include "snn/error.hpp"
 
+#include "tests/support.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <cmath>
 #include <random>
 
 using namespace snn;
+using snn::test::input;
 
 namespace {
 
 // input (1,1,n_in) → dense → one population of n_out neurons.
 Network one_layer(int n_in, std::vector<float> weights, std::vector<float> bias, NeuronParams neuron = {}) {
     Network net;
-    Population in;
-    in.name = "in";
-    in.kind = PopulationKind::Input;
-    in.shape = {1, 1, n_in};
-    net.populations.push_back(in);
+    net.populations.push_back(input({1, 1, n_in}));
     Population out;
     out.name = "out";
     out.shape = {1, 1, int(bias.size())};
@@ -256,11 +255,7 @@ TEST_CASE("a max-pooling gate passes the spikes of the most active input in its 
     // steps 2,4,6,8 and unit 1 at steps 4, 8; unit 0 always has the highest count, so
     // the gate passes exactly unit 0's 4 spikes.
     Network net;
-    Population in;
-    in.name = "in";
-    in.kind = PopulationKind::Input;
-    in.shape = {1, 2, 1};
-    net.populations.push_back(in);
+    net.populations.push_back(input({1, 2, 1}));
     Population relay;
     relay.name = "relay";
     relay.shape = {1, 2, 1};
@@ -399,11 +394,7 @@ TEST_CASE("a max-pooling gate right on the input passes the input's Poisson spik
     // step with max rate 1, so it leads the window from the first step and the gate
     // passes all of its spikes: the output integrates 1 per step.
     Network net;
-    Population in;
-    in.name = "in";
-    in.kind = PopulationKind::Input;
-    in.shape = {1, 2, 1};
-    net.populations.push_back(in);
+    net.populations.push_back(input({1, 2, 1}));
     Population pool;
     pool.name = "pool";
     pool.kind = PopulationKind::MaxPool;
