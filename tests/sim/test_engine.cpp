@@ -414,6 +414,15 @@ TEST_CASE("a max-pooling gate right on the input passes the input's Poisson spik
     CHECK(sim.state.counts[2] == std::vector<std::int32_t>{20});
     // With analog (current) input there are no input spikes to gate: refused, not silently zero.
     CHECK_THROWS_WITH(Engine(net, steps(20)), Catch::Contains("'pool'") && Catch::Contains("--encode poisson"));
+    // A gate does not pass negative spikes: a signed source in front of it is refused.
+    Network relayed = one_layer(2, {1.0f, 0.0f, 0.0f, 1.0f}, {0.0f, 0.0f});
+    relayed.populations[1].shape = {1, 2, 1};
+    relayed.populations[1].bias = {0.0f};
+    relayed.populations[1].neuron.signed_spikes = true;
+    Population gate = net.populations[1];
+    gate.projections[0].source = 1;
+    relayed.populations.push_back(gate);
+    CHECK_THROWS_WITH(Engine(relayed, steps(4)), Catch::Contains("'pool'") && Catch::Contains("signed"));
 }
 
 TEST_CASE("a signed neuron takes back the spike of an early transient", "[sim]") {
