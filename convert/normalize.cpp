@@ -238,4 +238,31 @@ void apply_scales(Network& net, const ChannelScales& scales) {
     }
 }
 
+void rescale_population(Network& net, std::size_t l, double m) {
+    if (l == 0 || l >= net.populations.size() || net.populations[l].kind != PopulationKind::Spiking)
+        throw InternalError("rescale_population: not a spiking population");
+    if (!(m > 0) || !std::isfinite(m)) throw InternalError("rescale_population: factor must be positive");
+    Population& pop = net.populations[l];
+    for (Projection& p : pop.projections)
+        for (float& w : p.weights) w = float(double(w) / m);
+    for (float& b : pop.bias) b = float(double(b) / m);
+    pop.scale = float(double(pop.scale) * m);
+    // Sources whose λ moved: l, and every max-pooling gate downstream of it.
+    std::vector<bool> moved(net.populations.size(), false);
+    moved[l] = true;
+    for (std::size_t k = l + 1; k < net.populations.size(); ++k) {
+        Population& target = net.populations[k];
+        if (target.kind == PopulationKind::MaxPool) {
+            if (moved[std::size_t(target.projections[0].source)]) {
+                moved[k] = true;
+                target.scale = float(double(target.scale) * m);
+            }
+            continue;
+        }
+        for (Projection& p : target.projections)
+            if (moved[std::size_t(p.source)])
+                for (float& w : p.weights) w = float(double(w) * m);
+    }
+}
+
 } // namespace snn

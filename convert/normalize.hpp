@@ -52,4 +52,11 @@ ChannelScales channel_scales(const Network& net, const float* x, std::int64_t n,
 // Population::scale gets the largest λ of the population.
 void apply_scales(Network& net, const ChannelScales& scales);
 
+// Multiplies the λ of spiking population l by m > 0 in a normalized network:
+// the weights and bias into l are divided by m, the weights out of l (and out
+// of any max-pooling gate that passes l's spikes on) multiplied by m. The DNN
+// function is unchanged except that l's activations are divided by m (ReLU is
+// positively homogeneous), so a smaller λ makes l fire faster and clip sooner.
+void rescale_population(Network& net, std::size_t l, double m);
+
 } // namespace snn

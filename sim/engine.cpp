@@ -29,14 +29,6 @@ Encoding encoding_from(const std::string& s) {
 
 const char* to_string(Encoding e) { return e == Encoding::Current ? "current" : "poisson"; }
 
-Readout readout_from(const std::string& s) {
-    if (s == "spikes") return Readout::Spikes;
-    if (s == "membrane") return Readout::Membrane;
-    throw Error("--readout '" + s + "': expected spikes or membrane");
-}
-
-const char* to_string(Readout r) { return r == Readout::Spikes ? "spikes" : "membrane"; }
-
 std::vector<int> checkpoint_steps(int steps) {
     std::vector<int> c;
     for (int t = 1; t < steps; t *= 2) c.push_back(t);
@@ -64,7 +56,8 @@ float uniform_draw(std::uint64_t seed, std::uint64_t sample, std::uint64_t layer
     return float(h >> 40) * (1.0f / 16777216.0f); // 24 random bits → [0,1)
 }
 
-Engine::Engine(const Network& net, const RunOptions& options) : net_(net), opt_(options) {
+Engine::Engine(const Network& net, const RunOptions& options)
+    : net_(net), opt_(options), readout_(options.readout.value_or(net.readout)) {
     validate(net_);
     if (opt_.steps < 1) throw Error("--steps must be at least 1");
     if (opt_.encode == Encoding::Poisson) {
@@ -243,7 +236,7 @@ void Engine::run_sample(const float* x, std::int64_t sample, SampleState& s, std
                 const float decay = decay_[i];
                 // A membrane readout makes the output layer a non-spiking integrator.
                 // (The largest float, not infinity: the reset below multiplies it by 0.)
-                const float v_th = opt_.readout == Readout::Membrane && i == P - 1
+                const float v_th = readout_ == Readout::Membrane && i == P - 1
                                        ? std::numeric_limits<float>::max()
                                        : pop.neuron.v_th;
                 const bool subtract = pop.neuron.reset == ResetMode::Subtract;
@@ -316,6 +309,7 @@ RunResult simulate(const Network& net, const Dataset& data, const RunOptions& op
     const std::size_t P = net.populations.size();
     RunResult r;
     r.samples = n;
+    r.readout = engine.readout_kind();
     r.checkpoints = engine.checkpoints();
     const std::size_t C = r.checkpoints.size();
     std::vector<int> predictions_at(static_cast<std::size_t>(n) * C);

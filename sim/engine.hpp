@@ -20,6 +20,7 @@
 #include "snn/network.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,18 +30,11 @@ enum class Encoding { Current, Poisson };
 Encoding encoding_from(const std::string&);
 const char* to_string(Encoding);
 
-// How the class is read from the output population: its spike counts (ties
-// broken by membrane potential), or its membrane potential as a non-spiking
-// integrator (the output neurons never fire; v sums every input they got).
-enum class Readout { Spikes, Membrane };
-Readout readout_from(const std::string&);
-const char* to_string(Readout);
-
 struct RunOptions {
     int steps = 64;
     Encoding encode = Encoding::Current;
     float max_rate = 1.0f; // Poisson: spike probability per step of a pixel at 1.0
-    Readout readout = Readout::Spikes;
+    std::optional<Readout> readout;    // unset: the network's own (Network::readout)
     std::uint64_t seed = 1;
     int threads = 1;
     std::int64_t record_samples = 0; // keep the spike trains of the first K samples
@@ -80,6 +74,7 @@ public:
     Engine(const Network& net, const RunOptions& options);
     const Network& network() const { return net_; }
     const std::vector<int>& checkpoints() const { return checkpoints_; }
+    Readout readout_kind() const { return readout_; }
     void init(SampleState& s) const;
     // Simulates one sample from rest; `recorded` (may be null) receives its spikes.
     void run_sample(const float* x, std::int64_t sample, SampleState& s, std::vector<Spike>* recorded) const;
@@ -90,10 +85,12 @@ private:
     RunOptions opt_;
     std::vector<int> checkpoints_;
     std::vector<float> decay_; // per population: exp(−1/τ) for LIF, 1 for IF
+    Readout readout_;
 };
 
 struct RunResult {
     std::int64_t samples = 0;
+    Readout readout = Readout::Spikes;              // the one used
     std::vector<int> checkpoints;
     std::vector<std::int64_t> correct_at;           // per checkpoint
     std::vector<int> predictions;                   // per sample, at the last step

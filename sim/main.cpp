@@ -4,6 +4,7 @@
 //   snn run NET --data D --steps T    simulate and report
 // Exit codes: 0 done, 1 the user's input is wrong (one line says what), 2 a bug.
 #include "convert/convert.hpp"
+#include "sim/calibrate.hpp"
 #include "sim/engine.hpp"
 #include "sim/report.hpp"
 #include "snn/dataset.hpp"
@@ -25,11 +26,12 @@ using namespace snn;
 int default_threads() { return int(std::max(1u, std::thread::hardware_concurrency())); }
 
 struct ConvertArgs {
-    std::string model, output, calib, norm = "percentile:99.9", granularity = "layer", reset = "subtract", neuron = "if";
+    std::string model, output, calib, norm = "percentile:99.9", granularity = "channel", reset = "subtract", neuron = "if",
+                                      readout = "membrane";
     std::int64_t calib_samples = 1000;
-    double tau_steps = 0, v_th = 1.0, v_init = 0.0;
-    int threads = default_threads();
-    bool norm_given = false, signed_spikes = false;
+    double tau_steps = 0, v_th = 1.0, v_init = 0.5;
+    int threads = default_threads(), calibrate_steps = 0;
+    bool norm_given = false, granularity_given = false, signed_spikes = false;
 };
 
 int cmd_convert(const ConvertArgs& a) {
@@ -37,7 +39,10 @@ int cmd_convert(const ConvertArgs& a) {
     opt.norm = parse_norm(a.norm);
     if (a.granularity != "layer" && a.granularity != "channel")
         throw Error("--norm-granularity '" + a.granularity + "': expected layer or channel");
-    opt.channel_wise = a.granularity == "channel";
+    // Channel-wise scales need data-based normalization; the default falls back
+    // to one scale per layer without it, an explicit request is refused below.
+    const bool data_based = !a.calib.empty() && opt.norm.kind != NormSpec::Kind::Model;
+    opt.channel_wise = a.granularity == "channel" && (data_based || a.granularity_given);
     opt.neuron.reset = reset_mode_from(a.reset);
     opt.neuron.model = neuron_model_from(a.neuron);
     opt.neuron.v_th = float(a.v_th);
@@ -60,9 +65,30 @@ int cmd_convert(const ConvertArgs& a) {
         if (a.calib_samples < 1) throw Error("--calib-samples must be positive");
         calib = load_dataset(a.calib, a.calib_samples);
     }
+    if (a.calibrate_steps < 0) throw Error("--calibrate-steps must be positive (0: off)");
+    if (a.calibrate_steps > 0) {
+        if (a.calib.empty()) throw Error("--calibrate-steps needs calibration data (--calib)");
+        if (a.calib.size() >= 5 && a.calib.compare(a.calib.size() - 5, 5, ":test") == 0)
+            throw Error("--calibrate-steps tunes the network on '" + a.calib +
+                        "', a test split; calibrate on a training split (e.g. mnist:train)");
+    }
+    const Readout readout = readout_from(a.readout);
     ConvertLog log;
     Network net = convert_model(a.model, a.calib.empty() ? nullptr : &calib, opt, log);
+    net.readout = readout;
     for (const auto& l : log.lines) std::printf("  %s\n", l.c_str());
+    if (a.calibrate_steps > 0) {
+        CalibrateOptions co;
+        co.steps = a.calibrate_steps;
+        co.threads = a.threads;
+        std::printf("  calibrating scales for %d steps on %lld samples of %s\n", co.steps, (long long)calib.size(),
+                    calib.name.c_str());
+        const CalibrateResult cr = calibrate_steps(net, calib, co);
+        for (const auto& l : cr.log) std::printf("  %s\n", l.c_str());
+        char buf[64];
+        std::snprintf(buf, sizeof buf, "; scales tuned for %d steps", co.steps);
+        net.normalization += buf;
+    }
     save(net, a.output);
     std::printf("wrote %s: %zu populations, normalization: %s\n", a.output.c_str(), net.populations.size(),
                 net.normalization.c_str());
@@ -70,7 +96,7 @@ int cmd_convert(const ConvertArgs& a) {
 }
 
 struct RunArgs {
-    std::string network, data, encode = "current", readout = "spikes", report, record;
+    std::string network, data, encode = "current", readout, report, record;
     std::int64_t limit = -1, record_samples = 1;
     int steps = 64, threads = default_threads();
     double max_rate = 1.0;
@@ -82,7 +108,7 @@ int cmd_run(const RunArgs& a) {
     RunOptions opt;
     opt.steps = a.steps;
     opt.encode = encoding_from(a.encode);
-    opt.readout = readout_from(a.readout);
+    if (!a.readout.empty()) opt.readout = readout_from(a.readout);
     opt.max_rate = float(a.max_rate);
     opt.seed = a.seed;
     opt.threads = a.threads;
@@ -118,8 +144,11 @@ int main(int argc, char** argv) {
     conv->add_option("--calib", ca.calib, "Calibration data: mnist:train, fashion-mnist:train, ... or an HDF5 file with x, y");
     conv->add_option("--calib-samples", ca.calib_samples, "Number of calibration samples (first N)")->capture_default_str();
     auto* norm_opt = conv->add_option("--norm", ca.norm, "Normalization: max, percentile:P or model")->capture_default_str();
-    conv->add_option("--norm-granularity", ca.granularity, "One scale per layer or per channel (data-based only)")
-        ->capture_default_str();
+    auto* granularity_opt =
+        conv->add_option("--norm-granularity", ca.granularity,
+                         "One scale per layer or per channel (channel needs data-based normalization; the default "
+                         "falls back to layer without it)")
+            ->capture_default_str();
     conv->add_option("--reset", ca.reset, "Reset after a spike: subtract or zero")->capture_default_str();
     conv->add_option("--neuron", ca.neuron, "Neuron model: if or lif")->capture_default_str();
     conv->add_option("--tau-steps", ca.tau_steps, "LIF membrane time constant, in steps");
@@ -127,6 +156,11 @@ int main(int argc, char** argv) {
     conv->add_flag("--signed-spikes", ca.signed_spikes,
                    "Let a neuron take back a spike (a negative spike) when its membrane falls below 0");
     conv->add_option("--v-init", ca.v_init, "Initial membrane potential, as a fraction of the threshold")->capture_default_str();
+    conv->add_option("--readout", ca.readout, "Readout stored in the network: spikes or membrane (snn run --readout overrides)")
+        ->capture_default_str();
+    conv->add_option("--calibrate-steps", ca.calibrate_steps,
+                     "Tune each layer's scale for accuracy at this many steps on the calibration data (0: off)")
+        ->capture_default_str();
     conv->add_option("--threads", ca.threads, "Threads for calibration")->capture_default_str();
 
     std::string inspect_file;
@@ -142,7 +176,8 @@ int main(int argc, char** argv) {
     auto* limit_opt = run->add_option("--limit", ra.limit, "Use only the first N samples");
     run->add_option("--steps", ra.steps, "Time steps per sample")->capture_default_str();
     run->add_option("--encode", ra.encode, "Input encoding: current or poisson")->capture_default_str();
-    run->add_option("--readout", ra.readout, "Output read as spike counts (spikes) or as a non-spiking integrator (membrane)")->capture_default_str();
+    run->add_option("--readout", ra.readout,
+                    "Output read as spike counts (spikes) or as a non-spiking integrator (membrane); default: the network's own");
     run->add_option("--max-rate", ra.max_rate, "Poisson: spike probability per step of a pixel at 1.0")->capture_default_str();
     run->add_option("--seed", ra.seed, "Seed of the random streams")->capture_default_str();
     run->add_option("--threads", ra.threads, "Worker threads (results do not depend on it)")->capture_default_str();
@@ -167,6 +202,7 @@ int main(int argc, char** argv) {
     try {
         if (conv->parsed()) {
             ca.norm_given = norm_opt->count() > 0;
+            ca.granularity_given = granularity_opt->count() > 0;
             return cmd_convert(ca);
         }
         if (insp->parsed()) {

@@ -19,7 +19,7 @@ nlohmann::json report_json(const Network& net, const RunResult& r, const RunInfo
     j["samples"] = r.samples;
     j["steps"] = steps;
     j["encode"] = to_string(info.options.encode);
-    j["readout"] = to_string(info.options.readout);
+    j["readout"] = to_string(r.readout);
     if (info.options.encode == Encoding::Poisson) j["max_rate"] = info.options.max_rate;
     j["seed"] = info.options.seed;
     j["threads"] = info.options.threads;

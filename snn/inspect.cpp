@@ -100,7 +100,7 @@ std::string describe(const Network& net, const std::string& file) {
     if (!file.empty()) out << "network:       " << file << '\n';
     if (!net.source.empty()) out << "source:        " << net.source << '\n';
     if (!net.normalization.empty()) out << "normalization: " << net.normalization << '\n';
-    if (!file.empty() || !net.source.empty() || !net.normalization.empty()) out << '\n';
+    out << "readout:       " << to_string(net.readout) << '\n' << '\n';
     line(header);
     for (const auto& r : rows) line(r);
     out << '\n'
@@ -158,6 +158,7 @@ nlohmann::json describe_json(const Network& net) {
     }
     return {{"source", net.source},
             {"normalization", net.normalization},
+            {"readout", to_string(net.readout)},
             {"populations", pops},
             {"totals",
              {{"populations", net.populations.size()}, {"neurons", neurons}, {"parameters", params}, {"bytes", bytes}}}};

@@ -40,6 +40,14 @@ const char* to_string(PopulationKind k) {
     throw InternalError("unknown population kind");
 }
 
+const char* to_string(Readout r) { return r == Readout::Spikes ? "spikes" : "membrane"; }
+
+Readout readout_from(const std::string& s) {
+    if (s == "spikes") return Readout::Spikes;
+    if (s == "membrane") return Readout::Membrane;
+    throw Error("unknown readout '" + s + "' (expected spikes or membrane)");
+}
+
 NeuronModel neuron_model_from(const std::string& s) {
     if (s == "if") return NeuronModel::IF;
     if (s == "lif") return NeuronModel::LIF;

@@ -78,10 +78,16 @@ struct Population {
     bool operator==(const Population&) const = default;
 };
 
+// How the class is read from the output population: its spike counts (ties
+// broken by membrane potential), or its membrane potential as a non-spiking
+// integrator (the output neurons never fire; v sums every input they got).
+enum class Readout { Spikes, Membrane };
+
 struct Network {
     std::vector<Population> populations; // topological order; [0] is the input
     std::string source;                   // file it was converted from
     std::string normalization;            // how it was normalized, in words
+    Readout readout = Readout::Spikes;    // the readout `snn run` uses unless told otherwise
     bool operator==(const Network&) const = default;
 
     const Population& input() const { return populations.front(); }
@@ -93,10 +99,12 @@ const char* to_string(NeuronModel);
 const char* to_string(ResetMode);
 const char* to_string(ProjectionKind);
 const char* to_string(PopulationKind);
+const char* to_string(Readout);
 NeuronModel neuron_model_from(const std::string&);
 ResetMode reset_mode_from(const std::string&);
 ProjectionKind projection_kind_from(const std::string&);
 PopulationKind population_kind_from(const std::string&);
+Readout readout_from(const std::string&); // "spikes" or "membrane"
 
 // Output size of a sliding window along one axis (Keras/TensorFlow rules):
 // valid: ⌊(in − k)/s⌋ + 1; same: ⌈in/s⌉ with the padding split top/left = ⌊total/2⌋.

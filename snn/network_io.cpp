@@ -73,6 +73,7 @@ void write_network(const Network& net, const std::string& file_path) {
     h5::write_attr(file, "format_version", network_format_version);
     h5::write_attr(file, "source", net.source);
     h5::write_attr(file, "normalization", net.normalization);
+    h5::write_attr(file, "readout", std::string(to_string(net.readout)));
 
     h5::Node pops = h5::create_group(file, "populations");
     for (std::size_t i = 0; i < net.populations.size(); ++i) {
@@ -235,6 +236,13 @@ Network load(const std::string& path) {
     Network net;
     net.source = h5::read_string_attr(file, "source");
     net.normalization = h5::read_string_attr(file, "normalization");
+    if (h5::has_attr(file, "readout")) {
+        try {
+            net.readout = readout_from(h5::read_string_attr(file, "readout"));
+        } catch (const Error& e) {
+            throw Error(path + ": attribute 'readout': " + e.what());
+        }
+    }
 
     // Pass 1: every attribute and array shape, so that a file too large for
     // memory is refused before anything big is allocated.

@@ -138,12 +138,15 @@ TEST_CASE("describe lists every population and the hand-counted totals", "[netwo
     CHECK_THAT(text, Catch::Contains("avgpool←conv1"));
     CHECK_THAT(text, Catch::Contains("dense←pool"));
     CHECK_THAT(text, Catch::Contains("(4,4,2)"));
+    CHECK_THAT(text, Catch::Contains("readout:       spikes"));
 }
 
 TEST_CASE("describe_json carries the same facts", "[network][inspect]") {
     Network net = conv_pool_dense();
     net.populations[1].neuron = {NeuronModel::LIF, ResetMode::Zero, 0.75f, 20.f};
+    net.readout = Readout::Membrane;
     const auto j = describe_json(net);
+    CHECK(j["readout"] == "membrane");
     REQUIRE(j["populations"].size() == 4);
     CHECK(j["populations"][1]["name"] == "conv1");
     CHECK(j["populations"][1]["shape"] == nlohmann::json::array({4, 4, 2}));

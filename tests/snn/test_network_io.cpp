@@ -111,6 +111,7 @@ Network lif_maxpool() {
     dense.projections.push_back(projection(2, ProjectionKind::Dense, {}, awkward(24, 5.f), "dense"));
     dense.bias = {1e-3f, 2e-3f, 3e-3f};
     net.populations.push_back(dense);
+    net.readout = Readout::Membrane;
     return net;
 }
 
@@ -169,6 +170,7 @@ TEST_CASE("the file follows the documented layout", "[network_io]") {
     CHECK(h5::read_string_attr(file, "format") == "snn-network");
     CHECK(h5::read_int_attr(file, "format_version") == 1);
     CHECK(h5::read_string_attr(file, "source") == "models/tiny.h5");
+    CHECK(h5::read_string_attr(file, "readout") == "spikes");
     const h5::Node pops = h5::open_group(file, "populations");
     CHECK(h5::child_names(pops) == std::vector<std::string>{"000", "001", "002", "003"});
     const h5::Node conv = h5::open_group(pops, "001");
@@ -289,6 +291,14 @@ TEST_CASE("load refuses corrupt networks with an snn::Error, never a crash", "[n
     SECTION("an unknown neuron model") {
         h5::write_attr(h5::open_group(open_rw(path), "populations/001"), "neuron_model", std::string("hh"));
         REQUIRE_THROWS_WITH(load(path), Catch::Contains(path) && Catch::Contains("'hh'"));
+    }
+    SECTION("an unknown readout") {
+        h5::write_attr(open_rw(path), "readout", std::string("votes"));
+        REQUIRE_THROWS_WITH(load(path), Catch::Contains(path) && Catch::Contains("'votes'"));
+    }
+    SECTION("a file without a readout reads as spike counts") {
+        REQUIRE(H5Adelete(open_rw(path).id(), "readout") >= 0);
+        CHECK(load(path).readout == Readout::Spikes);
     }
     SECTION("a gap in the population numbering") {
         REQUIRE(H5Lmove(open_rw(path).id(), "populations/002", H5L_SAME_LOC, "populations/005", H5P_DEFAULT,

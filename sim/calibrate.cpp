@@ -1,0 +1,137 @@
+#include "sim/calibrate.hpp"
+
+#include "convert/dnn.hpp"
+#include "convert/normalize.hpp"
+#include "sim/engine.hpp"
+#include "snn/error.hpp"
+
+#include <oneapi/tbb/blocked_range.h>
+#include <oneapi/tbb/enumerable_thread_specific.h>
+#include <oneapi/tbb/parallel_for.h>
+#include <oneapi/tbb/task_arena.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+namespace snn {
+
+namespace {
+
+// DNN outputs of every calibration sample, in the network's normalized units.
+// Rescaling a hidden layer leaves them unchanged, so they are computed once.
+std::vector<std::vector<float>> dnn_outputs(const Network& net, const Dataset& data, int threads) {
+    std::vector<std::vector<float>> out(std::size_t(data.size()));
+    tbb::task_arena arena(threads);
+    arena.execute([&] {
+        tbb::parallel_for(tbb::blocked_range<std::int64_t>(0, data.size(), 16), [&](const auto& r) {
+            for (std::int64_t i = r.begin(); i < r.end(); ++i) out[std::size_t(i)] = forward(net, data.sample(i)).back();
+        });
+    });
+    return out;
+}
+
+// out_factor: how much the output layer's λ has been multiplied since `dnn` was computed.
+CalibrateScore score(const Network& net, const Dataset& data, int steps, int threads,
+                     const std::vector<std::vector<float>>& dnn, double out_factor = 1.0) {
+    RunOptions opt;
+    opt.steps = steps;
+    opt.threads = threads;
+    const Engine engine(net, opt);
+    const std::size_t out = net.populations.size() - 1;
+    const NeuronParams& neuron = net.output().neuron;
+    const std::int64_t n = data.size();
+    std::vector<int> right(std::size_t(n), 0);
+    std::vector<double> err(std::size_t(n), 0.0);
+    tbb::enumerable_thread_specific<SampleState> states([&] {
+        SampleState s;
+        engine.init(s);
+        return s;
+    });
+    tbb::task_arena arena(threads);
+    arena.execute([&] {
+        tbb::parallel_for(tbb::blocked_range<std::int64_t>(0, n, 8), [&](const auto& r) {
+            SampleState& s = states.local();
+            for (std::int64_t i = r.begin(); i < r.end(); ++i) {
+                engine.run_sample(data.sample(i), i, s, nullptr);
+                right[std::size_t(i)] = engine.readout(s) == data.y[std::size_t(i)];
+                // Output rate: (spikes·v_th + what is left on the membrane − where it started) / (T·v_th).
+                double e = 0;
+                const auto& d = dnn[std::size_t(i)];
+                for (std::size_t j = 0; j < d.size(); ++j) {
+                    const double rate = (double(s.counts[out][j]) * neuron.v_th + s.v[out][j] -
+                                         double(neuron.v_init) * neuron.v_th) /
+                                        (double(steps) * neuron.v_th);
+                    const double want = double(d[j]) / out_factor;
+                    e += (rate - want) * (rate - want);
+                }
+                err[std::size_t(i)] = e;
+            }
+        });
+    });
+    CalibrateScore sc;
+    for (std::int64_t i = 0; i < n; ++i) {
+        sc.correct += right[std::size_t(i)];
+        sc.error += err[std::size_t(i)];
+    }
+    sc.error /= double(std::max<std::int64_t>(n, 1));
+    return sc;
+}
+
+std::string describe(const CalibrateScore& s, std::int64_t n) {
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "%.2f %% correct, output error %.4g", 100.0 * double(s.correct) / double(n),
+                  s.error);
+    return buf;
+}
+
+} // namespace
+
+CalibrateScore calibration_score(const Network& net, const Dataset& data, int steps, int threads) {
+    return score(net, data, steps, threads, dnn_outputs(net, data, threads));
+}
+
+CalibrateResult calibrate_steps(Network& net, const Dataset& data, const CalibrateOptions& options) {
+    if (options.steps < 1) throw Error("--calibrate-steps must be at least 1");
+    if (data.size() == 0) throw Error("calibration data '" + data.name + "' is empty");
+    if (data.shape.size() != net.input().shape.size())
+        throw Error("calibration data '" + data.name + "' has samples of shape " + data.shape.str() +
+                    " but the network's input is " + net.input().shape.str());
+    const int threads = std::max(options.threads, 1);
+    const auto dnn = dnn_outputs(net, data, threads);
+    CalibrateResult result;
+    result.factors.assign(net.populations.size(), 1.0);
+    result.before = score(net, data, options.steps, threads, dnn);
+    CalibrateScore best = result.before;
+    // Candidates nearest 1 first, so that a tie keeps the smaller change.
+    std::vector<double> grid = options.factors;
+    std::sort(grid.begin(), grid.end(),
+              [](double a, double b) { return std::abs(std::log(a)) < std::abs(std::log(b)); });
+    const std::size_t last = net.populations.size() - 1;
+    for (std::size_t l = 1; l < net.populations.size(); ++l) {
+        if (net.populations[l].kind != PopulationKind::Spiking) continue;
+        // A non-spiking integrator's λ only scales every output alike.
+        if (l == last && net.readout == Readout::Membrane) continue;
+        double chosen = 1.0;
+        for (double m : grid) {
+            if (!(m > 0) || m == 1.0) continue;
+            Network trial = net;
+            rescale_population(trial, l, m);
+            const CalibrateScore s = score(trial, data, options.steps, threads, dnn, l == last ? m : 1.0);
+            if (s.better_than(best)) {
+                best = s;
+                chosen = m;
+            }
+        }
+        if (chosen != 1.0) rescale_population(net, l, chosen);
+        result.factors[l] = chosen;
+        char buf[200];
+        std::snprintf(buf, sizeof buf, "%-24s lambda x %.2f -> %s", net.populations[l].name.c_str(), chosen,
+                      describe(best, data.size()).c_str());
+        result.log.push_back(buf);
+    }
+    result.after = best;
+    return result;
+}
+
+} // namespace snn

@@ -1,0 +1,49 @@
+#pragma once
+// Scales chosen for a target number of time steps.
+//
+// Data-based normalization picks each layer's λ from the DNN's activations
+// alone (a percentile), whatever the number of steps the network will run.
+// At few steps the rate code is coarse: a λ a little below the percentile
+// makes a layer fire faster, so that its activations are carried by more
+// spikes, at the price of clipping the largest ones. `calibrate_steps`
+// searches that trade-off with the SNN itself: front to back, each spiking
+// layer's λ is multiplied by the factor (from a fixed grid) that gives the
+// most correct answers on the calibration data at exactly T steps; ties go to
+// the smaller error between the SNN's output rates and the DNN's output, then
+// to the factor nearest 1. The data must not be the test split.
+#include "snn/dataset.hpp"
+#include "snn/network.hpp"
+
+#include <string>
+#include <vector>
+
+namespace snn {
+
+struct CalibrateOptions {
+    int steps = 8;
+    int threads = 1;
+    // Candidate factors for each layer's λ; 1 (no change) is always tried.
+    std::vector<double> factors{0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.1, 1.25, 1.5};
+};
+
+struct CalibrateScore {
+    std::int64_t correct = 0; // calibration samples classified right at T steps
+    double error = 0;         // mean squared error of the output rates against the DNN output
+    bool better_than(const CalibrateScore& o) const {
+        return correct != o.correct ? correct > o.correct : error < o.error;
+    }
+};
+
+struct CalibrateResult {
+    std::vector<double> factors;  // per population (1 where unchanged)
+    CalibrateScore before, after; // on the calibration data
+    std::vector<std::string> log; // one line per layer, for the user
+};
+
+// The score of `net` on `data` at `steps` steps (current encoding, net.readout).
+CalibrateScore calibration_score(const Network& net, const Dataset& data, int steps, int threads);
+
+// Rescales `net` in place (rescale_population) and says what it chose.
+CalibrateResult calibrate_steps(Network& net, const Dataset& data, const CalibrateOptions& options);
+
+} // namespace snn
