@@ -60,11 +60,6 @@ int cmd_convert(const ConvertArgs& a) {
     if (!(a.v_th > 0)) throw Error("--v-th must be positive");
     if (a.calib.empty() && a.norm_given && opt.norm.kind != NormSpec::Kind::Model)
         throw Error("--norm " + a.norm + " is data-based and needs calibration data (--calib); without it use --norm model");
-    Dataset calib;
-    if (!a.calib.empty()) {
-        if (a.calib_samples < 1) throw Error("--calib-samples must be positive");
-        calib = load_dataset(a.calib, a.calib_samples);
-    }
     if (a.calibrate_steps < 0) throw Error("--calibrate-steps must be positive (0: off)");
     if (a.calibrate_steps > 0) {
         if (a.calib.empty()) throw Error("--calibrate-steps needs calibration data (--calib)");
@@ -73,6 +68,11 @@ int cmd_convert(const ConvertArgs& a) {
                         "', a test split; calibrate on a training split (e.g. mnist:train)");
     }
     const Readout readout = readout_from(a.readout);
+    Dataset calib;
+    if (!a.calib.empty()) {
+        if (a.calib_samples < 1) throw Error("--calib-samples must be positive");
+        calib = load_dataset(a.calib, a.calib_samples);
+    }
     ConvertLog log;
     Network net = convert_model(a.model, a.calib.empty() ? nullptr : &calib, opt, log);
     net.readout = readout;

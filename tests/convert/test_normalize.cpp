@@ -261,3 +261,45 @@ TEST_CASE("channel-wise scales reach pooling and residual weights per channel", 
     CHECK(act[2] == std::vector<float>{1.0f, 1.0f});
     CHECK(act[3][0] == Approx(1.0f)); // 8 / 8
 }
+
+TEST_CASE("rescaling a layer's λ divides its activations and leaves every other layer as it was", "[convert]") {
+    // input (2,2,1) → conv 1x1 (2 channels) → max-pool gate 2x2 → dense 3, and a second
+    // dense path straight from the conv, so that both a gate and a direct projection carry λ.
+    Network net;
+    net.populations.push_back(input({2, 2, 1}));
+    Population conv;
+    conv.name = "conv";
+    conv.shape = {2, 2, 2};
+    conv.projections.push_back({0, ProjectionKind::Conv2D, {1, 1, 1, 1, 0, 0}, {1.0f, -0.5f}, "conv"});
+    conv.bias = {0.1f, 0.8f};
+    net.populations.push_back(conv);
+    Population gate;
+    gate.name = "pool";
+    gate.kind = PopulationKind::MaxPool;
+    gate.shape = {1, 1, 2};
+    gate.projections.push_back({1, ProjectionKind::MaxPool, {2, 2, 2, 2, 0, 0}, {}, "pool"});
+    net.populations.push_back(gate);
+    Population out;
+    out.name = "out";
+    out.shape = {1, 1, 3};
+    out.projections.push_back({2, ProjectionKind::Dense, {}, {1.0f, -2.0f, 0.5f, 0.25f, 1.5f, -1.0f}, "out"});
+    out.projections.push_back({1, ProjectionKind::Dense, {}, std::vector<float>(24, 0.125f), "skip"});
+    out.bias = {0.0f, 0.5f, -0.5f};
+    net.populations.push_back(out);
+    validate(net);
+
+    Network scaled = net;
+    rescale_population(scaled, 1, 0.5);
+    CHECK(scaled.populations[1].scale == 0.5f);
+    CHECK(scaled.populations[2].scale == 0.5f); // the gate's λ is its source's
+    CHECK(scaled.populations[1].projections[0].weights == std::vector<float>{2.0f, -1.0f});
+    CHECK(scaled.populations[1].bias == std::vector<float>{0.2f, 1.6f});
+    CHECK(scaled.populations[3].projections[0].weights == std::vector<float>{0.5f, -1.0f, 0.25f, 0.125f, 0.75f, -0.5f});
+    CHECK(scaled.populations[3].bias == net.populations[3].bias);
+    const std::vector<float> x = {0.25f, 1.0f, 0.0f, 0.75f};
+    const auto a = forward(net, x.data()), b = forward(scaled, x.data());
+    for (std::size_t j = 0; j < a[1].size(); ++j) CHECK(b[1][j] == Approx(a[1][j] * 2).margin(1e-6));
+    for (std::size_t j = 0; j < a[2].size(); ++j) CHECK(b[2][j] == Approx(a[2][j] * 2).margin(1e-6));
+    for (std::size_t j = 0; j < a[3].size(); ++j) CHECK(b[3][j] == Approx(a[3][j]).margin(1e-6));
+    REQUIRE_THROWS_AS(rescale_population(scaled, 2, 2.0), InternalError); // a gate has no λ of its own
+}

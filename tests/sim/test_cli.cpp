@@ -2,7 +2,10 @@
 // on stderr that says what is wrong, and no output file (nor a temporary)
 // left behind; a convert → inspect → run round trip writes the report it
 // documents; results do not depend on --threads.
+#include "convert/convert.hpp"
+#include "snn/dataset.hpp"
 #include "snn/h5.hpp"
+#include "snn/network_io.hpp"
 
 #include "tests/support.hpp"
 
@@ -149,6 +152,72 @@ TEST_CASE("snn convert refuses bad input with one line and writes nothing", "[cl
     SECTION("an initial membrane outside [0, 1)") {
         check_refused(snn_cli("convert " + quote(tiny) + " -o " + quote(out) + " --v-init 1.5"), "--v-init", work, {out});
     }
+    SECTION("an unknown readout") {
+        check_refused(snn_cli("convert " + quote(tiny) + " -o " + quote(out) + " --readout votes"), "'votes'", work,
+                      {out});
+    }
+    SECTION("step calibration without calibration data") {
+        check_refused(snn_cli("convert " + quote(tiny) + " -o " + quote(out) + " --calibrate-steps 8"),
+                      "--calibrate-steps needs calibration data", work, {out});
+    }
+    SECTION("step calibration on a test split") {
+        check_refused(snn_cli("convert " + quote(tiny) + " -o " + quote(out) + " --calib mnist:test --calibrate-steps 8"),
+                      "'mnist:test', a test split", work, {out});
+    }
+}
+
+TEST_CASE("snn convert: the defaults, the plain conversion with --v-init 0, and the stored readout", "[cli]") {
+    TempDir work("defaults");
+    const std::string tiny = (fixtures / "tiny_keras3_sequential.h5").string();
+    std::mt19937 rng(11);
+    std::uniform_real_distribution<float> pixel(0.0f, 1.0f);
+    std::vector<float> x(30 * 16);
+    for (float& v : x) v = pixel(rng);
+    std::vector<std::int64_t> y(30);
+    for (std::size_t i = 0; i < y.size(); ++i) y[i] = std::int64_t(i % 3);
+    const std::string data = work.file("calib.h5");
+    write_data(data, x, {30, 4, 4, 1}, y);
+    const std::string calib = " --calib " + quote(data) + " --calib-samples 30";
+
+    // Plain conversion through the C++ API: layer-wise percentile, v_init 0, spike counts.
+    ConvertLog log;
+    const Dataset calib_data = load_dataset(data, 30);
+    Network plain = convert_model(tiny, &calib_data, ConvertOptions{}, log);
+    for (const auto& pop : plain.populations) CHECK(pop.neuron.v_init == 0.0f);
+    CHECK(plain.readout == Readout::Spikes);
+
+    const std::string zero = work.file("zero.snn.h5");
+    const Outcome z = snn_cli("convert " + quote(tiny) + " -o " + quote(zero) + calib +
+                              " --v-init 0 --norm-granularity layer --readout spikes");
+    INFO(z.err);
+    REQUIRE(z.status == 0);
+    Network back = load(zero);
+    back.source = plain.source;
+    CHECK(back == plain); // every weight, bias, λ and neuron parameter
+
+    const std::string dflt = work.file("default.snn.h5");
+    const Outcome d = snn_cli("convert " + quote(tiny) + " -o " + quote(dflt) + calib);
+    INFO(d.err);
+    REQUIRE(d.status == 0);
+    const Network def = load(dflt);
+    CHECK(def.readout == Readout::Membrane);
+    CHECK_THAT(def.normalization, Contains("channel-wise"));
+    for (std::size_t i = 1; i < def.populations.size(); ++i) CHECK(def.populations[i].neuron.v_init == 0.5f);
+    CHECK_THAT(snn_cli("inspect " + quote(dflt)).out, Contains("readout:       membrane"));
+
+    // The stored readout is used unless --readout overrides it; the report says which.
+    const std::string report = work.file("r.json");
+    const std::string run = "run " + quote(dflt) + " --data " + quote(data) + " --steps 4 -q --report " + quote(report);
+    REQUIRE(snn_cli(run).status == 0);
+    CHECK(read_json(report).at("readout") == "membrane");
+    REQUIRE(snn_cli(run + " --readout spikes").status == 0);
+    CHECK(read_json(report).at("readout") == "spikes");
+
+    // Without calibration data the default falls back to one model-based scale per layer.
+    const Outcome m = snn_cli("convert " + quote(tiny) + " -o " + quote(work.file("model.snn.h5")));
+    INFO(m.err);
+    REQUIRE(m.status == 0);
+    CHECK_THAT(load(work.file("model.snn.h5")).normalization, Contains("model-based"));
 }
 
 TEST_CASE("snn run refuses bad input with one line and writes nothing", "[cli]") {
