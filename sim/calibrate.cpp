@@ -1,6 +1,5 @@
 #include "sim/calibrate.hpp"
 
-#include "convert/dnn.hpp"
 #include "convert/normalize.hpp"
 #include "sim/engine.hpp"
 #include "snn/error.hpp"
@@ -13,36 +12,23 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 
 namespace snn {
 
 namespace {
 
-// DNN outputs of every calibration sample, in the network's normalized units.
-// Rescaling a hidden layer leaves them unchanged, so they are computed once.
-std::vector<std::vector<float>> dnn_outputs(const Network& net, const Dataset& data, int threads) {
-    std::vector<std::vector<float>> out(std::size_t(data.size()));
-    tbb::task_arena arena(threads);
-    arena.execute([&] {
-        tbb::parallel_for(tbb::blocked_range<std::int64_t>(0, data.size(), 16), [&](const auto& r) {
-            for (std::int64_t i = r.begin(); i < r.end(); ++i) out[std::size_t(i)] = forward(net, data.sample(i)).back();
-        });
-    });
-    return out;
-}
-
-// out_factor: how much the output layer's λ has been multiplied since `dnn` was computed.
-CalibrateScore score(const Network& net, const Dataset& data, int steps, int threads,
-                     const std::vector<std::vector<float>>& dnn, double out_factor = 1.0) {
+CalibrateScore score(const Network& net, const Dataset& data, int steps, int threads) {
     RunOptions opt;
     opt.steps = steps;
     opt.threads = threads;
     const Engine engine(net, opt);
     const std::size_t out = net.populations.size() - 1;
     const NeuronParams& neuron = net.output().neuron;
+    const double lambda = net.output().scale;
     const std::int64_t n = data.size();
     std::vector<int> right(std::size_t(n), 0);
-    std::vector<double> err(std::size_t(n), 0.0);
+    std::vector<double> loss(std::size_t(n), 0.0);
     tbb::enumerable_thread_specific<SampleState> states([&] {
         SampleState s;
         engine.init(s);
@@ -52,43 +38,49 @@ CalibrateScore score(const Network& net, const Dataset& data, int steps, int thr
     arena.execute([&] {
         tbb::parallel_for(tbb::blocked_range<std::int64_t>(0, n, 8), [&](const auto& r) {
             SampleState& s = states.local();
+            std::vector<double> logit;
             for (std::int64_t i = r.begin(); i < r.end(); ++i) {
                 engine.run_sample(data.sample(i), i, s, nullptr);
-                right[std::size_t(i)] = engine.readout(s) == data.y[std::size_t(i)];
-                // Output rate: (spikes·v_th + what is left on the membrane − where it started) / (T·v_th).
-                double e = 0;
-                const auto& d = dnn[std::size_t(i)];
-                for (std::size_t j = 0; j < d.size(); ++j) {
+                const int label = data.y[std::size_t(i)];
+                right[std::size_t(i)] = engine.readout(s) == label;
+                // Output rate: (spikes·v_th + what is left on the membrane − where it started) / (T·v_th),
+                // times λ: the DNN logit it stands for.
+                const std::size_t classes = s.v[out].size();
+                logit.resize(classes);
+                double top = -std::numeric_limits<double>::infinity();
+                for (std::size_t j = 0; j < classes; ++j) {
                     const double rate = (double(s.counts[out][j]) * neuron.v_th + s.v[out][j] -
                                          double(neuron.v_init) * neuron.v_th) /
                                         (double(steps) * neuron.v_th);
-                    const double want = double(d[j]) / out_factor;
-                    e += (rate - want) * (rate - want);
+                    logit[j] = rate * lambda;
+                    top = std::max(top, logit[j]);
                 }
-                err[std::size_t(i)] = e;
+                double sum = 0;
+                for (double z : logit) sum += std::exp(z - top);
+                const double wanted = label >= 0 && std::size_t(label) < classes ? logit[std::size_t(label)] : top;
+                loss[std::size_t(i)] = top + std::log(sum) - wanted;
             }
         });
     });
     CalibrateScore sc;
     for (std::int64_t i = 0; i < n; ++i) {
         sc.correct += right[std::size_t(i)];
-        sc.error += err[std::size_t(i)];
+        sc.loss += loss[std::size_t(i)];
     }
-    sc.error /= double(std::max<std::int64_t>(n, 1));
+    sc.loss /= double(std::max<std::int64_t>(n, 1));
     return sc;
 }
 
 std::string describe(const CalibrateScore& s, std::int64_t n) {
     char buf[96];
-    std::snprintf(buf, sizeof buf, "%.2f %% correct, output error %.4g", 100.0 * double(s.correct) / double(n),
-                  s.error);
+    std::snprintf(buf, sizeof buf, "loss %.4f, %.2f %% correct", s.loss, 100.0 * double(s.correct) / double(n));
     return buf;
 }
 
 } // namespace
 
 CalibrateScore calibration_score(const Network& net, const Dataset& data, int steps, int threads) {
-    return score(net, data, steps, threads, dnn_outputs(net, data, threads));
+    return score(net, data, steps, threads);
 }
 
 CalibrateResult calibrate_steps(Network& net, const Dataset& data, const CalibrateOptions& options) {
@@ -98,10 +90,9 @@ CalibrateResult calibrate_steps(Network& net, const Dataset& data, const Calibra
         throw Error("calibration data '" + data.name + "' has samples of shape " + data.shape.str() +
                     " but the network's input is " + net.input().shape.str());
     const int threads = std::max(options.threads, 1);
-    const auto dnn = dnn_outputs(net, data, threads);
     CalibrateResult result;
     result.factors.assign(net.populations.size(), 1.0);
-    result.before = score(net, data, options.steps, threads, dnn);
+    result.before = score(net, data, options.steps, threads);
     CalibrateScore best = result.before;
     // Candidates nearest 1 first, so that a tie keeps the smaller change.
     std::vector<double> grid = options.factors;
@@ -117,7 +108,7 @@ CalibrateResult calibrate_steps(Network& net, const Dataset& data, const Calibra
             if (!(m > 0) || m == 1.0) continue;
             Network trial = net;
             rescale_population(trial, l, m);
-            const CalibrateScore s = score(trial, data, options.steps, threads, dnn, l == last ? m : 1.0);
+            const CalibrateScore s = score(trial, data, options.steps, threads);
             if (s.better_than(best)) {
                 best = s;
                 chosen = m;

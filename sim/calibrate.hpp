@@ -8,9 +8,14 @@
 // spikes, at the price of clipping the largest ones. `calibrate_steps`
 // searches that trade-off with the SNN itself: front to back, each spiking
 // layer's λ is multiplied by the factor (from a fixed grid) that gives the
-// most correct answers on the calibration data at exactly T steps; ties go to
-// the smaller error between the SNN's output rates and the DNN's output, then
-// to the factor nearest 1. The data must not be the test split.
+// lowest classification loss on the calibration data at exactly T steps: the
+// cross-entropy of the labels under the softmax of the SNN's output read as
+// logits (output rate × λ of the output layer). The loss follows accuracy but
+// is not flat: a count of correct answers on a training split that the DNN
+// already gets right 99.9 % of the time moves by one sample at a time and
+// picks factors by chance. A factor must not lower the number of correct
+// answers, and ties go to the factor nearest 1. The data must not be the test
+// split.
 #include "snn/dataset.hpp"
 #include "snn/network.hpp"
 
@@ -28,10 +33,9 @@ struct CalibrateOptions {
 
 struct CalibrateScore {
     std::int64_t correct = 0; // calibration samples classified right at T steps
-    double error = 0;         // mean squared error of the output rates against the DNN output
-    bool better_than(const CalibrateScore& o) const {
-        return correct != o.correct ? correct > o.correct : error < o.error;
-    }
+    double loss = 0;          // mean cross-entropy of the labels (natural log)
+    // A lower loss that costs correct answers is not better.
+    bool better_than(const CalibrateScore& o) const { return correct >= o.correct && loss < o.loss; }
 };
 
 struct CalibrateResult {

@@ -37,6 +37,7 @@ VARIANTS = [  # name, convert flags, long run
     ("default (v-init 0.5 + channel + membrane)", [], True),
     ("default, max norm", ["--norm", "max"], False),
     ("default, percentile 99.99", ["--norm", "percentile:99.99"], False),
+    ("default + calibrate-steps 4", ["--calibrate-steps", "4"], False),
     ("default + calibrate-steps 8", ["--calibrate-steps", "8"], False),
 ]
 STEPS = [4, 8, 16, 32, 64]
@@ -83,6 +84,7 @@ def main():
             acc = accuracy_by_step(report)
             row = {"model": name, "variant": vname, "convert_flags": flags, "readout": report["readout"],
                    "samples": report["samples"], "dnn_accuracy": report["dnn_accuracy"],
+                   "steps": steps, "dnn_agreement": report["dnn_agreement"],
                    "accuracy": {str(k): v for k, v in sorted(acc.items())}}
             results.append(row)
             print("%-22s %-44s %s" % (name, vname, " ".join("%d:%.2f" % (k, 100 * v) for k, v in sorted(acc.items())
@@ -103,14 +105,15 @@ def write_markdown(results, path):
         rows = [r for r in results if r["model"] == model]
         dnn = rows[0]["dnn_accuracy"]
         lines.append("### %s (DNN %.2f %%, %d test images)\n" % (model, 100 * dnn, rows[0]["samples"]))
-        lines.append("| conversion | " + " | ".join("T=%d" % t for t in cols) + " |")
-        lines.append("|---|" + "---:|" * len(cols))
+        lines.append("| conversion | " + " | ".join("T=%d" % t for t in cols) + " | agreement with DNN at last T |")
+        lines.append("|---|" + "---:|" * (len(cols) + 1))
         for r in rows:
             cells = []
             for t in cols:
                 a = r["accuracy"].get(str(t))
                 cells.append("" if a is None else "%.2f" % (100 * a))
-            lines.append("| %s | %s |" % (r["variant"], " | ".join(cells)))
+            lines.append("| %s | %s | %.2f (T=%d) |" % (r["variant"], " | ".join(cells), 100 * r["dnn_agreement"],
+                                                        r["steps"]))
         lines.append("")
     with open(path, "w") as f:
         f.write("\n".join(lines))

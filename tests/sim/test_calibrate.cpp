@@ -7,6 +7,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <cmath>
+
 using namespace snn;
 using snn::test::input;
 
@@ -47,45 +49,50 @@ Dataset samples(std::vector<float> x, std::vector<int> y) {
 
 TEST_CASE("calibrating for one step lowers the hidden λ just enough, found by hand", "[sim][calibrate]") {
     // Samples: x = 0.65 (class 0) and x = 0.2 (class 1). With the hidden λ
-    // multiplied by m, the hidden input is x/m and a spike carries m downstream.
-    //   m = 1, 0.9, 0.8, 0.7: 0.65/m < 1, no spike: 0.65 read as class 1 (1 of 2 right).
-    //   m = 0.6: 1.083 → spike, out = (0.6 − 0.5, 0.5 − 0.6) → class 0; 0.2/0.6 < 1 → class 1. Both right.
-    //   m = 0.5: both right too, but out = (0, 0) is further from the DNN's (0.15, −0.15).
-    // Output error per sample, Σ_j (rate_j − dnn_j)², for x = 0.2 always (−0.5, 0.5) against
-    // (−0.3, 0.3): 0.08; for x = 0.65: 0.005 with m = 0.6 and 0.045 with m = 0.5.
-    //   m = 0.4: 0.2/0.4 < 1 still, but 0.65 → out = (−0.1, 0.1): class 1, wrong.
-    //   m > 1: no spike for either. The output is a membrane readout: not searched.
+    // multiplied by m, the hidden input is x/m and a spike carries m downstream,
+    // so the output logits (λ_out = 1) are (c·m − 0.5, 0.5 − c·m) with c the hidden
+    // spike (0 or 1). Loss of a sample = log(1 + e^(z_other − z_label)).
+    //   x = 0.2: 0.2/m < 1 for every m ≥ 0.4: logits (−0.5, 0.5), loss log(1 + e^−1).
+    //   x = 0.65, m ≥ 0.7: no spike, logits (−0.5, 0.5): loss log(1 + e^1), wrong.
+    //             m = 0.6: spike, logits (0.1, −0.1): loss log(1 + e^−0.2), right.
+    //             m = 0.5: logits (0, 0): loss log 2 (a tie, read as class 0).
+    //             m = 0.4: logits (−0.1, 0.1): loss log(1 + e^0.2), wrong.
+    // The output is a membrane readout: its λ is not searched.
     Network net = threshold_net();
     const Dataset d = samples({0.65f, 0.2f}, {0, 1});
     CalibrateOptions opt;
     opt.steps = 1;
     const CalibrateResult r = calibrate_steps(net, d, opt);
+    const double loss_02 = std::log(1 + std::exp(-1.0));
     CHECK(r.before.correct == 1);
+    CHECK(r.before.loss == Approx((std::log(1 + std::exp(1.0)) + loss_02) / 2));
     CHECK(r.after.correct == 2);
+    CHECK(r.after.loss == Approx((std::log(1 + std::exp(-0.2)) + loss_02) / 2));
     REQUIRE(r.factors.size() == 3);
     CHECK(r.factors[1] == 0.6);
     CHECK(r.factors[2] == 1.0);
-    CHECK(r.before.error == Approx((0.65 * 0.65 * 2 + 0.08) / 2));
-    CHECK(r.after.error == Approx((0.005 + 0.08) / 2));
     CHECK(net.populations[1].scale == Approx(0.6));
     CHECK(net.populations[1].projections[0].weights[0] == Approx(1 / 0.6));
     CHECK(net.populations[2].projections[0].weights == std::vector<float>{0.6f, -0.6f});
     // The rescaled network scores what the search said it would.
     const CalibrateScore again = calibration_score(net, d, 1, 2);
     CHECK(again.correct == 2);
-    CHECK(again.error == Approx(r.after.error));
+    CHECK(again.loss == Approx(r.after.loss));
 }
 
 TEST_CASE("calibration keeps the network when no factor does better", "[sim][calibrate]") {
-    // At 64 steps the hidden count is ⌊64·x⌋ and every factor classifies both samples right;
-    // the output error is smallest with λ unchanged, so nothing moves.
+    // One sample, x = 1 (class 0), 64 steps. With λ unchanged the hidden neuron fires every
+    // step: h = 1, logits (0.5, −0.5). A smaller λ cannot fire more (one spike a step) and a
+    // spike then carries m < 1: h = m. A larger one fires ⌊64/m⌋ times: h = ⌊64/m⌋·m/64,
+    // 0.997 for m = 1.1, 0.996 for 1.25, 0.984 for 1.5. Every change shrinks the margin.
     Network net = threshold_net();
     const Network before = net;
-    const Dataset d = samples({0.75f, 0.25f}, {0, 1});
+    const Dataset d = samples({1.0f}, {0});
     CalibrateOptions opt;
     opt.steps = 64;
     const CalibrateResult r = calibrate_steps(net, d, opt);
-    CHECK(r.after.correct == 2);
+    CHECK(r.after.correct == 1);
+    CHECK(r.after.loss == Approx(std::log(1 + std::exp(-1.0))));
     CHECK(r.factors == std::vector<double>{1.0, 1.0, 1.0});
     CHECK(net == before);
 }
