@@ -10,6 +10,7 @@
 #include "snn/dataset.hpp"
 #include "snn/error.hpp"
 #include "snn/inspect.hpp"
+#include "snn/memory.hpp"
 #include "snn/network_io.hpp"
 
 #include <CLI/CLI.hpp>
@@ -187,6 +188,12 @@ int main(int argc, char** argv) {
     run->add_flag("--no-dnn", ra.no_dnn, "Skip the DNN accuracy (ReLU forward pass) on the same samples");
     run->add_flag("-q,--quiet", ra.quiet, "Print nothing but errors");
 
+    // Every subcommand takes --max-memory: what one network or data set may allocate.
+    std::string max_memory;
+    for (CLI::App* sub : {conv, insp, run})
+        sub->add_option("--max-memory", max_memory,
+                        "Refuse a network or data set needing more memory than this (e.g. 2G; default: 3/4 of RAM)");
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
@@ -200,6 +207,7 @@ int main(int argc, char** argv) {
         return 1;
     }
     try {
+        if (!max_memory.empty()) set_memory_limit(parse_memory_size(max_memory));
         if (conv->parsed()) {
             ca.norm_given = norm_opt->count() > 0;
             ca.granularity_given = granularity_opt->count() > 0;

@@ -321,23 +321,6 @@ void write_ints32(const Node& parent, const std::string& name, const std::vector
 
 namespace snn {
 
-std::uint64_t available_memory_bytes() {
-    std::ifstream in("/proc/meminfo");
-    std::string key;
-    std::uint64_t value = 0;
-    std::string unit;
-    while (in >> key >> value >> unit)
-        if (key == "MemAvailable:") return value * 1024;
-    return 0;
-}
-
-void check_fits_in_memory(std::uint64_t bytes, const std::string& what) {
-    const std::uint64_t avail = available_memory_bytes();
-    if (avail > 0 && bytes > avail)
-        throw Error(what + ": needs " + std::to_string(bytes >> 20) + " MiB but only " +
-                    std::to_string(avail >> 20) + " MiB of memory are available");
-}
-
 AtomicOutput::AtomicOutput(std::string path) : path_(std::move(path)) {
     std::random_device rd;
     temp_ = path_ + ".tmp" + std::to_string(rd() % 1000000);

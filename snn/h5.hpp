@@ -2,6 +2,8 @@
 // A thin RAII layer over the HDF5 C API: handles that close themselves, and
 // readers that turn every HDF5 failure into an snn::Error naming the file and
 // the object. HDF5's own error-stack printing is switched off.
+#include "snn/memory.hpp"
+
 #include <hdf5.h>
 
 #include <cstdint>
@@ -73,10 +75,6 @@ void write_ints32(const Node& parent, const std::string& name, const std::vector
 } // namespace snn::h5
 
 namespace snn {
-// Bytes of memory the system can still give us (MemAvailable); 0 if unknown.
-std::uint64_t available_memory_bytes();
-// Throws snn::Error naming `what` if `bytes` would not fit in available memory.
-void check_fits_in_memory(std::uint64_t bytes, const std::string& what);
 // Writes through a temporary file beside `path`, renamed over it once complete:
 // a failed or interrupted write never leaves a half-written `path`.
 class AtomicOutput {

@@ -256,6 +256,16 @@ TEST_CASE("snn run refuses bad input with one line and writes nothing", "[cli]")
         check_refused(snn_cli("run " + quote(net) + " --data " + quote(data) + " --bogus" + outputs), "--bogus", work,
                       {report, record});
     }
+    SECTION("a data set above --max-memory") {
+        // 20 samples of 16 floats: 1280 bytes, above a limit of 1000.
+        const Outcome o = snn_cli("run " + quote(net) + " --data " + quote(data) + " --max-memory 1000" + outputs);
+        check_refused(o, "limit of 1000 B (--max-memory)", work, {report, record});
+        CHECK_THAT(o.err, Contains(data) && Contains("needs 1.2 KiB"));
+    }
+    SECTION("a malformed --max-memory") {
+        check_refused(snn_cli("run " + quote(net) + " --data " + quote(data) + " --max-memory lots" + outputs),
+                      "--max-memory 'lots'", work, {report, record});
+    }
 }
 
 TEST_CASE("snn convert, inspect and run: the round trip and its report", "[cli]") {
