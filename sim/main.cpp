@@ -2,9 +2,11 @@
 //   snn convert MODEL -o NET.snn.h5   import, calibrate, normalize, map to IF/LIF
 //   snn inspect NET                   layers, shapes, neurons, parameters, bytes
 //   snn run NET --data D --steps T    simulate and report
+//   snn stdp-curve --rule R           a plasticity rule's weight change against spike timing
 // Exit codes: 0 done, 1 the user's input is wrong (one line says what), 2 a bug.
 #include "convert/convert.hpp"
 #include "sim/calibrate.hpp"
+#include "sim/cmd_stdp.hpp"
 #include "sim/engine.hpp"
 #include "sim/report.hpp"
 #include "snn/dataset.hpp"
@@ -188,9 +190,12 @@ int main(int argc, char** argv) {
     run->add_flag("--no-dnn", ra.no_dnn, "Skip the DNN accuracy (ReLU forward pass) on the same samples");
     run->add_flag("-q,--quiet", ra.quiet, "Print nothing but errors");
 
+    StdpCurveArgs sa;
+    auto* stdp_curve = add_stdp_curve_command(app, sa);
+
     // Every subcommand takes --max-memory: what one network or data set may allocate.
     std::string max_memory;
-    for (CLI::App* sub : {conv, insp, run})
+    for (CLI::App* sub : {conv, insp, run, stdp_curve})
         sub->add_option("--max-memory", max_memory,
                         "Refuse a network or data set needing more memory than this (e.g. 2G; default: 3/4 of RAM)");
 
@@ -224,6 +229,7 @@ int main(int argc, char** argv) {
                 throw Error("--limit must be at least 1 (got " + std::to_string(ra.limit) + ")");
             return cmd_run(ra);
         }
+        if (stdp_curve->parsed()) return run_stdp_curve_command(sa);
     } catch (const snn::Error& e) {
         std::fprintf(stderr, "snn: error: %s\n", e.what());
         return 1;
