@@ -1,6 +1,7 @@
 #include "sim/engine.hpp"
 
 #include "convert/dnn.hpp"
+#include "sim/exits.hpp"
 #include "sim/kernels.hpp"
 #include "snn/error.hpp"
 #include "snn/window.hpp"
@@ -79,6 +80,73 @@ Engine::Engine(const Network& net, const RunOptions& options)
     checkpoints_ = checkpoint_steps(opt_.steps);
     for (const auto& pop : net_.populations)
         decay_.push_back(pop.neuron.model == NeuronModel::LIF ? std::exp(-1.0f / pop.neuron.tau_steps) : 1.0f);
+
+    // Segments end at every population that carries an exit, and at the output.
+    const std::size_t P = net_.populations.size();
+    std::vector<int> exit_at(P, -1);
+    for (std::size_t e = 0; e < net_.exits.size(); ++e) {
+        exit_population_.push_back(net_.find(net_.exits[e].at));
+        exit_at[std::size_t(exit_population_.back())] = int(e);
+    }
+    segment_of_.assign(P, 0);
+    for (std::size_t i = 0, first = 0; i < P; ++i) {
+        segment_of_[i] = int(segments_.size());
+        if (exit_at[i] >= 0 || i == P - 1) {
+            segments_.push_back({first, i, exit_at[i], {}, {}});
+            first = i + 1;
+        }
+    }
+    const auto add_replay = [&](Segment& seg, std::size_t src) {
+        if (std::find(seg.replay.begin(), seg.replay.end(), src) == seg.replay.end()) seg.replay.push_back(src);
+    };
+    for (std::size_t i = 1; i < P; ++i)
+        for (const Projection& p : net_.populations[i].projections)
+            if (segment_of_[std::size_t(p.source)] < segment_of_[i])
+                add_replay(segments_[std::size_t(segment_of_[i])], std::size_t(p.source));
+    cuts_ = find_cuts(net_);
+    for (std::size_t c = 0; c < cuts_.size(); ++c) {
+        Segment& seg = segments_[std::size_t(segment_of_[std::size_t(cuts_[c].first_target)])];
+        seg.cuts.push_back(c);
+        for (int src : cuts_[c].sources) {
+            if (src == 0 && opt_.encode == Encoding::Current)
+                throw Error("population '" + net_.populations[std::size_t(cuts_[c].first_target)].name + "' on device '" +
+                            cuts_[c].to + "' reads the input across a cut, which carries no spikes with --encode current");
+            if (segment_of_[std::size_t(src)] < segment_of_[std::size_t(cuts_[c].first_target)])
+                add_replay(seg, std::size_t(src));
+        }
+    }
+    keep_history_.assign(P, 0);
+    for (Segment& seg : segments_) {
+        std::sort(seg.replay.begin(), seg.replay.end());
+        for (std::size_t src : seg.replay) keep_history_[src] = 1;
+    }
+}
+
+std::vector<Cut> find_cuts(const Network& net) {
+    std::vector<Cut> cuts;
+    if (net.devices.empty()) return cuts;
+    for (std::size_t i = 1; i < net.populations.size(); ++i)
+        for (const Projection& p : net.populations[i].projections) {
+            const std::string& from = net.devices[std::size_t(p.source)];
+            const std::string& to = net.devices[i];
+            if (from == to) continue;
+            auto it = std::find_if(cuts.begin(), cuts.end(), [&](const Cut& c) { return c.from == from && c.to == to; });
+            if (it == cuts.end()) {
+                cuts.push_back({from, to, {}, {}, 0, false, int(i)});
+                it = cuts.end() - 1;
+            }
+            if (std::find(it->sources.begin(), it->sources.end(), p.source) == it->sources.end()) it->sources.push_back(p.source);
+        }
+    for (Cut& c : cuts) {
+        std::sort(c.sources.begin(), c.sources.end());
+        for (int src : c.sources) {
+            const Population& pop = net.populations[std::size_t(src)];
+            c.base.push_back(c.neurons);
+            c.neurons += pop.shape.size();
+            c.signed_spikes |= pop.neuron.signed_spikes;
+        }
+    }
+    return cuts;
 }
 
 void Engine::init(SampleState& s) const {
@@ -109,6 +177,19 @@ void Engine::init(SampleState& s) const {
     s.spike_total.assign(P, 0);
     s.synaptic_ops.assign(P, 0);
     s.prediction_at.assign(checkpoints_.size(), 0);
+    s.history.resize(P);
+    s.history_negative.resize(P);
+    s.history_at.resize(P);
+    s.history_negative_at.resize(P);
+    s.neuron_updates.assign(P, 0);
+    s.input_macs.assign(P, 0);
+    s.exit_score.resize(net_.exits.size());
+    for (std::size_t e = 0; e < net_.exits.size(); ++e) s.exit_score[e].assign(net_.exits[e].bias.size(), 0.0f);
+    s.exit_adds.assign(net_.exits.size(), 0);
+    s.exit_macs.assign(net_.exits.size(), 0);
+    s.cut_bits.assign(cuts_.size(), CutBits{});
+    s.cut_spikes.assign(cuts_.size(), 0);
+    s.cut_used.assign(cuts_.size(), 0);
 }
 
 int Engine::readout(const SampleState& s) const {
@@ -122,10 +203,184 @@ int Engine::readout(const SampleState& s) const {
     return int(best);
 }
 
+void Engine::exit_logits(const SampleState& s, std::size_t e, int steps, std::vector<double>& logits) const {
+    const Exit& ex = net_.exits[e];
+    const std::size_t at = std::size_t(exit_population_[e]);
+    if (ex.weights.empty()) {
+        // The output's own readout: rate = (spikes·v_th + v − v_init·v_th)/(t·v_th), as a DNN logit rate·λ.
+        const Population& out = net_.populations[at];
+        const double v_th = out.neuron.v_th;
+        logits.resize(s.v[at].size());
+        for (std::size_t j = 0; j < logits.size(); ++j)
+            logits[j] = (double(s.counts[at][j]) * v_th + s.v[at][j] - double(out.neuron.v_init) * v_th) /
+                        (double(steps) * v_th) * out.scale;
+        return;
+    }
+    // exit_score holds Σ over spikes of the classifier rows: W·counts; rates are counts/t.
+    const auto& score = s.exit_score[e];
+    logits.resize(ex.bias.size());
+    for (std::size_t k = 0; k < logits.size(); ++k) logits[k] = double(score[k]) / double(steps) + ex.bias[k];
+}
+
+void Engine::step_population(std::size_t i, int t, std::int64_t sample, SampleState& s,
+                             std::vector<Spike>* recorded) const {
+    const std::size_t P = net_.populations.size();
+    const Population& pop = net_.populations[i];
+    auto& out = s.spikes[i];
+    out.clear();
+    if (pop.kind == PopulationKind::MaxPool) {
+        const Projection& p = pop.projections[0];
+        const std::size_t src = std::size_t(p.source);
+        const Shape& ss = net_.populations[src].shape;
+        const auto& cnt = s.counts[src];
+        const auto& last = s.last_spike[src];
+        auto& touched = s.touched[i];
+        const Window& w = p.window;
+        // Windows that hold an input spike of this step are the only ones that can pass one.
+        for (std::int32_t u : s.spikes[src]) {
+            const int C = ss.c, c = u % C, xx = (u / C) % ss.w, y = u / (C * ss.w);
+            for_each_covering_window(w, pop.shape, y, xx, [&](int oy, int ox, int, int) {
+                const std::int32_t o = std::int32_t((oy * pop.shape.w + ox) * C + c);
+                if (!touched[std::size_t(o)]) {
+                    touched[std::size_t(o)] = 1;
+                    out.push_back(o);
+                }
+            });
+        }
+        std::size_t kept = 0;
+        for (std::int32_t o : out) {
+            touched[std::size_t(o)] = 0;
+            const int C = pop.shape.c, c = o % C, ox = (o / C) % pop.shape.w, oy = o / (C * pop.shape.w);
+            std::int32_t best = -1, best_count = -1;
+            for_each_tap(w, ss, oy, ox, [&](int y, int xx, int, int) {
+                const std::int32_t u = std::int32_t((y * ss.w + xx) * C + c);
+                if (cnt[std::size_t(u)] > best_count) {
+                    best_count = cnt[std::size_t(u)];
+                    best = u;
+                }
+            });
+            if (best >= 0 && last[std::size_t(best)] == t) out[kept++] = o;
+        }
+        out.resize(kept);
+        std::sort(out.begin(), out.end());
+    } else {
+        auto& cur = s.current[i];
+        std::copy(s.constant[i].begin(), s.constant[i].end(), cur.begin());
+        for (const Projection& p : pop.projections) {
+            if (p.source == 0 && opt_.encode == Encoding::Current) continue;
+            const auto& src_spikes = s.spikes[std::size_t(p.source)];
+            if (src_spikes.empty()) continue;
+            s.synaptic_ops[i] += scatter(p, net_.populations[std::size_t(p.source)].shape, pop.shape, src_spikes,
+                                         nullptr, cur.data());
+        }
+        for (const Projection& p : pop.projections) {
+            const auto& taken_back = s.negative[std::size_t(p.source)];
+            if (taken_back.empty()) continue;
+            s.synaptic_ops[i] += scatter(p, net_.populations[std::size_t(p.source)].shape, pop.shape, taken_back,
+                                         s.minus_ones.data(), cur.data());
+        }
+        auto& v = s.v[i];
+        const float decay = decay_[i];
+        // A membrane readout makes the output layer a non-spiking integrator.
+        // (The largest float, not infinity: the reset below multiplies it by 0.)
+        const float v_th =
+            readout_ == Readout::Membrane && i == P - 1 ? std::numeric_limits<float>::max() : pop.neuron.v_th;
+        const bool subtract = pop.neuron.reset == ResetMode::Subtract;
+        const std::size_t n = v.size();
+        s.neuron_updates[i] += std::int64_t(n);
+        // Two passes: a branch-free update the compiler vectorizes, recording
+        // who fired as 0/1 words (the same width as a float, so GCC vectorizes the
+        // compare); then a scan that skips 4 silent neurons at a time.
+        std::int32_t* __restrict fired = s.fired[i].data();
+        float* __restrict vp = v.data();
+        const float* __restrict cp = cur.data();
+        if (subtract)
+            for (std::size_t j = 0; j < n; ++j) {
+                const float vj = vp[j] * decay + cp[j];
+                const std::int32_t fire = vj >= v_th;
+                fired[j] = fire;
+                vp[j] = vj - v_th * float(fire);
+            }
+        else
+            for (std::size_t j = 0; j < n; ++j) {
+                const float vj = vp[j] * decay + cp[j];
+                const std::int32_t fire = vj >= v_th;
+                fired[j] = fire;
+                vp[j] = vj * float(1 - fire);
+            }
+        // A neuron that has just fired sits at v ≥ 0, so no unit spikes both ways in one step.
+        auto& negative = s.negative[i];
+        negative.clear();
+        if (pop.neuron.signed_spikes && v_th == pop.neuron.v_th) {
+            const auto& cnt = s.counts[i];
+            for (std::size_t j = 0; j < n; ++j)
+                if (vp[j] < 0.0f && cnt[j] > 0) {
+                    vp[j] += v_th;
+                    negative.push_back(std::int32_t(j));
+                }
+        }
+        for (std::size_t j = 0; j < n; j += 4) {
+            std::uint64_t lo, hi; // fired has n rounded up to 4 words, the tail zero
+            std::memcpy(&lo, fired + j, 8);
+            std::memcpy(&hi, fired + j + 2, 8);
+            if (!(lo | hi)) continue;
+            for (std::size_t k = j; k < j + 4; ++k)
+                if (fired[k]) out.push_back(std::int32_t(k));
+        }
+    }
+    auto& cnt = s.counts[i];
+    auto& last = s.last_spike[i];
+    for (std::int32_t j : out) {
+        ++cnt[std::size_t(j)];
+        last[std::size_t(j)] = t;
+    }
+    for (std::int32_t j : s.negative[i]) --cnt[std::size_t(j)];
+    s.spike_total[i] += std::int64_t(out.size() + s.negative[i].size());
+    if (recorded) {
+        for (auto j : out) recorded->push_back({std::int32_t(sample), std::int32_t(i), j, t, 1});
+        for (auto j : s.negative[i]) recorded->push_back({std::int32_t(sample), std::int32_t(i), j, t, -1});
+    }
+}
+
+void Engine::meter_cut(std::size_t c, SampleState& s, int t, bool from_history) const {
+    const Cut& cut = cuts_[c];
+    for (int sign = 0; sign < (cut.signed_spikes ? 2 : 1); ++sign) {
+        auto& a = s.addresses;
+        a.clear();
+        for (std::size_t k = 0; k < cut.sources.size(); ++k) {
+            const std::size_t src = std::size_t(cut.sources[k]);
+            const std::int32_t* b;
+            const std::int32_t* e;
+            if (from_history) {
+                const auto& h = sign ? s.history_negative[src] : s.history[src];
+                const auto& at = sign ? s.history_negative_at[src] : s.history_at[src];
+                b = h.data() + at[std::size_t(t)];
+                e = h.data() + at[std::size_t(t) + 1];
+            } else {
+                const auto& l = sign ? s.negative[src] : s.spikes[src];
+                b = l.data();
+                e = l.data() + l.size();
+            }
+            for (; b != e; ++b) a.push_back(std::int32_t(cut.base[k] + *b)); // sources ascend, so a stays sorted
+        }
+        s.cut_spikes[c] += std::int64_t(a.size());
+        s.cut_bits[c] += step_bits(a, cut.neurons);
+    }
+}
+
+// Segments: the populations up to an exit run for every step (or until the
+// exit is confident) before the populations after it start; those read the
+// spikes of earlier segments back from a per-sample history. In a
+// feed-forward network without synaptic delay this gives exactly the spikes
+// of running every population in every step, so a network with exits that
+// are never taken reports what it reports without them. It is also how a
+// split network runs: the edge finishes (or stops at its exit) before the
+// cloud receives anything.
 void Engine::run_sample(const float* x, std::int64_t sample, SampleState& s, std::vector<Spike>* recorded) const {
     const std::size_t P = net_.populations.size();
     const Shape& in_shape = net_.input().shape;
     const std::int64_t n_in = in_shape.size();
+    const int T = opt_.steps;
     for (std::size_t i = 0; i < P; ++i) {
         const NeuronParams& n = net_.populations[i].neuron;
         std::fill(s.v[i].begin(), s.v[i].end(), n.v_init * n.v_th);
@@ -135,7 +390,22 @@ void Engine::run_sample(const float* x, std::int64_t sample, SampleState& s, std
         s.negative[i].clear();
         s.spike_total[i] = 0;
         s.synaptic_ops[i] = 0;
+        s.neuron_updates[i] = 0;
+        s.input_macs[i] = 0;
+        s.history[i].clear();
+        s.history_negative[i].clear();
+        s.history_at[i].assign(1, 0);
+        s.history_negative_at[i].assign(1, 0);
     }
+    for (std::size_t e = 0; e < net_.exits.size(); ++e) {
+        std::fill(s.exit_score[e].begin(), s.exit_score[e].end(), 0.0f);
+        s.exit_adds[e] = s.exit_macs[e] = 0;
+    }
+    std::fill(s.cut_bits.begin(), s.cut_bits.end(), CutBits{});
+    std::fill(s.cut_spikes.begin(), s.cut_spikes.end(), 0);
+    std::fill(s.cut_used.begin(), s.cut_used.end(), 0);
+    s.exit_taken = -1;
+    s.exit_step = T;
     // Non-zero input units, kept once per sample.
     s.input_units.clear();
     s.input_values.clear();
@@ -144,159 +414,115 @@ void Engine::run_sample(const float* x, std::int64_t sample, SampleState& s, std
             s.input_units.push_back(std::int32_t(j));
             s.input_values.push_back(x[j]);
         }
-    // Constant current: bias, and with `current` encoding the projected input.
-    for (std::size_t i = 1; i < P; ++i) {
-        const Population& pop = net_.populations[i];
-        auto& k = s.constant[i];
-        if (pop.bias.empty()) std::fill(k.begin(), k.end(), 0.0f);
-        else
-            for (std::size_t j = 0; j < k.size(); ++j) k[j] = pop.bias[j % pop.bias.size()];
-        if (opt_.encode != Encoding::Current || pop.kind != PopulationKind::Spiking) continue;
-        for (const Projection& p : pop.projections)
-            if (p.source == 0)
-                s.synaptic_ops[i] += scatter(p, in_shape, pop.shape, s.input_units, s.input_values.data(), k.data());
-    }
 
-    std::size_t next_checkpoint = 0;
-    for (int t = 0; t < opt_.steps; ++t) {
-        if (opt_.encode == Encoding::Poisson) {
-            auto& sp = s.spikes[0];
-            sp.clear();
-            for (std::size_t k = 0; k < s.input_units.size(); ++k) {
-                const std::int32_t j = s.input_units[k];
-                if (uniform_draw(opt_.seed, std::uint64_t(sample), 0, std::uint64_t(t), std::uint64_t(j)) <
-                    s.input_values[k] * opt_.max_rate)
-                    sp.push_back(j);
-            }
-            s.spike_total[0] += std::int64_t(sp.size());
-            // Input spike counts, for a max-pooling gate right on the input.
-            for (std::int32_t j : sp) {
-                ++s.counts[0][std::size_t(j)];
-                s.last_spike[0][std::size_t(j)] = t;
-            }
-            if (recorded)
-                for (auto j : sp) recorded->push_back({std::int32_t(sample), 0, j, t, 1});
-        }
-        for (std::size_t i = 1; i < P; ++i) {
+    for (const Segment& seg : segments_) {
+        // Constant current: bias, and with `current` encoding the projected input.
+        for (std::size_t i = std::max<std::size_t>(seg.first, 1); i <= seg.last; ++i) {
             const Population& pop = net_.populations[i];
-            auto& out = s.spikes[i];
-            out.clear();
-            if (pop.kind == PopulationKind::MaxPool) {
-                const Projection& p = pop.projections[0];
-                const std::size_t src = std::size_t(p.source);
-                const Shape& ss = net_.populations[src].shape;
-                const auto& cnt = s.counts[src];
-                const auto& last = s.last_spike[src];
-                auto& touched = s.touched[i];
-                const Window& w = p.window;
-                // Windows that hold an input spike of this step are the only ones that can pass one.
-                for (std::int32_t u : s.spikes[src]) {
-                    const int C = ss.c, c = u % C, xx = (u / C) % ss.w, y = u / (C * ss.w);
-                    for_each_covering_window(w, pop.shape, y, xx, [&](int oy, int ox, int, int) {
-                        const std::int32_t o = std::int32_t((oy * pop.shape.w + ox) * C + c);
-                        if (!touched[std::size_t(o)]) {
-                            touched[std::size_t(o)] = 1;
-                            out.push_back(o);
-                        }
-                    });
+            auto& k = s.constant[i];
+            if (pop.bias.empty()) std::fill(k.begin(), k.end(), 0.0f);
+            else
+                for (std::size_t j = 0; j < k.size(); ++j) k[j] = pop.bias[j % pop.bias.size()];
+            if (opt_.encode != Encoding::Current || pop.kind != PopulationKind::Spiking) continue;
+            for (const Projection& p : pop.projections)
+                if (p.source == 0) {
+                    const std::int64_t ops = scatter(p, in_shape, pop.shape, s.input_units, s.input_values.data(), k.data());
+                    s.synaptic_ops[i] += ops;
+                    s.input_macs[i] += ops;
                 }
-                std::size_t kept = 0;
-                for (std::int32_t o : out) {
-                    touched[std::size_t(o)] = 0;
-                    const int C = pop.shape.c, c = o % C, ox = (o / C) % pop.shape.w, oy = o / (C * pop.shape.w);
-                    std::int32_t best = -1, best_count = -1;
-                    for_each_tap(w, ss, oy, ox, [&](int y, int xx, int, int) {
-                        const std::int32_t u = std::int32_t((y * ss.w + xx) * C + c);
-                        if (cnt[std::size_t(u)] > best_count) {
-                            best_count = cnt[std::size_t(u)];
-                            best = u;
-                        }
-                    });
-                    if (best >= 0 && last[std::size_t(best)] == t) out[kept++] = o;
+        }
+        for (std::size_t src : seg.replay) {
+            std::fill(s.counts[src].begin(), s.counts[src].end(), 0);
+            std::fill(s.last_spike[src].begin(), s.last_spike[src].end(), -1);
+        }
+        for (std::size_t c : seg.cuts) s.cut_used[c] = 1;
+        std::size_t next_checkpoint = 0;
+        const bool last_segment = seg.last == P - 1;
+        const Exit* exit = seg.exit >= 0 ? &net_.exits[std::size_t(seg.exit)] : nullptr;
+        for (int t = 0; t < T; ++t) {
+            if (seg.first == 0 && opt_.encode == Encoding::Poisson) {
+                auto& sp = s.spikes[0];
+                sp.clear();
+                for (std::size_t k = 0; k < s.input_units.size(); ++k) {
+                    const std::int32_t j = s.input_units[k];
+                    if (uniform_draw(opt_.seed, std::uint64_t(sample), 0, std::uint64_t(t), std::uint64_t(j)) <
+                        s.input_values[k] * opt_.max_rate)
+                        sp.push_back(j);
                 }
-                out.resize(kept);
-                std::sort(out.begin(), out.end());
-            } else {
-                auto& cur = s.current[i];
-                std::copy(s.constant[i].begin(), s.constant[i].end(), cur.begin());
-                for (const Projection& p : pop.projections) {
-                    if (p.source == 0 && opt_.encode == Encoding::Current) continue;
-                    const auto& src_spikes = s.spikes[std::size_t(p.source)];
-                    if (src_spikes.empty()) continue;
-                    s.synaptic_ops[i] += scatter(p, net_.populations[std::size_t(p.source)].shape, pop.shape,
-                                                 src_spikes, nullptr, cur.data());
+                s.spike_total[0] += std::int64_t(sp.size());
+                // Input spike counts, for a max-pooling gate right on the input.
+                for (std::int32_t j : sp) {
+                    ++s.counts[0][std::size_t(j)];
+                    s.last_spike[0][std::size_t(j)] = t;
                 }
-                for (const Projection& p : pop.projections) {
-                    const auto& taken_back = s.negative[std::size_t(p.source)];
-                    if (taken_back.empty()) continue;
-                    s.synaptic_ops[i] += scatter(p, net_.populations[std::size_t(p.source)].shape, pop.shape,
-                                                 taken_back, s.minus_ones.data(), cur.data());
-                }
-                auto& v = s.v[i];
-                const float decay = decay_[i];
-                // A membrane readout makes the output layer a non-spiking integrator.
-                // (The largest float, not infinity: the reset below multiplies it by 0.)
-                const float v_th = readout_ == Readout::Membrane && i == P - 1
-                                       ? std::numeric_limits<float>::max()
-                                       : pop.neuron.v_th;
-                const bool subtract = pop.neuron.reset == ResetMode::Subtract;
-                const std::size_t n = v.size();
-                // Two passes: a branch-free update the compiler vectorizes, recording
-                // who fired as 0/1 words (the same width as a float, so GCC vectorizes the
-                // compare); then a scan that skips 4 silent neurons at a time.
-                std::int32_t* __restrict fired = s.fired[i].data();
-                float* __restrict vp = v.data();
-                const float* __restrict cp = cur.data();
-                if (subtract)
-                    for (std::size_t j = 0; j < n; ++j) {
-                        const float vj = vp[j] * decay + cp[j];
-                        const std::int32_t fire = vj >= v_th;
-                        fired[j] = fire;
-                        vp[j] = vj - v_th * float(fire);
-                    }
-                else
-                    for (std::size_t j = 0; j < n; ++j) {
-                        const float vj = vp[j] * decay + cp[j];
-                        const std::int32_t fire = vj >= v_th;
-                        fired[j] = fire;
-                        vp[j] = vj * float(1 - fire);
-                    }
-                // A neuron that has just fired sits at v ≥ 0, so no unit spikes both ways in one step.
-                auto& negative = s.negative[i];
-                negative.clear();
-                if (pop.neuron.signed_spikes && v_th == pop.neuron.v_th) {
-                    const auto& cnt = s.counts[i];
-                    for (std::size_t j = 0; j < n; ++j)
-                        if (vp[j] < 0.0f && cnt[j] > 0) {
-                            vp[j] += v_th;
-                            negative.push_back(std::int32_t(j));
-                        }
-                }
-                for (std::size_t j = 0; j < n; j += 4) {
-                    std::uint64_t lo, hi; // fired has n rounded up to 4 words, the tail zero
-                    std::memcpy(&lo, fired + j, 8);
-                    std::memcpy(&hi, fired + j + 2, 8);
-                    if (!(lo | hi)) continue;
-                    for (std::size_t k = j; k < j + 4; ++k)
-                        if (fired[k]) out.push_back(std::int32_t(k));
-                }
+                if (recorded)
+                    for (auto j : sp) recorded->push_back({std::int32_t(sample), 0, j, t, 1});
             }
-            auto& cnt = s.counts[i];
-            auto& last = s.last_spike[i];
-            for (std::int32_t j : out) {
-                ++cnt[std::size_t(j)];
-                last[std::size_t(j)] = t;
+            for (std::size_t src : seg.replay) {
+                const auto& h = s.history[src];
+                const auto& at = s.history_at[src];
+                s.spikes[src].assign(h.begin() + at[std::size_t(t)], h.begin() + at[std::size_t(t) + 1]);
+                const auto& hn = s.history_negative[src];
+                const auto& atn = s.history_negative_at[src];
+                s.negative[src].assign(hn.begin() + atn[std::size_t(t)], hn.begin() + atn[std::size_t(t) + 1]);
+                for (std::int32_t j : s.spikes[src]) {
+                    ++s.counts[src][std::size_t(j)];
+                    s.last_spike[src][std::size_t(j)] = t;
+                }
+                for (std::int32_t j : s.negative[src]) --s.counts[src][std::size_t(j)];
             }
-            for (std::int32_t j : s.negative[i]) --cnt[std::size_t(j)];
-            s.spike_total[i] += std::int64_t(out.size() + s.negative[i].size());
-            if (recorded) {
-                for (auto j : out) recorded->push_back({std::int32_t(sample), std::int32_t(i), j, t, 1});
-                for (auto j : s.negative[i]) recorded->push_back({std::int32_t(sample), std::int32_t(i), j, t, -1});
+            for (std::size_t i = std::max<std::size_t>(seg.first, 1); i <= seg.last; ++i)
+                step_population(i, t, sample, s, recorded);
+            for (std::size_t i = seg.first; i <= seg.last; ++i)
+                if (keep_history_[i]) {
+                    s.history[i].insert(s.history[i].end(), s.spikes[i].begin(), s.spikes[i].end());
+                    s.history_at[i].push_back(std::int32_t(s.history[i].size()));
+                    s.history_negative[i].insert(s.history_negative[i].end(), s.negative[i].begin(), s.negative[i].end());
+                    s.history_negative_at[i].push_back(std::int32_t(s.history_negative[i].size()));
+                }
+            for (std::size_t c : seg.cuts) meter_cut(c, s, t, false);
+            if (exit && !exit->weights.empty()) {
+                // Event-driven classifier: each spike adds its row of class weights.
+                const std::size_t at = std::size_t(exit_population_[std::size_t(seg.exit)]);
+                const std::size_t classes = exit->bias.size();
+                auto& score = s.exit_score[std::size_t(seg.exit)];
+                for (int sign = 0; sign < 2; ++sign)
+                    for (std::int32_t j : sign ? s.negative[at] : s.spikes[at]) {
+                        const float* row = exit->weights.data() + std::size_t(j) * classes;
+                        const float f = sign ? -1.0f : 1.0f;
+                        for (std::size_t k = 0; k < classes; ++k) score[k] += f * row[k];
+                        s.exit_adds[std::size_t(seg.exit)] += std::int64_t(classes);
+                    }
+            }
+            if (last_segment)
+                while (next_checkpoint < checkpoints_.size() && checkpoints_[next_checkpoint] == t + 1)
+                    s.prediction_at[next_checkpoint++] = readout(s);
+            const int done = t + 1;
+            // At the last step of the last segment the output answers anyway: no check.
+            if (exit && (done < T || !last_segment) &&
+                ((exit->check_every > 0 && done % exit->check_every == 0) || done == T)) {
+                exit_logits(s, std::size_t(seg.exit), done, s.logits);
+                s.exit_macs[std::size_t(seg.exit)] += std::int64_t(s.logits.size());
+                if (exit_confident(*exit, s.logits)) {
+                    s.exit_taken = seg.exit;
+                    s.exit_step = done;
+                    s.prediction = int(std::max_element(s.logits.begin(), s.logits.end()) - s.logits.begin());
+                    for (std::size_t c = next_checkpoint; c < checkpoints_.size(); ++c) s.prediction_at[c] = s.prediction;
+                    // What the next device would have been sent had it been asked: nothing.
+                    // What this segment had received from earlier ones but not yet used:
+                    // it was sent all the same, so the cuts it meters count it.
+                    for (std::size_t c : seg.cuts) {
+                        bool all_replayed = true;
+                        for (int src : cuts_[c].sources) all_replayed &= segment_of_[std::size_t(src)] < segment_of_[seg.last];
+                        if (all_replayed)
+                            for (int rest = done; rest < T; ++rest) meter_cut(c, s, rest, true);
+                    }
+                    return;
+                }
             }
         }
-        while (next_checkpoint < checkpoints_.size() && checkpoints_[next_checkpoint] == t + 1)
-            s.prediction_at[next_checkpoint++] = readout(s);
     }
+    s.prediction = s.prediction_at.back();
 }
 
 RunResult simulate(const Network& net, const Dataset& data, const RunOptions& opt) {
@@ -313,7 +539,15 @@ RunResult simulate(const Network& net, const Dataset& data, const RunOptions& op
     r.checkpoints = engine.checkpoints();
     const std::size_t C = r.checkpoints.size();
     std::vector<int> predictions_at(static_cast<std::size_t>(n) * C);
-    std::vector<std::int64_t> spikes(static_cast<std::size_t>(n) * P), ops(static_cast<std::size_t>(n) * P);
+    std::vector<std::int64_t> spikes(static_cast<std::size_t>(n) * P), ops(static_cast<std::size_t>(n) * P),
+        updates(static_cast<std::size_t>(n) * P), in_macs(static_cast<std::size_t>(n) * P);
+    const std::size_t E = net.exits.size(), K = engine.cuts().size();
+    std::vector<int> exit_taken(static_cast<std::size_t>(n)), exit_step(static_cast<std::size_t>(n)),
+        prediction(static_cast<std::size_t>(n));
+    std::vector<std::int64_t> exit_adds(std::size_t(n) * E), exit_macs(std::size_t(n) * E);
+    std::vector<CutBits> cut_bits(std::size_t(n) * K);
+    std::vector<std::int64_t> cut_spikes(std::size_t(n) * K);
+    std::vector<std::uint8_t> cut_used(std::size_t(n) * K);
     const std::int64_t n_record = std::min(opt.record_samples, n);
     std::vector<std::vector<Spike>> recorded(std::size_t(std::max<std::int64_t>(n_record, 0)));
 
@@ -336,6 +570,21 @@ RunResult simulate(const Network& net, const Dataset& data, const RunOptions& op
                 for (std::size_t l = 0; l < P; ++l) {
                     spikes[std::size_t(i) * P + l] = s.spike_total[l];
                     ops[std::size_t(i) * P + l] = s.synaptic_ops[l];
+                    updates[std::size_t(i) * P + l] = s.neuron_updates[l];
+                    in_macs[std::size_t(i) * P + l] = s.input_macs[l];
+                }
+                const std::size_t si = std::size_t(i);
+                exit_taken[si] = s.exit_taken;
+                exit_step[si] = s.exit_step;
+                prediction[si] = s.prediction;
+                for (std::size_t e = 0; e < E; ++e) {
+                    exit_adds[si * E + e] = s.exit_adds[e];
+                    exit_macs[si * E + e] = s.exit_macs[e];
+                }
+                for (std::size_t c = 0; c < K; ++c) {
+                    cut_bits[si * K + c] = s.cut_bits[c];
+                    cut_spikes[si * K + c] = s.cut_spikes[c];
+                    cut_used[si * K + c] = s.cut_used[c];
                 }
                 const std::int64_t d = ++done;
                 if (opt.progress) {
@@ -359,13 +608,41 @@ RunResult simulate(const Network& net, const Dataset& data, const RunOptions& op
     r.predictions.resize(std::size_t(n));
     r.spikes.assign(P, 0.0);
     r.synaptic_ops.assign(P, 0.0);
+    r.neuron_updates.assign(P, 0.0);
+    r.input_macs.assign(P, 0.0);
+    r.exit_taken.assign(E + 1, 0);
+    r.exit_correct.assign(E + 1, 0);
+    r.exit_step_sum.assign(E + 1, 0.0);
+    r.exit_adds.assign(E, 0.0);
+    r.exit_macs.assign(E, 0.0);
+    r.cuts = engine.cuts();
+    r.cut_bits.assign(K, CutBits{});
+    r.cut_spikes.assign(K, 0.0);
+    r.cut_used.assign(K, 0);
     for (std::int64_t i = 0; i < n; ++i) {
+        const std::size_t si = std::size_t(i);
         for (std::size_t c = 0; c < C; ++c)
-            r.correct_at[c] += predictions_at[std::size_t(i) * C + c] == data.y[std::size_t(i)];
-        r.predictions[std::size_t(i)] = predictions_at[std::size_t(i) * C + C - 1];
+            r.correct_at[c] += predictions_at[si * C + c] == data.y[si];
+        r.predictions[si] = prediction[si];
         for (std::size_t l = 0; l < P; ++l) {
-            r.spikes[l] += double(spikes[std::size_t(i) * P + l]);
-            r.synaptic_ops[l] += double(ops[std::size_t(i) * P + l]);
+            r.spikes[l] += double(spikes[si * P + l]);
+            r.synaptic_ops[l] += double(ops[si * P + l]);
+            r.neuron_updates[l] += double(updates[si * P + l]);
+            r.input_macs[l] += double(in_macs[si * P + l]);
+        }
+        const std::size_t taken = exit_taken[si] < 0 ? E : std::size_t(exit_taken[si]);
+        ++r.exit_taken[taken];
+        r.exit_correct[taken] += prediction[si] == data.y[si];
+        r.exit_step_sum[taken] += exit_step[si];
+        r.steps_sum += exit_step[si];
+        for (std::size_t e = 0; e < E; ++e) {
+            r.exit_adds[e] += double(exit_adds[si * E + e]);
+            r.exit_macs[e] += double(exit_macs[si * E + e]);
+        }
+        for (std::size_t c = 0; c < K; ++c) {
+            r.cut_bits[c] += cut_bits[si * K + c];
+            r.cut_spikes[c] += double(cut_spikes[si * K + c]);
+            r.cut_used[c] += cut_used[si * K + c];
         }
     }
     for (auto& rec : recorded) r.recorded.insert(r.recorded.end(), rec.begin(), rec.end());

@@ -16,6 +16,7 @@
 // Samples run in parallel, each with its own state; every random draw comes
 // from a counter-based stream keyed by (seed, sample, layer, step), so results
 // do not depend on the number of threads.
+#include "sim/traffic.hpp"
 #include "snn/dataset.hpp"
 #include "snn/network.hpp"
 
@@ -65,7 +66,34 @@ struct SampleState {
     std::vector<float> input_values;
     std::vector<std::int64_t> spike_total, synaptic_ops; // per population, this sample
     std::vector<int> prediction_at;                      // per checkpoint
+    // Exits and segments (see Engine::run_sample).
+    std::vector<std::vector<std::int32_t>> history, history_negative; // per population: spikes of every step
+    std::vector<std::vector<std::int32_t>> history_at, history_negative_at; // per population: T+1 offsets
+    std::vector<std::vector<float>> exit_score;        // per exit: Σ classifier rows of the spikes so far
+    std::vector<double> logits;                        // scratch
+    std::vector<std::int32_t> addresses;               // scratch for the cut meter
+    std::vector<std::int64_t> neuron_updates;          // per population, this sample
+    std::vector<std::int64_t> input_macs;              // per population: analog input × weight (current encoding)
+    std::vector<std::int64_t> exit_adds, exit_macs;    // per exit, this sample
+    std::vector<CutBits> cut_bits;                     // per cut, this sample
+    std::vector<std::int64_t> cut_spikes;              // per cut, this sample
+    std::vector<std::uint8_t> cut_used;                // per cut: did this sample's spikes cross it
+    int exit_taken = -1;                               // exit index, or −1: the output at the last step
+    int exit_step = 0;                                 // step (1-based) at which the sample stopped
+    int prediction = 0;                                // the class returned
 };
+
+// A cut: the source populations on device `from` whose spikes a population
+// on device `to` reads.
+struct Cut {
+    std::string from, to;
+    std::vector<int> sources;       // population indices, ascending
+    std::vector<std::int64_t> base; // address of each source's unit 0 on the cut
+    std::int64_t neurons = 0;       // Σ neurons of the sources
+    bool signed_spikes = false;
+    int first_target = -1;          // the earliest population on `to` that reads a source
+};
+std::vector<Cut> find_cuts(const Network& net);
 
 // A network made ready for the engine: with Poisson input, projections from
 // the input carry 1/max_rate so the expected input current equals the pixel.
@@ -79,13 +107,34 @@ public:
     // Simulates one sample from rest; `recorded` (may be null) receives its spikes.
     void run_sample(const float* x, std::int64_t sample, SampleState& s, std::vector<Spike>* recorded) const;
     int readout(const SampleState& s) const; // the predicted class, by RunOptions::readout
+    const std::vector<Cut>& cuts() const { return cuts_; }
+    // The logits of exit `e` after `steps` steps: classifier(rates) + bias, or for
+    // an exit on the output's own readout, its rate × λ.
+    void exit_logits(const SampleState& s, std::size_t e, int steps, std::vector<double>& logits) const;
 
 private:
+    // Populations [first, last] run for every step before the next segment
+    // starts; a segment ends at each population that carries an exit.
+    struct Segment {
+        std::size_t first, last;
+        int exit = -1;                  // index into net_.exits, or −1
+        std::vector<std::size_t> replay; // earlier populations it reads, replayed from history
+        std::vector<std::size_t> cuts;   // cuts metered while it runs
+    };
+    void step_population(std::size_t i, int t, std::int64_t sample, SampleState& s,
+                         std::vector<Spike>* recorded) const;
+    void meter_cut(std::size_t c, SampleState& s, int t, bool from_history) const;
+
     Network net_;
     RunOptions opt_;
     std::vector<int> checkpoints_;
     std::vector<float> decay_; // per population: exp(−1/τ) for LIF, 1 for IF
     Readout readout_;
+    std::vector<Segment> segments_;
+    std::vector<int> exit_population_; // per exit
+    std::vector<int> segment_of_;      // per population
+    std::vector<std::uint8_t> keep_history_; // per population: read by a later segment
+    std::vector<Cut> cuts_;
 };
 
 struct RunResult {
@@ -95,6 +144,17 @@ struct RunResult {
     std::vector<std::int64_t> correct_at;           // per checkpoint
     std::vector<int> predictions;                   // per sample, at the last step
     std::vector<double> spikes, synaptic_ops;       // per population, summed over samples
+    std::vector<double> neuron_updates;             // per population, summed over samples
+    std::vector<double> input_macs;                 // per population, summed over samples (part of synaptic_ops)
+    // Per exit (and one more entry, the last: samples that ran to the output at the last step).
+    std::vector<std::int64_t> exit_taken, exit_correct;
+    std::vector<double> exit_step_sum;
+    std::vector<double> exit_adds, exit_macs;       // per exit, summed over samples
+    std::vector<Cut> cuts;
+    std::vector<CutBits> cut_bits;                  // per cut, summed over samples
+    std::vector<double> cut_spikes;                 // per cut, summed over samples
+    std::vector<std::int64_t> cut_used;             // per cut: samples whose spikes crossed it
+    double steps_sum = 0;                           // Σ over samples of the step at which each stopped
     std::vector<Spike> recorded;                    // sorted by sample
     double seconds = 0;
 };

@@ -57,6 +57,102 @@ nlohmann::json report_json(const Network& net, const RunResult& r, const RunInfo
     j["layers"] = layers;
     j["spikes_per_sample"] = total_spikes;
     j["synaptic_ops_per_sample"] = total_ops;
+    j["steps_per_sample"] = r.steps_sum / n;
+
+    // Exits: which inputs left where, how well, and when. The last entry is the
+    // network's own output, for the inputs that no exit stopped.
+    json exits = json::array();
+    for (std::size_t e = 0; e <= net.exits.size(); ++e) {
+        json x;
+        if (e < net.exits.size()) {
+            const Exit& ex = net.exits[e];
+            x = {{"name", ex.name}, {"at", ex.at}, {"rule", to_string(ex.rule)}, {"threshold", ex.threshold},
+                 {"check_every", ex.check_every}};
+        } else {
+            if (net.exits.empty()) break;
+            x = {{"name", "output"}, {"at", net.output().name}};
+        }
+        const double taken = double(r.exit_taken[e]);
+        x["taken"] = taken / n;
+        x["accuracy"] = taken > 0 ? json(double(r.exit_correct[e]) / taken) : json(nullptr);
+        x["mean_step"] = taken > 0 ? json(r.exit_step_sum[e] / taken) : json(nullptr);
+        exits.push_back(x);
+    }
+    j["exits"] = exits;
+
+    // Devices: the work each did per input, and its energy by the cost table.
+    // Synaptic events are adds reading one weight each, except the one-off
+    // projection of the analog input (current encoding): multiply-adds.
+    const CostTable& cost = info.costs;
+    std::vector<std::string> devices;
+    for (std::size_t l = 0; l < net.populations.size(); ++l) {
+        const std::string d = net.devices.empty() ? "all" : net.devices[l];
+        if (devices.empty() || devices.back() != d) devices.push_back(d);
+    }
+    json parts = json::array();
+    double energy_total = 0, dnn_energy_total = 0;
+    for (const std::string& d : devices) {
+        double adds = 0, macs = 0, updates = 0, exit_adds = 0, exit_macs = 0, dnn = 0;
+        for (std::size_t l = 0; l < net.populations.size(); ++l) {
+            if ((net.devices.empty() ? "all" : net.devices[l]) != d) continue;
+            adds += (r.synaptic_ops[l] - r.input_macs[l]) / n;
+            macs += r.input_macs[l] / n;
+            updates += r.neuron_updates[l] / n;
+            dnn += double(dnn_macs(net, l));
+        }
+        for (std::size_t e = 0; e < net.exits.size(); ++e) {
+            const int at = net.find(net.exits[e].at);
+            if ((net.devices.empty() ? "all" : net.devices[std::size_t(at)]) != d) continue;
+            exit_adds += r.exit_adds[e] / n;
+            exit_macs += r.exit_macs[e] / n;
+        }
+        const double compute = (adds + updates + exit_adds) * cost.add_pj + (macs + exit_macs) * cost.mac_pj;
+        const double memory = (adds + macs + exit_adds) * cost.weight_bits * cost.memory_bit_pj;
+        const double dnn_pj = dnn * (cost.mac_pj + cost.weight_bits * cost.memory_bit_pj);
+        energy_total += compute + memory;
+        dnn_energy_total += dnn_pj;
+        parts.push_back({{"device", d},
+                         {"synaptic_ops", adds + macs},
+                         {"synaptic_adds", adds},
+                         {"input_macs", macs},
+                         {"neuron_updates", updates},
+                         {"exit_adds", exit_adds},
+                         {"exit_macs", exit_macs},
+                         {"compute_pj", compute},
+                         {"memory_pj", memory},
+                         {"energy_pj", compute + memory},
+                         {"dnn_macs", dnn},
+                         {"dnn_energy_pj", dnn_pj}});
+    }
+    j["partitions"] = parts;
+    j["energy_pj_per_sample"] = energy_total;
+    j["dnn_energy_pj_per_sample"] = dnn_energy_total;
+    j["costs"] = to_json(cost);
+
+    // Cuts: bytes per input that crossed each, by encoding; an input that left
+    // at an exit before the cut sends nothing.
+    json cuts = json::array();
+    for (std::size_t c = 0; c < r.cuts.size(); ++c) {
+        const Cut& cut = r.cuts[c];
+        json names = json::array();
+        for (int src : cut.sources) names.push_back(net.populations[std::size_t(src)].name);
+        const double crossing = double(r.cut_used[c]) / n;
+        cuts.push_back({{"from", cut.from},
+                        {"to", cut.to},
+                        {"sources", names},
+                        {"neurons", cut.neurons},
+                        {"inputs_crossing", crossing},
+                        {"spikes", r.cut_spikes[c] / n},
+                        {"bytes_aer", double(r.cut_bits[c].aer) / 8 / n},
+                        {"bytes_bitmap", double(r.cut_bits[c].bitmap) / 8 / n},
+                        {"bytes_delta", double(r.cut_bits[c].delta) / 8 / n},
+                        {"bytes", double(r.cut_bits[c].best) / 8 / n},
+                        {"dnn_bytes_fp32", crossing * double(cut.neurons) * 4},
+                        {"dnn_bytes_int8", crossing * double(cut.neurons)}});
+    }
+    j["cuts"] = cuts;
+    if (!net.devices.empty()) j["partition"] = partition_spec(net);
+
     j["seconds"] = r.seconds;
     j["samples_per_second"] = r.seconds > 0 ? double(r.samples) / r.seconds : 0.0;
     return j;
@@ -95,6 +191,39 @@ std::string report_table(const nlohmann::json& j) {
         std::snprintf(buf, sizeof buf, "SNN and DNN agree on %.2f%% of samples\n", 100 * j["dnn_agreement"].get<double>());
         o << buf;
     }
+    if (!j["exits"].empty()) {
+        o << "\nexit                   at                   taken %   accuracy %   mean step\n";
+        for (const auto& x : j["exits"]) {
+            std::snprintf(buf, sizeof buf, "%-22s %-20s %7.2f %12s %11s\n", x["name"].get<std::string>().c_str(),
+                          x["at"].get<std::string>().c_str(), 100 * x["taken"].get<double>(),
+                          x["accuracy"].is_null() ? "-" : std::to_string(100 * x["accuracy"].get<double>()).substr(0, 6).c_str(),
+                          x["mean_step"].is_null() ? "-" : std::to_string(x["mean_step"].get<double>()).substr(0, 6).c_str());
+            o << buf;
+        }
+    }
+    if (j["partitions"].size() > 1) {
+        o << "\ndevice           synops/sample   energy µJ/sample   DNN µJ/sample\n";
+        for (const auto& d : j["partitions"]) {
+            std::snprintf(buf, sizeof buf, "%-16s %14.0f %18.3f %15.3f\n", d["device"].get<std::string>().c_str(),
+                          d["synaptic_ops"].get<double>(), d["energy_pj"].get<double>() * 1e-6,
+                          d["dnn_energy_pj"].get<double>() * 1e-6);
+            o << buf;
+        }
+    }
+    for (const auto& c : j["cuts"]) {
+        std::snprintf(buf, sizeof buf,
+                      "cut %s→%s: %.1f spikes/sample from %.1f%% of inputs; bytes/sample: %.1f (AER %.1f, bitmap %.1f, "
+                      "delta %.1f); DNN fp32 %.0f, int8 %.0f\n",
+                      c["from"].get<std::string>().c_str(), c["to"].get<std::string>().c_str(), c["spikes"].get<double>(),
+                      100 * c["inputs_crossing"].get<double>(), c["bytes"].get<double>(), c["bytes_aer"].get<double>(),
+                      c["bytes_bitmap"].get<double>(), c["bytes_delta"].get<double>(), c["dnn_bytes_fp32"].get<double>(),
+                      c["dnn_bytes_int8"].get<double>());
+        o << buf;
+    }
+    std::snprintf(buf, sizeof buf, "energy %.3f µJ/sample (DNN %.3f µJ), %.1f steps/sample simulated\n",
+                  j["energy_pj_per_sample"].get<double>() * 1e-6, j["dnn_energy_pj_per_sample"].get<double>() * 1e-6,
+                  j["steps_per_sample"].get<double>());
+    o << buf;
     std::snprintf(buf, sizeof buf, "%.1f samples/s on %d thread(s)\n", j["samples_per_second"].get<double>(),
                   j["threads"].get<int>());
     o << buf;

@@ -14,6 +14,7 @@ struct RunInfo {
     RunOptions options;
     double dnn_accuracy = -1;
     std::vector<int> dnn_predictions; // per sample; empty if the DNN was not run
+    CostTable costs;                  // energy per operation (default: Table I of the hybrid-network paper)
 };
 
 nlohmann::json report_json(const Network& net, const RunResult& r, const RunInfo& info);

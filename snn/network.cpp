@@ -2,6 +2,7 @@
 
 #include "snn/error.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -46,6 +47,68 @@ Readout readout_from(const std::string& s) {
     if (s == "spikes") return Readout::Spikes;
     if (s == "membrane") return Readout::Membrane;
     throw Error("unknown readout '" + s + "' (expected spikes or membrane)");
+}
+
+const char* to_string(ExitRule r) { return r == ExitRule::Entropy ? "entropy" : "max-prob"; }
+
+ExitRule exit_rule_from(const std::string& s) {
+    if (s == "entropy") return ExitRule::Entropy;
+    if (s == "max-prob") return ExitRule::MaxProb;
+    throw Error("exit rule '" + s + "': expected entropy or max-prob");
+}
+
+std::vector<std::string> parse_partition(const Network& net, const std::string& spec) {
+    const std::size_t P = net.populations.size();
+    std::vector<std::string> device(P);
+    std::vector<std::string> seen_devices;
+    std::size_t next = 1; // the first population not yet assigned
+    std::size_t start = 0;
+    const auto bad = [&](const std::string& why) { return Error("partition '" + spec + "': " + why); };
+    if (spec.empty()) throw bad("empty; expected device:first-last,device:first-last,...");
+    while (start <= spec.size()) {
+        std::size_t end = spec.find(',', start);
+        if (end == std::string::npos) end = spec.size();
+        const std::string part = spec.substr(start, end - start);
+        const std::size_t colon = part.find(':');
+        if (colon == std::string::npos || colon == 0 || colon + 1 == part.size())
+            throw bad("'" + part + "' is not device:first-last");
+        const std::string dev = part.substr(0, colon), range = part.substr(colon + 1);
+        if (std::find(seen_devices.begin(), seen_devices.end(), dev) != seen_devices.end())
+            throw bad("device '" + dev + "' appears twice");
+        seen_devices.push_back(dev);
+        // Population names may contain '-' (Keras does not, but users' files may): try every split.
+        int first = -1, last = -1;
+        if (net.find(range) >= 0) first = last = net.find(range);
+        for (std::size_t d = range.find('-'); first < 0 && d != std::string::npos; d = range.find('-', d + 1)) {
+            const int a = net.find(range.substr(0, d)), b = net.find(range.substr(d + 1));
+            if (a >= 0 && b >= 0) first = a, last = b;
+        }
+        if (first < 0) throw bad("'" + range + "' does not name a population or a range first-last of populations");
+        if (first == 0) throw bad("the input '" + net.populations[0].name + "' goes with the first device; start at the next population");
+        if (last < first) throw bad("range '" + range + "' runs backwards");
+        if (std::size_t(first) != next)
+            throw bad("device '" + dev + "' starts at '" + net.populations[std::size_t(first)].name + "' but the next unassigned population is '" +
+                      (next < P ? net.populations[next].name : std::string("(none)")) + "' (ranges must cover the network in order)");
+        for (int i = first; i <= last; ++i) device[std::size_t(i)] = dev;
+        next = std::size_t(last) + 1;
+        start = end + 1;
+    }
+    if (next != P) throw bad("population '" + net.populations[next].name + "' is not assigned to a device");
+    device[0] = device[1];
+    return device;
+}
+
+std::string partition_spec(const Network& net) {
+    if (net.devices.empty()) return "";
+    std::string spec;
+    for (std::size_t i = 1; i < net.populations.size(); ++i) {
+        if (i > 1 && net.devices[i] == net.devices[i - 1]) continue;
+        std::size_t j = i;
+        while (j + 1 < net.populations.size() && net.devices[j + 1] == net.devices[i]) ++j;
+        spec += (spec.empty() ? "" : ",") + net.devices[i] + ":" + net.populations[i].name +
+                (j > i ? "-" + net.populations[j].name : "");
+    }
+    return spec;
 }
 
 NeuronModel neuron_model_from(const std::string& s) {
@@ -178,6 +241,57 @@ void validate(const Network& net) {
                 if (!std::isfinite(w))
                     throw Error("population '" + pop.name + "': layer '" + p.layer + "' has a weight that is not finite (NaN or Inf)");
         }
+    }
+    const std::size_t P = net.populations.size();
+    const std::int64_t classes = net.output().shape.size();
+    std::vector<std::string> exit_names, exit_at;
+    for (const Exit& e : net.exits) {
+        const std::string where = "exit '" + e.name + "'";
+        if (e.name.empty()) throw Error("an exit has no name");
+        if (std::find(exit_names.begin(), exit_names.end(), e.name) != exit_names.end())
+            throw Error(where + " is defined twice");
+        exit_names.push_back(e.name);
+        const int at = net.find(e.at);
+        if (at < 0) throw Error(where + ": population '" + e.at + "' does not exist");
+        if (at == 0) throw Error(where + ": the input population has no spikes to classify; place it after a spiking layer");
+        if (std::find(exit_at.begin(), exit_at.end(), e.at) != exit_at.end())
+            throw Error(where + ": population '" + e.at + "' already has an exit (one per population)");
+        exit_at.push_back(e.at);
+        if (e.weights.empty()) {
+            if (std::size_t(at) != P - 1)
+                throw Error(where + " at '" + e.at + "' has no classifier weights; only an exit at the output may read the output itself");
+            if (!e.bias.empty()) throw Error(where + ": a bias without weights");
+        } else {
+            if (std::int64_t(e.bias.size()) != classes)
+                throw Error(where + ": bias has " + std::to_string(e.bias.size()) + " values, expected one per class (" +
+                            std::to_string(classes) + ")");
+            const std::int64_t want = net.populations[std::size_t(at)].shape.size() * classes;
+            if (std::int64_t(e.weights.size()) != want)
+                throw Error(where + ": classifier has " + std::to_string(e.weights.size()) + " weights, expected " +
+                            std::to_string(want) + " (neurons of '" + e.at + "' × classes)");
+        }
+        for (float w : e.weights)
+            if (!std::isfinite(w)) throw Error(where + ": a classifier weight is not finite");
+        for (float b : e.bias)
+            if (!std::isfinite(b)) throw Error(where + ": a classifier bias is not finite");
+        if (!std::isfinite(e.threshold) || e.threshold < 0 || (e.rule == ExitRule::MaxProb && e.threshold > 1))
+            throw Error(where + ": threshold " + std::to_string(e.threshold) +
+                        (e.rule == ExitRule::MaxProb ? " is not a probability in [0, 1]" : " must be a finite entropy ≥ 0"));
+        if (e.check_every < 0) throw Error(where + ": check_every must be ≥ 0");
+    }
+    if (!net.devices.empty()) {
+        if (net.devices.size() != P)
+            throw Error("partition names " + std::to_string(net.devices.size()) + " devices for " + std::to_string(P) +
+                        " populations");
+        for (std::size_t i = 0; i < P; ++i)
+            if (net.devices[i].empty()) throw Error("population '" + net.populations[i].name + "' has no device");
+        if (P > 1 && net.devices[0] != net.devices[1]) throw Error("the input must be on the first device");
+        for (std::size_t i = 1; i < P; ++i)
+            if (net.devices[i] != net.devices[i - 1])
+                for (std::size_t j = 0; j + 1 < i; ++j)
+                    if (net.devices[j] == net.devices[i])
+                        throw Error("device '" + net.devices[i] + "' holds populations that are not contiguous ('" +
+                                    net.populations[j].name + "' and '" + net.populations[i].name + "')");
     }
 }
 

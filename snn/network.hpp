@@ -83,11 +83,39 @@ struct Population {
 // integrator (the output neurons never fire; v sums every input they got).
 enum class Readout { Spikes, Membrane };
 
+// When an exit is confident enough to stop: the entropy of its softmax (in
+// nats) below the threshold (Algorithm 1 of the hybrid-network paper), or its
+// largest softmax probability above it.
+enum class ExitRule { Entropy, MaxProb };
+
+// A conditional exit: a linear classifier on the firing rates of one
+// population (spike count so far / steps so far), checked after every
+// `check_every`-th step (0: after the last step only). An input whose exit is
+// confident stops there: the populations after it are never simulated for it
+// (an exit in depth), and its own population stops simulating (an exit in
+// time). With no weights, an exit at the output population reads the
+// network's own output (rate × λ as logits): a temporal exit on the final layer.
+struct Exit {
+    std::string name;
+    std::string at;              // the population whose rates it reads
+    std::vector<float> weights;  // (neurons of `at`, classes), row-major; empty: the output's own readout
+    std::vector<float> bias;     // (classes); empty with empty weights
+    ExitRule rule = ExitRule::Entropy;
+    float threshold = 0.0f;
+    int check_every = 0;
+    bool operator==(const Exit&) const = default;
+};
+
 struct Network {
     std::vector<Population> populations; // topological order; [0] is the input
     std::string source;                   // file it was converted from
     std::string normalization;            // how it was normalized, in words
     Readout readout = Readout::Spikes;    // the readout `snn run` uses unless told otherwise
+    std::vector<Exit> exits;              // at most one per population, any order
+    // The device each population runs on (same length as populations, the
+    // input on the first device), or empty: everything on one device. Devices
+    // hold contiguous runs of populations in network order.
+    std::vector<std::string> devices;
     bool operator==(const Network&) const = default;
 
     const Population& input() const { return populations.front(); }
@@ -105,6 +133,16 @@ ResetMode reset_mode_from(const std::string&);
 ProjectionKind projection_kind_from(const std::string&);
 PopulationKind population_kind_from(const std::string&);
 Readout readout_from(const std::string&); // "spikes" or "membrane"
+const char* to_string(ExitRule);
+ExitRule exit_rule_from(const std::string&); // "entropy" or "max-prob"
+
+// Parses "edge:conv1-pool1,cloud:conv2-out" (device:first-last, populations
+// named as in the network; a single name for a one-population range) into
+// one device name per population. Every non-input population must be
+// covered exactly once, the ranges in network order; the input goes with the
+// first device. Throws snn::Error naming the offending part.
+std::vector<std::string> parse_partition(const Network&, const std::string& spec);
+std::string partition_spec(const Network&); // the inverse, "" without a partition
 
 // Output size of a sliding window along one axis (Keras/TensorFlow rules):
 // valid: ⌊(in − k)/s⌋ + 1; same: ⌈in/s⌉ with the padding split top/left = ⌊total/2⌋.

@@ -70,7 +70,9 @@ std::vector<std::int64_t> window_attr(const Window& w) {
 void write_network(const Network& net, const std::string& file_path) {
     h5::Node file = h5::create_file(file_path);
     h5::write_attr(file, "format", std::string(network_format_name));
-    h5::write_attr(file, "format_version", network_format_version);
+    const bool v2 = !net.exits.empty() || !net.devices.empty();
+    h5::write_attr(file, "format_version", v2 ? network_format_version : std::int64_t(1));
+    if (!net.devices.empty()) h5::write_attr(file, "devices", net.devices);
     h5::write_attr(file, "source", net.source);
     h5::write_attr(file, "normalization", net.normalization);
     h5::write_attr(file, "readout", std::string(to_string(net.readout)));
@@ -106,6 +108,22 @@ void write_network(const Network& net, const std::string& file_path) {
             // small float arrays (which compress poorly anyway).
             const bool compress = p.weights.size() >= compress_min_weights;
             h5::write_floats(pg, "weights", p.weights, weight_dims(p, src, pop.shape), compress);
+        }
+    }
+    if (!net.exits.empty()) {
+        h5::Node exits = h5::create_group(file, "exits");
+        for (std::size_t k = 0; k < net.exits.size(); ++k) {
+            const Exit& e = net.exits[k];
+            h5::Node g = h5::create_group(exits, index_name(k));
+            h5::write_attr(g, "name", e.name);
+            h5::write_attr(g, "at", e.at);
+            h5::write_attr(g, "rule", std::string(to_string(e.rule)));
+            h5::write_attr(g, "threshold", double(e.threshold));
+            h5::write_attr(g, "check_every", std::int64_t(e.check_every));
+            const std::uint64_t classes = e.bias.size();
+            h5::write_floats(g, "weights", e.weights,
+                             {classes ? e.weights.size() / classes : 0, classes}, e.weights.size() >= compress_min_weights);
+            h5::write_floats(g, "bias", e.bias, {classes});
         }
     }
     // Closing a file does not report a failed write of cached data; a flush does.
@@ -252,9 +270,38 @@ Network load(const std::string& path) {
     std::uint64_t total_bytes = 0;
     for (std::size_t i = 0; i < n; ++i)
         net.populations.push_back(read_population_attrs(h5::open_group(pops, index_name(i)), layouts[i], total_bytes));
+
+    if (h5::has_attr(file, "devices")) net.devices = h5::read_string_list_attr(file, "devices");
+    if (h5::exists(file, "exits")) {
+        const h5::Node exits = h5::open_group(file, "exits");
+        const std::size_t n_exits = indexed_children(exits, "exits");
+        for (std::size_t k = 0; k < n_exits; ++k) {
+            const h5::Node g = h5::open_group(exits, index_name(k));
+            Exit e;
+            e.name = h5::read_string_attr(g, "name");
+            e.at = h5::read_string_attr(g, "at");
+            e.rule = parse_enum(g, "rule", exit_rule_from);
+            e.threshold = read_float_attr(g, "threshold");
+            e.check_every = to_int(h5::read_int_attr(g, "check_every"), g, "check_every");
+            const auto wd = h5::dataset_dims(g, "weights"), bd = h5::dataset_dims(g, "bias");
+            if (wd.size() != 2 || bd.size() != 1 || wd[1] != bd[0])
+                throw Error(path + ": " + g.path + ": weights " + dims_str(wd) + " and bias " + dims_str(bd) +
+                            " are not (features, classes) and (classes)");
+            total_bytes = saturating_add(total_bytes, saturating_mul(element_count(wd), sizeof(float)));
+            net.exits.push_back(std::move(e));
+        }
+    }
     check_fits_in_memory(total_bytes, path);
 
     // Pass 2: the arrays.
+    if (!net.exits.empty()) {
+        const h5::Node exits = h5::open_group(file, "exits");
+        for (std::size_t k = 0; k < net.exits.size(); ++k) {
+            const h5::Node g = h5::open_group(exits, index_name(k));
+            net.exits[k].weights = h5::read_floats(g, "weights");
+            net.exits[k].bias = h5::read_floats(g, "bias");
+        }
+    }
     for (std::size_t i = 0; i < n; ++i) {
         Population& pop = net.populations[i];
         const h5::Node g = h5::open_group(pops, index_name(i));

@@ -10,7 +10,10 @@
 namespace snn {
 
 inline constexpr const char* network_format_name = "snn-network";
-inline constexpr std::int64_t network_format_version = 1;
+// Version 2 adds exits and a partition; a file without either is written as
+// version 1, so that older readers still load it, and a file with them is
+// refused by a reader that would silently drop them.
+inline constexpr std::int64_t network_format_version = 2;
 
 // Validates `net`, then writes it through a temporary file renamed over
 // `path`, so a failed save never leaves a partial file. Throws snn::Error.

@@ -1,0 +1,86 @@
+#include "sim/traffic.hpp"
+
+#include "snn/error.hpp"
+#include "snn/window.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+
+namespace snn {
+
+CutBits step_bits(std::span<const std::int32_t> addresses, std::int64_t neurons) {
+    CutBits b;
+    const std::uint64_t n = addresses.size();
+    b.aer = (n + 1) * std::uint64_t(address_bits(neurons));
+    b.bitmap = std::uint64_t(neurons);
+    b.delta = std::uint64_t(elias_gamma_bits(n + 1));
+    std::int64_t prev = -1;
+    for (std::int32_t a : addresses) {
+        b.delta += std::uint64_t(elias_gamma_bits(std::uint64_t(a - prev))); // gap + 1 = a − prev
+        prev = a;
+    }
+    b.best = std::min({b.aer, b.bitmap, b.delta}) + 2;
+    return b;
+}
+
+CostTable load_cost_table(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) throw Error(path + ": cannot open the cost table");
+    nlohmann::json j;
+    try {
+        j = nlohmann::json::parse(in);
+    } catch (const nlohmann::json::exception& e) {
+        throw Error(path + ": the cost table is not valid JSON (" + e.what() + ")");
+    }
+    if (!j.is_object()) throw Error(path + ": the cost table must be a JSON object such as {\"add_pj\": 0.9}");
+    CostTable t;
+    for (const auto& [key, value] : j.items()) {
+        double* field = key == "add_pj"          ? &t.add_pj
+                        : key == "mac_pj"        ? &t.mac_pj
+                        : key == "binary_op_pj"  ? &t.binary_op_pj
+                        : key == "memory_bit_pj" ? &t.memory_bit_pj
+                        : key == "weight_bits"   ? &t.weight_bits
+                                                 : nullptr;
+        if (!field)
+            throw Error(path + ": unknown cost '" + key +
+                        "' (known: add_pj, mac_pj, binary_op_pj, memory_bit_pj, weight_bits)");
+        if (!value.is_number()) throw Error(path + ": cost '" + key + "' is not a number");
+        const double v = value.get<double>();
+        if (!std::isfinite(v) || v < 0) throw Error(path + ": cost '" + key + "' must be a finite number ≥ 0");
+        *field = v;
+    }
+    return t;
+}
+
+nlohmann::json to_json(const CostTable& t) {
+    return {{"add_pj", t.add_pj},
+            {"mac_pj", t.mac_pj},
+            {"binary_op_pj", t.binary_op_pj},
+            {"memory_bit_pj", t.memory_bit_pj},
+            {"weight_bits", t.weight_bits}};
+}
+
+std::int64_t dnn_macs(const Network& net, std::size_t i) {
+    const Population& pop = net.populations[i];
+    std::int64_t macs = 0;
+    for (const Projection& p : pop.projections) {
+        const Shape& src = net.populations[std::size_t(p.source)].shape;
+        switch (p.kind) {
+        case ProjectionKind::Dense: macs += src.size() * pop.shape.size(); break;
+        case ProjectionKind::Identity: macs += pop.shape.size(); break;
+        case ProjectionKind::MaxPool: break;
+        case ProjectionKind::Conv2D:
+        case ProjectionKind::AvgPool: {
+            std::int64_t taps = 0;
+            for (int oy = 0; oy < pop.shape.h; ++oy)
+                for (int ox = 0; ox < pop.shape.w; ++ox) for_each_tap(p.window, src, oy, ox, [&](int, int, int, int) { ++taps; });
+            macs += p.kind == ProjectionKind::Conv2D ? taps * src.c * pop.shape.c : taps * pop.shape.c;
+            break;
+        }
+        }
+    }
+    return macs;
+}
+
+} // namespace snn
