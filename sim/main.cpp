@@ -3,9 +3,11 @@
 //   snn inspect NET                   layers, shapes, neurons, parameters, bytes
 //   snn run NET --data D --steps T    simulate and report
 //   snn stdp-curve --rule R           a plasticity rule's weight change against spike timing
+//   snn learn --data D --neurons N    unsupervised STDP learning of one layer, label assignment
 // Exit codes: 0 done, 1 the user's input is wrong (one line says what), 2 a bug.
 #include "convert/convert.hpp"
 #include "sim/calibrate.hpp"
+#include "sim/cmd_learn.hpp"
 #include "sim/cmd_stdp.hpp"
 #include "sim/engine.hpp"
 #include "sim/report.hpp"
@@ -192,10 +194,12 @@ int main(int argc, char** argv) {
 
     StdpCurveArgs sa;
     auto* stdp_curve = add_stdp_curve_command(app, sa);
+    LearnArgs la;
+    auto* learn_cmd = add_learn_command(app, la);
 
     // Every subcommand takes --max-memory: what one network or data set may allocate.
     std::string max_memory;
-    for (CLI::App* sub : {conv, insp, run, stdp_curve})
+    for (CLI::App* sub : {conv, insp, run, stdp_curve, learn_cmd})
         sub->add_option("--max-memory", max_memory,
                         "Refuse a network or data set needing more memory than this (e.g. 2G; default: 3/4 of RAM)");
 
@@ -230,6 +234,7 @@ int main(int argc, char** argv) {
             return cmd_run(ra);
         }
         if (stdp_curve->parsed()) return run_stdp_curve_command(sa);
+        if (learn_cmd->parsed()) return run_learn_command(la);
     } catch (const snn::Error& e) {
         std::fprintf(stderr, "snn: error: %s\n", e.what());
         return 1;

@@ -1,0 +1,22 @@
+#pragma once
+// The `snn learn` subcommand: unsupervised STDP learning of one layer on a
+// data set, label assignment, and the accuracy of the assignment readout.
+#include "sim/learn.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <string>
+
+namespace snn {
+
+struct LearnArgs {
+    std::string data = "mnist:train", test_data = "mnist:test", rule = "diehl-cook", report;
+    std::int64_t limit = -1, test_limit = -1;
+    LearnOptions options;
+    bool quiet = false;
+};
+
+CLI::App* add_learn_command(CLI::App& app, LearnArgs& args);
+int run_learn_command(LearnArgs& args); // throws snn::Error on bad input
+
+} // namespace snn
