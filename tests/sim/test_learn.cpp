@@ -5,7 +5,16 @@
 #include "sim/learn.hpp"
 #include "snn/error.hpp"
 
+#include "tests/support.hpp"
+
 #include <catch2/catch.hpp>
+
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
 
 #include <string>
 #include <vector>
@@ -141,4 +150,24 @@ TEST_CASE("learning refuses bad options", "[learn]") {
     o = LearnOptions{};
     o.rule.tau_plus = -1;
     CHECK_THROWS_AS(CompetitiveLayer(4, o), Error);
+}
+
+TEST_CASE("snn learn refuses what it cannot do with exit code 1 and one line", "[learn][cli]") {
+    for (const auto& [args, fact] : std::vector<std::pair<std::string, std::string>>{
+             {"--rule stochastic", "does not take --rule stochastic"},
+             {"--rule hebb", "--rule 'hebb'"},
+             {"--limit 0", "--limit and --test-limit must be at least 1"},
+         }) {
+        const test::TempDir dir("learn-cli");
+        const std::string err = dir.file("stderr");
+        const std::string cmd = std::string("'") + SNN_BINARY + "' learn " + args + " >/dev/null 2>'" + err + "'";
+        const int raw = std::system(cmd.c_str());
+        std::ifstream f(err);
+        const std::string message((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+        INFO(args << " -> " << message);
+        REQUIRE(WIFEXITED(raw));
+        CHECK(WEXITSTATUS(raw) == 1);
+        CHECK(std::count(message.begin(), message.end(), '\n') == 1);
+        CHECK(message.find(fact) != std::string::npos);
+    }
 }
