@@ -29,7 +29,7 @@ struct LearnOptions {
     std::int32_t steps = 350;       // per presentation (their 350 ms at 1 ms steps)
     double max_rate = 63.75 / 1000; // spike probability per step of a pixel at 1.0 (their 63.75 Hz at 1 ms)
     double tau_mem = 100;           // steps
-    double v_th = 5.0;             // chosen on training images 3001-4000 (100 neurons, 3000 images): 3, 5, 10, 20
+    double v_th = 5.0;             // tried on training images 3001-4000 (README: v_th 3 did better there)
     double theta_plus = 0.05, tau_theta = 1e7; // θ grows by θ₊ per spike, decays with τ_θ (steps)
     double weight_sum = 78;                    // sum of each neuron's input weights after normalization
     double w_init_max = 0.3;                   // initial weights uniform in [0, w_init_max)
