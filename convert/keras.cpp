@@ -2,13 +2,17 @@
 
 #include "snn/error.hpp"
 #include "snn/h5.hpp"
+#include "snn/memory.hpp"
 #include "snn/window.hpp"
 
 #include <nlohmann/json.hpp>
 
+#include <cfloat>
+#include <climits>
 #include <cmath>
 #include <map>
 #include <optional>
+#include <set>
 #include <sstream>
 
 namespace snn {
@@ -55,9 +59,20 @@ private:
     std::optional<h5::Node> weights_root_;
     Network net_;
     std::map<std::string, Value> values_;
+    std::set<std::string> layer_names_; // every layer of the model, to tell a cycle from a dangling input
 
     [[noreturn]] void fail(const LayerRef& l, const std::string& why) const {
         throw Error(path_ + ": layer '" + l.name + "' (" + l.class_name + "): " + why);
+    }
+
+    // Every population costs at least one float per unit in the DNN pass and
+    // the simulator; a shape that needs more than --max-memory is refused here,
+    // before anything of its size is allocated. Computed in double: h·w·c of
+    // three ints can overflow int64 (Shape::size()).
+    void check_population_fits(const Shape& s, const std::string& layer) const {
+        const double bytes = double(s.h) * double(s.w) * double(s.c) * double(sizeof(float));
+        check_fits_in_memory(bytes >= 1.8e19 ? UINT64_MAX : std::uint64_t(bytes),
+                             path_ + ": layer '" + layer + "' of shape " + s.str());
     }
 
     std::vector<LayerRef> read_layers(const json& model_config, std::vector<std::string>& outputs);
@@ -79,12 +94,40 @@ std::string attr_or(const h5::Node& n, const std::string& name) {
     return h5::has_attr(n, name) ? h5::read_string_attr(n, name) : std::string();
 }
 
+// A config value the importer cannot use; run() adds the file and the layer.
+struct BadConfig : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+// An integer in [min, INT_MAX] from a layer config. nlohmann's get<int>() on a
+// float or an out-of-range integer is undefined behaviour, and a zero or
+// negative size or stride would divide by zero or allocate without end later.
+int config_int(const json& v, const std::string& key, int min) {
+    if (!v.is_number_integer() || (v.is_number_unsigned() && v.get<std::uint64_t>() > std::uint64_t(INT_MAX)) ||
+        v.get<std::int64_t>() < min || v.get<std::int64_t>() > INT_MAX)
+        throw BadConfig("'" + key + "' is " + v.dump() + ", expected an integer >= " + std::to_string(min));
+    return int(v.get<std::int64_t>());
+}
+
+int config_int(const json& cfg, const std::string& key, int fallback, int min) {
+    if (!cfg.contains(key) || cfg.at(key).is_null()) return fallback;
+    return config_int(cfg.at(key), key, min);
+}
+
+// A pair of positive integers (kernel size, strides, pool size, dilation), or one for both.
 std::vector<int> int_pair(const json& cfg, const char* key, int fallback) {
-    if (!cfg.contains(key) || cfg[key].is_null()) return {fallback, fallback};
-    const json& v = cfg[key];
-    if (v.is_number_integer()) return {v.get<int>(), v.get<int>()};
-    if (v.is_array() && v.size() == 2) return {v[0].get<int>(), v[1].get<int>()};
-    throw Error(std::string("bad '") + key + "' in layer config");
+    if (!cfg.contains(key) || cfg.at(key).is_null()) return {fallback, fallback};
+    const json& v = cfg.at(key);
+    if (v.is_array() && v.size() == 2) return {config_int(v[0], key, 1), config_int(v[1], key, 1)};
+    if (v.is_number_integer()) return {config_int(v, key, 1), config_int(v, key, 1)};
+    throw BadConfig(std::string("'") + key + "' is " + v.dump() + ", expected one or two positive integers");
+}
+
+// Double → float without the undefined behaviour of narrowing a finite double
+// beyond float's range: such a value becomes ±infinity, which validate() refuses.
+float to_float(double x) {
+    if (std::isfinite(x) && std::fabs(x) > double(FLT_MAX)) return x > 0 ? INFINITY : -INFINITY;
+    return float(x);
 }
 
 Shape shape_from_batch_shape(const json& s) {
@@ -92,8 +135,8 @@ Shape shape_from_batch_shape(const json& s) {
     if (!s.is_array() || s.size() < 2) throw Error("input shape is not a list");
     std::vector<int> d;
     for (std::size_t i = 1; i < s.size(); ++i) {
-        if (!s[i].is_number_integer()) throw Error("input shape has an unknown dimension (None)");
-        d.push_back(s[i].get<int>());
+        if (s[i].is_null()) throw Error("input shape has an unknown dimension (None)");
+        d.push_back(config_int(s[i], "input shape", 1));
     }
     if (d.size() == 1) return {1, 1, d[0]};
     if (d.size() == 2) return {d[0], d[1], 1};
@@ -106,7 +149,7 @@ Shape shape_from_batch_shape(const json& s) {
 void collect_history(const json& j, std::vector<std::string>& out) {
     if (j.is_object()) {
         if (j.contains("keras_history") && j["keras_history"].is_array()) {
-            out.push_back(j["keras_history"][0].get<std::string>());
+            out.push_back(j.at("keras_history").at(0).get<std::string>());
             return;
         }
         if (j.contains("config")) collect_history(j["config"], out);
@@ -120,10 +163,10 @@ void collect_history(const json& j, std::vector<std::string>& out) {
 std::vector<std::string> inbound_of(const json& layer) {
     std::vector<std::string> names;
     if (!layer.contains("inbound_nodes")) return names;
-    const json& nodes = layer["inbound_nodes"];
+    const json& nodes = layer.at("inbound_nodes");
     if (!nodes.is_array() || nodes.empty()) return names;
     if (nodes.size() > 1)
-        throw Error("layer '" + layer["config"].value("name", std::string("?")) +
+        throw Error("layer '" + layer.at("config").value("name", std::string("?")) +
                     "' is called more than once (shared layers are not supported)");
     const json& node = nodes[0];
     if (node.is_array()) {
@@ -139,8 +182,9 @@ std::vector<std::string> inbound_of(const json& layer) {
 std::vector<LayerRef> KerasImporter::read_layers(const json& mc, std::vector<std::string>& outputs) {
     if (!mc.is_object() || !mc.contains("class_name"))
         throw Error(path_ + ": model_config has no class_name");
-    const std::string cls = mc["class_name"].get<std::string>();
-    const json& cfg = mc["config"];
+    // at(), not operator[]: on a const json, [] of a missing key is undefined behaviour.
+    const std::string cls = mc.at("class_name").get<std::string>();
+    const json& cfg = mc.at("config");
     const json& layers = cfg.is_array() ? cfg : cfg.at("layers");
     std::vector<LayerRef> out;
     if (cls == "Sequential") {
@@ -213,7 +257,13 @@ std::string dims_str(const std::vector<std::uint64_t>& d) {
 Value& KerasImporter::input_value(const LayerRef& l, std::size_t k) {
     if (k >= l.inputs.size()) fail(l, "has no input");
     auto it = values_.find(l.inputs[k]);
-    if (it == values_.end()) fail(l, "input '" + l.inputs[k] + "' is not defined before it");
+    if (it == values_.end()) {
+        // Keras writes layers in topological order, so an input not seen yet
+        // either comes later (a cycle, or a file not written by Keras) or does not exist.
+        if (layer_names_.count(l.inputs[k]))
+            fail(l, "input '" + l.inputs[k] + "' comes after it: the layer graph has a cycle or is out of order");
+        fail(l, "input '" + l.inputs[k] + "' is not a layer of this model (a dangling input)");
+    }
     return it->second;
 }
 
@@ -226,6 +276,7 @@ int KerasImporter::materialize(Value& v, const LayerRef& consumer) {
     p.name = v.name;
     p.kind = PopulationKind::Spiking;
     p.shape = v.is_pending_avgpool() ? v.pooled : v.shape; // a flattened pooling keeps its (h,w,c)
+    check_population_fits(p.shape, v.name);
     p.projections = v.projections;
     p.bias = v.bias;
     p.layers = v.layers;
@@ -256,7 +307,7 @@ Value KerasImporter::dense(const LayerRef& l, Value& in) {
         fail(l, "input of shape " + in.shape.str() + " is not flat (add a Flatten layer)");
     const bool fold_pool = in.is_pending_avgpool();
     const int src = fold_pool ? in.projections[0].source : materialize(in, l);
-    const int units = l.config.at("units").get<int>();
+    const int units = config_int(l.config.at("units"), "units", 1);
     const bool use_bias = l.config.value("use_bias", true);
     std::vector<std::vector<std::uint64_t>> dims;
     auto w = read_weights(l, dims);
@@ -305,12 +356,12 @@ Value KerasImporter::conv2d(const LayerRef& l, Value& in) {
     const json& c = l.config;
     if (c.value("data_format", std::string("channels_last")) != "channels_last") fail(l, "only channels_last is supported");
     if (int_pair(c, "dilation_rate", 1) != std::vector<int>{1, 1}) fail(l, "dilated convolutions are not supported");
-    if (c.value("groups", 1) != 1) fail(l, "grouped convolutions are not supported");
+    if (config_int(c, "groups", 1, 1) != 1) fail(l, "grouped convolutions are not supported");
     if (in.shape.h == 1 && in.shape.w == 1 && in.population >= 0 && !(net_.populations[std::size_t(in.population)].shape == in.shape))
         fail(l, "input was flattened");
     const int src = materialize(in, l);
     const Shape s = net_.populations[std::size_t(src)].shape;
-    const int filters = c.at("filters").get<int>();
+    const int filters = config_int(c.at("filters"), "filters", 1);
     const auto k = int_pair(c, "kernel_size", 1);
     const auto st = int_pair(c, "strides", 1);
     const std::string padding = c.value("padding", std::string("valid"));
@@ -363,6 +414,7 @@ Value KerasImporter::pooling(const LayerRef& l, Value& in, bool max, bool global
         p.name = l.name;
         p.kind = PopulationKind::MaxPool;
         p.shape = v.shape;
+        check_population_fits(p.shape, l.name);
         p.projections.push_back({src, ProjectionKind::MaxPool, win, {}, l.name});
         p.layers = {l.name};
         net_.populations.push_back(std::move(p));
@@ -390,7 +442,7 @@ void KerasImporter::batchnorm(const LayerRef& l, Value& v) {
         if (axis.size() != 1) fail(l, "normalizes over several axes");
         axis = axis[0];
     }
-    const int ax = axis.get<int>();
+    const int ax = config_int(axis, "axis", INT_MIN);
     if (ax != -1 && ax != 3 && !(ax == 1 && v.shape.h == 1 && v.shape.w == 1))
         fail(l, "axis " + std::to_string(ax) + " is not the channel axis");
     const bool center = c.value("center", true), scale = c.value("scale", true);
@@ -418,16 +470,16 @@ void KerasImporter::batchnorm(const LayerRef& l, Value& v) {
         switch (p.kind) {
         case ProjectionKind::Dense:
         case ProjectionKind::Conv2D:
-            for (std::size_t i = 0; i < p.weights.size(); ++i) p.weights[i] = float(p.weights[i] * s[i % C]);
+            for (std::size_t i = 0; i < p.weights.size(); ++i) p.weights[i] = to_float(p.weights[i] * s[i % C]);
             break;
         case ProjectionKind::AvgPool:
         case ProjectionKind::Identity:
-            for (std::size_t j = 0; j < C; ++j) p.weights[j] = float(p.weights[j] * s[j]);
+            for (std::size_t j = 0; j < C; ++j) p.weights[j] = to_float(p.weights[j] * s[j]);
             break;
         case ProjectionKind::MaxPool: throw InternalError("batchnorm: max pooling in a linear expression");
         }
     }
-    for (std::size_t j = 0; j < C; ++j) v.bias[j] = float(s[j] * v.bias[j] + beta[j] - s[j] * mean[j]);
+    for (std::size_t j = 0; j < C; ++j) v.bias[j] = to_float(s[j] * v.bias[j] + beta[j] - s[j] * mean[j]);
     v.layers.push_back(l.name);
 }
 
@@ -444,9 +496,10 @@ void KerasImporter::import_layer(const LayerRef& l) {
         p.kind = PopulationKind::Input;
         try {
             p.shape = shape_from_batch_shape(bs);
-        } catch (const Error& e) {
+        } catch (const std::runtime_error& e) { // Error or BadConfig
             fail(l, e.what());
         }
+        check_population_fits(p.shape, l.name);
         p.layers = {l.name};
         net_.populations.push_back(std::move(p));
         Value v;
@@ -475,6 +528,7 @@ void KerasImporter::import_layer(const LayerRef& l) {
         Value& src = input_value(l);
         if (!src.is_pending_avgpool()) materialize(src, l); // pooling stays pending: a Dense may fold it
         v = src;
+        if (v.shape.size() > INT_MAX) fail(l, "flattens " + v.shape.str() + ", more than " + std::to_string(INT_MAX) + " units");
         v.shape = {1, 1, int(v.shape.size())};
         if (v.population < 0) v.layers.push_back(l.name);
         // The population keeps its (h,w,c) shape: channels-last flattening keeps every unit's index.
@@ -556,6 +610,7 @@ Network KerasImporter::run() {
         throw Error(path_ + ": the model has " + std::to_string(outputs.size()) + " outputs; exactly one is supported");
     output_name_ = outputs[0];
     net_.source = path_;
+    for (const auto& l : layers) layer_names_.insert(l.name);
     for (const auto& l : layers) {
         if (l.name.empty()) throw Error(path_ + ": a layer of class " + l.class_name + " has no name");
         if (values_.count(l.name)) fail(l, "a second layer has this name; layer names must be unique");
@@ -563,6 +618,8 @@ Network KerasImporter::run() {
             import_layer(l);
         } catch (const json::exception& e) {
             fail(l, std::string("malformed layer config (") + e.what() + ")");
+        } catch (const BadConfig& e) {
+            fail(l, e.what());
         }
     }
     auto it = values_.find(output_name_);
