@@ -7,6 +7,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 packages=(build-essential cmake pkg-config libeigen3-dev libtbb-dev libhdf5-dev zlib1g-dev
           catch2 libcli11-dev nlohmann-json3-dev hdf5-tools
+          clang libclang-rt-14-dev
           python3-numpy python3-h5py python3-matplotlib
           dataset-fashion-mnist)
 missing=()

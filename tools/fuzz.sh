@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Fuzzes every parser of outside input with libFuzzer (tests/fuzz/fuzz_*.cpp).
+#
+#   tools/fuzz.sh [SECONDS] [TARGET ...]     (default: 60 s each, every target)
+#
+# Builds with Debian's clang, AddressSanitizer and UndefinedBehaviorSanitizer
+# into build-fuzz/ (-DSNN_FUZZ=ON), replays the inputs that once crashed a
+# target (tests/fuzz/regressions/<target>/, which must all pass now), then runs
+# each target for SECONDS from its seed corpus (tests/fuzz/corpus/<target>/,
+# made by tools/make_fuzz_seeds.py). New corpus entries go to
+# build-fuzz/corpus/<target>/; a crash is written to build-fuzz/artifacts/ and
+# fails the script. The last line of each target says how many inputs it ran.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+seconds="${1:-60}"
+shift || true
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(idx options keras network dataset_h5)
+build="$root/build-fuzz"
+jobs="$(nproc)"
+
+if [ "${SNN_FUZZ_NO_BUILD:-0}" != "1" ]; then
+    CC=clang CXX=clang++ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSNN_FUZZ=ON \
+        -DSNN_SANITIZE=ON -DSNN_NATIVE=OFF -DSNN_BUILD_TESTS=OFF >/dev/null
+    cmake --build "$build" -j "$jobs" --target "${targets[@]/#/snn_fuzz_}"
+fi
+
+export ASAN_OPTIONS="halt_on_error=1:detect_leaks=1" UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
+mkdir -p "$build/artifacts"
+status=0
+for t in "${targets[@]}"; do
+    exe="$build/snn_fuzz_$t"
+    regressions=("$root/tests/fuzz/regressions/$t"/*)
+    if [ -e "${regressions[0]}" ]; then
+        echo "== $t: replaying ${#regressions[@]} past crash input(s)"
+        "$exe" -runs=0 "${regressions[@]}" >"$build/$t.regressions.log" 2>&1 ||
+            { tail -n 40 "$build/$t.regressions.log"; status=1; continue; }
+    fi
+    echo "== $t: fuzzing for ${seconds}s"
+    mkdir -p "$build/corpus/$t"
+    # -timeout: one input may not take more than 10 s; -rss_limit_mb: nor 2 GiB
+    # (our readers refuse arrays above --max-memory, set to 64 MiB by the harnesses).
+    if ! "$exe" "$build/corpus/$t" "$root/tests/fuzz/corpus/$t" -max_total_time="$seconds" -max_len=16384 \
+        -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$build/artifacts/$t-" \
+        >"$build/$t.log" 2>&1; then
+        tail -n 60 "$build/$t.log"
+        echo "== $t: FAILED (the input is in $build/artifacts/)"
+        status=1
+        continue
+    fi
+    runs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$build/$t.log")"
+    cov="$(grep -o 'cov: [0-9]*' "$build/$t.log" | tail -n 1)"
+    echo "== $t: ok, $runs inputs in ${seconds}s, $cov"
+done
+exit $status

@@ -1,0 +1,158 @@
+#!/usr/bin/env python3
+"""Write the seed corpora of the fuzz targets (tests/fuzz/corpus/<target>/).
+
+    /usr/bin/python3 tools/make_fuzz_seeds.py [--snn build/snn]
+
+HDF5 seeds are H5Tree descriptions (tests/fuzz/h5_tree.hpp) of real files: the
+Keras fixtures, networks converted from them by `snn convert` (with --snn), and
+a small data set; every dataset keeps its shape and dtype, and its first values
+(repeated), so a seed imports as its file does and the fuzzer starts deep.
+"""
+
+import argparse
+import gzip
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import h5py
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CORPUS = os.path.join(ROOT, "tests", "fuzz", "corpus")
+MAX_VALUES = 16
+
+DTYPES = {"float32": "f4", "float64": "f8", "int8": "i1", "int32": "i4", "int64": "i8",
+          "uint8": "u1", "uint64": "u8"}
+
+
+def number(v):
+    v = float(v)
+    if np.isnan(v):
+        return "nan"
+    if np.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    return int(v) if v == int(v) and abs(v) < 2**53 else v
+
+
+def attr_value(v):
+    if isinstance(v, bytes):
+        v = v.decode("utf-8", "replace")
+    if isinstance(v, str):
+        try:  # model_config and friends: stored as nested JSON so the fuzzer mutates its structure
+            j = json.loads(v)
+            if isinstance(j, dict):
+                return j
+        except ValueError:
+            pass
+        return v
+    a = np.asarray(v)
+    if a.dtype.kind in "SUO":
+        return [x.decode("utf-8", "replace") if isinstance(x, bytes) else str(x) for x in a.ravel()]
+    if a.ndim == 0:
+        return int(a) if a.dtype.kind in "iu" else float(a)
+    if a.size == 0:
+        return []
+    if a.dtype.kind in "iu":
+        return [int(x) for x in a.ravel()]
+    return [float(x) for x in a.ravel()]
+
+
+def tree(node):
+    out = {}
+    attrs = {k: attr_value(v) for k, v in node.attrs.items()}
+    if attrs:
+        out["attrs"] = attrs
+    groups, datasets = {}, {}
+    for name, child in node.items():
+        if isinstance(child, h5py.Group):
+            groups[name] = tree(child)
+        else:
+            d = {"shape": list(child.shape), "dtype": DTYPES.get(child.dtype.name, "f4")}
+            flat = np.asarray(child[()]).ravel()[:MAX_VALUES]
+            if flat.size:
+                d["values"] = [number(x) for x in flat]
+            datasets[name] = d
+    if groups:
+        out["groups"] = groups
+    if datasets:
+        out["datasets"] = datasets
+    return out
+
+
+def dump(path, target, name, extra=None):
+    with h5py.File(path, "r") as f:
+        t = tree(f)
+    if extra:
+        t.update(extra)
+    write(target, name, json.dumps(t, separators=(",", ":")).encode())
+
+
+def write(target, name, data):
+    d = os.path.join(CORPUS, target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+    print(os.path.join(d, name), len(data), "B")
+
+
+def idx(images, labels, flags=0):
+    return bytes([flags, len(images) & 255, len(images) >> 8]) + images + labels
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--snn", default=os.path.join(ROOT, "build", "snn"))
+    args = ap.parse_args()
+    fixtures = os.path.join(ROOT, "data", "fixtures")
+    models = ["tiny_keras2_functional_add", "tiny_keras3_sequential", "tiny_unsupported"]
+    for m in models:
+        dump(os.path.join(fixtures, m + ".h5"), "keras", m + ".json")
+    dump(os.path.join(ROOT, "data", "models", "mnist_cnn_bn_maxpool.h5"), "keras", "mnist_cnn_bn_maxpool.json")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for m, opts in [("tiny_keras2_functional_add", []),
+                        ("tiny_keras3_sequential", ["--signed-spikes", "--neuron", "lif", "--tau-steps", "4"])]:
+            out = os.path.join(tmp, m + ".snn.h5")
+            subprocess.run([args.snn, "convert", os.path.join(fixtures, m + ".h5"), "-o", out] + opts,
+                           check=True, stdout=subprocess.DEVNULL)
+            dump(out, "network", m + ".json")
+        out = os.path.join(tmp, "maxpool.snn.h5")
+        subprocess.run([args.snn, "convert", os.path.join(ROOT, "data", "models", "mnist_cnn_bn_maxpool.h5"),
+                        "-o", out], check=True, stdout=subprocess.DEVNULL)
+        dump(out, "network", "mnist_cnn_bn_maxpool.json")
+
+        data = os.path.join(tmp, "data.h5")
+        rng = np.random.default_rng(1)
+        for name, shape in [("nhwc", (3, 4, 4, 2)), ("nhw", (3, 4, 4)), ("flat", (3, 5))]:
+            with h5py.File(data, "w") as f:
+                f["x"] = rng.uniform(0, 1, shape).astype(np.float32)
+                f["y"] = np.array([0, 2, 1], dtype=np.int64)
+            dump(data, "dataset_h5", name + ".json", {"limit": 2} if name == "flat" else None)
+
+    # IDX: two 3x2 images and their labels, plain, gzip, and a gzip stream as raw bytes.
+    images = (0x803).to_bytes(4, "big") + (2).to_bytes(4, "big") + (3).to_bytes(4, "big") + \
+        (2).to_bytes(4, "big") + bytes(range(0, 240, 20))
+    labels = (0x801).to_bytes(4, "big") + (2).to_bytes(4, "big") + bytes([3, 9])
+    write("idx", "plain", idx(images, labels, 0))
+    write("idx", "gzip_both_limit1", idx(images, labels, 3 | 1 << 4))
+    write("idx", "raw_gzip_stream", idx(gzip.compress(images, mtime=0), labels, 4))
+
+    for i, text in enumerate([b"512M", b"4G", b"1.5GiB", b"1000000", b"2T", b"0.5K"]):
+        write("options", "memory%d" % i, b"\x00" + text)
+    for i, text in enumerate([b"max", b"model", b"percentile:99.9", b"percentile:100"]):
+        write("options", "norm%d" % i, b"\x01" + text)
+    for i, text in enumerate([b"mnist:train", b"fashion-mnist:test", b"mnist", b"data.h5", b"mnist:valid"]):
+        write("options", "data%d" % i, b"\x02" + text)
+    for sel, text in [(3, b"poisson"), (4, b"membrane"), (5, b"lif"), (6, b"subtract"), (7, b"conv2d")]:
+        write("options", "enum%d" % sel, bytes([sel]) + text)
+    write("options", "partition0", b"\x08edge:conv-1,cloud:pool-out")
+    write("options", "partition1", b"\x08a:conv-1-out")
+    write("options", "costs0", b'\x09{"add_pj": 0.5, "weight_bits": 8}')
+    write("options", "costs1", b"\x09{}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
