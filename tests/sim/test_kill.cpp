@@ -1,0 +1,134 @@
+// Outputs are never half-written: `snn convert` killed with SIGKILL at random
+// moments leaves the file that was there before intact (or, if the kill came
+// after the rename, the complete new one), never a partial file under the
+// final name. The kill moments are spread over the length of one uninterrupted
+// conversion, measured first, so that some land in the save itself.
+#include "snn/network_io.hpp"
+
+#include "tests/support.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+extern char** environ;
+
+using namespace snn;
+using namespace snn::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+const fs::path source_dir = SNN_SOURCE_DIR;
+
+std::string slurp(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    std::ostringstream s;
+    s << f.rdbuf();
+    return s.str();
+}
+
+pid_t spawn(const std::vector<std::string>& argv) {
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    pid_t pid = -1;
+    const int rc = posix_spawn(&pid, args[0], &fa, nullptr, args.data(), environ);
+    posix_spawn_file_actions_destroy(&fa);
+    REQUIRE(rc == 0);
+    return pid;
+}
+
+int wait_exit(pid_t pid) {
+    int raw = 0;
+    REQUIRE(waitpid(pid, &raw, 0) == pid);
+    return WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+}
+
+// The largest shipped model, with calibration when MNIST is there: long enough
+// (hundreds of ms) for kills to land in the import, the calibration and the save.
+std::vector<std::string> convert_args(const std::string& out, const std::string& v_th) {
+    const fs::path cnn = source_dir / "data" / "models" / "mnist_cnn.h5";
+    std::vector<std::string> a{SNN_BINARY, "convert", cnn.string(), "-o", out, "--v-th", v_th, "--threads", "1"};
+    if (fs::exists(source_dir / "data" / "datasets" / "mnist" / "train-images-idx3-ubyte"))
+        for (const char* s : {"--calib", "mnist:train", "--calib-samples", "200"}) a.push_back(s);
+    return a;
+}
+
+void kill_repeatedly(int kills) {
+    TempDir work("kill");
+    const std::string out = work.file("net.snn.h5");
+    // The previous file (threshold 1) and what a finished run writes (threshold 2).
+    REQUIRE(wait_exit(spawn(convert_args(out, "1"))) == 0);
+    const std::string before = slurp(out);
+    const Network old_net = load(out);
+
+    const auto t0 = std::chrono::steady_clock::now();
+    const std::string fresh = work.file("fresh.snn.h5");
+    REQUIRE(wait_exit(spawn(convert_args(fresh, "2"))) == 0);
+    const auto full = std::chrono::steady_clock::now() - t0;
+    const Network new_net = load(fresh);
+    REQUIRE(new_net.populations.at(1).neuron.v_th == 2.0f);
+    fs::remove(fresh);
+
+    std::mt19937 rng(2024);
+    // 0 to 1.2× an uninterrupted run: most kills interrupt it, a few come after it ended.
+    std::uniform_int_distribution<long long> delay_us(
+        0, std::chrono::duration_cast<std::chrono::microseconds>(full).count() * 6 / 5);
+    int interrupted = 0;
+    for (int k = 0; k < kills; ++k) {
+        INFO("kill " << k);
+        const pid_t pid = spawn(convert_args(out, "2"));
+        std::this_thread::sleep_for(std::chrono::microseconds(delay_us(rng)));
+        kill(pid, SIGKILL);
+        const int status = wait_exit(pid);
+        interrupted += status != 0;
+        // Under the final name: the old file byte for byte, or the complete new one.
+        const std::string now = slurp(out);
+        if (now == before) {
+            CHECK(load(out) == old_net);
+        } else {
+            // The kill came after the rename: the whole new network, nothing less.
+            CHECK(load(out) == new_net);
+            // Start the next round from the old file again.
+            std::ofstream(out, std::ios::binary | std::ios::trunc) << before;
+        }
+        // A killed run leaves its temporary (net.snn.h5.tmpNNN) behind; nothing
+        // else may appear, and no temporary may take the final name.
+        for (const auto& name : work.listing()) {
+            INFO(name);
+            CHECK((name == "net.snn.h5" || name.rfind("net.snn.h5.tmp", 0) == 0));
+            if (name != "net.snn.h5") fs::remove(work.file(name));
+        }
+    }
+    // The runs were really interrupted (else this tested nothing).
+    CHECK(interrupted > 0);
+}
+
+} // namespace
+
+TEST_CASE("snn convert killed at random moments never leaves a partial network file", "[cli][kill]") {
+    kill_repeatedly(12);
+}
+
+// The acceptance run: tools/test.sh does not run it (tag [.kill]);
+// run it with `build/snn_tests "[.kill]"`.
+TEST_CASE("snn convert survives 100 random kills in a row", "[.kill]") { kill_repeatedly(100); }
