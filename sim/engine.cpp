@@ -376,7 +376,8 @@ void Engine::meter_cut(std::size_t c, SampleState& s, int t, bool from_history) 
 // are never taken reports what it reports without them. It is also how a
 // split network runs: the edge finishes (or stops at its exit) before the
 // cloud receives anything.
-void Engine::run_sample(const float* x, std::int64_t sample, SampleState& s, std::vector<Spike>* recorded) const {
+void Engine::run_sample(const float* x, std::int64_t sample, SampleState& s, std::vector<Spike>* recorded,
+                        const StepObserver* on_step) const {
     const std::size_t P = net_.populations.size();
     const Shape& in_shape = net_.input().shape;
     const std::int64_t n_in = in_shape.size();
@@ -498,6 +499,7 @@ void Engine::run_sample(const float* x, std::int64_t sample, SampleState& s, std
                 while (next_checkpoint < checkpoints_.size() && checkpoints_[next_checkpoint] == t + 1)
                     s.prediction_at[next_checkpoint++] = readout(s);
             const int done = t + 1;
+            if (on_step && last_segment) (*on_step)(done, s);
             // At the last step of the last segment the output answers anyway: no check.
             if (exit && (done < T || !last_segment) &&
                 ((exit->check_every > 0 && done % exit->check_every == 0) || done == T)) {

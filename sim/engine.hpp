@@ -21,6 +21,7 @@
 #include "snn/network.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -105,7 +106,11 @@ public:
     Readout readout_kind() const { return readout_; }
     void init(SampleState& s) const;
     // Simulates one sample from rest; `recorded` (may be null) receives its spikes.
-    void run_sample(const float* x, std::int64_t sample, SampleState& s, std::vector<Spike>* recorded) const;
+    // `on_step` (may be null) is called after every step of the last segment
+    // with the number of steps done, e.g. to watch candidate exits.
+    using StepObserver = std::function<void(int steps_done, const SampleState&)>;
+    void run_sample(const float* x, std::int64_t sample, SampleState& s, std::vector<Spike>* recorded,
+                    const StepObserver* on_step = nullptr) const;
     int readout(const SampleState& s) const; // the predicted class, by RunOptions::readout
     const std::vector<Cut>& cuts() const { return cuts_; }
     // The logits of exit `e` after `steps` steps: classifier(rates) + bias, or for

@@ -2,11 +2,14 @@
 //   snn convert MODEL -o NET.snn.h5   import, calibrate, normalize, map to IF/LIF
 //   snn inspect NET                   layers, shapes, neurons, parameters, bytes
 //   snn run NET --data D --steps T    simulate and report
+//   snn exits train|add|place|clear   conditional exits stored in a network
+//   snn partition NET SPEC            layers assigned to devices
 //   snn stdp-curve --rule R           a plasticity rule's weight change against spike timing
 //   snn learn --data D --neurons N    unsupervised STDP learning of one layer, label assignment
 // Exit codes: 0 done, 1 the user's input is wrong (one line says what), 2 a bug.
 #include "convert/convert.hpp"
 #include "sim/calibrate.hpp"
+#include "sim/cmd_exits.hpp"
 #include "sim/cmd_learn.hpp"
 #include "sim/cmd_stdp.hpp"
 #include "sim/engine.hpp"
@@ -101,7 +104,7 @@ int cmd_convert(const ConvertArgs& a) {
 }
 
 struct RunArgs {
-    std::string network, data, encode = "current", readout, report, record;
+    std::string network, data, encode = "current", readout, report, record, partition, costs;
     std::int64_t limit = -1, record_samples = 1;
     int steps = 64, threads = default_threads();
     double max_rate = 1.0;
@@ -123,8 +126,11 @@ int cmd_run(const RunArgs& a) {
     if (!a.record.empty() && a.record_samples < 1) throw Error("--record-samples must be at least 1");
     opt.progress = !a.quiet && isatty(STDERR_FILENO);
     Network net = load(a.network);
+    if (!a.partition.empty())
+        net.devices = a.partition == "none" ? std::vector<std::string>{} : parse_partition(net, a.partition);
     Dataset data = load_dataset(a.data, a.limit);
-    RunInfo info{a.network, a.data, opt, -1, {}};
+    RunInfo info{a.network, a.data, opt, -1, {}, {}};
+    if (!a.costs.empty()) info.costs = load_cost_table(a.costs);
     if (!a.no_dnn) info.dnn_accuracy = dnn_accuracy(net, data, a.threads, &info.dnn_predictions);
     RunResult r = simulate(net, data, opt);
     const nlohmann::json j = report_json(net, r, info);
@@ -189,6 +195,9 @@ int main(int argc, char** argv) {
     run->add_option("--report", ra.report, "Write the report as JSON");
     run->add_option("--record", ra.record, "Write the spike trains of the first samples to HDF5");
     run->add_option("--record-samples", ra.record_samples, "How many samples --record keeps")->capture_default_str();
+    run->add_option("--partition", ra.partition,
+                    "Layers per device, e.g. edge:conv1-pool1,cloud:conv2-dense (overrides the stored one; none: no partition)");
+    run->add_option("--costs", ra.costs, "Energy cost table (JSON: add_pj, mac_pj, binary_op_pj, memory_bit_pj, weight_bits)");
     run->add_flag("--no-dnn", ra.no_dnn, "Skip the DNN accuracy (ReLU forward pass) on the same samples");
     run->add_flag("-q,--quiet", ra.quiet, "Print nothing but errors");
 
@@ -197,9 +206,12 @@ int main(int argc, char** argv) {
     LearnArgs la;
     auto* learn_cmd = add_learn_command(app, la);
 
+    ExitsArgs ea;
+    auto* exits = add_exits_commands(app, ea, default_threads());
+
     // Every subcommand takes --max-memory: what one network or data set may allocate.
     std::string max_memory;
-    for (CLI::App* sub : {conv, insp, run, stdp_curve, learn_cmd})
+    for (CLI::App* sub : {conv, insp, run, stdp_curve, learn_cmd, ea.train, ea.add, ea.clear, ea.place, ea.partition})
         sub->add_option("--max-memory", max_memory,
                         "Refuse a network or data set needing more memory than this (e.g. 2G; default: 3/4 of RAM)");
 
@@ -234,6 +246,7 @@ int main(int argc, char** argv) {
             return cmd_run(ra);
         }
         if (stdp_curve->parsed()) return run_stdp_curve_command(sa);
+        if (const int rc = run_exits_command(exits, ea); rc >= 0) return rc;
         if (learn_cmd->parsed()) return run_learn_command(la);
     } catch (const snn::Error& e) {
         std::fprintf(stderr, "snn: error: %s\n", e.what());
