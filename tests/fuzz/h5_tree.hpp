@@ -196,7 +196,9 @@ private:
                 if (!d.is_number_integer() || d.get<std::int64_t>() < 0 || dims.size() >= 32) return;
                 dims.push_back(hsize_t(d.get<std::int64_t>()));
             }
-        const std::string dtype = spec.value("dtype", std::string("f4"));
+        // json::value() throws on a key of another type: read only what has the right one.
+        const auto dt = spec.find("dtype");
+        const std::string dtype = dt != spec.end() && dt->is_string() ? dt->get<std::string>() : "f4";
         const bool is_str = dtype == "str";
         const hid_t type = is_str ? H5Tcopy(H5T_C_S1) : H5Tcopy(numeric_type(dtype));
         if (type < 0) return;
@@ -210,7 +212,9 @@ private:
         const hid_t space = spec.contains("shape") ? H5Screate_simple(int(dims.size()), dims.data(), nullptr)
                                                    : H5Screate(H5S_SCALAR);
         const hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
-        if ((spec.value("chunked", false) || !write_data) && !dims.empty() && n > 0) {
+        const auto ch = spec.find("chunked");
+        const bool chunked = ch != spec.end() && ch->is_boolean() && ch->get<bool>();
+        if ((chunked || !write_data) && !dims.empty() && n > 0) {
             std::vector<hsize_t> chunk(dims.size(), 1);
             chunk.back() = std::min<hsize_t>(dims.back(), 1024);
             H5Pset_chunk(dcpl, int(chunk.size()), chunk.data());
