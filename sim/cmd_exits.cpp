@@ -107,7 +107,9 @@ int cmd_place(ExitsArgs& a) {
     o.steps = a.steps;
     o.threads = a.threads;
     o.max_accuracy_drop = a.max_drop;
-    o.candidates = split_list(a.candidates);
+    o.depth = a.candidates != "none";
+    if (o.depth) o.candidates = split_list(a.candidates);
+    if (!o.depth && a.no_temporal) throw Error("--candidates none with --no-temporal leaves nothing to place");
     o.temporal = !a.no_temporal;
     o.rule = exit_rule_from(a.rule);
     o.check_every = parse_checks(a.check_list);
@@ -191,7 +193,7 @@ CLI::App* add_exits_commands(CLI::App& app, ExitsArgs& a, int default_threads) {
     a.place->add_option("--steps", a.steps, "Time steps per input")->capture_default_str();
     a.place->add_option("--max-accuracy-drop", a.max_drop, "Largest accuracy loss allowed, in percentage points")
         ->capture_default_str();
-    a.place->add_option("--candidates", a.candidates, "Populations to try an exit in depth at (default: all before the output)");
+    a.place->add_option("--candidates", a.candidates, "Populations to try an exit in depth at, comma-separated (default: all before the output; none: only an exit in time)");
     a.place->add_option("--rule", a.rule, "Confidence rule: entropy or max-prob")->capture_default_str();
     a.place->add_option("--check-every", a.check_list, "Check schedules to try (0: last step only)")->capture_default_str();
     a.place->add_flag("--no-temporal", a.no_temporal, "Do not try an exit in time on the output");

@@ -111,7 +111,8 @@ PlaceResult place_exits(const Network& net_in, const Dataset& train, const Datas
     PlaceResult res;
 
     std::vector<int> cand;
-    if (o.candidates.empty()) {
+    if (!o.depth) {
+    } else if (o.candidates.empty()) {
         for (std::size_t i = 1; i + 1 < P; ++i) cand.push_back(int(i));
     } else {
         for (const auto& name : o.candidates) {

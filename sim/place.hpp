@@ -32,6 +32,7 @@ struct PlaceOptions {
     int threads = 1;
     double max_accuracy_drop = 0.5;     // percentage points against the network without exits
     std::vector<std::string> candidates; // populations for an exit in depth; empty: every one before the output
+    bool depth = true;                   // false: no exit in depth at all
     bool temporal = true;                // also try an exit in time on the output's own readout
     ExitRule rule = ExitRule::Entropy;
     std::vector<double> thresholds;      // empty: a grid suited to the rule

@@ -106,6 +106,14 @@ std::string describe(const Network& net, const std::string& file) {
     out << '\n'
         << "total: " << net.populations.size() << " populations, " << neurons << " neurons, " << params
         << " parameters, " << bytes << " bytes (" << human_bytes(std::uint64_t(bytes)) << " as float32)\n";
+    if (!net.devices.empty()) out << "partition: " << partition_spec(net) << '\n';
+    for (const Exit& e : net.exits)
+        out << "exit " << e.name << " at " << e.at << ": "
+            << (e.weights.empty() ? std::string("the output's own readout")
+                                  : "linear classifier, " + std::to_string(e.weights.size() + e.bias.size()) + " parameters")
+            << ", " << to_string(e.rule) << (e.rule == ExitRule::Entropy ? " < " : " > ") << e.threshold << ", checked "
+            << (e.check_every ? "every " + std::to_string(e.check_every) + " steps" : std::string("after the last step"))
+            << '\n';
     if (!file.empty()) {
         std::error_code ec;
         const auto size = std::filesystem::file_size(file, ec);
@@ -156,9 +164,19 @@ nlohmann::json describe_json(const Network& net) {
         params += parameter_count(pop);
         bytes += parameter_bytes(pop);
     }
+    json exits = json::array();
+    for (const Exit& e : net.exits)
+        exits.push_back({{"name", e.name},
+                         {"at", e.at},
+                         {"rule", to_string(e.rule)},
+                         {"threshold", e.threshold},
+                         {"check_every", e.check_every},
+                         {"parameters", e.weights.size() + e.bias.size()}});
     return {{"source", net.source},
             {"normalization", net.normalization},
             {"readout", to_string(net.readout)},
+            {"partition", net.devices.empty() ? json(nullptr) : json(partition_spec(net))},
+            {"exits", exits},
             {"populations", pops},
             {"totals",
              {{"populations", net.populations.size()}, {"neurons", neurons}, {"parameters", params}, {"bytes", bytes}}}};

@@ -382,3 +382,79 @@ TEST_CASE("snn run gives the same report on 1 and 2 threads, and records spikes"
     std::sort(seen.begin(), seen.end());
     CHECK(seen == std::vector<std::int64_t>{0, 1});
 }
+
+TEST_CASE("snn exits and snn partition: bad input is refused by name, good input is stored", "[cli][exits]") {
+    TempDir work("exits");
+    const std::string tiny = (fixtures / "tiny_keras3_sequential.h5").string();
+    const std::string net = work.file("tiny.snn.h5");
+    REQUIRE(snn_cli("convert " + quote(tiny) + " -o " + quote(net)).status == 0);
+    const std::string data = work.file("data.h5");
+    std::vector<float> x(20 * 16);
+    for (std::size_t i = 0; i < x.size(); ++i) x[i] = float((i * 7) % 11) / 10.0f;
+    std::vector<std::int64_t> y(20);
+    for (std::size_t i = 0; i < y.size(); ++i) y[i] = std::int64_t(i % 3);
+    write_data(data, x, {20, 4, 4, 1}, y);
+    const std::string out = work.file("out.snn.h5"), report = work.file("r.json");
+    const std::string before = slurp(net);
+
+    SECTION("an exit at a layer that does not exist") {
+        check_refused(snn_cli("exits train " + quote(net) + " --at nowhere --data " + quote(data) + " -o " + quote(out)),
+                      "'nowhere' is not a population", work, {out});
+    }
+    SECTION("an exit fitted on a test split") {
+        check_refused(snn_cli("exits train " + quote(net) + " --at conv2d --data mnist:test -o " + quote(out)), "test split",
+                      work, {out});
+    }
+    SECTION("a max-prob threshold that is not a probability") {
+        check_refused(snn_cli("exits add " + quote(net) + " --rule max-prob --threshold 2 -o " + quote(out)),
+                      "--threshold 2", work, {out});
+    }
+    SECTION("an unknown rule") {
+        check_refused(snn_cli("exits add " + quote(net) + " --rule vibes -o " + quote(out)), "exit rule 'vibes'", work, {out});
+    }
+    SECTION("a partition that leaves a layer unassigned") {
+        check_refused(snn_cli("partition " + quote(net) + " edge:conv2d -o " + quote(out)), "'dense' is not assigned", work,
+                      {out});
+    }
+    SECTION("a partition out of order") {
+        check_refused(snn_cli("run " + quote(net) + " --data " + quote(data) + " --partition cloud:dense,edge:conv2d --report " +
+                              quote(report)),
+                      "starts at 'dense'", work, {report});
+    }
+    SECTION("a malformed cost table") {
+        const std::string costs = work.file("costs.json");
+        std::ofstream(costs) << "{\"add_pj\": [1]}";
+        check_refused(snn_cli("run " + quote(net) + " --data " + quote(data) + " --costs " + quote(costs) + " --report " +
+                              quote(report)),
+                      "'add_pj' is not a number", work, {report});
+    }
+    SECTION("exits and a partition are stored, run and reported") {
+        REQUIRE(snn_cli("partition " + quote(net) + " edge:conv2d,cloud:dense -o " + quote(out)).status == 0);
+        const Outcome trained = snn_cli("exits train " + quote(out) + " --at conv2d --data " + quote(data) +
+                                        " --steps 8 --threshold 0.5 --check-every 2 --iterations 50");
+        INFO(trained.err);
+        REQUIRE(trained.status == 0);
+        REQUIRE(snn_cli("exits add " + quote(out) + " --threshold 0.1 --check-every 4").status == 0);
+        const Network n = load(out);
+        REQUIRE(n.exits.size() == 2);
+        CHECK(n.exits[0].at == "conv2d");
+        CHECK(n.exits[0].check_every == 2);
+        CHECK(n.exits[1].at == "dense");
+        CHECK(n.exits[1].weights.empty());
+        CHECK(partition_spec(n) == "edge:conv2d,cloud:dense");
+        CHECK(slurp(net) == before); // -o left the source alone
+        const Outcome ran = snn_cli("run " + quote(out) + " --data " + quote(data) + " --steps 8 -q --report " + quote(report));
+        INFO(ran.err);
+        REQUIRE(ran.status == 0);
+        const json j = json::parse(slurp(report));
+        REQUIRE(j["exits"].size() == 3);
+        double taken = 0;
+        for (const auto& e : j["exits"]) taken += e["taken"].get<double>();
+        CHECK(taken == Approx(1.0));
+        REQUIRE(j["cuts"].size() == 1);
+        CHECK(j["cuts"][0]["neurons"] == 8);
+        CHECK(j["partitions"].size() == 2);
+        REQUIRE(snn_cli("exits clear " + quote(out)).status == 0);
+        CHECK(load(out).exits.empty());
+    }
+}
