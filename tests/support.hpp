@@ -2,9 +2,14 @@
 // Helpers shared by the tests: a scratch directory and builders for hand-made networks.
 #include "snn/network.hpp"
 
+#include <sys/wait.h>
+
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <random>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -58,5 +63,35 @@ inline Projection projection(int source, ProjectionKind kind, Window w, std::vec
     p.layer = std::move(layer);
     return p;
 }
+
+inline std::string slurp(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    std::ostringstream s;
+    s << f.rdbuf();
+    return s.str();
+}
+
+inline std::string quote(const std::string& s) { return "'" + s + "'"; }
+
+struct Outcome {
+    int status = -1; // exit code, −1 if the program did not exit normally
+    std::string out, err;
+};
+
+#ifdef SNN_BINARY
+// Runs `snn ARGS`, capturing stdout and stderr in a directory of their own
+// (so a test's work directory holds only what snn wrote).
+inline Outcome snn_cli(const std::string& args) {
+    static const TempDir capture("capture");
+    const std::string out = capture.file("stdout"), err = capture.file("stderr");
+    const std::string cmd = quote(SNN_BINARY) + " " + args + " </dev/null >" + quote(out) + " 2>" + quote(err);
+    const int raw = std::system(cmd.c_str());
+    Outcome o;
+    o.status = raw != -1 && WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+    o.out = slurp(out);
+    o.err = slurp(err);
+    return o;
+}
+#endif
 
 } // namespace snn::test

@@ -32,13 +32,6 @@ namespace {
 
 const fs::path source_dir = SNN_SOURCE_DIR;
 
-std::string slurp(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    std::ostringstream s;
-    s << f.rdbuf();
-    return s.str();
-}
-
 struct Child {
     int status = -1;          // exit code, −1 if it did not exit normally
     long max_rss_kib = 0;     // of this child alone (wait4), not of every child this test ever ran

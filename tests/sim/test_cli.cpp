@@ -34,34 +34,6 @@ namespace {
 const fs::path source_dir = SNN_SOURCE_DIR;
 const fs::path fixtures = source_dir / "data" / "fixtures";
 
-std::string quote(const std::string& s) { return "'" + s + "'"; }
-
-std::string slurp(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    std::ostringstream s;
-    s << f.rdbuf();
-    return s.str();
-}
-
-struct Outcome {
-    int status = -1; // exit code, −1 if the program did not exit normally
-    std::string out, err;
-};
-
-// Runs `snn ARGS`, capturing stdout and stderr in a directory of their own
-// (so the work directory holds only what snn wrote).
-Outcome snn_cli(const std::string& args) {
-    static const TempDir capture("capture");
-    const std::string out = capture.file("stdout"), err = capture.file("stderr");
-    const std::string cmd = quote(SNN_BINARY) + " " + args + " </dev/null >" + quote(out) + " 2>" + quote(err);
-    const int raw = std::system(cmd.c_str());
-    Outcome o;
-    o.status = raw != -1 && WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-    o.out = slurp(out);
-    o.err = slurp(err);
-    return o;
-}
-
 // Exit code 1, exactly one line on stderr holding `fact`, none of `outputs`
 // written and no temporary left in `work`.
 void check_refused(const Outcome& o, const std::string& fact, const TempDir& work,

@@ -34,13 +34,6 @@ namespace {
 
 const fs::path source_dir = SNN_SOURCE_DIR;
 
-std::string slurp(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    std::ostringstream s;
-    s << f.rdbuf();
-    return s.str();
-}
-
 pid_t spawn(const std::vector<std::string>& argv) {
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);

@@ -416,29 +416,9 @@ TEST_CASE("plasticity rules refuse parameters out of range, naming the option", 
 
 namespace {
 
-struct Outcome {
-    int status = -1;
-    std::string out, err;
-};
+using test::Outcome;
 
-std::string slurp(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    std::ostringstream s;
-    s << f.rdbuf();
-    return s.str();
-}
-
-Outcome stdp_cli(const std::string& args) {
-    static const test::TempDir capture("stdp-cli");
-    const std::string out = capture.file("stdout"), err = capture.file("stderr");
-    const std::string cmd = std::string("'") + SNN_BINARY + "' stdp-curve " + args + " </dev/null >'" + out + "' 2>'" + err + "'";
-    const int raw = std::system(cmd.c_str());
-    Outcome o;
-    o.status = raw != -1 && WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-    o.out = slurp(out);
-    o.err = slurp(err);
-    return o;
-}
+Outcome stdp_cli(const std::string& args) { return test::snn_cli("stdp-curve " + args); }
 
 } // namespace
 
