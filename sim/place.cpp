@@ -111,10 +111,9 @@ PlaceResult place_exits(const Network& net_in, const Dataset& train, const Datas
     PlaceResult res;
 
     std::vector<int> cand;
-    if (!o.depth) {
-    } else if (o.candidates.empty()) {
+    if (o.depth && o.candidates.empty()) {
         for (std::size_t i = 1; i + 1 < P; ++i) cand.push_back(int(i));
-    } else {
+    } else if (o.depth) {
         for (const auto& name : o.candidates) {
             const int i = population_index(net, name, "candidate");
             if (std::size_t(i) == P - 1)

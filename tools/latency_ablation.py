@@ -7,7 +7,7 @@ checkpoints give the accuracy at 1, 2, 4, ..., 64 steps in one pass. The plain
 and the default conversions also run 256 steps, to check that nothing is lost
 on long runs. Writes OUT/latency.json, OUT/latency.md and OUT/latency.png.
 
-An experiment, not a test: about 20 minutes on 2 cores.
+An experiment, not a test: about 35 minutes on 2 cores.
 
     /usr/bin/python3 tools/latency_ablation.py [--snn build/snn] [--out out/latency]
 """
