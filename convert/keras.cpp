@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cfloat>
 #include <climits>
 #include <cmath>
@@ -86,6 +87,17 @@ private:
     Value conv2d(const LayerRef& l, Value& in);
     Value pooling(const LayerRef& l, Value& in, bool max, bool global);
     void batchnorm(const LayerRef& l, Value& v);
+
+    // Exit heads (BranchyNet): the layers that lead only to an extra output,
+    // and, per extra output, the main-network layer it branches from.
+    std::set<std::string> head_layers_;
+    struct Head {
+        std::string output, branch;
+        std::vector<const LayerRef*> layers; // from the branch to the output, in order
+    };
+    std::vector<Head> heads_;
+    void find_heads(const std::vector<LayerRef>& layers, const std::vector<std::string>& outputs);
+    Exit import_head(const Head& h);
 
     std::string output_name_;
 };
@@ -606,14 +618,17 @@ Network KerasImporter::run() {
     } catch (const json::exception& e) {
         throw Error(path_ + ": model_config is not a Keras model description (" + std::string(e.what()) + ")");
     }
-    if (outputs.size() != 1)
-        throw Error(path_ + ": the model has " + std::to_string(outputs.size()) + " outputs; exactly one is supported");
-    output_name_ = outputs[0];
+    if (outputs.empty()) throw Error(path_ + ": the model has no output");
     net_.source = path_;
     for (const auto& l : layers) layer_names_.insert(l.name);
+    std::set<std::string> seen;
     for (const auto& l : layers) {
         if (l.name.empty()) throw Error(path_ + ": a layer of class " + l.class_name + " has no name");
-        if (values_.count(l.name)) fail(l, "a second layer has this name; layer names must be unique");
+        if (!seen.insert(l.name).second) fail(l, "a second layer has this name; layer names must be unique");
+    }
+    find_heads(layers, outputs);
+    for (const auto& l : layers) {
+        if (head_layers_.count(l.name)) continue; // imported as an exit once the main network is built
         try {
             import_layer(l);
         } catch (const json::exception& e) {
@@ -634,8 +649,111 @@ Network KerasImporter::run() {
         throw Error(path_ + ": layers after the output '" + output_name_ + "' are not supported");
     if (!(net_.output().shape.h == 1 && net_.output().shape.w == 1))
         throw Error(path_ + ": the output layer '" + output_name_ + "' is not flat " + net_.output().shape.str());
+    for (const Head& h : heads_) {
+        try {
+            net_.exits.push_back(import_head(h));
+        } catch (const json::exception& e) {
+            throw Error(path_ + ": exit head '" + h.output + "': malformed layer config (" + e.what() + ")");
+        } catch (const BadConfig& e) {
+            throw Error(path_ + ": exit head '" + h.output + "': " + e.what());
+        }
+    }
     validate(net_);
     return std::move(net_);
+}
+
+// With several outputs, the one deepest in the layer list is the network's
+// output; each other output is an exit head: the chain of layers that leads
+// only to it, from the last layer it shares with the main network.
+void KerasImporter::find_heads(const std::vector<LayerRef>& layers, const std::vector<std::string>& outputs) {
+    std::map<std::string, const LayerRef*> by_name;
+    std::map<std::string, std::size_t> order;
+    for (std::size_t i = 0; i < layers.size(); ++i) {
+        by_name[layers[i].name] = &layers[i];
+        order[layers[i].name] = i;
+    }
+    for (const auto& o : outputs)
+        if (!by_name.count(o)) throw Error(path_ + ": output layer '" + o + "' not found");
+    output_name_ = *std::max_element(outputs.begin(), outputs.end(),
+                                     [&](const std::string& a, const std::string& b) { return order[a] < order[b]; });
+    // Every layer the main output depends on.
+    std::set<std::string> main;
+    std::vector<std::string> todo{output_name_};
+    while (!todo.empty()) {
+        const std::string n = todo.back();
+        todo.pop_back();
+        if (!main.insert(n).second || !by_name.count(n)) continue;
+        for (const auto& in : by_name[n]->inputs) todo.push_back(in);
+    }
+    for (const auto& o : outputs) {
+        if (o == output_name_) continue;
+        if (main.count(o)) throw Error(path_ + ": output '" + o + "' feeds the main output '" + output_name_ + "'");
+        Head h;
+        h.output = o;
+        for (std::string n = o; !main.count(n);) {
+            const LayerRef* l = by_name.count(n) ? by_name[n] : nullptr;
+            if (!l) throw Error(path_ + ": exit head '" + o + "': input '" + n + "' is not a layer of this model");
+            if (l->inputs.size() != 1)
+                fail(*l, "an exit head must be a chain of single-input layers (exit '" + o + "')");
+            if (head_layers_.count(n)) fail(*l, "is shared by two exit heads");
+            h.layers.insert(h.layers.begin(), l);
+            head_layers_.insert(n);
+            n = l->inputs[0];
+            h.branch = n;
+        }
+        heads_.push_back(std::move(h));
+    }
+}
+
+// An exit head must be a linear classifier on the branch's activations:
+// Flatten, GlobalAveragePooling2D and Dropout, then one Dense (softmax or
+// linear), then optionally a Softmax. Its classifier is kept in DNN units
+// (logits = W^T·a + b on the activations a of the population it reads);
+// normalization turns it into one on firing rates.
+Exit KerasImporter::import_head(const Head& h) {
+    Value v = values_.at(h.branch); // a copy: the main network keeps its own
+    if (v.population < 0 && !v.is_pending_avgpool())
+        fail(*h.layers.front(), "the exit head '" + h.output + "' starts from '" + h.branch +
+                                    "', which is linear; branch off after a ReLU or a pooling layer");
+    bool classified = false;
+    Exit e;
+    e.name = h.output;
+    e.threshold = 0.0f; // never confident until set (snn exits place / add)
+    for (const LayerRef* lp : h.layers) {
+        const LayerRef& l = *lp;
+        const std::string& cls = l.class_name;
+        const std::string act = l.config.value("activation", std::string("linear"));
+        if (classified) {
+            if (cls == "Softmax" || (cls == "Activation" && act == "softmax")) continue;
+            fail(l, "follows the exit head's classifier; only a softmax may (exit '" + h.output + "')");
+        }
+        if (cls == "Dropout") continue;
+        if (cls == "Flatten") {
+            v.shape = {1, 1, int(v.shape.size())}; // channels-last: every unit keeps its index
+            continue;
+        }
+        if (cls == "GlobalAveragePooling2D") {
+            if (v.population < 0) fail(l, "pools a pooling that has no population of its own (exit '" + h.output + "')");
+            v = pooling(l, v, false, true);
+            continue;
+        }
+        if (cls != "Dense")
+            fail(l, "exit heads are linear classifiers: Flatten, GlobalAveragePooling2D, Dropout, one Dense, Softmax (exit '" +
+                        h.output + "')");
+        if (act != "softmax" && act != "linear") fail(l, "the exit head's Dense must be linear or softmax, not " + act);
+        if (!(v.shape.h == 1 && v.shape.w == 1)) fail(l, "input of shape " + v.shape.str() + " is not flat (add a Flatten layer)");
+        Value d = dense(l, v);
+        if (d.shape.c != net_.output().shape.c)
+            fail(l, "has " + std::to_string(d.shape.c) + " classes but the network's output '" + output_name_ + "' has " +
+                        std::to_string(net_.output().shape.c));
+        const Projection& p = d.projections.at(0);
+        e.at = net_.populations[std::size_t(p.source)].name;
+        e.weights = p.weights;
+        e.bias = d.bias;
+        classified = true;
+    }
+    if (!classified) throw Error(path_ + ": exit head '" + h.output + "' has no Dense classifier");
+    return e;
 }
 
 } // namespace

@@ -236,6 +236,16 @@ void apply_scales(Network& net, const ChannelScales& scales) {
         }
         for (std::size_t c = 0; c < pop.bias.size(); ++c) pop.bias[c] = float(pop.bias[c] / double(lt[c]));
     }
+    // An exit classifier reads activations a = rate·λ: logits = W^T·(rate·λ) + b,
+    // so its rows take the λ of their unit's channel.
+    for (Exit& e : net.exits) {
+        if (e.weights.empty()) continue;
+        const int at = net.find(e.at);
+        const auto& la = scales[std::size_t(at)];
+        const std::size_t classes = e.bias.size(), C = la.size();
+        for (std::size_t k = 0; k < e.weights.size(); ++k)
+            e.weights[k] = float(double(e.weights[k]) * la[(k / classes) % C]);
+    }
 }
 
 void rescale_population(Network& net, std::size_t l, double m) {
@@ -263,6 +273,10 @@ void rescale_population(Network& net, std::size_t l, double m) {
             if (moved[std::size_t(p.source)])
                 for (float& w : p.weights) w = float(double(w) * m);
     }
+    // Exit classifiers on a moved population read rates that are 1/m of what they were.
+    for (Exit& e : net.exits)
+        if (!e.weights.empty() && moved[std::size_t(net.find(e.at))])
+            for (float& w : e.weights) w = float(double(w) * m);
 }
 
 } // namespace snn

@@ -6,6 +6,7 @@
 #include "snn/error.hpp"
 #include "snn/network_io.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
@@ -177,8 +178,10 @@ CLI::App* add_exits_commands(CLI::App& app, ExitsArgs& a, int default_threads) {
     a.train->add_option("--threads", a.threads, "Threads for the simulation")->capture_default_str();
     exit_options(a.train);
 
-    a.add = exits->add_subcommand("add", "Add an exit in time on the output's own readout (stop once confident)");
+    a.add = exits->add_subcommand(
+        "add", "Add an exit in time on the output's own readout (stop once confident), or set an existing exit's rule");
     common(a.add);
+    a.add->add_option("--at", a.at, "The exit's population (default: the output)");
     exit_options(a.add);
 
     a.clear = exits->add_subcommand("clear", "Remove every exit");
@@ -240,6 +243,12 @@ int run_exits_command(const CLI::App* exits, ExitsArgs& a) {
         o.threads = a.threads;
         o.fit.iterations = a.iterations;
         e = train_exit(net, a.at, data, o);
+    } else if (!a.at.empty() && a.at != net.output().name) {
+        // A classifier already in the network (fitted, or an exit head of the Keras model): new settings.
+        const auto it = std::find_if(net.exits.begin(), net.exits.end(), [&](const Exit& x) { return x.at == a.at; });
+        if (it == net.exits.end())
+            throw Error("no exit at '" + a.at + "' to set; fit one with `snn exits train --at " + a.at + "`");
+        e = *it;
     } else {
         e.name = "exit_output";
         e.at = net.output().name;

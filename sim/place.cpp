@@ -141,20 +141,34 @@ PlaceResult place_exits(const Network& net_in, const Dataset& train, const Datas
     obs_steps.push_back(o.steps);
     const std::size_t O = obs_steps.size(), C = cand.size();
 
-    // 1. Classifiers, fitted on the rates after `steps` steps of the training data.
-    if (!cand.empty()) {
+    // 1. Classifiers: the network's own (e.g. exit heads of the Keras model), or
+    //    fitted on the rates after `steps` steps of the training data.
+    res.classifiers.resize(C);
+    std::vector<int> to_fit;
+    for (std::size_t k = 0; k < C; ++k) {
+        const std::string& at = net.populations[std::size_t(cand[k])].name;
+        const auto own = std::find_if(net_in.exits.begin(), net_in.exits.end(),
+                                      [&](const Exit& e) { return e.at == at && !e.weights.empty(); });
+        if (own != net_in.exits.end()) {
+            res.classifiers[k] = *own;
+            res.log.push_back("using the network's own exit classifier '" + own->name + "' at " + at);
+        } else {
+            to_fit.push_back(cand[k]);
+        }
+    }
+    if (!to_fit.empty()) {
         char buf[160];
-        std::snprintf(buf, sizeof buf, "fitting %zu exit classifiers on %lld samples of %s", C, (long long)train.size(),
-                      train.name.c_str());
+        std::snprintf(buf, sizeof buf, "fitting %zu exit classifiers on %lld samples of %s", to_fit.size(),
+                      (long long)train.size(), train.name.c_str());
         res.log.push_back(buf);
-        const auto rates = collect_rates(net, cand, train, o.steps, o.threads);
-        for (std::size_t k = 0; k < C; ++k) {
-            Exit e;
+        const auto rates = collect_rates(net, to_fit, train, o.steps, o.threads);
+        for (std::size_t f = 0, k = 0; k < C; ++k) {
+            if (!res.classifiers[k].weights.empty()) continue;
+            Exit& e = res.classifiers[k];
             e.at = net.populations[std::size_t(cand[k])].name;
             e.name = "exit_" + e.at;
-            e.weights = fit_softmax_regression(rates[k], train.y, net.populations[std::size_t(cand[k])].shape.size(),
+            e.weights = fit_softmax_regression(rates[f++], train.y, net.populations[std::size_t(cand[k])].shape.size(),
                                                classes, e.bias, o.fit);
-            res.classifiers.push_back(std::move(e));
         }
     }
 

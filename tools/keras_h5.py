@@ -132,6 +132,12 @@ def pool2d(kind, name, pool_size=2, strides=None, padding="valid"):
     return {"class_name": kind, "config": cfg, "weights": []}
 
 
+def global_average_pooling(name):
+    cfg = _base(name)
+    cfg.update({"data_format": "channels_last", "keepdims": False})
+    return {"class_name": "GlobalAveragePooling2D", "config": cfg, "weights": []}
+
+
 def flatten(name):
     cfg = _base(name)
     cfg["data_format"] = "channels_last"
@@ -434,6 +440,8 @@ def _apply(layer, inputs, weights, skip_activation=False):
         return _pool(x, cfg, "max")
     if cls == "AveragePooling2D":
         return _pool(x, cfg, "avg")
+    if cls == "GlobalAveragePooling2D":
+        return x.mean(axis=(1, 2), dtype=np.float64).astype(np.float32)
     if cls == "Add":
         return sum(inputs[1:], inputs[0])
     raise NotImplementedError("layer %s (%s) is not supported" % (cfg.get("name"), cls))
@@ -465,22 +473,24 @@ def _inbound_names(entry):
     return [t[0] for t in node]  # Keras 2: [[name, node_idx, tensor_idx, kwargs], ...]
 
 
-def forward(path, x, logits=False, batch_size=1000):
+def forward(path, x, logits=False, batch_size=1000, output=None):
     """Numpy reference forward pass of the .h5 model at ``path``.
 
     x: (N, H, W, C) float32 (or (N, features) for models with 1-D inputs).
     Returns the model output; with ``logits=True`` the final layer's softmax
-    is skipped (pre-softmax values).
+    is skipped (pre-softmax values). ``output`` names one output of a
+    functional model with several (exit heads); its softmax, whether an
+    activation or a Softmax layer, is skipped the same way.
     """
     cfg, weights = load(path)
     x = np.asarray(x, np.float32)
     outs = []
     for i in range(0, x.shape[0], batch_size):
-        outs.append(_forward_batch(cfg, weights, x[i:i + batch_size], logits))
+        outs.append(_forward_batch(cfg, weights, x[i:i + batch_size], logits, output))
     return np.concatenate(outs, axis=0)
 
 
-def _forward_batch(cfg, weights, x, logits):
+def _forward_batch(cfg, weights, x, logits, output=None):
     cls = cfg["class_name"]
     layers = cfg["config"]["layers"]
     if cls == "Sequential":
@@ -494,8 +504,12 @@ def _forward_batch(cfg, weights, x, logits):
     c = cfg["config"]
     out_names = [o[0] for o in c["output_layers"]]
     in_names = [i[0] for i in c["input_layers"]]
+    if output is not None:
+        if output not in out_names:
+            raise ValueError("%s is not an output of the model" % output)
+        out_names = [output]
     if len(out_names) != 1 or len(in_names) != 1:
-        raise NotImplementedError("single-input, single-output models only")
+        raise NotImplementedError("single-input, single-output models only (or name one output)")
     values = {}
     pending = list(layers)
     while pending:

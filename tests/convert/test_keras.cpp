@@ -1,6 +1,7 @@
 // The Keras HDF5 importer: fixtures checked against an independent numpy
 // forward pass, BatchNorm folding checked against a hand computation, the
 // real Keras files that must import, and the inputs it must refuse.
+#include "convert/convert.hpp"
 #include "convert/dnn.hpp"
 #include "convert/keras.hpp"
 #include "snn/dataset.hpp"
@@ -168,6 +169,69 @@ TEST_CASE("the Keras 2 functional fixture (Add, BatchNorm, average pooling, Flat
     const int add = net.find("add");
     REQUIRE(add >= 0);
     CHECK(net.populations[std::size_t(add)].projections.size() == 2);
+}
+
+TEST_CASE("exit heads of a multi-output model become exits whose logits match the numpy reference", "[convert][exits]") {
+    // tiny_keras2_branchy: the output d, an exit e1 = GlobalAveragePooling2D → Dense
+    // on c1, an exit e2_sm = Flatten → Dropout → Dense → Softmax on the pooling ap.
+    const std::string path = (fixtures / "tiny_keras2_branchy.h5").string();
+    check_against_reference("tiny_keras2_branchy", {8, 6, 6, 1});
+    const Network net = import_keras(path);
+    REQUIRE(net.exits.size() == 2);
+    CHECK(net.exits[0].name == "e1");
+    CHECK(net.exits[0].at == "c1");
+    CHECK(net.exits[1].name == "e2_sm");
+    CHECK(net.exits[1].at == "ap");
+    h5::Node f = h5::open_file((fixtures / "tiny_keras2_branchy.ref.h5").string());
+    const std::vector<float> x = h5::read_floats(f, "x");
+    const std::vector<float> want[2] = {h5::read_floats(f, "y_e1"), h5::read_floats(f, "y_e2")};
+    // Normalized on the same inputs, the classifier reads rates a/λ with rows
+    // scaled by λ: the logits must not move.
+    Dataset calib;
+    calib.name = "ref";
+    calib.shape = net.input().shape;
+    calib.x = x;
+    calib.y.assign(8, 0);
+    ConvertOptions opt;
+    opt.channel_wise = true;
+    ConvertLog log;
+    const Network normalized = convert_model(path, &calib, opt, log);
+    REQUIRE(normalized.exits.size() == 2);
+    for (const Network* n : {&net, &normalized})
+        for (std::size_t s = 0; s < 8; ++s) {
+            const auto act = forward(*n, x.data() + s * 36);
+            for (std::size_t e = 0; e < 2; ++e) {
+                const Exit& ex = n->exits[e];
+                const auto& a = act[std::size_t(n->find(ex.at))];
+                for (std::size_t c = 0; c < 3; ++c) {
+                    double z = ex.bias[c];
+                    for (std::size_t j = 0; j < a.size(); ++j) z += double(a[j]) * ex.weights[j * 3 + c];
+                    INFO((n == &net ? "imported" : "normalized") << ", sample " << s << ", exit " << ex.name << ", class " << c);
+                    CHECK(z == Approx(want[e][s * 3 + c]).epsilon(1e-4).margin(1e-5));
+                }
+            }
+        }
+    CHECK(normalized.exits[0].weights != net.exits[0].weights); // λ ≠ 1: the rows did move
+
+    // A head that is not a linear classifier is refused by name.
+    TempDir dir("branchy");
+    const std::string bad = dir.file("bad.h5");
+    fs::copy_file(path, bad);
+    {
+        h5::Node g = h5::open_file(bad);
+        std::string cfg = h5::read_string_attr(g, "model_config");
+        g = h5::Node{};
+        const std::string from = "\"name\": \"e1\", \"trainable\": true, \"dtype\": \"float32\", \"units\": 3, \"activation\": \"softmax\"";
+        const auto at = cfg.find(from);
+        REQUIRE(at != std::string::npos);
+        cfg.replace(at, from.size(), "\"name\": \"e1\", \"trainable\": true, \"dtype\": \"float32\", \"units\": 3, \"activation\": \"relu\"");
+        const hid_t fid = H5Fopen(bad.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+        REQUIRE(fid >= 0);
+        h5::Node rw{h5::Handle(fid, H5Fclose), bad, "/"};
+        H5Adelete(fid, "model_config");
+        h5::write_attr(rw, "model_config", cfg);
+    }
+    CHECK_THROWS_WITH(import_keras(bad), Contains(bad) && Contains("'e1' (Dense)") && Contains("linear or softmax, not relu"));
 }
 
 TEST_CASE("the Keras 3 sequential fixture matches the numpy reference", "[convert]") {

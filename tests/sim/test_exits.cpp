@@ -441,3 +441,44 @@ TEST_CASE("softmax regression reaches a stationary point of its loss", "[exits][
     for (double v : gb) CHECK(std::abs(v) < 1e-3);
     CHECK(right >= n - 5);
 }
+
+TEST_CASE("placement scores the configurations it watched, and reuses the network's own classifiers", "[exits][place]") {
+    std::mt19937 rng(21);
+    Network net = conv_pool_net(rng);
+    const Exit own = classifier_exit(net, "d1", rng); // e.g. an exit head of the Keras model
+    net.exits.push_back(own);
+    const Dataset train = noisy_images({6, 6, 1}, 30, 3, rng), val = noisy_images({6, 6, 1}, 20, 3, rng);
+    PlaceOptions o;
+    o.steps = 8;
+    o.candidates = {"c1", "d1"};
+    o.check_every = {0, 4};
+    o.fit.iterations = 20;
+    const PlaceResult r = place_exits(net, train, val, o);
+    REQUIRE(r.classifiers.size() == 2);
+    CHECK(r.classifiers[0].at == "c1");
+    CHECK(r.classifiers[0].weights.size() == 64 * 3); // fitted
+    CHECK(r.classifiers[1].weights == own.weights);   // reused
+    // The baseline is the network without exits, simulated for real.
+    Network plain = net;
+    plain.exits.clear();
+    RunOptions opt;
+    opt.steps = 8;
+    const RunResult run = simulate(plain, val, opt);
+    CHECK(r.baseline.accuracy == Approx(double(run.correct_at.back()) / 20));
+    double ops = 0;
+    for (double x : run.synaptic_ops) ops += x;
+    CHECK(r.baseline.ops == Approx(ops / 20));
+    // A point of the front, written into the network and simulated, gives what placement predicted.
+    REQUIRE(!r.front.empty());
+    for (const PlacePoint& p : r.front) {
+        Network placed = plain;
+        placed.exits = exits_of(p, r, placed, o.rule);
+        const RunResult got = simulate(placed, val, opt);
+        INFO(p.depth_at << " " << p.depth_threshold << " / " << p.output_threshold);
+        CHECK(double(got.correct_at.back()) / 20 == Approx(p.accuracy));
+        double got_ops = 0;
+        for (double x : got.synaptic_ops) got_ops += x;
+        for (std::size_t e = 0; e < placed.exits.size(); ++e) got_ops += got.exit_adds[e] + got.exit_macs[e];
+        CHECK(got_ops / 20 == Approx(p.ops));
+    }
+}
