@@ -107,7 +107,7 @@ def main():
     ap.add_argument("--snn", default=os.path.join(ROOT, "build", "snn"))
     args = ap.parse_args()
     fixtures = os.path.join(ROOT, "data", "fixtures")
-    models = ["tiny_keras2_functional_add", "tiny_keras3_sequential", "tiny_unsupported"]
+    models = ["tiny_keras2_functional_add", "tiny_keras3_sequential", "tiny_unsupported", "tiny_keras2_branchy"]
     for m in models:
         dump(os.path.join(fixtures, m + ".h5"), "keras", m + ".json")
     dump(os.path.join(ROOT, "data", "models", "mnist_cnn_bn_maxpool.h5"), "keras", "mnist_cnn_bn_maxpool.json")
@@ -119,6 +119,14 @@ def main():
             subprocess.run([args.snn, "convert", os.path.join(fixtures, m + ".h5"), "-o", out] + opts,
                            check=True, stdout=subprocess.DEVNULL)
             dump(out, "network", m + ".json")
+        # Format version 2: exits (two imported from the Keras heads, one on the output) and a partition.
+        out = os.path.join(tmp, "branchy.snn.h5")
+        for cmd in (["convert", os.path.join(fixtures, "tiny_keras2_branchy.h5"), "-o", out],
+                    ["partition", out, "edge:c1-ap,cloud:c2-d"],
+                    ["exits", "add", out, "--at", "ap", "--rule", "max-prob", "--threshold", "0.9", "--check-every", "2"],
+                    ["exits", "add", out, "--threshold", "0.1", "--check-every", "4"]):
+            subprocess.run([args.snn] + cmd, check=True, stdout=subprocess.DEVNULL)
+        dump(out, "network", "tiny_keras2_branchy_exits_partition.json")
         out = os.path.join(tmp, "maxpool.snn.h5")
         subprocess.run([args.snn, "convert", os.path.join(ROOT, "data", "models", "mnist_cnn_bn_maxpool.h5"),
                         "-o", out], check=True, stdout=subprocess.DEVNULL)
