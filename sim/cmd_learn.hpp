@@ -10,8 +10,9 @@
 namespace snn {
 
 struct LearnArgs {
-    std::string data = "mnist:train", test_data = "mnist:test", rule = "diehl-cook", report;
-    std::int64_t limit = -1, test_limit = -1;
+    std::string data = "mnist:train", test_data = "mnist:test", rule = "diehl-cook", report, output, checkpoint, resume,
+                depression = "constant", binary = "unipolar";
+    std::int64_t limit = -1, test_limit = -1, checkpoint_every = 0;
     LearnOptions options;
     bool quiet = false;
 };

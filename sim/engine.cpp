@@ -11,8 +11,13 @@
 #include <oneapi/tbb/parallel_for.h>
 #include <oneapi/tbb/task_arena.h>
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -78,6 +83,21 @@ Engine::Engine(const Network& net, const RunOptions& options)
                 throw Error("population '" + pop.name +
                             "' max-pools the input itself, which has no spikes with --encode current; use --encode poisson");
     checkpoints_ = checkpoint_steps(opt_.steps);
+    // After the Poisson scaling above: the kernels read net_'s weights as they are now.
+    for (const auto& pop : net_.populations) {
+        kernels_.emplace_back();
+        for (const Projection& p : pop.projections)
+            kernels_.back().emplace_back(p, net_.populations[std::size_t(p.source)].shape, pop.shape);
+    }
+    if (readout_ == Readout::Assignment && net_.labels.empty())
+        throw Error("--readout assignment needs a network with class labels per output unit (written by snn learn)");
+    classes_ = label_classes(net_.labels);
+    for (const auto& pop : net_.populations) {
+        thresholds_.emplace_back();
+        if (pop.theta.empty() && pop.inhibition == Inhibition::None) continue;
+        thresholds_.back().assign(std::size_t(pop.shape.size()), pop.neuron.v_th);
+        for (std::size_t j = 0; j < pop.theta.size(); ++j) thresholds_.back()[j] += pop.theta[j];
+    }
     for (const auto& pop : net_.populations)
         decay_.push_back(pop.neuron.model == NeuronModel::LIF ? std::exp(-1.0f / pop.neuron.tau_steps) : 1.0f);
 
@@ -159,6 +179,8 @@ void Engine::init(SampleState& s) const {
     s.last_spike.resize(P);
     s.touched.resize(P);
     s.fired.resize(P);
+    s.fired_units.resize(P);
+    s.spike_bits.resize(P);
     s.negative.resize(P);
     for (std::size_t i = 0; i < P; ++i) {
         const auto n = std::size_t(net_.populations[i].shape.size());
@@ -169,6 +191,8 @@ void Engine::init(SampleState& s) const {
         s.last_spike[i].assign(n, -1);
         s.touched[i].assign(net_.populations[i].kind == PopulationKind::MaxPool ? n : 0, 0);
         s.fired[i].assign((n + 3) / 4 * 4, 0);
+        s.fired_units[i].assign(n + 4, 0); // + 4: the scan below writes one entry past the last spike
+        s.spike_bits[i].assign((n + 63) / 64, 0);
         s.spikes[i].reserve(n);
     }
     std::size_t largest = 0;
@@ -195,6 +219,7 @@ void Engine::init(SampleState& s) const {
 int Engine::readout(const SampleState& s) const {
     const std::size_t out = net_.populations.size() - 1;
     const auto& c = s.counts[out];
+    if (readout_ == Readout::Assignment) return assigned_class(c.data(), net_.labels, classes_);
     const auto& v = s.v[out];
     std::size_t best = 0;
     for (std::size_t j = 1; j < c.size(); ++j)
@@ -220,6 +245,30 @@ void Engine::exit_logits(const SampleState& s, std::size_t e, int steps, std::ve
     const auto& score = s.exit_score[e];
     logits.resize(ex.bias.size());
     for (std::size_t k = 0; k < logits.size(); ++k) logits[k] = double(score[k]) / double(steps) + ex.bias[k];
+}
+
+std::int64_t Engine::project(std::size_t i, std::size_t k, std::span<const std::int32_t> units, const float* values,
+                             SampleState& s, float* current) const {
+    const Population& pop = net_.populations[i];
+    const Projection& p = pop.projections[k];
+    const ProjectionKernel& kernel = kernels_[i][k];
+    switch (opt_.kernels) {
+    case KernelPath::Reference:
+        return scatter(p, net_.populations[std::size_t(p.source)].shape, pop.shape, units, values, current);
+    case KernelPath::Event: return kernel.scatter(p, units, values, current);
+    case KernelPath::Auto:
+    case KernelPath::Gather:
+        if (!values && kernel.has_gather() &&
+            (opt_.kernels == KernelPath::Gather || kernel.prefer_gather(units.size()))) {
+            std::uint64_t* bits = s.spike_bits[std::size_t(p.source)].data();
+            set_spike_bits(units, bits);
+            const std::int64_t ops = kernel.gather(p, bits, current);
+            clear_spike_bits(units, bits);
+            return ops;
+        }
+        return kernel.scatter(p, units, values, current);
+    }
+    throw InternalError("project: unknown kernel path");
 }
 
 void Engine::step_population(std::size_t i, int t, std::int64_t sample, SampleState& s,
@@ -266,18 +315,17 @@ void Engine::step_population(std::size_t i, int t, std::int64_t sample, SampleSt
     } else {
         auto& cur = s.current[i];
         std::copy(s.constant[i].begin(), s.constant[i].end(), cur.begin());
-        for (const Projection& p : pop.projections) {
+        for (std::size_t k = 0; k < pop.projections.size(); ++k) {
+            const Projection& p = pop.projections[k];
             if (p.source == 0 && opt_.encode == Encoding::Current) continue;
             const auto& src_spikes = s.spikes[std::size_t(p.source)];
             if (src_spikes.empty()) continue;
-            s.synaptic_ops[i] += scatter(p, net_.populations[std::size_t(p.source)].shape, pop.shape, src_spikes,
-                                         nullptr, cur.data());
+            s.synaptic_ops[i] += project(i, k, src_spikes, nullptr, s, cur.data());
         }
-        for (const Projection& p : pop.projections) {
-            const auto& taken_back = s.negative[std::size_t(p.source)];
+        for (std::size_t k = 0; k < pop.projections.size(); ++k) {
+            const auto& taken_back = s.negative[std::size_t(pop.projections[k].source)];
             if (taken_back.empty()) continue;
-            s.synaptic_ops[i] += scatter(p, net_.populations[std::size_t(p.source)].shape, pop.shape, taken_back,
-                                         s.minus_ones.data(), cur.data());
+            s.synaptic_ops[i] += project(i, k, taken_back, s.minus_ones.data(), s, cur.data());
         }
         auto& v = s.v[i];
         const float decay = decay_[i];
@@ -294,7 +342,9 @@ void Engine::step_population(std::size_t i, int t, std::int64_t sample, SampleSt
         std::int32_t* __restrict fired = s.fired[i].data();
         float* __restrict vp = v.data();
         const float* __restrict cp = cur.data();
-        if (subtract)
+        if (!thresholds_[i].empty())
+            fire_learned(i, v_th == pop.neuron.v_th, vp, cp, fired);
+        else if (subtract)
             for (std::size_t j = 0; j < n; ++j) {
                 const float vj = vp[j] * decay + cp[j];
                 const std::int32_t fire = vj >= v_th;
@@ -319,14 +369,35 @@ void Engine::step_population(std::size_t i, int t, std::int64_t sample, SampleSt
                     negative.push_back(std::int32_t(j));
                 }
         }
-        for (std::size_t j = 0; j < n; j += 4) {
+        // Written through a raw pointer into a scratch, then copied:
+        // push_back in this loop did not inline and cost ~9% of a CNN run (perf).
+        std::int32_t* units = s.fired_units[i].data();
+        std::size_t count = 0;
+        std::size_t j0 = 0;
+#if defined(__AVX512F__)
+        // 16 flags at a time: a mask of the non-zero ones, and the indices under
+        // it stored contiguously (ascending, as the scalar loop writes them).
+        // The scalar scan cost ~3 instructions per neuron, most of a CNN step.
+        __m512i index = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        for (; j0 + 16 <= n; j0 += 16) {
+            const __m512i f = _mm512_loadu_si512(fired + j0);
+            const __mmask16 m = _mm512_test_epi32_mask(f, f);
+            _mm512_mask_compressstoreu_epi32(units + count, m, index);
+            count += std::size_t(std::popcount(unsigned(m)));
+            index = _mm512_add_epi32(index, _mm512_set1_epi32(16));
+        }
+#endif
+        for (std::size_t j = j0; j < n; j += 4) {
             std::uint64_t lo, hi; // fired has n rounded up to 4 words, the tail zero
             std::memcpy(&lo, fired + j, 8);
             std::memcpy(&hi, fired + j + 2, 8);
             if (!(lo | hi)) continue;
-            for (std::size_t k = j; k < j + 4; ++k)
-                if (fired[k]) out.push_back(std::int32_t(k));
+            for (std::size_t k = j; k < j + 4; ++k) {
+                units[count] = std::int32_t(k);
+                count += std::size_t(fired[k]);
+            }
         }
+        out.assign(units, units + count);
     }
     auto& cnt = s.counts[i];
     auto& last = s.last_spike[i];
@@ -339,6 +410,41 @@ void Engine::step_population(std::size_t i, int t, std::int64_t sample, SampleSt
     if (recorded) {
         for (auto j : out) recorded->push_back({std::int32_t(sample), std::int32_t(i), j, t, 1});
         for (auto j : s.negative[i]) recorded->push_back({std::int32_t(sample), std::int32_t(i), j, t, -1});
+    }
+}
+
+// The same integration as the plain loop (v ← v·decay + I), then a threshold
+// per unit; with winner-take-all, of the units at or above threshold only
+// the one furthest above it fires (ties: the lowest index) and every unit
+// drops to 0. `can_fire` is false for an output read by its membrane.
+void Engine::fire_learned(std::size_t i, bool can_fire, float* v, const float* current, std::int32_t* fired) const {
+    const Population& pop = net_.populations[i];
+    const std::vector<float>& th = thresholds_[i];
+    const float decay = decay_[i];
+    const std::size_t n = th.size();
+    if (pop.inhibition == Inhibition::WinnerTakeAll) {
+        std::size_t best = n;
+        float margin = 0;
+        for (std::size_t j = 0; j < n; ++j) {
+            v[j] = v[j] * decay + current[j];
+            fired[j] = 0;
+            const float m = v[j] - th[j];
+            if (can_fire && m >= 0 && (best == n || m > margin)) {
+                best = j;
+                margin = m;
+            }
+        }
+        if (best < n) {
+            fired[best] = 1;
+            std::fill(v, v + n, 0.0f);
+        }
+        return;
+    }
+    const bool subtract = pop.neuron.reset == ResetMode::Subtract;
+    for (std::size_t j = 0; j < n; ++j) {
+        v[j] = v[j] * decay + current[j];
+        fired[j] = can_fire && v[j] >= th[j];
+        if (fired[j]) v[j] = subtract ? v[j] - th[j] : 0.0f;
     }
 }
 
@@ -427,7 +533,8 @@ void Engine::run_sample(const float* x, std::int64_t sample, SampleState& s, std
             if (opt_.encode != Encoding::Current || pop.kind != PopulationKind::Spiking) continue;
             for (const Projection& p : pop.projections)
                 if (p.source == 0) {
-                    const std::int64_t ops = scatter(p, in_shape, pop.shape, s.input_units, s.input_values.data(), k.data());
+                    const std::size_t q = std::size_t(&p - pop.projections.data());
+                    const std::int64_t ops = project(i, q, s.input_units, s.input_values.data(), s, k.data());
                     s.synaptic_ops[i] += ops;
                     s.input_macs[i] += ops;
                 }

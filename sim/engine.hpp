@@ -16,6 +16,7 @@
 // Samples run in parallel, each with its own state; every random draw comes
 // from a counter-based stream keyed by (seed, sample, layer, step), so results
 // do not depend on the number of threads.
+#include "sim/kernels.hpp"
 #include "sim/traffic.hpp"
 #include "snn/dataset.hpp"
 #include "snn/network.hpp"
@@ -29,6 +30,15 @@
 namespace snn {
 
 enum class Encoding { Current, Poisson };
+
+// Which kernels carry spikes into a population. Every choice gives the same
+// currents bit for bit (the tests check it); Auto is the fastest, the others
+// exist to test and measure the paths one at a time.
+//   Auto       ProjectionKernel, Conv2D choosing scatter or gather per step
+//   Reference  the plain snn::scatter
+//   Event      ProjectionKernel, always scatter
+//   Gather     ProjectionKernel, Conv2D always gather
+enum class KernelPath { Auto, Reference, Event, Gather };
 Encoding encoding_from(const std::string&);
 const char* to_string(Encoding);
 
@@ -41,6 +51,7 @@ struct RunOptions {
     int threads = 1;
     std::int64_t record_samples = 0; // keep the spike trains of the first K samples
     bool progress = false;            // print samples done and samples/s to stderr
+    KernelPath kernels = KernelPath::Auto;
 };
 
 // Checkpoint steps: the powers of two below `steps`, and `steps`.
@@ -61,6 +72,8 @@ struct SampleState {
     std::vector<std::vector<std::int32_t>> counts, spikes, last_spike;
     std::vector<std::vector<std::uint8_t>> touched;
     std::vector<std::vector<std::int32_t>> fired;
+    std::vector<std::vector<std::int32_t>> fired_units;    // per population: scratch for the spike list (n + 4 entries)
+    std::vector<std::vector<std::uint64_t>> spike_bits;    // per population: this step's spikes as bits, kept all zero between uses
     std::vector<std::vector<std::int32_t>> negative; // per population: units that took a spike back this step
     std::vector<float> minus_ones;                   // scatter values of negative spikes
     std::vector<std::int32_t> input_units;
@@ -129,6 +142,12 @@ private:
     void step_population(std::size_t i, int t, std::int64_t sample, SampleState& s,
                          std::vector<Spike>* recorded) const;
     void meter_cut(std::size_t c, SampleState& s, int t, bool from_history) const;
+    // Adds projection k of population i for the listed source units (values: as in snn::scatter).
+    std::int64_t project(std::size_t i, std::size_t k, std::span<const std::int32_t> units, const float* values,
+                         SampleState& s, float* current) const;
+    // Integrates and fires a population with per-unit thresholds or
+    // winner-take-all inhibition (a learned layer); sets `fired` to 0/1.
+    void fire_learned(std::size_t i, bool can_fire, float* v, const float* current, std::int32_t* fired) const;
 
     Network net_;
     RunOptions opt_;
@@ -140,6 +159,9 @@ private:
     std::vector<int> segment_of_;      // per population
     std::vector<std::uint8_t> keep_history_; // per population: read by a later segment
     std::vector<Cut> cuts_;
+    std::vector<std::vector<ProjectionKernel>> kernels_; // per population, per projection
+    std::vector<std::vector<float>> thresholds_; // per population: v_th + theta per unit, or empty (one v_th)
+    int classes_ = 0;                            // the assignment readout's classes
 };
 
 struct RunResult {

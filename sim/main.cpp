@@ -110,6 +110,7 @@ struct RunArgs {
     double max_rate = 1.0;
     std::uint64_t seed = 1;
     bool no_dnn = false, quiet = false;
+    bool steps_given = false, max_rate_given = false; // else the network's own, where it states them
 };
 
 int cmd_run(const RunArgs& a) {
@@ -126,17 +127,21 @@ int cmd_run(const RunArgs& a) {
     if (!a.record.empty() && a.record_samples < 1) throw Error("--record-samples must be at least 1");
     opt.progress = !a.quiet && isatty(STDERR_FILENO);
     Network net = load(a.network);
+    // A learned layer states the steps and Poisson rate it was made for.
+    if (!a.steps_given && net.steps > 0) opt.steps = net.steps;
+    if (!a.max_rate_given && net.max_rate > 0) opt.max_rate = net.max_rate;
     if (!a.partition.empty())
         net.devices = a.partition == "none" ? std::vector<std::string>{} : parse_partition(net, a.partition);
     Dataset data = load_dataset(a.data, a.limit);
     RunInfo info{a.network, a.data, opt, -1, {}, {}};
     if (!a.costs.empty()) info.costs = load_cost_table(a.costs);
-    if (!a.no_dnn) info.dnn_accuracy = dnn_accuracy(net, data, a.threads, &info.dnn_predictions);
+    // A DNN pass (ReLU units, argmax) means nothing for units read by their class labels.
+    if (!a.no_dnn && opt.readout.value_or(net.readout) != Readout::Assignment) info.dnn_accuracy = dnn_accuracy(net, data, a.threads, &info.dnn_predictions);
     RunResult r = simulate(net, data, opt);
     const nlohmann::json j = report_json(net, r, info);
     if (!a.quiet) std::cout << report_table(j);
     // The report is written last: a failed --record leaves no report behind.
-    if (!a.record.empty()) write_spike_record(a.record, net, r, a.steps, std::min(a.record_samples, r.samples));
+    if (!a.record.empty()) write_spike_record(a.record, net, r, opt.steps, std::min(a.record_samples, r.samples));
     if (!a.report.empty()) write_text_atomically(a.report, j.dump(2) + "\n");
     if (!a.predictions.empty()) {
         // One class per line, in sample order: what peers (tools/bench/peers.py) compare against.
@@ -191,11 +196,14 @@ int main(int argc, char** argv) {
     run->add_option("network", ra.network, "Network file (.snn.h5)")->required();
     run->add_option("--data", ra.data, "mnist:test, fashion-mnist:test, ... or an HDF5 file with x, y")->required();
     auto* limit_opt = run->add_option("--limit", ra.limit, "Use only the first N samples");
-    run->add_option("--steps", ra.steps, "Time steps per sample")->capture_default_str();
+    auto* steps_opt = run->add_option("--steps", ra.steps, "Time steps per sample (default: the network's own if it states them, else 64)")
+                          ->capture_default_str();
     run->add_option("--encode", ra.encode, "Input encoding: current or poisson")->capture_default_str();
     run->add_option("--readout", ra.readout,
                     "Output read as spike counts (spikes) or as a non-spiking integrator (membrane); default: the network's own");
-    run->add_option("--max-rate", ra.max_rate, "Poisson: spike probability per step of a pixel at 1.0")->capture_default_str();
+    auto* max_rate_opt =
+        run->add_option("--max-rate", ra.max_rate, "Poisson: spike probability per step of a pixel at 1.0 (default: the network's own, else 1)")
+            ->capture_default_str();
     run->add_option("--seed", ra.seed, "Seed of the random streams")->capture_default_str();
     run->add_option("--threads", ra.threads, "Worker threads (results do not depend on it)")->capture_default_str();
     run->add_option("--report", ra.report, "Write the report as JSON");
@@ -250,6 +258,8 @@ int main(int argc, char** argv) {
         if (run->parsed()) {
             if (limit_opt->count() > 0 && ra.limit < 1)
                 throw Error("--limit must be at least 1 (got " + std::to_string(ra.limit) + ")");
+            ra.steps_given = steps_opt->count() > 0;
+            ra.max_rate_given = max_rate_opt->count() > 0;
             return cmd_run(ra);
         }
         if (stdp_curve->parsed()) return run_stdp_curve_command(sa);

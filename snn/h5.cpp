@@ -312,6 +312,15 @@ void write_ints(const Node& parent, const std::string& name, const std::vector<s
     write_dataset(parent, name, H5T_STD_I64LE, H5T_NATIVE_INT64, data.data(), dims, false);
 }
 
+std::vector<double> read_doubles(const Node& parent, const std::string& path, std::vector<std::uint64_t>* dims) {
+    return read_dataset<double>(parent, path, H5T_NATIVE_DOUBLE, dims);
+}
+
+void write_doubles(const Node& parent, const std::string& name, const std::vector<double>& data,
+                   const std::vector<std::uint64_t>& dims) {
+    write_dataset(parent, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, data.data(), dims, false);
+}
+
 void write_ints32(const Node& parent, const std::string& name, const std::vector<std::int32_t>& data,
                   const std::vector<std::uint64_t>& dims) {
     write_dataset(parent, name, H5T_STD_I32LE, H5T_NATIVE_INT32, data.data(), dims, true);

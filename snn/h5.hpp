@@ -69,6 +69,10 @@ void write_floats(const Node& parent, const std::string& name, const std::vector
                   const std::vector<std::uint64_t>& dims, bool compress = false);
 void write_ints(const Node& parent, const std::string& name, const std::vector<std::int64_t>& data,
                 const std::vector<std::uint64_t>& dims);
+// float64 datasets: state that must survive a save exactly (a learning checkpoint's θ).
+std::vector<double> read_doubles(const Node& parent, const std::string& path, std::vector<std::uint64_t>* dims = nullptr);
+void write_doubles(const Node& parent, const std::string& name, const std::vector<double>& data,
+                   const std::vector<std::uint64_t>& dims);
 void write_ints32(const Node& parent, const std::string& name, const std::vector<std::int32_t>& data,
                   const std::vector<std::uint64_t>& dims);
 

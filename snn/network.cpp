@@ -41,12 +41,56 @@ const char* to_string(PopulationKind k) {
     throw InternalError("unknown population kind");
 }
 
-const char* to_string(Readout r) { return r == Readout::Spikes ? "spikes" : "membrane"; }
+const char* to_string(Readout r) {
+    switch (r) {
+    case Readout::Spikes: return "spikes";
+    case Readout::Membrane: return "membrane";
+    case Readout::Assignment: return "assignment";
+    }
+    throw InternalError("unknown readout");
+}
 
 Readout readout_from(const std::string& s) {
     if (s == "spikes") return Readout::Spikes;
     if (s == "membrane") return Readout::Membrane;
-    throw Error("unknown readout '" + s + "' (expected spikes or membrane)");
+    if (s == "assignment") return Readout::Assignment;
+    throw Error("unknown readout '" + s + "' (expected spikes, membrane or assignment)");
+}
+
+const char* to_string(Inhibition i) { return i == Inhibition::None ? "none" : "winner-take-all"; }
+
+Inhibition inhibition_from(const std::string& s) {
+    if (s == "none") return Inhibition::None;
+    if (s == "winner-take-all") return Inhibition::WinnerTakeAll;
+    throw Error("unknown inhibition '" + s + "' (expected none or winner-take-all)");
+}
+
+int label_classes(const std::vector<std::int32_t>& labels) {
+    std::int32_t m = -1;
+    for (const std::int32_t c : labels) m = std::max(m, c);
+    return m + 1;
+}
+
+int assigned_class(const std::int32_t* counts, const std::vector<std::int32_t>& labels, int classes) {
+    // Means, not sums: a class with more units would otherwise win for having them.
+    std::vector<double> sum(std::size_t(classes), 0.0);
+    std::vector<std::int64_t> n(std::size_t(classes), 0);
+    for (std::size_t j = 0; j < labels.size(); ++j)
+        if (labels[j] >= 0) {
+            sum[std::size_t(labels[j])] += counts[j];
+            ++n[std::size_t(labels[j])];
+        }
+    int best = -1;
+    double best_mean = 0;
+    for (int c = 0; c < classes; ++c) {
+        if (n[std::size_t(c)] == 0) continue;
+        const double mean = sum[std::size_t(c)] / double(n[std::size_t(c)]);
+        if (mean > best_mean) {
+            best_mean = mean;
+            best = c;
+        }
+    }
+    return best;
 }
 
 const char* to_string(ExitRule r) { return r == ExitRule::Entropy ? "entropy" : "max-prob"; }
@@ -208,6 +252,20 @@ void validate(const Network& net) {
             throw Error("population '" + pop.name + "': v_init must be in [0, 1)");
         if (pop.neuron.model == NeuronModel::LIF && !(pop.neuron.tau_steps > 0))
             throw Error("population '" + pop.name + "': LIF needs tau_steps > 0");
+        if (!pop.theta.empty() || pop.inhibition != Inhibition::None) {
+            if (pop.kind != PopulationKind::Spiking)
+                throw Error("population '" + pop.name + "': only spiking populations have thresholds and inhibition");
+            if (pop.neuron.signed_spikes)
+                throw Error("population '" + pop.name + "': signed spikes with per-unit thresholds or inhibition are not supported");
+        }
+        if (!pop.theta.empty() && std::int64_t(pop.theta.size()) != pop.shape.size())
+            throw Error("population '" + pop.name + "': theta has " + std::to_string(pop.theta.size()) +
+                        " values, expected one per unit (" + std::to_string(pop.shape.size()) + ")");
+        for (float th : pop.theta)
+            if (!std::isfinite(th) || !(pop.neuron.v_th + th > 0))
+                throw Error("population '" + pop.name + "': a threshold v_th + theta is not a positive finite number");
+        if (pop.inhibition == Inhibition::WinnerTakeAll && pop.neuron.reset != ResetMode::Zero)
+            throw Error("population '" + pop.name + "': winner-take-all inhibition resets every unit to 0; it needs reset zero");
         if (pop.kind == PopulationKind::MaxPool &&
             (pop.projections.size() != 1 || pop.projections[0].kind != ProjectionKind::MaxPool))
             throw Error("population '" + pop.name + "': a max-pooling gate takes exactly one maxpool projection");
@@ -243,6 +301,17 @@ void validate(const Network& net) {
         }
     }
     const std::size_t P = net.populations.size();
+    if (net.readout == Readout::Assignment && net.labels.empty())
+        throw Error("readout 'assignment' needs a class label per output unit (a layer learned by snn learn)");
+    if (!net.labels.empty()) {
+        if (std::int64_t(net.labels.size()) != net.output().shape.size())
+            throw Error("labels has " + std::to_string(net.labels.size()) + " values, expected one per output unit (" +
+                        std::to_string(net.output().shape.size()) + ")");
+        for (const std::int32_t c : net.labels)
+            if (c < -1 || c >= 1 << 20) throw Error("label " + std::to_string(c) + " is not a class (0, 1, …) or -1");
+    }
+    if (net.steps < 0) throw Error("steps must be at least 0 (0: not stated)");
+    if (!(net.max_rate >= 0 && net.max_rate <= 1)) throw Error("max_rate must be in [0, 1] (0: not stated)");
     const std::int64_t classes = net.output().shape.size();
     std::vector<std::string> exit_names, exit_at;
     for (const Exit& e : net.exits) {

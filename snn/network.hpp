@@ -66,6 +66,13 @@ struct Projection {
 
 enum class PopulationKind { Input, Spiking, MaxPool };
 
+// Lateral inhibition inside a population. WinnerTakeAll: in a step, of the
+// units at or above their threshold only the one furthest above it spikes
+// (ties: the lowest index), and the inhibition it triggers sets every unit of
+// the population to 0 (reset to zero only). It stands for the strong, fast
+// inhibitory population of a layer learned with STDP (sim/learn.hpp).
+enum class Inhibition { None, WinnerTakeAll };
+
 struct Population {
     std::string name; // the source model's layer name
     PopulationKind kind = PopulationKind::Spiking;
@@ -74,6 +81,10 @@ struct Population {
     std::vector<float> bias; // one per channel (Spiking only; may be empty = 0)
     NeuronParams neuron;
     float scale = 1.0f;              // λ used by normalization (activation that maps to rate 1)
+    // Per-unit threshold offsets, or empty: unit j fires at v_th + theta[j]
+    // (a learned layer's adaptive thresholds, frozen after learning).
+    std::vector<float> theta;
+    Inhibition inhibition = Inhibition::None;
     std::vector<std::string> layers; // every source layer folded into it
     bool operator==(const Population&) const = default;
 };
@@ -81,7 +92,11 @@ struct Population {
 // How the class is read from the output population: its spike counts (ties
 // broken by membrane potential), or its membrane potential as a non-spiking
 // integrator (the output neurons never fire; v sums every input they got).
-enum class Readout { Spikes, Membrane };
+// Assignment: each output unit carries a class label (Network::labels, from
+// unsupervised learning); the class is the one whose labelled units have the
+// highest mean spike count (ties: the lower class; −1, always wrong, if none
+// of them spiked).
+enum class Readout { Spikes, Membrane, Assignment };
 
 // When an exit is confident enough to stop: the entropy of its softmax (in
 // nats) below the threshold (Algorithm 1 of the hybrid-network paper), or its
@@ -116,6 +131,13 @@ struct Network {
     // input on the first device), or empty: everything on one device. Devices
     // hold contiguous runs of populations in network order.
     std::vector<std::string> devices;
+    // The class of each output unit for Readout::Assignment (−1: none), else empty.
+    std::vector<std::int32_t> labels;
+    // What the network was made for, 0 if not stated: time steps per sample
+    // and the Poisson spike probability per step of an input at 1.0 (a
+    // learned layer's). `snn run` uses them unless --steps / --max-rate say otherwise.
+    int steps = 0;
+    float max_rate = 0.0f;
     bool operator==(const Network&) const = default;
 
     const Population& input() const { return populations.front(); }
@@ -132,7 +154,13 @@ NeuronModel neuron_model_from(const std::string&);
 ResetMode reset_mode_from(const std::string&);
 ProjectionKind projection_kind_from(const std::string&);
 PopulationKind population_kind_from(const std::string&);
-Readout readout_from(const std::string&); // "spikes" or "membrane"
+Readout readout_from(const std::string&); // "spikes", "membrane" or "assignment"
+const char* to_string(Inhibition);
+Inhibition inhibition_from(const std::string&); // "none" or "winner-take-all"
+
+// The assignment readout of `counts` (one per output unit): see Readout::Assignment.
+int assigned_class(const std::int32_t* counts, const std::vector<std::int32_t>& labels, int classes);
+int label_classes(const std::vector<std::int32_t>& labels); // the largest label + 1
 const char* to_string(ExitRule);
 ExitRule exit_rule_from(const std::string&); // "entropy" or "max-prob"
 

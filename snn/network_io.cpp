@@ -70,12 +70,21 @@ std::vector<std::int64_t> window_attr(const Window& w) {
 void write_network(const Network& net, const std::string& file_path) {
     h5::Node file = h5::create_file(file_path);
     h5::write_attr(file, "format", std::string(network_format_name));
-    const bool v2 = !net.exits.empty() || !net.devices.empty();
+    bool learned = !net.labels.empty() || net.readout == Readout::Assignment || net.steps > 0 || net.max_rate > 0;
+    for (const Population& pop : net.populations) learned |= !pop.theta.empty() || pop.inhibition != Inhibition::None;
+    const bool v2 = !net.exits.empty() || !net.devices.empty() || learned;
     h5::write_attr(file, "format_version", v2 ? network_format_version : std::int64_t(1));
     if (!net.devices.empty()) h5::write_attr(file, "devices", net.devices);
     h5::write_attr(file, "source", net.source);
     h5::write_attr(file, "normalization", net.normalization);
     h5::write_attr(file, "readout", std::string(to_string(net.readout)));
+    // Optional (version 2), written only when used, so other files stay byte-for-byte as before.
+    if (net.steps > 0) h5::write_attr(file, "steps", std::int64_t(net.steps));
+    if (net.max_rate > 0) h5::write_attr(file, "max_rate", double(net.max_rate));
+    if (!net.labels.empty()) {
+        const std::vector<std::int64_t> labels(net.labels.begin(), net.labels.end());
+        h5::write_ints(file, "labels", labels, {labels.size()});
+    }
 
     h5::Node pops = h5::create_group(file, "populations");
     for (std::size_t i = 0; i < net.populations.size(); ++i) {
@@ -94,6 +103,8 @@ void write_network(const Network& net, const std::string& file_path) {
         h5::write_attr(g, "scale", double(pop.scale));
         h5::write_attr(g, "layers", pop.layers);
         h5::write_floats(g, "bias", pop.bias, {pop.bias.size()});
+        if (!pop.theta.empty()) h5::write_floats(g, "theta", pop.theta, {pop.theta.size()});
+        if (pop.inhibition != Inhibition::None) h5::write_attr(g, "inhibition", std::string(to_string(pop.inhibition)));
 
         h5::Node projs = h5::create_group(g, "projections");
         for (std::size_t j = 0; j < pop.projections.size(); ++j) {
@@ -210,6 +221,12 @@ Population read_population_attrs(const h5::Node& g, Layout& layout, std::uint64_
     pop.neuron.signed_spikes = h5::has_attr(g, "signed_spikes") && h5::read_int_attr(g, "signed_spikes") != 0;
     pop.scale = read_float_attr(g, "scale");
     pop.layers = h5::read_string_list_attr(g, "layers");
+    if (h5::has_attr(g, "inhibition")) pop.inhibition = parse_enum(g, "inhibition", inhibition_from);
+    if (h5::exists(g, "theta")) {
+        const auto dims = h5::dataset_dims(g, "theta");
+        if (dims.size() != 1) throw Error(g.file + ": " + g.path + "/theta: expected a 1-D dataset, found shape " + dims_str(dims));
+        total_bytes = saturating_add(total_bytes, saturating_mul(element_count(dims), sizeof(float)));
+    }
 
     layout.bias_dims = h5::dataset_dims(g, "bias");
     if (layout.bias_dims.size() != 1)
@@ -272,6 +289,17 @@ Network load(const std::string& path) {
         net.populations.push_back(read_population_attrs(h5::open_group(pops, index_name(i)), layouts[i], total_bytes));
 
     if (h5::has_attr(file, "devices")) net.devices = h5::read_string_list_attr(file, "devices");
+    if (h5::has_attr(file, "steps")) {
+        const std::int64_t steps = h5::read_int_attr(file, "steps");
+        if (steps < 1 || steps > INT_MAX) throw Error(path + ": attribute 'steps' value " + std::to_string(steps) + " is out of range");
+        net.steps = int(steps);
+    }
+    if (h5::has_attr(file, "max_rate")) net.max_rate = read_float_attr(file, "max_rate");
+    if (h5::exists(file, "labels")) {
+        const auto dims = h5::dataset_dims(file, "labels");
+        if (dims.size() != 1) throw Error(path + ": labels: expected a 1-D dataset, found shape " + dims_str(dims));
+        total_bytes = saturating_add(total_bytes, saturating_mul(element_count(dims), sizeof(std::int64_t)));
+    }
     if (h5::exists(file, "exits")) {
         const h5::Node exits = h5::open_group(file, "exits");
         const std::size_t n_exits = indexed_children(exits, "exits");
@@ -294,6 +322,12 @@ Network load(const std::string& path) {
     check_fits_in_memory(total_bytes, path);
 
     // Pass 2: the arrays.
+    if (h5::exists(file, "labels")) {
+        for (const std::int64_t c : h5::read_ints(file, "labels")) {
+            if (c < -1 || c > INT_MAX) throw Error(path + ": label " + std::to_string(c) + " is not a class (0, 1, …) or -1");
+            net.labels.push_back(std::int32_t(c));
+        }
+    }
     if (!net.exits.empty()) {
         const h5::Node exits = h5::open_group(file, "exits");
         for (std::size_t k = 0; k < net.exits.size(); ++k) {
@@ -306,6 +340,7 @@ Network load(const std::string& path) {
         Population& pop = net.populations[i];
         const h5::Node g = h5::open_group(pops, index_name(i));
         pop.bias = h5::read_floats(g, "bias");
+        if (h5::exists(g, "theta")) pop.theta = h5::read_floats(g, "theta");
         const h5::Node projs = h5::open_group(g, "projections");
         for (std::size_t j = 0; j < pop.projections.size(); ++j)
             pop.projections[j].weights = h5::read_floats(h5::open_group(projs, index_name(j)), "weights");

@@ -10,7 +10,9 @@
 namespace snn {
 
 inline constexpr const char* network_format_name = "snn-network";
-// Version 2 adds exits and a partition; a file without either is written as
+// Version 2 adds exits, a partition and a learned layer (per-unit
+// thresholds, winner-take-all inhibition, the assignment readout's labels,
+// the steps and Poisson rate it was made for); a file without any is written as
 // version 1, so that older readers still load it, and a file with them is
 // refused by a reader that would silently drop them.
 inline constexpr std::int64_t network_format_version = 2;

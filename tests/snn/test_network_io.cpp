@@ -337,3 +337,94 @@ TEST_CASE("describe of a loaded network reports the file size", "[network_io][in
     // conv: 3·3·1·2 = 18 weights, no bias; gate: none; dense: 8·3 = 24 weights + 3 biases
     CHECK_THAT(text, Catch::Contains("45 parameters"));
 }
+
+namespace {
+
+// A layer learned with STDP (sim/learn.hpp): per-unit thresholds, winner-take-all
+// inhibition, the assignment readout's labels, the steps and rate it was made for.
+Network learned_layer() {
+    Network net;
+    net.source = "mnist:train";
+    net.populations.push_back(input({2, 2, 1}));
+    Population ex;
+    ex.name = "excitatory";
+    ex.shape = {1, 1, 3};
+    ex.neuron.model = NeuronModel::LIF;
+    ex.neuron.reset = ResetMode::Zero;
+    ex.neuron.v_th = 5.f;
+    ex.neuron.tau_steps = 100.f;
+    ex.theta = {1.f / 3.f, 0.f, 7.25f};
+    ex.inhibition = Inhibition::WinnerTakeAll;
+    ex.projections.push_back(projection(0, ProjectionKind::Dense, {}, awkward(12, 0.25f), "stdp"));
+    net.populations.push_back(ex);
+    net.readout = Readout::Assignment;
+    net.labels = {2, -1, 0};
+    net.steps = 350;
+    net.max_rate = 0.06375f;
+    return net;
+}
+
+} // namespace
+
+TEST_CASE("a learned layer round-trips as format version 2 with its optional fields", "[network_io]") {
+    TempDir dir;
+    const std::string path = dir.file("learned.snn.h5");
+    const Network net = learned_layer();
+    save(net, path);
+    const Network back = load(path);
+    require_same_bits(net, back);
+    for (std::size_t j = 0; j < 3; ++j)
+        CHECK(std::bit_cast<std::uint32_t>(back.populations[1].theta[j]) ==
+              std::bit_cast<std::uint32_t>(net.populations[1].theta[j]));
+    CHECK(back.max_rate == 0.06375f);
+    {
+        const h5::Node file = h5::open_file(path);
+        CHECK(h5::read_int_attr(file, "format_version") == 2);
+        CHECK(h5::read_string_attr(file, "readout") == "assignment");
+        CHECK(h5::read_int_attr(file, "steps") == 350);
+        CHECK(h5::read_ints(file, "labels") == std::vector<std::int64_t>{2, -1, 0});
+        CHECK(h5::read_string_attr(h5::open_group(file, "populations/001"), "inhibition") == "winner-take-all");
+        CHECK(h5::dataset_dims(file, "populations/001/theta") == std::vector<std::uint64_t>{3});
+    }
+    // Written only when used: a converted network has none of them and stays version 1.
+    save(conv_pool_dense(), path);
+    const h5::Node file = h5::open_file(path);
+    CHECK(h5::read_int_attr(file, "format_version") == 1);
+    CHECK_FALSE(h5::has_attr(file, "steps"));
+    CHECK_FALSE(h5::exists(file, "labels"));
+    CHECK_FALSE(h5::exists(file, "populations/001/theta"));
+    CHECK_FALSE(h5::has_attr(h5::open_group(file, "populations/001"), "inhibition"));
+}
+
+TEST_CASE("a learned layer that does not fit together is refused", "[network_io]") {
+    TempDir dir;
+    const std::string path = dir.file("learned.snn.h5");
+    Network net = learned_layer();
+    SECTION("labels for another number of output units") {
+        net.labels = {0, 1};
+        REQUIRE_THROWS_WITH(save(net, path), Catch::Contains("labels has 2 values"));
+    }
+    SECTION("the assignment readout without labels") {
+        net.labels.clear();
+        REQUIRE_THROWS_WITH(save(net, path), Catch::Contains("needs a class label"));
+    }
+    SECTION("winner-take-all with reset by subtraction") {
+        net.populations[1].neuron.reset = ResetMode::Subtract;
+        REQUIRE_THROWS_WITH(save(net, path), Catch::Contains("reset zero"));
+    }
+    SECTION("a threshold v_th + theta that is not positive") {
+        net.populations[1].theta[1] = -5.f;
+        REQUIRE_THROWS_WITH(save(net, path), Catch::Contains("not a positive finite number"));
+    }
+    SECTION("theta with the wrong count, in a file") {
+        save(net, path);
+        replace_floats(path, "populations/001", "theta", {1.f, 2.f}, {2});
+        REQUIRE_THROWS_WITH(load(path), Catch::Contains(path) && Catch::Contains("theta has 2 values"));
+    }
+    SECTION("an unknown inhibition, in a file") {
+        save(net, path);
+        h5::write_attr(h5::open_group(open_rw(path), "populations/001"), "inhibition", std::string("soft"));
+        REQUIRE_THROWS_WITH(load(path), Catch::Contains(path) && Catch::Contains("'soft'"));
+    }
+    CHECK(dir.temporaries().empty());
+}
