@@ -1,8 +1,12 @@
-// Outputs are never half-written: `snn convert` killed with SIGKILL at random
-// moments leaves the file that was there before intact (or, if the kill came
-// after the rename, the complete new one), never a partial file under the
-// final name. The kill moments are spread over the length of one uninterrupted
-// conversion, measured first, so that some land in the save itself.
+// Outputs are never half-written: `snn convert` and `snn learn` killed with
+// SIGKILL at random moments leave the file that was there before intact (or,
+// if the kill came after the rename, the complete new one), never a partial
+// file under the final name. The kill moments are spread over the length of
+// one uninterrupted run, measured first, so that some land in the saves.
+// A learning run killed part-way resumes from its last checkpoint to the
+// network an uninterrupted run writes.
+#include "sim/learn.hpp"
+#include "snn/h5.hpp"
 #include "snn/network_io.hpp"
 
 #include "tests/support.hpp"
@@ -116,7 +120,103 @@ void kill_repeatedly(int kills) {
     CHECK(interrupted > 0);
 }
 
+// 300 images of 784 pixels in three classes (a bright band of rows each, on
+// noise): as large as MNIST per sample, so that learning takes long enough
+// (about a second) for kills to land in it and in the checkpoints.
+void write_band_images(const std::string& path, int n, unsigned seed) {
+    std::mt19937 g(seed);
+    std::uniform_real_distribution<float> on(0.6f, 1.0f), off(0.0f, 0.2f);
+    std::vector<float> x;
+    std::vector<std::int64_t> y;
+    for (int k = 0; k < n; ++k) {
+        const int c = k % 3;
+        for (int p = 0; p < 784; ++p) x.push_back((p / 28) / 9 == c ? on(g) : off(g));
+        y.push_back(c);
+    }
+    const h5::Node f = h5::create_file(path);
+    h5::write_floats(f, "x", x, {std::uint64_t(n), 28, 28, 1});
+    h5::write_ints(f, "y", y, {std::uint64_t(n)});
+}
+
+void kill_learning_repeatedly(int kills) {
+    TempDir work("kill-learn");
+    write_band_images(work.file("train.h5"), 300, 1);
+    write_band_images(work.file("test.h5"), 60, 2);
+    const auto args = [&](const std::string& out, const std::string& seed, const std::string& checkpoint,
+                          const std::string& resume) {
+        std::vector<std::string> a{SNN_BINARY, "learn", "--data", work.file("train.h5"), "--test-data",
+                                   work.file("test.h5"), "--neurons", "20", "--seed", seed, "--threads", "1",
+                                   "-q", "-o", out};
+        if (!checkpoint.empty())
+            for (const std::string& x : {std::string("--checkpoint"), checkpoint, std::string("--checkpoint-every"),
+                                         std::string("40")})
+                a.push_back(x);
+        if (!resume.empty()) {
+            a.push_back("--resume");
+            a.push_back(resume);
+        }
+        return a;
+    };
+    const std::string out = work.file("net.snn.h5"), ck = work.file("ck.h5");
+    // The previous file (another seed) and what a finished run writes.
+    REQUIRE(wait_exit(spawn(args(out, "2", "", ""))) == 0);
+    const std::string before = slurp(out);
+    const Network old_net = load(out);
+    const auto t0 = std::chrono::steady_clock::now();
+    REQUIRE(wait_exit(spawn(args(work.file("fresh.snn.h5"), "1", "", ""))) == 0);
+    const auto full = std::chrono::steady_clock::now() - t0;
+    const Network new_net = load(work.file("fresh.snn.h5"));
+    REQUIRE(!(new_net == old_net));
+    fs::remove(work.file("fresh.snn.h5"));
+
+    std::mt19937 rng(2025);
+    std::uniform_int_distribution<long long> delay_us(
+        0, std::chrono::duration_cast<std::chrono::microseconds>(full).count() * 6 / 5);
+    int interrupted = 0, resumed = 0;
+    for (int k = 0; k < kills; ++k) {
+        INFO("kill " << k);
+        fs::remove(ck);
+        const pid_t pid = spawn(args(out, "1", ck, ""));
+        std::this_thread::sleep_for(std::chrono::microseconds(delay_us(rng)));
+        kill(pid, SIGKILL);
+        interrupted += wait_exit(pid) != 0;
+        if (slurp(out) == before) {
+            CHECK(load(out) == old_net);
+        } else {
+            CHECK(load(out) == new_net);
+            std::ofstream(out, std::ios::binary | std::ios::trunc) << before;
+        }
+        // A checkpoint under its final name is complete; resuming from it (a few
+        // times: each resume learns the rest) writes the uninterrupted run's network.
+        if (fs::exists(ck)) {
+            const LearnState st = load_checkpoint(ck);
+            if (resumed < 3 && st.next_sample > 0) {
+                INFO("resumed from sample " << st.next_sample);
+                const std::string again = work.file("resumed.snn.h5");
+                REQUIRE(wait_exit(spawn(args(again, "1", "", ck))) == 0);
+                CHECK(load(again) == new_net);
+                fs::remove(again);
+                ++resumed;
+            }
+        }
+        for (const auto& name : work.listing()) {
+            INFO(name);
+            CHECK((name == "net.snn.h5" || name == "ck.h5" || name == "train.h5" || name == "test.h5" ||
+                   name.rfind("net.snn.h5.tmp", 0) == 0 || name.rfind("ck.h5.tmp", 0) == 0));
+            if (name.find(".tmp") != std::string::npos) fs::remove(work.file(name));
+        }
+    }
+    CHECK(interrupted > 0);
+    CHECK(resumed > 0);
+}
+
 } // namespace
+
+TEST_CASE("snn learn killed at random moments leaves whole files, and resumes to the same network", "[cli][kill]") {
+    kill_learning_repeatedly(12);
+}
+
+TEST_CASE("snn learn survives 100 random kills in a row", "[.kill]") { kill_learning_repeatedly(100); }
 
 TEST_CASE("snn convert killed at random moments never leaves a partial network file", "[cli][kill]") {
     kill_repeatedly(12);
