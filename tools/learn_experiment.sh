@@ -26,6 +26,7 @@ for n in "${sizes[@]}"; do
             --report "$out/${name}_run.json"
     done
 done
+for f in "$out"/*_[0-9]*.snn.h5; do /usr/bin/python3 "$root/tools/plot_fields.py" "$f" -o "${f%.snn.h5}_fields.png" >/dev/null; done
 /usr/bin/python3 - "$out" <<'PY' > "$out/summary.md"
 import glob, json, os, sys
 out = sys.argv[1]
