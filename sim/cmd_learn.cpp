@@ -24,7 +24,7 @@ CLI::App* add_learn_command(CLI::App& app, LearnArgs& a) {
     c->add_option("--test-data", a.test_data, "Data for the accuracy of the learned layer")->capture_default_str();
     c->add_option("--test-limit", a.test_limit, "Use only the first N test samples");
     c->add_option("--neurons", o.neurons, "Excitatory neurons")->capture_default_str();
-    c->add_option("--rule", a.rule, "diehl-cook or pair (their default parameters)")->capture_default_str();
+    c->add_option("--rule", a.rule, "diehl-cook, pair or stochastic (binary weights); their default parameters")->capture_default_str();
     c->add_option("--steps", o.steps, "Steps per presentation")->capture_default_str();
     c->add_option("--max-rate", o.max_rate, "Spike probability per step of a pixel at 1.0")->capture_default_str();
     c->add_option("--v-th", o.v_th, "Firing threshold (before adaptation)")->capture_default_str();
