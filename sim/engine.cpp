@@ -27,6 +27,14 @@
 
 namespace snn {
 
+KernelPath kernel_path_from(const std::string& s) {
+    if (s == "auto") return KernelPath::Auto;
+    if (s == "reference") return KernelPath::Reference;
+    if (s == "event") return KernelPath::Event;
+    if (s == "gather") return KernelPath::Gather;
+    throw Error("--kernels '" + s + "': expected auto, reference, event or gather");
+}
+
 Encoding encoding_from(const std::string& s) {
     if (s == "current") return Encoding::Current;
     if (s == "poisson") return Encoding::Poisson;

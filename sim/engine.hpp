@@ -39,6 +39,7 @@ enum class Encoding { Current, Poisson };
 //   Event      ProjectionKernel, always scatter
 //   Gather     ProjectionKernel, Conv2D always gather
 enum class KernelPath { Auto, Reference, Event, Gather };
+KernelPath kernel_path_from(const std::string&); // "auto", "reference", "event" or "gather"
 Encoding encoding_from(const std::string&);
 const char* to_string(Encoding);
 

@@ -104,7 +104,8 @@ int cmd_convert(const ConvertArgs& a) {
 }
 
 struct RunArgs {
-    std::string network, data, encode = "current", readout, report, record, partition, costs, predictions;
+    std::string network, data, encode = "current", readout, report, record, partition, costs, predictions,
+        kernels = "auto";
     std::int64_t limit = -1, record_samples = 1;
     int steps = 64, threads = default_threads();
     double max_rate = 1.0;
@@ -117,6 +118,7 @@ int cmd_run(const RunArgs& a) {
     RunOptions opt;
     opt.steps = a.steps;
     opt.encode = encoding_from(a.encode);
+    opt.kernels = kernel_path_from(a.kernels);
     if (!a.readout.empty()) opt.readout = readout_from(a.readout);
     opt.max_rate = float(a.max_rate);
     opt.seed = a.seed;
@@ -199,6 +201,9 @@ int main(int argc, char** argv) {
     auto* steps_opt = run->add_option("--steps", ra.steps, "Time steps per sample (default: the network's own if it states them, else 64)")
                           ->capture_default_str();
     run->add_option("--encode", ra.encode, "Input encoding: current or poisson")->capture_default_str();
+    run->add_option("--kernels", ra.kernels,
+                    "Kernel path: auto (fastest), reference, event or gather; all give identical results")
+        ->capture_default_str();
     run->add_option("--readout", ra.readout,
                     "Output read as spike counts (spikes) or as a non-spiking integrator (membrane); default: the network's own");
     auto* max_rate_opt =

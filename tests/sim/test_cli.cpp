@@ -224,6 +224,10 @@ TEST_CASE("snn run refuses bad input with one line and writes nothing", "[cli]")
         check_refused(snn_cli("run " + quote(net) + " --data " + quote(data) + " --encode foo" + outputs),
                       "--encode 'foo'", work, {report, record});
     }
+    SECTION("--kernels foo") {
+        check_refused(snn_cli("run " + quote(net) + " --data " + quote(data) + " --kernels foo" + outputs),
+                      "--kernels 'foo'", work, {report, record});
+    }
     SECTION("an unknown flag") {
         check_refused(snn_cli("run " + quote(net) + " --data " + quote(data) + " --bogus" + outputs), "--bogus", work,
                       {report, record});
