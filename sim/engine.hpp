@@ -21,6 +21,8 @@
 #include "snn/dataset.hpp"
 #include "snn/network.hpp"
 
+#include <oneapi/tbb/cache_aligned_allocator.h>
+
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -67,9 +69,14 @@ struct Spike {
     std::int32_t sign; // +1, or −1 for a negative spike
 };
 
+// Float arrays that start on a cache line: the kernels add 16-float rows into
+// `current`, and a row that straddles two lines costs two accesses.
+using AlignedFloats = std::vector<float, tbb::cache_aligned_allocator<float>>;
+
 // The per-sample state of every population, reused from sample to sample.
 struct SampleState {
-    std::vector<std::vector<float>> v, current, constant;
+    std::vector<std::vector<float>> v;
+    std::vector<AlignedFloats> current, constant;
     std::vector<std::vector<std::int32_t>> counts, spikes, last_spike;
     std::vector<std::vector<std::uint8_t>> touched;
     std::vector<std::vector<std::int32_t>> fired;

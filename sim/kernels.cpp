@@ -3,6 +3,10 @@
 #include "snn/error.hpp"
 #include "snn/window.hpp"
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 #include <bit>
 #include <tuple>
 
@@ -129,7 +133,24 @@ ProjectionKernel::ProjectionKernel(const Projection& p, const Shape& src, const 
             });
             cover_begin_[std::size_t(y * src.w + x) + 1] = std::int32_t(cover_out_.size());
         }
+    if (p.kind == ProjectionKind::AvgPool) {
+        // Windows that do not overlap (the usual 2x2 stride 2): each source unit
+        // feeds at most one output unit, looked up directly.
+        bool single = true;
+        for (std::size_t q = 0; q + 1 < cover_begin_.size(); ++q) single &= cover_begin_[q + 1] - cover_begin_[q] <= 1;
+        if (single) {
+            pool_target_.assign(std::size_t(src.size()), -1);
+            for (std::int64_t u = 0; u < src.size(); ++u) {
+                const std::int32_t pix = pixel_of_[std::size_t(u)];
+                if (cover_begin_[std::size_t(pix)] < cover_begin_[std::size_t(pix) + 1])
+                    pool_target_[std::size_t(u)] =
+                        cover_out_[std::size_t(cover_begin_[std::size_t(pix)])] * cin + std::int32_t(u - std::int64_t(pix) * cin);
+            }
+        }
+        return;
+    }
     if (p.kind != ProjectionKind::Conv2D) return;
+    weights_.assign(p.weights.begin(), p.weights.end());
     tap_begin_.assign(std::size_t(out_pixels) + 1, 0);
     for (int oy = 0; oy < dst.h; ++oy)
         for (int ox = 0; ox < dst.w; ++ox) {
@@ -164,6 +185,37 @@ std::int64_t ProjectionKernel::scatter(const Projection& p, std::span<const std:
     case ProjectionKind::Conv2D: {
         const int cin = src_.c, cout = dst_.c;
         std::int64_t ops = 0;
+#if defined(__AVX512F__)
+        if (!values && cout % 16 == 0 && cout <= 64) {
+            // Spikes grouped by source pixel (units ascend, so a pixel's channels
+            // are adjacent): each covering output row is loaded into registers
+            // once, its channels' kernel rows added in unit order (the order
+            // scatter adds them, so the sums are the same), and stored once.
+            // Consecutive spikes of one pixel no longer wait on each other's stores.
+            const int chunks = cout / 16;
+            for (std::size_t k = 0; k < units.size();) {
+                const std::int32_t pix = pixel_of_[std::size_t(units[k])];
+                std::size_t end = k + 1;
+                while (end < units.size() && pixel_of_[std::size_t(units[end])] == pix) ++end;
+                const std::int64_t base = std::int64_t(pix) * cin;
+                const std::int32_t b = cover_begin_[std::size_t(pix)], e = cover_begin_[std::size_t(pix) + 1];
+                for (std::int32_t q = b; q < e; ++q) {
+                    const float* kbase = weights_.data() + std::int64_t(cover_tap_[std::size_t(q)]) * cin * cout;
+                    float* o = current + std::int64_t(cover_out_[std::size_t(q)]) * cout;
+                    __m512 acc[4];
+                    for (int c = 0; c < chunks; ++c) acc[c] = _mm512_loadu_ps(o + 16 * c);
+                    for (std::size_t g = k; g < end; ++g) {
+                        const float* kr = kbase + (units[g] - base) * cout;
+                        for (int c = 0; c < chunks; ++c) acc[c] = _mm512_add_ps(acc[c], _mm512_loadu_ps(kr + 16 * c));
+                    }
+                    for (int c = 0; c < chunks; ++c) _mm512_storeu_ps(o + 16 * c, acc[c]);
+                }
+                ops += std::int64_t(e - b) * cout * std::int64_t(end - k);
+                k = end;
+            }
+            return ops;
+        }
+#endif
         for (std::size_t k = 0; k < units.size(); ++k) {
             const std::int32_t u = units[k];
             const std::int32_t pix = pixel_of_[std::size_t(u)];
@@ -171,7 +223,7 @@ std::int64_t ProjectionKernel::scatter(const Projection& p, std::span<const std:
             const float a = values ? values[k] : 1.0f;
             const std::int32_t b = cover_begin_[std::size_t(pix)], e = cover_begin_[std::size_t(pix) + 1];
             for (std::int32_t q = b; q < e; ++q) {
-                const float* __restrict kr = p.weights.data() + (std::int64_t(cover_tap_[std::size_t(q)]) * cin + ci) * cout;
+                const float* __restrict kr = weights_.data() + (std::int64_t(cover_tap_[std::size_t(q)]) * cin + ci) * cout;
                 float* __restrict o = current + std::int64_t(cover_out_[std::size_t(q)]) * cout;
                 if (values)
                     for (int co = 0; co < cout; ++co) o[co] += a * kr[co];
@@ -185,6 +237,15 @@ std::int64_t ProjectionKernel::scatter(const Projection& p, std::span<const std:
     case ProjectionKind::AvgPool: {
         const int C = src_.c;
         std::int64_t ops = 0;
+        if (!pool_target_.empty()) {
+            for (std::size_t k = 0; k < units.size(); ++k) {
+                const std::int32_t u = units[k], o = pool_target_[std::size_t(u)];
+                if (o < 0) continue;
+                current[o] += (values ? values[k] : 1.0f) * p.weights[std::size_t(o % C)];
+                ++ops;
+            }
+            return ops;
+        }
         for (std::size_t k = 0; k < units.size(); ++k) {
             const std::int32_t u = units[k];
             const std::int32_t pix = pixel_of_[std::size_t(u)];
@@ -206,7 +267,7 @@ std::int64_t ProjectionKernel::gather(const Projection& p, const std::uint64_t* 
     if (!has_gather()) throw InternalError("gather: only Conv2D projections have a gather path");
     const int cin = src_.c, cout = dst_.c;
     const std::int64_t out_pixels = std::int64_t(dst_.h) * dst_.w;
-    const float* w = p.weights.data();
+    const float* w = weights_.data();
     std::int64_t ops = 0;
     int c0 = 0;
     const auto args = [&] { return std::tuple(w, cin, cout, c0, out_pixels, tap_begin_.data(), tap_src_.data(), tap_k_.data(), bits, current); };

@@ -10,6 +10,8 @@
 // bit-for-bit those of `scatter`; it only changes how the work is laid out.
 #include "snn/network.hpp"
 
+#include <oneapi/tbb/cache_aligned_allocator.h>
+
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -42,8 +44,8 @@ inline void clear_spike_bits(std::span<const std::int32_t> units, std::uint64_t*
 // step from the spike count.
 class ProjectionKernel {
 public:
-    // Holds geometry only; every call gets the projection it was built from
-    // (so the kernel stays valid when the network that owns it moves).
+    // Holds the geometry (and, for Conv2D, an aligned copy of the weights, read
+    // in place of p.weights); every call gets the projection it was built from.
     ProjectionKernel(const Projection& p, const Shape& src, const Shape& dst);
     // Same contract as snn::scatter (units ascend).
     std::int64_t scatter(const Projection& p, std::span<const std::int32_t> units, const float* values,
@@ -61,10 +63,16 @@ private:
     // of (output pixel, kernel tap ky·kw + kx), ascending output pixel.
     std::vector<std::int32_t> pixel_of_;
     std::vector<std::int32_t> cover_begin_, cover_out_, cover_tap_;
+    // AvgPool whose windows do not overlap: per source unit its one output
+    // unit (−1: in no window), or empty.
+    std::vector<std::int32_t> pool_target_;
     // Conv2D gather: per output pixel its taps inside the source, as CSR of
     // (source pixel, kernel tap), ascending source pixel (= ascending unit).
     std::vector<std::int32_t> tap_begin_, tap_src_, tap_k_;
     std::int64_t taps_total_ = 0;
+    // Conv2D: a copy of the kernel starting on a cache line, so that each
+    // (tap, input channel) row of cout floats does too when cout is a multiple of 16.
+    std::vector<float, tbb::cache_aligned_allocator<float>> weights_;
 };
 
 } // namespace snn
