@@ -321,18 +321,27 @@ void Engine::step_population(std::size_t i, int t, std::int64_t sample, SampleSt
         out.resize(kept);
         std::sort(out.begin(), out.end());
     } else {
+        // The current is the constant plus this step's events; a population
+        // that gets no events this step (the first layer with current
+        // encoding, always) integrates its constant directly, without a copy.
         auto& cur = s.current[i];
-        std::copy(s.constant[i].begin(), s.constant[i].end(), cur.begin());
+        bool events = false;
+        const auto start_events = [&] {
+            if (!events) std::copy(s.constant[i].begin(), s.constant[i].end(), cur.begin());
+            events = true;
+        };
         for (std::size_t k = 0; k < pop.projections.size(); ++k) {
             const Projection& p = pop.projections[k];
             if (p.source == 0 && opt_.encode == Encoding::Current) continue;
             const auto& src_spikes = s.spikes[std::size_t(p.source)];
             if (src_spikes.empty()) continue;
+            start_events();
             s.synaptic_ops[i] += project(i, k, src_spikes, nullptr, s, cur.data());
         }
         for (std::size_t k = 0; k < pop.projections.size(); ++k) {
             const auto& taken_back = s.negative[std::size_t(pop.projections[k].source)];
             if (taken_back.empty()) continue;
+            start_events();
             s.synaptic_ops[i] += project(i, k, taken_back, s.minus_ones.data(), s, cur.data());
         }
         auto& v = s.v[i];
@@ -349,7 +358,7 @@ void Engine::step_population(std::size_t i, int t, std::int64_t sample, SampleSt
         // compare); then a scan that skips 4 silent neurons at a time.
         std::int32_t* __restrict fired = s.fired[i].data();
         float* __restrict vp = v.data();
-        const float* __restrict cp = cur.data();
+        const float* __restrict cp = events ? cur.data() : s.constant[i].data();
         if (!thresholds_[i].empty())
             fire_learned(i, v_th == pop.neuron.v_th, vp, cp, fired);
         else if (subtract)
