@@ -264,17 +264,22 @@ LearnState load_checkpoint(const std::string& path) {
 
 namespace {
 
-// The frozen layer's spike counts for every sample of `data` (samples ×
-// neurons), from the engine; sample i is keyed key_base + i.
-std::vector<std::int32_t> frozen_responses(const Network& net, const Dataset& data, const LearnOptions& o,
-                                           std::uint64_t key_base) {
+// How a learned network runs: what `snn run` does with it by default.
+RunOptions frozen_run_options(const Network& net, const LearnOptions& o) {
     RunOptions ro;
     ro.steps = net.steps;
     ro.encode = Encoding::Poisson;
     ro.max_rate = net.max_rate;
     ro.seed = o.seed;
     ro.threads = o.threads;
-    const Engine engine(net, ro);
+    return ro;
+}
+
+// The frozen layer's spike counts for every sample of `data` (samples ×
+// neurons), from the engine; sample i is keyed key_base + i.
+std::vector<std::int32_t> frozen_responses(const Network& net, const Dataset& data, const LearnOptions& o,
+                                           std::uint64_t key_base) {
+    const Engine engine(net, frozen_run_options(net, o));
     const std::size_t N = std::size_t(net.output().shape.size()), out = net.populations.size() - 1;
     std::vector<std::int32_t> counts(std::size_t(data.size()) * N);
     tbb::enumerable_thread_specific<SampleState> states([&] {
@@ -436,13 +441,7 @@ Network learned_network(const LearnResult& r, const LearnOptions& o, const Shape
 double evaluate(const LearnResult& learned, const Dataset& data, const LearnOptions& o) {
     if (data.size() < 1) throw Error("the evaluation data is empty");
     const Network net = learned_network(learned, o, data.shape, data.name);
-    RunOptions ro;
-    ro.steps = net.steps;
-    ro.encode = Encoding::Poisson;
-    ro.max_rate = net.max_rate;
-    ro.seed = o.seed;
-    ro.threads = o.threads;
-    const RunResult rr = simulate(net, data, ro);
+    const RunResult rr = simulate(net, data, frozen_run_options(net, o));
     return double(rr.correct_at.back()) / double(rr.samples);
 }
 

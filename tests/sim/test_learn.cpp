@@ -102,6 +102,23 @@ TEST_CASE("label assignment and the assignment readout, by hand", "[learn]") {
     CHECK(classify({4, 0, 3}, {0, 0, 1}, 2) == 1);
 }
 
+namespace {
+LearnOptions small_options() {
+    LearnOptions o;
+    o.neurons = 6;
+    o.steps = 60;
+    o.max_rate = 0.2;
+    o.tau_mem = 20;
+    o.v_th = 4;
+    o.theta_plus = 0.05;
+    o.weight_sum = 10;
+    o.w_init_max = 1.0;
+    o.rule.a_plus = 0.02;
+    o.rule.a_minus = 0.005;
+    return o;
+}
+} // namespace
+
 TEST_CASE("learning tells two input patterns apart", "[learn]") {
     // 20 inputs; class 0 lights inputs 0..9, class 1 inputs 10..19.
     Dataset train, test;
@@ -113,17 +130,8 @@ TEST_CASE("learning tells two input patterns apart", "[learn]") {
             d->y.push_back(c);
         }
     }
-    LearnOptions o;
+    LearnOptions o = small_options(); // depression weaker than potentiation: the inputs that drive a winner grow
     o.neurons = 4;
-    o.steps = 60;
-    o.max_rate = 0.2;
-    o.tau_mem = 20;
-    o.v_th = 4;
-    o.theta_plus = 0.05;
-    o.weight_sum = 10;
-    o.w_init_max = 1.0;
-    o.rule.a_plus = 0.02;
-    o.rule.a_minus = 0.005; // depression weaker than potentiation: the inputs that drive a winner grow
     const LearnResult r = learn(train, o);
     INFO("assignments " << r.assignments[0] << " " << r.assignments[1] << " " << r.assignments[2] << " " << r.assignments[3]);
     for (std::size_t j = 0; j < 4; ++j) {
@@ -205,20 +213,6 @@ void write_dataset(const Dataset& d, const std::string& path) {
     h5::write_ints(f, "y", std::vector<std::int64_t>(d.y.begin(), d.y.end()), {std::uint64_t(d.size())});
 }
 
-LearnOptions small_options() {
-    LearnOptions o;
-    o.neurons = 6;
-    o.steps = 60;
-    o.max_rate = 0.2;
-    o.tau_mem = 20;
-    o.v_th = 4;
-    o.theta_plus = 0.05;
-    o.weight_sum = 10;
-    o.w_init_max = 1.0;
-    o.rule.a_plus = 0.02;
-    o.rule.a_minus = 0.005;
-    return o;
-}
 
 // One learned-layer population over `n_in` inputs with current encoding (the
 // input current is the pixel times the weight, every step).
