@@ -94,4 +94,22 @@ inline Outcome snn_cli(const std::string& args) {
 }
 #endif
 
+// A projection of the given geometry with standard-normal weights.
+struct Geometry {
+    ProjectionKind kind;
+    Shape src, dst;
+    Window w;
+};
+
+inline Projection random_projection(const Geometry& g, std::mt19937& rng) {
+    std::normal_distribution<float> normal;
+    Projection p;
+    p.source = 0;
+    p.kind = g.kind;
+    p.window = g.w;
+    const auto n = expected_weight_count(p, g.src, g.dst);
+    for (std::int64_t i = 0; i < n; ++i) p.weights.push_back(normal(rng));
+    return p;
+}
+
 } // namespace snn::test

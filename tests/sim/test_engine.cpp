@@ -172,22 +172,8 @@ TEST_CASE("a membrane readout turns the output layer into a non-spiking integrat
 
 namespace {
 
-struct Geometry {
-    ProjectionKind kind;
-    Shape src, dst;
-    Window w;
-};
-
-Projection random_projection(const Geometry& g, std::mt19937& rng) {
-    std::normal_distribution<float> normal;
-    Projection p;
-    p.source = 0;
-    p.kind = g.kind;
-    p.window = g.w;
-    const auto n = expected_weight_count(p, g.src, g.dst);
-    for (std::int64_t i = 0; i < n; ++i) p.weights.push_back(normal(rng));
-    return p;
-}
+using test::Geometry;
+using test::random_projection;
 
 } // namespace
 

@@ -17,26 +17,12 @@ using snn::test::input;
 
 namespace {
 
-struct Case {
-    ProjectionKind kind;
-    Shape src, dst;
-    Window w;
-};
+using Case = test::Geometry;
+using test::random_projection;
 
 Case conv(Shape s, int k, int stride, bool same, int cout) {
     Window w{k, k, stride, stride, window_pad_before(s.h, k, stride, same), window_pad_before(s.w, k, stride, same)};
     return {ProjectionKind::Conv2D, s, {window_out_size(s.h, k, stride, same), window_out_size(s.w, k, stride, same), cout}, w};
-}
-
-Projection random_projection(const Case& g, std::mt19937& rng) {
-    std::normal_distribution<float> normal;
-    Projection p;
-    p.source = 0;
-    p.kind = g.kind;
-    p.window = g.w;
-    const auto n = expected_weight_count(p, g.src, g.dst);
-    for (std::int64_t i = 0; i < n; ++i) p.weights.push_back(normal(rng));
-    return p;
 }
 
 bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
@@ -48,8 +34,8 @@ bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
 TEST_CASE("ProjectionKernel's scatter and gather give the reference kernel's currents bit for bit", "[sim][kernels]") {
     std::mt19937 rng(7);
     const std::vector<Case> cases = {
-        {ProjectionKind::Dense, {1, 1, 37}, {1, 1, 13}, {}},     // tail only
-        {ProjectionKind::Dense, {3, 4, 5}, {1, 1, 150}, {}},     // 64 + 64 + 16 + tail 6
+        {ProjectionKind::Dense, {1, 1, 37}, {1, 1, 13}, {}},     // rows shorter than a vector
+        {ProjectionKind::Dense, {3, 4, 5}, {1, 1, 150}, {}},     // rows of 9 vectors and a tail
         conv({8, 8, 3}, 3, 1, true, 5),                           // runtime-width tail only
         conv({9, 7, 2}, 3, 2, true, 40),                          // 32 + 8
         conv({9, 9, 70}, 3, 1, false, 20),                        // channels across 64-bit words; 16 + tail 4
