@@ -1,6 +1,7 @@
 #include "convert/convert.hpp"
 
 #include "convert/keras.hpp"
+#include "snn/binary.hpp"
 #include "snn/error.hpp"
 
 #include <cstdio>
@@ -10,6 +11,43 @@ namespace snn {
 Network convert_model(const std::string& model_path, const Dataset* calib, const ConvertOptions& options,
                       ConvertLog& log) {
     Network net = import_keras(model_path);
+    for (const std::string& name : options.binarize) {
+        bool found = false;
+        for (Population& pop : net.populations)
+            for (Projection& p : pop.projections) {
+                if (p.layer != name || (p.kind != ProjectionKind::Dense && p.kind != ProjectionKind::Conv2D)) continue;
+                binarize(p, net.populations[std::size_t(p.source)].shape, pop.shape, "--binarize " + name);
+                found = true;
+            }
+        if (!found) {
+            std::string names;
+            for (const Population& pop : net.populations)
+                for (const Projection& p : pop.projections)
+                    if (p.kind == ProjectionKind::Dense || p.kind == ProjectionKind::Conv2D)
+                        names += (names.empty() ? "" : ", ") + p.layer;
+            throw Error("--binarize " + name + ": '" + model_path + "' has no dense or conv2d layer of that name (it has: " +
+                        names + ")");
+        }
+        log.lines.push_back("binarized " + name + " (sign of the weights, alpha = mean |w| per output channel)");
+    }
+    bool binary = false;
+    for (const Population& pop : net.populations)
+        for (const Projection& p : pop.projections) binary |= p.binary;
+    ConvertOptions opt = options;
+    if (binary && opt.channel_wise) {
+        // One λ per source channel would give a binary layer's inputs different
+        // weights: the layer would no longer be ±α per output.
+        if (opt.channel_wise_explicit)
+            throw Error("--norm-granularity channel cannot be used with binary layers (their weights must stay ±alpha per "
+                        "output); use --norm-granularity layer");
+        opt.channel_wise = false;
+        log.lines.push_back("binary layers: one scale per layer (channel-wise scales would make them non-binary)");
+    }
+    return normalize_model(std::move(net), model_path, calib, opt, log);
+}
+
+Network normalize_model(Network net, const std::string& model_path, const Dataset* calib, const ConvertOptions& options,
+                        ConvertLog& log) {
     std::vector<float> scales;
     ChannelScales per_channel;
     if (options.channel_wise && (!calib || options.norm.kind == NormSpec::Kind::Model))

@@ -13,6 +13,12 @@ namespace snn {
 struct ConvertOptions {
     NormSpec norm;         // ignored (model-based) when no calibration data is given
     bool channel_wise = false; // one λ per channel (data-based only)
+    // channel_wise was asked for explicitly: refused for a network with binary
+    // layers instead of falling back to one λ per layer.
+    bool channel_wise_explicit = false;
+    // Layers (Dense or Conv2D, by source-model name) made binary the XNOR-Net
+    // way after import: sign of the weights, α = mean |w| per output channel.
+    std::vector<std::string> binarize;
     NeuronParams neuron;   // applied to every spiking population
     int threads = 1;
 };
@@ -24,5 +30,8 @@ struct ConvertLog {
 // calib may be null: model-based normalization is used then, and the log says so.
 Network convert_model(const std::string& model_path, const Dataset* calib, const ConvertOptions& options,
                       ConvertLog& log);
+// The normalization half of convert_model, for a network already imported (and binarized).
+Network normalize_model(Network net, const std::string& model_path, const Dataset* calib, const ConvertOptions& options,
+                        ConvertLog& log);
 
 } // namespace snn

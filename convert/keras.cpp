@@ -1,5 +1,6 @@
 #include "convert/keras.hpp"
 
+#include "snn/binary.hpp"
 #include "snn/error.hpp"
 #include "snn/h5.hpp"
 #include "snn/memory.hpp"
@@ -85,6 +86,10 @@ private:
     void apply_activation(Value& v, const std::string& act, const LayerRef& l, bool is_output);
     Value dense(const LayerRef& l, Value& in);
     Value conv2d(const LayerRef& l, Value& in);
+    // Larq's QuantDense / QuantConv2D: binarizes the latent kernel in place the
+    // way the layer's kernel_quantizer does at inference; returns false for a
+    // layer without one (a float layer).
+    bool quantize_kernel(const LayerRef& l, std::vector<float>& kernel, std::int64_t outputs) const;
     Value pooling(const LayerRef& l, Value& in, bool max, bool global);
     void batchnorm(const LayerRef& l, Value& v);
 
@@ -314,10 +319,56 @@ void KerasImporter::apply_activation(Value& v, const std::string& act, const Lay
     fail(l, "activation '" + act + "' cannot be converted to IF/LIF neurons (supported: relu, linear, softmax on the output)");
 }
 
+namespace {
+// A Larq quantizer as written in a layer config: null, a name ("ste_sign"),
+// or a serialized object ({"class_name": "SteSign", "config": {...}}).
+std::string quantizer_name(const json& c, const char* key) {
+    if (!c.contains(key) || c[key].is_null()) return "";
+    const json& q = c[key];
+    if (q.is_string()) return q.get<std::string>();
+    if (q.is_object() && q.contains("class_name") && q["class_name"].is_string()) return q["class_name"].get<std::string>();
+    throw BadConfig(std::string(key) + " is neither a name nor a serialized quantizer");
+}
+} // namespace
+
+bool KerasImporter::quantize_kernel(const LayerRef& l, std::vector<float>& kernel, std::int64_t outputs) const {
+    if (l.class_name != "QuantDense" && l.class_name != "QuantConv2D") return false;
+    const std::string in_q = quantizer_name(l.config, "input_quantizer");
+    if (!in_q.empty())
+        fail(l, "input_quantizer '" + in_q + "' binarizes the activations (a fully binary DNN); snn converts "
+                "binary-weight layers whose inputs are ReLU activations, which become spikes. Train without an input quantizer");
+    const std::string q = quantizer_name(l.config, "kernel_quantizer");
+    if (q.empty()) return false; // no kernel quantizer: an ordinary float layer
+    // Every sign quantizer of Larq computes sign(w) with sign(0) = +1 in the
+    // forward pass (they differ only in their gradients); MagnitudeAwareSign
+    // (Bi-Real Net) multiplies it by the mean |w| of each output channel.
+    const bool plain = q == "ste_sign" || q == "SteSign" || q == "approx_sign" || q == "ApproxSign" ||
+                       q == "swish_sign" || q == "SwishSign";
+    const bool magnitude = q == "magnitude_aware_sign" || q == "MagnitudeAwareSign";
+    if (!plain && !magnitude)
+        fail(l, "kernel_quantizer '" + q + "' is not supported (supported: ste_sign, approx_sign, swish_sign, "
+                "magnitude_aware_sign: weights in {-1,+1}, or scaled per output channel)");
+    const auto n = std::size_t(outputs);
+    std::vector<double> mean(n, 1.0);
+    if (magnitude) {
+        std::fill(mean.begin(), mean.end(), 0.0);
+        for (std::size_t k = 0; k < kernel.size(); ++k) mean[k % n] += std::fabs(double(kernel[k]));
+        for (double& m : mean) m /= double(kernel.size() / n);
+    }
+    for (std::size_t k = 0; k < kernel.size(); ++k) {
+        const float a = float(mean[k % n]);
+        kernel[k] = kernel[k] >= 0 ? a : -a;
+    }
+    return true;
+}
+
 Value KerasImporter::dense(const LayerRef& l, Value& in) {
     if (!(in.shape.h == 1 && in.shape.w == 1))
         fail(l, "input of shape " + in.shape.str() + " is not flat (add a Flatten layer)");
-    const bool fold_pool = in.is_pending_avgpool();
+    // A binary layer keeps the pooling as a layer of its own: folding the pool
+    // into it would multiply its fan-in (and its bits) by the pool's area.
+    const bool quantized = l.class_name == "QuantDense" && !quantizer_name(l.config, "kernel_quantizer").empty();
+    const bool fold_pool = in.is_pending_avgpool() && !quantized;
     const int src = fold_pool ? in.projections[0].source : materialize(in, l);
     const int units = config_int(l.config.at("units"), "units", 1);
     const bool use_bias = l.config.value("use_bias", true);
@@ -330,6 +381,7 @@ Value KerasImporter::dense(const LayerRef& l, Value& in) {
                     std::to_string(units) + ")");
     if (use_bias && dims[1] != std::vector<std::uint64_t>{std::uint64_t(units)})
         fail(l, "bias shape " + dims_str(dims[1]) + " disagrees with units " + std::to_string(units));
+    const bool binary = quantize_kernel(l, w[0], units);
     Value v;
     v.shape = {1, 1, units};
     if (fold_pool) {
@@ -357,6 +409,7 @@ Value KerasImporter::dense(const LayerRef& l, Value& in) {
         v.layers.push_back(l.name);
     } else {
         v.projections.push_back({src, ProjectionKind::Dense, {}, std::move(w[0]), l.name});
+        v.projections.back().binary = binary;
         v.layers = {l.name};
     }
     v.bias = use_bias ? std::move(w[1]) : std::vector<float>(std::size_t(units), 0.0f);
@@ -391,7 +444,9 @@ Value KerasImporter::conv2d(const LayerRef& l, Value& in) {
     v.shape = {window_out_size(s.h, k[0], st[0], same), window_out_size(s.w, k[1], st[1], same), filters};
     if (v.shape.h < 1 || v.shape.w < 1) fail(l, "kernel larger than its input " + s.str());
     Window win{k[0], k[1], st[0], st[1], window_pad_before(s.h, k[0], st[0], same), window_pad_before(s.w, k[1], st[1], same)};
+    const bool binary = quantize_kernel(l, w[0], filters);
     v.projections.push_back({src, ProjectionKind::Conv2D, win, std::move(w[0]), l.name});
+    v.projections.back().binary = binary;
     v.bias = use_bias ? std::move(w[1]) : std::vector<float>(std::size_t(filters), 0.0f);
     v.name = l.name;
     v.layers = {l.name};
@@ -523,10 +578,10 @@ void KerasImporter::import_layer(const LayerRef& l) {
     }
     if (l.inputs.size() != 1 && cls != "Add") fail(l, "expects one input, has " + std::to_string(l.inputs.size()));
     Value v;
-    if (cls == "Dense") {
+    if (cls == "Dense" || cls == "QuantDense") {
         v = dense(l, input_value(l));
         apply_activation(v, l.config.value("activation", std::string("linear")), l, is_output);
-    } else if (cls == "Conv2D") {
+    } else if (cls == "Conv2D" || cls == "QuantConv2D") {
         v = conv2d(l, input_value(l));
         apply_activation(v, l.config.value("activation", std::string("linear")), l, is_output);
     } else if (cls == "AveragePooling2D" || cls == "AvgPool2D") {
@@ -587,7 +642,7 @@ void KerasImporter::import_layer(const LayerRef& l) {
             }
         }
     } else {
-        fail(l, "this layer type is not supported (supported: InputLayer, Dense, Conv2D, AveragePooling2D, "
+        fail(l, "this layer type is not supported (supported: InputLayer, Dense, Conv2D, QuantDense, QuantConv2D, AveragePooling2D, "
                 "GlobalAveragePooling2D, MaxPooling2D, Flatten, BatchNormalization, Activation, ReLU, Dropout, Add, "
                 "Softmax)");
     }
@@ -657,6 +712,11 @@ Network KerasImporter::run() {
         } catch (const BadConfig& e) {
             throw Error(path_ + ": exit head '" + h.output + "': " + e.what());
         }
+    }
+    try {
+        pack_binary(net_);
+    } catch (const Error& e) {
+        throw Error(path_ + ": " + e.what());
     }
     validate(net_);
     return std::move(net_);

@@ -1,5 +1,7 @@
 #include "convert/normalize.hpp"
 
+#include "snn/binary.hpp"
+
 #include "convert/dnn.hpp"
 #include "snn/error.hpp"
 
@@ -246,6 +248,8 @@ void apply_scales(Network& net, const ChannelScales& scales) {
         for (std::size_t k = 0; k < e.weights.size(); ++k)
             e.weights[k] = float(double(e.weights[k]) * la[(k / classes) % C]);
     }
+    // Scaling whole output channels keeps a binary layer's weights ±α; the bits are derived again.
+    pack_binary(net);
 }
 
 void rescale_population(Network& net, std::size_t l, double m) {
@@ -277,6 +281,7 @@ void rescale_population(Network& net, std::size_t l, double m) {
     for (Exit& e : net.exits)
         if (!e.weights.empty() && moved[std::size_t(net.find(e.at))])
             for (float& w : e.weights) w = float(double(w) * m);
+    pack_binary(net);
 }
 
 } // namespace snn

@@ -3,6 +3,7 @@
 #include "convert/dnn.hpp"
 #include "sim/exits.hpp"
 #include "sim/kernels.hpp"
+#include "snn/binary.hpp"
 #include "snn/error.hpp"
 #include "snn/window.hpp"
 
@@ -78,8 +79,10 @@ Engine::Engine(const Network& net, const RunOptions& options)
         if (!(opt_.max_rate > 0 && opt_.max_rate <= 1)) throw Error("--max-rate must be in (0, 1]");
         for (auto& pop : net_.populations)
             for (auto& p : pop.projections)
-                if (p.source == 0)
+                if (p.source == 0) {
                     for (float& w : p.weights) w /= opt_.max_rate;
+                    if (p.binary) pack_binary(p, net_.input().shape, pop.shape, "population '" + pop.name + "'");
+                }
     }
     for (const auto& pop : net_.populations)
         if (pop.kind == PopulationKind::MaxPool &&
@@ -94,9 +97,19 @@ Engine::Engine(const Network& net, const RunOptions& options)
     // After the Poisson scaling above: the kernels read net_'s weights as they are now.
     for (const auto& pop : net_.populations) {
         kernels_.emplace_back();
-        for (const Projection& p : pop.projections)
-            kernels_.back().emplace_back(p, net_.populations[std::size_t(p.source)].shape, pop.shape);
+        binary_kernels_.emplace_back();
+        for (const Projection& p : pop.projections) {
+            const Shape& src = net_.populations[std::size_t(p.source)].shape;
+            kernels_.back().emplace_back(p, src, pop.shape);
+            binary_kernels_.back().push_back(p.binary ? std::make_shared<const BinaryKernel>(p, src, pop.shape) : nullptr);
+            if (p.binary && pop.neuron.signed_spikes)
+                throw Error("population '" + pop.name + "': binary layer '" + p.layer +
+                            "' with signed spikes is not supported; convert without --signed-spikes");
+        }
     }
+    popcount_ = opt_.popcount.value_or(best_popcount_isa());
+    if (!popcount_isa_supported(popcount_))
+        throw Error(std::string("--popcount ") + to_string(popcount_) + ": this CPU does not support it");
     if (readout_ == Readout::Assignment && net_.labels.empty())
         throw Error("--readout assignment needs a network with class labels per output unit (written by snn learn)");
     classes_ = label_classes(net_.labels);
@@ -208,6 +221,12 @@ void Engine::init(SampleState& s) const {
     s.minus_ones.assign(largest, -1.0f);
     s.spike_total.assign(P, 0);
     s.synaptic_ops.assign(P, 0);
+    s.binary_ops.assign(P, 0);
+    std::size_t scratch = 0;
+    for (const auto& per_pop : binary_kernels_)
+        for (const auto& b : per_pop)
+            if (b) scratch = std::max(scratch, b->scratch_words());
+    s.binary_scratch.assign(scratch, 0);
     s.prediction_at.assign(checkpoints_.size(), 0);
     s.history.resize(P);
     s.history_negative.resize(P);
@@ -260,6 +279,13 @@ std::int64_t Engine::project(std::size_t i, std::size_t k, std::span<const std::
     const Population& pop = net_.populations[i];
     const Projection& p = pop.projections[k];
     const ProjectionKernel& kernel = kernels_[i][k];
+    if (p.binary && !values) {
+        // Binary projections take AND + popcount on every path; the reference path uses the scalar popcount.
+        const std::int64_t ops = binary_kernels_[i][k]->accumulate(
+            units, s.binary_scratch.data(), current, opt_.kernels == KernelPath::Reference ? PopcountIsa::Scalar : popcount_);
+        s.binary_ops[i] += ops;
+        return ops;
+    }
     switch (opt_.kernels) {
     case KernelPath::Reference:
         return scatter(p, net_.populations[std::size_t(p.source)].shape, pop.shape, units, values, current);
@@ -514,6 +540,7 @@ void Engine::run_sample(const float* x, std::int64_t sample, SampleState& s, std
         s.negative[i].clear();
         s.spike_total[i] = 0;
         s.synaptic_ops[i] = 0;
+        s.binary_ops[i] = 0;
         s.neuron_updates[i] = 0;
         s.input_macs[i] = 0;
         s.history[i].clear();
@@ -666,7 +693,8 @@ RunResult simulate(const Network& net, const Dataset& data, const RunOptions& op
     const std::size_t C = r.checkpoints.size();
     std::vector<int> predictions_at(static_cast<std::size_t>(n) * C);
     std::vector<std::int64_t> spikes(static_cast<std::size_t>(n) * P), ops(static_cast<std::size_t>(n) * P),
-        updates(static_cast<std::size_t>(n) * P), in_macs(static_cast<std::size_t>(n) * P);
+        updates(static_cast<std::size_t>(n) * P), in_macs(static_cast<std::size_t>(n) * P),
+        bin_ops(static_cast<std::size_t>(n) * P);
     const std::size_t E = net.exits.size(), K = engine.cuts().size();
     std::vector<int> exit_taken(static_cast<std::size_t>(n)), exit_step(static_cast<std::size_t>(n)),
         prediction(static_cast<std::size_t>(n));
@@ -698,6 +726,7 @@ RunResult simulate(const Network& net, const Dataset& data, const RunOptions& op
                     ops[std::size_t(i) * P + l] = s.synaptic_ops[l];
                     updates[std::size_t(i) * P + l] = s.neuron_updates[l];
                     in_macs[std::size_t(i) * P + l] = s.input_macs[l];
+                    bin_ops[std::size_t(i) * P + l] = s.binary_ops[l];
                 }
                 const std::size_t si = std::size_t(i);
                 exit_taken[si] = s.exit_taken;
@@ -736,6 +765,7 @@ RunResult simulate(const Network& net, const Dataset& data, const RunOptions& op
     r.synaptic_ops.assign(P, 0.0);
     r.neuron_updates.assign(P, 0.0);
     r.input_macs.assign(P, 0.0);
+    r.binary_ops.assign(P, 0.0);
     r.exit_taken.assign(E + 1, 0);
     r.exit_correct.assign(E + 1, 0);
     r.exit_step_sum.assign(E + 1, 0.0);
@@ -755,6 +785,7 @@ RunResult simulate(const Network& net, const Dataset& data, const RunOptions& op
             r.synaptic_ops[l] += double(ops[si * P + l]);
             r.neuron_updates[l] += double(updates[si * P + l]);
             r.input_macs[l] += double(in_macs[si * P + l]);
+            r.binary_ops[l] += double(bin_ops[si * P + l]);
         }
         const std::size_t taken = exit_taken[si] < 0 ? E : std::size_t(exit_taken[si]);
         ++r.exit_taken[taken];

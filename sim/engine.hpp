@@ -16,6 +16,7 @@
 // Samples run in parallel, each with its own state; every random draw comes
 // from a counter-based stream keyed by (seed, sample, layer, step), so results
 // do not depend on the number of threads.
+#include "sim/binary_kernels.hpp"
 #include "sim/kernels.hpp"
 #include "sim/traffic.hpp"
 #include "snn/dataset.hpp"
@@ -25,6 +26,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -55,6 +57,10 @@ struct RunOptions {
     std::int64_t record_samples = 0; // keep the spike trains of the first K samples
     bool progress = false;            // print samples done and samples/s to stderr
     KernelPath kernels = KernelPath::Auto;
+    // Binary projections: the popcount implementation (KernelPath::Reference
+    // always takes the scalar one); unset: the best this CPU has. All give
+    // identical currents.
+    std::optional<PopcountIsa> popcount;
 };
 
 // Checkpoint steps: the powers of two below `steps`, and `steps`.
@@ -87,6 +93,8 @@ struct SampleState {
     std::vector<std::int32_t> input_units;
     std::vector<float> input_values;
     std::vector<std::int64_t> spike_total, synaptic_ops; // per population, this sample
+    std::vector<std::int64_t> binary_ops;                // per population: the part of synaptic_ops on binary projections
+    std::vector<std::uint64_t> binary_scratch;           // for BinaryKernel::accumulate, kept all zero between uses
     std::vector<int> prediction_at;                      // per checkpoint
     // Exits and segments (see Engine::run_sample).
     std::vector<std::vector<std::int32_t>> history, history_negative; // per population: spikes of every step
@@ -168,6 +176,8 @@ private:
     std::vector<std::uint8_t> keep_history_; // per population: read by a later segment
     std::vector<Cut> cuts_;
     std::vector<std::vector<ProjectionKernel>> kernels_; // per population, per projection
+    std::vector<std::vector<std::shared_ptr<const BinaryKernel>>> binary_kernels_; // per population, per projection (null: not binary)
+    PopcountIsa popcount_ = PopcountIsa::Scalar;
     std::vector<std::vector<float>> thresholds_; // per population: v_th + theta per unit, or empty (one v_th)
     int classes_ = 0;                            // the assignment readout's classes
 };
@@ -179,6 +189,7 @@ struct RunResult {
     std::vector<std::int64_t> correct_at;           // per checkpoint
     std::vector<int> predictions;                   // per sample, at the last step
     std::vector<double> spikes, synaptic_ops;       // per population, summed over samples
+    std::vector<double> binary_ops;                 // per population, summed over samples (part of synaptic_ops)
     std::vector<double> neuron_updates;             // per population, summed over samples
     std::vector<double> input_macs;                 // per population, summed over samples (part of synaptic_ops)
     // Per exit (and one more entry, the last: samples that ran to the output at the last step).

@@ -40,6 +40,7 @@ struct ConvertArgs {
     double tau_steps = 0, v_th = 1.0, v_init = 0.5;
     int threads = default_threads(), calibrate_steps = 0;
     bool norm_given = false, granularity_given = false, signed_spikes = false;
+    std::vector<std::string> binarize;
 };
 
 int cmd_convert(const ConvertArgs& a) {
@@ -51,6 +52,8 @@ int cmd_convert(const ConvertArgs& a) {
     // to one scale per layer without it, an explicit request is refused below.
     const bool data_based = !a.calib.empty() && opt.norm.kind != NormSpec::Kind::Model;
     opt.channel_wise = a.granularity == "channel" && (data_based || a.granularity_given);
+    opt.channel_wise_explicit = opt.channel_wise && a.granularity_given;
+    opt.binarize = a.binarize;
     opt.neuron.reset = reset_mode_from(a.reset);
     opt.neuron.model = neuron_model_from(a.neuron);
     opt.neuron.v_th = float(a.v_th);
@@ -105,7 +108,7 @@ int cmd_convert(const ConvertArgs& a) {
 
 struct RunArgs {
     std::string network, data, encode = "current", readout, report, record, partition, costs, predictions,
-        kernels = "auto";
+        kernels = "auto", popcount = "auto";
     std::int64_t limit = -1, record_samples = 1;
     int steps = 64, threads = default_threads();
     double max_rate = 1.0;
@@ -119,6 +122,7 @@ int cmd_run(const RunArgs& a) {
     opt.steps = a.steps;
     opt.encode = encoding_from(a.encode);
     opt.kernels = kernel_path_from(a.kernels);
+    if (a.popcount != "auto") opt.popcount = popcount_isa_from(a.popcount);
     if (!a.readout.empty()) opt.readout = readout_from(a.readout);
     opt.max_rate = float(a.max_rate);
     opt.seed = a.seed;
@@ -186,6 +190,10 @@ int main(int argc, char** argv) {
                      "Tune each layer's scale for accuracy at this many steps on the calibration data (0: off)")
         ->capture_default_str();
     conv->add_option("--threads", ca.threads, "Threads for calibration")->capture_default_str();
+    conv->add_option("--binarize", ca.binarize,
+                     "Make these Dense/Conv2D layers binary (sign of the weights, alpha = mean |w| per output "
+                     "channel, XNOR-Net); comma-separated layer names")
+        ->delimiter(',');
 
     std::string inspect_file;
     bool inspect_json = false;
@@ -203,6 +211,10 @@ int main(int argc, char** argv) {
     run->add_option("--encode", ra.encode, "Input encoding: current or poisson")->capture_default_str();
     run->add_option("--kernels", ra.kernels,
                     "Kernel path: auto (fastest), reference, event or gather; all give identical results")
+        ->capture_default_str();
+    run->add_option("--popcount", ra.popcount,
+                    "Binary layers' AND + popcount: auto (the best this CPU has), scalar, avx2 or avx512; all give "
+                    "identical results")
         ->capture_default_str();
     run->add_option("--readout", ra.readout,
                     "Output read as spike counts (spikes) or as a non-spiking integrator (membrane); default: the network's own");

@@ -3,6 +3,8 @@
 #include "snn/error.hpp"
 #include "snn/h5.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -50,6 +52,27 @@ nlohmann::json report_json(const Network& net, const RunResult& r, const RunInfo
         e["spikes_per_sample"] = r.spikes[l] / n;
         e["spike_rate"] = r.spikes[l] / n / (neurons * steps);
         e["synaptic_ops_per_sample"] = r.synaptic_ops[l] / n;
+        bool binary = false;
+        for (const Projection& p : pop.projections) binary |= p.binary;
+        e["binary"] = binary;
+        e["binary_ops_per_sample"] = r.binary_ops.empty() ? 0.0 : r.binary_ops[l] / n;
+        if (binary) {
+            // Side by side with the binary DNN (XNOR-Net) on the same layer: it
+            // evaluates every connection once per input with ±1 activations (one
+            // XNOR-popcount bit operation each) and receives one bit per source
+            // unit; this layer receives its sources' spikes every step, as a
+            // bitmap or as addresses.
+            double src_neurons = 0, address_bits = 0;
+            for (const Projection& p : pop.projections) {
+                const auto src = std::size_t(p.source);
+                const double ns = double(net.populations[src].shape.size());
+                src_neurons += ns;
+                address_bits += r.spikes[src] / n * std::ceil(std::log2(std::max(ns, 2.0)));
+            }
+            e["xnor_dnn"] = {{"binary_ops", double(dnn_macs(net, l))}, {"input_bits", src_neurons}};
+            e["snn_input_bits_bitmap"] = src_neurons * r.steps_sum / n;
+            e["snn_input_bits_aer"] = address_bits;
+        }
         layers.push_back(e);
         total_ops += r.synaptic_ops[l] / n;
         if (pop.kind != PopulationKind::Input) total_spikes += r.spikes[l] / n;
@@ -92,13 +115,17 @@ nlohmann::json report_json(const Network& net, const RunResult& r, const RunInfo
     json parts = json::array();
     double energy_total = 0, dnn_energy_total = 0;
     for (const std::string& d : devices) {
-        double adds = 0, macs = 0, updates = 0, exit_adds = 0, exit_macs = 0, dnn = 0;
+        double adds = 0, macs = 0, updates = 0, exit_adds = 0, exit_macs = 0, dnn = 0, binary = 0, dnn_binary = 0;
         for (std::size_t l = 0; l < net.populations.size(); ++l) {
             if ((net.devices.empty() ? "all" : net.devices[l]) != d) continue;
-            adds += (r.synaptic_ops[l] - r.input_macs[l]) / n;
+            const double bin = r.binary_ops.empty() ? 0.0 : r.binary_ops[l] / n;
+            adds += (r.synaptic_ops[l] - r.input_macs[l]) / n - bin;
+            binary += bin;
             macs += r.input_macs[l] / n;
             updates += r.neuron_updates[l] / n;
-            dnn += double(dnn_macs(net, l));
+            bool is_binary = false;
+            for (const Projection& p : net.populations[l].projections) is_binary |= p.binary;
+            (is_binary ? dnn_binary : dnn) += double(dnn_macs(net, l));
         }
         for (std::size_t e = 0; e < net.exits.size(); ++e) {
             const int at = net.find(net.exits[e].at);
@@ -106,14 +133,19 @@ nlohmann::json report_json(const Network& net, const RunResult& r, const RunInfo
             exit_adds += r.exit_adds[e] / n;
             exit_macs += r.exit_macs[e] / n;
         }
-        const double compute = (adds + updates + exit_adds) * cost.add_pj + (macs + exit_macs) * cost.mac_pj;
-        const double memory = (adds + macs + exit_adds) * cost.weight_bits * cost.memory_bit_pj;
-        const double dnn_pj = dnn * (cost.mac_pj + cost.weight_bits * cost.memory_bit_pj);
+        // A binary synaptic event is one binary operation reading a 1-bit weight;
+        // the DNN's binary-weight layers add or subtract (no multiply) and read 1-bit weights too.
+        const double compute = (adds + updates + exit_adds) * cost.add_pj + (macs + exit_macs) * cost.mac_pj +
+                               binary * cost.binary_op_pj;
+        const double memory = ((adds + macs + exit_adds) * cost.weight_bits + binary) * cost.memory_bit_pj;
+        const double dnn_pj = dnn * (cost.mac_pj + cost.weight_bits * cost.memory_bit_pj) +
+                              dnn_binary * (cost.add_pj + cost.memory_bit_pj);
         energy_total += compute + memory;
         dnn_energy_total += dnn_pj;
         parts.push_back({{"device", d},
-                         {"synaptic_ops", adds + macs},
+                         {"synaptic_ops", adds + macs + binary},
                          {"synaptic_adds", adds},
+                         {"binary_ops", binary},
                          {"input_macs", macs},
                          {"neuron_updates", updates},
                          {"exit_adds", exit_adds},
@@ -121,7 +153,8 @@ nlohmann::json report_json(const Network& net, const RunResult& r, const RunInfo
                          {"compute_pj", compute},
                          {"memory_pj", memory},
                          {"energy_pj", compute + memory},
-                         {"dnn_macs", dnn},
+                         {"dnn_macs", dnn + dnn_binary},
+                         {"dnn_binary_weight_macs", dnn_binary},
                          {"dnn_energy_pj", dnn_pj}});
     }
     j["partitions"] = parts;
@@ -161,18 +194,33 @@ nlohmann::json report_json(const Network& net, const RunResult& r, const RunInfo
 std::string report_table(const nlohmann::json& j) {
     std::ostringstream o;
     char buf[256];
-    std::snprintf(buf, sizeof buf, "%-22s %10s %14s %10s %16s\n", "layer", "neurons", "spikes/sample", "rate",
-                  "synops/sample");
+    std::snprintf(buf, sizeof buf, "%-22s %10s %14s %10s %16s %7s\n", "layer", "neurons", "spikes/sample", "rate",
+                  "synops/sample", "binary");
     o << buf;
+    bool any_binary = false;
     for (const auto& l : j["layers"]) {
-        std::snprintf(buf, sizeof buf, "%-22s %10lld %14.1f %10.4f %16.0f\n", l["name"].get<std::string>().c_str(),
+        const bool binary = l.value("binary", false);
+        any_binary |= binary;
+        std::snprintf(buf, sizeof buf, "%-22s %10lld %14.1f %10.4f %16.0f %7s\n", l["name"].get<std::string>().c_str(),
                       (long long)l["neurons"].get<std::int64_t>(), l["spikes_per_sample"].get<double>(),
-                      l["spike_rate"].get<double>(), l["synaptic_ops_per_sample"].get<double>());
+                      l["spike_rate"].get<double>(), l["synaptic_ops_per_sample"].get<double>(), binary ? "yes" : "-");
         o << buf;
     }
     std::snprintf(buf, sizeof buf, "%-22s %10s %14.1f %10s %16.0f\n", "total", "", j["spikes_per_sample"].get<double>(),
                   "", j["synaptic_ops_per_sample"].get<double>());
-    o << buf << "\naccuracy by step:";
+    o << buf;
+    if (any_binary) {
+        o << "\nbinary layer           SNN binary ops   XNOR-DNN ops   SNN input bits (bitmap / addresses)   XNOR-DNN input bits\n";
+        for (const auto& l : j["layers"]) {
+            if (!l.value("binary", false)) continue;
+            std::snprintf(buf, sizeof buf, "%-22s %16.0f %14.0f %18.0f / %-18.0f %19.0f\n", l["name"].get<std::string>().c_str(),
+                          l["binary_ops_per_sample"].get<double>(), l["xnor_dnn"]["binary_ops"].get<double>(),
+                          l["snn_input_bits_bitmap"].get<double>(), l["snn_input_bits_aer"].get<double>(),
+                          l["xnor_dnn"]["input_bits"].get<double>());
+            o << buf;
+        }
+    }
+    o << "\naccuracy by step:";
     for (const auto& a : j["accuracy_by_step"]) {
         std::snprintf(buf, sizeof buf, "  %d: %.2f%%", a["step"].get<int>(), 100 * a["accuracy"].get<double>());
         o << buf;

@@ -321,6 +321,15 @@ void write_doubles(const Node& parent, const std::string& name, const std::vecto
     write_dataset(parent, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, data.data(), dims, false);
 }
 
+std::vector<std::uint64_t> read_uint64s(const Node& parent, const std::string& path, std::vector<std::uint64_t>* dims) {
+    return read_dataset<std::uint64_t>(parent, path, H5T_NATIVE_UINT64, dims);
+}
+
+void write_uint64s(const Node& parent, const std::string& name, const std::vector<std::uint64_t>& data,
+                   const std::vector<std::uint64_t>& dims, bool compress) {
+    write_dataset(parent, name, H5T_STD_U64LE, H5T_NATIVE_UINT64, data.data(), dims, compress);
+}
+
 void write_ints32(const Node& parent, const std::string& name, const std::vector<std::int32_t>& data,
                   const std::vector<std::uint64_t>& dims) {
     write_dataset(parent, name, H5T_STD_I32LE, H5T_NATIVE_INT32, data.data(), dims, true);

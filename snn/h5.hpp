@@ -73,6 +73,10 @@ void write_ints(const Node& parent, const std::string& name, const std::vector<s
 std::vector<double> read_doubles(const Node& parent, const std::string& path, std::vector<std::uint64_t>* dims = nullptr);
 void write_doubles(const Node& parent, const std::string& name, const std::vector<double>& data,
                    const std::vector<std::uint64_t>& dims);
+// uint64 datasets: bit-packed binary weights.
+std::vector<std::uint64_t> read_uint64s(const Node& parent, const std::string& path, std::vector<std::uint64_t>* dims = nullptr);
+void write_uint64s(const Node& parent, const std::string& name, const std::vector<std::uint64_t>& data,
+                   const std::vector<std::uint64_t>& dims, bool compress = false);
 void write_ints32(const Node& parent, const std::string& name, const std::vector<std::int32_t>& data,
                   const std::vector<std::uint64_t>& dims);
 

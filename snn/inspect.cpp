@@ -1,5 +1,7 @@
 #include "snn/inspect.hpp"
 
+#include "snn/binary.hpp"
+
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -49,7 +51,7 @@ std::string projections_str(const Network& net, const Population& pop) {
     std::string s;
     for (const Projection& p : pop.projections) {
         if (!s.empty()) s += ", ";
-        s += std::string(to_string(p.kind)) + "←" + source_name(net, p.source);
+        s += std::string(p.binary ? "binary " : "") + to_string(p.kind) + "←" + source_name(net, p.source);
     }
     return s;
 }
@@ -105,7 +107,23 @@ std::string describe(const Network& net, const std::string& file) {
     for (const auto& r : rows) line(r);
     out << '\n'
         << "total: " << net.populations.size() << " populations, " << neurons << " neurons, " << params
-        << " parameters, " << bytes << " bytes (" << human_bytes(std::uint64_t(bytes)) << " as float32)\n";
+        << " parameters, " << bytes << " bytes (" << human_bytes(std::uint64_t(bytes)) << ")\n";
+    {
+        std::int64_t binary_weights = 0, binary_bytes = 0, float_weights = 0;
+        for (const Population& pop : net.populations)
+            for (const Projection& p : pop.projections) {
+                if (p.binary) {
+                    binary_weights += std::int64_t(p.weights.size());
+                    binary_bytes += weight_bytes(p);
+                } else {
+                    float_weights += std::int64_t(p.weights.size());
+                }
+            }
+        if (binary_weights > 0)
+            out << "binary weights: " << binary_weights << " in " << binary_bytes << " bytes (bits + one float alpha per output; "
+                << binary_weights * 4 << " bytes as float32); float weights: " << float_weights << " in "
+                << float_weights * 4 << " bytes\n";
+    }
     if (!net.devices.empty()) out << "partition: " << partition_spec(net) << '\n';
     for (const Exit& e : net.exits)
         out << "exit " << e.name << " at " << e.at << ": "
@@ -138,7 +156,9 @@ nlohmann::json describe_json(const Network& net) {
                              {"window",
                               {{"kh", w.kh}, {"kw", w.kw}, {"sh", w.sh}, {"sw", w.sw},
                                {"pad_top", w.pad_top}, {"pad_left", w.pad_left}}},
-                             {"weights", p.weights.size()}});
+                             {"weights", p.weights.size()},
+                             {"binary", p.binary},
+                             {"weight_bytes", weight_bytes(p)}});
         }
         json neuron = nullptr;
         if (pop.kind != PopulationKind::Input) {

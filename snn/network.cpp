@@ -1,5 +1,6 @@
 #include "snn/network.hpp"
 
+#include "snn/binary.hpp"
 #include "snn/error.hpp"
 
 #include <algorithm>
@@ -209,7 +210,11 @@ std::int64_t parameter_count(const Population& pop) {
     return n;
 }
 
-std::int64_t parameter_bytes(const Population& pop) { return parameter_count(pop) * std::int64_t(sizeof(float)); }
+std::int64_t parameter_bytes(const Population& pop) {
+    std::int64_t n = std::int64_t(pop.bias.size() * sizeof(float));
+    for (const auto& p : pop.projections) n += weight_bytes(p);
+    return n;
+}
 
 namespace {
 
@@ -298,6 +303,32 @@ void validate(const Network& net) {
             for (float w : p.weights)
                 if (!std::isfinite(w))
                     throw Error("population '" + pop.name + "': layer '" + p.layer + "' has a weight that is not finite (NaN or Inf)");
+            if (p.binary) {
+                if (p.kind != ProjectionKind::Dense && p.kind != ProjectionKind::Conv2D)
+                    throw Error("population '" + pop.name + "': a " + to_string(p.kind) + " projection cannot be binary");
+                const BinaryLayout l = binary_layout(p, src, pop.shape);
+                const BinaryWeights& b = p.bin;
+                if (b.rows != l.rows || b.row_bits != l.row_bits || b.row_words != l.row_words ||
+                    std::int64_t(b.bits.size()) != l.rows * l.row_words || std::int64_t(b.alpha.size()) != l.outputs)
+                    throw Error("population '" + pop.name + "': binary weights of layer '" + p.layer + "' are " +
+                                std::to_string(b.rows) + " rows of " + std::to_string(b.row_words) + " words and " +
+                                std::to_string(b.alpha.size()) + " scales; the layer needs " + std::to_string(l.rows) +
+                                " rows of " + std::to_string(l.row_words) + " words and " + std::to_string(l.outputs));
+                for (float a : b.alpha)
+                    if (!std::isfinite(a) || a < 0)
+                        throw Error("population '" + pop.name + "': layer '" + p.layer + "' has a binary scale alpha that is negative or not finite");
+                // Bits past the end of a row are 0 by construction; a file that sets them is corrupt.
+                if (l.row_bits % 64)
+                    for (std::int64_t r = 0; r < b.rows; ++r)
+                        if (b.bits[std::size_t(r * b.row_words + b.row_words - 1)] >> (l.row_bits % 64))
+                            throw Error("population '" + pop.name + "': layer '" + p.layer + "': binary row " +
+                                        std::to_string(r) + " has bits set past its " + std::to_string(l.row_bits) + " inputs");
+                if (unpack_binary(p, src, pop.shape) != p.weights)
+                    throw Error("population '" + pop.name + "': layer '" + p.layer +
+                                "': the float weights disagree with the binary weights");
+            } else if (!p.bin.bits.empty() || !p.bin.alpha.empty()) {
+                throw Error("population '" + pop.name + "': layer '" + p.layer + "' holds binary weights but is not binary");
+            }
         }
     }
     const std::size_t P = net.populations.size();

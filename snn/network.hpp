@@ -55,12 +55,34 @@ struct Window {
 
 enum class ProjectionKind { Dense, Conv2D, AvgPool, Identity, MaxPool };
 
+// The weights of a binary projection (Dense or Conv2D) as bits, 64 inputs
+// per word along the input axis: bit i of a row (word i/64, bit i%64) is 1 for
+// a weight of +α and 0 for −α. Row r is output unit r of a Dense projection,
+// (output channel co, kernel offset ky·kw + kx) = co·kh·kw + ky·kw + kx of a
+// Conv2D one; a Dense row covers all source units, a Conv2D row the source's
+// channels. Bits past the row's inputs are 0. One scale α per output unit
+// (Dense) or channel (Conv2D): weight = α·(2·bit − 1). snn/binary.hpp packs
+// and unpacks.
+struct BinaryWeights {
+    std::int64_t rows = 0;
+    std::int64_t row_bits = 0;  // inputs per row
+    std::int64_t row_words = 0; // ⌈row_bits / 64⌉
+    std::vector<std::uint64_t> bits; // rows × row_words
+    std::vector<float> alpha;        // one per output unit (Dense) or channel (Conv2D)
+    bool operator==(const BinaryWeights&) const = default;
+};
+
 struct Projection {
     int source = -1; // index of the source population (earlier in the list)
     ProjectionKind kind = ProjectionKind::Dense;
     Window window;
+    // Float weights. For a binary projection they are the expanded ±α values,
+    // kept for the dense reference paths (the DNN forward pass, calibration);
+    // the file and the binary kernels hold `bin`, which must agree with them.
     std::vector<float> weights;
     std::string layer; // the source-model layer it came from
+    bool binary = false;
+    BinaryWeights bin; // when binary
     bool operator==(const Projection&) const = default;
 };
 

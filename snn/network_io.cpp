@@ -1,5 +1,6 @@
 #include "snn/network_io.hpp"
 
+#include "snn/binary.hpp"
 #include "snn/error.hpp"
 #include "snn/h5.hpp"
 
@@ -73,7 +74,10 @@ void write_network(const Network& net, const std::string& file_path) {
     bool learned = !net.labels.empty() || net.readout == Readout::Assignment || net.steps > 0 || net.max_rate > 0;
     for (const Population& pop : net.populations) learned |= !pop.theta.empty() || pop.inhibition != Inhibition::None;
     const bool v2 = !net.exits.empty() || !net.devices.empty() || learned;
-    h5::write_attr(file, "format_version", v2 ? network_format_version : std::int64_t(1));
+    bool binary = false;
+    for (const Population& pop : net.populations)
+        for (const Projection& p : pop.projections) binary |= p.binary;
+    h5::write_attr(file, "format_version", binary ? network_format_version : v2 ? std::int64_t(2) : std::int64_t(1));
     if (!net.devices.empty()) h5::write_attr(file, "devices", net.devices);
     h5::write_attr(file, "source", net.source);
     h5::write_attr(file, "normalization", net.normalization);
@@ -117,6 +121,14 @@ void write_network(const Network& net, const std::string& file_path) {
             h5::write_attr(pg, "window", window_attr(p.window));
             // Chunking costs a few KiB per dataset, more than deflate saves on
             // small float arrays (which compress poorly anyway).
+            if (p.binary) {
+                // Version 3: the bits and the scales only; the float weights follow from them.
+                h5::write_attr(pg, "binary", std::int64_t(1));
+                h5::write_uint64s(pg, "bits", p.bin.bits, {std::uint64_t(p.bin.rows), std::uint64_t(p.bin.row_words)},
+                                  p.bin.bits.size() >= compress_min_weights / 2);
+                h5::write_floats(pg, "alpha", p.bin.alpha, {p.bin.alpha.size()});
+                continue;
+            }
             const bool compress = p.weights.size() >= compress_min_weights;
             h5::write_floats(pg, "weights", p.weights, weight_dims(p, src, pop.shape), compress);
         }
@@ -244,9 +256,22 @@ Population read_population_attrs(const h5::Node& g, Layout& layout, std::uint64_
         const auto w = read_int_list(pg, "window", 6, "[kh, kw, sh, sw, pad_top, pad_left]");
         p.window = Window{to_int(w[0], pg, "window"), to_int(w[1], pg, "window"), to_int(w[2], pg, "window"),
                           to_int(w[3], pg, "window"), to_int(w[4], pg, "window"), to_int(w[5], pg, "window")};
-        layout.weight_dims.push_back(h5::dataset_dims(pg, "weights"));
-        total_bytes =
-            saturating_add(total_bytes, saturating_mul(element_count(layout.weight_dims.back()), sizeof(float)));
+        p.binary = h5::has_attr(pg, "binary") && h5::read_int_attr(pg, "binary") != 0;
+        if (p.binary) {
+            const auto bits = h5::dataset_dims(pg, "bits"), alpha = h5::dataset_dims(pg, "alpha");
+            if (bits.size() != 2 || alpha.size() != 1)
+                throw Error(pg.file + ": " + pg.path + ": binary weights need a 2-D 'bits' (rows, words) and a 1-D 'alpha', found " +
+                            dims_str(bits) + " and " + dims_str(alpha));
+            layout.weight_dims.push_back({});
+            // The bits, and the float weights unpacked from them (at most 64 per word).
+            const std::uint64_t words = element_count(bits);
+            total_bytes = saturating_add(total_bytes, saturating_mul(words, 8 + 64 * sizeof(float)));
+            total_bytes = saturating_add(total_bytes, saturating_mul(element_count(alpha), sizeof(float)));
+        } else {
+            layout.weight_dims.push_back(h5::dataset_dims(pg, "weights"));
+            total_bytes =
+                saturating_add(total_bytes, saturating_mul(element_count(layout.weight_dims.back()), sizeof(float)));
+        }
         pop.projections.push_back(std::move(p));
     }
     return pop;
@@ -342,8 +367,29 @@ Network load(const std::string& path) {
         pop.bias = h5::read_floats(g, "bias");
         if (h5::exists(g, "theta")) pop.theta = h5::read_floats(g, "theta");
         const h5::Node projs = h5::open_group(g, "projections");
-        for (std::size_t j = 0; j < pop.projections.size(); ++j)
-            pop.projections[j].weights = h5::read_floats(h5::open_group(projs, index_name(j)), "weights");
+        for (std::size_t j = 0; j < pop.projections.size(); ++j) {
+            Projection& p = pop.projections[j];
+            const h5::Node pg = h5::open_group(projs, index_name(j));
+            if (!p.binary) {
+                p.weights = h5::read_floats(pg, "weights");
+                continue;
+            }
+            std::vector<std::uint64_t> dims;
+            p.bin.bits = h5::read_uint64s(pg, "bits", &dims);
+            p.bin.rows = std::int64_t(dims[0]);
+            p.bin.row_words = std::int64_t(dims[1]);
+            p.bin.alpha = h5::read_floats(pg, "alpha");
+            if (p.source < 0 || std::size_t(p.source) >= i)
+                throw Error(path + ": population '" + pop.name + "': projection source " + std::to_string(p.source) +
+                            " is not an earlier population");
+            const Shape& src = net.populations[std::size_t(p.source)].shape;
+            try {
+                p.bin.row_bits = binary_layout(p, src, pop.shape).row_bits;
+                p.weights = unpack_binary(p, src, pop.shape);
+            } catch (const Error& e) {
+                throw Error(path + ": population '" + pop.name + "': " + e.what());
+            }
+        }
     }
 
     try {
@@ -358,6 +404,7 @@ Network load(const std::string& path) {
         const Population& pop = net.populations[i];
         for (std::size_t j = 0; j < pop.projections.size(); ++j) {
             const Projection& p = pop.projections[j];
+            if (p.binary) continue; // unpack_binary checked the packed shape
             const auto want = weight_dims(p, net.populations[std::size_t(p.source)].shape, pop.shape);
             if (layouts[i].weight_dims[j] != want)
                 throw Error(path + ": population '" + pop.name + "': weights of projection from layer '" + p.layer +

@@ -14,8 +14,10 @@ inline constexpr const char* network_format_name = "snn-network";
 // thresholds, winner-take-all inhibition, the assignment readout's labels,
 // the steps and Poisson rate it was made for); a file without any is written as
 // version 1, so that older readers still load it, and a file with them is
-// refused by a reader that would silently drop them.
-inline constexpr std::int64_t network_format_version = 2;
+// refused by a reader that would silently drop them. Version 3 adds binary
+// projections (bit-packed weights and scales, no float weights); only a file
+// that has one is written as version 3.
+inline constexpr std::int64_t network_format_version = 3;
 
 // Validates `net`, then writes it through a temporary file renamed over
 // `path`, so a failed save never leaves a partial file. Throws snn::Error.

@@ -1,0 +1,389 @@
+#include "sim/binary_kernels.hpp"
+
+#include "snn/error.hpp"
+#include "snn/window.hpp"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#include <algorithm>
+#include <bit>
+
+namespace snn {
+
+const char* to_string(PopcountIsa isa) {
+    switch (isa) {
+    case PopcountIsa::Scalar: return "scalar";
+    case PopcountIsa::Avx2: return "avx2";
+    case PopcountIsa::Avx512: return "avx512";
+    }
+    return "?";
+}
+
+PopcountIsa popcount_isa_from(const std::string& s) {
+    for (auto isa : {PopcountIsa::Scalar, PopcountIsa::Avx2, PopcountIsa::Avx512})
+        if (s == to_string(isa)) return isa;
+    throw Error("--popcount '" + s + "': expected auto, scalar, avx2 or avx512");
+}
+
+bool popcount_isa_supported(PopcountIsa isa) {
+#if defined(__x86_64__)
+    switch (isa) {
+    case PopcountIsa::Scalar: return true;
+    case PopcountIsa::Avx2: return __builtin_cpu_supports("avx2");
+    case PopcountIsa::Avx512:
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+               __builtin_cpu_supports("avx512vpopcntdq");
+    }
+    return false;
+#else
+    return isa == PopcountIsa::Scalar;
+#endif
+}
+
+PopcountIsa best_popcount_isa() {
+    if (popcount_isa_supported(PopcountIsa::Avx512)) return PopcountIsa::Avx512;
+    if (popcount_isa_supported(PopcountIsa::Avx2)) return PopcountIsa::Avx2;
+    return PopcountIsa::Scalar;
+}
+
+namespace {
+
+using Words = std::uint64_t;
+
+// The one float expression every implementation ends with (−ffp-contract=off
+// keeps it a separate multiply and add, as the vector versions do).
+inline float binary_input(float alpha, std::int64_t count, std::int64_t n) {
+    return alpha * float(2 * count - n);
+}
+
+// ---------------------------------------------------------------- scalar
+
+// Dense: counts of output j over the nonzero spike words (index, word).
+void dense_scalar(const Words* w, std::int64_t out_pad, std::int64_t outputs, const Words* nz_index, const Words* s,
+                  std::int64_t nz, std::int64_t n, const float* alpha, float* current) {
+    for (std::int64_t j = 0; j < outputs; ++j) {
+        std::int64_t c = 0;
+        for (std::int64_t q = 0; q < nz; ++q) {
+            const Words k = nz_index[q];
+            c += std::popcount(s[k] & w[std::int64_t(k) * out_pad + j]);
+        }
+        current[j] += binary_input(alpha[j], c, n);
+    }
+}
+
+// Conv2D, one output pixel: channels [0, outputs) of the taps e ∈ [b, e_end).
+std::int64_t conv_pixel_scalar(const Words* w, std::int64_t out_pad, std::int64_t outputs, std::int64_t words,
+                               const std::int32_t* tap_src, const std::int32_t* tap_k, std::int32_t b,
+                               std::int32_t e_end, const Words* plane, const float* alpha, float* current) {
+    std::int64_t n = 0;
+    for (std::int32_t e = b; e < e_end; ++e)
+        for (std::int64_t q = 0; q < words; ++q) n += std::popcount(plane[std::int64_t(tap_src[e]) * words + q]);
+    if (n == 0) return 0;
+    for (std::int64_t co = 0; co < outputs; ++co) {
+        std::int64_t c = 0;
+        for (std::int32_t e = b; e < e_end; ++e)
+            for (std::int64_t q = 0; q < words; ++q) {
+                const Words sw = plane[std::int64_t(tap_src[e]) * words + q];
+                if (sw) c += std::popcount(sw & w[(std::int64_t(tap_k[e]) * words + q) * out_pad + co]);
+            }
+        current[co] += binary_input(alpha[co], c, n);
+    }
+    return n;
+}
+
+#if defined(__x86_64__)
+// ---------------------------------------------------------------- AVX-512
+
+#define SNN_AVX512 __attribute__((target("avx512f,avx512dq,avx512vl,avx512vpopcntdq")))
+
+// current[j0 .. j0+8) += α·(2c − n) for the 8 counts in `c` (masked past `outputs`).
+SNN_AVX512 inline void finish8_avx512(__m512i c, std::int64_t n, const float* alpha, float* current, std::int64_t j0,
+                                      std::int64_t outputs) {
+    const __m512i d = _mm512_sub_epi64(_mm512_add_epi64(c, c), _mm512_set1_epi64(n));
+    const __m256 x = _mm512_cvtepi64_ps(d);
+    const __m256 a = _mm256_load_ps(alpha + j0);
+    const std::int64_t left = outputs - j0;
+    const __mmask8 m = left >= 8 ? __mmask8(0xff) : __mmask8((1u << left) - 1);
+    const __m256 cur = _mm256_maskz_loadu_ps(m, current + j0);
+    _mm256_mask_storeu_ps(current + j0, m, _mm256_add_ps(cur, _mm256_mul_ps(a, x)));
+}
+
+SNN_AVX512 void dense_avx512(const Words* w, std::int64_t out_pad, std::int64_t outputs, const Words* nz_index,
+                             const Words* s, std::int64_t nz, std::int64_t n, const float* alpha, float* current) {
+    std::int64_t j0 = 0;
+    for (; j0 + 32 <= out_pad; j0 += 32) {
+        __m512i c0 = _mm512_setzero_si512(), c1 = c0, c2 = c0, c3 = c0;
+        for (std::int64_t q = 0; q < nz; ++q) {
+            const Words k = nz_index[q];
+            const __m512i sv = _mm512_set1_epi64(std::int64_t(s[k]));
+            const Words* row = w + std::int64_t(k) * out_pad + j0;
+            c0 = _mm512_add_epi64(c0, _mm512_popcnt_epi64(_mm512_and_si512(sv, _mm512_load_si512(row))));
+            c1 = _mm512_add_epi64(c1, _mm512_popcnt_epi64(_mm512_and_si512(sv, _mm512_load_si512(row + 8))));
+            c2 = _mm512_add_epi64(c2, _mm512_popcnt_epi64(_mm512_and_si512(sv, _mm512_load_si512(row + 16))));
+            c3 = _mm512_add_epi64(c3, _mm512_popcnt_epi64(_mm512_and_si512(sv, _mm512_load_si512(row + 24))));
+        }
+        finish8_avx512(c0, n, alpha, current, j0, outputs);
+        finish8_avx512(c1, n, alpha, current, j0 + 8, outputs);
+        finish8_avx512(c2, n, alpha, current, j0 + 16, outputs);
+        finish8_avx512(c3, n, alpha, current, j0 + 24, outputs);
+    }
+    for (; j0 < out_pad; j0 += 8) {
+        __m512i c0 = _mm512_setzero_si512();
+        for (std::int64_t q = 0; q < nz; ++q) {
+            const Words k = nz_index[q];
+            const __m512i sv = _mm512_set1_epi64(std::int64_t(s[k]));
+            c0 = _mm512_add_epi64(c0, _mm512_popcnt_epi64(_mm512_and_si512(sv, _mm512_load_si512(w + std::int64_t(k) * out_pad + j0))));
+        }
+        finish8_avx512(c0, n, alpha, current, j0, outputs);
+    }
+}
+
+SNN_AVX512 std::int64_t conv_pixel_avx512(const Words* w, std::int64_t out_pad, std::int64_t outputs, std::int64_t words,
+                                          const std::int32_t* tap_src, const std::int32_t* tap_k, std::int32_t b,
+                                          std::int32_t e_end, const Words* plane, const float* alpha, float* current) {
+    std::int64_t n = 0;
+    for (std::int32_t e = b; e < e_end; ++e)
+        for (std::int64_t q = 0; q < words; ++q) n += std::popcount(plane[std::int64_t(tap_src[e]) * words + q]);
+    if (n == 0) return 0;
+    // Blocks of up to 64 channels kept in 8 registers across all taps.
+    for (std::int64_t c0 = 0; c0 < out_pad; c0 += 64) {
+        const int chunks = int(std::min<std::int64_t>(8, (out_pad - c0) / 8));
+        __m512i acc[8];
+        for (int k = 0; k < 8; ++k) acc[k] = _mm512_setzero_si512();
+        for (std::int32_t e = b; e < e_end; ++e)
+            for (std::int64_t q = 0; q < words; ++q) {
+                const Words sw = plane[std::int64_t(tap_src[e]) * words + q];
+                if (!sw) continue;
+                const __m512i sv = _mm512_set1_epi64(std::int64_t(sw));
+                const Words* row = w + (std::int64_t(tap_k[e]) * words + q) * out_pad + c0;
+                for (int k = 0; k < chunks; ++k)
+                    acc[k] = _mm512_add_epi64(acc[k], _mm512_popcnt_epi64(_mm512_and_si512(sv, _mm512_load_si512(row + 8 * k))));
+            }
+        for (int k = 0; k < chunks; ++k) finish8_avx512(acc[k], n, alpha + c0, current + c0, 8 * k, outputs - c0);
+    }
+    return n;
+}
+
+SNN_AVX512 void xnor_avx512(const Words* w, std::int64_t out_pad, std::int64_t outputs, std::int64_t words,
+                            std::int64_t n_in, const Words* a, const float* alpha, float* out) {
+    for (std::int64_t j0 = 0; j0 < out_pad; j0 += 8) {
+        __m512i c = _mm512_setzero_si512();
+        for (std::int64_t k = 0; k < words; ++k) {
+            const Words mask = k + 1 < words || n_in % 64 == 0 ? ~Words(0) : (Words(1) << (n_in % 64)) - 1;
+            const __m512i av = _mm512_set1_epi64(std::int64_t(a[k] & mask));
+            const __m512i mv = _mm512_set1_epi64(std::int64_t(mask));
+            const __m512i x = _mm512_and_si512(_mm512_xor_si512(av, _mm512_load_si512(w + k * out_pad + j0)), mv);
+            c = _mm512_add_epi64(c, _mm512_popcnt_epi64(x));
+        }
+        // out = α·(n − 2c)
+        const __m512i d = _mm512_sub_epi64(_mm512_set1_epi64(n_in), _mm512_add_epi64(c, c));
+        const __m256 r = _mm256_mul_ps(_mm256_load_ps(alpha + j0), _mm512_cvtepi64_ps(d));
+        const std::int64_t left = outputs - j0;
+        _mm256_mask_storeu_ps(out + j0, left >= 8 ? __mmask8(0xff) : __mmask8((1u << left) - 1), r);
+    }
+}
+
+// ---------------------------------------------------------------- AVX2
+
+#define SNN_AVX2 __attribute__((target("avx2")))
+
+// Popcount of each 64-bit lane: nibble table lookups, summed per lane by vpsadbw.
+SNN_AVX2 inline __m256i popcnt64_avx2(__m256i v) {
+    const __m256i table = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1,
+                                           2, 2, 3, 2, 3, 3, 4);
+    const __m256i low = _mm256_set1_epi8(0x0f);
+    const __m256i lo = _mm256_and_si256(v, low), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
+    const __m256i bytes = _mm256_add_epi8(_mm256_shuffle_epi8(table, lo), _mm256_shuffle_epi8(table, hi));
+    return _mm256_sad_epu8(bytes, _mm256_setzero_si256());
+}
+
+SNN_AVX2 inline void finish4_avx2(__m256i c, std::int64_t n, const float* alpha, float* current, std::int64_t j0,
+                                  std::int64_t outputs) {
+    alignas(32) std::int64_t counts[4];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(counts), c);
+    for (std::int64_t k = 0; k < 4 && j0 + k < outputs; ++k)
+        current[j0 + k] += binary_input(alpha[j0 + k], counts[k], n);
+}
+
+SNN_AVX2 void dense_avx2(const Words* w, std::int64_t out_pad, std::int64_t outputs, const Words* nz_index,
+                         const Words* s, std::int64_t nz, std::int64_t n, const float* alpha, float* current) {
+    for (std::int64_t j0 = 0; j0 < out_pad; j0 += 8) {
+        __m256i c0 = _mm256_setzero_si256(), c1 = c0;
+        for (std::int64_t q = 0; q < nz; ++q) {
+            const Words k = nz_index[q];
+            const __m256i sv = _mm256_set1_epi64x(std::int64_t(s[k]));
+            const Words* row = w + std::int64_t(k) * out_pad + j0;
+            c0 = _mm256_add_epi64(c0, popcnt64_avx2(_mm256_and_si256(sv, _mm256_load_si256(reinterpret_cast<const __m256i*>(row)))));
+            c1 = _mm256_add_epi64(c1, popcnt64_avx2(_mm256_and_si256(sv, _mm256_load_si256(reinterpret_cast<const __m256i*>(row + 4)))));
+        }
+        finish4_avx2(c0, n, alpha, current, j0, outputs);
+        finish4_avx2(c1, n, alpha, current, j0 + 4, outputs);
+    }
+}
+
+SNN_AVX2 std::int64_t conv_pixel_avx2(const Words* w, std::int64_t out_pad, std::int64_t outputs, std::int64_t words,
+                                      const std::int32_t* tap_src, const std::int32_t* tap_k, std::int32_t b,
+                                      std::int32_t e_end, const Words* plane, const float* alpha, float* current) {
+    std::int64_t n = 0;
+    for (std::int32_t e = b; e < e_end; ++e)
+        for (std::int64_t q = 0; q < words; ++q) n += std::popcount(plane[std::int64_t(tap_src[e]) * words + q]);
+    if (n == 0) return 0;
+    for (std::int64_t c0 = 0; c0 < out_pad; c0 += 32) {
+        const int chunks = int(std::min<std::int64_t>(8, (out_pad - c0) / 4));
+        __m256i acc[8];
+        for (int k = 0; k < 8; ++k) acc[k] = _mm256_setzero_si256();
+        for (std::int32_t e = b; e < e_end; ++e)
+            for (std::int64_t q = 0; q < words; ++q) {
+                const Words sw = plane[std::int64_t(tap_src[e]) * words + q];
+                if (!sw) continue;
+                const __m256i sv = _mm256_set1_epi64x(std::int64_t(sw));
+                const Words* row = w + (std::int64_t(tap_k[e]) * words + q) * out_pad + c0;
+                for (int k = 0; k < chunks; ++k)
+                    acc[k] = _mm256_add_epi64(
+                        acc[k], popcnt64_avx2(_mm256_and_si256(sv, _mm256_load_si256(reinterpret_cast<const __m256i*>(row + 4 * k)))));
+            }
+        for (int k = 0; k < chunks; ++k) finish4_avx2(acc[k], n, alpha + c0, current + c0, 4 * k, outputs - c0);
+    }
+    return n;
+}
+
+SNN_AVX2 void xnor_avx2(const Words* w, std::int64_t out_pad, std::int64_t outputs, std::int64_t words,
+                        std::int64_t n_in, const Words* a, const float* alpha, float* out) {
+    for (std::int64_t j0 = 0; j0 < out_pad; j0 += 4) {
+        __m256i c = _mm256_setzero_si256();
+        for (std::int64_t k = 0; k < words; ++k) {
+            const Words mask = k + 1 < words || n_in % 64 == 0 ? ~Words(0) : (Words(1) << (n_in % 64)) - 1;
+            const __m256i av = _mm256_set1_epi64x(std::int64_t(a[k] & mask));
+            const __m256i x = _mm256_and_si256(
+                _mm256_xor_si256(av, _mm256_load_si256(reinterpret_cast<const __m256i*>(w + k * out_pad + j0))),
+                _mm256_set1_epi64x(std::int64_t(mask)));
+            c = _mm256_add_epi64(c, popcnt64_avx2(x));
+        }
+        alignas(32) std::int64_t counts[4];
+        _mm256_store_si256(reinterpret_cast<__m256i*>(counts), c);
+        for (std::int64_t k = 0; k < 4 && j0 + k < outputs; ++k) out[j0 + k] = alpha[j0 + k] * float(n_in - 2 * counts[k]);
+    }
+}
+#endif
+
+void xnor_scalar(const Words* w, std::int64_t out_pad, std::int64_t outputs, std::int64_t words, std::int64_t n_in,
+                 const Words* a, const float* alpha, float* out) {
+    for (std::int64_t j = 0; j < outputs; ++j) {
+        std::int64_t c = 0;
+        for (std::int64_t k = 0; k < words; ++k) {
+            const Words mask = k + 1 < words || n_in % 64 == 0 ? ~Words(0) : (Words(1) << (n_in % 64)) - 1;
+            c += std::popcount((a[k] ^ w[k * out_pad + j]) & mask);
+        }
+        out[j] = alpha[j] * float(n_in - 2 * c);
+    }
+}
+
+} // namespace
+
+BinaryKernel::BinaryKernel(const Projection& p, const Shape& src, const Shape& dst) : kind_(p.kind), src_(src), dst_(dst) {
+    if (!p.binary) throw InternalError("BinaryKernel: the projection from layer '" + p.layer + "' is not binary");
+    const BinaryWeights& b = p.bin;
+    outputs_ = std::int64_t(b.alpha.size());
+    out_pad_ = (outputs_ + 7) / 8 * 8;
+    words_ = b.row_words;
+    alpha_.assign(std::size_t(out_pad_), 0.0f);
+    std::copy(b.alpha.begin(), b.alpha.end(), alpha_.begin());
+    const std::int64_t taps = kind_ == ProjectionKind::Conv2D ? std::int64_t(p.window.kh) * p.window.kw : 1;
+    // Row r = output·taps + tap of p.bin goes to [tap][word][output].
+    w_.assign(std::size_t(taps * words_ * out_pad_), 0);
+    for (std::int64_t o = 0; o < outputs_; ++o)
+        for (std::int64_t t = 0; t < taps; ++t)
+            for (std::int64_t k = 0; k < words_; ++k)
+                w_[std::size_t((t * words_ + k) * out_pad_ + o)] = b.bits[std::size_t((o * taps + t) * words_ + k)];
+    if (kind_ == ProjectionKind::Dense) {
+        scratch_words_ = std::size_t(2 * words_); // the spike bits, then the indices of their nonzero words
+        return;
+    }
+    scratch_words_ = std::size_t(std::int64_t(src.h) * src.w * words_); // per source pixel, its channels' bits
+    tap_begin_.assign(std::size_t(dst.h) * std::size_t(dst.w) + 1, 0);
+    for (int oy = 0; oy < dst.h; ++oy)
+        for (int ox = 0; ox < dst.w; ++ox) {
+            for_each_tap(p.window, src, oy, ox, [&](int y, int x, int ky, int kx) {
+                tap_src_.push_back(y * src.w + x);
+                tap_k_.push_back(ky * p.window.kw + kx);
+            });
+            tap_begin_[std::size_t(oy * dst.w + ox) + 1] = std::int32_t(tap_src_.size());
+        }
+}
+
+std::int64_t BinaryKernel::accumulate(std::span<const std::int32_t> units, std::uint64_t* scratch, float* current,
+                                      PopcountIsa isa) const {
+    if (units.empty()) return 0;
+    const Words* w = w_.data();
+    const float* alpha = alpha_.data();
+    if (kind_ == ProjectionKind::Dense) {
+        Words* s = scratch;
+        Words* nz_index = scratch + words_;
+        std::int64_t nz = 0;
+        for (std::int32_t u : units) {
+            Words& word = s[u >> 6];
+            if (!word) nz_index[nz++] = Words(u >> 6); // units ascend: the words come in order
+            word |= Words(1) << (u & 63);
+        }
+        const std::int64_t n = std::int64_t(units.size());
+        switch (isa) {
+#if defined(__x86_64__)
+        case PopcountIsa::Avx512: dense_avx512(w, out_pad_, outputs_, nz_index, s, nz, n, alpha, current); break;
+        case PopcountIsa::Avx2: dense_avx2(w, out_pad_, outputs_, nz_index, s, nz, n, alpha, current); break;
+#endif
+        default: dense_scalar(w, out_pad_, outputs_, nz_index, s, nz, n, alpha, current); break;
+        }
+        for (std::int64_t q = 0; q < nz; ++q) {
+            s[nz_index[q]] = 0;
+            nz_index[q] = 0;
+        }
+        return n * outputs_;
+    }
+    // Conv2D: the spikes as one row of words per source pixel.
+    const int cin = src_.c;
+    for (std::int32_t u : units) {
+        const std::int32_t pix = u / cin, ci = u - pix * cin;
+        scratch[std::int64_t(pix) * words_ + (ci >> 6)] |= Words(1) << (ci & 63);
+    }
+    const std::int64_t out_pixels = std::int64_t(dst_.h) * dst_.w;
+    std::int64_t spikes_in_windows = 0;
+    for (std::int64_t op = 0; op < out_pixels; ++op) {
+        const std::int32_t b = tap_begin_[std::size_t(op)], e = tap_begin_[std::size_t(op) + 1];
+        float* cur = current + op * outputs_;
+        switch (isa) {
+#if defined(__x86_64__)
+        case PopcountIsa::Avx512:
+            spikes_in_windows += conv_pixel_avx512(w, out_pad_, outputs_, words_, tap_src_.data(), tap_k_.data(), b, e,
+                                                   scratch, alpha, cur);
+            break;
+        case PopcountIsa::Avx2:
+            spikes_in_windows += conv_pixel_avx2(w, out_pad_, outputs_, words_, tap_src_.data(), tap_k_.data(), b, e,
+                                                 scratch, alpha, cur);
+            break;
+#endif
+        default:
+            spikes_in_windows += conv_pixel_scalar(w, out_pad_, outputs_, words_, tap_src_.data(), tap_k_.data(), b, e,
+                                                   scratch, alpha, cur);
+            break;
+        }
+    }
+    for (std::int32_t u : units) scratch[std::int64_t(u / cin) * words_ + ((u % cin) >> 6)] = 0;
+    return spikes_in_windows * outputs_;
+}
+
+std::int64_t BinaryKernel::xnor(const std::uint64_t* activation_bits, float* out, PopcountIsa isa) const {
+    if (kind_ != ProjectionKind::Dense) throw InternalError("BinaryKernel::xnor: dense projections only");
+    const std::int64_t n_in = src_.size();
+    switch (isa) {
+#if defined(__x86_64__)
+    case PopcountIsa::Avx512: xnor_avx512(w_.data(), out_pad_, outputs_, words_, n_in, activation_bits, alpha_.data(), out); break;
+    case PopcountIsa::Avx2: xnor_avx2(w_.data(), out_pad_, outputs_, words_, n_in, activation_bits, alpha_.data(), out); break;
+#endif
+    default: xnor_scalar(w_.data(), out_pad_, outputs_, words_, n_in, activation_bits, alpha_.data(), out); break;
+    }
+    return n_in * outputs_;
+}
+
+} // namespace snn

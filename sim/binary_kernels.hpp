@@ -1,0 +1,77 @@
+#pragma once
+// Binary kernels: a binary projection (snn/binary.hpp) fed by the spikes of
+// one step, held as bits. With s the spike bits in output j's receptive
+// field and w_j its weight bits (1 = +α_j, 0 = −α_j),
+//
+//   I_j += α_j · (2·popcount(s ∧ w_j) − popcount(s))
+//
+// since each spike adds +α_j where its weight bit is 1 and −α_j where it is 0.
+// Only the spikes' words are read (a word of 64 inputs with no spike is
+// skipped), so a step with no input spike costs nothing.
+//
+// Three implementations behind one signature, chosen at run time:
+//   Scalar   std::popcount on 64-bit words (the compiler's popcnt with -mpopcnt)
+//   Avx2     4 words per register, popcount by nibble table (vpshufb + vpsadbw)
+//   Avx512   8 words per register, VPOPCNTDQ
+// The counts are exact integers and every output adds α·(2c − n) once, in
+// the same float operations, so all three give identical currents (tested).
+//
+// BinaryKernel::xnor is the binary-DNN baseline (XNOR-Net): ±1 activations as
+// bits, XNOR + popcount over every input, whatever the activity.
+#include "snn/network.hpp"
+
+#include <oneapi/tbb/cache_aligned_allocator.h>
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace snn {
+
+enum class PopcountIsa { Scalar, Avx2, Avx512 };
+const char* to_string(PopcountIsa);
+PopcountIsa popcount_isa_from(const std::string&); // "scalar", "avx2" or "avx512"
+bool popcount_isa_supported(PopcountIsa);          // by this CPU
+PopcountIsa best_popcount_isa();                   // the fastest supported one
+
+class BinaryKernel {
+public:
+    // p must be binary (Dense or Conv2D); the kernel keeps its own copy of the
+    // bits, laid out input-word-major with the outputs contiguous:
+    //   Dense:  [word][output]            Conv2D: [tap][word][output channel]
+    // (p.bin holds one row per output; this is its transpose, so that one
+    // spike word is ANDed with the words of 8 outputs at once.)
+    BinaryKernel(const Projection& p, const Shape& src, const Shape& dst);
+
+    // Scratch (in words) that accumulate() needs: all zero on entry, left all zero.
+    std::size_t scratch_words() const { return scratch_words_; }
+
+    // Adds the input current of the listed spiking source units (ascending) to
+    // `current` (one float per target unit); returns the synaptic events
+    // (Σ over spikes of their fan-out, what the float event kernel would add).
+    std::int64_t accumulate(std::span<const std::int32_t> units, std::uint64_t* scratch, float* current,
+                            PopcountIsa isa) const;
+
+    // Dense only: out[j] = α_j·(n − 2·popcount((a ⊕ w_j))) over all n inputs,
+    // a = ±1 activations as bits (1 = +1, bits past n ignored). Returns the
+    // binary operations done (n × outputs).
+    std::int64_t xnor(const std::uint64_t* activation_bits, float* out, PopcountIsa isa) const;
+
+    ProjectionKind kind() const { return kind_; }
+    std::int64_t words() const { return words_; } // words per input row: Dense all inputs, Conv2D one pixel's channels
+
+private:
+    ProjectionKind kind_;
+    Shape src_, dst_;
+    std::int64_t outputs_ = 0;  // Dense: target units; Conv2D: output channels
+    std::int64_t out_pad_ = 0;  // outputs rounded up to a multiple of 8
+    std::int64_t words_ = 0;
+    std::size_t scratch_words_ = 0;
+    std::vector<std::uint64_t, tbb::cache_aligned_allocator<std::uint64_t>> w_;
+    std::vector<float, tbb::cache_aligned_allocator<float>> alpha_; // out_pad_, zero past outputs_
+    // Conv2D: per output pixel its taps inside the source, as CSR of (source pixel, kernel tap).
+    std::vector<std::int32_t> tap_begin_, tap_src_, tap_k_;
+};
+
+} // namespace snn
