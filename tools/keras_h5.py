@@ -25,13 +25,17 @@ Layout summary (what an importer has to handle)::
       keras3: weight_names "sequential/conv1/kernel", "sequential/conv1/bias"
 
 Weight layouts: Dense kernel (in, out); Conv2D kernel (kh, kw, in, out);
-BatchNormalization gamma, beta, moving_mean, moving_variance.
+BatchNormalization gamma, beta, moving_mean, moving_variance. Larq's QuantConv2D /
+QuantDense store the latent float kernel in the same layouts (see quant_conv2d).
 
 Reader
 ------
 ``forward(path, x)`` is an independent plain-numpy forward pass (channels-last,
 x of shape (N, H, W, C) float32) driven only by the contents of the .h5 file.
-It is the reference the C++ importer is checked against.
+It is the reference the C++ importer is checked against. Larq QuantConv2D /
+QuantDense are run with kernel_quantizer(latent kernel): ste_sign, approx_sign,
+swish_sign -> sign (sign(0) = +1); magnitude_aware_sign -> mean(|w|) over all
+axes but the last times sign; input_quantizer must be None.
 """
 
 import json
@@ -166,6 +170,102 @@ def leaky_relu(name, alpha=0.3):
     return {"class_name": "LeakyReLU", "config": cfg, "weights": []}
 
 
+# --------------------------------------------------------------------------
+# Larq (binarized networks) layers: QuantConv2D, QuantDense
+# --------------------------------------------------------------------------
+#
+# Larq's layers are Keras layers with three extra config keys, appended after
+# the Keras ones (larq/layers_base.py: QuantizerBaseConv.get_config adds
+# "pad_values" (conv layers only), BaseLayer.get_config "input_quantizer",
+# QuantizerBase.get_config "kernel_quantizer"). Since Larq 0.9 a quantizer
+# is a Keras Layer (SteSign, ApproxSign, ...); the string "ste_sign" a user
+# writes is a registered alias of the class, so what lands in the file is the
+# serialized SteSign object, not the string. Larq < 0.9 quantizers were plain
+# functions and were written as the bare string ("ste_sign"). The constraint
+# string "weight_clip" resolves to Larq's alias *class* `weight_clip` (a
+# subclass of WeightClip), so its class_name is "weight_clip".
+# With Keras >= 2.13 (the version this writer emulates) nested objects are
+# serialized by keras.saving.serialize_keras_object, which adds "module",
+# "registered_name" and, for a built layer such as a quantizer that has been
+# applied to the kernel, "build_config". A reader should key on class_name
+# (or a bare string) and config only.
+#
+# The stored kernel is Larq's *latent* float kernel (the QuantizedVariable's
+# latent variable); the layer computes with kernel_quantizer(kernel).
+
+_LARQ_QUANTIZER_ALIASES = {"SteSign": "ste_sign", "ApproxSign": "approx_sign",
+                           "SwishSign": "swish_sign", "MagnitudeAwareSign": "magnitude_aware_sign",
+                           "SteHeaviside": "ste_heaviside", "SteTern": "ste_tern",
+                           "DoReFa": "dorefa_quantizer"}
+
+
+def larq_quantizer(class_name="SteSign", name=None, build_shape=None, **config):
+    """A Larq quantizer object as Keras 2.14 serializes it (e.g. SteSign(clip_value=1.0)).
+
+    ``name`` is the Keras layer name Larq's quantizer gets (first instance of
+    SteSign: "ste_sign", then "ste_sign_1", ...); ``build_shape`` the shape it
+    was built with (the kernel shape)."""
+    if class_name in ("SteSign", "MagnitudeAwareSign", "SteHeaviside"):
+        config.setdefault("clip_value", 1.0)
+    elif class_name == "SwishSign":
+        config.setdefault("beta", 5.0)
+    cfg = {"name": name or _LARQ_QUANTIZER_ALIASES.get(class_name, class_name.lower()),
+           "trainable": True, "dtype": "float32"}
+    cfg.update(config)
+    out = {"module": "larq.quantizers", "class_name": class_name, "config": cfg,
+           "registered_name": class_name}
+    if build_shape is not None:
+        out["build_config"] = {"input_shape": [int(s) for s in build_shape]}
+    return out
+
+
+def larq_weight_clip(clip_value=1, class_name="weight_clip"):
+    """Larq's WeightClip constraint; the string "weight_clip" gives class_name "weight_clip"."""
+    return {"module": "larq.constraints", "class_name": class_name,
+            "config": {"clip_value": clip_value}, "registered_name": class_name}
+
+
+def _larq_extra(layer, kernel_quantizer, input_quantizer, kernel_constraint):
+    layer["config"]["kernel_constraint"] = kernel_constraint
+    layer["config"]["input_quantizer"] = input_quantizer
+    layer["config"]["kernel_quantizer"] = kernel_quantizer
+    layer["module"] = "larq.layers"
+    layer["registered_name"] = layer["class_name"]
+    return layer
+
+
+def quant_conv2d(name, kernel, bias=None, strides=1, padding="valid", activation="linear",
+                 kernel_quantizer="default", input_quantizer=None,
+                 kernel_constraint="default", pad_values=0.0, quantizer_name=None):
+    """Larq QuantConv2D; ``kernel`` is the latent float kernel (kh, kw, in, out).
+
+    kernel_quantizer / kernel_constraint "default": SteSign(clip_value=1.0) and
+    weight_clip(clip_value=1), i.e. what kernel_quantizer="ste_sign",
+    kernel_constraint="weight_clip" are written as."""
+    kernel = np.asarray(kernel, np.float32)
+    layer = conv2d(name, kernel, bias, strides=strides, padding=padding, activation=activation)
+    layer["class_name"] = "QuantConv2D"
+    if kernel_quantizer == "default":
+        kernel_quantizer = larq_quantizer("SteSign", name=quantizer_name, build_shape=kernel.shape)
+    if kernel_constraint == "default":
+        kernel_constraint = larq_weight_clip()
+    layer["config"]["pad_values"] = float(pad_values)
+    return _larq_extra(layer, kernel_quantizer, input_quantizer, kernel_constraint)
+
+
+def quant_dense(name, kernel, bias=None, activation="linear", kernel_quantizer="default",
+                input_quantizer=None, kernel_constraint="default", quantizer_name=None):
+    """Larq QuantDense; ``kernel`` is the latent float kernel (in, out)."""
+    kernel = np.asarray(kernel, np.float32)
+    layer = dense(name, kernel, bias, activation=activation)
+    layer["class_name"] = "QuantDense"
+    if kernel_quantizer == "default":
+        kernel_quantizer = larq_quantizer("SteSign", name=quantizer_name, build_shape=kernel.shape)
+    if kernel_constraint == "default":
+        kernel_constraint = larq_weight_clip()
+    return _larq_extra(layer, kernel_quantizer, input_quantizer, kernel_constraint)
+
+
 def with_inbound(layer, *inbound):
     """Return ``layer`` with Functional-model inbound layer names attached."""
     layer = dict(layer)
@@ -214,8 +314,8 @@ def _keras3_layer_entry(layer):
     if layer["class_name"] == "InputLayer":
         cfg = {"batch_shape": cfg["batch_input_shape"], "dtype": cfg["dtype"],
                "sparse": cfg["sparse"], "name": cfg["name"]}
-    return {"module": "keras.layers", "class_name": layer["class_name"], "config": cfg,
-            "registered_name": None}
+    return {"module": layer.get("module", "keras.layers"), "class_name": layer["class_name"],
+            "config": cfg, "registered_name": layer.get("registered_name")}
 
 
 def model_config(layers, model_name, functional, layout):
@@ -359,8 +459,9 @@ def _activation(x, act):
     raise NotImplementedError("activation %r" % act)
 
 
-def _conv2d(x, cfg, w):
-    kernel = w[0]
+def _conv2d(x, cfg, w, kernel=None, pad_value=0.0):
+    if kernel is None:
+        kernel = w[0]
     kh, kw = cfg["kernel_size"]
     sh, sw = cfg.get("strides", [1, 1])
     if cfg.get("data_format", "channels_last") != "channels_last":
@@ -368,7 +469,7 @@ def _conv2d(x, cfg, w):
     if list(cfg.get("dilation_rate", [1, 1])) != [1, 1] or cfg.get("groups", 1) != 1:
         raise NotImplementedError("dilated / grouped conv")
     if cfg["padding"] == "same":
-        x = _pad_same(x, kh, kw, sh, sw)
+        x = _pad_same(x, kh, kw, sh, sw, pad_value)
     elif cfg["padding"] != "valid":
         raise NotImplementedError("padding %r" % cfg["padding"])
     cols = _windows(np.ascontiguousarray(x), kh, kw, sh, sw)   # im2col view
@@ -397,6 +498,37 @@ def _pool(x, cfg, kind):
     return win.max(axis=(3, 4)) if kind == "max" else win.mean(axis=(3, 4), dtype=np.float32)
 
 
+def _larq_quantizer_name(q):
+    """Larq quantizer identifier (None, "ste_sign", or a serialized object) -> snake name."""
+    if q is None:
+        return None
+    if isinstance(q, str):
+        return q
+    if isinstance(q, dict) and "class_name" in q:
+        cls = q["class_name"]
+        return _LARQ_QUANTIZER_ALIASES.get(cls, "noop" if cls in ("NoOp", "NoOpQuantizer") else cls)
+    raise NotImplementedError("quantizer %r" % (q,))
+
+
+def _larq_kernel(cfg, kernel):
+    """The kernel a Larq layer computes with: kernel_quantizer(latent kernel)."""
+    if _larq_quantizer_name(cfg.get("input_quantizer")) is not None:
+        raise NotImplementedError("Larq input_quantizer %r (only None is supported)"
+                                  % (cfg.get("input_quantizer"),))
+    q = _larq_quantizer_name(cfg.get("kernel_quantizer"))
+    if q in (None, "noop"):
+        return kernel
+    # larq.math.sign: sign(0) = +1
+    sign = np.where(kernel >= 0, np.float32(1), np.float32(-1))
+    if q in ("ste_sign", "approx_sign", "swish_sign"):
+        return sign
+    if q == "magnitude_aware_sign":
+        # scale = mean(|w|) over all axes but the last (one per output unit)
+        scale = np.abs(kernel).mean(axis=tuple(range(kernel.ndim - 1)), dtype=np.float64)
+        return (scale.astype(np.float32) * sign).astype(np.float32)
+    raise NotImplementedError("Larq kernel_quantizer %r" % (cfg.get("kernel_quantizer"),))
+
+
 def _batch_norm(x, cfg, w):
     w = list(w)
     gamma = w.pop(0) if cfg.get("scale", True) else 1.0
@@ -422,6 +554,14 @@ def _apply(layer, inputs, weights, skip_activation=False):
         return _activation(_conv2d(x, cfg, weights), act)
     if cls == "Dense":
         y = x @ weights[0]
+        if cfg.get("use_bias", True):
+            y = y + weights[1]
+        return _activation(y.astype(np.float32), act)
+    if cls == "QuantConv2D":
+        return _activation(_conv2d(x, cfg, weights, kernel=_larq_kernel(cfg, weights[0]),
+                                   pad_value=float(cfg.get("pad_values", 0.0))), act)
+    if cls == "QuantDense":
+        y = x @ _larq_kernel(cfg, weights[0])
         if cfg.get("use_bias", True):
             y = y + weights[1]
         return _activation(y.astype(np.float32), act)

@@ -4,7 +4,8 @@
     /usr/bin/python3 tools/train_reference.py [--out data/models] [--epochs N] [--only NAME]
 
 Models (see data/models/README.md): mnist_mlp, mnist_cnn, mnist_cnn_bn_maxpool,
-fashion_cnn. Each is built so that it maps 1:1 onto Keras layers (channels-last
+fashion_cnn, mnist_bcnn (binary weights, written as Larq QuantConv2D / QuantDense).
+Each is built so that it maps 1:1 onto Keras layers (channels-last
 flatten, Keras weight layouts, BN eps 1e-3); after export the .h5 is re-read and
 run through the independent numpy forward pass in tools/keras_h5.py on the full
 10k test set, which must agree with torch on >= 99.9 % of the argmaxes.
@@ -156,6 +157,105 @@ class BNCNN(nn.Module):
                 linear_to_dense("out", self.out, "softmax")]
 
 
+class SteSign(torch.autograd.Function):
+    """Larq's ste_sign: forward sign(w) with sign(0) = +1; backward straight
+    through, zeroed where |w| > clip_value (Larq's default clip_value 1.0)."""
+
+    @staticmethod
+    def forward(ctx, w, clip_value=1.0):
+        ctx.save_for_backward(w)
+        ctx.clip_value = clip_value
+        return torch.where(w >= 0, torch.ones_like(w), -torch.ones_like(w))
+
+    @staticmethod
+    def backward(ctx, grad):
+        (w,) = ctx.saved_tensors
+        return grad * (w.abs() <= ctx.clip_value).to(grad.dtype), None
+
+
+class BinaryConv2d(nn.Conv2d):
+    """Larq QuantConv2D(kernel_quantizer="ste_sign", kernel_constraint="weight_clip",
+    input_quantizer=None, use_bias=False): the latent weight is a float in [-1, 1]."""
+
+    def __init__(self, cin, cout, k):
+        super().__init__(cin, cout, k, bias=False)
+
+    def forward(self, x):
+        return F.conv2d(x, SteSign.apply(self.weight), None, self.stride, self.padding)
+
+
+class BinaryLinear(nn.Linear):
+    """Larq QuantDense(kernel_quantizer="ste_sign", kernel_constraint="weight_clip",
+    input_quantizer=None, use_bias=False)."""
+
+    def __init__(self, fin, fout):
+        super().__init__(fin, fout, bias=False)
+
+    def forward(self, x):
+        return F.linear(x, SteSign.apply(self.weight))
+
+
+class BCNN(nn.Module):
+    """Binary-weight CNN (weights of conv2 and fc1 in {-1, +1}; activations float):
+    conv1 16@5x5 relu -> avgpool -> QuantConv2D 64@3x3 -> BN -> relu -> avgpool ->
+    QuantDense 256 -> BN -> relu -> dropout -> dense 10 softmax."""
+
+    def __init__(self, drop=0.2, float_lr=2e-3):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 16, 5)
+        self.conv2 = BinaryConv2d(16, 64, 3)
+        self.bn2 = nn.BatchNorm2d(64, eps=BN_EPS, momentum=BN_TORCH_MOMENTUM)
+        self.flatten = NHWCFlatten()
+        self.fc1 = BinaryLinear(5 * 5 * 64, 256)
+        self.bn3 = nn.BatchNorm1d(256, eps=BN_EPS, momentum=BN_TORCH_MOMENTUM)
+        self.drop = drop
+        self.dropout = nn.Dropout(drop)
+        self.out = nn.Linear(256, 10)
+        self.float_lr = float_lr
+        # Keras/Larq initialise the latent kernels glorot-uniform.
+        for m in (self.conv2, self.fc1):
+            nn.init.xavier_uniform_(m.weight)
+
+    def binary_params(self):
+        return [self.conv2.weight, self.fc1.weight]
+
+    def param_groups(self):
+        """Latent binary weights at the optimizer's lr (SPECS), the rest at float_lr."""
+        ids = {id(p) for p in self.binary_params()}
+        return [{"params": self.binary_params()},
+                {"params": [p for p in self.parameters() if id(p) not in ids], "lr": self.float_lr}]
+
+    def after_step(self):
+        with torch.no_grad():                       # Larq's weight_clip constraint
+            for p in self.binary_params():
+                p.clamp_(-1.0, 1.0)
+
+    def forward(self, x):
+        x = F.avg_pool2d(F.relu(self.conv1(x)), 2)
+        x = F.avg_pool2d(F.relu(self.bn2(self.conv2(x))), 2)
+        x = self.dropout(F.relu(self.bn3(self.fc1(self.flatten(x)))))
+        return self.out(x)
+
+    def keras_layers(self):
+        conv2_kernel = _np(self.conv2.weight).transpose(2, 3, 1, 0)              # (kh, kw, in, out)
+        fc1_kernel = _np(self.fc1.weight).T                                       # (in, out)
+        return [kh.input_layer("input_1", (28, 28, 1)),
+                conv_to_keras("conv1", self.conv1, "valid", "relu"),
+                kh.pool2d("AveragePooling2D", "pool1", 2),
+                kh.quant_conv2d("conv2", conv2_kernel, None, padding="valid", activation="linear",
+                                quantizer_name="ste_sign"),
+                bn_to_keras("bn2", self.bn2),
+                kh.activation("relu2", "relu"),
+                kh.pool2d("AveragePooling2D", "pool2", 2),
+                kh.flatten("flatten"),
+                kh.quant_dense("fc1", fc1_kernel, None, activation="linear",
+                               quantizer_name="ste_sign_1"),
+                bn_to_keras("bn3", self.bn3, axis=1),
+                kh.activation("relu3", "relu"),
+                kh.dropout("dropout", self.drop),
+                linear_to_dense("out", self.out, "softmax")]
+
+
 # ----------------------------------------------------------------- torch -> keras
 
 
@@ -178,9 +278,10 @@ def conv_to_keras(name, conv, padding, act):
                      activation=act)
 
 
-def bn_to_keras(name, bn):
+def bn_to_keras(name, bn, axis=3):
     return kh.batch_norm(name, _np(bn.weight), _np(bn.bias), _np(bn.running_mean),
-                         _np(bn.running_var), epsilon=bn.eps, momentum=1.0 - bn.momentum)
+                         _np(bn.running_var), epsilon=bn.eps, momentum=1.0 - bn.momentum,
+                         axis=axis)
 
 
 # ----------------------------------------------------------------- training
@@ -193,6 +294,9 @@ SPECS = {
     "mnist_cnn": ("mnist", lambda: AvgCNN(), 10, 4e-3),
     "mnist_cnn_bn_maxpool": ("mnist", lambda: BNCNN(drop=0.3), 6, 1e-3),
     "fashion_cnn": ("fashion-mnist", lambda: AvgCNN(), 12, 4e-3),
+    # Binary-weight (Larq-style) CNN: lr here is the latent binary weights' peak lr;
+    # the full-precision layers and BN use BCNN.float_lr.
+    "mnist_bcnn": ("mnist", lambda: BCNN(), 4, 1e-2),
 }
 
 
@@ -220,7 +324,11 @@ def train(name, epochs, out_dir, data_cache):
     model = factory()
     xtr_t, ytr_t, xte_t = to_nchw(xtr), torch.from_numpy(ytr), to_nchw(xte)
     steps_per_epoch = (xtr_t.shape[0] + BATCH - 1) // BATCH
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    if hasattr(model, "param_groups"):     # per-group learning rates (mnist_bcnn)
+        opt = torch.optim.Adam(model.param_groups(), lr=lr)
+    else:
+        opt = torch.optim.Adam(model.parameters(), lr=lr)
+    after_step = getattr(model, "after_step", None)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * steps_per_epoch)
     t0 = time.time()
     for ep in range(epochs):
@@ -233,6 +341,8 @@ def train(name, epochs, out_dir, data_cache):
             opt.zero_grad()
             loss.backward()
             opt.step()
+            if after_step is not None:
+                after_step()
             sched.step()
             tot += loss.item() * idx.shape[0]
         acc = (predict(model, xte_t).argmax(1) == yte).mean()
