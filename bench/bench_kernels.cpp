@@ -15,13 +15,34 @@
 //                  (integrate, threshold, reset, spike list), 100 000 units.
 // Memory bandwidth: one thread reading (sum) and copying 256 MiB arrays,
 // best of 5.
+//
+// Binary layers (issue 4): the same 1024 → 1024 dense layer made binary
+// (snn::binarize) through BinaryKernel::accumulate with each popcount
+// implementation the CPU has, at the same spike rates as the float event
+// kernel, which is timed again beside it; a binary conv layer; the XNOR-Net
+// baseline (every input, every call). A binary kernel does work per 64-bit
+// word (AND + popcount), so it is also reported in words per second, against
+// the popcount ceiling of one core: a tight loop that only popcounts and sums
+// a 16 KiB buffer held in L1 (four independent accumulators, so the loop is
+// bound by popcount throughput, not by the latency of one add chain), with
+// the same instructions the kernel uses (VPOPCNTDQ on 8 words, the AVX2
+// nibble table on 4, or the scalar popcnt).
+#include "sim/binary_kernels.hpp"
 #include "sim/engine.hpp"
 #include "sim/kernels.hpp"
+#include "snn/binary.hpp"
 #include "snn/error.hpp"
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#include <algorithm>
+#include <bit>
+#include <span>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -157,6 +178,89 @@ nlohmann::json neuron_update(double budget) {
     return {{"kernel", "neuron update"}, {"units", n}, {"steps", steps}, {"updates_per_second", ups}};
 }
 
+// Popcount ceiling: words per second that one core popcounts and sums from L1.
+// Not vectorized: with -march=native GCC would turn this loop into VPOPCNTDQ.
+__attribute__((optimize("no-tree-vectorize"))) std::uint64_t popcount_scalar_loop(const std::uint64_t* w, std::size_t n,
+                                                                                  int reps) {
+    std::uint64_t a = 0, b = 0, c = 0, d = 0;
+    for (int r = 0; r < reps; ++r)
+        for (std::size_t i = 0; i < n; i += 4) {
+            a += std::uint64_t(std::popcount(w[i]));
+            b += std::uint64_t(std::popcount(w[i + 1]));
+            c += std::uint64_t(std::popcount(w[i + 2]));
+            d += std::uint64_t(std::popcount(w[i + 3]));
+        }
+    return a + b + c + d;
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx512f,avx512vpopcntdq"))) std::uint64_t popcount_avx512_loop(const std::uint64_t* w,
+                                                                                        std::size_t n, int reps) {
+    __m512i a = _mm512_setzero_si512(), b = a, c = a, d = a;
+    for (int r = 0; r < reps; ++r)
+        for (std::size_t i = 0; i < n; i += 32) {
+            a = _mm512_add_epi64(a, _mm512_popcnt_epi64(_mm512_load_si512(w + i)));
+            b = _mm512_add_epi64(b, _mm512_popcnt_epi64(_mm512_load_si512(w + i + 8)));
+            c = _mm512_add_epi64(c, _mm512_popcnt_epi64(_mm512_load_si512(w + i + 16)));
+            d = _mm512_add_epi64(d, _mm512_popcnt_epi64(_mm512_load_si512(w + i + 24)));
+        }
+    return std::uint64_t(_mm512_reduce_add_epi64(_mm512_add_epi64(_mm512_add_epi64(a, b), _mm512_add_epi64(c, d))));
+}
+
+__attribute__((target("avx2"))) std::uint64_t popcount_avx2_loop(const std::uint64_t* w, std::size_t n, int reps) {
+    const __m256i table = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1,
+                                           2, 2, 3, 2, 3, 3, 4);
+    const __m256i low = _mm256_set1_epi8(0x0f);
+    const auto pc = [&](__m256i v) {
+        const __m256i bytes = _mm256_add_epi8(_mm256_shuffle_epi8(table, _mm256_and_si256(v, low)),
+                                              _mm256_shuffle_epi8(table, _mm256_and_si256(_mm256_srli_epi16(v, 4), low)));
+        return _mm256_sad_epu8(bytes, _mm256_setzero_si256());
+    };
+    __m256i a = _mm256_setzero_si256(), b = a, c = a, d = a;
+    for (int r = 0; r < reps; ++r)
+        for (std::size_t i = 0; i < n; i += 16) {
+            a = _mm256_add_epi64(a, pc(_mm256_load_si256(reinterpret_cast<const __m256i*>(w + i))));
+            b = _mm256_add_epi64(b, pc(_mm256_load_si256(reinterpret_cast<const __m256i*>(w + i + 4))));
+            c = _mm256_add_epi64(c, pc(_mm256_load_si256(reinterpret_cast<const __m256i*>(w + i + 8))));
+            d = _mm256_add_epi64(d, pc(_mm256_load_si256(reinterpret_cast<const __m256i*>(w + i + 12))));
+        }
+    alignas(32) std::uint64_t lanes[4];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), _mm256_add_epi64(_mm256_add_epi64(a, b), _mm256_add_epi64(c, d)));
+    return lanes[0] + lanes[1] + lanes[2] + lanes[3];
+}
+#endif
+
+volatile std::uint64_t sink_u;
+
+double popcount_ceiling(PopcountIsa isa, double budget) {
+    const std::size_t n = 2048; // 16 KiB: in L1
+    std::vector<std::uint64_t, tbb::cache_aligned_allocator<std::uint64_t>> buf(n);
+    std::mt19937_64 rng(5);
+    for (auto& x : buf) x = rng();
+    const int reps = 64;
+    const auto [calls, secs] = repeat(budget, [&] {
+        switch (isa) {
+#if defined(__x86_64__)
+        case PopcountIsa::Avx512: sink_u = popcount_avx512_loop(buf.data(), n, reps); break;
+        case PopcountIsa::Avx2: sink_u = popcount_avx2_loop(buf.data(), n, reps); break;
+#endif
+        default: sink_u = popcount_scalar_loop(buf.data(), n, reps); break;
+        }
+    });
+    return double(n) * reps * double(calls) / secs;
+}
+
+// Distinct 64-bit words that a spike list touches (what a dense binary kernel ANDs per output).
+std::int64_t spike_words(const std::vector<std::int32_t>& units) {
+    std::int64_t words = 0, last = -1;
+    for (auto u : units)
+        if ((u >> 6) != last) {
+            last = u >> 6;
+            ++words;
+        }
+    return words;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -209,6 +313,132 @@ int main(int argc, char** argv) {
         }
         kernels.push_back(neuron_update(budget));
         out["kernels"] = kernels;
+
+        // ------------------------------------------------------------ binary
+        nlohmann::json binary = nlohmann::json::array(), ceilings = nlohmann::json::object();
+        std::vector<PopcountIsa> isas;
+        for (auto isa : {PopcountIsa::Scalar, PopcountIsa::Avx2, PopcountIsa::Avx512})
+            if (popcount_isa_supported(isa)) isas.push_back(isa);
+        std::printf("\npopcount ceiling (one core, 16 KiB in L1, popcount + add only):\n");
+        for (auto isa : isas) {
+            const double wps = popcount_ceiling(isa, budget);
+            ceilings[to_string(isa)] = wps;
+            std::printf("  %-8s %10.1f M words/s (%.1f G bits/s)\n", to_string(isa), wps / 1e6, wps * 64 / 1e9);
+        }
+        out["popcount_ceiling_words_per_second"] = ceilings;
+        Projection bdense = dense;
+        binarize(bdense, d_src, d_dst, "bench");
+        const BinaryKernel bk(bdense, d_src, d_dst);
+        std::vector<std::uint64_t> scratch(bk.scratch_words(), 0);
+        std::printf("\n");
+        for (double rate : {0.1, 0.3}) {
+            // The float event kernel on the same layer at the same rate, timed in this run.
+            const auto f = time_kernel("dense 1024→1024 float event", rate, 1024, 1024, budget, rng,
+                                       [&](const auto& units, float* cur) { return dk.scatter(dense, units, nullptr, cur); });
+            const double float_eps = f["events_per_second"].get<double>();
+            for (auto isa : isas) {
+                double words = 0, events = 0; // over every call, the untimed first one included
+                auto r = time_kernel(std::string("dense 1024→1024 binary ") + to_string(isa), rate, 1024, 1024, budget, rng,
+                                     [&](const auto& units, float* cur) {
+                                         const std::int64_t ev = bk.accumulate(units, scratch.data(), cur, isa);
+                                         words += double(spike_words(units)) * 1024;
+                                         events += double(ev);
+                                         return ev;
+                                     });
+                const double eps = r["events_per_second"].get<double>();
+                const double wps = eps * words / events; // AND + popcount words per second
+                const double ceiling = ceilings[to_string(isa)].get<double>();
+                r["isa"] = to_string(isa);
+                r["words_per_second"] = wps;
+                r["popcount_ceiling_words_per_second"] = ceiling;
+                r["of_ceiling"] = wps / ceiling;
+                r["float_event_per_second"] = float_eps;
+                r["vs_float_event"] = eps / float_eps;
+                binary.push_back(r);
+                std::printf("    %.1fx the float event kernel's events/s; %.1f M words/s = %.0f%% of the %s popcount ceiling\n",
+                            eps / float_eps, wps / 1e6, 100 * wps / ceiling, to_string(isa));
+            }
+            // Batches of 8 spike lists (8 time steps or 8 samples) per pass over the weights.
+            if (popcount_isa_supported(PopcountIsa::Avx512)) {
+                std::vector<std::vector<std::int32_t>> lists;
+                for (int k = 0; k < 16; ++k) lists.push_back(random_units(1024, rate, rng));
+                std::vector<std::vector<float>> currents(8, std::vector<float>(1024, 0.0f));
+                std::vector<float*> ptrs;
+                for (auto& c : currents) ptrs.push_back(c.data());
+                // Two batches of 8 lists, and the words each ANDs (every word any list of the
+                // batch spiked in, for each list of the batch, × 1024 outputs), prepared untimed.
+                std::vector<std::vector<std::span<const std::int32_t>>> batches(2);
+                double batch_words[2] = {0, 0};
+                for (int b = 0; b < 2; ++b) {
+                    std::vector<std::uint8_t> any(16, 0);
+                    for (int k = 0; k < 8; ++k) {
+                        batches[std::size_t(b)].emplace_back(lists[std::size_t(8 * b + k)]);
+                        for (auto u : lists[std::size_t(8 * b + k)]) any[std::size_t(u >> 6)] = 1;
+                    }
+                    batch_words[b] = double(std::count(any.begin(), any.end(), 1)) * 8 * 1024;
+                }
+                double events = 0, words = 0;
+                std::size_t next = 0;
+                const auto [calls, secs] = repeat(budget, [&] {
+                    events += double(bk.accumulate_batch(batches[next], scratch.data(), ptrs.data(), PopcountIsa::Avx512));
+                    words += batch_words[next];
+                    next ^= 1;
+                });
+                sink_f = currents[0][0];
+                const double eps = events / double(calls + 1) * double(calls) / secs;
+                const double wps = words / double(calls + 1) * double(calls) / secs;
+                const double ceiling = ceilings["avx512"].get<double>();
+                std::printf("%-34s rate %5.1f%%  %12.0f events/list  %8.1f M events/s\n", "dense 1024→1024 binary avx512 ×8",
+                            100 * rate, events / double(calls + 1) / 8, eps / 1e6);
+                std::printf("    %.1fx the float event kernel's events/s; %.1f M words/s = %.0f%% of the avx512 popcount ceiling\n",
+                            eps / float_eps, wps / 1e6, 100 * wps / ceiling);
+                binary.push_back({{"kernel", "dense 1024→1024 binary batch of 8"}, {"isa", "avx512"}, {"spike_rate", rate},
+                                  {"events_per_second", eps}, {"words_per_second", wps},
+                                  {"popcount_ceiling_words_per_second", ceiling}, {"of_ceiling", wps / ceiling},
+                                  {"float_event_per_second", float_eps}, {"vs_float_event", eps / float_eps}});
+            }
+        }
+        // A binary conv layer (the shipped binary CNN's conv2: 12x12x16 -> 10x10x64, 3x3) beside its float version.
+        {
+            const Shape bs{12, 12, 16}, bd{10, 10, 64};
+            const Projection fconv = random_projection(ProjectionKind::Conv2D, bs, bd, w, rng);
+            const ProjectionKernel fk(fconv, bs, bd);
+            Projection bconv = fconv;
+            binarize(bconv, bs, bd, "bench");
+            const BinaryKernel cb(bconv, bs, bd);
+            std::vector<std::uint64_t> cscratch(cb.scratch_words(), 0);
+            for (double rate : {0.05, 0.2}) {
+                const auto f = time_kernel("conv 12x12x16→10x10x64 float event", rate, bs.size(), bd.size(), budget, rng,
+                                           [&](const auto& units, float* cur) { return fk.scatter(fconv, units, nullptr, cur); });
+                for (auto isa : isas) {
+                    auto r = time_kernel(std::string("conv 12x12x16→10x10x64 binary ") + to_string(isa), rate, bs.size(),
+                                         bd.size(), budget, rng, [&](const auto& units, float* cur) {
+                                             return cb.accumulate(units, cscratch.data(), cur, isa);
+                                         });
+                    r["isa"] = to_string(isa);
+                    r["vs_float_event"] = r["events_per_second"].get<double>() / f["events_per_second"].get<double>();
+                    std::printf("    %.1fx the float event kernel's events/s\n", r["vs_float_event"].get<double>());
+                    binary.push_back(r);
+                }
+            }
+        }
+        // The XNOR-Net baseline on the dense layer: every input, every call.
+        {
+            std::vector<std::uint64_t> act(16);
+            std::mt19937_64 bits_rng(9);
+            for (auto& a : act) a = bits_rng();
+            std::vector<float> o(1024);
+            for (auto isa : isas) {
+                const auto [calls, secs] = repeat(budget, [&] { bk.xnor(act.data(), o.data(), isa); });
+                sink_f = o[0];
+                const double ops = 1024.0 * 1024.0 * double(calls) / secs;
+                std::printf("%-34s %8.1f G binary ops/s (%.1f M words/s)\n",
+                            (std::string("xnor dense 1024→1024 ") + to_string(isa)).c_str(), ops / 1e9, ops / 64 / 1e6);
+                binary.push_back({{"kernel", "xnor dense 1024→1024"}, {"isa", to_string(isa)}, {"binary_ops_per_second", ops},
+                                  {"words_per_second", ops / 64}});
+            }
+        }
+        out["binary"] = binary;
         if (!json_path.empty()) {
             const std::string tmp = json_path + ".tmp";
             std::ofstream(tmp) << out.dump(2) << "\n";

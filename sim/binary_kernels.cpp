@@ -61,13 +61,20 @@ inline float binary_input(float alpha, std::int64_t count, std::int64_t n) {
 // ---------------------------------------------------------------- scalar
 
 // Dense: counts of output j over the nonzero spike words (index, word).
-void dense_scalar(const Words* w, std::int64_t out_pad, std::int64_t outputs, const Words* nz_index, const Words* s,
+// Dense weights are blocked: 32 outputs × all words per block, so that one
+// block is one sequential stream: word k of output j at ((j/32)·words + k)·32 + j%32.
+constexpr std::int64_t block = 32;
+inline std::int64_t dense_index(std::int64_t words, std::int64_t k, std::int64_t j) {
+    return ((j / block) * words + k) * block + j % block;
+}
+
+void dense_scalar(const Words* w, std::int64_t words, std::int64_t outputs, const Words* nz_index, const Words* s,
                   std::int64_t nz, std::int64_t n, const float* alpha, float* current) {
     for (std::int64_t j = 0; j < outputs; ++j) {
         std::int64_t c = 0;
         for (std::int64_t q = 0; q < nz; ++q) {
             const Words k = nz_index[q];
-            c += std::popcount(s[k] & w[std::int64_t(k) * out_pad + j]);
+            c += std::popcount(s[k] & w[dense_index(words, std::int64_t(k), j)]);
         }
         current[j] += binary_input(alpha[j], c, n);
     }
@@ -110,33 +117,24 @@ SNN_AVX512 inline void finish8_avx512(__m512i c, std::int64_t n, const float* al
     _mm256_mask_storeu_ps(current + j0, m, _mm256_add_ps(cur, _mm256_mul_ps(a, x)));
 }
 
-SNN_AVX512 void dense_avx512(const Words* w, std::int64_t out_pad, std::int64_t outputs, const Words* nz_index,
+SNN_AVX512 void dense_avx512(const Words* w, std::int64_t words, std::int64_t outputs, const Words* nz_index,
                              const Words* s, std::int64_t nz, std::int64_t n, const float* alpha, float* current) {
-    std::int64_t j0 = 0;
-    for (; j0 + 32 <= out_pad; j0 += 32) {
+    for (std::int64_t j0 = 0; j0 < outputs; j0 += block) {
+        const Words* wb = w + j0 * words; // this block's words, one sequential stream
         __m512i c0 = _mm512_setzero_si512(), c1 = c0, c2 = c0, c3 = c0;
         for (std::int64_t q = 0; q < nz; ++q) {
             const Words k = nz_index[q];
             const __m512i sv = _mm512_set1_epi64(std::int64_t(s[k]));
-            const Words* row = w + std::int64_t(k) * out_pad + j0;
+            const Words* row = wb + std::int64_t(k) * block;
             c0 = _mm512_add_epi64(c0, _mm512_popcnt_epi64(_mm512_and_si512(sv, _mm512_load_si512(row))));
             c1 = _mm512_add_epi64(c1, _mm512_popcnt_epi64(_mm512_and_si512(sv, _mm512_load_si512(row + 8))));
             c2 = _mm512_add_epi64(c2, _mm512_popcnt_epi64(_mm512_and_si512(sv, _mm512_load_si512(row + 16))));
             c3 = _mm512_add_epi64(c3, _mm512_popcnt_epi64(_mm512_and_si512(sv, _mm512_load_si512(row + 24))));
         }
         finish8_avx512(c0, n, alpha, current, j0, outputs);
-        finish8_avx512(c1, n, alpha, current, j0 + 8, outputs);
-        finish8_avx512(c2, n, alpha, current, j0 + 16, outputs);
-        finish8_avx512(c3, n, alpha, current, j0 + 24, outputs);
-    }
-    for (; j0 < out_pad; j0 += 8) {
-        __m512i c0 = _mm512_setzero_si512();
-        for (std::int64_t q = 0; q < nz; ++q) {
-            const Words k = nz_index[q];
-            const __m512i sv = _mm512_set1_epi64(std::int64_t(s[k]));
-            c0 = _mm512_add_epi64(c0, _mm512_popcnt_epi64(_mm512_and_si512(sv, _mm512_load_si512(w + std::int64_t(k) * out_pad + j0))));
-        }
-        finish8_avx512(c0, n, alpha, current, j0, outputs);
+        if (j0 + 8 < outputs) finish8_avx512(c1, n, alpha, current, j0 + 8, outputs);
+        if (j0 + 16 < outputs) finish8_avx512(c2, n, alpha, current, j0 + 16, outputs);
+        if (j0 + 24 < outputs) finish8_avx512(c3, n, alpha, current, j0 + 24, outputs);
     }
 }
 
@@ -166,15 +164,44 @@ SNN_AVX512 std::int64_t conv_pixel_avx512(const Words* w, std::int64_t out_pad, 
     return n;
 }
 
-SNN_AVX512 void xnor_avx512(const Words* w, std::int64_t out_pad, std::int64_t outputs, std::int64_t words,
-                            std::int64_t n_in, const Words* a, const float* alpha, float* out) {
-    for (std::int64_t j0 = 0; j0 < out_pad; j0 += 8) {
+// B spike vectors against each weight word loaded once: 16 outputs × B
+// accumulators in registers, so each loaded word feeds B AND + popcounts.
+template <int B>
+SNN_AVX512 void dense_batch_avx512(const Words* w, std::int64_t words, std::int64_t outputs, const Words* nz_index,
+                                   std::int64_t nz, const Words* const* s, const std::int64_t* n, const float* alpha,
+                                   float* const* current) {
+    for (std::int64_t j0 = 0; j0 < outputs; j0 += 16) {
+        const Words* wb = w + (j0 / block) * words * block + j0 % block;
+        __m512i lo[B], hi[B];
+        for (int b = 0; b < B; ++b) lo[b] = hi[b] = _mm512_setzero_si512();
+        for (std::int64_t q = 0; q < nz; ++q) {
+            const Words k = nz_index[q];
+            const __m512i w0 = _mm512_load_si512(wb + std::int64_t(k) * block);
+            const __m512i w1 = _mm512_load_si512(wb + std::int64_t(k) * block + 8);
+            for (int b = 0; b < B; ++b) {
+                const __m512i sv = _mm512_set1_epi64(std::int64_t(s[b][k]));
+                lo[b] = _mm512_add_epi64(lo[b], _mm512_popcnt_epi64(_mm512_and_si512(sv, w0)));
+                hi[b] = _mm512_add_epi64(hi[b], _mm512_popcnt_epi64(_mm512_and_si512(sv, w1)));
+            }
+        }
+        for (int b = 0; b < B; ++b) {
+            if (n[b] == 0) continue; // no spike: nothing added, as accumulate() adds nothing
+            finish8_avx512(lo[b], n[b], alpha, current[b], j0, outputs);
+            if (j0 + 8 < outputs) finish8_avx512(hi[b], n[b], alpha, current[b], j0 + 8, outputs);
+        }
+    }
+}
+
+SNN_AVX512 void xnor_avx512(const Words* w, std::int64_t outputs, std::int64_t words, std::int64_t n_in,
+                            const Words* a, const float* alpha, float* out) {
+    for (std::int64_t j0 = 0; j0 < outputs; j0 += 8) {
+        const Words* wb = w + (j0 / block) * words * block + j0 % block;
         __m512i c = _mm512_setzero_si512();
         for (std::int64_t k = 0; k < words; ++k) {
             const Words mask = k + 1 < words || n_in % 64 == 0 ? ~Words(0) : (Words(1) << (n_in % 64)) - 1;
             const __m512i av = _mm512_set1_epi64(std::int64_t(a[k] & mask));
             const __m512i mv = _mm512_set1_epi64(std::int64_t(mask));
-            const __m512i x = _mm512_and_si512(_mm512_xor_si512(av, _mm512_load_si512(w + k * out_pad + j0)), mv);
+            const __m512i x = _mm512_and_si512(_mm512_xor_si512(av, _mm512_load_si512(wb + k * block)), mv);
             c = _mm512_add_epi64(c, _mm512_popcnt_epi64(x));
         }
         // out = α·(n − 2c)
@@ -207,14 +234,15 @@ SNN_AVX2 inline void finish4_avx2(__m256i c, std::int64_t n, const float* alpha,
         current[j0 + k] += binary_input(alpha[j0 + k], counts[k], n);
 }
 
-SNN_AVX2 void dense_avx2(const Words* w, std::int64_t out_pad, std::int64_t outputs, const Words* nz_index,
+SNN_AVX2 void dense_avx2(const Words* w, std::int64_t words, std::int64_t outputs, const Words* nz_index,
                          const Words* s, std::int64_t nz, std::int64_t n, const float* alpha, float* current) {
-    for (std::int64_t j0 = 0; j0 < out_pad; j0 += 8) {
+    for (std::int64_t j0 = 0; j0 < outputs; j0 += 8) {
+        const Words* wb = w + (j0 / block) * words * block + j0 % block;
         __m256i c0 = _mm256_setzero_si256(), c1 = c0;
         for (std::int64_t q = 0; q < nz; ++q) {
             const Words k = nz_index[q];
             const __m256i sv = _mm256_set1_epi64x(std::int64_t(s[k]));
-            const Words* row = w + std::int64_t(k) * out_pad + j0;
+            const Words* row = wb + std::int64_t(k) * block;
             c0 = _mm256_add_epi64(c0, popcnt64_avx2(_mm256_and_si256(sv, _mm256_load_si256(reinterpret_cast<const __m256i*>(row)))));
             c1 = _mm256_add_epi64(c1, popcnt64_avx2(_mm256_and_si256(sv, _mm256_load_si256(reinterpret_cast<const __m256i*>(row + 4)))));
         }
@@ -249,15 +277,16 @@ SNN_AVX2 std::int64_t conv_pixel_avx2(const Words* w, std::int64_t out_pad, std:
     return n;
 }
 
-SNN_AVX2 void xnor_avx2(const Words* w, std::int64_t out_pad, std::int64_t outputs, std::int64_t words,
-                        std::int64_t n_in, const Words* a, const float* alpha, float* out) {
-    for (std::int64_t j0 = 0; j0 < out_pad; j0 += 4) {
+SNN_AVX2 void xnor_avx2(const Words* w, std::int64_t outputs, std::int64_t words, std::int64_t n_in, const Words* a,
+                        const float* alpha, float* out) {
+    for (std::int64_t j0 = 0; j0 < outputs; j0 += 4) {
+        const Words* wb = w + (j0 / block) * words * block + j0 % block;
         __m256i c = _mm256_setzero_si256();
         for (std::int64_t k = 0; k < words; ++k) {
             const Words mask = k + 1 < words || n_in % 64 == 0 ? ~Words(0) : (Words(1) << (n_in % 64)) - 1;
             const __m256i av = _mm256_set1_epi64x(std::int64_t(a[k] & mask));
             const __m256i x = _mm256_and_si256(
-                _mm256_xor_si256(av, _mm256_load_si256(reinterpret_cast<const __m256i*>(w + k * out_pad + j0))),
+                _mm256_xor_si256(av, _mm256_load_si256(reinterpret_cast<const __m256i*>(wb + k * block))),
                 _mm256_set1_epi64x(std::int64_t(mask)));
             c = _mm256_add_epi64(c, popcnt64_avx2(x));
         }
@@ -268,16 +297,37 @@ SNN_AVX2 void xnor_avx2(const Words* w, std::int64_t out_pad, std::int64_t outpu
 }
 #endif
 
-void xnor_scalar(const Words* w, std::int64_t out_pad, std::int64_t outputs, std::int64_t words, std::int64_t n_in,
-                 const Words* a, const float* alpha, float* out) {
+void xnor_scalar(const Words* w, std::int64_t outputs, std::int64_t words, std::int64_t n_in, const Words* a,
+                 const float* alpha, float* out) {
     for (std::int64_t j = 0; j < outputs; ++j) {
         std::int64_t c = 0;
         for (std::int64_t k = 0; k < words; ++k) {
             const Words mask = k + 1 < words || n_in % 64 == 0 ? ~Words(0) : (Words(1) << (n_in % 64)) - 1;
-            c += std::popcount((a[k] ^ w[k * out_pad + j]) & mask);
+            c += std::popcount((a[k] ^ w[dense_index(words, k, j)]) & mask);
         }
         out[j] = alpha[j] * float(n_in - 2 * c);
     }
+}
+
+// Sets the bits of `units` (ascending) in the all-zero `bits`, a word at a
+// time in a register (one store per word, not a read-modify-write per spike);
+// lists the words it wrote in `words_written` if given; returns their number.
+std::int64_t set_bits(std::span<const std::int32_t> units, Words* bits, Words* words_written) {
+    std::int64_t n = 0;
+    std::int64_t current = -1;
+    Words word = 0;
+    for (std::int32_t u : units) {
+        if ((u >> 6) != current) {
+            if (current >= 0) bits[current] = word;
+            current = u >> 6;
+            word = 0;
+            if (words_written) words_written[n] = Words(current);
+            ++n;
+        }
+        word |= Words(1) << (u & 63);
+    }
+    if (current >= 0) bits[current] = word;
+    return n;
 }
 
 } // namespace
@@ -286,19 +336,23 @@ BinaryKernel::BinaryKernel(const Projection& p, const Shape& src, const Shape& d
     if (!p.binary) throw InternalError("BinaryKernel: the projection from layer '" + p.layer + "' is not binary");
     const BinaryWeights& b = p.bin;
     outputs_ = std::int64_t(b.alpha.size());
-    out_pad_ = (outputs_ + 7) / 8 * 8;
+    // Dense: whole blocks of 32 outputs; Conv2D: output channels rounded up to 8.
+    out_pad_ = kind_ == ProjectionKind::Dense ? (outputs_ + block - 1) / block * block : (outputs_ + 7) / 8 * 8;
     words_ = b.row_words;
     alpha_.assign(std::size_t(out_pad_), 0.0f);
     std::copy(b.alpha.begin(), b.alpha.end(), alpha_.begin());
     const std::int64_t taps = kind_ == ProjectionKind::Conv2D ? std::int64_t(p.window.kh) * p.window.kw : 1;
-    // Row r = output·taps + tap of p.bin goes to [tap][word][output].
+    // Row r = output·taps + tap of p.bin goes to [tap][word][output] (Conv2D),
+    // or to block output/32, word, output%32 (Dense).
     w_.assign(std::size_t(taps * words_ * out_pad_), 0);
     for (std::int64_t o = 0; o < outputs_; ++o)
         for (std::int64_t t = 0; t < taps; ++t)
             for (std::int64_t k = 0; k < words_; ++k)
-                w_[std::size_t((t * words_ + k) * out_pad_ + o)] = b.bits[std::size_t((o * taps + t) * words_ + k)];
+                w_[std::size_t(kind_ == ProjectionKind::Dense ? dense_index(words_, k, o) : (t * words_ + k) * out_pad_ + o)] =
+                    b.bits[std::size_t((o * taps + t) * words_ + k)];
     if (kind_ == ProjectionKind::Dense) {
-        scratch_words_ = std::size_t(2 * words_); // the spike bits, then the indices of their nonzero words
+        // The spike bits (max_batch bitsets for accumulate_batch), then the indices of their nonzero words.
+        scratch_words_ = std::size_t((max_batch + 1) * words_);
         return;
     }
     scratch_words_ = std::size_t(std::int64_t(src.h) * src.w * words_); // per source pixel, its channels' bits
@@ -322,18 +376,14 @@ std::int64_t BinaryKernel::accumulate(std::span<const std::int32_t> units, std::
         Words* s = scratch;
         Words* nz_index = scratch + words_;
         std::int64_t nz = 0;
-        for (std::int32_t u : units) {
-            Words& word = s[u >> 6];
-            if (!word) nz_index[nz++] = Words(u >> 6); // units ascend: the words come in order
-            word |= Words(1) << (u & 63);
-        }
+        nz = set_bits(units, s, nz_index);
         const std::int64_t n = std::int64_t(units.size());
         switch (isa) {
 #if defined(__x86_64__)
-        case PopcountIsa::Avx512: dense_avx512(w, out_pad_, outputs_, nz_index, s, nz, n, alpha, current); break;
-        case PopcountIsa::Avx2: dense_avx2(w, out_pad_, outputs_, nz_index, s, nz, n, alpha, current); break;
+        case PopcountIsa::Avx512: dense_avx512(w, words_, outputs_, nz_index, s, nz, n, alpha, current); break;
+        case PopcountIsa::Avx2: dense_avx2(w, words_, outputs_, nz_index, s, nz, n, alpha, current); break;
 #endif
-        default: dense_scalar(w, out_pad_, outputs_, nz_index, s, nz, n, alpha, current); break;
+        default: dense_scalar(w, words_, outputs_, nz_index, s, nz, n, alpha, current); break;
         }
         for (std::int64_t q = 0; q < nz; ++q) {
             s[nz_index[q]] = 0;
@@ -373,15 +423,66 @@ std::int64_t BinaryKernel::accumulate(std::span<const std::int32_t> units, std::
     return spikes_in_windows * outputs_;
 }
 
+std::int64_t BinaryKernel::accumulate_batch(std::span<const std::span<const std::int32_t>> units,
+                                            std::uint64_t* scratch, float* const* current, PopcountIsa isa) const {
+    const auto count = std::int64_t(units.size());
+    if (kind_ != ProjectionKind::Dense || isa != PopcountIsa::Avx512 || count < 2) {
+        std::int64_t events = 0;
+        for (std::int64_t b = 0; b < count; ++b) events += accumulate(units[std::size_t(b)], scratch, current[b], isa);
+        return events;
+    }
+#if defined(__x86_64__)
+    std::int64_t events = 0;
+    for (std::int64_t b0 = 0; b0 < count; b0 += max_batch) {
+        const int B = int(std::min<std::int64_t>(max_batch, count - b0));
+        // Scratch: B spike bitsets, then the words where any of them has a spike.
+        const Words* s[max_batch];
+        std::int64_t n[max_batch];
+        Words* nz_index = scratch + std::int64_t(max_batch) * words_;
+        std::int64_t nz = 0;
+        for (int b = 0; b < B; ++b) {
+            Words* bits = scratch + std::int64_t(b) * words_;
+            s[b] = bits;
+            const auto& u = units[std::size_t(b0 + b)];
+            n[b] = std::int64_t(u.size());
+            events += n[b] * outputs_;
+            set_bits(u, bits, nullptr);
+        }
+        for (std::int64_t k = 0; k < words_; ++k) {
+            Words any = 0;
+            for (int b = 0; b < B; ++b) any |= s[b][k];
+            if (any) nz_index[nz++] = Words(k);
+        }
+        float* const* cur = current + b0;
+        switch (B) {
+        case 2: dense_batch_avx512<2>(w_.data(), words_, outputs_, nz_index, nz, s, n, alpha_.data(), cur); break;
+        case 3: dense_batch_avx512<3>(w_.data(), words_, outputs_, nz_index, nz, s, n, alpha_.data(), cur); break;
+        case 4: dense_batch_avx512<4>(w_.data(), words_, outputs_, nz_index, nz, s, n, alpha_.data(), cur); break;
+        case 5: dense_batch_avx512<5>(w_.data(), words_, outputs_, nz_index, nz, s, n, alpha_.data(), cur); break;
+        case 6: dense_batch_avx512<6>(w_.data(), words_, outputs_, nz_index, nz, s, n, alpha_.data(), cur); break;
+        case 7: dense_batch_avx512<7>(w_.data(), words_, outputs_, nz_index, nz, s, n, alpha_.data(), cur); break;
+        case 8: dense_batch_avx512<8>(w_.data(), words_, outputs_, nz_index, nz, s, n, alpha_.data(), cur); break;
+        default: dense_batch_avx512<1>(w_.data(), words_, outputs_, nz_index, nz, s, n, alpha_.data(), cur); break;
+        }
+        for (int b = 0; b < B; ++b)
+            for (std::int32_t x : units[std::size_t(b0 + b)]) scratch[std::int64_t(b) * words_ + (x >> 6)] = 0;
+        for (std::int64_t q = 0; q < nz; ++q) nz_index[q] = 0;
+    }
+    return events;
+#else
+    return 0;
+#endif
+}
+
 std::int64_t BinaryKernel::xnor(const std::uint64_t* activation_bits, float* out, PopcountIsa isa) const {
     if (kind_ != ProjectionKind::Dense) throw InternalError("BinaryKernel::xnor: dense projections only");
     const std::int64_t n_in = src_.size();
     switch (isa) {
 #if defined(__x86_64__)
-    case PopcountIsa::Avx512: xnor_avx512(w_.data(), out_pad_, outputs_, words_, n_in, activation_bits, alpha_.data(), out); break;
-    case PopcountIsa::Avx2: xnor_avx2(w_.data(), out_pad_, outputs_, words_, n_in, activation_bits, alpha_.data(), out); break;
+    case PopcountIsa::Avx512: xnor_avx512(w_.data(), outputs_, words_, n_in, activation_bits, alpha_.data(), out); break;
+    case PopcountIsa::Avx2: xnor_avx2(w_.data(), outputs_, words_, n_in, activation_bits, alpha_.data(), out); break;
 #endif
-    default: xnor_scalar(w_.data(), out_pad_, outputs_, words_, n_in, activation_bits, alpha_.data(), out); break;
+    default: xnor_scalar(w_.data(), outputs_, words_, n_in, activation_bits, alpha_.data(), out); break;
     }
     return n_in * outputs_;
 }

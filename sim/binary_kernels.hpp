@@ -39,7 +39,7 @@ class BinaryKernel {
 public:
     // p must be binary (Dense or Conv2D); the kernel keeps its own copy of the
     // bits, laid out input-word-major with the outputs contiguous:
-    //   Dense:  [word][output]            Conv2D: [tap][word][output channel]
+    //   Dense:  [output / 32][word][output % 32]   Conv2D: [tap][word][output channel]
     // (p.bin holds one row per output; this is its transpose, so that one
     // spike word is ANDed with the words of 8 outputs at once.)
     BinaryKernel(const Projection& p, const Shape& src, const Shape& dst);
@@ -52,6 +52,15 @@ public:
     // (Σ over spikes of their fan-out, what the float event kernel would add).
     std::int64_t accumulate(std::span<const std::int32_t> units, std::uint64_t* scratch, float* current,
                             PopcountIsa isa) const;
+
+    // The same for several spike lists at once (time steps or samples, each
+    // with its own `current`): a Dense layer on AVX-512 loads each weight word
+    // once for up to max_batch lists, so the weights are read from cache once
+    // per batch instead of once per list. Identical currents to calling
+    // accumulate() on each list; other layers and implementations do exactly that.
+    static constexpr int max_batch = 8;
+    std::int64_t accumulate_batch(std::span<const std::span<const std::int32_t>> units, std::uint64_t* scratch,
+                                  float* const* current, PopcountIsa isa) const;
 
     // Dense only: out[j] = α_j·(n − 2·popcount((a ⊕ w_j))) over all n inputs,
     // a = ±1 activations as bits (1 = +1, bits past n ignored). Returns the

@@ -410,3 +410,122 @@ TEST_CASE("the importer refuses bad input with an snn::Error that says what is w
         REQUIRE_THROWS_WITH(import_keras(path), Contains(path) && Contains("model_config is not valid JSON"));
     }
 }
+
+// ------------------------------------------------------------------ Larq
+
+namespace {
+
+// input (4) → QuantDense q 3 (no bias) → BatchNormalization bn → relu → Dense out 2 softmax,
+// written as Larq writes it: the latent float kernel, the quantizer in the config.
+struct LarqModel {
+    std::vector<float> W = {0.3f, -0.2f, 0.0f, -0.7f, 0.1f, 0.9f, 0.5f, -0.4f, -0.6f, 0.2f, 0.8f, -0.1f}; // (4,3)
+    std::vector<float> gamma = {1.5f, -0.5f, 2.0f}, beta = {0.2f, -0.1f, 0.05f}, mean = {0.3f, -0.4f, 0.1f},
+                       var = {0.8f, 2.0f, 0.5f};
+    std::vector<float> W2 = {1.0f, -2.0f, 0.5f, 3.0f, -1.0f, 0.25f}; // (3,2)
+    std::vector<float> b2 = {0.05f, -0.05f};
+    std::string kernel_quantizer = R"({"class_name": "SteSign", "config": {"clip_value": 1.0}})";
+    std::string input_quantizer = "null";
+
+    std::string config() const {
+        return R"({"class_name": "Sequential", "config": {"name": "sequential", "layers": [
+            {"class_name": "InputLayer", "config": {"batch_input_shape": [null, 4], "dtype": "float32", "name": "input_1"}},
+            {"class_name": "QuantDense", "config": {"name": "q", "units": 3, "activation": "linear", "use_bias": false,
+               "input_quantizer": )" + input_quantizer + R"(, "kernel_quantizer": )" + kernel_quantizer + R"(,
+               "kernel_constraint": {"class_name": "WeightClip", "config": {"clip_value": 1}}, "metrics": []}},
+            {"class_name": "BatchNormalization", "config": {"name": "bn", "axis": -1, "epsilon": 0.001, "center": true, "scale": true}},
+            {"class_name": "Activation", "config": {"name": "act", "activation": "relu"}},
+            {"class_name": "Dense", "config": {"name": "out", "units": 2, "activation": "softmax", "use_bias": true}}]}})";
+    }
+    void write(const std::string& path) const {
+        write_keras_h5(path, config(),
+                       {{"q", {{"kernel", {4, 3}, W}}},
+                        {"bn", {{"gamma", {3}, gamma}, {"beta", {3}, beta}, {"moving_mean", {3}, mean}, {"moving_variance", {3}, var}}},
+                        {"act", {}},
+                        {"out", {{"kernel", {3, 2}, W2}, {"bias", {2}, b2}}}});
+    }
+    // BN(sign(W)ᵀx·scale) by hand, with Larq's sign(0) = +1 and `scale` 1 (ste_sign)
+    // or mean |w| of the output's column (magnitude_aware_sign).
+    double s(int j) const { return gamma[j] / std::sqrt(double(var[j]) + 0.001); }
+    double column_scale(int j, bool magnitude) const {
+        if (!magnitude) return 1.0;
+        double m = 0;
+        for (int i = 0; i < 4; ++i) m += std::fabs(W[i * 3 + j]);
+        return m / 4;
+    }
+};
+
+} // namespace
+
+TEST_CASE("a Larq QuantDense imports as a binary layer with BatchNorm folded into alpha and bias", "[convert][binary]") {
+    TempDir dir("larq");
+    for (bool magnitude : {false, true}) {
+        LarqModel m;
+        if (magnitude) m.kernel_quantizer = R"("magnitude_aware_sign")";
+        const std::string path = dir.file("larq.h5");
+        m.write(path);
+        const Network net = import_keras(path);
+        const Projection& p = net.populations[1].projections[0];
+        REQUIRE(p.binary);
+        for (int j = 0; j < 3; ++j) {
+            INFO("output " << j << (magnitude ? ", magnitude-aware" : ", ste_sign"));
+            // α = |s_j|·scale; a negative γ flips the output's signs.
+            CHECK(p.bin.alpha[std::size_t(j)] == Approx(std::fabs(m.s(j)) * m.column_scale(j, magnitude)).epsilon(1e-6));
+            for (int i = 0; i < 4; ++i) {
+                const double sign = m.W[std::size_t(i * 3 + j)] >= 0 ? 1.0 : -1.0;
+                CHECK(p.weights[std::size_t(i * 3 + j)] ==
+                      Approx(sign * m.s(j) * m.column_scale(j, magnitude)).epsilon(1e-6));
+            }
+            CHECK(net.populations[1].bias[std::size_t(j)] == Approx(m.beta[j] - m.s(j) * m.mean[j]).epsilon(1e-6));
+        }
+        CHECK_FALSE(net.populations[2].projections[0].binary);
+        // The DNN pass of the imported network equals Larq's inference by hand.
+        const std::vector<float> x = {0.5f, 1.0f, 0.0f, 0.25f};
+        const auto acts = forward(net, x.data());
+        for (int k = 0; k < 2; ++k) {
+            double o = m.b2[std::size_t(k)];
+            for (int j = 0; j < 3; ++j) {
+                double z = 0;
+                for (int i = 0; i < 4; ++i)
+                    z += (m.W[std::size_t(i * 3 + j)] >= 0 ? 1.0 : -1.0) * m.column_scale(j, magnitude) * x[std::size_t(i)];
+                const double h = std::max(0.0, m.gamma[std::size_t(j)] * (z - m.mean[std::size_t(j)]) /
+                                                    std::sqrt(double(m.var[std::size_t(j)]) + 0.001) + m.beta[std::size_t(j)]);
+                o += h * m.W2[std::size_t(j * 2 + k)];
+            }
+            CHECK(acts.back()[std::size_t(k)] == Approx(o).epsilon(1e-5));
+        }
+    }
+}
+
+TEST_CASE("Larq layers that are not binary-weight layers with real inputs are refused by name", "[convert][binary]") {
+    TempDir dir("larq-bad");
+    const std::string path = dir.file("larq.h5");
+    LarqModel m;
+    m.input_quantizer = R"({"class_name": "SteSign", "config": {"clip_value": 1.0}})";
+    m.write(path);
+    CHECK_THROWS_WITH(import_keras(path), Contains(path) && Contains("'q'") && Contains("input_quantizer 'SteSign'"));
+    LarqModel t;
+    t.kernel_quantizer = R"("ste_tern")";
+    t.write(path);
+    CHECK_THROWS_WITH(import_keras(path), Contains("'q'") && Contains("kernel_quantizer 'ste_tern' is not supported"));
+    LarqModel f;
+    f.kernel_quantizer = "null"; // a QuantDense without a kernel quantizer is a float Dense
+    f.write(path);
+    CHECK_FALSE(import_keras(path).populations[1].projections[0].binary);
+}
+
+TEST_CASE("convert --binarize makes the named layers binary and refuses unknown names", "[convert][binary]") {
+    ConvertLog log;
+    ConvertOptions opt;
+    opt.binarize = {"conv2"};
+    const std::string model = (source_dir / "data" / "models" / "mnist_cnn.h5").string();
+    const Network net = convert_model(model, nullptr, opt, log);
+    int binary = 0;
+    for (const auto& pop : net.populations)
+        for (const auto& p : pop.projections) {
+            binary += p.binary;
+            if (p.binary) CHECK(p.layer == "conv2");
+        }
+    CHECK(binary == 1);
+    opt.binarize = {"conv9"};
+    CHECK_THROWS_WITH(convert_model(model, nullptr, opt, log), Contains("--binarize conv9") && Contains("conv1"));
+}

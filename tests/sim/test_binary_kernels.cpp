@@ -246,3 +246,32 @@ TEST_CASE("binary synaptic events count what the float event kernel would add", 
         CHECK(events == scatter(p, g.src, g.dst, units, nullptr, b.data()));
     }
 }
+
+TEST_CASE("a batch of spike lists gives the currents of one call per list", "[binary][kernels]") {
+    std::mt19937 rng(41);
+    for (int n_in : {5, 64, 130, 1024})
+        for (int n_out : {3, 16, 33, 100})
+            for (int batch : {1, 2, 5, 8, 11}) {
+                const Geometry g{ProjectionKind::Dense, {1, 1, n_in}, {1, 1, n_out}, {}};
+                Projection p = random_projection(g, rng);
+                binarize(p, g.src, g.dst, "b");
+                const BinaryKernel k(p, g.src, g.dst);
+                std::vector<std::vector<std::int32_t>> lists;
+                for (int b = 0; b < batch; ++b) lists.push_back(random_spikes(n_in, b % 3 == 2 ? 0.0 : 0.15, rng));
+                std::vector<std::span<const std::int32_t>> spans(lists.begin(), lists.end());
+                for (PopcountIsa isa : supported_isas()) {
+                    INFO(to_string(isa) << " " << n_in << "→" << n_out << " batch " << batch);
+                    std::vector<std::uint64_t> scratch(k.scratch_words(), 0);
+                    std::vector<std::vector<float>> one(std::size_t(batch), std::vector<float>(std::size_t(n_out), 0.5f)),
+                        many = one;
+                    std::int64_t want = 0;
+                    for (int b = 0; b < batch; ++b)
+                        want += k.accumulate(spans[std::size_t(b)], scratch.data(), one[std::size_t(b)].data(), isa);
+                    std::vector<float*> ptrs;
+                    for (auto& m : many) ptrs.push_back(m.data());
+                    CHECK(k.accumulate_batch(spans, scratch.data(), ptrs.data(), isa) == want);
+                    CHECK(many == one);
+                    CHECK(std::all_of(scratch.begin(), scratch.end(), [](std::uint64_t w) { return w == 0; }));
+                }
+            }
+}
