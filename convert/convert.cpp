@@ -30,6 +30,14 @@ Network convert_model(const std::string& model_path, const Dataset* calib, const
         }
         log.lines.push_back("binarized " + name + " (sign of the weights, alpha = mean |w| per output channel)");
     }
+    if (options.no_binary) {
+        if (!options.binarize.empty()) throw Error("--no-binary and --binarize contradict each other");
+        for (Population& pop : net.populations)
+            for (Projection& p : pop.projections) {
+                p.binary = false;
+                p.bin = {};
+            }
+    }
     bool binary = false;
     for (const Population& pop : net.populations)
         for (const Projection& p : pop.projections) binary |= p.binary;

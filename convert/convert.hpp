@@ -19,6 +19,9 @@ struct ConvertOptions {
     // Layers (Dense or Conv2D, by source-model name) made binary the XNOR-Net
     // way after import: sign of the weights, α = mean |w| per output channel.
     std::vector<std::string> binarize;
+    // Binary layers of the model become float layers holding the same ±α
+    // weights (the float network of the same shape and function, to compare).
+    bool no_binary = false;
     NeuronParams neuron;   // applied to every spiking population
     int threads = 1;
 };

@@ -464,9 +464,11 @@ std::int64_t BinaryKernel::accumulate_batch(std::span<const std::span<const std:
         case 8: dense_batch_avx512<8>(w_.data(), words_, outputs_, nz_index, nz, s, n, alpha_.data(), cur); break;
         default: dense_batch_avx512<1>(w_.data(), words_, outputs_, nz_index, nz, s, n, alpha_.data(), cur); break;
         }
-        for (int b = 0; b < B; ++b)
-            for (std::int32_t x : units[std::size_t(b0 + b)]) scratch[std::int64_t(b) * words_ + (x >> 6)] = 0;
-        for (std::int64_t q = 0; q < nz; ++q) nz_index[q] = 0;
+        // Every word a list wrote is in nz_index: clearing those costs B·nz stores, whatever the spike count.
+        for (std::int64_t q = 0; q < nz; ++q) {
+            for (int b = 0; b < B; ++b) scratch[std::int64_t(b) * words_ + std::int64_t(nz_index[q])] = 0;
+            nz_index[q] = 0;
+        }
     }
     return events;
 #else

@@ -41,6 +41,7 @@ struct ConvertArgs {
     int threads = default_threads(), calibrate_steps = 0;
     bool norm_given = false, granularity_given = false, signed_spikes = false;
     std::vector<std::string> binarize;
+    bool no_binary = false;
 };
 
 int cmd_convert(const ConvertArgs& a) {
@@ -54,6 +55,7 @@ int cmd_convert(const ConvertArgs& a) {
     opt.channel_wise = a.granularity == "channel" && (data_based || a.granularity_given);
     opt.channel_wise_explicit = opt.channel_wise && a.granularity_given;
     opt.binarize = a.binarize;
+    opt.no_binary = a.no_binary;
     opt.neuron.reset = reset_mode_from(a.reset);
     opt.neuron.model = neuron_model_from(a.neuron);
     opt.neuron.v_th = float(a.v_th);
@@ -194,6 +196,9 @@ int main(int argc, char** argv) {
                      "Make these Dense/Conv2D layers binary (sign of the weights, alpha = mean |w| per output "
                      "channel, XNOR-Net); comma-separated layer names")
         ->delimiter(',');
+    conv->add_flag("--no-binary", ca.no_binary,
+                   "Keep binary (Larq) layers as float layers with the same +-alpha weights: the float network of the "
+                   "same shape, for comparison");
 
     std::string inspect_file;
     bool inspect_json = false;

@@ -434,3 +434,65 @@ TEST_CASE("snn exits and snn partition: bad input is refused by name, good input
         CHECK(load(out).exits.empty());
     }
 }
+
+TEST_CASE("snn convert, inspect and run with binary layers", "[cli][binary]") {
+    TempDir work("binary-cli");
+    const std::string model = (source_dir / "data" / "models" / "mnist_bcnn.h5").string();
+    REQUIRE(fs::exists(model));
+    // 64 random 28×28 images as calibration and test data (the layers' shapes are what matters here).
+    std::mt19937 rng(17);
+    std::uniform_real_distribution<float> pixel(0.0f, 1.0f);
+    std::vector<float> x(64 * 784);
+    for (float& v : x) v = pixel(rng) < 0.8f ? 0.0f : pixel(rng);
+    std::vector<std::int64_t> y(64);
+    for (std::size_t i = 0; i < y.size(); ++i) y[i] = std::int64_t(i % 10);
+    const std::string data = work.file("data.h5");
+    write_data(data, x, {64, 28, 28, 1}, y);
+    const std::string calib = " --calib " + quote(data) + " --calib-samples 64";
+
+    const std::string bin = work.file("b.snn.h5"), flt = work.file("f.snn.h5");
+    REQUIRE(snn_cli("convert " + quote(model) + " -o " + quote(bin) + calib).status == 0);
+    REQUIRE(snn_cli("convert " + quote(model) + " -o " + quote(flt) + calib + " --no-binary").status == 0);
+    const json bi = json::parse(snn_cli("inspect --json " + quote(bin)).out);
+    const json fi = json::parse(snn_cli("inspect --json " + quote(flt)).out);
+    // The two binary layers hold their 418,816 weights as bits; everything else is the same.
+    int binary = 0;
+    for (const auto& pop : bi["populations"])
+        for (const auto& p : pop["projections"]) binary += p["binary"].get<bool>();
+    CHECK(binary == 2);
+    CHECK(bi["totals"]["parameters"] == fi["totals"]["parameters"]);
+    CHECK(fi["totals"]["bytes"].get<std::int64_t>() == 4 * fi["totals"]["parameters"].get<std::int64_t>());
+    CHECK(fi["totals"]["bytes"].get<double>() / bi["totals"]["bytes"].get<double>() >= 20.0);
+    CHECK_THAT(snn_cli("inspect " + quote(bin)).out, Contains("binary dense←pool2") && Contains("binary weights: 418816"));
+
+    // The report marks the binary layers and counts their events apart; every popcount implementation agrees.
+    const std::string report = work.file("r.json");
+    const Outcome r = snn_cli("run " + quote(bin) + " --data " + quote(data) + " --steps 16 --report " + quote(report));
+    INFO(r.err);
+    REQUIRE(r.status == 0);
+    CHECK_THAT(r.out, Contains("binary layer") && Contains("XNOR-DNN"));
+    const json j = read_json(report);
+    for (const auto& l : j["layers"]) {
+        const bool b = l["name"] == "conv2" || l["name"] == "fc1";
+        CHECK(l["binary"].get<bool>() == b);
+        if (b) {
+            CHECK(l["binary_ops_per_sample"].get<double>() == l["synaptic_ops_per_sample"].get<double>());
+            CHECK(l["xnor_dnn"]["binary_ops"].get<double>() == (l["name"] == "fc1" ? 1600.0 * 256 : 10 * 10 * 64 * 9 * 16.0));
+        } else {
+            CHECK(l["binary_ops_per_sample"].get<double>() == 0.0);
+        }
+    }
+    const std::string scalar = work.file("s.json");
+    REQUIRE(snn_cli("run " + quote(bin) + " --data " + quote(data) + " --steps 16 -q --popcount scalar --report " + quote(scalar)).status == 0);
+    const json s = read_json(scalar);
+    CHECK(s["accuracy_by_step"] == j["accuracy_by_step"]);
+    CHECK(s["layers"] == j["layers"]);
+
+    // Refusals, one line each.
+    check_refused(snn_cli("run " + quote(bin) + " --data " + quote(data) + " --popcount sse9"), "--popcount 'sse9'", work, {});
+    check_refused(snn_cli("convert " + quote(model) + " -o " + quote(work.file("x.snn.h5")) + calib +
+                          " --norm-granularity channel"),
+                  "binary layers", work, {work.file("x.snn.h5")});
+    check_refused(snn_cli("convert " + quote(model) + " -o " + quote(work.file("y.snn.h5")) + " --binarize nope"),
+                  "--binarize nope", work, {work.file("y.snn.h5")});
+}
