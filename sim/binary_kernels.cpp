@@ -309,24 +309,27 @@ void xnor_scalar(const Words* w, std::int64_t outputs, std::int64_t words, std::
     }
 }
 
-// Sets the bits of `units` (ascending) in the all-zero `bits`, a word at a
-// time in a register (one store per word, not a read-modify-write per spike);
-// lists the words it wrote in `words_written` if given; returns their number.
+// Sets the bits of `units` (ascending) in the all-zero `bits`; lists the
+// words it wrote in `words_written` if given; returns their number. Branch-
+// free: the word being filled is kept in a register and stored after every
+// spike (the last store to a word holds all its bits), so a spike neither
+// waits on the previous spike's store nor mispredicts where a new word starts.
 std::int64_t set_bits(std::span<const std::int32_t> units, Words* bits, Words* words_written) {
-    std::int64_t n = 0;
-    std::int64_t current = -1;
+    if (units.empty()) return 0;
+    std::int64_t current = units[0] >> 6, n = 1;
     Words word = 0;
+    Words ignored[1];
+    Words* listed = words_written ? words_written : ignored;
+    listed[0] = Words(current);
     for (std::int32_t u : units) {
-        if ((u >> 6) != current) {
-            if (current >= 0) bits[current] = word;
-            current = u >> 6;
-            word = 0;
-            if (words_written) words_written[n] = Words(current);
-            ++n;
-        }
-        word |= Words(1) << (u & 63);
+        const std::int64_t w = u >> 6;
+        const bool same = w == current;
+        word = (same ? word : 0) | Words(1) << (u & 63);
+        bits[w] = word;
+        n += !same;
+        listed[words_written ? n - 1 : 0] = Words(w);
+        current = w;
     }
-    if (current >= 0) bits[current] = word;
     return n;
 }
 
