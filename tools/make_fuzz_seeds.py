@@ -111,6 +111,8 @@ def main():
     for m in models:
         dump(os.path.join(fixtures, m + ".h5"), "keras", m + ".json")
     dump(os.path.join(ROOT, "data", "models", "mnist_cnn_bn_maxpool.h5"), "keras", "mnist_cnn_bn_maxpool.json")
+    # Larq layout: QuantConv2D / QuantDense with serialized quantizers.
+    dump(os.path.join(ROOT, "data", "models", "mnist_bcnn.h5"), "keras", "mnist_bcnn_larq.json")
 
     with tempfile.TemporaryDirectory() as tmp:
         for m, opts in [("tiny_keras2_functional_add", []),
@@ -131,6 +133,11 @@ def main():
         subprocess.run([args.snn, "convert", os.path.join(ROOT, "data", "models", "mnist_cnn_bn_maxpool.h5"),
                         "-o", out], check=True, stdout=subprocess.DEVNULL)
         dump(out, "network", "mnist_cnn_bn_maxpool.json")
+        # Format version 3: binary projections (bits and alpha).
+        out = os.path.join(tmp, "binary.snn.h5")
+        subprocess.run([args.snn, "convert", os.path.join(ROOT, "data", "models", "mnist_bcnn.h5"), "-o", out],
+                       check=True, stdout=subprocess.DEVNULL)
+        dump(out, "network", "mnist_bcnn_binary.json")
 
         data = os.path.join(tmp, "data.h5")
         rng = np.random.default_rng(1)
