@@ -80,24 +80,16 @@ void dense_scalar(const Words* w, std::int64_t words, std::int64_t outputs, cons
     }
 }
 
-// Conv2D, one output pixel: channels [0, outputs) of the taps e ∈ [b, e_end).
-std::int64_t conv_pixel_scalar(const Words* w, std::int64_t out_pad, std::int64_t outputs, std::int64_t words,
-                               const std::int32_t* tap_src, const std::int32_t* tap_k, std::int32_t b,
-                               std::int32_t e_end, const Words* plane, const float* alpha, float* current) {
-    std::int64_t n = 0;
-    for (std::int32_t e = b; e < e_end; ++e)
-        for (std::int64_t q = 0; q < words; ++q) n += std::popcount(plane[std::int64_t(tap_src[e]) * words + q]);
-    if (n == 0) return 0;
+// Conv2D, one output pixel: for channels [0, outputs), the sum over its
+// (weight row, spike word) pairs of popcount(spike word ∧ row word), then
+// the currents. `rows` are offsets into w of rows of out_pad channel words.
+void conv_pixel_scalar(const Words* w, std::int64_t outputs, const std::int64_t* rows, const Words* sw,
+                       std::int64_t pairs, std::int64_t n, const float* alpha, float* current) {
     for (std::int64_t co = 0; co < outputs; ++co) {
         std::int64_t c = 0;
-        for (std::int32_t e = b; e < e_end; ++e)
-            for (std::int64_t q = 0; q < words; ++q) {
-                const Words sw = plane[std::int64_t(tap_src[e]) * words + q];
-                if (sw) c += std::popcount(sw & w[(std::int64_t(tap_k[e]) * words + q) * out_pad + co]);
-            }
+        for (std::int64_t e = 0; e < pairs; ++e) c += std::popcount(sw[e] & w[rows[e] + co]);
         current[co] += binary_input(alpha[co], c, n);
     }
-    return n;
 }
 
 #if defined(__x86_64__)
@@ -138,30 +130,21 @@ SNN_AVX512 void dense_avx512(const Words* w, std::int64_t words, std::int64_t ou
     }
 }
 
-SNN_AVX512 std::int64_t conv_pixel_avx512(const Words* w, std::int64_t out_pad, std::int64_t outputs, std::int64_t words,
-                                          const std::int32_t* tap_src, const std::int32_t* tap_k, std::int32_t b,
-                                          std::int32_t e_end, const Words* plane, const float* alpha, float* current) {
-    std::int64_t n = 0;
-    for (std::int32_t e = b; e < e_end; ++e)
-        for (std::int64_t q = 0; q < words; ++q) n += std::popcount(plane[std::int64_t(tap_src[e]) * words + q]);
-    if (n == 0) return 0;
-    // Blocks of up to 64 channels kept in 8 registers across all taps.
+SNN_AVX512 void conv_pixel_avx512(const Words* w, std::int64_t out_pad, std::int64_t outputs, const std::int64_t* rows,
+                                  const Words* sw, std::int64_t pairs, std::int64_t n, const float* alpha, float* current) {
+    // Blocks of up to 64 channels kept in 8 registers across all pairs.
     for (std::int64_t c0 = 0; c0 < out_pad; c0 += 64) {
         const int chunks = int(std::min<std::int64_t>(8, (out_pad - c0) / 8));
         __m512i acc[8];
         for (int k = 0; k < 8; ++k) acc[k] = _mm512_setzero_si512();
-        for (std::int32_t e = b; e < e_end; ++e)
-            for (std::int64_t q = 0; q < words; ++q) {
-                const Words sw = plane[std::int64_t(tap_src[e]) * words + q];
-                if (!sw) continue;
-                const __m512i sv = _mm512_set1_epi64(std::int64_t(sw));
-                const Words* row = w + (std::int64_t(tap_k[e]) * words + q) * out_pad + c0;
-                for (int k = 0; k < chunks; ++k)
-                    acc[k] = _mm512_add_epi64(acc[k], _mm512_popcnt_epi64(_mm512_and_si512(sv, _mm512_load_si512(row + 8 * k))));
-            }
+        for (std::int64_t e = 0; e < pairs; ++e) {
+            const __m512i sv = _mm512_set1_epi64(std::int64_t(sw[e]));
+            const Words* row = w + rows[e] + c0;
+            for (int k = 0; k < chunks; ++k)
+                acc[k] = _mm512_add_epi64(acc[k], _mm512_popcnt_epi64(_mm512_and_si512(sv, _mm512_load_si512(row + 8 * k))));
+        }
         for (int k = 0; k < chunks; ++k) finish8_avx512(acc[k], n, alpha + c0, current + c0, 8 * k, outputs - c0);
     }
-    return n;
 }
 
 // B spike vectors against each weight word loaded once: 16 outputs × B
@@ -251,30 +234,21 @@ SNN_AVX2 void dense_avx2(const Words* w, std::int64_t words, std::int64_t output
     }
 }
 
-SNN_AVX2 std::int64_t conv_pixel_avx2(const Words* w, std::int64_t out_pad, std::int64_t outputs, std::int64_t words,
-                                      const std::int32_t* tap_src, const std::int32_t* tap_k, std::int32_t b,
-                                      std::int32_t e_end, const Words* plane, const float* alpha, float* current) {
-    std::int64_t n = 0;
-    for (std::int32_t e = b; e < e_end; ++e)
-        for (std::int64_t q = 0; q < words; ++q) n += std::popcount(plane[std::int64_t(tap_src[e]) * words + q]);
-    if (n == 0) return 0;
+SNN_AVX2 void conv_pixel_avx2(const Words* w, std::int64_t out_pad, std::int64_t outputs, const std::int64_t* rows,
+                              const Words* sw, std::int64_t pairs, std::int64_t n, const float* alpha, float* current) {
     for (std::int64_t c0 = 0; c0 < out_pad; c0 += 32) {
         const int chunks = int(std::min<std::int64_t>(8, (out_pad - c0) / 4));
         __m256i acc[8];
         for (int k = 0; k < 8; ++k) acc[k] = _mm256_setzero_si256();
-        for (std::int32_t e = b; e < e_end; ++e)
-            for (std::int64_t q = 0; q < words; ++q) {
-                const Words sw = plane[std::int64_t(tap_src[e]) * words + q];
-                if (!sw) continue;
-                const __m256i sv = _mm256_set1_epi64x(std::int64_t(sw));
-                const Words* row = w + (std::int64_t(tap_k[e]) * words + q) * out_pad + c0;
-                for (int k = 0; k < chunks; ++k)
-                    acc[k] = _mm256_add_epi64(
-                        acc[k], popcnt64_avx2(_mm256_and_si256(sv, _mm256_load_si256(reinterpret_cast<const __m256i*>(row + 4 * k)))));
-            }
+        for (std::int64_t e = 0; e < pairs; ++e) {
+            const __m256i sv = _mm256_set1_epi64x(std::int64_t(sw[e]));
+            const Words* row = w + rows[e] + c0;
+            for (int k = 0; k < chunks; ++k)
+                acc[k] = _mm256_add_epi64(
+                    acc[k], popcnt64_avx2(_mm256_and_si256(sv, _mm256_load_si256(reinterpret_cast<const __m256i*>(row + 4 * k)))));
+        }
         for (int k = 0; k < chunks; ++k) finish4_avx2(acc[k], n, alpha + c0, current + c0, 4 * k, outputs - c0);
     }
-    return n;
 }
 
 SNN_AVX2 void xnor_avx2(const Words* w, std::int64_t outputs, std::int64_t words, std::int64_t n_in, const Words* a,
@@ -344,30 +318,57 @@ BinaryKernel::BinaryKernel(const Projection& p, const Shape& src, const Shape& d
     words_ = b.row_words;
     alpha_.assign(std::size_t(out_pad_), 0.0f);
     std::copy(b.alpha.begin(), b.alpha.end(), alpha_.begin());
-    const std::int64_t taps = kind_ == ProjectionKind::Conv2D ? std::int64_t(p.window.kh) * p.window.kw : 1;
-    // Row r = output·taps + tap of p.bin goes to [tap][word][output] (Conv2D),
-    // or to block output/32, word, output%32 (Dense).
-    w_.assign(std::size_t(taps * words_ * out_pad_), 0);
-    for (std::int64_t o = 0; o < outputs_; ++o)
-        for (std::int64_t t = 0; t < taps; ++t)
-            for (std::int64_t k = 0; k < words_; ++k)
-                w_[std::size_t(kind_ == ProjectionKind::Dense ? dense_index(words_, k, o) : (t * words_ + k) * out_pad_ + o)] =
-                    b.bits[std::size_t((o * taps + t) * words_ + k)];
     if (kind_ == ProjectionKind::Dense) {
+        // Row j of p.bin goes to block j/32, word k, lane j%32.
+        w_.assign(std::size_t(words_ * out_pad_), 0);
+        for (std::int64_t o = 0; o < outputs_; ++o)
+            for (std::int64_t k = 0; k < words_; ++k)
+                w_[std::size_t(dense_index(words_, k, o))] = b.bits[std::size_t(o * words_ + k)];
         // The spike bits (max_batch bitsets for accumulate_batch), then the indices of their nonzero words.
         scratch_words_ = std::size_t((max_batch + 1) * words_);
         return;
     }
-    scratch_words_ = std::size_t(std::int64_t(src.h) * src.w * words_); // per source pixel, its channels' bits
-    tap_begin_.assign(std::size_t(dst.h) * std::size_t(dst.w) + 1, 0);
-    for (int oy = 0; oy < dst.h; ++oy)
-        for (int ox = 0; ox < dst.w; ++ox) {
-            for_each_tap(p.window, src, oy, ox, [&](int y, int x, int ky, int kx) {
-                tap_src_.push_back(y * src.w + x);
-                tap_k_.push_back(ky * p.window.kw + kx);
-            });
-            tap_begin_[std::size_t(oy * dst.w + ox) + 1] = std::int32_t(tap_src_.size());
+    const std::int64_t taps = std::int64_t(p.window.kh) * p.window.kw;
+    // Conv2D: a window row (ky fixed, kx = 0 … kw−1, every input channel) is
+    // kw·cin consecutive bits of the channels-last spike bitset, so the kernel
+    // ANDs whole window rows: words_ = ⌈kw·cin / 64⌉ words per (ky, output
+    // channel) instead of ⌈cin / 64⌉ per tap. Layout [ky][word][channel].
+    const Window& win = p.window;
+    window_ = win;
+    const std::int64_t cin = src.c, row_bits = std::int64_t(win.kw) * cin;
+    words_ = (row_bits + 63) / 64;
+    w_.assign(std::size_t(std::int64_t(win.kh) * words_ * out_pad_), 0);
+    for (std::int64_t o = 0; o < outputs_; ++o)
+        for (std::int64_t ky = 0; ky < win.kh; ++ky)
+            for (std::int64_t kx = 0; kx < win.kw; ++kx)
+                for (std::int64_t ci = 0; ci < cin; ++ci) {
+                    const std::int64_t tap = ky * win.kw + kx;
+                    if (!((b.bits[std::size_t((o * taps + tap) * b.row_words + ci / 64)] >> (ci % 64)) & 1)) continue;
+                    const std::int64_t bit = kx * cin + ci;
+                    w_[std::size_t((ky * words_ + bit / 64) * out_pad_ + o)] |= Words(1) << (bit % 64);
+                }
+    // Per output column, the bits of a window row inside the source (the rest
+    // are padding, or the neighbouring image row in the bitset).
+    row_mask_.assign(std::size_t(dst.w * words_), 0);
+    for (int ox = 0; ox < dst.w; ++ox)
+        for (int kx = 0; kx < win.kw; ++kx) {
+            const int x = ox * win.sw - win.pad_left + kx;
+            if (x < 0 || x >= src.w) continue;
+            for (std::int64_t ci = 0; ci < cin; ++ci) {
+                const std::int64_t bit = kx * cin + ci;
+                row_mask_[std::size_t(ox * words_ + bit / 64)] |= Words(1) << (bit % 64);
+            }
         }
+    // Scratch: guard words, the spike bitset, guard words (a window row that
+    // starts in the left padding, or ends past the last unit, reads zeros or
+    // masked bits there); the list of bitset words written; the pairs of one
+    // output pixel.
+    guard_ = (std::int64_t(win.pad_left) * cin + 63) / 64 + 1;
+    const std::int64_t src_words = (src.size() + 63) / 64;
+    bits_words_ = guard_ + src_words + words_ + 2;
+    list_words_ = src_words;
+    pair_capacity_ = std::int64_t(win.kh) * words_;
+    scratch_words_ = std::size_t(bits_words_ + list_words_ + 2 * pair_capacity_);
 }
 
 std::int64_t BinaryKernel::accumulate(std::span<const std::int32_t> units, std::uint64_t* scratch, float* current,
@@ -394,35 +395,51 @@ std::int64_t BinaryKernel::accumulate(std::span<const std::int32_t> units, std::
         }
         return n * outputs_;
     }
-    // Conv2D: the spikes as one row of words per source pixel.
-    const int cin = src_.c;
-    for (std::int32_t u : units) {
-        const std::int32_t pix = u / cin, ci = u - pix * cin;
-        scratch[std::int64_t(pix) * words_ + (ci >> 6)] |= Words(1) << (ci & 63);
-    }
-    const std::int64_t out_pixels = std::int64_t(dst_.h) * dst_.w;
+    // Conv2D: the spikes as a bitset over source units, behind guard words.
+    Words* bits = scratch;
+    Words* list = scratch + bits_words_;
+    auto* rows = reinterpret_cast<std::int64_t*>(list + list_words_);
+    Words* sw = list + list_words_ + pair_capacity_;
+    const std::int64_t written = set_bits(units, bits + guard_, list);
+    const std::int64_t cin = src_.c, W = src_.w;
+    const Window& win = window_;
     std::int64_t spikes_in_windows = 0;
-    for (std::int64_t op = 0; op < out_pixels; ++op) {
-        const std::int32_t b = tap_begin_[std::size_t(op)], e = tap_begin_[std::size_t(op) + 1];
-        float* cur = current + op * outputs_;
-        switch (isa) {
+    for (int oy = 0; oy < dst_.h; ++oy)
+        for (int ox = 0; ox < dst_.w; ++ox) {
+            // The (weight row, spike word) pairs of this output pixel's window.
+            std::int64_t n = 0, pairs = 0;
+            const std::int64_t x0 = std::int64_t(ox) * win.sw - win.pad_left;
+            const Words* mask = row_mask_.data() + std::int64_t(ox) * words_;
+            for (int ky = 0; ky < win.kh; ++ky) {
+                const std::int64_t y = std::int64_t(oy) * win.sh - win.pad_top + ky;
+                if (y < 0 || y >= src_.h) continue;
+                const std::int64_t start = guard_ * 64 + (y * W + x0) * cin;
+                for (std::int64_t q = 0; q < words_; ++q) {
+                    const std::int64_t pos = start + 64 * q, k = pos >> 6, shift = pos & 63;
+                    const Words word = ((bits[k] >> shift) | (shift ? bits[k + 1] << (64 - shift) : 0)) & mask[q];
+                    if (!word) continue;
+                    n += std::popcount(word);
+                    rows[pairs] = (ky * words_ + q) * out_pad_;
+                    sw[pairs] = word;
+                    ++pairs;
+                }
+            }
+            if (n == 0) continue; // nothing spiked in the window: nothing is added
+            spikes_in_windows += n;
+            float* cur = current + (std::int64_t(oy) * dst_.w + ox) * outputs_;
+            switch (isa) {
 #if defined(__x86_64__)
-        case PopcountIsa::Avx512:
-            spikes_in_windows += conv_pixel_avx512(w, out_pad_, outputs_, words_, tap_src_.data(), tap_k_.data(), b, e,
-                                                   scratch, alpha, cur);
-            break;
-        case PopcountIsa::Avx2:
-            spikes_in_windows += conv_pixel_avx2(w, out_pad_, outputs_, words_, tap_src_.data(), tap_k_.data(), b, e,
-                                                 scratch, alpha, cur);
-            break;
+            case PopcountIsa::Avx512: conv_pixel_avx512(w, out_pad_, outputs_, rows, sw, pairs, n, alpha, cur); break;
+            case PopcountIsa::Avx2: conv_pixel_avx2(w, out_pad_, outputs_, rows, sw, pairs, n, alpha, cur); break;
 #endif
-        default:
-            spikes_in_windows += conv_pixel_scalar(w, out_pad_, outputs_, words_, tap_src_.data(), tap_k_.data(), b, e,
-                                                   scratch, alpha, cur);
-            break;
+            default: conv_pixel_scalar(w, outputs_, rows, sw, pairs, n, alpha, cur); break;
+            }
         }
+    for (std::int64_t i = 0; i < written; ++i) {
+        bits[guard_ + std::int64_t(list[i])] = 0;
+        list[i] = 0;
     }
-    for (std::int32_t u : units) scratch[std::int64_t(u / cin) * words_ + ((u % cin) >> 6)] = 0;
+    std::fill(list + list_words_, list + list_words_ + 2 * pair_capacity_, Words(0)); // the pair buffers
     return spikes_in_windows * outputs_;
 }
 

@@ -37,9 +37,13 @@ PopcountIsa best_popcount_isa();                   // the fastest supported one
 
 class BinaryKernel {
 public:
+    using Words64 = std::uint64_t;
     // p must be binary (Dense or Conv2D); the kernel keeps its own copy of the
     // bits, laid out input-word-major with the outputs contiguous:
-    //   Dense:  [output / 32][word][output % 32]   Conv2D: [tap][word][output channel]
+    //   Dense:  [output / 32][word][output % 32]
+    //   Conv2D: [ky][word][output channel], a word covering 64 of the kw·cin
+    //           inputs of a window row (kx, then channel), so a row of the
+    //           window is ANDed a word at a time whatever cin is.
     // (p.bin holds one row per output; this is its transpose, so that one
     // spike word is ANDed with the words of 8 outputs at once.)
     BinaryKernel(const Projection& p, const Shape& src, const Shape& dst);
@@ -68,7 +72,7 @@ public:
     std::int64_t xnor(const std::uint64_t* activation_bits, float* out, PopcountIsa isa) const;
 
     ProjectionKind kind() const { return kind_; }
-    std::int64_t words() const { return words_; } // words per input row: Dense all inputs, Conv2D one pixel's channels
+    std::int64_t words() const { return words_; } // words per input row: Dense all inputs, Conv2D one window row
 
 private:
     ProjectionKind kind_;
@@ -79,8 +83,12 @@ private:
     std::size_t scratch_words_ = 0;
     std::vector<std::uint64_t, tbb::cache_aligned_allocator<std::uint64_t>> w_;
     std::vector<float, tbb::cache_aligned_allocator<float>> alpha_; // out_pad_, zero past outputs_
-    // Conv2D: per output pixel its taps inside the source, as CSR of (source pixel, kernel tap).
-    std::vector<std::int32_t> tap_begin_, tap_src_, tap_k_;
+    // Conv2D: the window; per output column the valid bits of a window row;
+    // the scratch layout (guard words before the spike bitset, its length with
+    // the guard words after it, the written-word list, the pair buffers).
+    Window window_;
+    std::vector<Words64> row_mask_;
+    std::int64_t guard_ = 0, bits_words_ = 0, list_words_ = 0, pair_capacity_ = 0;
 };
 
 } // namespace snn
