@@ -17,6 +17,7 @@
 #endif
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <bit>
 #include <chrono>
@@ -129,13 +130,41 @@ Engine::Engine(const Network& net, const RunOptions& options)
         exit_population_.push_back(net_.find(net_.exits[e].at));
         exit_at[std::size_t(exit_population_.back())] = int(e);
     }
+    // Step batches: a segment also ends before each population with a binary
+    // dense projection, so that its sources have run every step when it starts.
+    std::vector<std::uint8_t> batch_target(P, 0);
+    const bool batching = opt_.step_batches && net_.exits.empty() && net_.devices.empty() &&
+                          popcount_ == PopcountIsa::Avx512 && opt_.kernels != KernelPath::Reference;
+    if (batching)
+        for (std::size_t i = 1; i < P; ++i)
+            for (const Projection& p : net_.populations[i].projections)
+                if (p.binary && p.kind == ProjectionKind::Dense && p.source > 0 &&
+                    !net_.populations[i].neuron.signed_spikes)
+                    batch_target[i] = 1;
     segment_of_.assign(P, 0);
     for (std::size_t i = 0, first = 0; i < P; ++i) {
+        if (batch_target[i] && i > first) {
+            segments_.push_back({first, i - 1, -1, {}, {}, {}});
+            first = i;
+        }
         segment_of_[i] = int(segments_.size());
         if (exit_at[i] >= 0 || i == P - 1) {
-            segments_.push_back({first, i, exit_at[i], {}, {}});
+            segments_.push_back({first, i, exit_at[i], {}, {}, {}});
             first = i + 1;
         }
+    }
+    batch_slot_.resize(P);
+    int slots = 0;
+    for (std::size_t i = 0; i < P; ++i) {
+        const auto& projs = net_.populations[i].projections;
+        batch_slot_[i].assign(projs.size(), -1);
+        if (!batch_target[i]) continue;
+        for (std::size_t k = 0; k < projs.size(); ++k)
+            if (projs[k].binary && projs[k].kind == ProjectionKind::Dense &&
+                segment_of_[std::size_t(projs[k].source)] < segment_of_[i]) {
+                batch_slot_[i][k] = slots++;
+                segments_[std::size_t(segment_of_[i])].batched.push_back({i, k});
+            }
     }
     const auto add_replay = [&](Segment& seg, std::size_t src) {
         if (std::find(seg.replay.begin(), seg.replay.end(), src) == seg.replay.end()) seg.replay.push_back(src);
@@ -227,6 +256,13 @@ void Engine::init(SampleState& s) const {
         for (const auto& b : per_pop)
             if (b) scratch = std::max(scratch, b->scratch_words());
     s.binary_scratch.assign(scratch, 0);
+    s.binary_steps.clear();
+    for (std::size_t i = 0; i < P; ++i)
+        for (int slot : batch_slot_[i])
+            if (slot >= 0) {
+                if (s.binary_steps.size() <= std::size_t(slot)) s.binary_steps.resize(std::size_t(slot) + 1);
+                s.binary_steps[std::size_t(slot)].assign(std::size_t(opt_.steps) * std::size_t(net_.populations[i].shape.size()), 0.0f);
+            }
     s.prediction_at.assign(checkpoints_.size(), 0);
     s.history.resize(P);
     s.history_negative.resize(P);
@@ -362,6 +398,15 @@ void Engine::step_population(std::size_t i, int t, std::int64_t sample, SampleSt
             const auto& src_spikes = s.spikes[std::size_t(p.source)];
             if (src_spikes.empty()) continue;
             start_events();
+            if (const int slot = batch_slot_[i][k]; slot >= 0) {
+                // Computed at the start of the segment (and counted there): add this step's row,
+                // which holds exactly what accumulate() would have added.
+                const std::size_t n = cur.size();
+                const float* row = s.binary_steps[std::size_t(slot)].data() + std::size_t(t) * n;
+                float* c = cur.data();
+                for (std::size_t j = 0; j < n; ++j) c[j] += row[j];
+                continue;
+            }
             s.synaptic_ops[i] += project(i, k, src_spikes, nullptr, s, cur.data());
         }
         for (std::size_t k = 0; k < pop.projections.size(); ++k) {
@@ -531,6 +576,8 @@ void Engine::run_sample(const float* x, std::int64_t sample, SampleState& s, std
     const Shape& in_shape = net_.input().shape;
     const std::int64_t n_in = in_shape.size();
     const int T = opt_.steps;
+    if (on_step && segments_.size() > 1 && net_.exits.empty())
+        throw InternalError("run_sample: a step observer needs RunOptions::step_batches off");
     for (std::size_t i = 0; i < P; ++i) {
         const NeuronParams& n = net_.populations[i].neuron;
         std::fill(s.v[i].begin(), s.v[i].end(), n.v_init * n.v_th);
@@ -586,6 +633,29 @@ void Engine::run_sample(const float* x, std::int64_t sample, SampleState& s, std
         for (std::size_t src : seg.replay) {
             std::fill(s.counts[src].begin(), s.counts[src].end(), 0);
             std::fill(s.last_spike[src].begin(), s.last_spike[src].end(), -1);
+        }
+        for (const auto& [i, k] : seg.batched) {
+            // Every step's input of a binary dense projection, 8 steps per pass over its bits.
+            const std::size_t src = std::size_t(net_.populations[i].projections[k].source);
+            const std::size_t n = std::size_t(net_.populations[i].shape.size());
+            auto& rows = s.binary_steps[std::size_t(batch_slot_[i][k])];
+            std::fill(rows.begin(), rows.end(), -0.0f); // −0 + x = x exactly, for every x
+            std::array<std::span<const std::int32_t>, BinaryKernel::max_batch> lists;
+            std::array<float*, BinaryKernel::max_batch> outs;
+            const auto& h = s.history[src];
+            const auto& at = s.history_at[src];
+            for (int t0 = 0; t0 < T; t0 += BinaryKernel::max_batch) {
+                const int B = std::min(BinaryKernel::max_batch, T - t0);
+                for (int b = 0; b < B; ++b) {
+                    const auto t = std::size_t(t0 + b);
+                    lists[std::size_t(b)] = std::span<const std::int32_t>(h.data() + at[t], std::size_t(at[t + 1] - at[t]));
+                    outs[std::size_t(b)] = rows.data() + t * n;
+                }
+                const std::int64_t ops = binary_kernels_[i][k]->accumulate_batch(
+                    std::span(lists.data(), std::size_t(B)), s.binary_scratch.data(), outs.data(), popcount_);
+                s.synaptic_ops[i] += ops;
+                s.binary_ops[i] += ops;
+            }
         }
         for (std::size_t c : seg.cuts) s.cut_used[c] = 1;
         std::size_t next_checkpoint = 0;
@@ -720,6 +790,13 @@ RunResult simulate(const Network& net, const Dataset& data, const RunOptions& op
             SampleState& s = states.local();
             for (std::int64_t i = range.begin(); i < range.end(); ++i) {
                 engine.run_sample(data.sample(i), i, s, i < n_record ? &recorded[std::size_t(i)] : nullptr);
+                if (i < n_record) {
+                    // Step by step, population by population, whatever order the segments ran in.
+                    auto& rec = recorded[std::size_t(i)];
+                    std::stable_sort(rec.begin(), rec.end(), [](const Spike& a, const Spike& b) {
+                        return a.step != b.step ? a.step < b.step : a.population < b.population;
+                    });
+                }
                 for (std::size_t c = 0; c < C; ++c) predictions_at[std::size_t(i) * C + c] = s.prediction_at[c];
                 for (std::size_t l = 0; l < P; ++l) {
                     spikes[std::size_t(i) * P + l] = s.spike_total[l];

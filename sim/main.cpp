@@ -115,7 +115,7 @@ struct RunArgs {
     int steps = 64, threads = default_threads();
     double max_rate = 1.0;
     std::uint64_t seed = 1;
-    bool no_dnn = false, quiet = false;
+    bool no_dnn = false, quiet = false, no_step_batches = false;
     bool steps_given = false, max_rate_given = false; // else the network's own, where it states them
 };
 
@@ -125,6 +125,7 @@ int cmd_run(const RunArgs& a) {
     opt.encode = encoding_from(a.encode);
     opt.kernels = kernel_path_from(a.kernels);
     if (a.popcount != "auto") opt.popcount = popcount_isa_from(a.popcount);
+    opt.step_batches = !a.no_step_batches;
     if (!a.readout.empty()) opt.readout = readout_from(a.readout);
     opt.max_rate = float(a.max_rate);
     opt.seed = a.seed;
@@ -221,6 +222,9 @@ int main(int argc, char** argv) {
                     "Binary layers' AND + popcount: auto (the best this CPU has), scalar, avx2 or avx512; all give "
                     "identical results")
         ->capture_default_str();
+    run->add_flag("--no-step-batches", ra.no_step_batches,
+                  "Binary dense layers take their input one step at a time instead of 8 steps per pass over their "
+                  "bits (same results; to measure the difference)");
     run->add_option("--readout", ra.readout,
                     "Output read as spike counts (spikes) or as a non-spiking integrator (membrane); default: the network's own");
     auto* max_rate_opt =

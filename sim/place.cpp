@@ -186,6 +186,7 @@ PlaceResult place_exits(const Network& net_in, const Dataset& train, const Datas
     RunOptions ro;
     ro.steps = o.steps;
     ro.threads = o.threads;
+    ro.step_batches = false; // candidates are watched step by step
     const Engine engine(net, ro);
     for_each_sample(engine, val, o.threads, [&](std::int64_t i, SampleState& s) {
         std::vector<double> logits(static_cast<std::size_t>(classes));
