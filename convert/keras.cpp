@@ -432,6 +432,14 @@ Value KerasImporter::conv2d(const LayerRef& l, Value& in) {
     const std::string padding = c.value("padding", std::string("valid"));
     if (padding != "valid" && padding != "same") fail(l, "padding '" + padding + "' is not supported");
     const bool same = padding == "same";
+    // Larq's QuantConv2D may pad with another value than 0 (pad_values); padding
+    // units carry no spikes, so only 0 converts.
+    if (c.contains("pad_values") && !c["pad_values"].is_null()) {
+        if (!c["pad_values"].is_number()) fail(l, "pad_values is not a number");
+        const double pv = c["pad_values"].get<double>();
+        if (same && pv != 0.0)
+            fail(l, "pad_values " + std::to_string(pv) + ": padding with a value other than 0 cannot be converted (spiking inputs in the padding do not exist)");
+    }
     const bool use_bias = c.value("use_bias", true);
     std::vector<std::vector<std::uint64_t>> dims;
     auto w = read_weights(l, dims);

@@ -507,6 +507,19 @@ TEST_CASE("Larq layers that are not binary-weight layers with real inputs are re
     t.kernel_quantizer = R"("ste_tern")";
     t.write(path);
     CHECK_THROWS_WITH(import_keras(path), Contains("'q'") && Contains("kernel_quantizer 'ste_tern' is not supported"));
+    // A QuantConv2D that pads with 1 (Larq's pad_values) under 'same' padding.
+    const std::string conv_path = dir.file("larq_conv.h5");
+    write_keras_h5(conv_path, R"({"class_name": "Sequential", "config": {"name": "s", "layers": [
+            {"class_name": "InputLayer", "config": {"batch_input_shape": [null, 4, 4, 1], "name": "input_1"}},
+            {"class_name": "QuantConv2D", "config": {"name": "qc", "filters": 2, "kernel_size": [3, 3], "strides": [1, 1],
+               "padding": "same", "use_bias": false, "activation": "relu", "pad_values": 1.0, "input_quantizer": null,
+               "kernel_quantizer": "ste_sign"}},
+            {"class_name": "Flatten", "config": {"name": "f"}},
+            {"class_name": "Dense", "config": {"name": "out", "units": 2, "activation": "softmax", "use_bias": true}}]}})",
+                   {{"qc", {{"kernel", {3, 3, 1, 2}, std::vector<float>(18, 0.5f)}}},
+                    {"f", {}},
+                    {"out", {{"kernel", {32, 2}, std::vector<float>(64, 0.1f)}, {"bias", {2}, {0.0f, 0.0f}}}}});
+    CHECK_THROWS_WITH(import_keras(conv_path), Contains("'qc'") && Contains("pad_values"));
     LarqModel f;
     f.kernel_quantizer = "null"; // a QuantDense without a kernel quantizer is a float Dense
     f.write(path);
