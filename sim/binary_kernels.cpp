@@ -169,6 +169,17 @@ SNN_AVX512 void dense_batch_avx512(const Words* w, std::int64_t words, std::int6
         }
         for (int b = 0; b < B; ++b) {
             if (n[b] == 0) continue; // no spike: nothing added, as accumulate() adds nothing
+            if (j0 + 16 <= outputs) {
+                // 16 whole outputs: one conversion, multiply and add for both halves (the same
+                // operations per lane as finish8_avx512).
+                const __m512i nv = _mm512_set1_epi64(n[b]);
+                const __m256 xl = _mm512_cvtepi64_ps(_mm512_sub_epi64(_mm512_add_epi64(lo[b], lo[b]), nv));
+                const __m256 xh = _mm512_cvtepi64_ps(_mm512_sub_epi64(_mm512_add_epi64(hi[b], hi[b]), nv));
+                const __m512 x = _mm512_insertf32x8(_mm512_castps256_ps512(xl), xh, 1);
+                float* cur = current[b] + j0;
+                _mm512_storeu_ps(cur, _mm512_add_ps(_mm512_loadu_ps(cur), _mm512_mul_ps(_mm512_load_ps(alpha + j0), x)));
+                continue;
+            }
             finish8_avx512(lo[b], n[b], alpha, current[b], j0, outputs);
             if (j0 + 8 < outputs) finish8_avx512(hi[b], n[b], alpha, current[b], j0 + 8, outputs);
         }
