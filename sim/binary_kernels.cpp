@@ -58,6 +58,11 @@ inline float binary_input(float alpha, std::int64_t count, std::int64_t n) {
     return alpha * float(2 * count - n);
 }
 
+// Word k of a row of n inputs split into `words` words: the bits that are inputs.
+inline Words tail_mask(std::int64_t k, std::int64_t words, std::int64_t n) {
+    return k + 1 < words || n % 64 == 0 ? ~Words(0) : (Words(1) << (n % 64)) - 1;
+}
+
 // ---------------------------------------------------------------- scalar
 
 // Dense: counts of output j over the nonzero spike words (index, word).
@@ -192,7 +197,7 @@ SNN_AVX512 void xnor_avx512(const Words* w, std::int64_t outputs, std::int64_t w
         const Words* wb = w + (j0 / block) * words * block + j0 % block;
         __m512i c = _mm512_setzero_si512();
         for (std::int64_t k = 0; k < words; ++k) {
-            const Words mask = k + 1 < words || n_in % 64 == 0 ? ~Words(0) : (Words(1) << (n_in % 64)) - 1;
+            const Words mask = tail_mask(k, words, n_in);
             const __m512i av = _mm512_set1_epi64(std::int64_t(a[k] & mask));
             const __m512i mv = _mm512_set1_epi64(std::int64_t(mask));
             const __m512i x = _mm512_and_si512(_mm512_xor_si512(av, _mm512_load_si512(wb + k * block)), mv);
@@ -268,7 +273,7 @@ SNN_AVX2 void xnor_avx2(const Words* w, std::int64_t outputs, std::int64_t words
         const Words* wb = w + (j0 / block) * words * block + j0 % block;
         __m256i c = _mm256_setzero_si256();
         for (std::int64_t k = 0; k < words; ++k) {
-            const Words mask = k + 1 < words || n_in % 64 == 0 ? ~Words(0) : (Words(1) << (n_in % 64)) - 1;
+            const Words mask = tail_mask(k, words, n_in);
             const __m256i av = _mm256_set1_epi64x(std::int64_t(a[k] & mask));
             const __m256i x = _mm256_and_si256(
                 _mm256_xor_si256(av, _mm256_load_si256(reinterpret_cast<const __m256i*>(wb + k * block))),
@@ -287,8 +292,7 @@ void xnor_scalar(const Words* w, std::int64_t outputs, std::int64_t words, std::
     for (std::int64_t j = 0; j < outputs; ++j) {
         std::int64_t c = 0;
         for (std::int64_t k = 0; k < words; ++k) {
-            const Words mask = k + 1 < words || n_in % 64 == 0 ? ~Words(0) : (Words(1) << (n_in % 64)) - 1;
-            c += std::popcount((a[k] ^ w[dense_index(words, k, j)]) & mask);
+            c += std::popcount((a[k] ^ w[dense_index(words, k, j)]) & tail_mask(k, words, n_in));
         }
         out[j] = alpha[j] * float(n_in - 2 * c);
     }
@@ -303,16 +307,13 @@ std::int64_t set_bits(std::span<const std::int32_t> units, Words* bits, Words* w
     if (units.empty()) return 0;
     std::int64_t current = units[0] >> 6, n = 1;
     Words word = 0;
-    Words ignored[1];
-    Words* listed = words_written ? words_written : ignored;
-    listed[0] = Words(current);
     for (std::int32_t u : units) {
         const std::int64_t w = u >> 6;
         const bool same = w == current;
         word = (same ? word : 0) | Words(1) << (u & 63);
         bits[w] = word;
         n += !same;
-        listed[words_written ? n - 1 : 0] = Words(w);
+        if (words_written) words_written[n - 1] = Words(w); // the test does not change within a call
         current = w;
     }
     return n;
@@ -390,8 +391,7 @@ std::int64_t BinaryKernel::accumulate(std::span<const std::int32_t> units, std::
     if (kind_ == ProjectionKind::Dense) {
         Words* s = scratch;
         Words* nz_index = scratch + words_;
-        std::int64_t nz = 0;
-        nz = set_bits(units, s, nz_index);
+        const std::int64_t nz = set_bits(units, s, nz_index);
         const std::int64_t n = std::int64_t(units.size());
         switch (isa) {
 #if defined(__x86_64__)

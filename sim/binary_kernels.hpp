@@ -37,7 +37,6 @@ PopcountIsa best_popcount_isa();                   // the fastest supported one
 
 class BinaryKernel {
 public:
-    using Words64 = std::uint64_t;
     // p must be binary (Dense or Conv2D); the kernel keeps its own copy of the
     // bits, laid out input-word-major with the outputs contiguous:
     //   Dense:  [output / 32][word][output % 32]
@@ -87,7 +86,7 @@ private:
     // the scratch layout (guard words before the spike bitset, its length with
     // the guard words after it, the written-word list, the pair buffers).
     Window window_;
-    std::vector<Words64> row_mask_;
+    std::vector<std::uint64_t> row_mask_;
     std::int64_t guard_ = 0, bits_words_ = 0, list_words_ = 0, pair_capacity_ = 0;
 };
 

@@ -55,7 +55,7 @@ nlohmann::json report_json(const Network& net, const RunResult& r, const RunInfo
         bool binary = false;
         for (const Projection& p : pop.projections) binary |= p.binary;
         e["binary"] = binary;
-        e["binary_ops_per_sample"] = r.binary_ops.empty() ? 0.0 : r.binary_ops[l] / n;
+        e["binary_ops_per_sample"] = r.binary_ops[l] / n;
         if (binary) {
             // Side by side with the binary DNN (XNOR-Net) on the same layer: it
             // evaluates every connection once per input with ±1 activations (one
@@ -118,7 +118,7 @@ nlohmann::json report_json(const Network& net, const RunResult& r, const RunInfo
         double adds = 0, macs = 0, updates = 0, exit_adds = 0, exit_macs = 0, dnn = 0, binary = 0, dnn_binary = 0;
         for (std::size_t l = 0; l < net.populations.size(); ++l) {
             if ((net.devices.empty() ? "all" : net.devices[l]) != d) continue;
-            const double bin = r.binary_ops.empty() ? 0.0 : r.binary_ops[l] / n;
+            const double bin = r.binary_ops[l] / n;
             adds += (r.synaptic_ops[l] - r.input_macs[l]) / n - bin;
             binary += bin;
             macs += r.input_macs[l] / n;

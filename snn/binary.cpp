@@ -28,6 +28,8 @@ void for_each_weight(const Projection& p, const Shape& src, const Shape& dst, F&
 } // namespace
 
 BinaryLayout binary_layout(const Projection& p, const Shape& src, const Shape& dst) {
+    if (src.h < 1 || src.w < 1 || src.c < 1 || dst.h < 1 || dst.w < 1 || dst.c < 1 || p.window.kh < 1 || p.window.kw < 1)
+        throw Error("binary layer '" + p.layer + "' has an empty shape or window");
     BinaryLayout l;
     switch (p.kind) {
     case ProjectionKind::Dense:
@@ -89,7 +91,10 @@ std::vector<float> unpack_binary(const Projection& p, const Shape& src, const Sh
     const BinaryWeights& b = p.bin;
     if (b.rows != l.rows || b.row_bits != l.row_bits || b.row_words != l.row_words ||
         std::int64_t(b.bits.size()) != l.rows * l.row_words || std::int64_t(b.alpha.size()) != l.outputs)
-        throw Error("binary weights of layer '" + p.layer + "' do not match the layer's shape");
+        throw Error("binary weights of layer '" + p.layer + "' do not match the layer: " + std::to_string(b.rows) +
+                    " rows of " + std::to_string(b.row_words) + " words and " + std::to_string(b.alpha.size()) +
+                    " scales, where it needs " + std::to_string(l.rows) + " rows of " + std::to_string(l.row_words) +
+                    " words and " + std::to_string(l.outputs));
     std::vector<float> w(std::size_t(expected_weight_count(p, src, dst)));
     for_each_weight(p, src, dst, [&](std::int64_t r, std::int64_t i, std::int64_t o, std::int64_t k) {
         const bool plus = (b.bits[std::size_t(r * l.row_words + i / 64)] >> (i % 64)) & 1;

@@ -30,7 +30,8 @@ void pack_binary(Projection& p, const Shape& src, const Shape& dst, const std::s
 // pack_binary() for every binary projection of the network.
 void pack_binary(Network& net);
 
-// The float weights (in the projection's usual layout) that p.bin stands for.
+// The float weights (in the projection's usual layout) that p.bin stands for;
+// throws snn::Error if p.bin's shape does not fit the layer.
 std::vector<float> unpack_binary(const Projection& p, const Shape& src, const Shape& dst);
 
 // XNOR-Net binarization (Rastegari et al. 2016) of a float Dense or Conv2D

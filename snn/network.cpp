@@ -304,26 +304,23 @@ void validate(const Network& net) {
                 if (!std::isfinite(w))
                     throw Error("population '" + pop.name + "': layer '" + p.layer + "' has a weight that is not finite (NaN or Inf)");
             if (p.binary) {
-                if (p.kind != ProjectionKind::Dense && p.kind != ProjectionKind::Conv2D)
-                    throw Error("population '" + pop.name + "': a " + to_string(p.kind) + " projection cannot be binary");
-                const BinaryLayout l = binary_layout(p, src, pop.shape);
+                std::vector<float> expanded;
+                try {
+                    expanded = unpack_binary(p, src, pop.shape); // checks the kind and the packed shape
+                } catch (const Error& e) {
+                    throw Error("population '" + pop.name + "': " + e.what());
+                }
                 const BinaryWeights& b = p.bin;
-                if (b.rows != l.rows || b.row_bits != l.row_bits || b.row_words != l.row_words ||
-                    std::int64_t(b.bits.size()) != l.rows * l.row_words || std::int64_t(b.alpha.size()) != l.outputs)
-                    throw Error("population '" + pop.name + "': binary weights of layer '" + p.layer + "' are " +
-                                std::to_string(b.rows) + " rows of " + std::to_string(b.row_words) + " words and " +
-                                std::to_string(b.alpha.size()) + " scales; the layer needs " + std::to_string(l.rows) +
-                                " rows of " + std::to_string(l.row_words) + " words and " + std::to_string(l.outputs));
                 for (float a : b.alpha)
                     if (!std::isfinite(a) || a < 0)
                         throw Error("population '" + pop.name + "': layer '" + p.layer + "' has a binary scale alpha that is negative or not finite");
                 // Bits past the end of a row are 0 by construction; a file that sets them is corrupt.
-                if (l.row_bits % 64)
+                if (b.row_bits % 64)
                     for (std::int64_t r = 0; r < b.rows; ++r)
-                        if (b.bits[std::size_t(r * b.row_words + b.row_words - 1)] >> (l.row_bits % 64))
+                        if (b.bits[std::size_t(r * b.row_words + b.row_words - 1)] >> (b.row_bits % 64))
                             throw Error("population '" + pop.name + "': layer '" + p.layer + "': binary row " +
-                                        std::to_string(r) + " has bits set past its " + std::to_string(l.row_bits) + " inputs");
-                if (unpack_binary(p, src, pop.shape) != p.weights)
+                                        std::to_string(r) + " has bits set past its " + std::to_string(b.row_bits) + " inputs");
+                if (expanded != p.weights)
                     throw Error("population '" + pop.name + "': layer '" + p.layer +
                                 "': the float weights disagree with the binary weights");
             } else if (!p.bin.bits.empty() || !p.bin.alpha.empty()) {

@@ -163,35 +163,25 @@ TEST_CASE("the XNOR baseline equals the ±1 dot product on every implementation"
 TEST_CASE("a binary network gives the same spikes with every popcount implementation and kernel path",
           "[binary][engine]") {
     std::mt19937 rng(21);
-    // input 10×10×2 → conv 3×3 → 8×8×16 (binary) → dense 10 (binary)
+    // input 10×10×2 → conv 3×3 → 8×8×16 (float) → conv 3×3 → 6×6×70 (binary) → dense 10 (binary)
     Network net;
     net.populations.push_back(input({10, 10, 2}));
-    const Geometry conv{ProjectionKind::Conv2D, {10, 10, 2}, {8, 8, 16}, {3, 3, 1, 1, 0, 0}};
-    Population c;
-    c.name = "conv";
-    c.shape = conv.dst;
-    c.bias.assign(16, 0.05f);
-    c.projections.push_back(random_projection(conv, rng));
-    for (float& w : c.projections[0].weights) w *= 0.3f;
-    net.populations.push_back(c);
-    const Geometry hidden{ProjectionKind::Conv2D, {8, 8, 16}, {6, 6, 70}, {3, 3, 1, 1, 0, 0}};
-    Population h;
-    h.name = "hidden";
-    h.shape = hidden.dst;
-    h.bias.assign(70, 0.02f);
-    h.projections.push_back(random_projection(hidden, rng));
-    h.projections[0].source = 1;
-    binarize(h.projections[0], hidden.src, hidden.dst, "hidden");
-    net.populations.push_back(h);
-    const Geometry out{ProjectionKind::Dense, {6, 6, 70}, {1, 1, 10}, {}};
-    Population o;
-    o.name = "out";
-    o.shape = out.dst;
-    o.bias.assign(10, 0.0f);
-    o.projections.push_back(random_projection(out, rng));
-    o.projections[0].source = 2;
-    binarize(o.projections[0], out.src, out.dst, "out");
-    net.populations.push_back(o);
+    // A population fed by the last one through a random projection of geometry g (binary or scaled by `scale`).
+    const auto add = [&](const std::string& name, const Geometry& g, float bias, bool binary, float scale) {
+        Population pop;
+        pop.name = name;
+        pop.shape = g.dst;
+        pop.bias.assign(std::size_t(g.dst.c), bias);
+        Projection p = random_projection(g, rng);
+        p.source = int(net.populations.size()) - 1;
+        for (float& w : p.weights) w *= scale;
+        if (binary) binarize(p, g.src, g.dst, name);
+        pop.projections.push_back(std::move(p));
+        net.populations.push_back(std::move(pop));
+    };
+    add("conv", {ProjectionKind::Conv2D, {10, 10, 2}, {8, 8, 16}, {3, 3, 1, 1, 0, 0}}, 0.05f, false, 0.3f);
+    add("hidden", {ProjectionKind::Conv2D, {8, 8, 16}, {6, 6, 70}, {3, 3, 1, 1, 0, 0}}, 0.02f, true, 1.0f);
+    add("out", {ProjectionKind::Dense, {6, 6, 70}, {1, 1, 10}, {}}, 0.0f, true, 1.0f);
     validate(net);
 
     Dataset data;

@@ -5,6 +5,7 @@
 #include "sim/place.hpp"
 #include "sim/report.hpp"
 #include "sim/traffic.hpp"
+#include "snn/binary.hpp"
 #include "snn/error.hpp"
 #include "snn/network_io.hpp"
 
@@ -285,6 +286,7 @@ TEST_CASE("energy per device from a hand-made operation count", "[exits][energy]
     r.synaptic_ops = {0, 100, 40}; // summed over the 2 samples
     r.input_macs = {0, 20, 0};
     r.neuron_updates = {0, 30, 10};
+    r.binary_ops = {0, 0, 0};
     r.exit_taken = {2};
     r.exit_correct = {1};
     r.exit_step_sum = {2};
@@ -317,6 +319,21 @@ TEST_CASE("energy per device from a hand-made operation count", "[exits][energy]
     info.costs = load_cost_table(dir.file("costs.json"));
     j = report_json(net, r, info);
     CHECK(j["partitions"][0]["energy_pj"].get<double>() == Approx(55 * 1 + 10 * 2 + 50 * 8 * 0.5));
+
+    // B made binary: its 20 events per input become binary operations reading 1-bit weights,
+    // and the DNN's 6 connections into B add or subtract a 1-bit weight instead of a 32-bit MAC.
+    pack_binary(net.populations[2].projections[0], net.populations[1].shape, net.populations[2].shape, "B");
+    r.binary_ops = {0, 0, 40};
+    info.costs = CostTable{};
+    j = report_json(net, r, info);
+    const auto& binary_cloud = j["partitions"][1];
+    CHECK(binary_cloud["binary_ops"].get<double>() == 20);
+    CHECK(binary_cloud["synaptic_adds"].get<double>() == 0);
+    CHECK(binary_cloud["energy_pj"].get<double>() == Approx(5 * 0.9 + 20 * 0.2 + 20 * 1 * 2.5));
+    CHECK(binary_cloud["dnn_energy_pj"].get<double>() == Approx(6 * (0.9 + 2.5)));
+    CHECK(j["layers"][1]["binary"].get<bool>());
+    CHECK(j["layers"][1]["xnor_dnn"]["binary_ops"].get<double>() == 6);
+    CHECK(j["layers"][1]["xnor_dnn"]["input_bits"].get<double>() == 3);
 }
 
 TEST_CASE("malformed cost tables, partitions and exits are refused by name", "[exits]") {

@@ -170,7 +170,7 @@ TEST_CASE("the loader refuses corrupt binary weights with a message naming the f
         H5Dclose(d);
         H5Sclose(space);
     });
-    CHECK_THROWS_WITH(load(short_alpha), Contains(short_alpha) && Contains("do not match"));
+    CHECK_THROWS_WITH(load(short_alpha), Contains(short_alpha) && Contains("do not match the layer") && Contains("3 scales"));
     const std::string negative = rewrite("negative.snn.h5", [&](hid_t gid) {
         const float a[4] = {1, -1, 1, 1};
         const hid_t d = H5Dopen2(gid, "alpha", H5P_DEFAULT);
