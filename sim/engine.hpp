@@ -93,7 +93,7 @@ struct SampleState {
     std::vector<std::vector<std::int32_t>> counts, spikes, last_spike;
     std::vector<std::vector<std::uint8_t>> touched;
     std::vector<std::vector<std::int32_t>> fired;
-    std::vector<std::vector<std::int32_t>> fired_units;    // per population: scratch for the spike list (n + 4 entries)
+    std::vector<std::vector<std::int32_t>> fired_units;    // per population: scratch for the spike list (n + 16 entries)
     std::vector<std::vector<std::uint64_t>> spike_bits;    // per population: this step's spikes as bits, kept all zero between uses
     std::vector<std::vector<std::int32_t>> negative; // per population: units that took a spike back this step
     std::vector<float> minus_ones;                   // scatter values of negative spikes

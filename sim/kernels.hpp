@@ -56,6 +56,8 @@ public:
     std::int64_t gather(const Projection& p, const std::uint64_t* bits, float* current) const;
 
 private:
+    template <int Chunks>
+    std::int64_t conv_scatter_pixels(std::span<const std::int32_t> units, float* current) const;
     ProjectionKind kind_;
     Shape src_, dst_;
     // Windowed kinds: per source unit its pixel (y·w + x); per source pixel the
