@@ -211,13 +211,49 @@ std::int64_t ProjectionKernel::conv_scatter_pixels(std::span<const std::int32_t>
 }
 #endif
 
+#if defined(__AVX512F__)
+// Dense, at most 64 outputs: the currents are loaded once into Chunks
+// registers (the last one masked), every spiking unit's row is added in unit
+// order (as snn::scatter adds them), and they are stored once.
+template <int Chunks>
+std::int64_t ProjectionKernel::dense_scatter_narrow(const Projection& p, std::span<const std::int32_t> units,
+                                                    float* current) const {
+    const std::int64_t n_out = dst_.size();
+    const int tail = int(n_out - 16 * (Chunks - 1));
+    const __mmask16 last = __mmask16((1u << tail) - 1u);
+    const auto mask = [&](int c) { return c == Chunks - 1 ? last : __mmask16(0xFFFF); };
+    __m512 acc[Chunks];
+    for (int c = 0; c < Chunks; ++c) acc[c] = _mm512_maskz_loadu_ps(mask(c), current + 16 * c);
+    for (std::int32_t u : units) {
+        const float* row = p.weights.data() + std::int64_t(u) * n_out;
+        for (int c = 0; c < Chunks; ++c) acc[c] = _mm512_add_ps(acc[c], _mm512_maskz_loadu_ps(mask(c), row + 16 * c));
+    }
+    for (int c = 0; c < Chunks; ++c) _mm512_mask_storeu_ps(current + 16 * c, mask(c), acc[c]);
+    return std::int64_t(units.size()) * n_out;
+}
+#endif
+
 std::int64_t ProjectionKernel::scatter(const Projection& p, std::span<const std::int32_t> units, const float* values,
                                        float* current) const {
     switch (p.kind) {
     case ProjectionKind::Dense:
+#if defined(__AVX512F__)
+        // A narrow layer (a classifier) keeps its currents in registers across
+        // the spikes: streaming rows through memory made each spike wait on
+        // the previous one's store (perf, the MNIST CNN's 10-unit output).
+        if (!values && dst_.size() <= 64) {
+            switch ((dst_.size() + 15) / 16) {
+            case 1: return dense_scatter_narrow<1>(p, units, current);
+            case 2: return dense_scatter_narrow<2>(p, units, current);
+            case 3: return dense_scatter_narrow<3>(p, units, current);
+            case 4: return dense_scatter_narrow<4>(p, units, current);
+            }
+        }
+#endif
         // Row by row, as snn::scatter: each spiking unit streams its contiguous
         // row into the currents, which stay in L1. Measured faster than keeping
-        // column chunks in registers across rows (bench/bench_kernels.cpp).
+        // column chunks in registers across rows for 1024 outputs
+        // (bench/bench_kernels.cpp).
         return snn::scatter(p, src_, dst_, units, values, current);
     case ProjectionKind::Conv2D: {
         const int cin = src_.c, cout = dst_.c;
@@ -257,7 +293,10 @@ std::int64_t ProjectionKernel::scatter(const Projection& p, std::span<const std:
             for (std::size_t k = 0; k < units.size(); ++k) {
                 const std::int32_t u = units[k], o = pool_target_[std::size_t(u)];
                 if (o < 0) continue;
-                current[o] += (values ? values[k] : 1.0f) * p.weights[std::size_t(o % C)];
+                // The channel from the pixel, not o % C: an integer division per
+                // spike was most of this loop (perf).
+                const std::int32_t c = u - pixel_of_[std::size_t(u)] * C;
+                current[o] += (values ? values[k] : 1.0f) * p.weights[std::size_t(c)];
                 ++ops;
             }
             return ops;

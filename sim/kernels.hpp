@@ -58,6 +58,8 @@ public:
 private:
     template <int Chunks>
     std::int64_t conv_scatter_pixels(std::span<const std::int32_t> units, float* current) const;
+    template <int Chunks>
+    std::int64_t dense_scatter_narrow(const Projection& p, std::span<const std::int32_t> units, float* current) const;
     ProjectionKind kind_;
     Shape src_, dst_;
     // Windowed kinds: per source unit its pixel (y·w + x); per source pixel the
