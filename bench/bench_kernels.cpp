@@ -303,7 +303,7 @@ int main(int argc, char** argv) {
         const Projection conv = random_projection(ProjectionKind::Conv2D, c_src, c_dst, w, rng);
         const ProjectionKernel ck(conv, c_src, c_dst);
         std::vector<std::uint64_t> bits(std::size_t(c_src.size() + 63) / 64, 0);
-        for (double rate : {0.05, 0.2, 0.5}) {
+        for (double rate : {0.05, 0.2, 0.5, 0.9}) {
             kernels.push_back(time_kernel("conv 12x12x16→10x10x32 event", rate, c_src.size(), c_dst.size(), budget, rng,
                                           [&](const auto& units, float* cur) { return ck.scatter(conv, units, nullptr, cur); }));
             kernels.push_back(time_kernel("conv 12x12x16→10x10x32 gather", rate, c_src.size(), c_dst.size(), budget, rng,

@@ -190,6 +190,10 @@ Engine::Engine(const Network& net, const RunOptions& options)
         std::sort(seg.replay.begin(), seg.replay.end());
         for (std::size_t src : seg.replay) keep_history_[src] = 1;
     }
+    gated_.assign(P, 0);
+    for (const Population& pop : net_.populations)
+        if (pop.kind == PopulationKind::MaxPool)
+            for (const Projection& p : pop.projections) gated_[std::size_t(p.source)] = 1;
 }
 
 std::vector<Cut> find_cuts(const Network& net) {
@@ -231,6 +235,8 @@ void Engine::init(SampleState& s) const {
     s.fired.resize(P);
     s.fired_units.resize(P);
     s.spike_bits.resize(P);
+    s.fire_masks.resize(P);
+    s.masks_valid.assign(P, 0);
     s.negative.resize(P);
     for (std::size_t i = 0; i < P; ++i) {
         const auto n = std::size_t(net_.populations[i].shape.size());
@@ -243,6 +249,7 @@ void Engine::init(SampleState& s) const {
         s.fired[i].assign((n + 3) / 4 * 4, 0);
         s.fired_units[i].assign(n + 16, 0); // + 16: the scans below write up to 16 entries past the last spike
         s.spike_bits[i].assign((n + 63) / 64, 0);
+        s.fire_masks[i].assign((n + 15) / 16, 0);
         s.spikes[i].reserve(n);
     }
     std::size_t largest = 0;
@@ -325,7 +332,10 @@ std::int64_t Engine::project(std::size_t i, std::size_t k, std::span<const std::
     switch (opt_.kernels) {
     case KernelPath::Reference:
         return scatter(p, net_.populations[std::size_t(p.source)].shape, pop.shape, units, values, current);
-    case KernelPath::Event: return kernel.scatter(p, units, values, current);
+    case KernelPath::Event:
+        if (!values && kernel.takes_masks() && s.masks_valid[std::size_t(p.source)])
+            return kernel.pool_masks(p, s.fire_masks[std::size_t(p.source)].data(), current);
+        return kernel.scatter(p, units, values, current);
     case KernelPath::Auto:
     case KernelPath::Gather:
         if (!values && kernel.has_gather() &&
@@ -336,6 +346,8 @@ std::int64_t Engine::project(std::size_t i, std::size_t k, std::span<const std::
             clear_spike_bits(units, bits);
             return ops;
         }
+        if (!values && kernel.takes_masks() && s.masks_valid[std::size_t(p.source)])
+            return kernel.pool_masks(p, s.fire_masks[std::size_t(p.source)].data(), current);
         return kernel.scatter(p, units, values, current);
     }
     throw InternalError("project: unknown kernel path");
@@ -373,29 +385,39 @@ void integrate(float* __restrict v, float* __restrict current, const float* __re
 // through the same instructions. The multiply-add is fused, as GCC contracts
 // integrate's v·decay + I on this target. (The memory form of vpcompressd is
 // microcoded on AMD Zen 4, where it took two thirds of a CNN run: perf.)
-// Returns the number of spikes.
+// `masks` gets the spikes as 16-unit masks too. Returns the number of spikes.
 template <bool Subtract, bool Events>
 std::size_t integrate_spikes(float* __restrict v, float* __restrict current, const float* __restrict constant,
-                             std::size_t n, float decay, float v_th, std::int32_t* __restrict units) {
+                             std::size_t n, float decay, float v_th, std::int32_t* __restrict units,
+                             std::uint16_t* __restrict masks) {
     const __m512 vd = _mm512_set1_ps(decay), vt = _mm512_set1_ps(v_th);
     __m512i index = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     const __m512i sixteen = _mm512_set1_epi32(16);
     std::size_t count = 0;
-    for (std::size_t j = 0; j < n; j += 16) {
-        const __mmask16 live = n - j >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - j)) - 1u);
-        __m512 in = _mm512_maskz_loadu_ps(live, constant + j);
+    // Masked loads and stores only in the last block: masked stores are slow on AMD Zen 4.
+    const auto block = [&](std::size_t j, auto load, auto store) {
+        __m512 in = load(constant + j);
         if constexpr (Events) {
-            const __m512 c = _mm512_maskz_loadu_ps(live, current + j);
-            _mm512_mask_storeu_ps(current + j, live, in);
+            const __m512 c = load(current + j);
+            store(current + j, in);
             in = c;
         }
-        const __m512 vj = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(live, v + j), vd, in);
-        const __mmask16 fire = _mm512_mask_cmp_ps_mask(live, vj, vt, _CMP_GE_OQ);
-        const __m512 after = Subtract ? _mm512_mask_sub_ps(vj, fire, vj, vt) : _mm512_mask_mov_ps(vj, fire, _mm512_setzero_ps());
-        _mm512_mask_storeu_ps(v + j, live, after);
+        const __m512 vj = _mm512_fmadd_ps(load(v + j), vd, in);
+        const __mmask16 fire = _mm512_cmp_ps_mask(vj, vt, _CMP_GE_OQ);
+        store(v + j, Subtract ? _mm512_mask_sub_ps(vj, fire, vj, vt) : _mm512_mask_mov_ps(vj, fire, _mm512_setzero_ps()));
+        masks[j / 16] = fire;
         _mm512_storeu_si512(units + count, _mm512_maskz_compress_epi32(fire, index));
         count += std::size_t(std::popcount(unsigned(fire)));
         index = _mm512_add_epi32(index, sixteen);
+    };
+    std::size_t j = 0;
+    for (; j + 16 <= n; j += 16)
+        block(j, [](const float* p) { return _mm512_loadu_ps(p); }, [](float* p, __m512 x) { _mm512_storeu_ps(p, x); });
+    if (j < n) {
+        const __mmask16 live = __mmask16((1u << (n - j)) - 1u);
+        // Lanes past the end load 0, so they cannot fire (v_th > 0) and are not stored.
+        block(j, [live](const float* p) { return _mm512_maskz_loadu_ps(live, p); },
+              [live](float* p, __m512 x) { _mm512_mask_storeu_ps(p, live, x); });
     }
     return count;
 }
@@ -409,6 +431,7 @@ void Engine::step_population(std::size_t i, int t, std::int64_t sample, SampleSt
     const Population& pop = net_.populations[i];
     auto& out = s.spikes[i];
     out.clear();
+    s.masks_valid[i] = 0;
     if (pop.kind == PopulationKind::MaxPool) {
         const Projection& p = pop.projections[0];
         const std::size_t src = std::size_t(p.source);
@@ -495,10 +518,12 @@ void Engine::step_population(std::size_t i, int t, std::int64_t sample, SampleSt
 #if defined(__AVX512F__)
         if (thresholds_[i].empty()) {
             float* __restrict cp = events ? cur.data() : nullptr;
-            if (subtract) count = events ? integrate_spikes<true, true>(vp, cp, kp, n, decay, v_th, units)
-                                         : integrate_spikes<true, false>(vp, cp, kp, n, decay, v_th, units);
-            else count = events ? integrate_spikes<false, true>(vp, cp, kp, n, decay, v_th, units)
-                                : integrate_spikes<false, false>(vp, cp, kp, n, decay, v_th, units);
+            std::uint16_t* masks = s.fire_masks[i].data();
+            if (subtract) count = events ? integrate_spikes<true, true>(vp, cp, kp, n, decay, v_th, units, masks)
+                                         : integrate_spikes<true, false>(vp, cp, kp, n, decay, v_th, units, masks);
+            else count = events ? integrate_spikes<false, true>(vp, cp, kp, n, decay, v_th, units, masks)
+                                : integrate_spikes<false, false>(vp, cp, kp, n, decay, v_th, units, masks);
+            s.masks_valid[i] = 1;
         } else
 #endif
         {
@@ -542,10 +567,9 @@ void Engine::step_population(std::size_t i, int t, std::int64_t sample, SampleSt
     }
     auto& cnt = s.counts[i];
     auto& last = s.last_spike[i];
-    for (std::int32_t j : out) {
-        ++cnt[std::size_t(j)];
-        last[std::size_t(j)] = t;
-    }
+    for (std::int32_t j : out) ++cnt[std::size_t(j)];
+    if (gated_[i])
+        for (std::int32_t j : out) last[std::size_t(j)] = t;
     for (std::int32_t j : s.negative[i]) --cnt[std::size_t(j)];
     s.spike_total[i] += std::int64_t(out.size() + s.negative[i].size());
     if (recorded) {
@@ -638,6 +662,7 @@ void Engine::run_sample(const float* x, std::int64_t sample, SampleState& s, std
         std::fill(s.last_spike[i].begin(), s.last_spike[i].end(), -1);
         s.spikes[i].clear();
         s.negative[i].clear();
+        s.masks_valid[i] = 0;
         s.spike_total[i] = 0;
         s.synaptic_ops[i] = 0;
         s.binary_ops[i] = 0;
@@ -738,6 +763,7 @@ void Engine::run_sample(const float* x, std::int64_t sample, SampleState& s, std
                 const auto& h = s.history[src];
                 const auto& at = s.history_at[src];
                 s.spikes[src].assign(h.begin() + at[std::size_t(t)], h.begin() + at[std::size_t(t) + 1]);
+                s.masks_valid[src] = 0;
                 const auto& hn = s.history_negative[src];
                 const auto& atn = s.history_negative_at[src];
                 s.negative[src].assign(hn.begin() + atn[std::size_t(t)], hn.begin() + atn[std::size_t(t) + 1]);

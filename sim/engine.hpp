@@ -90,11 +90,15 @@ using AlignedFloats = std::vector<float, tbb::cache_aligned_allocator<float>>;
 struct SampleState {
     std::vector<std::vector<float>> v;
     std::vector<AlignedFloats> current, constant;
-    std::vector<std::vector<std::int32_t>> counts, spikes, last_spike;
+    std::vector<std::vector<std::int32_t>> counts, spikes;
+    std::vector<std::vector<std::int32_t>> last_spike; // per population: step of each unit's last spike (−1: none);
+                                                       // kept only for the sources of max-pooling gates
     std::vector<std::vector<std::uint8_t>> touched;
     std::vector<std::vector<std::int32_t>> fired;
     std::vector<std::vector<std::int32_t>> fired_units;    // per population: scratch for the spike list (n + 16 entries)
     std::vector<std::vector<std::uint64_t>> spike_bits;    // per population: this step's spikes as bits, kept all zero between uses
+    std::vector<std::vector<std::uint16_t>> fire_masks;    // per population: this step's spikes as 16-unit masks,
+    std::vector<std::uint8_t> masks_valid;                 // written by the AVX-512 neuron update (valid: 1)
     std::vector<std::vector<std::int32_t>> negative; // per population: units that took a spike back this step
     std::vector<float> minus_ones;                   // scatter values of negative spikes
     std::vector<std::int32_t> input_units;
@@ -185,6 +189,7 @@ private:
     std::vector<int> exit_population_; // per exit
     std::vector<int> segment_of_;      // per population
     std::vector<std::uint8_t> keep_history_; // per population: read by a later segment
+    std::vector<std::uint8_t> gated_;        // per population: read by a max-pooling gate (keeps last_spike)
     std::vector<Cut> cuts_;
     std::vector<std::vector<ProjectionKernel>> kernels_; // per population, per projection
     std::vector<std::vector<std::shared_ptr<const BinaryKernel>>> binary_kernels_; // per population, per projection (null: not binary)

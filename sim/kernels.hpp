@@ -54,6 +54,11 @@ public:
     bool prefer_gather(std::size_t spikes) const;
     // `bits`: the spikes of this step (set_spike_bits over the source). Conv2D only.
     std::int64_t gather(const Projection& p, const std::uint64_t* bits, float* current) const;
+    // AvgPool whose windows do not overlap, over a multiple of 16 channels,
+    // with AVX-512: takes the spikes as 16-unit masks (bit k of
+    // masks[b]: unit 16·b + k spiked) instead of a list, giving scatter's currents.
+    bool takes_masks() const;
+    std::int64_t pool_masks(const Projection& p, const std::uint16_t* masks, float* current) const;
 
 private:
     template <int Chunks>
@@ -70,6 +75,7 @@ private:
     // AvgPool whose windows do not overlap: per source unit its one output
     // unit (−1: in no window), or empty.
     std::vector<std::int32_t> pool_target_;
+    std::vector<std::int32_t> pixel_target_; // the same per source pixel: its output pixel's unit 0, or −1
     // Conv2D gather: per output pixel its taps inside the source, as CSR of
     // (source pixel, kernel tap), ascending source pixel (= ascending unit).
     std::vector<std::int32_t> tap_begin_, tap_src_, tap_k_;
