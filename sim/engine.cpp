@@ -108,6 +108,34 @@ Engine::Engine(const Network& net, const RunOptions& options)
                             "' with signed spikes is not supported; convert without --signed-spikes");
         }
     }
+    // Max-pooling gates: per input unit the outputs whose window holds it, per
+    // output its inputs in window order (for_each_tap's), so the step loop
+    // does no division and no window arithmetic.
+    gates_.resize(net_.populations.size());
+    for (std::size_t i = 0; i < net_.populations.size(); ++i) {
+        const Population& pop = net_.populations[i];
+        if (pop.kind != PopulationKind::MaxPool) continue;
+        const Window& w = pop.projections[0].window;
+        const Shape& ss = net_.populations[std::size_t(pop.projections[0].source)].shape;
+        const int C = ss.c;
+        Gate& g = gates_[i];
+        g.cover_begin.assign(std::size_t(ss.size()) + 1, 0);
+        for (std::int64_t u = 0; u < ss.size(); ++u) {
+            const int c = int(u % C), xx = int((u / C) % ss.w), y = int(u / (std::int64_t(C) * ss.w));
+            for_each_covering_window(w, pop.shape, y, xx, [&](int oy, int ox, int, int) {
+                g.cover_out.push_back(std::int32_t((oy * pop.shape.w + ox) * C + c));
+            });
+            g.cover_begin[std::size_t(u) + 1] = std::int32_t(g.cover_out.size());
+        }
+        g.tap_begin.assign(std::size_t(pop.shape.size()) + 1, 0);
+        for (std::int64_t o = 0; o < pop.shape.size(); ++o) {
+            const int c = int(o % C), ox = int((o / C) % pop.shape.w), oy = int(o / (std::int64_t(C) * pop.shape.w));
+            for_each_tap(w, ss, oy, ox, [&](int y, int xx, int, int) {
+                g.taps.push_back(std::int32_t((y * ss.w + xx) * C + c));
+            });
+            g.tap_begin[std::size_t(o) + 1] = std::int32_t(g.taps.size());
+        }
+    }
     popcount_ = opt_.popcount.value_or(best_popcount_isa());
     if (!popcount_isa_supported(popcount_))
         throw Error(std::string("--popcount ") + to_string(popcount_) + ": this CPU does not support it");
@@ -231,7 +259,6 @@ void Engine::init(SampleState& s) const {
     s.counts.resize(P);
     s.spikes.resize(P);
     s.last_spike.resize(P);
-    s.touched.resize(P);
     s.fired.resize(P);
     s.fired_units.resize(P);
     s.spike_bits.resize(P);
@@ -245,7 +272,6 @@ void Engine::init(SampleState& s) const {
         s.constant[i].assign(n, 0.0f);
         s.counts[i].assign(n, 0);
         s.last_spike[i].assign(n, -1);
-        s.touched[i].assign(net_.populations[i].kind == PopulationKind::MaxPool ? n : 0, 0);
         s.fired[i].assign((n + 3) / 4 * 4, 0);
         s.fired_units[i].assign(n + 16, 0); // + 16: the scans below write up to 16 entries past the last spike
         s.spike_bits[i].assign((n + 63) / 64, 0);
@@ -433,40 +459,36 @@ void Engine::step_population(std::size_t i, int t, std::int64_t sample, SampleSt
     out.clear();
     s.masks_valid[i] = 0;
     if (pop.kind == PopulationKind::MaxPool) {
-        const Projection& p = pop.projections[0];
-        const std::size_t src = std::size_t(p.source);
-        const Shape& ss = net_.populations[src].shape;
+        // Only the windows that hold an input spike of this step can pass one;
+        // they are marked in a bitset (kept all zero between uses) and visited
+        // in ascending order, so the list comes out sorted.
+        const std::size_t src = std::size_t(pop.projections[0].source);
+        const Gate& g = gates_[i];
         const auto& cnt = s.counts[src];
         const auto& last = s.last_spike[src];
-        auto& touched = s.touched[i];
-        const Window& w = p.window;
-        // Windows that hold an input spike of this step are the only ones that can pass one.
-        for (std::int32_t u : s.spikes[src]) {
-            const int C = ss.c, c = u % C, xx = (u / C) % ss.w, y = u / (C * ss.w);
-            for_each_covering_window(w, pop.shape, y, xx, [&](int oy, int ox, int, int) {
-                const std::int32_t o = std::int32_t((oy * pop.shape.w + ox) * C + c);
-                if (!touched[std::size_t(o)]) {
-                    touched[std::size_t(o)] = 1;
-                    out.push_back(o);
+        std::uint64_t* marked = s.spike_bits[i].data();
+        for (std::int32_t u : s.spikes[src])
+            for (std::int32_t q = g.cover_begin[std::size_t(u)]; q < g.cover_begin[std::size_t(u) + 1]; ++q) {
+                const std::int32_t o = g.cover_out[std::size_t(q)];
+                marked[o >> 6] |= std::uint64_t(1) << (o & 63);
+            }
+        for (std::size_t wd = 0; wd < s.spike_bits[i].size(); ++wd) {
+            for (std::uint64_t word = marked[wd]; word; word &= word - 1) {
+                const auto o = std::int32_t(wd * 64 + std::size_t(std::countr_zero(word)));
+                // The window's most active input (the first of equals); the
+                // output passes its spike if it spiked in this step.
+                std::int32_t best = -1, best_count = -1;
+                for (std::int32_t q = g.tap_begin[std::size_t(o)]; q < g.tap_begin[std::size_t(o) + 1]; ++q) {
+                    const std::int32_t u = g.taps[std::size_t(q)];
+                    if (cnt[std::size_t(u)] > best_count) {
+                        best_count = cnt[std::size_t(u)];
+                        best = u;
+                    }
                 }
-            });
+                if (best >= 0 && last[std::size_t(best)] == t) out.push_back(o);
+            }
+            marked[wd] = 0;
         }
-        std::size_t kept = 0;
-        for (std::int32_t o : out) {
-            touched[std::size_t(o)] = 0;
-            const int C = pop.shape.c, c = o % C, ox = (o / C) % pop.shape.w, oy = o / (C * pop.shape.w);
-            std::int32_t best = -1, best_count = -1;
-            for_each_tap(w, ss, oy, ox, [&](int y, int xx, int, int) {
-                const std::int32_t u = std::int32_t((y * ss.w + xx) * C + c);
-                if (cnt[std::size_t(u)] > best_count) {
-                    best_count = cnt[std::size_t(u)];
-                    best = u;
-                }
-            });
-            if (best >= 0 && last[std::size_t(best)] == t) out[kept++] = o;
-        }
-        out.resize(kept);
-        std::sort(out.begin(), out.end());
     } else {
         // The current is the constant plus this step's events. `current`
         // holds the constant at the start of every step (set with it once per

@@ -93,7 +93,6 @@ struct SampleState {
     std::vector<std::vector<std::int32_t>> counts, spikes;
     std::vector<std::vector<std::int32_t>> last_spike; // per population: step of each unit's last spike (−1: none);
                                                        // kept only for the sources of max-pooling gates
-    std::vector<std::vector<std::uint8_t>> touched;
     std::vector<std::vector<std::int32_t>> fired;
     std::vector<std::vector<std::int32_t>> fired_units;    // per population: scratch for the spike list (n + 16 entries)
     std::vector<std::vector<std::uint64_t>> spike_bits;    // per population: this step's spikes as bits, kept all zero between uses
@@ -190,6 +189,13 @@ private:
     std::vector<int> segment_of_;      // per population
     std::vector<std::uint8_t> keep_history_; // per population: read by a later segment
     std::vector<std::uint8_t> gated_;        // per population: read by a max-pooling gate (keeps last_spike)
+    // A max-pooling gate's geometry (empty for other populations): per input
+    // unit the outputs whose window holds it, per output unit its inputs in
+    // window order, each as CSR.
+    struct Gate {
+        std::vector<std::int32_t> cover_begin, cover_out, tap_begin, taps;
+    };
+    std::vector<Gate> gates_;
     std::vector<Cut> cuts_;
     std::vector<std::vector<ProjectionKernel>> kernels_; // per population, per projection
     std::vector<std::vector<std::shared_ptr<const BinaryKernel>>> binary_kernels_; // per population, per projection (null: not binary)
