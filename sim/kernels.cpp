@@ -167,13 +167,7 @@ ProjectionKernel::ProjectionKernel(const Projection& p, const Shape& src, const 
     taps_total_ = std::int64_t(tap_src_.size());
 }
 
-bool ProjectionKernel::takes_masks() const {
-#if defined(__AVX512F__)
-    return !pixel_target_.empty() && src_.c % 16 == 0;
-#else
-    return false;
-#endif
-}
+bool ProjectionKernel::takes_masks() const { return !pixel_target_.empty() && src_.c % 16 == 0; }
 
 bool ProjectionKernel::prefer_gather(std::size_t spikes) const {
     // Gather visits every (output pixel, tap) and reads its bit range whatever
@@ -299,6 +293,23 @@ std::int64_t ProjectionKernel::pool_masks(const Projection& p, const std::uint16
             _mm512_storeu_ps(row, _mm512_mask_add_ps(r, m, r, _mm512_loadu_ps(p.weights.data() + 16 * c)));
             ops += std::popcount(unsigned(m));
         }
+    }
+    return ops;
+}
+#else
+// The same additions without AVX-512, one channel at a time. (The engine only
+// has spike masks from its AVX-512 neuron update; tests call this directly.)
+std::int64_t ProjectionKernel::pool_masks(const Projection& p, const std::uint16_t* masks, float* current) const {
+    const int C = src_.c, chunks = C / 16;
+    std::int64_t ops = 0;
+    for (std::size_t pix = 0; pix < pixel_target_.size(); ++pix) {
+        const std::int32_t o = pixel_target_[pix];
+        if (o < 0) continue;
+        for (int c = 0; c < C; ++c)
+            if (masks[pix * std::size_t(chunks) + std::size_t(c / 16)] >> (c % 16) & 1u) {
+                current[o + c] += p.weights[std::size_t(c)];
+                ++ops;
+            }
     }
     return ops;
 }

@@ -55,8 +55,9 @@ public:
     // `bits`: the spikes of this step (set_spike_bits over the source). Conv2D only.
     std::int64_t gather(const Projection& p, const std::uint64_t* bits, float* current) const;
     // AvgPool whose windows do not overlap, over a multiple of 16 channels,
-    // with AVX-512: takes the spikes as 16-unit masks (bit k of
-    // masks[b]: unit 16·b + k spiked) instead of a list, giving scatter's currents.
+    // can take the spikes as 16-unit masks (bit k of masks[b]: unit 16·b + k
+    // spiked) instead of a list, giving scatter's currents. The engine uses it
+    // when its AVX-512 neuron update has written the masks.
     bool takes_masks() const;
     std::int64_t pool_masks(const Projection& p, const std::uint16_t* masks, float* current) const;
 
