@@ -139,10 +139,6 @@ ProjectionKernel::ProjectionKernel(const Projection& p, const Shape& src, const 
         bool single = true;
         for (std::size_t q = 0; q + 1 < cover_begin_.size(); ++q) single &= cover_begin_[q + 1] - cover_begin_[q] <= 1;
         if (single) {
-            pixel_target_.assign(std::size_t(src.h) * std::size_t(src.w), -1);
-            for (std::size_t pix = 0; pix < pixel_target_.size(); ++pix)
-                if (cover_begin_[pix] < cover_begin_[pix + 1])
-                    pixel_target_[pix] = cover_out_[std::size_t(cover_begin_[pix])] * cin;
             pool_target_.assign(std::size_t(src.size()), -1);
             for (std::int64_t u = 0; u < src.size(); ++u) {
                 const std::int32_t pix = pixel_of_[std::size_t(u)];
@@ -167,7 +163,7 @@ ProjectionKernel::ProjectionKernel(const Projection& p, const Shape& src, const 
     taps_total_ = std::int64_t(tap_src_.size());
 }
 
-bool ProjectionKernel::takes_masks() const { return !pixel_target_.empty() && src_.c % 16 == 0; }
+bool ProjectionKernel::takes_masks() const { return !pool_target_.empty() && src_.c % 16 == 0; }
 
 bool ProjectionKernel::prefer_gather(std::size_t spikes) const {
     // Gather visits every (output pixel, tap) and reads its bit range whatever
@@ -282,9 +278,9 @@ std::int64_t ProjectionKernel::dense_scatter_narrow(const Projection& p, std::sp
 std::int64_t ProjectionKernel::pool_masks(const Projection& p, const std::uint16_t* masks, float* current) const {
     const int C = src_.c, chunks = C / 16;
     std::int64_t ops = 0;
-    const std::size_t pixels = pixel_target_.size();
+    const std::size_t pixels = pool_target_.size() / std::size_t(C);
     for (std::size_t pix = 0; pix < pixels; ++pix) {
-        const std::int32_t o = pixel_target_[pix];
+        const std::int32_t o = pool_target_[pix * std::size_t(C)]; // the output pixel's channel 0
         if (o < 0) continue;
         for (int c = 0; c < chunks; ++c) {
             const __mmask16 m = masks[pix * std::size_t(chunks) + std::size_t(c)];
@@ -302,8 +298,8 @@ std::int64_t ProjectionKernel::pool_masks(const Projection& p, const std::uint16
 std::int64_t ProjectionKernel::pool_masks(const Projection& p, const std::uint16_t* masks, float* current) const {
     const int C = src_.c, chunks = C / 16;
     std::int64_t ops = 0;
-    for (std::size_t pix = 0; pix < pixel_target_.size(); ++pix) {
-        const std::int32_t o = pixel_target_[pix];
+    for (std::size_t pix = 0; pix < pool_target_.size() / std::size_t(C); ++pix) {
+        const std::int32_t o = pool_target_[pix * std::size_t(C)];
         if (o < 0) continue;
         for (int c = 0; c < C; ++c)
             if (masks[pix * std::size_t(chunks) + std::size_t(c / 16)] >> (c % 16) & 1u) {

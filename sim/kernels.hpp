@@ -76,7 +76,6 @@ private:
     // AvgPool whose windows do not overlap: per source unit its one output
     // unit (−1: in no window), or empty.
     std::vector<std::int32_t> pool_target_;
-    std::vector<std::int32_t> pixel_target_; // the same per source pixel: its output pixel's unit 0, or −1
     // Conv2D gather: per output pixel its taps inside the source, as CSR of
     // (source pixel, kernel tap), ascending source pixel (= ascending unit).
     std::vector<std::int32_t> tap_begin_, tap_src_, tap_k_;
