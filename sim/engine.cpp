@@ -355,13 +355,13 @@ std::int64_t Engine::project(std::size_t i, std::size_t k, std::span<const std::
         s.binary_ops[i] += ops;
         return ops;
     }
+    // Pooling reads the source's spike masks where the neuron update wrote them.
+    if (opt_.kernels != KernelPath::Reference && !values && kernel.takes_masks() && s.masks_valid[std::size_t(p.source)])
+        return kernel.pool_masks(p, s.fire_masks[std::size_t(p.source)].data(), current);
     switch (opt_.kernels) {
     case KernelPath::Reference:
         return scatter(p, net_.populations[std::size_t(p.source)].shape, pop.shape, units, values, current);
-    case KernelPath::Event:
-        if (!values && kernel.takes_masks() && s.masks_valid[std::size_t(p.source)])
-            return kernel.pool_masks(p, s.fire_masks[std::size_t(p.source)].data(), current);
-        return kernel.scatter(p, units, values, current);
+    case KernelPath::Event: return kernel.scatter(p, units, values, current);
     case KernelPath::Auto:
     case KernelPath::Gather:
         if (!values && kernel.has_gather() &&
@@ -372,8 +372,6 @@ std::int64_t Engine::project(std::size_t i, std::size_t k, std::span<const std::
             clear_spike_bits(units, bits);
             return ops;
         }
-        if (!values && kernel.takes_masks() && s.masks_valid[std::size_t(p.source)])
-            return kernel.pool_masks(p, s.fire_masks[std::size_t(p.source)].data(), current);
         return kernel.scatter(p, units, values, current);
     }
     throw InternalError("project: unknown kernel path");
@@ -498,13 +496,12 @@ void Engine::step_population(std::size_t i, int t, std::int64_t sample, SampleSt
         // integrates its constant directly.
         auto& cur = s.current[i];
         bool events = false;
-        const auto start_events = [&] { events = true; };
         for (std::size_t k = 0; k < pop.projections.size(); ++k) {
             const Projection& p = pop.projections[k];
             if (p.source == 0 && opt_.encode == Encoding::Current) continue;
             const auto& src_spikes = s.spikes[std::size_t(p.source)];
             if (src_spikes.empty()) continue;
-            start_events();
+            events = true;
             if (const int slot = batch_slot_[i][k]; slot >= 0) {
                 // Computed at the start of the segment (and counted there): add this step's row,
                 // which holds exactly what accumulate() would have added.
@@ -519,7 +516,7 @@ void Engine::step_population(std::size_t i, int t, std::int64_t sample, SampleSt
         for (std::size_t k = 0; k < pop.projections.size(); ++k) {
             const auto& taken_back = s.negative[std::size_t(pop.projections[k].source)];
             if (taken_back.empty()) continue;
-            start_events();
+            events = true;
             s.synaptic_ops[i] += project(i, k, taken_back, s.minus_ones.data(), s, cur.data());
         }
         auto& v = s.v[i];

@@ -96,8 +96,8 @@ struct SampleState {
     std::vector<std::vector<std::int32_t>> fired;
     std::vector<std::vector<std::int32_t>> fired_units;    // per population: scratch for the spike list (n + 16 entries)
     std::vector<std::vector<std::uint64_t>> spike_bits;    // per population: this step's spikes as bits, kept all zero between uses
-    std::vector<std::vector<std::uint16_t>> fire_masks;    // per population: this step's spikes as 16-unit masks,
-    std::vector<std::uint8_t> masks_valid;                 // written by the AVX-512 neuron update (valid: 1)
+    std::vector<std::vector<std::uint16_t>> fire_masks;    // per population: this step's spikes as 16-unit masks
+    std::vector<std::uint8_t> masks_valid;                 // per population: 1 if the AVX-512 neuron update wrote them this step
     std::vector<std::vector<std::int32_t>> negative; // per population: units that took a spike back this step
     std::vector<float> minus_ones;                   // scatter values of negative spikes
     std::vector<std::int32_t> input_units;
