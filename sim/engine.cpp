@@ -26,6 +26,7 @@
 #include <cstring>
 #include <limits>
 #include <mutex>
+#include <numeric>
 
 namespace snn {
 
@@ -222,6 +223,25 @@ Engine::Engine(const Network& net, const RunOptions& options)
     for (const Population& pop : net_.populations)
         if (pop.kind == PopulationKind::MaxPool)
             for (const Projection& p : pop.projections) gated_[std::size_t(p.source)] = 1;
+
+    // Layer by layer: every population after the input has one projection of
+    // a kind sim/layerwise.hpp runs, reads an earlier population (or the
+    // input, which is then its constant), and fires as plain IF/LIF neurons.
+    layer_by_layer_ = opt_.step_batches && opt_.kernels == KernelPath::Auto && opt_.encode == Encoding::Current &&
+                      net_.exits.empty() && net_.devices.empty() && P >= 2;
+    for (std::size_t i = 1; i < P && layer_by_layer_; ++i) {
+        const Population& pop = net_.populations[i];
+        layer_by_layer_ = pop.kind == PopulationKind::Spiking && pop.projections.size() == 1 && thresholds_[i].empty() &&
+                          !pop.neuron.signed_spikes && std::size_t(pop.projections[0].source) < i &&
+                          LayerKernel::applies(pop.projections[0], net_.populations[std::size_t(pop.projections[0].source)].shape,
+                                               pop.shape, pop.projections[0].source == 0, decay_[i]);
+    }
+    if (layer_by_layer_)
+        for (std::size_t i = 1; i < P; ++i) {
+            const Population& pop = net_.populations[i];
+            const Projection& p = pop.projections[0];
+            layers_.emplace_back(p, net_.populations[std::size_t(p.source)].shape, pop.shape, p.source == 0);
+        }
 }
 
 std::vector<Cut> find_cuts(const Network& net) {
@@ -310,15 +330,29 @@ void Engine::init(SampleState& s) const {
     s.cut_bits.assign(cuts_.size(), CutBits{});
     s.cut_spikes.assign(cuts_.size(), 0);
     s.cut_used.assign(cuts_.size(), 0);
+    s.step_masks.assign(P, {});
+    s.layer_scratch.clear();
+    if (layer_by_layer_) {
+        for (std::size_t i = 1; i < P; ++i) {
+            s.step_masks[i].assign(std::size_t(opt_.steps) * mask_stride(net_.populations[i].shape.size()), 0);
+            s.layer_scratch.resize(std::max(s.layer_scratch.size(), layers_[i - 1].scratch_entries()));
+        }
+        const std::int64_t n_out = net_.populations[P - 1].shape.size();
+        s.snapshot_v.assign(checkpoints_.size() * std::size_t(n_out), 0.0f);
+        s.snapshot_counts.assign(checkpoints_.size() * std::size_t(n_out), 0);
+    }
 }
 
 int Engine::readout(const SampleState& s) const {
     const std::size_t out = net_.populations.size() - 1;
-    const auto& c = s.counts[out];
-    if (readout_ == Readout::Assignment) return assigned_class(c.data(), net_.labels, classes_);
-    const auto& v = s.v[out];
+    return readout_of(s.counts[out].data(), s.v[out].data());
+}
+
+int Engine::readout_of(const std::int32_t* c, const float* v) const {
+    if (readout_ == Readout::Assignment) return assigned_class(c, net_.labels, classes_);
+    const std::size_t n = std::size_t(net_.populations.back().shape.size());
     std::size_t best = 0;
-    for (std::size_t j = 1; j < c.size(); ++j)
+    for (std::size_t j = 1; j < n; ++j)
         if (c[j] > c[best] || (c[j] == c[best] && v[j] > v[best])) best = j; // counts are all 0 for Membrane
 
     return int(best);
@@ -710,23 +744,15 @@ void Engine::run_sample(const float* x, std::int64_t sample, SampleState& s, std
             s.input_values.push_back(x[j]);
         }
 
+    if (layer_by_layer_ && !recorded && !on_step) {
+        run_layers(s);
+        return;
+    }
     for (const Segment& seg : segments_) {
         // Constant current: bias, and with `current` encoding the projected input.
         for (std::size_t i = std::max<std::size_t>(seg.first, 1); i <= seg.last; ++i) {
-            const Population& pop = net_.populations[i];
-            auto& k = s.constant[i];
-            if (pop.bias.empty()) std::fill(k.begin(), k.end(), 0.0f);
-            else
-                for (std::size_t j = 0; j < k.size(); ++j) k[j] = pop.bias[j % pop.bias.size()];
-            if (opt_.encode == Encoding::Current && pop.kind == PopulationKind::Spiking)
-                for (const Projection& p : pop.projections) {
-                    if (p.source != 0) continue;
-                    const std::size_t q = std::size_t(&p - pop.projections.data());
-                    const std::int64_t ops = project(i, q, s.input_units, s.input_values.data(), s, k.data());
-                    s.synaptic_ops[i] += ops;
-                    s.input_macs[i] += ops;
-                }
-            s.current[i] = k; // step_population adds events into a copy of the constant
+            set_constant(i, s);
+            s.current[i] = s.constant[i]; // step_population adds events into a copy of the constant
         }
         for (std::size_t src : seg.replay) {
             std::fill(s.counts[src].begin(), s.counts[src].end(), 0);
@@ -844,6 +870,63 @@ void Engine::run_sample(const float* x, std::int64_t sample, SampleState& s, std
             }
         }
     }
+    s.prediction = s.prediction_at.back();
+}
+
+void Engine::set_constant(std::size_t i, SampleState& s) const {
+    const Population& pop = net_.populations[i];
+    auto& k = s.constant[i];
+    if (pop.bias.empty()) std::fill(k.begin(), k.end(), 0.0f);
+    else // the bias pattern repeated (a modulo per unit took 6 % of a CNN run: perf)
+        for (std::size_t j = 0; j < k.size(); j += pop.bias.size())
+            std::copy_n(pop.bias.begin(), std::min(pop.bias.size(), k.size() - j), k.begin() + std::ptrdiff_t(j));
+    if (opt_.encode == Encoding::Current && pop.kind == PopulationKind::Spiking)
+        for (const Projection& p : pop.projections) {
+            if (p.source != 0) continue;
+            const std::size_t q = std::size_t(&p - pop.projections.data());
+            const std::int64_t ops = project(i, q, s.input_units, s.input_values.data(), s, k.data());
+            s.synaptic_ops[i] += ops;
+            s.input_macs[i] += ops;
+        }
+}
+
+// Each population runs all steps, reading its source's spikes of every step
+// from their masks; the output keeps its membranes and counts at every
+// checkpoint for the readout there. (run_sample has reset the state.)
+void Engine::run_layers(SampleState& s) const {
+    const std::size_t P = net_.populations.size();
+    const int T = opt_.steps;
+    for (std::size_t i = 1; i < P; ++i) {
+        const Population& pop = net_.populations[i];
+        const Projection& p = pop.projections[0];
+        const std::int64_t n = pop.shape.size();
+        const bool output = i == P - 1;
+        set_constant(i, s);
+        LayerRun r;
+        r.steps = T;
+        r.source = p.source > 0 ? s.step_masks[std::size_t(p.source)].data() : nullptr;
+        r.constant = s.constant[i].data();
+        r.v = s.v[i].data();
+        r.masks = s.step_masks[i].data();
+        r.decay = decay_[i];
+        // A membrane readout makes the output a non-spiking integrator, as in step_population.
+        r.v_th = readout_ == Readout::Membrane && output ? std::numeric_limits<float>::max() : pop.neuron.v_th;
+        r.subtract = pop.neuron.reset == ResetMode::Subtract;
+        if (output) {
+            r.snapshot_steps = checkpoints_;
+            r.snapshot_v = s.snapshot_v.data();
+        }
+        r.scratch = s.layer_scratch.data();
+        r.counts = s.counts[i].data();
+        if (p.source > 0) r.source_counts = s.counts[std::size_t(p.source)].data();
+        if (output) r.snapshot_counts = s.snapshot_counts.data();
+        s.synaptic_ops[i] += layers_[i - 1].run(r);
+        s.neuron_updates[i] += n * T;
+        s.spike_total[i] += std::accumulate(s.counts[i].begin(), s.counts[i].end(), std::int64_t(0));
+    }
+    const std::size_t n_out = std::size_t(net_.populations[P - 1].shape.size());
+    for (std::size_t c = 0; c < checkpoints_.size(); ++c)
+        s.prediction_at[c] = readout_of(s.snapshot_counts.data() + c * n_out, s.snapshot_v.data() + c * n_out);
     s.prediction = s.prediction_at.back();
 }
 

@@ -18,6 +18,7 @@
 // do not depend on the number of threads.
 #include "sim/binary_kernels.hpp"
 #include "sim/kernels.hpp"
+#include "sim/layerwise.hpp"
 #include "sim/traffic.hpp"
 #include "snn/dataset.hpp"
 #include "snn/network.hpp"
@@ -67,6 +68,10 @@ struct RunOptions {
     // engine runs the populations before it for all steps first and replays
     // their spikes. Same spikes and counts as step by step (tested). Off for
     // callers that watch the network step by step (Engine::StepObserver).
+    // It also lets a network of supported layers without exits or partitions
+    // run layer by layer (sim/layerwise.hpp), each population for all steps
+    // before the next, with `current` encoding and the Auto kernel path, when
+    // no spikes are recorded. Same spikes, membranes and counts (tested).
     bool step_batches = true;
 };
 
@@ -119,6 +124,13 @@ struct SampleState {
     std::vector<CutBits> cut_bits;                     // per cut, this sample
     std::vector<std::int64_t> cut_spikes;              // per cut, this sample
     std::vector<std::uint8_t> cut_used;                // per cut: did this sample's spikes cross it
+    // Layer by layer (sim/layerwise.hpp): per population its spikes at every
+    // step as masks; the kernels' scratch; the output's membranes and counts
+    // at every checkpoint.
+    std::vector<std::vector<std::uint16_t>> step_masks;
+    std::vector<std::int32_t> layer_scratch;
+    std::vector<float> snapshot_v;
+    std::vector<std::int32_t> snapshot_counts;
     int exit_taken = -1;                               // exit index, or −1: the output at the last step
     int exit_step = 0;                                 // step (1-based) at which the sample stopped
     int prediction = 0;                                // the class returned
@@ -152,6 +164,8 @@ public:
     void run_sample(const float* x, std::int64_t sample, SampleState& s, std::vector<Spike>* recorded,
                     const StepObserver* on_step = nullptr) const;
     int readout(const SampleState& s) const; // the predicted class, by RunOptions::readout
+    // Whether run_sample runs this network layer by layer (when it records no spikes and has no observer).
+    bool layer_by_layer() const { return layer_by_layer_; }
     const std::vector<Cut>& cuts() const { return cuts_; }
     // The logits of exit `e` after `steps` steps: classifier(rates) + bias, or for
     // an exit on the output's own readout, its rate × λ.
@@ -172,6 +186,11 @@ private:
     void step_population(std::size_t i, int t, std::int64_t sample, SampleState& s,
                          std::vector<Spike>* recorded) const;
     void meter_cut(std::size_t c, SampleState& s, int t, bool from_history) const;
+    // Population i's constant current: bias, and with `current` encoding the projected input.
+    void set_constant(std::size_t i, SampleState& s) const;
+    // The rest of run_sample, layer by layer.
+    void run_layers(SampleState& s) const;
+    int readout_of(const std::int32_t* counts, const float* v) const;
     // Adds projection k of population i for the listed source units (values: as in snn::scatter).
     std::int64_t project(std::size_t i, std::size_t k, std::span<const std::int32_t> units, const float* values,
                          SampleState& s, float* current) const;
@@ -203,6 +222,8 @@ private:
     PopcountIsa popcount_ = PopcountIsa::Scalar;
     std::vector<std::vector<float>> thresholds_; // per population: v_th + theta per unit, or empty (one v_th)
     int classes_ = 0;                            // the assignment readout's classes
+    bool layer_by_layer_ = false;
+    std::vector<LayerKernel> layers_; // per population after the input, when layer_by_layer_
 };
 
 struct RunResult {

@@ -1,0 +1,468 @@
+#include "sim/layerwise.hpp"
+
+#include "snn/error.hpp"
+#include "snn/window.hpp"
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+#include <algorithm>
+#include <bit>
+
+namespace snn {
+namespace {
+
+// 16 lanes: AVX-512 registers, or a plain array where the build lacks them
+// (the sanitizer build), with the step-by-step engine's arithmetic in each.
+#if defined(__AVX512F__)
+using Vec = __m512;
+inline __mmask16 first(int n) { return __mmask16((1u << n) - 1u); }
+inline Vec splat(float x) { return _mm512_set1_ps(x); }
+inline Vec load(const float* p) { return _mm512_loadu_ps(p); }
+inline Vec load_first(const float* p, int n) { return n >= 16 ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps(first(n), p); }
+inline void store(float* p, Vec x) { _mm512_storeu_ps(p, x); }
+inline void store_first(float* p, int n, Vec x) {
+    if (n >= 16) _mm512_storeu_ps(p, x);
+    else _mm512_mask_storeu_ps(p, first(n), x);
+}
+inline Vec add(Vec a, Vec b) { return _mm512_add_ps(a, b); }
+inline Vec add_where(Vec a, std::uint16_t m, Vec b) { return _mm512_mask_add_ps(a, __mmask16(m), a, b); }
+// integrate_spikes' update (sim/engine.cpp): a fused multiply-add, then fire and reset.
+template <bool Subtract>
+inline std::uint16_t update(Vec& v, Vec in, Vec decay, Vec v_th) {
+    const Vec vj = _mm512_fmadd_ps(v, decay, in);
+    const __mmask16 fire = _mm512_cmp_ps_mask(vj, v_th, _CMP_GE_OQ);
+    v = Subtract ? _mm512_mask_sub_ps(vj, fire, vj, v_th) : _mm512_mask_mov_ps(vj, fire, _mm512_setzero_ps());
+    return fire;
+}
+// base + k·scale for every set bit k of m, ascending, written at out (16
+// entries are written: compressed in a register and stored whole, as the
+// memory form of vpcompressd is microcoded on AMD Zen 4); returns how many
+// are set.
+struct Indices {
+    __m512i lanes; // k · scale in lane k
+    explicit Indices(std::int32_t scale)
+        : lanes(_mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                   _mm512_set1_epi32(scale))) {}
+    int operator()(std::int32_t* out, std::uint16_t m, std::int32_t base) const {
+        _mm512_storeu_si512(out, _mm512_maskz_compress_epi32(m, _mm512_add_epi32(lanes, _mm512_set1_epi32(base))));
+        return std::popcount(unsigned(m));
+    }
+};
+inline void fill16(std::int32_t* out, std::int32_t x) { _mm512_storeu_si512(out, _mm512_set1_epi32(x)); }
+// Spike counts, 16 units.
+using Counts = __m512i;
+inline Counts no_counts() { return _mm512_setzero_si512(); }
+inline void count(Counts& c, std::uint16_t m) { c = _mm512_mask_add_epi32(c, __mmask16(m), c, _mm512_set1_epi32(1)); }
+inline void store_first(std::int32_t* p, int n, Counts c) {
+    if (n >= 16) _mm512_storeu_si512(p, c);
+    else _mm512_mask_storeu_epi32(p, first(n), c);
+}
+#else
+struct Vec {
+    float x[16];
+};
+inline Vec splat(float a) {
+    Vec r;
+    std::fill(r.x, r.x + 16, a);
+    return r;
+}
+inline Vec load_first(const float* p, int n) {
+    Vec r{};
+    std::copy(p, p + std::min(n, 16), r.x);
+    return r;
+}
+inline Vec load(const float* p) { return load_first(p, 16); }
+inline void store_first(float* p, int n, Vec a) { std::copy(a.x, a.x + std::min(n, 16), p); }
+inline void store(float* p, Vec a) { store_first(p, 16, a); }
+inline Vec add(Vec a, Vec b) {
+    for (int j = 0; j < 16; ++j) a.x[j] += b.x[j];
+    return a;
+}
+inline Vec add_where(Vec a, std::uint16_t m, Vec b) {
+    for (int j = 0; j < 16; ++j)
+        if (m >> j & 1u) a.x[j] += b.x[j];
+    return a;
+}
+// The portable integrate's update (sim/engine.cpp). Only IF (decay 1) runs
+// layer by layer in such a build, so no multiply-add is left to be
+// contracted differently here and there.
+template <bool Subtract>
+inline std::uint16_t update(Vec& v, Vec in, Vec decay, Vec v_th) {
+    std::uint16_t mask = 0;
+    for (int j = 0; j < 16; ++j) {
+        const float vj = v.x[j] * decay.x[j] + in.x[j];
+        const int fire = vj >= v_th.x[j];
+        mask = std::uint16_t(mask | fire << j);
+        v.x[j] = Subtract ? vj - v_th.x[j] * float(fire) : vj * float(1 - fire);
+    }
+    return mask;
+}
+struct Indices {
+    std::int32_t scale;
+    explicit Indices(std::int32_t s) : scale(s) {}
+    int operator()(std::int32_t* out, std::uint16_t m, std::int32_t base) const {
+        int k = 0;
+        for (unsigned b = m; b; b &= b - 1) out[k++] = base + std::countr_zero(b) * scale;
+        return k;
+    }
+};
+inline void fill16(std::int32_t* out, std::int32_t x) { std::fill(out, out + 16, x); }
+struct Counts {
+    std::int32_t x[16];
+};
+inline Counts no_counts() { return Counts{}; }
+inline void count(Counts& c, std::uint16_t m) {
+    for (int j = 0; j < 16; ++j) c.x[j] += std::int32_t(m >> j & 1u);
+}
+inline void store_first(std::int32_t* p, int n, Counts c) { std::copy(c.x, c.x + std::min(n, 16), p); }
+#endif
+
+// The per-unit state of a run of Chunks blocks of 16 units: membranes and
+// spike counts in registers from the first step to the last, the constant,
+// and the copies asked for at snapshot steps.
+template <int Chunks>
+struct Units {
+    const LayerRun& r;
+    std::int64_t u0; // the first unit of block 0; block c starts at u0 + 16·c
+    std::int64_t n;  // units in the population
+    Vec v[Chunks], k[Chunks];
+    Counts counts[Chunks];
+    int live[Chunks];
+    std::size_t next = 0; // the next snapshot
+    Units(const LayerRun& run, std::int64_t first, std::int64_t units) : r(run), u0(first), n(units) {
+        for (int c = 0; c < Chunks; ++c) {
+            live[c] = int(std::clamp<std::int64_t>(n - unit(c), 0, 16));
+            v[c] = load_first(r.v + unit(c), live[c]);
+            k[c] = load_first(r.constant + unit(c), live[c]);
+            counts[c] = no_counts();
+        }
+    }
+    std::int64_t unit(int c) const { return u0 + 16 * c; }
+    // Step t of block c with input `in`: integrate, fire (its mask is returned), reset, count.
+    template <bool Subtract>
+    std::uint16_t step(int c, Vec in, Vec decay, Vec v_th) {
+        const std::uint16_t fired = std::uint16_t(update<Subtract>(v[c], in, decay, v_th) & ((1u << live[c]) - 1u));
+        count(counts[c], fired);
+        return fired;
+    }
+    // After step t of every block: the snapshot, if t + 1 is the next step asked for.
+    void stepped(int t) {
+        if (next >= r.snapshot_steps.size() || r.snapshot_steps[next] != t + 1) return;
+        for (int c = 0; c < Chunks; ++c) {
+            store_first(r.snapshot_v + next * std::size_t(n) + std::size_t(unit(c)), live[c], v[c]);
+            store_first(r.snapshot_counts + next * std::size_t(n) + std::size_t(unit(c)), live[c], counts[c]);
+        }
+        ++next;
+    }
+    void finish() {
+        for (int c = 0; c < Chunks; ++c) {
+            store_first(r.v + unit(c), live[c], v[c]);
+            store_first(r.counts + unit(c), live[c], counts[c]);
+        }
+    }
+};
+
+// Steps done side by side in the conv and dense kernels: their inputs do not
+// depend on each other, so their sums are independent chains of additions.
+constexpr int Ways = 4;
+
+} // namespace
+
+bool LayerKernel::applies(const Projection& p, const Shape& src, const Shape& dst, bool constant, float decay) {
+#if !defined(__AVX512F__)
+    if (decay != 1.0f) return false; // see the portable update
+#else
+    (void)decay;
+#endif
+    if (p.binary) return false;
+    if (constant) return true;
+    switch (p.kind) {
+    case ProjectionKind::Dense: return true;
+    case ProjectionKind::Conv2D: return src.c % 16 == 0 && dst.c % 16 == 0;
+    case ProjectionKind::AvgPool: return src.c % 16 == 0;
+    default: return false;
+    }
+}
+
+LayerKernel::LayerKernel(const Projection& p, const Shape& src, const Shape& dst, bool constant)
+    : kind_(Kind::Constant), src_(src), dst_(dst) {
+    if (constant) return;
+    const Window& w = p.window;
+    if (p.kind == ProjectionKind::AvgPool || p.kind == ProjectionKind::Conv2D)
+        for (int y = 0; y < src.h; ++y)
+            for (int x = 0; x < src.w; ++x) {
+                std::int32_t k = 0;
+                for_each_covering_window(w, dst, y, x, [&](int, int, int, int) { ++k; });
+                covers_.push_back(k);
+            }
+    switch (p.kind) {
+    case ProjectionKind::AvgPool: {
+        // Per output word (pixel, 16 channels) the source words of its window,
+        // ascending source pixel (the order snn::scatter adds them in).
+        kind_ = Kind::Pool;
+        taps_ = w.kh * w.kw;
+        const int chunks = dst.c / 16;
+        const auto zero = std::int32_t(mask_words(src.size()));
+        std::vector<std::int32_t> pixels;
+        for (int oy = 0; oy < dst.h; ++oy)
+            for (int ox = 0; ox < dst.w; ++ox) {
+                pixels.clear();
+                for_each_tap(w, src, oy, ox, [&](int y, int x, int, int) { pixels.push_back(y * src.w + x); });
+                std::sort(pixels.begin(), pixels.end());
+                for (int cc = 0; cc < chunks; ++cc)
+                    for (int j = 0; j < taps_; ++j)
+                        tap_src_.push_back(std::size_t(j) < pixels.size() ? pixels[std::size_t(j)] * chunks + cc : zero);
+            }
+        weights_.assign(p.weights.begin(), p.weights.end());
+        return;
+    }
+    case ProjectionKind::Conv2D: {
+        kind_ = Kind::Conv;
+        begin_.assign(std::size_t(dst.h) * std::size_t(dst.w) + 1, 0);
+        for (int oy = 0; oy < dst.h; ++oy)
+            for (int ox = 0; ox < dst.w; ++ox) {
+                for_each_tap(w, src, oy, ox, [&](int y, int x, int ky, int kx) {
+                    tap_src_.push_back(y * src.w + x);
+                    tap_k_.push_back(ky * w.kw + kx);
+                });
+                begin_[std::size_t(oy * dst.w + ox) + 1] = std::int32_t(tap_src_.size());
+            }
+        const std::int64_t rows = std::int64_t(w.kh) * w.kw * src.c;
+        weights_.assign(p.weights.begin(), p.weights.end());
+        weights_.resize(std::size_t(rows + 1) * std::size_t(dst.c), -0.0f);
+        zero_row_ = std::int32_t(rows);
+        scratch_ = 2 * Ways * std::size_t(rows + 32);
+        return;
+    }
+    case ProjectionKind::Dense: {
+        kind_ = Kind::Dense;
+        const std::int64_t ns = src.size(), no = dst.size();
+        stride_ = (no + 15) / 16 * 16;
+        weights_.assign(std::size_t((ns + 1) * stride_), 0.0f);
+        for (std::int64_t u = 0; u < ns; ++u)
+            std::copy(p.weights.begin() + u * no, p.weights.begin() + (u + 1) * no, weights_.begin() + u * stride_);
+        std::fill(weights_.begin() + ns * stride_, weights_.end(), -0.0f);
+        zero_row_ = std::int32_t(ns);
+        scratch_ = 2 * Ways * std::size_t(ns + 32);
+        return;
+    }
+    default: throw InternalError("LayerKernel: this projection does not run layer by layer");
+    }
+}
+
+// The whole input is the constant: 8 blocks of 16 neurons side by side, for
+// independent chains of updates.
+template <bool Subtract>
+void LayerKernel::run_constant(const LayerRun& r) const {
+    const std::int64_t n = dst_.size();
+    const std::size_t words = mask_words(n), stride = mask_stride(n);
+    const Vec decay = splat(r.decay), v_th = splat(r.v_th);
+    const auto blocks = [&]<int W>(std::size_t b0) {
+        Units<W> units(r, 16 * std::int64_t(b0), n);
+        for (int t = 0; t < r.steps; ++t) {
+            std::uint16_t* row = r.masks + std::size_t(t) * stride + b0;
+            for (int w = 0; w < W; ++w) row[w] = units.template step<Subtract>(w, units.k[w], decay, v_th);
+            units.stepped(t);
+        }
+        units.finish();
+    };
+    std::size_t b = 0;
+    for (; b + 8 <= words; b += 8) blocks.template operator()<8>(b);
+    for (; b < words; ++b) blocks.template operator()<1>(b);
+}
+
+// Pooling: every output word adds the channel weights under the masks of its
+// window's source words, in ascending order; 4 output words side by side.
+template <bool Subtract>
+void LayerKernel::run_pool(const LayerRun& r) const {
+    const std::int64_t n = dst_.size();
+    const std::size_t words = mask_words(n), stride = mask_stride(n), sstride = mask_stride(src_.size());
+    const std::size_t chunks = std::size_t(dst_.c / 16), taps = std::size_t(taps_);
+    const Vec decay = splat(r.decay), v_th = splat(r.v_th);
+    const auto blocks = [&]<int W>(std::size_t b0) {
+        Units<W> units(r, 16 * std::int64_t(b0), n);
+        Vec weight[W];
+        const std::int32_t* window[W];
+        for (int w = 0; w < W; ++w) {
+            const std::size_t b = b0 + std::size_t(w);
+            weight[w] = load(weights_.data() + 16 * (b % chunks));
+            window[w] = tap_src_.data() + b * taps;
+        }
+        for (int t = 0; t < r.steps; ++t) {
+            const std::uint16_t* source = r.source + std::size_t(t) * sstride;
+            std::uint16_t* row = r.masks + std::size_t(t) * stride + b0;
+            for (int w = 0; w < W; ++w) {
+                Vec in = units.k[w];
+                for (std::size_t j = 0; j < taps; ++j) in = add_where(in, source[window[w][j]], weight[w]);
+                row[w] = units.template step<Subtract>(w, in, decay, v_th);
+            }
+            units.stepped(t);
+        }
+        units.finish();
+    };
+    std::size_t b = 0;
+    for (; b + 4 <= words; b += 4) blocks.template operator()<4>(b);
+    for (; b < words; ++b) blocks.template operator()<1>(b);
+}
+
+// Ways steps' lists of kernel-row offsets (in floats), summed side by side:
+// the lists are padded to one length with the −0 row, and each step's sum
+// starts from the constant.
+struct Lists {
+    std::int32_t* list[2][Ways]; // two sets: one is filled while the other is summed
+    int len[2][Ways];
+    int longest[2];
+    Lists(std::int32_t* scratch, std::size_t cap) {
+        for (int slot = 0; slot < 2; ++slot)
+            for (int w = 0; w < Ways; ++w) list[slot][w] = scratch + (std::size_t(slot) * Ways + std::size_t(w)) * cap;
+    }
+    // Builds set `slot` for steps t0 … t0 + Ways − 1 (the ones ≥ steps get
+    // empty lists): fill(t, out) writes step t's offsets at out and returns
+    // their number.
+    template <class Fill>
+    void build(int slot, int t0, int steps, std::int32_t zero, Fill&& fill) {
+        longest[slot] = 0;
+        for (int w = 0; w < Ways; ++w) {
+            const int pos = t0 + w < steps ? fill(t0 + w, list[slot][w]) : 0;
+            len[slot][w] = pos;
+            longest[slot] = std::max(longest[slot], pos);
+        }
+        for (int w = 0; w < Ways; ++w)
+            for (int q = len[slot][w]; q < longest[slot]; q += 16) fill16(list[slot][w] + q, zero);
+    }
+    template <int Chunks>
+    void sum(int slot, const float* rows, const Vec* k, Vec (&acc)[Ways][Chunks]) const {
+        for (int w = 0; w < Ways; ++w)
+            for (int c = 0; c < Chunks; ++c) acc[w][c] = k[c];
+        for (int q = 0; q < longest[slot]; ++q)
+            for (int w = 0; w < Ways; ++w) {
+                const float* row = rows + list[slot][w][q];
+                for (int c = 0; c < Chunks; ++c) acc[w][c] = add(acc[w][c], load(row + 16 * c));
+            }
+    }
+};
+
+// Steps in sets of Ways: the lists of the next set are built before this one
+// is summed, so that the sums do not wait on the stores that have just
+// written their lists; then the neurons take the sums step by step.
+template <bool Subtract, int Chunks, class Fill>
+void run_listed(const LayerRun& r, Units<Chunks>& units, Lists& lists, const float* rows, std::int32_t zero,
+                std::uint16_t* masks, std::size_t stride, Fill&& fill) {
+    const Vec decay = splat(r.decay), v_th = splat(r.v_th);
+    lists.build(0, 0, r.steps, zero, fill);
+    for (int t0 = 0, slot = 0; t0 < r.steps; t0 += Ways, slot ^= 1) {
+        if (t0 + Ways < r.steps) lists.build(slot ^ 1, t0 + Ways, r.steps, zero, fill);
+        Vec acc[Ways][Chunks];
+        lists.sum<Chunks>(slot, rows, units.k, acc);
+        for (int w = 0; w < Ways && t0 + w < r.steps; ++w) {
+            std::uint16_t* out = masks + std::size_t(t0 + w) * stride;
+            for (int c = 0; c < Chunks; ++c) out[c] = units.template step<Subtract>(c, acc[w][c], decay, v_th);
+            units.stepped(t0 + w);
+        }
+    }
+    units.finish();
+}
+
+// Convolution, channels [64·block, 64·block + 16·Chunks) of every output
+// pixel: per step, the kernel rows of the window's spiking inputs are listed
+// (taps ascending, channels ascending within a tap: ascending source unit)
+// and summed in registers onto the constant.
+template <bool Subtract, int Chunks>
+void LayerKernel::run_conv(const LayerRun& r, int block) const {
+    const int cin = src_.c, cout = dst_.c, schunks = cin / 16;
+    const std::int64_t n = dst_.size(), pixels = std::int64_t(dst_.h) * dst_.w;
+    const std::size_t stride = mask_stride(n), sstride = mask_stride(src_.size());
+    Lists lists(r.scratch, scratch_ / (2 * Ways));
+    const Indices indices(cout);
+    for (std::int64_t op = 0; op < pixels; ++op) {
+        Units<Chunks> units(r, op * cout + 64 * block, n);
+        const std::int32_t tb = begin_[std::size_t(op)], te = begin_[std::size_t(op) + 1];
+        run_listed<Subtract>(r, units, lists, weights_.data() + 64 * block, zero_row_ * cout,
+                             r.masks + std::size_t(units.u0 / 16), stride, [&](int t, std::int32_t* out) {
+                                 const std::uint16_t* source = r.source + std::size_t(t) * sstride;
+                                 int pos = 0;
+                                 for (std::int32_t e = tb; e < te; ++e) {
+                                     const std::uint16_t* m = source + std::size_t(tap_src_[std::size_t(e)]) * std::size_t(schunks);
+                                     const std::int32_t base = tap_k_[std::size_t(e)] * cin;
+                                     for (int sc = 0; sc < schunks; ++sc) pos += indices(out + pos, m[sc], (base + 16 * sc) * cout);
+                                 }
+                                 return pos;
+                             });
+    }
+}
+
+// Dense, outputs [64·block, 64·block + 16·Chunks): per step the spiking
+// source units are listed, ascending, and their rows summed in registers
+// onto the constant.
+template <bool Subtract, int Chunks>
+void LayerKernel::run_dense(const LayerRun& r, int block) const {
+    const std::int64_t n = dst_.size(), ns = src_.size();
+    const std::size_t sstride = mask_stride(ns), swords = mask_words(ns);
+    Lists lists(r.scratch, scratch_ / (2 * Ways));
+    const auto row_floats = std::int32_t(stride_);
+    const Indices indices(row_floats);
+    Units<Chunks> units(r, 64 * std::int64_t(block), n);
+    run_listed<Subtract>(r, units, lists, weights_.data() + units.u0, zero_row_ * row_floats,
+                         r.masks + std::size_t(units.u0 / 16), mask_stride(n), [&](int t, std::int32_t* out) {
+                             const std::uint16_t* source = r.source + std::size_t(t) * sstride;
+                             int pos = 0;
+                             for (std::size_t q = 0; q < swords; ++q) pos += indices(out + pos, source[q], std::int32_t(16 * q) * row_floats);
+                             return pos;
+                         });
+}
+
+std::int64_t LayerKernel::run(const LayerRun& r) const {
+    const auto by_blocks = [&](int chunks, auto&& one) {
+        for (int b = 0; 4 * b < chunks; ++b) one(b, std::min(4, chunks - 4 * b));
+    };
+    const auto go = [&]<bool Subtract>() {
+        switch (kind_) {
+        case Kind::Constant: return run_constant<Subtract>(r);
+        case Kind::Pool: return run_pool<Subtract>(r);
+        case Kind::Conv:
+            return by_blocks(dst_.c / 16, [&](int b, int chunks) {
+                switch (chunks) {
+                case 1: return run_conv<Subtract, 1>(r, b);
+                case 2: return run_conv<Subtract, 2>(r, b);
+                case 3: return run_conv<Subtract, 3>(r, b);
+                default: return run_conv<Subtract, 4>(r, b);
+                }
+            });
+        case Kind::Dense:
+            return by_blocks(int(stride_ / 16), [&](int b, int chunks) {
+                switch (chunks) {
+                case 1: return run_dense<Subtract, 1>(r, b);
+                case 2: return run_dense<Subtract, 2>(r, b);
+                case 3: return run_dense<Subtract, 3>(r, b);
+                default: return run_dense<Subtract, 4>(r, b);
+                }
+            });
+        }
+    };
+    if (r.subtract) go.template operator()<true>();
+    else go.template operator()<false>();
+    const std::int64_t n = dst_.size();
+    for (int t = 0; t < r.steps; ++t) r.masks[std::size_t(t) * mask_stride(n) + mask_words(n)] = 0;
+    // The events' synaptic operations, from the source's spike counts: each
+    // spike reaches every output unit its pixel is in the window of.
+    std::int64_t ops = 0;
+    switch (kind_) {
+    case Kind::Constant: break;
+    case Kind::Pool:
+    case Kind::Conv: {
+        const std::int64_t per_output = kind_ == Kind::Conv ? dst_.c : 1;
+        for (std::int64_t u = 0; u < src_.size(); ++u) ops += std::int64_t(r.source_counts[u]) * covers_[std::size_t(u / src_.c)];
+        ops *= per_output;
+        break;
+    }
+    case Kind::Dense:
+        for (std::int64_t u = 0; u < src_.size(); ++u) ops += r.source_counts[u];
+        ops *= dst_.size();
+        break;
+    }
+    return ops;
+}
+
+} // namespace snn

@@ -1,0 +1,91 @@
+#pragma once
+// Layer by layer: in a feed-forward network without synaptic delay, a
+// population's spikes at step t depend only on its sources' spikes up to
+// step t. So when no one watches the network step by step (no exits, no
+// partitions, no recorded spikes) each population can run all T steps before
+// the next one starts, reading its source's spikes of every step from a
+// buffer. That lets a block of 16 neurons keep its membranes in registers
+// for all T steps, where the step-by-step engine loads and stores them, and
+// its current, at every step.
+//
+// The spikes of every step are kept as 16-unit masks: bit k of word b of
+// step t says that unit 16·b + k spiked at step t. Each step's row has one
+// more word than the units need, always zero, which a window that reads
+// fewer source words than the others points at.
+//
+// Each kind adds the same synaptic weights in the same order as the
+// step-by-step kernels (the source units that spiked, ascending) and updates
+// the neurons with the same instructions, so spikes, membranes and
+// synaptic-op counts are theirs bit for bit (tests/sim/test_kernels.cpp).
+#include "snn/network.hpp"
+
+#include <oneapi/tbb/cache_aligned_allocator.h>
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace snn {
+
+// Words of 16 units per step for a population of n units, and the row stride
+// (one more word, always zero).
+inline std::size_t mask_words(std::int64_t n) { return std::size_t((n + 15) / 16); }
+inline std::size_t mask_stride(std::int64_t n) { return mask_words(n) + 1; }
+
+struct LayerRun {
+    int steps = 0;
+    const std::uint16_t* source = nullptr;      // the source's masks, steps × mask_stride(source units); unused for Constant
+    const std::int32_t* source_counts = nullptr; // the source's spikes per unit over all steps; unused for Constant
+    const float* constant = nullptr;            // per unit: bias (+ the projected input with current encoding)
+    float* v = nullptr;                         // per unit: the membrane, from its initial value to the last step's
+    std::uint16_t* masks = nullptr;             // written: steps × mask_stride(units)
+    std::int32_t* counts = nullptr;             // written: per unit, its spikes over all steps
+    float decay = 1, v_th = 1;
+    bool subtract = true;
+    // After each of these steps (1-based, ascending) v and the counts so far
+    // are copied into snapshot_v + k·units and snapshot_counts + k·units (for
+    // the readout at checkpoints).
+    std::span<const int> snapshot_steps;
+    float* snapshot_v = nullptr;
+    std::int32_t* snapshot_counts = nullptr;
+    std::int32_t* scratch = nullptr; // LayerKernel::scratch_entries()
+};
+
+class LayerKernel {
+public:
+    // Whether a population whose one projection is p (from a source of shape
+    // src) can run layer by layer. `constant`: p reads the input with current
+    // encoding, so its whole input is the constant current.
+    static bool applies(const Projection& p, const Shape& src, const Shape& dst, bool constant, float decay);
+    LayerKernel(const Projection& p, const Shape& src, const Shape& dst, bool constant);
+    std::size_t scratch_entries() const { return scratch_; }
+    // Runs every step; returns the synaptic operations of the events (the
+    // constant's are counted where it is computed).
+    std::int64_t run(const LayerRun& r) const;
+
+private:
+    enum class Kind { Constant, Pool, Conv, Dense };
+    template <bool Subtract> void run_constant(const LayerRun& r) const;
+    template <bool Subtract> void run_pool(const LayerRun& r) const;
+    template <bool Subtract, int Chunks> void run_conv(const LayerRun& r, int block) const;
+    template <bool Subtract, int Chunks> void run_dense(const LayerRun& r, int block) const;
+    Kind kind_;
+    Shape src_, dst_;
+    // Pool: per output word, taps_ source words (the zero word where a window has fewer).
+    // Conv: per output pixel, begin_[o] … begin_[o+1] its taps inside the source
+    // as (source pixel, kernel tap), ascending source pixel.
+    int taps_ = 0;
+    std::vector<std::int32_t> begin_, tap_src_, tap_k_;
+    // Pool and Conv: per source pixel, the output pixels whose window holds it.
+    std::vector<std::int32_t> covers_;
+    // Pool: the channel weights. Conv: (tap, input channel) rows of cout floats.
+    // Dense: rows of stride_ floats (n_out rounded up to 16, zero-padded).
+    // Conv and Dense end with a row of −0: x + (−0) = x for every x, so the
+    // lists of spikes summed side by side are padded to one length with it.
+    std::vector<float, tbb::cache_aligned_allocator<float>> weights_;
+    std::int64_t stride_ = 0;
+    std::int32_t zero_row_ = 0;
+    std::size_t scratch_ = 0;
+};
+
+} // namespace snn
