@@ -84,6 +84,9 @@ private:
     // lists of spikes summed side by side are padded to one length with it.
     std::vector<float, tbb::cache_aligned_allocator<float>> weights_;
     std::int64_t stride_ = 0;
+    // Conv and Dense: k·(row floats) for k < 16, the offset of a mask's bit k.
+    void make_offsets(std::int32_t scale);
+    std::vector<std::int32_t, tbb::cache_aligned_allocator<std::int32_t>> offsets_;
     std::int32_t zero_row_ = 0;
     std::size_t scratch_ = 0;
 };
