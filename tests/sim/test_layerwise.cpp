@@ -1,0 +1,217 @@
+// Layer by layer (sim/layerwise.hpp): each population runs all steps before
+// the next. The reference is the step-by-step engine on the plain reference
+// kernel (KernelPath::Reference), which never runs layer by layer: every
+// spike count, membrane, operation count and checkpoint prediction must be
+// its bit for bit.
+#include "sim/engine.hpp"
+#include "tests/support.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <cstring>
+#include <random>
+
+using namespace snn;
+using snn::test::input;
+
+namespace {
+
+struct Layer {
+    test::Geometry g;
+    float mean, sd; // of the normal weights
+    NeuronParams neuron{};
+};
+
+test::Geometry conv(Shape s, int k, int stride, bool same, int cout) {
+    Window w{k, k, stride, stride, window_pad_before(s.h, k, stride, same), window_pad_before(s.w, k, stride, same)};
+    return {ProjectionKind::Conv2D, s, {window_out_size(s.h, k, stride, same), window_out_size(s.w, k, stride, same), cout}, w};
+}
+
+test::Geometry pool(Shape s, int k, int stride, bool same) {
+    Window w{k, k, stride, stride, window_pad_before(s.h, k, stride, same), window_pad_before(s.w, k, stride, same)};
+    return {ProjectionKind::AvgPool, s, {window_out_size(s.h, k, stride, same), window_out_size(s.w, k, stride, same), s.c}, w};
+}
+
+test::Geometry dense(Shape s, int n) { return {ProjectionKind::Dense, s, {1, 1, n}, {}}; }
+
+Network chain(std::mt19937& rng, Shape in, const std::vector<Layer>& layers) {
+    Network net;
+    net.populations.push_back(input(in));
+    for (const Layer& l : layers) {
+        std::normal_distribution<float> normal(l.mean, l.sd);
+        Projection p;
+        p.source = int(net.populations.size()) - 1;
+        p.kind = l.g.kind;
+        p.window = l.g.w;
+        p.layer = "layer" + std::to_string(net.populations.size());
+        const auto n = expected_weight_count(p, l.g.src, l.g.dst);
+        for (std::int64_t i = 0; i < n; ++i) p.weights.push_back(normal(rng));
+        Population pop;
+        pop.name = p.layer;
+        pop.shape = l.g.dst;
+        pop.projections.push_back(p);
+        pop.bias.assign(std::size_t(l.g.dst.c), 0.01f);
+        pop.neuron = l.neuron;
+        net.populations.push_back(pop);
+    }
+    return net;
+}
+
+bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
+    return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+NeuronParams lif_zero() {
+    NeuronParams n;
+    n.model = NeuronModel::LIF;
+    n.tau_steps = 6.0f;
+    n.reset = ResetMode::Zero;
+    n.v_th = 0.8f;
+    return n;
+}
+
+NeuronParams starting_at(float v_init) {
+    NeuronParams n;
+    n.v_init = v_init;
+    return n;
+}
+
+// Runs `samples` through both engines and compares everything a sample leaves behind.
+void check_against_reference(const Network& net, int steps, std::optional<Readout> readout,
+                             const std::vector<std::vector<float>>& samples) {
+    RunOptions base;
+    base.steps = steps;
+    base.readout = readout;
+    base.kernels = KernelPath::Reference;
+    Engine reference(net, base);
+    RunOptions fast = base;
+    fast.kernels = KernelPath::Auto;
+    Engine engine(net, fast);
+    REQUIRE_FALSE(reference.layer_by_layer());
+    REQUIRE(engine.layer_by_layer());
+    SampleState ref_state, state;
+    reference.init(ref_state);
+    engine.init(state);
+    for (std::size_t k = 0; k < samples.size(); ++k) {
+        reference.run_sample(samples[k].data(), std::int64_t(k), ref_state, nullptr);
+        engine.run_sample(samples[k].data(), std::int64_t(k), state, nullptr);
+        INFO("sample " << k);
+        for (std::size_t i = 1; i < net.populations.size(); ++i) {
+            INFO(net.populations[i].name);
+            // The case is only a test if every layer that can spike does.
+            if (i + 1 < net.populations.size() || readout != Readout::Membrane) REQUIRE(ref_state.spike_total[i] > 0);
+            CHECK(state.counts[i] == ref_state.counts[i]);
+            CHECK(same_bits(state.v[i], ref_state.v[i]));
+            CHECK(state.synaptic_ops[i] == ref_state.synaptic_ops[i]);
+            CHECK(state.input_macs[i] == ref_state.input_macs[i]);
+            CHECK(state.neuron_updates[i] == ref_state.neuron_updates[i]);
+            CHECK(state.spike_total[i] == ref_state.spike_total[i]);
+        }
+        CHECK(state.prediction_at == ref_state.prediction_at);
+        CHECK(state.prediction == ref_state.prediction);
+        CHECK(state.exit_taken == -1);
+        CHECK(state.exit_step == steps);
+    }
+}
+
+std::vector<std::vector<float>> random_samples(std::mt19937& rng, std::int64_t n, int count) {
+    std::uniform_real_distribution<float> pixel(0.0f, 1.0f);
+    std::vector<std::vector<float>> samples(std::size_t(count), std::vector<float>(static_cast<std::size_t>(n)));
+    for (auto& x : samples)
+        for (float& v : x) v = pixel(rng) < 0.3f ? 0.0f : pixel(rng);
+    return samples;
+}
+
+} // namespace
+
+TEST_CASE("layer by layer gives the step-by-step engine's spikes, membranes and counts bit for bit", "[sim][layerwise]") {
+    std::mt19937 rng(5);
+    // Steps not a multiple of the 4 steps summed side by side; checkpoints 1, 2, 4, 8, 16, 23.
+    const int steps = GENERATE(23, 64);
+    const auto readout = GENERATE(as<std::optional<Readout>>{}, Readout::Spikes, Readout::Membrane);
+    INFO("steps " << steps << ", readout " << (readout ? int(*readout) : -1));
+
+    SECTION("conv → pool → conv → dense, as the MNIST CNN") {
+        const Shape in{10, 10, 3};
+        const auto c1 = conv(in, 3, 1, true, 16);
+        const auto p1 = pool(c1.dst, 2, 2, false);
+        const auto c2 = conv(p1.dst, 3, 1, false, 32);
+        const Network net = chain(rng, in, {{c1, 0.06f, 0.1f, starting_at(0.5f)}, {p1, 0.3f, 0.05f, starting_at(0.5f)},
+                                            {c2, 0.02f, 0.1f, starting_at(0.5f)}, {dense(c2.dst, 10), 0.0f, 0.2f}});
+        check_against_reference(net, steps, readout, random_samples(rng, in.size(), 3));
+    }
+    SECTION("overlapping pooling with padding, a strided conv of 80 channels (blocks of 64 and 16), LIF with reset to zero") {
+        const Shape in{9, 9, 2};
+        const auto c1 = conv(in, 3, 1, true, 16);
+        const auto p1 = pool(c1.dst, 3, 2, true);
+        const auto c2 = conv(p1.dst, 3, 2, true, 80);
+        const Network net = chain(rng, in, {{c1, 0.1f, 0.1f}, {p1, 0.25f, 0.05f, lif_zero()},
+                                            {c2, 0.03f, 0.1f, lif_zero()}, {dense(c2.dst, 7), 0.0f, 0.2f}});
+        check_against_reference(net, steps, readout, random_samples(rng, in.size(), 3));
+    }
+    SECTION("dense layers of 100 (blocks of 64 and 36) and 37 units, a tail in each") {
+        const Shape in{1, 1, 50};
+        const auto d1 = dense(in, 100);
+        const auto d2 = dense(d1.dst, 37);
+        const Network net = chain(rng, in, {{d1, 0.04f, 0.1f, starting_at(0.25f)}, {d2, 0.02f, 0.1f, lif_zero()},
+                                            {dense(d2.dst, 10), 0.0f, 0.3f}});
+        check_against_reference(net, steps, readout, random_samples(rng, in.size(), 4));
+    }
+}
+
+TEST_CASE("networks and runs that layer by layer does not cover run step by step", "[sim][layerwise]") {
+    std::mt19937 rng(6);
+    const Shape in{8, 8, 1};
+    const auto c1 = conv(in, 3, 1, true, 16);
+    const auto p1 = pool(c1.dst, 2, 2, false);
+    Network net = chain(rng, in, {{c1, 0.1f, 0.1f}, {p1, 0.3f, 0.05f}, {dense(p1.dst, 10), 0.0f, 0.2f}});
+    RunOptions o;
+    o.steps = 16;
+    CHECK(Engine(net, o).layer_by_layer());
+    RunOptions step_by_step = o;
+    step_by_step.step_batches = false;
+    CHECK_FALSE(Engine(net, step_by_step).layer_by_layer());
+    RunOptions poisson = o;
+    poisson.encode = Encoding::Poisson;
+    CHECK_FALSE(Engine(net, poisson).layer_by_layer());
+    RunOptions event = o;
+    event.kernels = KernelPath::Event;
+    CHECK_FALSE(Engine(net, event).layer_by_layer());
+
+    SECTION("a source whose channels are not a multiple of 16") {
+        const auto c = conv(in, 3, 1, true, 12);
+        const Network odd = chain(rng, in, {{c, 0.1f, 0.1f}, {conv(c.dst, 3, 1, true, 16), 0.1f, 0.1f}});
+        CHECK_FALSE(Engine(odd, o).layer_by_layer());
+    }
+    SECTION("an exit") {
+        Exit e;
+        e.name = "exit";
+        e.at = net.populations[2].name;
+        e.weights.assign(std::size_t(net.populations[2].shape.size()) * 10, 0.01f);
+        e.bias.assign(10, 0.0f);
+        net.exits.push_back(e);
+        CHECK_FALSE(Engine(net, o).layer_by_layer());
+    }
+    SECTION("signed spikes") {
+        net.populations[1].neuron.signed_spikes = true;
+        CHECK_FALSE(Engine(net, o).layer_by_layer());
+    }
+    SECTION("recorded spikes: step by step, with the same results") {
+        Engine engine(net, o);
+        SampleState a, b;
+        engine.init(a);
+        engine.init(b);
+        const auto x = random_samples(rng, in.size(), 1)[0];
+        std::vector<Spike> recorded;
+        engine.run_sample(x.data(), 0, a, nullptr);
+        engine.run_sample(x.data(), 0, b, &recorded);
+        std::int64_t total = 0;
+        for (std::size_t i = 1; i < net.populations.size(); ++i) {
+            CHECK(a.counts[i] == b.counts[i]);
+            CHECK(same_bits(a.v[i], b.v[i]));
+            total += b.spike_total[i];
+        }
+        REQUIRE(total > 0);
+        CHECK(std::int64_t(recorded.size()) == total);
+    }
+}
