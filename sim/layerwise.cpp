@@ -39,16 +39,18 @@ inline std::uint16_t update(Vec& v, Vec in, Vec decay, Vec v_th) {
 // base + k·scale for every set bit k of m, ascending, written at out (16
 // entries are written: compressed in a register and stored whole, as the
 // memory form of vpcompressd is microcoded on AMD Zen 4); returns how many
-// are set. (Looking the offsets up per byte in a 256-entry table instead was
+// are set. `table` holds k·scale in entry k (LayerKernel::offsets_). (Looking the offsets up per byte in a 256-entry table instead was
 // no faster: 2094-2225 against 1864-2384 images/s, alternating runs.)
-struct Indices {
-    const std::int32_t* table; // LayerKernel::offsets_: k·scale in entry k
-    int operator()(std::int32_t* out, std::uint16_t m, std::int32_t base) const {
-        const __m512i lanes = _mm512_load_si512(table);
-        _mm512_storeu_si512(out, _mm512_maskz_compress_epi32(m, _mm512_add_epi32(lanes, _mm512_set1_epi32(base))));
-        return std::popcount(unsigned(m));
-    }
+struct Offsets {
+    __m512i lanes; // base + k·scale in lane k
 };
+inline Offsets offsets(const std::int32_t* table, std::int32_t base) {
+    return {_mm512_add_epi32(_mm512_load_si512(table), _mm512_set1_epi32(base))};
+}
+inline int list_bits(std::int32_t* out, std::uint16_t m, const Offsets& o) {
+    _mm512_storeu_si512(out, _mm512_maskz_compress_epi32(m, o.lanes));
+    return std::popcount(unsigned(m));
+}
 inline void fill16(std::int32_t* out, std::int32_t x) { _mm512_storeu_si512(out, _mm512_set1_epi32(x)); }
 // Spike counts, 16 units.
 using Counts = __m512i;
@@ -98,14 +100,16 @@ inline std::uint16_t update(Vec& v, Vec in, Vec decay, Vec v_th) {
     }
     return mask;
 }
-struct Indices {
-    const std::int32_t* table; // LayerKernel::offsets_: k·scale in entry k
-    int operator()(std::int32_t* out, std::uint16_t m, std::int32_t base) const {
-        int k = 0;
-        for (unsigned b = m; b; b &= b - 1) out[k++] = base + table[std::countr_zero(b)];
-        return k;
-    }
+struct Offsets {
+    const std::int32_t* table;
+    std::int32_t base;
 };
+inline Offsets offsets(const std::int32_t* table, std::int32_t base) { return {table, base}; }
+inline int list_bits(std::int32_t* out, std::uint16_t m, const Offsets& o) {
+    int k = 0;
+    for (unsigned b = m; b; b &= b - 1) out[k++] = o.base + o.table[std::countr_zero(b)];
+    return k;
+}
 inline void fill16(std::int32_t* out, std::int32_t x) { std::fill(out, out + 16, x); }
 struct Counts {
     std::int32_t x[16];
@@ -222,8 +226,8 @@ LayerKernel::LayerKernel(const Projection& p, const Shape& src, const Shape& dst
         for (int oy = 0; oy < dst.h; ++oy)
             for (int ox = 0; ox < dst.w; ++ox) {
                 for_each_tap(w, src, oy, ox, [&](int y, int x, int ky, int kx) {
-                    tap_src_.push_back(y * src.w + x);
-                    tap_k_.push_back(ky * w.kw + kx);
+                    tap_src_.push_back((y * src.w + x) * (src.c / 16));
+                    tap_k_.push_back((ky * w.kw + kx) * src.c * dst.c);
                 });
                 begin_[std::size_t(oy * dst.w + ox) + 1] = std::int32_t(tap_src_.size());
             }
@@ -232,6 +236,7 @@ LayerKernel::LayerKernel(const Projection& p, const Shape& src, const Shape& dst
         weights_.resize(std::size_t(rows + 1) * std::size_t(dst.c), -0.0f);
         zero_row_ = std::int32_t(rows);
         scratch_ = 2 * Ways * std::size_t(rows + 32);
+        silent_.assign(mask_stride(src.size()), 0);
         make_offsets(dst.c);
         return;
     }
@@ -245,6 +250,7 @@ LayerKernel::LayerKernel(const Projection& p, const Shape& src, const Shape& dst
         std::fill(weights_.begin() + ns * stride_, weights_.end(), -0.0f);
         zero_row_ = std::int32_t(ns);
         scratch_ = 2 * Ways * std::size_t(ns + 32);
+        silent_.assign(mask_stride(ns), 0);
         make_offsets(std::int32_t(stride_));
         return;
     }
@@ -323,17 +329,20 @@ struct Lists {
         for (int slot = 0; slot < 2; ++slot)
             for (int w = 0; w < Ways; ++w) list[slot][w] = scratch + (std::size_t(slot) * Ways + std::size_t(w)) * cap;
     }
-    // Builds set `slot` for steps t0 … t0 + Ways − 1 (the ones ≥ steps get
-    // empty lists): fill(t, out) writes step t's offsets at out and returns
-    // their number.
+    // Builds set `slot` for steps t0 … t0 + Ways − 1: fill(rows, lists, len)
+    // appends to each list w the offsets of the spikes in rows[w], the
+    // source's masks at step t0 + w (a silent row past the last step).
     template <class Fill>
-    void build(int slot, int t0, int steps, std::int32_t zero, Fill&& fill) {
-        longest[slot] = 0;
+    void build(int slot, int t0, const LayerRun& r, std::size_t sstride, const std::uint16_t* silent, std::int32_t zero,
+               Fill&& fill) {
+        const std::uint16_t* rows[Ways];
         for (int w = 0; w < Ways; ++w) {
-            const int pos = t0 + w < steps ? fill(t0 + w, list[slot][w]) : 0;
-            len[slot][w] = pos;
-            longest[slot] = std::max(longest[slot], pos);
+            rows[w] = t0 + w < r.steps ? r.source + std::size_t(t0 + w) * sstride : silent;
+            len[slot][w] = 0;
         }
+        fill(rows, list[slot], len[slot]);
+        longest[slot] = 0;
+        for (int w = 0; w < Ways; ++w) longest[slot] = std::max(longest[slot], len[slot][w]);
         for (int w = 0; w < Ways; ++w)
             for (int q = len[slot][w]; q < longest[slot]; q += 16) fill16(list[slot][w] + q, zero);
     }
@@ -354,11 +363,11 @@ struct Lists {
 // written their lists; then the neurons take the sums step by step.
 template <bool Subtract, int Chunks, class Fill>
 void run_listed(const LayerRun& r, Units<Chunks>& units, Lists& lists, const float* rows, std::int32_t zero,
-                std::uint16_t* masks, std::size_t stride, Fill&& fill) {
+                std::uint16_t* masks, std::size_t stride, std::size_t sstride, const std::uint16_t* silent, Fill&& fill) {
     const Vec decay = splat(r.decay), v_th = splat(r.v_th);
-    lists.build(0, 0, r.steps, zero, fill);
+    lists.build(0, 0, r, sstride, silent, zero, fill);
     for (int t0 = 0, slot = 0; t0 < r.steps; t0 += Ways, slot ^= 1) {
-        if (t0 + Ways < r.steps) lists.build(slot ^ 1, t0 + Ways, r.steps, zero, fill);
+        if (t0 + Ways < r.steps) lists.build(slot ^ 1, t0 + Ways, r, sstride, silent, zero, fill);
         Vec acc[Ways][Chunks];
         lists.sum<Chunks>(slot, rows, units.k, acc);
         for (int w = 0; w < Ways && t0 + w < r.steps; ++w) {
@@ -376,27 +385,36 @@ void run_listed(const LayerRun& r, Units<Chunks>& units, Lists& lists, const flo
 // and summed in registers onto the constant.
 template <bool Subtract, int Chunks>
 void LayerKernel::run_conv(const LayerRun& r, int block) const {
-    const int cin = src_.c, cout = dst_.c, schunks = cin / 16;
+    const int cout = dst_.c, schunks = src_.c / 16;
     const std::int64_t n = dst_.size(), pixels = std::int64_t(dst_.h) * dst_.w;
     const std::size_t stride = mask_stride(n), sstride = mask_stride(src_.size());
     Lists lists(r.scratch, scratch_ / (2 * Ways));
-    const Indices indices{offsets_.data()};
     // Local copies: the lists' stores might alias the vectors' own pointers.
-    const std::int32_t *tap_src = tap_src_.data(), *tap_k = tap_k_.data();
+    const std::int32_t *tap_word = tap_src_.data(), *tap_base = tap_k_.data(), *table = offsets_.data();
     for (std::int64_t op = 0; op < pixels; ++op) {
         Units<Chunks> units(r, op * cout + 64 * block, n);
         const std::int32_t tb = begin_[std::size_t(op)], te = begin_[std::size_t(op) + 1];
-        run_listed<Subtract>(r, units, lists, weights_.data() + 64 * block, zero_row_ * cout,
-                             r.masks + std::size_t(units.u0 / 16), stride, [&](int t, std::int32_t* out) {
-                                 const std::uint16_t* source = r.source + std::size_t(t) * sstride;
-                                 int pos = 0;
-                                 for (std::int32_t e = tb; e < te; ++e) {
-                                     const std::uint16_t* m = source + std::size_t(tap_src[e]) * std::size_t(schunks);
-                                     const std::int32_t base = tap_k[e] * cin;
-                                     for (int sc = 0; sc < schunks; ++sc) pos += indices(out + pos, m[sc], (base + 16 * sc) * cout);
-                                 }
-                                 return pos;
-                             });
+        // Tap by tap, the Ways steps' masks of its source pixel.
+        const auto fill = [&](const std::uint16_t* const* rows, std::int32_t* const* out, int* len) {
+            // In locals: the lists' stores might alias them.
+            const std::uint16_t* row[Ways];
+            std::int32_t* list[Ways];
+            int pos[Ways];
+            for (int w = 0; w < Ways; ++w) {
+                row[w] = rows[w];
+                list[w] = out[w];
+                pos[w] = 0;
+            }
+            for (std::int32_t e = tb; e < te; ++e)
+                for (int sc = 0; sc < schunks; ++sc) {
+                    const Offsets o = offsets(table, tap_base[e] + 16 * sc * cout);
+                    const std::size_t word = std::size_t(tap_word[e] + sc);
+                    for (int w = 0; w < Ways; ++w) pos[w] += list_bits(list[w] + pos[w], row[w][word], o);
+                }
+            for (int w = 0; w < Ways; ++w) len[w] = pos[w];
+        };
+        run_listed<Subtract>(r, units, lists, weights_.data() + 64 * block, zero_row_ * cout, r.masks + std::size_t(units.u0 / 16),
+                             stride, sstride, silent_.data(), fill);
     }
 }
 
@@ -409,15 +427,25 @@ void LayerKernel::run_dense(const LayerRun& r, int block) const {
     const std::size_t sstride = mask_stride(ns), swords = mask_words(ns);
     Lists lists(r.scratch, scratch_ / (2 * Ways));
     const auto row_floats = std::int32_t(stride_);
-    const Indices indices{offsets_.data()};
+    const std::int32_t* table = offsets_.data();
     Units<Chunks> units(r, 64 * std::int64_t(block), n);
-    run_listed<Subtract>(r, units, lists, weights_.data() + units.u0, zero_row_ * row_floats,
-                         r.masks + std::size_t(units.u0 / 16), mask_stride(n), [&](int t, std::int32_t* out) {
-                             const std::uint16_t* source = r.source + std::size_t(t) * sstride;
-                             int pos = 0;
-                             for (std::size_t q = 0; q < swords; ++q) pos += indices(out + pos, source[q], std::int32_t(16 * q) * row_floats);
-                             return pos;
-                         });
+    const auto fill = [&](const std::uint16_t* const* rows, std::int32_t* const* out, int* len) {
+        const std::uint16_t* row[Ways];
+        std::int32_t* list[Ways];
+        int pos[Ways];
+        for (int w = 0; w < Ways; ++w) {
+            row[w] = rows[w];
+            list[w] = out[w];
+            pos[w] = 0;
+        }
+        for (std::size_t q = 0; q < swords; ++q) {
+            const Offsets o = offsets(table, std::int32_t(16 * q) * row_floats);
+            for (int w = 0; w < Ways; ++w) pos[w] += list_bits(list[w] + pos[w], row[w][q], o);
+        }
+        for (int w = 0; w < Ways; ++w) len[w] = pos[w];
+    };
+    run_listed<Subtract>(r, units, lists, weights_.data() + units.u0, zero_row_ * row_floats, r.masks + std::size_t(units.u0 / 16),
+                         mask_stride(n), sstride, silent_.data(), fill);
 }
 
 std::int64_t LayerKernel::run(const LayerRun& r) const {

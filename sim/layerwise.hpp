@@ -72,8 +72,9 @@ private:
     Kind kind_;
     Shape src_, dst_;
     // Pool: per output word, taps_ source words (the zero word where a window has fewer).
-    // Conv: per output pixel, begin_[o] … begin_[o+1] its taps inside the source
-    // as (source pixel, kernel tap), ascending source pixel.
+    // Conv: per output pixel, begin_[o] … begin_[o+1] its taps inside the
+    // source, ascending source pixel: in tap_src_ the pixel's first mask word,
+    // in tap_k_ the offset of its kernel tap's first row (tap·cin·cout floats).
     int taps_ = 0;
     std::vector<std::int32_t> begin_, tap_src_, tap_k_;
     // Pool and Conv: per source pixel, the output pixels whose window holds it.
@@ -83,6 +84,7 @@ private:
     // Conv and Dense end with a row of −0: x + (−0) = x for every x, so the
     // lists of spikes summed side by side are padded to one length with it.
     std::vector<float, tbb::cache_aligned_allocator<float>> weights_;
+    std::vector<std::uint16_t> silent_; // Conv and Dense: a source row without spikes, for steps past the last
     std::int64_t stride_ = 0;
     // Conv and Dense: k·(row floats) for k < 16, the offset of a mask's bit k.
     void make_offsets(std::int32_t scale);
