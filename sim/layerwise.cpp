@@ -145,7 +145,9 @@ struct Units {
     // Step t of block c with input `in`: integrate, fire (its mask is returned), reset, count.
     template <bool Subtract>
     std::uint16_t step(int c, Vec in, Vec decay, Vec v_th) {
-        const std::uint16_t fired = std::uint16_t(update<Subtract>(v[c], in, decay, v_th) & ((1u << live[c]) - 1u));
+        // Lanes past the last unit load v = 0 and a constant of 0 (and Dense pads
+        // its rows with 0), so they stay at 0 < v_th and never fire.
+        const std::uint16_t fired = update<Subtract>(v[c], in, decay, v_th);
         count(counts[c], fired);
         return fired;
     }
@@ -274,6 +276,7 @@ void LayerKernel::run_constant(const LayerRun& r) const {
         Units<W> units(r, 16 * std::int64_t(b0), n);
         for (int t = 0; t < r.steps; ++t) {
             std::uint16_t* row = r.masks + std::size_t(t) * stride + b0;
+#pragma GCC unroll 8
             for (int w = 0; w < W; ++w) row[w] = units.template step<Subtract>(w, units.k[w], decay, v_th);
             units.stepped(t);
         }
@@ -304,11 +307,16 @@ void LayerKernel::run_pool(const LayerRun& r) const {
         for (int t = 0; t < r.steps; ++t) {
             const std::uint16_t* source = r.source + std::size_t(t) * sstride;
             std::uint16_t* row = r.masks + std::size_t(t) * stride + b0;
-            for (int w = 0; w < W; ++w) {
-                Vec in = units.k[w];
-                for (std::size_t j = 0; j < taps; ++j) in = add_where(in, source[window[w][j]], weight[w]);
-                row[w] = units.template step<Subtract>(w, in, decay, v_th);
-            }
+            // Unrolled, so that the blocks' state stays in registers (GCC
+            // kept it on the stack otherwise: perf).
+            Vec in[W];
+#pragma GCC unroll 8
+            for (int w = 0; w < W; ++w) in[w] = units.k[w];
+            for (std::size_t j = 0; j < taps; ++j)
+#pragma GCC unroll 8
+                for (int w = 0; w < W; ++w) in[w] = add_where(in[w], source[window[w][j]], weight[w]);
+#pragma GCC unroll 8
+            for (int w = 0; w < W; ++w) row[w] = units.template step<Subtract>(w, in[w], decay, v_th);
             units.stepped(t);
         }
         units.finish();
