@@ -242,6 +242,13 @@ Engine::Engine(const Network& net, const RunOptions& options)
             const Projection& p = pop.projections[0];
             layers_.emplace_back(p, net_.populations[std::size_t(p.source)].shape, pop.shape, p.source == 0);
         }
+    // A binary dense layer reads each weight word once for 8 steps (as step batches do).
+    layer_batch_.assign(P, 1);
+    for (std::size_t i = 1; i < P && layer_by_layer_; ++i) {
+        const Projection& p = net_.populations[i].projections[0];
+        if (p.binary && p.kind == ProjectionKind::Dense && p.source > 0 && popcount_ == PopcountIsa::Avx512)
+            layer_batch_[i] = BinaryKernel::max_batch;
+    }
 }
 
 std::vector<Cut> find_cuts(const Network& net) {
@@ -335,7 +342,9 @@ void Engine::init(SampleState& s) const {
     if (layer_by_layer_) {
         for (std::size_t i = 1; i < P; ++i) {
             s.step_masks[i].assign(std::size_t(opt_.steps) * mask_stride(net_.populations[i].shape.size()), 0);
-            s.layer_scratch.resize(std::max(s.layer_scratch.size(), layers_[i - 1].scratch_entries()));
+            s.layer_scratch.resize(std::max(s.layer_scratch.size(), layers_[i - 1].scratch_entries(layer_batch_[i])));
+            s.layer_current.resize(std::max(s.layer_current.size(),
+                                            std::size_t(layer_batch_[i]) * std::size_t(net_.populations[i].shape.size())));
         }
         const std::int64_t n_out = net_.populations[P - 1].shape.size();
         s.snapshot_v.assign(checkpoints_.size() * std::size_t(n_out), 0.0f);
@@ -918,6 +927,18 @@ void Engine::run_layers(SampleState& s) const {
         }
         r.scratch = s.layer_scratch.data();
         r.counts = s.counts[i].data();
+        // Generic layers add their events through the step-by-step kernels.
+        r.current = s.layer_current.data();
+        r.project = [this, i, &s](std::span<const std::int32_t> units, float* current) {
+            return project(i, 0, units, nullptr, s, current);
+        };
+        r.batch = layer_batch_[i];
+        if (r.batch > 1)
+            r.project_batch = [this, i, &s](std::span<const std::span<const std::int32_t>> lists, float* const* currents) {
+                const std::int64_t ops = binary_kernels_[i][0]->accumulate_batch(lists, s.binary_scratch.data(), currents, popcount_);
+                s.binary_ops[i] += ops;
+                return ops;
+            };
         if (p.source > 0) r.source_counts = s.counts[std::size_t(p.source)].data();
         if (output) r.snapshot_counts = s.snapshot_counts.data();
         s.synaptic_ops[i] += layers_[i - 1].run(r);

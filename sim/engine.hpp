@@ -129,6 +129,7 @@ struct SampleState {
     // at every checkpoint.
     std::vector<std::vector<std::uint16_t>> step_masks;
     std::vector<std::int32_t> layer_scratch;
+    AlignedFloats layer_current; // generic layers' currents (a batch of steps × units)
     std::vector<float> snapshot_v;
     std::vector<std::int32_t> snapshot_counts;
     int exit_taken = -1;                               // exit index, or −1: the output at the last step
@@ -224,6 +225,7 @@ private:
     int classes_ = 0;                            // the assignment readout's classes
     bool layer_by_layer_ = false;
     std::vector<LayerKernel> layers_; // per population after the input, when layer_by_layer_
+    std::vector<int> layer_batch_;    // per population: steps per call of a generic layer's kernel (8: binary dense)
 };
 
 struct RunResult {

@@ -8,6 +8,7 @@
 #endif
 
 #include <algorithm>
+#include <array>
 #include <bit>
 
 namespace snn {
@@ -59,6 +60,9 @@ inline void count(Counts& c, std::uint16_t m) { c = _mm512_mask_add_epi32(c, __m
 inline void store_first(std::int32_t* p, int n, Counts c) {
     if (n >= 16) _mm512_storeu_si512(p, c);
     else _mm512_mask_storeu_epi32(p, first(n), c);
+}
+inline Counts load_first(const std::int32_t* p, int n) {
+    return n >= 16 ? _mm512_loadu_si512(p) : _mm512_maskz_loadu_epi32(first(n), p);
 }
 #else
 struct Vec {
@@ -119,6 +123,11 @@ inline void count(Counts& c, std::uint16_t m) {
     for (int j = 0; j < 16; ++j) c.x[j] += std::int32_t(m >> j & 1u);
 }
 inline void store_first(std::int32_t* p, int n, Counts c) { std::copy(c.x, c.x + std::min(n, 16), p); }
+inline Counts load_first(const std::int32_t* p, int n) {
+    Counts c{};
+    std::copy(p, p + std::min(n, 16), c.x);
+    return c;
+}
 #endif
 
 // The per-unit state of a run of Chunks blocks of 16 units: membranes and
@@ -180,8 +189,15 @@ bool LayerKernel::applies(const Projection& p, const Shape& src, const Shape& ds
 #else
     (void)decay;
 #endif
+    (void)src;
+    (void)dst;
+    return constant || p.kind != ProjectionKind::MaxPool;
+}
+
+namespace {
+// The kinds with their own kernels: the rest is Generic.
+bool specialized(const Projection& p, const Shape& src, const Shape& dst) {
     if (p.binary) return false;
-    if (constant) return true;
     switch (p.kind) {
     case ProjectionKind::Dense: return true;
     case ProjectionKind::Conv2D: return src.c % 16 == 0 && dst.c % 16 == 0;
@@ -189,10 +205,17 @@ bool LayerKernel::applies(const Projection& p, const Shape& src, const Shape& ds
     default: return false;
     }
 }
+} // namespace
 
 LayerKernel::LayerKernel(const Projection& p, const Shape& src, const Shape& dst, bool constant)
     : kind_(Kind::Constant), src_(src), dst_(dst) {
     if (constant) return;
+    if (!specialized(p, src, dst)) {
+        kind_ = Kind::Generic;
+        scratch_ = std::size_t(src.size()) + 16;
+        make_offsets(1);
+        return;
+    }
     const Window& w = p.window;
     if (p.kind == ProjectionKind::AvgPool || p.kind == ProjectionKind::Conv2D)
         for (int y = 0; y < src.h; ++y)
@@ -456,12 +479,84 @@ void LayerKernel::run_dense(const LayerRun& r, int block) const {
                          mask_stride(n), sstride, silent_.data(), fill);
 }
 
+std::size_t LayerKernel::scratch_entries(int batch) const {
+    return kind_ == Kind::Generic ? std::size_t(std::max(batch, 1)) * scratch_ : scratch_;
+}
+
+template <bool Subtract>
+std::int64_t LayerKernel::run_generic(const LayerRun& r) const {
+    const std::int64_t n = dst_.size(), ns = src_.size();
+    const std::size_t words = mask_words(n), stride = mask_stride(n), swords = mask_words(ns), sstride = mask_stride(ns);
+    const Vec decay = splat(r.decay), v_th = splat(r.v_th);
+    const std::int32_t* table = offsets_.data();
+    const int B = std::clamp(r.batch, 1, 8);
+    std::array<std::span<const std::int32_t>, 8> lists;
+    std::array<float*, 8> outs;
+    std::int64_t ops = 0;
+    std::size_t next = 0; // the next snapshot
+    std::fill(r.counts, r.counts + n, 0);
+    for (int t0 = 0; t0 < r.steps; t0 += B) {
+        const int steps = std::min(B, r.steps - t0);
+        // Each step's spikes as a list, and its current from the constant;
+        // a step without spikes adds nothing (as step by step), so only the
+        // others go to the kernel.
+        int listed = 0;
+        for (int b = 0; b < steps; ++b) {
+            const std::uint16_t* source = r.source + std::size_t(t0 + b) * sstride;
+            std::int32_t* list = r.scratch + std::size_t(b) * scratch_;
+            int spikes = 0;
+            for (std::size_t q = 0; q < swords; ++q) spikes += list_bits(list + spikes, source[q], offsets(table, std::int32_t(16 * q)));
+            float* current = r.current + std::size_t(b) * std::size_t(n);
+            std::copy(r.constant, r.constant + n, current);
+            if (spikes == 0) continue;
+            lists[std::size_t(listed)] = std::span<const std::int32_t>(list, std::size_t(spikes));
+            outs[std::size_t(listed++)] = current;
+        }
+        if (B == 1) {
+            if (listed) ops += r.project(lists[0], outs[0]);
+        } else if (listed) {
+            ops += r.project_batch(std::span(lists.data(), std::size_t(listed)), outs.data());
+        }
+        for (int b = 0; b < steps; ++b) {
+            const int t = t0 + b;
+            const float* current = r.current + std::size_t(b) * std::size_t(n);
+            std::uint16_t* row = r.masks + std::size_t(t) * stride;
+            const bool snap = next < r.snapshot_steps.size() && r.snapshot_steps[next] == t + 1;
+            for (std::size_t w = 0; w < words; ++w) {
+                const std::int64_t u = 16 * std::int64_t(w);
+                const int live = int(std::min<std::int64_t>(16, n - u));
+                Vec v = load_first(r.v + u, live);
+                // Lanes past the last unit hold 0 and cannot fire (as in Units::step).
+                const std::uint16_t fired = update<Subtract>(v, load_first(current + u, live), decay, v_th);
+                store_first(r.v + u, live, v);
+                row[w] = fired;
+                Counts c = load_first(r.counts + u, live);
+                count(c, fired);
+                store_first(r.counts + u, live, c);
+                if (snap) {
+                    store_first(r.snapshot_v + next * std::size_t(n) + std::size_t(u), live, v);
+                    std::copy(r.counts + u, r.counts + u + live, r.snapshot_counts + next * std::size_t(n) + std::size_t(u));
+                }
+            }
+            next += snap;
+        }
+    }
+    return ops;
+}
+
 std::int64_t LayerKernel::run(const LayerRun& r) const {
     const auto by_blocks = [&](int chunks, auto&& one) {
         for (int b = 0; 4 * b < chunks; ++b) one(b, std::min(4, chunks - 4 * b));
     };
+    if (kind_ == Kind::Generic) {
+        const std::int64_t ops = r.subtract ? run_generic<true>(r) : run_generic<false>(r);
+        const std::int64_t n = dst_.size();
+        for (int t = 0; t < r.steps; ++t) r.masks[std::size_t(t) * mask_stride(n) + mask_words(n)] = 0;
+        return ops;
+    }
     const auto go = [&]<bool Subtract>() {
         switch (kind_) {
+        case Kind::Generic: return;
         case Kind::Constant: return run_constant<Subtract>(r);
         case Kind::Pool: return run_pool<Subtract>(r);
         case Kind::Conv:
@@ -492,7 +587,8 @@ std::int64_t LayerKernel::run(const LayerRun& r) const {
     // spike reaches every output unit its pixel is in the window of.
     std::int64_t ops = 0;
     switch (kind_) {
-    case Kind::Constant: break;
+    case Kind::Constant:
+    case Kind::Generic: break;
     case Kind::Pool:
     case Kind::Conv: {
         const std::int64_t per_output = kind_ == Kind::Conv ? dst_.c : 1;

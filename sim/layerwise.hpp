@@ -22,6 +22,7 @@
 #include <oneapi/tbb/cache_aligned_allocator.h>
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <vector>
 
@@ -49,26 +50,42 @@ struct LayerRun {
     float* snapshot_v = nullptr;
     std::int32_t* snapshot_counts = nullptr;
     std::int32_t* scratch = nullptr; // LayerKernel::scratch_entries()
+    // Generic only: adds the projection of the listed source units (ascending)
+    // to `current` as the step-by-step engine does, returning its synaptic
+    // operations; `current` has a float per unit.
+    std::function<std::int64_t(std::span<const std::int32_t>, float*)> project;
+    // Generic, batch > 1 (a binary dense layer): the same for `batch` steps at
+    // once, each list with its own current (BinaryKernel::accumulate_batch).
+    int batch = 1;
+    std::function<std::int64_t(std::span<const std::span<const std::int32_t>>, float* const*)> project_batch;
+    float* current = nullptr; // batch × units
 };
 
 class LayerKernel {
 public:
     // Whether a population whose one projection is p (from a source of shape
-    // src) can run layer by layer. `constant`: p reads the input with current
-    // encoding, so its whole input is the constant current.
+    // src) can run layer by layer (every kind but a max-pooling gate).
+    // `constant`: p reads the input with current encoding, so its whole input
+    // is the constant current.
     static bool applies(const Projection& p, const Shape& src, const Shape& dst, bool constant, float decay);
     LayerKernel(const Projection& p, const Shape& src, const Shape& dst, bool constant);
-    std::size_t scratch_entries() const { return scratch_; }
+    // Scratch run() needs with up to `batch` steps at once, in int32 entries.
+    std::size_t scratch_entries(int batch = 1) const;
     // Runs every step; returns the synaptic operations of the events (the
     // constant's are counted where it is computed).
     std::int64_t run(const LayerRun& r) const;
 
 private:
-    enum class Kind { Constant, Pool, Conv, Dense };
+    // Generic: any other projection (binary layers, channels that are not a
+    // multiple of 16, Identity): every step, the source's spikes as a list go
+    // through the step-by-step engine's own kernel into a current array, and
+    // the neurons update from it, their state in memory.
+    enum class Kind { Constant, Pool, Conv, Dense, Generic };
     template <bool Subtract> void run_constant(const LayerRun& r) const;
     template <bool Subtract> void run_pool(const LayerRun& r) const;
     template <bool Subtract, int Chunks> void run_conv(const LayerRun& r, int block) const;
     template <bool Subtract, int Chunks> void run_dense(const LayerRun& r, int block) const;
+    template <bool Subtract> std::int64_t run_generic(const LayerRun& r) const;
     Kind kind_;
     Shape src_, dst_;
     // Pool: per output word, taps_ source words (the zero word where a window has fewer).

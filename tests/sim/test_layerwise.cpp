@@ -4,6 +4,7 @@
 // spike count, membrane, operation count and checkpoint prediction must be
 // its bit for bit.
 #include "sim/engine.hpp"
+#include "snn/binary.hpp"
 #include "tests/support.hpp"
 
 #include <catch2/catch.hpp>
@@ -20,6 +21,7 @@ struct Layer {
     test::Geometry g;
     float mean, sd; // of the normal weights
     NeuronParams neuron{};
+    bool binary = false; // ±α weights, added by AND + popcount
 };
 
 test::Geometry conv(Shape s, int k, int stride, bool same, int cout) {
@@ -46,6 +48,7 @@ Network chain(std::mt19937& rng, Shape in, const std::vector<Layer>& layers) {
         p.layer = "layer" + std::to_string(net.populations.size());
         const auto n = expected_weight_count(p, l.g.src, l.g.dst);
         for (std::int64_t i = 0; i < n; ++i) p.weights.push_back(normal(rng));
+        if (l.binary) binarize(p, l.g.src, l.g.dst, p.layer);
         Population pop;
         pop.name = p.layer;
         pop.shape = l.g.dst;
@@ -156,6 +159,18 @@ TEST_CASE("layer by layer gives the step-by-step engine's spikes, membranes and 
                                             {c2, 0.03f, 0.1f, lif_zero()}, {dense(c2.dst, 7), 0.0f, 0.2f}});
         check_against_reference(net, steps, readout, random_samples(rng, in.size(), 3));
     }
+    SECTION("the generic path: 12 channels (not a multiple of 16) into conv and pooling, binary conv and dense") {
+        const Shape in{9, 9, 1};
+        const auto c1 = conv(in, 3, 1, true, 12);
+        const auto p1 = pool(c1.dst, 2, 2, true);
+        const auto c2 = conv(p1.dst, 3, 1, true, 16);
+        const auto c3 = conv(c2.dst, 3, 1, false, 20);
+        const auto d1 = dense(c3.dst, 40);
+        const Network net = chain(rng, in, {{c1, 0.1f, 0.1f}, {p1, 0.3f, 0.05f, lif_zero()}, {c2, 0.05f, 0.1f},
+                                            {c3, 0.0f, 0.1f, starting_at(0.5f), true}, {d1, 0.0f, 0.1f, {}, true},
+                                            {dense(d1.dst, 10), 0.0f, 0.3f}});
+        check_against_reference(net, steps, readout, random_samples(rng, in.size(), 3));
+    }
     SECTION("dense layers of 100 (blocks of 64 and 36) and 37 units, a tail in each") {
         const Shape in{1, 1, 50};
         const auto d1 = dense(in, 100);
@@ -185,10 +200,24 @@ TEST_CASE("networks and runs that layer by layer does not cover run step by step
     event.kernels = KernelPath::Event;
     CHECK_FALSE(Engine(net, event).layer_by_layer());
 
-    SECTION("a source whose channels are not a multiple of 16") {
-        const auto c = conv(in, 3, 1, true, 12);
-        const Network odd = chain(rng, in, {{c, 0.1f, 0.1f}, {conv(c.dst, 3, 1, true, 16), 0.1f, 0.1f}});
-        CHECK_FALSE(Engine(odd, o).layer_by_layer());
+    SECTION("a max-pooling gate") {
+        const auto c = conv(in, 3, 1, true, 16);
+        test::Geometry gate = pool(c.dst, 2, 2, false);
+        gate.kind = ProjectionKind::MaxPool;
+        Network pooled = chain(rng, in, {{c, 0.1f, 0.1f}});
+        Population mp;
+        mp.name = "maxpool";
+        mp.kind = PopulationKind::MaxPool;
+        mp.shape = gate.dst;
+        Projection p;
+        p.source = 1;
+        p.kind = ProjectionKind::MaxPool;
+        p.window = gate.w;
+        p.layer = "maxpool";
+        mp.projections.push_back(p);
+        pooled.populations.push_back(mp);
+        validate(pooled);
+        CHECK_FALSE(Engine(pooled, o).layer_by_layer());
     }
     SECTION("an exit") {
         Exit e;
