@@ -223,8 +223,9 @@ int main(int argc, char** argv) {
                     "identical results")
         ->capture_default_str();
     run->add_flag("--no-step-batches", ra.no_step_batches,
-                  "Binary dense layers take their input one step at a time instead of 8 steps per pass over their "
-                  "bits (same results; to measure the difference)");
+                  "Run step by step: no population runs all its steps before the next (layer by layer), and binary "
+                  "dense layers take their input one step at a time instead of 8 steps per pass over their bits "
+                  "(same results; to measure the difference)");
     run->add_option("--readout", ra.readout,
                     "Output read as spike counts (spikes) or as a non-spiking integrator (membrane); default: the network's own");
     auto* max_rate_opt =
