@@ -360,20 +360,34 @@ struct Lists {
         for (int slot = 0; slot < 2; ++slot)
             for (int w = 0; w < Ways; ++w) list[slot][w] = scratch + (std::size_t(slot) * Ways + std::size_t(w)) * cap;
     }
-    // Builds set `slot` for steps t0 … t0 + Ways − 1: fill(rows, lists, len)
-    // appends to each list w the offsets of the spikes in rows[w], the
-    // source's masks at step t0 + w (a silent row past the last step).
+    // The lists of one set while they are built, in locals (the lists' stores
+    // might alias Lists' own members).
+    struct Appender {
+        const std::uint16_t* row[Ways]; // the source's masks at each step
+        std::int32_t* list[Ways];
+        int pos[Ways];
+        // Appends to each step's list the offsets of the spikes in its mask word `word`.
+        void add(std::size_t word, const Offsets& o) {
+            for (int w = 0; w < Ways; ++w) pos[w] += list_bits(list[w] + pos[w], row[w][word], o);
+        }
+    };
+    // Builds set `slot` for steps t0 … t0 + Ways − 1 (a silent row past the
+    // last step): fill(appender) appends every spiking input's offsets.
     template <class Fill>
     void build(int slot, int t0, const LayerRun& r, std::size_t sstride, const std::uint16_t* silent, std::int32_t zero,
                Fill&& fill) {
-        const std::uint16_t* rows[Ways];
+        Appender a;
         for (int w = 0; w < Ways; ++w) {
-            rows[w] = t0 + w < r.steps ? r.source + std::size_t(t0 + w) * sstride : silent;
-            len[slot][w] = 0;
+            a.row[w] = t0 + w < r.steps ? r.source + std::size_t(t0 + w) * sstride : silent;
+            a.list[w] = list[slot][w];
+            a.pos[w] = 0;
         }
-        fill(rows, list[slot], len[slot]);
+        fill(a);
         longest[slot] = 0;
-        for (int w = 0; w < Ways; ++w) longest[slot] = std::max(longest[slot], len[slot][w]);
+        for (int w = 0; w < Ways; ++w) {
+            len[slot][w] = a.pos[w];
+            longest[slot] = std::max(longest[slot], a.pos[w]);
+        }
         for (int w = 0; w < Ways; ++w)
             for (int q = len[slot][w]; q < longest[slot]; q += 16) fill16(list[slot][w] + q, zero);
     }
@@ -426,23 +440,10 @@ void LayerKernel::run_conv(const LayerRun& r, int block) const {
         Units<Chunks> units(r, op * cout + 64 * block, n);
         const std::int32_t tb = begin_[std::size_t(op)], te = begin_[std::size_t(op) + 1];
         // Tap by tap, the Ways steps' masks of its source pixel.
-        const auto fill = [&](const std::uint16_t* const* rows, std::int32_t* const* out, int* len) {
-            // In locals: the lists' stores might alias them.
-            const std::uint16_t* row[Ways];
-            std::int32_t* list[Ways];
-            int pos[Ways];
-            for (int w = 0; w < Ways; ++w) {
-                row[w] = rows[w];
-                list[w] = out[w];
-                pos[w] = 0;
-            }
+        const auto fill = [&](Lists::Appender& a) {
             for (std::int32_t e = tb; e < te; ++e)
-                for (int sc = 0; sc < schunks; ++sc) {
-                    const Offsets o = offsets(table, tap_base[e] + 16 * sc * cout);
-                    const std::size_t word = std::size_t(tap_word[e] + sc);
-                    for (int w = 0; w < Ways; ++w) pos[w] += list_bits(list[w] + pos[w], row[w][word], o);
-                }
-            for (int w = 0; w < Ways; ++w) len[w] = pos[w];
+                for (int sc = 0; sc < schunks; ++sc)
+                    a.add(std::size_t(tap_word[e] + sc), offsets(table, tap_base[e] + 16 * sc * cout));
         };
         run_listed<Subtract>(r, units, lists, weights_.data() + 64 * block, zero_row_ * cout, r.masks + std::size_t(units.u0 / 16),
                              stride, sstride, silent_.data(), fill);
@@ -460,20 +461,8 @@ void LayerKernel::run_dense(const LayerRun& r, int block) const {
     const auto row_floats = std::int32_t(stride_);
     const std::int32_t* table = offsets_.data();
     Units<Chunks> units(r, 64 * std::int64_t(block), n);
-    const auto fill = [&](const std::uint16_t* const* rows, std::int32_t* const* out, int* len) {
-        const std::uint16_t* row[Ways];
-        std::int32_t* list[Ways];
-        int pos[Ways];
-        for (int w = 0; w < Ways; ++w) {
-            row[w] = rows[w];
-            list[w] = out[w];
-            pos[w] = 0;
-        }
-        for (std::size_t q = 0; q < swords; ++q) {
-            const Offsets o = offsets(table, std::int32_t(16 * q) * row_floats);
-            for (int w = 0; w < Ways; ++w) pos[w] += list_bits(list[w] + pos[w], row[w][q], o);
-        }
-        for (int w = 0; w < Ways; ++w) len[w] = pos[w];
+    const auto fill = [&](Lists::Appender& a) {
+        for (std::size_t q = 0; q < swords; ++q) a.add(q, offsets(table, std::int32_t(16 * q) * row_floats));
     };
     run_listed<Subtract>(r, units, lists, weights_.data() + units.u0, zero_row_ * row_floats, r.masks + std::size_t(units.u0 / 16),
                          mask_stride(n), sstride, silent_.data(), fill);
