@@ -233,22 +233,18 @@ Engine::Engine(const Network& net, const RunOptions& options)
         const Population& pop = net_.populations[i];
         layer_by_layer_ = pop.kind == PopulationKind::Spiking && pop.projections.size() == 1 && thresholds_[i].empty() &&
                           !pop.neuron.signed_spikes && std::size_t(pop.projections[0].source) < i &&
-                          LayerKernel::applies(pop.projections[0], net_.populations[std::size_t(pop.projections[0].source)].shape,
-                                               pop.shape, pop.projections[0].source == 0, decay_[i]);
+                          LayerKernel::applies(pop.projections[0], pop.projections[0].source == 0, decay_[i]);
     }
+    layer_batch_.assign(P, 1);
     if (layer_by_layer_)
         for (std::size_t i = 1; i < P; ++i) {
             const Population& pop = net_.populations[i];
             const Projection& p = pop.projections[0];
             layers_.emplace_back(p, net_.populations[std::size_t(p.source)].shape, pop.shape, p.source == 0);
+            // A binary dense layer reads each weight word once for 8 steps (as step batches do).
+            if (p.binary && p.kind == ProjectionKind::Dense && p.source > 0 && popcount_ == PopcountIsa::Avx512)
+                layer_batch_[i] = BinaryKernel::max_batch;
         }
-    // A binary dense layer reads each weight word once for 8 steps (as step batches do).
-    layer_batch_.assign(P, 1);
-    for (std::size_t i = 1; i < P && layer_by_layer_; ++i) {
-        const Projection& p = net_.populations[i].projections[0];
-        if (p.binary && p.kind == ProjectionKind::Dense && p.source > 0 && popcount_ == PopcountIsa::Avx512)
-            layer_batch_[i] = BinaryKernel::max_batch;
-    }
 }
 
 std::vector<Cut> find_cuts(const Network& net) {
@@ -928,15 +924,23 @@ void Engine::run_layers(SampleState& s) const {
         r.scratch = s.layer_scratch.data();
         r.counts = s.counts[i].data();
         // Generic layers add their events through the step-by-step kernels.
+        // (The closures capture one pointer, which std::function keeps without
+        // allocating.)
         r.current = s.layer_current.data();
-        r.project = [this, i, &s](std::span<const std::int32_t> units, float* current) {
-            return project(i, 0, units, nullptr, s, current);
+        const struct {
+            const Engine* engine;
+            std::size_t i;
+            SampleState* s;
+        } at{this, i, &s};
+        r.project = [&at](std::span<const std::int32_t> units, float* current) {
+            return at.engine->project(at.i, 0, units, nullptr, *at.s, current);
         };
         r.batch = layer_batch_[i];
         if (r.batch > 1)
-            r.project_batch = [this, i, &s](std::span<const std::span<const std::int32_t>> lists, float* const* currents) {
-                const std::int64_t ops = binary_kernels_[i][0]->accumulate_batch(lists, s.binary_scratch.data(), currents, popcount_);
-                s.binary_ops[i] += ops;
+            r.project_batch = [&at](std::span<const std::span<const std::int32_t>> lists, float* const* currents) {
+                const std::int64_t ops = at.engine->binary_kernels_[at.i][0]->accumulate_batch(lists, at.s->binary_scratch.data(),
+                                                                                               currents, at.engine->popcount_);
+                at.s->binary_ops[at.i] += ops;
                 return ops;
             };
         if (p.source > 0) r.source_counts = s.counts[std::size_t(p.source)].data();

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <array>
 #include <bit>
+#include <limits>
 
 namespace snn {
 namespace {
@@ -183,24 +184,25 @@ constexpr int Ways = 4;
 
 } // namespace
 
-bool LayerKernel::applies(const Projection& p, const Shape& src, const Shape& dst, bool constant, float decay) {
+bool LayerKernel::applies(const Projection& p, bool constant, float decay) {
 #if !defined(__AVX512F__)
     if (decay != 1.0f) return false; // see the portable update
 #else
     (void)decay;
 #endif
-    (void)src;
-    (void)dst;
     return constant || p.kind != ProjectionKind::MaxPool;
 }
 
 namespace {
-// The kinds with their own kernels: the rest is Generic.
+// The kinds with their own kernels: the rest is Generic. Their lists hold
+// float offsets into the weights as int32, so the weights must fit that.
 bool specialized(const Projection& p, const Shape& src, const Shape& dst) {
+    constexpr std::int64_t most = std::numeric_limits<std::int32_t>::max();
     if (p.binary) return false;
     switch (p.kind) {
-    case ProjectionKind::Dense: return true;
-    case ProjectionKind::Conv2D: return src.c % 16 == 0 && dst.c % 16 == 0;
+    case ProjectionKind::Dense: return (src.size() + 1) * ((dst.size() + 15) / 16 * 16) < most;
+    case ProjectionKind::Conv2D:
+        return src.c % 16 == 0 && dst.c % 16 == 0 && (std::int64_t(p.window.kh) * p.window.kw * src.c + 1) * dst.c < most;
     case ProjectionKind::AvgPool: return src.c % 16 == 0;
     default: return false;
     }
@@ -226,8 +228,8 @@ LayerKernel::LayerKernel(const Projection& p, const Shape& src, const Shape& dst
             }
     switch (p.kind) {
     case ProjectionKind::AvgPool: {
-        // Per output word (pixel, 16 channels) the source words of its window,
-        // ascending source pixel (the order snn::scatter adds them in).
+        // Per output word (pixel, 16 channels) the source words of its window
+        // (for_each_tap's order: ascending source pixel, as snn::scatter adds them).
         kind_ = Kind::Pool;
         taps_ = w.kh * w.kw;
         const int chunks = dst.c / 16;
@@ -237,7 +239,6 @@ LayerKernel::LayerKernel(const Projection& p, const Shape& src, const Shape& dst
             for (int ox = 0; ox < dst.w; ++ox) {
                 pixels.clear();
                 for_each_tap(w, src, oy, ox, [&](int y, int x, int, int) { pixels.push_back(y * src.w + x); });
-                std::sort(pixels.begin(), pixels.end());
                 for (int cc = 0; cc < chunks; ++cc)
                     for (int j = 0; j < taps_; ++j)
                         tap_src_.push_back(std::size_t(j) < pixels.size() ? pixels[std::size_t(j)] * chunks + cc : zero);

@@ -63,11 +63,10 @@ struct LayerRun {
 
 class LayerKernel {
 public:
-    // Whether a population whose one projection is p (from a source of shape
-    // src) can run layer by layer (every kind but a max-pooling gate).
-    // `constant`: p reads the input with current encoding, so its whole input
-    // is the constant current.
-    static bool applies(const Projection& p, const Shape& src, const Shape& dst, bool constant, float decay);
+    // Whether a population whose one projection is p can run layer by layer
+    // (every kind but a max-pooling gate). `constant`: p reads the input with
+    // current encoding, so its whole input is the constant current.
+    static bool applies(const Projection& p, bool constant, float decay);
     LayerKernel(const Projection& p, const Shape& src, const Shape& dst, bool constant);
     // Scratch run() needs with up to `batch` steps at once, in int32 entries.
     std::size_t scratch_entries(int batch = 1) const;
