@@ -252,8 +252,10 @@ LayerKernel::LayerKernel(const Projection& p, const Shape& src, const Shape& dst
         for (int oy = 0; oy < dst.h; ++oy)
             for (int ox = 0; ox < dst.w; ++ox) {
                 for_each_tap(w, src, oy, ox, [&](int y, int x, int ky, int kx) {
-                    tap_src_.push_back((y * src.w + x) * (src.c / 16));
-                    tap_k_.push_back((ky * w.kw + kx) * src.c * dst.c);
+                    for (int sc = 0; sc < src.c / 16; ++sc) {
+                        tap_src_.push_back((y * src.w + x) * (src.c / 16) + sc);
+                        tap_k_.push_back(((ky * w.kw + kx) * src.c + 16 * sc) * dst.c);
+                    }
                 });
                 begin_[std::size_t(oy * dst.w + ox) + 1] = std::int32_t(tap_src_.size());
             }
@@ -357,19 +359,21 @@ struct Lists {
     std::int32_t* list[2][Ways]; // two sets: one is filled while the other is summed
     int len[2][Ways];
     int longest[2];
-    Lists(std::int32_t* scratch, std::size_t cap) {
+    std::int32_t cap;
+    Lists(std::int32_t* scratch, std::size_t entries) : cap(std::int32_t(entries)) {
         for (int slot = 0; slot < 2; ++slot)
-            for (int w = 0; w < Ways; ++w) list[slot][w] = scratch + (std::size_t(slot) * Ways + std::size_t(w)) * cap;
+            for (int w = 0; w < Ways; ++w) list[slot][w] = scratch + (std::size_t(slot) * Ways + std::size_t(w)) * entries;
     }
     // The lists of one set while they are built, in locals (the lists' stores
     // might alias Lists' own members).
     struct Appender {
         const std::uint16_t* row[Ways]; // the source's masks at each step
-        std::int32_t* list[Ways];
-        int pos[Ways];
+        std::int32_t* lists;            // the set's first list; step w's starts at lists + w·cap
+        std::int32_t pos[Ways];         // where step w's next entry goes, from `lists`
         // Appends to each step's list the offsets of the spikes in its mask word `word`.
         void add(std::size_t word, const Offsets& o) {
-            for (int w = 0; w < Ways; ++w) pos[w] += list_bits(list[w] + pos[w], row[w][word], o);
+#pragma GCC unroll 8
+            for (int w = 0; w < Ways; ++w) pos[w] += list_bits(lists + pos[w], row[w][word], o);
         }
     };
     // Builds set `slot` for steps t0 … t0 + Ways − 1 (a silent row past the
@@ -378,16 +382,16 @@ struct Lists {
     void build(int slot, int t0, const LayerRun& r, std::size_t sstride, const std::uint16_t* silent, std::int32_t zero,
                Fill&& fill) {
         Appender a;
+        a.lists = list[slot][0];
         for (int w = 0; w < Ways; ++w) {
             a.row[w] = t0 + w < r.steps ? r.source + std::size_t(t0 + w) * sstride : silent;
-            a.list[w] = list[slot][w];
-            a.pos[w] = 0;
+            a.pos[w] = w * cap;
         }
         fill(a);
         longest[slot] = 0;
         for (int w = 0; w < Ways; ++w) {
-            len[slot][w] = a.pos[w];
-            longest[slot] = std::max(longest[slot], a.pos[w]);
+            len[slot][w] = a.pos[w] - w * cap;
+            longest[slot] = std::max(longest[slot], len[slot][w]);
         }
         for (int w = 0; w < Ways; ++w)
             for (int q = len[slot][w]; q < longest[slot]; q += 16) fill16(list[slot][w] + q, zero);
@@ -431,7 +435,7 @@ void run_listed(const LayerRun& r, Units<Chunks>& units, Lists& lists, const flo
 // and summed in registers onto the constant.
 template <bool Subtract, int Chunks>
 void LayerKernel::run_conv(const LayerRun& r, int block) const {
-    const int cout = dst_.c, schunks = src_.c / 16;
+    const int cout = dst_.c;
     const std::int64_t n = dst_.size(), pixels = std::int64_t(dst_.h) * dst_.w;
     const std::size_t stride = mask_stride(n), sstride = mask_stride(src_.size());
     Lists lists(r.scratch, scratch_ / (2 * Ways));
@@ -440,11 +444,9 @@ void LayerKernel::run_conv(const LayerRun& r, int block) const {
     for (std::int64_t op = 0; op < pixels; ++op) {
         Units<Chunks> units(r, op * cout + 64 * block, n);
         const std::int32_t tb = begin_[std::size_t(op)], te = begin_[std::size_t(op) + 1];
-        // Tap by tap, the Ways steps' masks of its source pixel.
+        // Tap by tap (and source word by word), the Ways steps' masks of its source pixel.
         const auto fill = [&](Lists::Appender& a) {
-            for (std::int32_t e = tb; e < te; ++e)
-                for (int sc = 0; sc < schunks; ++sc)
-                    a.add(std::size_t(tap_word[e] + sc), offsets(table, tap_base[e] + 16 * sc * cout));
+            for (std::int32_t e = tb; e < te; ++e) a.add(std::size_t(tap_word[e]), offsets(table, tap_base[e]));
         };
         run_listed<Subtract>(r, units, lists, weights_.data() + 64 * block, zero_row_ * cout, r.masks + std::size_t(units.u0 / 16),
                              stride, sstride, silent_.data(), fill);

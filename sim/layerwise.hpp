@@ -89,8 +89,9 @@ private:
     Shape src_, dst_;
     // Pool: per output word, taps_ source words (the zero word where a window has fewer).
     // Conv: per output pixel, begin_[o] … begin_[o+1] its taps inside the
-    // source, ascending source pixel: in tap_src_ the pixel's first mask word,
-    // in tap_k_ the offset of its kernel tap's first row (tap·cin·cout floats).
+    // source, ascending source pixel, one entry per source word (16 input
+    // channels): in tap_src_ the mask word, in tap_k_ the offset of its first
+    // kernel row ((tap·cin + 16·word of the pixel)·cout floats).
     int taps_ = 0;
     std::vector<std::int32_t> begin_, tap_src_, tap_k_;
     // Pool and Conv: per source pixel, the output pixels whose window holds it.
