@@ -30,12 +30,15 @@ inline void store_first(float* p, int n, Vec x) {
 }
 inline Vec add(Vec a, Vec b) { return _mm512_add_ps(a, b); }
 inline Vec add_where(Vec a, std::uint16_t m, Vec b) { return _mm512_mask_add_ps(a, __mmask16(m), a, b); }
-// integrate_spikes' update (sim/engine.cpp): a fused multiply-add, then fire and reset.
+// integrate_spikes' update (sim/engine.cpp): a fused multiply-add, then fire
+// and reset. vj − v_th is computed beside the comparison and blended in, the
+// same values as its masked subtraction, one step shorter a chain from one
+// step's membrane to the next.
 template <bool Subtract>
 inline std::uint16_t update(Vec& v, Vec in, Vec decay, Vec v_th) {
     const Vec vj = _mm512_fmadd_ps(v, decay, in);
     const __mmask16 fire = _mm512_cmp_ps_mask(vj, v_th, _CMP_GE_OQ);
-    v = Subtract ? _mm512_mask_sub_ps(vj, fire, vj, v_th) : _mm512_mask_mov_ps(vj, fire, _mm512_setzero_ps());
+    v = _mm512_mask_blend_ps(fire, vj, Subtract ? _mm512_sub_ps(vj, v_th) : _mm512_setzero_ps());
     return fire;
 }
 // base + k·scale for every set bit k of m, ascending, written at out (16
@@ -420,8 +423,12 @@ void run_listed(const LayerRun& r, Units<Chunks>& units, Lists& lists, const flo
         if (t0 + Ways < r.steps) lists.build(slot ^ 1, t0 + Ways, r, sstride, silent, zero, fill);
         Vec acc[Ways][Chunks];
         lists.sum<Chunks>(slot, rows, units.k, acc);
-        for (int w = 0; w < Ways && t0 + w < r.steps; ++w) {
+        // Unrolled, so that the sums stay in registers (GCC stored them on the stack otherwise: perf).
+#pragma GCC unroll 8
+        for (int w = 0; w < Ways; ++w) {
+            if (t0 + w >= r.steps) break;
             std::uint16_t* out = masks + std::size_t(t0 + w) * stride;
+#pragma GCC unroll 4
             for (int c = 0; c < Chunks; ++c) out[c] = units.template step<Subtract>(c, acc[w][c], decay, v_th);
             units.stepped(t0 + w);
         }
