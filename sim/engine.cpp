@@ -226,14 +226,18 @@ Engine::Engine(const Network& net, const RunOptions& options)
 
     // Layer by layer: every population after the input has one projection of
     // a kind sim/layerwise.hpp runs, reads an earlier population (or the
-    // input, which is then its constant), and fires as plain IF/LIF neurons.
+    // input, which is then its constant), and fires as plain IF/LIF neurons
+    // or is a max-pooling gate (not the output).
     layer_by_layer_ = opt_.step_batches && opt_.kernels == KernelPath::Auto && opt_.encode == Encoding::Current &&
                       net_.exits.empty() && net_.devices.empty() && P >= 2;
     for (std::size_t i = 1; i < P && layer_by_layer_; ++i) {
         const Population& pop = net_.populations[i];
-        layer_by_layer_ = pop.kind == PopulationKind::Spiking && pop.projections.size() == 1 && thresholds_[i].empty() &&
-                          !pop.neuron.signed_spikes && std::size_t(pop.projections[0].source) < i &&
-                          LayerKernel::applies(pop.projections[0], pop.projections[0].source == 0, decay_[i]);
+        const bool gate = pop.kind == PopulationKind::MaxPool && i + 1 < P;
+        layer_by_layer_ = (pop.kind == PopulationKind::Spiking || gate) && pop.projections.size() == 1 &&
+                          thresholds_[i].empty() && !pop.neuron.signed_spikes &&
+                          std::size_t(pop.projections[0].source) < i &&
+                          LayerKernel::applies(pop.projections[0], net_.populations[std::size_t(pop.projections[0].source)].shape,
+                                               pop.projections[0].source == 0, decay_[i]);
     }
     layer_batch_.assign(P, 1);
     if (layer_by_layer_)
@@ -906,7 +910,8 @@ void Engine::run_layers(SampleState& s) const {
         const Projection& p = pop.projections[0];
         const std::int64_t n = pop.shape.size();
         const bool output = i == P - 1;
-        set_constant(i, s);
+        const bool gate = pop.kind == PopulationKind::MaxPool; // no membranes, no constant
+        if (!gate) set_constant(i, s);
         LayerRun r;
         r.steps = T;
         r.source = p.source > 0 ? s.step_masks[std::size_t(p.source)].data() : nullptr;
@@ -946,7 +951,7 @@ void Engine::run_layers(SampleState& s) const {
         if (p.source > 0) r.source_counts = s.counts[std::size_t(p.source)].data();
         if (output) r.snapshot_counts = s.snapshot_counts.data();
         s.synaptic_ops[i] += layers_[i - 1].run(r);
-        s.neuron_updates[i] += n * T;
+        if (!gate) s.neuron_updates[i] += n * T;
         s.spike_total[i] += std::accumulate(s.counts[i].begin(), s.counts[i].end(), std::int64_t(0));
     }
     const std::size_t n_out = std::size_t(net_.populations[P - 1].shape.size());

@@ -68,6 +68,9 @@ inline void store_first(std::int32_t* p, int n, Counts c) {
 inline Counts load_first(const std::int32_t* p, int n) {
     return n >= 16 ? _mm512_loadu_si512(p) : _mm512_maskz_loadu_epi32(first(n), p);
 }
+// The lanes where a > b, and b with a taken in the lanes of m.
+inline std::uint16_t greater(Counts a, Counts b) { return _mm512_cmpgt_epi32_mask(a, b); }
+inline Counts take(Counts b, std::uint16_t m, Counts a) { return _mm512_mask_mov_epi32(b, __mmask16(m), a); }
 #else
 struct Vec {
     float x[16];
@@ -132,6 +135,16 @@ inline Counts load_first(const std::int32_t* p, int n) {
     std::copy(p, p + std::min(n, 16), c.x);
     return c;
 }
+inline std::uint16_t greater(Counts a, Counts b) {
+    std::uint16_t m = 0;
+    for (int j = 0; j < 16; ++j) m = std::uint16_t(m | (a.x[j] > b.x[j]) << j);
+    return m;
+}
+inline Counts take(Counts b, std::uint16_t m, Counts a) {
+    for (int j = 0; j < 16; ++j)
+        if (m >> j & 1u) b.x[j] = a.x[j];
+    return b;
+}
 #endif
 
 // The per-unit state of a run of Chunks blocks of 16 units: membranes and
@@ -187,13 +200,14 @@ constexpr int Ways = 4;
 
 } // namespace
 
-bool LayerKernel::applies(const Projection& p, bool constant, float decay) {
+bool LayerKernel::applies(const Projection& p, const Shape& src, bool constant, float decay) {
+    if (p.kind == ProjectionKind::MaxPool) return !constant && src.c % 16 == 0 && p.window.kh * p.window.kw <= 16;
 #if !defined(__AVX512F__)
     if (decay != 1.0f) return false; // see the portable update
 #else
     (void)decay;
 #endif
-    return constant || p.kind != ProjectionKind::MaxPool;
+    return true;
 }
 
 namespace {
@@ -207,6 +221,7 @@ bool specialized(const Projection& p, const Shape& src, const Shape& dst) {
     case ProjectionKind::Conv2D:
         return src.c % 16 == 0 && dst.c % 16 == 0 && (std::int64_t(p.window.kh) * p.window.kw * src.c + 1) * dst.c < most;
     case ProjectionKind::AvgPool: return src.c % 16 == 0;
+    case ProjectionKind::MaxPool: return true; // applies() asked for the rest
     default: return false;
     }
 }
@@ -230,11 +245,14 @@ LayerKernel::LayerKernel(const Projection& p, const Shape& src, const Shape& dst
                 covers_.push_back(k);
             }
     switch (p.kind) {
+    case ProjectionKind::MaxPool:
     case ProjectionKind::AvgPool: {
         // Per output word (pixel, 16 channels) the source words of its window
-        // (for_each_tap's order: ascending source pixel, as snn::scatter adds them).
-        kind_ = Kind::Pool;
+        // (for_each_tap's order: ascending source pixel, as snn::scatter adds
+        // them and the step-by-step gate compares them).
+        kind_ = p.kind == ProjectionKind::MaxPool ? Kind::MaxPool : Kind::Pool;
         taps_ = w.kh * w.kw;
+        if (kind_ == Kind::MaxPool) taps_ = taps_ <= 4 ? 4 : taps_ <= 9 ? 9 : 16;
         const int chunks = dst.c / 16;
         const auto zero = std::int32_t(mask_words(src.size()));
         std::vector<std::int32_t> pixels;
@@ -353,6 +371,45 @@ void LayerKernel::run_pool(const LayerRun& r) const {
     std::size_t b = 0;
     for (; b + 4 <= words; b += 4) blocks.template operator()<4>(b);
     for (; b < words; ++b) blocks.template operator()<1>(b);
+}
+
+// A max-pooling gate, as the step-by-step engine's: at every step each output
+// unit passes the spike of its window's most active input so far (the
+// source's counts up to and including this step; the first of equals, in
+// window order). Per output word the window's running counts stay in
+// registers, one vector per tap; a tap past the window's end reads the zero
+// word, so its count stays 0 and it never beats a real tap (it would have to
+// be strictly greater). A gate has no membrane and adds no synaptic
+// operations.
+template <int Taps>
+void LayerKernel::run_maxpool(const LayerRun& r) const {
+    const std::int64_t n = dst_.size();
+    const std::size_t words = mask_words(n), stride = mask_stride(n), sstride = mask_stride(src_.size());
+    for (std::size_t b = 0; b < words; ++b) {
+        const std::int32_t* window = tap_src_.data() + b * std::size_t(Taps);
+        Counts seen[Taps];
+        for (int j = 0; j < Taps; ++j) seen[j] = no_counts();
+        Counts passed = no_counts();
+        for (int t = 0; t < r.steps; ++t) {
+            const std::uint16_t* source = r.source + std::size_t(t) * sstride;
+            std::uint16_t m = source[window[0]];
+            count(seen[0], m);
+            Counts best = seen[0];
+            std::uint16_t pass = m;
+#pragma GCC unroll 16
+            for (int j = 1; j < Taps; ++j) {
+                m = source[window[j]];
+                count(seen[j], m);
+                const std::uint16_t more = greater(seen[j], best);
+                best = take(best, more, seen[j]);
+                pass = std::uint16_t((pass & ~more) | (m & more));
+            }
+            r.masks[std::size_t(t) * stride + b] = pass;
+            count(passed, pass);
+        }
+        const int live = int(std::min<std::int64_t>(16, n - 16 * std::int64_t(b)));
+        store_first(r.counts + 16 * std::int64_t(b), live, passed);
+    }
 }
 
 // Ways steps' lists of kernel-row offsets (in floats), summed side by side:
@@ -558,6 +615,10 @@ std::int64_t LayerKernel::run(const LayerRun& r) const {
         case Kind::Generic: return;
         case Kind::Constant: return run_constant<Subtract>(r);
         case Kind::Pool: return run_pool<Subtract>(r);
+        case Kind::MaxPool:
+            if (taps_ == 4) return run_maxpool<4>(r);
+            if (taps_ == 9) return run_maxpool<9>(r);
+            return run_maxpool<16>(r);
         case Kind::Conv:
             return by_blocks(dst_.c / 16, [&](int b, int chunks) {
                 switch (chunks) {
@@ -587,6 +648,7 @@ std::int64_t LayerKernel::run(const LayerRun& r) const {
     std::int64_t ops = 0;
     switch (kind_) {
     case Kind::Constant:
+    case Kind::MaxPool:
     case Kind::Generic: break;
     case Kind::Pool:
     case Kind::Conv: {

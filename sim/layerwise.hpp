@@ -63,15 +63,18 @@ struct LayerRun {
 
 class LayerKernel {
 public:
-    // Whether a population whose one projection is p can run layer by layer
-    // (every kind but a max-pooling gate). `constant`: p reads the input with
-    // current encoding, so its whole input is the constant current.
-    static bool applies(const Projection& p, bool constant, float decay);
+    // Whether a population whose one projection is p, from a population of
+    // shape src, can run layer by layer. `constant`: p reads the input with
+    // current encoding, so its whole input is the constant current. A
+    // max-pooling gate (p of kind MaxPool) can when its source spikes and has
+    // a multiple of 16 channels, and its window at most 16 taps.
+    static bool applies(const Projection& p, const Shape& src, bool constant, float decay);
     LayerKernel(const Projection& p, const Shape& src, const Shape& dst, bool constant);
     // Scratch run() needs with up to `batch` steps at once, in int32 entries.
     std::size_t scratch_entries(int batch = 1) const;
     // Runs every step; returns the synaptic operations of the events (the
-    // constant's are counted where it is computed).
+    // constant's are counted where it is computed). A max-pooling gate reads
+    // only source, masks and counts: it has no membranes and adds nothing.
     std::int64_t run(const LayerRun& r) const;
 
 private:
@@ -79,15 +82,18 @@ private:
     // multiple of 16, Identity): every step, the source's spikes as a list go
     // through the step-by-step engine's own kernel into a current array, and
     // the neurons update from it, their state in memory.
-    enum class Kind { Constant, Pool, Conv, Dense, Generic };
+    enum class Kind { Constant, Pool, MaxPool, Conv, Dense, Generic };
     template <bool Subtract> void run_constant(const LayerRun& r) const;
+    template <int Taps> void run_maxpool(const LayerRun& r) const;
     template <bool Subtract> void run_pool(const LayerRun& r) const;
     template <bool Subtract, int Chunks> void run_conv(const LayerRun& r, int block) const;
     template <bool Subtract, int Chunks> void run_dense(const LayerRun& r, int block) const;
     template <bool Subtract> std::int64_t run_generic(const LayerRun& r) const;
     Kind kind_;
     Shape src_, dst_;
-    // Pool: per output word, taps_ source words (the zero word where a window has fewer).
+    // Pool and MaxPool: per output word, taps_ source words, ascending source
+    // pixel (the zero word where a window has fewer; MaxPool rounds taps_ up
+    // to 4, 9 or 16).
     // Conv: per output pixel, begin_[o] … begin_[o+1] its taps inside the
     // source, ascending source pixel, one entry per source word (16 input
     // channels): in tap_src_ the mask word, in tap_k_ the offset of its first

@@ -34,6 +34,12 @@ test::Geometry pool(Shape s, int k, int stride, bool same) {
     return {ProjectionKind::AvgPool, s, {window_out_size(s.h, k, stride, same), window_out_size(s.w, k, stride, same), s.c}, w};
 }
 
+test::Geometry maxpool(Shape s, int k, int stride, bool same) {
+    test::Geometry g = pool(s, k, stride, same);
+    g.kind = ProjectionKind::MaxPool;
+    return g;
+}
+
 test::Geometry dense(Shape s, int n) { return {ProjectionKind::Dense, s, {1, 1, n}, {}}; }
 
 Network chain(std::mt19937& rng, Shape in, const std::vector<Layer>& layers) {
@@ -53,8 +59,12 @@ Network chain(std::mt19937& rng, Shape in, const std::vector<Layer>& layers) {
         pop.name = p.layer;
         pop.shape = l.g.dst;
         pop.projections.push_back(p);
-        pop.bias.assign(std::size_t(l.g.dst.c), 0.01f);
-        pop.neuron = l.neuron;
+        if (p.kind == ProjectionKind::MaxPool) {
+            pop.kind = PopulationKind::MaxPool; // a gate: no weights, no bias
+        } else {
+            pop.bias.assign(std::size_t(l.g.dst.c), 0.01f);
+            pop.neuron = l.neuron;
+        }
         net.populations.push_back(pop);
     }
     return net;
@@ -171,6 +181,20 @@ TEST_CASE("layer by layer gives the step-by-step engine's spikes, membranes and 
                                             {dense(d1.dst, 10), 0.0f, 0.3f}});
         check_against_reference(net, steps, readout, random_samples(rng, in.size(), 3));
     }
+    SECTION("max-pooling gates: 2x2/2 as in the MNIST CNN, 3x3/2 overlapping with padding, 3x3/1 over 32 channels") {
+        // Ties between a window's inputs are common here (counts of a few
+        // spikes), so the first-of-equals rule is exercised.
+        const Shape in{12, 12, 2};
+        const auto c1 = conv(in, 3, 1, true, 16);
+        const auto m1 = maxpool(c1.dst, 2, 2, false);
+        const auto c2 = conv(m1.dst, 3, 1, true, 32);
+        const auto m2 = maxpool(c2.dst, 3, 2, true);
+        const auto m3 = maxpool(m2.dst, 3, 1, true);
+        const Network net = chain(rng, in, {{c1, 0.1f, 0.1f, starting_at(0.5f)}, {m1, 0, 0}, {c2, 0.02f, 0.1f, lif_zero()},
+                                            {m2, 0, 0}, {m3, 0, 0}, {dense(m3.dst, 10), 0.0f, 0.2f}});
+        validate(net);
+        check_against_reference(net, steps, readout, random_samples(rng, in.size(), 3));
+    }
     SECTION("dense layers of 100 (blocks of 64 and 36) and 37 units, a tail in each") {
         const Shape in{1, 1, 50};
         const auto d1 = dense(in, 100);
@@ -200,7 +224,7 @@ TEST_CASE("networks and runs that layer by layer does not cover run step by step
     event.kernels = KernelPath::Event;
     CHECK_FALSE(Engine(net, event).layer_by_layer());
 
-    SECTION("a max-pooling gate") {
+    SECTION("a max-pooling gate as the output, or over 12 channels") {
         const auto c = conv(in, 3, 1, true, 16);
         test::Geometry gate = pool(c.dst, 2, 2, false);
         gate.kind = ProjectionKind::MaxPool;
@@ -218,6 +242,11 @@ TEST_CASE("networks and runs that layer by layer does not cover run step by step
         pooled.populations.push_back(mp);
         validate(pooled);
         CHECK_FALSE(Engine(pooled, o).layer_by_layer());
+        const auto c12 = conv(in, 3, 1, true, 12);
+        const auto m12 = maxpool(c12.dst, 2, 2, false);
+        const Network narrow = chain(rng, in, {{c12, 0.1f, 0.1f}, {m12, 0, 0}, {dense(m12.dst, 10), 0.0f, 0.2f}});
+        validate(narrow);
+        CHECK_FALSE(Engine(narrow, o).layer_by_layer());
     }
     SECTION("an exit") {
         Exit e;
