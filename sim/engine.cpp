@@ -227,9 +227,10 @@ Engine::Engine(const Network& net, const RunOptions& options)
     // Layer by layer: every population after the input has one projection of
     // a kind sim/layerwise.hpp runs, reads an earlier population (or the
     // input, which is then its constant), and fires as plain IF/LIF neurons
-    // or is a max-pooling gate (not the output).
+    // or is a max-pooling gate (not the output). A partition's cuts are
+    // metered afterwards, step by step, from the spike masks of every step.
     layer_by_layer_ = opt_.step_batches && opt_.kernels == KernelPath::Auto && opt_.encode == Encoding::Current &&
-                      net_.exits.empty() && net_.devices.empty() && P >= 2;
+                      net_.exits.empty() && P >= 2;
     for (std::size_t i = 1; i < P && layer_by_layer_; ++i) {
         const Population& pop = net_.populations[i];
         const bool gate = pop.kind == PopulationKind::MaxPool && i + 1 < P;
@@ -958,6 +959,39 @@ void Engine::run_layers(SampleState& s) const {
     for (std::size_t c = 0; c < checkpoints_.size(); ++c)
         s.prediction_at[c] = readout_of(s.snapshot_counts.data() + c * n_out, s.snapshot_v.data() + c * n_out);
     s.prediction = s.prediction_at.back();
+    // The cuts of a partition (no exits here: the whole network runs, every
+    // cut is used), step by step from their sources' masks. A cut with one
+    // source, at unit 0 of the cut, is metered from the masks themselves;
+    // otherwise its addresses are listed as meter_cut lists them (sources
+    // ascending, units ascending).
+    for (std::size_t c = 0; c < cuts_.size(); ++c) {
+        const Cut& cut = cuts_[c];
+        s.cut_used[c] = 1;
+        auto& a = s.addresses;
+        if (cut.sources.size() == 1 && cut.base[0] == 0) {
+            const auto src = std::size_t(cut.sources[0]);
+            const std::int64_t n = net_.populations[src].shape.size();
+            for (int t = 0; t < T; ++t) {
+                const std::span<const std::uint16_t> row(s.step_masks[src].data() + std::size_t(t) * mask_stride(n), mask_words(n));
+                for (std::uint16_t m : row) s.cut_spikes[c] += std::popcount(unsigned(m));
+                s.cut_bits[c] += step_bits_of_masks(row, cut.neurons);
+            }
+            continue;
+        }
+        for (int t = 0; t < T; ++t) {
+            a.clear();
+            for (std::size_t k = 0; k < cut.sources.size(); ++k) {
+                const auto src = std::size_t(cut.sources[k]);
+                const std::int64_t n = net_.populations[src].shape.size();
+                const std::uint16_t* row = s.step_masks[src].data() + std::size_t(t) * mask_stride(n);
+                for (std::size_t w = 0; w < mask_words(n); ++w)
+                    for (unsigned m = row[w]; m; m &= m - 1)
+                        a.push_back(std::int32_t(cut.base[k] + 16 * std::int64_t(w) + std::countr_zero(m)));
+            }
+            s.cut_spikes[c] += std::int64_t(a.size());
+            s.cut_bits[c] += step_bits(a, cut.neurons);
+        }
+    }
 }
 
 RunResult simulate(const Network& net, const Dataset& data, const RunOptions& opt) {

@@ -21,23 +21,18 @@
 
 #include <nlohmann/json.hpp>
 
+#include <bit>
 #include <cstdint>
 #include <span>
 #include <string>
 
 namespace snn {
 
-constexpr int address_bits(std::int64_t neurons) {
-    int b = 0;
-    while ((std::int64_t(1) << b) < neurons + 1) ++b;
-    return b;
-}
+// The fewest b with 2^b ≥ neurons + 1.
+constexpr int address_bits(std::int64_t neurons) { return int(std::bit_width(std::uint64_t(neurons))); }
 
-constexpr int elias_gamma_bits(std::uint64_t x) { // x ≥ 1
-    int lg = 0;
-    while (x >> (lg + 1)) ++lg;
-    return 2 * lg + 1;
-}
+// 2⌊log₂ x⌋ + 1 (x ≥ 1).
+constexpr int elias_gamma_bits(std::uint64_t x) { return 2 * int(std::bit_width(x)) - 1; }
 
 struct CutBits {
     std::uint64_t aer = 0, bitmap = 0, delta = 0, best = 0;
@@ -49,6 +44,9 @@ struct CutBits {
 
 // Bits of one step carrying `addresses` (ascending, each in [0, neurons)).
 CutBits step_bits(std::span<const std::int32_t> addresses, std::int64_t neurons);
+// The same from 16-unit spike masks: bit k of masks[w] is address 16·w + k
+// (the bits past `neurons` zero).
+CutBits step_bits_of_masks(std::span<const std::uint16_t> masks, std::int64_t neurons);
 
 // Energy per operation, in picojoules. The default is Table I of Long,
 // Chakraborty & Roy, "Conditionally Deep Hybrid Neural Networks Across Edge

@@ -208,6 +208,16 @@ TEST_CASE("elias-gamma and address widths", "[traffic]") {
     CHECK(b.bitmap == 100);
     CHECK(b.delta == 1);
     CHECK(b.best == 3);
+    // Addresses 0, 2 and 47 of 48 neurons, as a list and as 16-unit masks:
+    // AER 4 × 6 bits; Elias-gamma γ(4) + γ(1) + γ(2) + γ(45) = 5 + 1 + 3 + 11.
+    const std::vector<std::int32_t> list{0, 2, 47};
+    const std::vector<std::uint16_t> masks{0b101, 0, 0x8000};
+    for (const CutBits& c : {step_bits(list, 48), step_bits_of_masks(masks, 48)}) {
+        CHECK(c.aer == 24);
+        CHECK(c.bitmap == 48);
+        CHECK(c.delta == 20);
+        CHECK(c.best == 22);
+    }
 }
 
 TEST_CASE("an exit in depth that is always confident stops every input at its first check", "[exits]") {

@@ -129,6 +129,18 @@ void check_against_reference(const Network& net, int steps, std::optional<Readou
         }
         CHECK(state.prediction_at == ref_state.prediction_at);
         CHECK(state.prediction == ref_state.prediction);
+        // A partition's cuts: spikes and bits that cross each, step by step.
+        REQUIRE(state.cut_spikes.size() == ref_state.cut_spikes.size());
+        for (std::size_t c = 0; c < state.cut_spikes.size(); ++c) {
+            INFO("cut " << c);
+            CHECK(ref_state.cut_spikes[c] > 0);
+            CHECK(state.cut_spikes[c] == ref_state.cut_spikes[c]);
+            CHECK(state.cut_used[c] == ref_state.cut_used[c]);
+            CHECK(state.cut_bits[c].aer == ref_state.cut_bits[c].aer);
+            CHECK(state.cut_bits[c].bitmap == ref_state.cut_bits[c].bitmap);
+            CHECK(state.cut_bits[c].delta == ref_state.cut_bits[c].delta);
+            CHECK(state.cut_bits[c].best == ref_state.cut_bits[c].best);
+        }
         CHECK(state.exit_taken == -1);
         CHECK(state.exit_step == steps);
     }
@@ -193,6 +205,18 @@ TEST_CASE("layer by layer gives the step-by-step engine's spikes, membranes and 
         const Network net = chain(rng, in, {{c1, 0.1f, 0.1f, starting_at(0.5f)}, {m1, 0, 0}, {c2, 0.02f, 0.1f, lif_zero()},
                                             {m2, 0, 0}, {m3, 0, 0}, {dense(m3.dst, 10), 0.0f, 0.2f}});
         validate(net);
+        check_against_reference(net, steps, readout, random_samples(rng, in.size(), 3));
+    }
+    SECTION("a partition across three devices: the cuts metered from the masks") {
+        const Shape in{10, 10, 3};
+        const auto c1 = conv(in, 3, 1, true, 16);
+        const auto m1 = maxpool(c1.dst, 2, 2, false);
+        const auto c2 = conv(m1.dst, 3, 1, false, 32);
+        Network net = chain(rng, in, {{c1, 0.06f, 0.1f, starting_at(0.5f)}, {m1, 0, 0}, {c2, 0.02f, 0.1f, starting_at(0.5f)},
+                                      {dense(c2.dst, 10), 0.0f, 0.2f}});
+        net.devices = parse_partition(net, "edge:layer1-layer2,fog:layer3,cloud:layer4");
+        validate(net);
+        REQUIRE(find_cuts(net).size() == 2);
         check_against_reference(net, steps, readout, random_samples(rng, in.size(), 3));
     }
     SECTION("dense layers of 100 (blocks of 64 and 36) and 37 units, a tail in each") {
