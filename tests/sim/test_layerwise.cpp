@@ -219,6 +219,19 @@ TEST_CASE("layer by layer gives the step-by-step engine's spikes, membranes and 
         REQUIRE(find_cuts(net).size() == 2);
         check_against_reference(net, steps, readout, random_samples(rng, in.size(), 3));
     }
+    SECTION("a cut with two sources: the output reads the first layer, past a side branch") {
+        const Shape in{8, 8, 2};
+        const auto c1 = conv(in, 3, 1, true, 16);
+        const auto c2 = conv(c1.dst, 3, 1, false, 16);
+        Network net = chain(rng, in, {{c1, 0.1f, 0.1f, starting_at(0.5f)}, {c2, 0.02f, 0.1f}, {dense(c2.dst, 20), 0.0f, 0.2f},
+                                      {dense(c1.dst, 10), 0.0f, 0.1f}});
+        net.populations[4].projections[0].source = 1;
+        net.devices = parse_partition(net, "edge:layer1-layer2,cloud:layer3-layer4");
+        validate(net);
+        REQUIRE(find_cuts(net).size() == 1);
+        REQUIRE(find_cuts(net)[0].sources.size() == 2);
+        check_against_reference(net, steps, readout, random_samples(rng, in.size(), 3));
+    }
     SECTION("dense layers of 100 (blocks of 64 and 36) and 37 units, a tail in each") {
         const Shape in{1, 1, 50};
         const auto d1 = dense(in, 100);
