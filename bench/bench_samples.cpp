@@ -2,6 +2,7 @@
 // two builds of it on a machine whose speed drifts.
 //
 //   build/snn_bench_samples NET [--data mnist:test] [--images 100] [--repeats 5] [--steps 64]
+//                               [--encode current|poisson] [--no-step-batches]
 //
 // On a shared 2-core VM the images/s of whole `snn run`s moved by ±25 % from
 // one run to the next, more than most engine changes are worth. Here every
@@ -31,11 +32,15 @@ int main(int argc, char** argv) {
     std::string network, data = "mnist:test";
     std::int64_t images = 100;
     int repeats = 5, steps = 64;
+    std::string encode = "current";
+    bool step_by_step = false;
     app.add_option("network", network, "Network (.snn.h5)")->required();
     app.add_option("--data", data, "Data set (as snn run --data)");
     app.add_option("--images", images, "Images, from the first")->check(CLI::PositiveNumber);
     app.add_option("--repeats", repeats, "Runs of each image; the fastest counts")->check(CLI::PositiveNumber);
     app.add_option("--steps", steps, "Time steps")->check(CLI::PositiveNumber);
+    app.add_option("--encode", encode, "Input encoding (as snn run --encode)");
+    app.add_flag("--no-step-batches", step_by_step, "Run step by step (as snn run --no-step-batches)");
     CLI11_PARSE(app, argc, argv);
     try {
         const snn::Network net = snn::load(network);
@@ -43,6 +48,8 @@ int main(int argc, char** argv) {
         snn::RunOptions opt;
         opt.steps = steps;
         opt.threads = 1;
+        opt.encode = snn::encoding_from(encode);
+        opt.step_batches = !step_by_step;
         const snn::Engine engine(net, opt);
         snn::SampleState state;
         engine.init(state);

@@ -53,24 +53,12 @@ std::vector<int> checkpoint_steps(int steps) {
     return c;
 }
 
-namespace {
-
-std::uint64_t splitmix64(std::uint64_t x) {
-    x += 0x9e3779b97f4a7c15ULL;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
-}
-
-} // namespace
+StepDraws::StepDraws(std::uint64_t seed, std::uint64_t sample, std::uint64_t layer, std::uint64_t step)
+    : key_(mix(mix(mix(seed) ^ sample) ^ (layer << 32 | (step & 0xffffffffULL)))) {}
 
 float uniform_draw(std::uint64_t seed, std::uint64_t sample, std::uint64_t layer, std::uint64_t step,
                    std::uint64_t unit) {
-    std::uint64_t h = splitmix64(seed);
-    h = splitmix64(h ^ sample);
-    h = splitmix64(h ^ (layer << 32 | (step & 0xffffffffULL)));
-    h = splitmix64(h ^ unit);
-    return float(h >> 40) * (1.0f / 16777216.0f); // 24 random bits → [0,1)
+    return StepDraws(seed, sample, layer, step)(unit);
 }
 
 Engine::Engine(const Network& net, const RunOptions& options)
@@ -225,12 +213,14 @@ Engine::Engine(const Network& net, const RunOptions& options)
             for (const Projection& p : pop.projections) gated_[std::size_t(p.source)] = 1;
 
     // Layer by layer: every population after the input has one projection of
-    // a kind sim/layerwise.hpp runs, reads an earlier population (or the
-    // input, which is then its constant), and fires as plain IF/LIF neurons
+    // a kind sim/layerwise.hpp runs, reads an earlier population or the
+    // input (with `current` encoding the whole input is then the constant;
+    // with `poisson` the input's spikes are drawn for every step first, with
+    // the draws of a step-by-step run), and fires as plain IF/LIF neurons
     // or is a max-pooling gate (not the output). A partition's cuts are
     // metered afterwards, step by step, from the spike masks of every step.
-    layer_by_layer_ = opt_.step_batches && opt_.kernels == KernelPath::Auto && opt_.encode == Encoding::Current &&
-                      net_.exits.empty() && P >= 2;
+    layer_by_layer_ = opt_.step_batches && opt_.kernels == KernelPath::Auto && net_.exits.empty() && P >= 2;
+    const bool current = opt_.encode == Encoding::Current; // else the input spikes, drawn for every step first
     for (std::size_t i = 1; i < P && layer_by_layer_; ++i) {
         const Population& pop = net_.populations[i];
         const bool gate = pop.kind == PopulationKind::MaxPool && i + 1 < P;
@@ -238,14 +228,14 @@ Engine::Engine(const Network& net, const RunOptions& options)
                           thresholds_[i].empty() && !pop.neuron.signed_spikes &&
                           std::size_t(pop.projections[0].source) < i &&
                           LayerKernel::applies(pop.projections[0], net_.populations[std::size_t(pop.projections[0].source)].shape,
-                                               pop.projections[0].source == 0, decay_[i]);
+                                               current && pop.projections[0].source == 0, decay_[i]);
     }
     layer_batch_.assign(P, 1);
     if (layer_by_layer_)
         for (std::size_t i = 1; i < P; ++i) {
             const Population& pop = net_.populations[i];
             const Projection& p = pop.projections[0];
-            layers_.emplace_back(p, net_.populations[std::size_t(p.source)].shape, pop.shape, p.source == 0);
+            layers_.emplace_back(p, net_.populations[std::size_t(p.source)].shape, pop.shape, current && p.source == 0);
             // A binary dense layer reads each weight word once for 8 steps (as step batches do).
             if (p.binary && p.kind == ProjectionKind::Dense && p.source > 0 && popcount_ == PopcountIsa::Avx512)
                 layer_batch_[i] = BinaryKernel::max_batch;
@@ -341,6 +331,9 @@ void Engine::init(SampleState& s) const {
     s.step_masks.assign(P, {});
     s.layer_scratch.clear();
     if (layer_by_layer_) {
+        // With Poisson encoding the input's spikes too, drawn for every step first.
+        if (opt_.encode == Encoding::Poisson)
+            s.step_masks[0].assign(std::size_t(opt_.steps) * mask_stride(net_.input().shape.size()), 0);
         for (std::size_t i = 1; i < P; ++i) {
             s.step_masks[i].assign(std::size_t(opt_.steps) * mask_stride(net_.populations[i].shape.size()), 0);
             s.layer_scratch.resize(std::max(s.layer_scratch.size(), layers_[i - 1].scratch_entries(layer_batch_[i])));
@@ -702,6 +695,29 @@ void Engine::meter_cut(std::size_t c, SampleState& s, int t, bool from_history) 
     }
 }
 
+void Engine::draw_input(std::int64_t sample, SampleState& s) const {
+    const std::int64_t n = net_.input().shape.size();
+    const std::size_t stride = mask_stride(n);
+    auto& masks = s.step_masks[0];
+    std::fill(masks.begin(), masks.end(), std::uint16_t(0));
+    auto& counts = s.counts[0];
+    auto& last = s.last_spike[0];
+    std::int64_t total = 0;
+    for (int t = 0; t < opt_.steps; ++t) {
+        const StepDraws draw(opt_.seed, std::uint64_t(sample), 0, std::uint64_t(t));
+        std::uint16_t* row = masks.data() + std::size_t(t) * stride;
+        for (std::size_t k = 0; k < s.input_units.size(); ++k) {
+            const std::int32_t j = s.input_units[k];
+            if (!(draw(std::uint64_t(j)) < s.input_values[k] * opt_.max_rate)) continue;
+            row[std::size_t(j) / 16] |= std::uint16_t(1u << (j % 16));
+            ++counts[std::size_t(j)];
+            last[std::size_t(j)] = t;
+            ++total;
+        }
+    }
+    s.spike_total[0] += total;
+}
+
 // Segments: the populations up to an exit run for every step (or until the
 // exit is confident) before the populations after it start; those read the
 // spikes of earlier segments back from a per-sample history. In a
@@ -755,7 +771,7 @@ void Engine::run_sample(const float* x, std::int64_t sample, SampleState& s, std
         }
 
     if (layer_by_layer_ && !recorded && !on_step) {
-        run_layers(s);
+        run_layers(sample, s);
         return;
     }
     for (const Segment& seg : segments_) {
@@ -799,11 +815,10 @@ void Engine::run_sample(const float* x, std::int64_t sample, SampleState& s, std
             if (seg.first == 0 && opt_.encode == Encoding::Poisson) {
                 auto& sp = s.spikes[0];
                 sp.clear();
+                const StepDraws draw(opt_.seed, std::uint64_t(sample), 0, std::uint64_t(t));
                 for (std::size_t k = 0; k < s.input_units.size(); ++k) {
                     const std::int32_t j = s.input_units[k];
-                    if (uniform_draw(opt_.seed, std::uint64_t(sample), 0, std::uint64_t(t), std::uint64_t(j)) <
-                        s.input_values[k] * opt_.max_rate)
-                        sp.push_back(j);
+                    if (draw(std::uint64_t(j)) < s.input_values[k] * opt_.max_rate) sp.push_back(j);
                 }
                 s.spike_total[0] += std::int64_t(sp.size());
                 // Input spike counts, for a max-pooling gate right on the input.
@@ -903,9 +918,10 @@ void Engine::set_constant(std::size_t i, SampleState& s) const {
 // Each population runs all steps, reading its source's spikes of every step
 // from their masks; the output keeps its membranes and counts at every
 // checkpoint for the readout there. (run_sample has reset the state.)
-void Engine::run_layers(SampleState& s) const {
+void Engine::run_layers(std::int64_t sample, SampleState& s) const {
     const std::size_t P = net_.populations.size();
     const int T = opt_.steps;
+    if (opt_.encode == Encoding::Poisson) draw_input(sample, s);
     for (std::size_t i = 1; i < P; ++i) {
         const Population& pop = net_.populations[i];
         const Projection& p = pop.projections[0];
@@ -915,7 +931,9 @@ void Engine::run_layers(SampleState& s) const {
         if (!gate) set_constant(i, s);
         LayerRun r;
         r.steps = T;
-        r.source = p.source > 0 ? s.step_masks[std::size_t(p.source)].data() : nullptr;
+        const auto src = std::size_t(p.source);
+        const bool spiking_source = !s.step_masks[src].empty(); // the input's only with Poisson encoding
+        r.source = spiking_source ? s.step_masks[src].data() : nullptr;
         r.constant = s.constant[i].data();
         r.v = s.v[i].data();
         r.masks = s.step_masks[i].data();
@@ -949,7 +967,7 @@ void Engine::run_layers(SampleState& s) const {
                 at.s->binary_ops[at.i] += ops;
                 return ops;
             };
-        if (p.source > 0) r.source_counts = s.counts[std::size_t(p.source)].data();
+        if (spiking_source) r.source_counts = s.counts[src].data();
         if (output) r.snapshot_counts = s.snapshot_counts.data();
         s.synaptic_ops[i] += layers_[i - 1].run(r);
         if (!gate) s.neuron_updates[i] += n * T;

@@ -82,6 +82,23 @@ std::vector<int> checkpoint_steps(int steps);
 float uniform_draw(std::uint64_t seed, std::uint64_t sample, std::uint64_t layer, std::uint64_t step,
                    std::uint64_t unit);
 
+// The draws of one stream (seed, sample, layer, step), its key mixed once:
+// StepDraws(seed, sample, layer, step)(unit) == uniform_draw(seed, sample, layer, step, unit).
+class StepDraws {
+public:
+    StepDraws(std::uint64_t seed, std::uint64_t sample, std::uint64_t layer, std::uint64_t step);
+    float operator()(std::uint64_t unit) const { return float(mix(key_ ^ unit) >> 40) * (1.0f / 16777216.0f); } // 24 bits
+    static std::uint64_t mix(std::uint64_t x) { // splitmix64's finalizer
+        x += 0x9e3779b97f4a7c15ULL;
+        x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+        x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+        return x ^ (x >> 31);
+    }
+
+private:
+    std::uint64_t key_;
+};
+
 struct Spike {
     std::int32_t sample, population, neuron, step;
     std::int32_t sign; // +1, or −1 for a negative spike
@@ -190,7 +207,9 @@ private:
     // Population i's constant current: bias, and with `current` encoding the projected input.
     void set_constant(std::size_t i, SampleState& s) const;
     // The rest of run_sample, layer by layer.
-    void run_layers(SampleState& s) const;
+    void run_layers(std::int64_t sample, SampleState& s) const;
+    // Poisson encoding: the input's spikes at every step, as run_sample draws them step by step.
+    void draw_input(std::int64_t sample, SampleState& s) const;
     int readout_of(const std::int32_t* counts, const float* v) const;
     // Adds projection k of population i for the listed source units (values: as in snn::scatter).
     std::int64_t project(std::size_t i, std::size_t k, std::span<const std::int32_t> units, const float* values,

@@ -219,7 +219,7 @@ bool specialized(const Projection& p, const Shape& src, const Shape& dst) {
     switch (p.kind) {
     case ProjectionKind::Dense: return (src.size() + 1) * ((dst.size() + 15) / 16 * 16) < most;
     case ProjectionKind::Conv2D:
-        return src.c % 16 == 0 && dst.c % 16 == 0 && (std::int64_t(p.window.kh) * p.window.kw * src.c + 1) * dst.c < most;
+        return dst.c % 16 == 0 && (std::int64_t(p.window.kh) * p.window.kw * src.c + 1) * dst.c < most;
     case ProjectionKind::AvgPool: return src.c % 16 == 0;
     case ProjectionKind::MaxPool: return true; // applies() asked for the rest
     default: return false;
@@ -269,15 +269,45 @@ LayerKernel::LayerKernel(const Projection& p, const Shape& src, const Shape& dst
     }
     case ProjectionKind::Conv2D: {
         kind_ = Kind::Conv;
+        aligned_ = src.c % 16 == 0;
         begin_.assign(std::size_t(dst.h) * std::size_t(dst.w) + 1, 0);
         for (int oy = 0; oy < dst.h; ++oy)
             for (int ox = 0; ox < dst.w; ++ox) {
-                for_each_tap(w, src, oy, ox, [&](int y, int x, int ky, int kx) {
-                    for (int sc = 0; sc < src.c / 16; ++sc) {
-                        tap_src_.push_back((y * src.w + x) * (src.c / 16) + sc);
-                        tap_k_.push_back(((ky * w.kw + kx) * src.c + 16 * sc) * dst.c);
-                    }
-                });
+                if (aligned_) {
+                    for_each_tap(w, src, oy, ox, [&](int y, int x, int ky, int kx) {
+                        for (int sc = 0; sc < src.c / 16; ++sc) {
+                            tap_src_.push_back((y * src.w + x) * (src.c / 16) + sc);
+                            tap_k_.push_back(((ky * w.kw + kx) * src.c + 16 * sc) * dst.c);
+                        }
+                    });
+                } else {
+                    // Runs of consecutive source units read by consecutive
+                    // kernel rows (a window row's taps, channels ascending),
+                    // up to 16 long.
+                    std::int32_t first = 0, row = 0, len = 0;
+                    const auto close = [&] {
+                        if (len == 0) return;
+                        tap_src_.push_back(first / 16);
+                        tap_shift_.push_back(first % 16);
+                        tap_keep_.push_back(std::int32_t((1u << len) - 1u));
+                        tap_k_.push_back(row * dst.c);
+                        len = 0;
+                    };
+                    for_each_tap(w, src, oy, ox, [&](int y, int x, int ky, int kx) {
+                        for (int c = 0; c < src.c; ++c) {
+                            const std::int32_t u = (y * src.w + x) * src.c + c, k = (ky * w.kw + kx) * src.c + c;
+                            if (len > 0 && len < 16 && u == first + len && k == row + len) {
+                                ++len;
+                                continue;
+                            }
+                            close();
+                            first = u;
+                            row = k;
+                            len = 1;
+                        }
+                    });
+                    close();
+                }
                 begin_[std::size_t(oy * dst.w + ox) + 1] = std::int32_t(tap_src_.size());
             }
         const std::int64_t rows = std::int64_t(w.kh) * w.kw * src.c;
@@ -285,6 +315,10 @@ LayerKernel::LayerKernel(const Projection& p, const Shape& src, const Shape& dst
         weights_.resize(std::size_t(rows + 1) * std::size_t(dst.c), -0.0f);
         zero_row_ = std::int32_t(rows);
         scratch_ = 2 * Ways * std::size_t(rows + 32);
+        std::int32_t most_entries = 0;
+        for (std::size_t o = 0; o + 1 < begin_.size(); ++o) most_entries = std::max(most_entries, begin_[o + 1] - begin_[o]);
+        // After the lists: which source units spike at some step, and an output pixel's entries that read them.
+        extra_ = mask_stride(src.size()) + std::size_t(most_entries);
         silent_.assign(mask_stride(src.size()), 0);
         make_offsets(dst.c);
         return;
@@ -435,6 +469,15 @@ struct Lists {
 #pragma GCC unroll 8
             for (int w = 0; w < Ways; ++w) pos[w] += list_bits(lists + pos[w], row[w][word], o);
         }
+        // The same for the bits `keep` of mask words `word` and `word` + 1
+        // (the second one's bits above the first's) shifted down by `shift`.
+        void add(std::size_t word, int shift, unsigned keep, const Offsets& o) {
+#pragma GCC unroll 8
+            for (int w = 0; w < Ways; ++w) {
+                const unsigned bits = (unsigned(row[w][word]) | unsigned(row[w][word + 1]) << 16) >> shift & keep;
+                pos[w] += list_bits(lists + pos[w], std::uint16_t(bits), o);
+            }
+        }
     };
     // Builds set `slot` for steps t0 … t0 + Ways − 1 (a silent row past the
     // last step): fill(appender) appends every spiking input's offsets.
@@ -496,8 +539,9 @@ void run_listed(const LayerRun& r, Units<Chunks>& units, Lists& lists, const flo
 // Convolution, channels [64·block, 64·block + 16·Chunks) of every output
 // pixel: per step, the kernel rows of the window's spiking inputs are listed
 // (taps ascending, channels ascending within a tap: ascending source unit)
-// and summed in registers onto the constant.
-template <bool Subtract, int Chunks>
+// and summed in registers onto the constant. Aligned: the source's channels
+// are a multiple of 16, and its mask words are read whole.
+template <bool Subtract, int Chunks, bool Aligned>
 void LayerKernel::run_conv(const LayerRun& r, int block) const {
     const int cout = dst_.c;
     const std::int64_t n = dst_.size(), pixels = std::int64_t(dst_.h) * dst_.w;
@@ -505,12 +549,32 @@ void LayerKernel::run_conv(const LayerRun& r, int block) const {
     Lists lists(r.scratch, scratch_ / (2 * Ways));
     // Local copies: the lists' stores might alias the vectors' own pointers.
     const std::int32_t *tap_word = tap_src_.data(), *tap_base = tap_k_.data(), *table = offsets_.data();
+    const std::int32_t *tap_shift = tap_shift_.data(), *tap_keep = tap_keep_.data();
+    // The source's units that spike at some step (the input's pixels at 0
+    // never do, nor much of a feature map's border): an entry of a window
+    // that has none of them adds nothing at any step, and is left out.
+    const std::size_t swords = mask_words(src_.size());
+    std::int32_t* ever = r.scratch + scratch_;
+    std::int32_t* live = ever + sstride;
+    std::fill(ever, ever + sstride, 0);
+    for (int t = 0; t < r.steps; ++t)
+        for (std::size_t q = 0; q < swords; ++q) ever[q] |= r.source[std::size_t(t) * sstride + q];
     for (std::int64_t op = 0; op < pixels; ++op) {
         Units<Chunks> units(r, op * cout + 64 * block, n);
-        const std::int32_t tb = begin_[std::size_t(op)], te = begin_[std::size_t(op) + 1];
+        std::int32_t lives = 0;
+        for (std::int32_t e = begin_[std::size_t(op)]; e < begin_[std::size_t(op) + 1]; ++e) {
+            const std::int32_t q = tap_word[e];
+            const bool spikes = Aligned ? ever[q] != 0 : ((ever[q] | ever[q + 1] << 16) >> tap_shift[e] & tap_keep[e]) != 0;
+            live[lives] = e;
+            lives += spikes;
+        }
         // Tap by tap (and source word by word), the Ways steps' masks of its source pixel.
         const auto fill = [&](Lists::Appender& a) {
-            for (std::int32_t e = tb; e < te; ++e) a.add(std::size_t(tap_word[e]), offsets(table, tap_base[e]));
+            for (std::int32_t i = 0; i < lives; ++i) {
+                const std::int32_t e = live[i];
+                if constexpr (Aligned) a.add(std::size_t(tap_word[e]), offsets(table, tap_base[e]));
+                else a.add(std::size_t(tap_word[e]), tap_shift[e], unsigned(tap_keep[e]), offsets(table, tap_base[e]));
+            }
         };
         run_listed<Subtract>(r, units, lists, weights_.data() + 64 * block, zero_row_ * cout, r.masks + std::size_t(units.u0 / 16),
                              stride, sstride, silent_.data(), fill);
@@ -536,7 +600,7 @@ void LayerKernel::run_dense(const LayerRun& r, int block) const {
 }
 
 std::size_t LayerKernel::scratch_entries(int batch) const {
-    return kind_ == Kind::Generic ? std::size_t(std::max(batch, 1)) * scratch_ : scratch_;
+    return kind_ == Kind::Generic ? std::size_t(std::max(batch, 1)) * scratch_ : scratch_ + extra_;
 }
 
 template <bool Subtract>
@@ -621,12 +685,16 @@ std::int64_t LayerKernel::run(const LayerRun& r) const {
             return run_maxpool<16>(r);
         case Kind::Conv:
             return by_blocks(dst_.c / 16, [&](int b, int chunks) {
-                switch (chunks) {
-                case 1: return run_conv<Subtract, 1>(r, b);
-                case 2: return run_conv<Subtract, 2>(r, b);
-                case 3: return run_conv<Subtract, 3>(r, b);
-                default: return run_conv<Subtract, 4>(r, b);
-                }
+                const auto blocks = [&]<bool Aligned>() {
+                    switch (chunks) {
+                    case 1: return run_conv<Subtract, 1, Aligned>(r, b);
+                    case 2: return run_conv<Subtract, 2, Aligned>(r, b);
+                    case 3: return run_conv<Subtract, 3, Aligned>(r, b);
+                    default: return run_conv<Subtract, 4, Aligned>(r, b);
+                    }
+                };
+                if (aligned_) blocks.template operator()<true>();
+                else blocks.template operator()<false>();
             });
         case Kind::Dense:
             return by_blocks(int(stride_ / 16), [&](int b, int chunks) {

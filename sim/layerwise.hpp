@@ -78,15 +78,15 @@ public:
     std::int64_t run(const LayerRun& r) const;
 
 private:
-    // Generic: any other projection (binary layers, channels that are not a
-    // multiple of 16, Identity): every step, the source's spikes as a list go
+    // Generic: any other projection (binary layers, pooling over channels
+    // that are not a multiple of 16, conv into them, Identity): every step, the source's spikes as a list go
     // through the step-by-step engine's own kernel into a current array, and
     // the neurons update from it, their state in memory.
     enum class Kind { Constant, Pool, MaxPool, Conv, Dense, Generic };
     template <bool Subtract> void run_constant(const LayerRun& r) const;
     template <int Taps> void run_maxpool(const LayerRun& r) const;
     template <bool Subtract> void run_pool(const LayerRun& r) const;
-    template <bool Subtract, int Chunks> void run_conv(const LayerRun& r, int block) const;
+    template <bool Subtract, int Chunks, bool Aligned> void run_conv(const LayerRun& r, int block) const;
     template <bool Subtract, int Chunks> void run_dense(const LayerRun& r, int block) const;
     template <bool Subtract> std::int64_t run_generic(const LayerRun& r) const;
     Kind kind_;
@@ -97,9 +97,14 @@ private:
     // Conv: per output pixel, begin_[o] … begin_[o+1] its taps inside the
     // source, ascending source pixel, one entry per source word (16 input
     // channels): in tap_src_ the mask word, in tap_k_ the offset of its first
-    // kernel row ((tap·cin + 16·word of the pixel)·cout floats).
+    // kernel row ((tap·cin + 16·word of the pixel)·cout floats). Where cin
+    // is not a multiple of 16 (aligned_ false), an entry is a run of up to 16
+    // consecutive source units that consecutive kernel rows read: bits
+    // tap_keep_ of mask words tap_src_ and tap_src_ + 1 shifted down by
+    // tap_shift_, and in tap_k_ its first row's offset.
     int taps_ = 0;
-    std::vector<std::int32_t> begin_, tap_src_, tap_k_;
+    bool aligned_ = true;
+    std::vector<std::int32_t> begin_, tap_src_, tap_k_, tap_shift_, tap_keep_;
     // Pool and Conv: per source pixel, the output pixels whose window holds it.
     std::vector<std::int32_t> covers_;
     // Pool: the channel weights. Conv: (tap, input channel) rows of cout floats.
@@ -113,7 +118,7 @@ private:
     void make_offsets(std::int32_t scale);
     std::vector<std::int32_t, tbb::cache_aligned_allocator<std::int32_t>> offsets_;
     std::int32_t zero_row_ = 0;
-    std::size_t scratch_ = 0;
+    std::size_t scratch_ = 0, extra_ = 0; // scratch entries: the lists', and Conv's after them
 };
 
 } // namespace snn
