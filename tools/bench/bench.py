@@ -3,6 +3,7 @@
 
   /usr/bin/python3 tools/bench/bench.py [--models mlp,cnn,cnn_bn_maxpool] [--steps 32,64,128]
                                         [--threads 1,2] [--limit N] [--brian-limit N] [--no-brian]
+                                        [--repeats R]
 
 For every shipped MNIST model: converts it with snn's defaults (calibration on
 mnist:train), then, for every step count and thread count, runs
@@ -13,6 +14,13 @@ mnist:train), then, for every step count and thread count, runs
 and, for the CNN with average pooling at 64 steps on one thread, Brian2's
 cpp_standalone and runtime targets on the first --brian-limit images (they
 are slow; images/s is a rate, so fewer images compare fairly).
+
+snn runs --repeats times (default 3) per model and step count, its thread
+counts taking turns (1, 2, 1, 2, ...): its images/s is the median of its
+runs, and `snn 2t/1t` the median of the ratios of runs side by side, so that a
+machine whose speed drifts from one minute to the next (a shared VM) moves
+both alike. Its range is in the table; every run's figure in the JSON. The
+peers run once each (a PyTorch run of the test set takes minutes).
 
 Each process runs alone, under /usr/bin/time for its peak memory (max RSS).
 images/s is the simulation loop's: snn's report (`seconds`: the samples run,
@@ -27,6 +35,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -63,6 +72,7 @@ def main():
     ap.add_argument("--limit", type=int, default=None, help="test images (default: all 10,000)")
     ap.add_argument("--brian-limit", type=int, default=200, help="images for Brian2 (default 200)")
     ap.add_argument("--no-brian", action="store_true")
+    ap.add_argument("--repeats", type=int, default=3, help="snn runs per model, step count and thread count (default 3)")
     ap.add_argument("--out", default=os.path.join(ROOT, "out", "bench"))
     a = ap.parse_args()
     models = a.models.split(",")
@@ -74,8 +84,8 @@ def main():
         threads = [int(t) for t in a.threads.split(",")]
     except ValueError:
         fail("--steps and --threads take comma-separated integers")
-    if min(steps) < 1 or min(threads) < 1 or (a.limit is not None and a.limit < 1) or a.brian_limit < 1:
-        fail("--steps, --threads, --limit and --brian-limit must be positive")
+    if min(steps) < 1 or min(threads) < 1 or (a.limit is not None and a.limit < 1) or a.brian_limit < 1 or a.repeats < 1:
+        fail("--steps, --threads, --limit, --brian-limit and --repeats must be positive")
     snn = os.path.join(ROOT, "build", "snn")
     if not os.access(snn, os.X_OK):
         fail(f"{snn}: not built (run tools/build.sh)")
@@ -92,19 +102,43 @@ def main():
         subprocess.run([exe, "convert", os.path.join(ROOT, "data", "models", MODELS[m]), "-o", net,
                         "--calib", "mnist:train"], check=True, capture_output=True)
         for T in steps:
+            # snn's runs, the thread counts taking turns.
+            runs = {th: [] for th in threads}
+            for k in range(a.repeats):
+                for th in threads:
+                    tag = f"{m}_T{T}_t{th}"
+                    pred = os.path.join(out, tag + ".pred")
+                    rep = os.path.join(out, f"{tag}.{k}.json")
+                    _, rss, _ = timed([exe, "run", net, "--data", "mnist:test", "--encode", "current", "--steps", str(T),
+                                       "--threads", str(th), "--no-dnn", "-q", "--report", rep, "--predictions",
+                                       pred + f".{k}"] + limit, os.path.join(out, f"{tag}.{k}.snn.log"))
+                    r = json.load(open(rep))
+                    with open(pred + f".{k}") as f:
+                        predictions = f.read()
+                    if k == 0 and th == threads[0]:
+                        first = predictions
+                    elif predictions != first:
+                        fail(f"snn's predictions differ between runs ({pred}.{k}): they must not depend on threads")
+                    runs[th].append({"images_per_s": r["samples_per_second"], "rss_mb": rss / 1024, "report": r})
+                    print(f"[{tag}] snn run {k + 1}/{a.repeats}: {r['samples_per_second']:.1f} images/s, "
+                          f"{rss / 1024:.0f} MB", flush=True)
             for th in threads:
                 tag = f"{m}_T{T}_t{th}"
                 pred = os.path.join(out, tag + ".pred")
-                rep = os.path.join(out, tag + ".json")
-                _, rss, _ = timed([exe, "run", net, "--data", "mnist:test", "--encode", "current", "--steps", str(T),
-                                   "--threads", str(th), "--no-dnn", "-q", "--report", rep, "--predictions", pred]
-                                  + limit, os.path.join(out, tag + ".snn.log"))
-                r = json.load(open(rep))
+                shutil.copyfile(pred + ".0", pred)
+                r = runs[th][0]["report"]
+                ips = [x["images_per_s"] for x in runs[th]]
                 row = {"model": m, "steps": T, "threads": th, "images": r["samples"],
-                       "snn_images_per_s": r["samples_per_second"], "snn_rss_mb": rss / 1024,
+                       "snn_images_per_s": statistics.median(ips), "snn_images_per_s_runs": ips,
+                       "snn_rss_mb": max(x["rss_mb"] for x in runs[th]),
                        "snn_accuracy": r["accuracy"],
                        "snn_synaptic_ops_per_image": r["synaptic_ops_per_sample"]}
-                print(f"[{tag}] snn {row['snn_images_per_s']:.1f} images/s, {row['snn_rss_mb']:.0f} MB", flush=True)
+                if th != threads[0]:
+                    # Each run against the run just before it with the first thread count.
+                    base = [x["images_per_s"] for x in runs[threads[0]]]
+                    row["snn_speedup_runs"] = [x / y for x, y in zip(ips, base)]
+                print(f"[{tag}] snn {row['snn_images_per_s']:.1f} images/s (median of {a.repeats}), "
+                      f"{row['snn_rss_mb']:.0f} MB", flush=True)
                 res_json = os.path.join(out, tag + ".torch.json")
                 _, rss, _ = timed(["/usr/bin/python3", peers, net, "--peer", "torch", "--steps", str(T), "--threads",
                                    str(th), "--snn-predictions", pred, "--json", res_json] + limit,
@@ -132,11 +166,12 @@ def main():
                               flush=True)
                 rows.append(row)
 
-    # 2 threads against 1, per model and step count.
+    # More threads against the first thread count, per model and step count:
+    # snn's as the median of its side-by-side runs' ratios.
     for row in rows:
-        one = [r for r in rows if r["model"] == row["model"] and r["steps"] == row["steps"] and r["threads"] == 1]
-        if one and row["threads"] != 1:
-            row["snn_speedup_vs_1_thread"] = row["snn_images_per_s"] / one[0]["snn_images_per_s"]
+        one = [r for r in rows if r["model"] == row["model"] and r["steps"] == row["steps"] and r["threads"] == threads[0]]
+        if one and row["threads"] != threads[0]:
+            row["snn_speedup_vs_1_thread"] = statistics.median(row["snn_speedup_runs"])
             row["torch_speedup_vs_1_thread"] = row["torch_images_per_s"] / one[0]["torch_images_per_s"]
 
     with open(os.path.join(out, "bench.json.tmp"), "w") as f:
@@ -160,14 +195,19 @@ def cpu_name():
 
 
 def table(rows):
-    lines = [f"CPU: {cpu_name()}, {os.cpu_count()} cores. MNIST test set, `current` encoding, default conversion.", "",
-             "| model | T | threads | images | snn images/s | PyTorch images/s | snn / PyTorch | agreement | "
+    n = len(rows[0]["snn_images_per_s_runs"]) if rows else 0
+    lines = [f"CPU: {cpu_name()}, {os.cpu_count()} cores. MNIST test set, `current` encoding, default conversion. "
+             f"snn: median of {n} runs (thread counts taking turns), its range beside it; "
+             "snn 2t/1t: median of the side-by-side runs' ratios. Peers: one run each.", "",
+             "| model | T | threads | images | snn images/s | snn range | PyTorch images/s | snn / PyTorch | agreement | "
              "snn 2t/1t | PyTorch 2t/1t | snn max RSS MB | PyTorch max RSS MB |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         s2 = f"{r['snn_speedup_vs_1_thread']:.2f}" if "snn_speedup_vs_1_thread" in r else ""
         t2 = f"{r['torch_speedup_vs_1_thread']:.2f}" if "torch_speedup_vs_1_thread" in r else ""
+        runs = r["snn_images_per_s_runs"]
         lines.append(f"| {r['model']} | {r['steps']} | {r['threads']} | {r['images']} | {r['snn_images_per_s']:.1f} | "
+                     f"{min(runs):.1f}–{max(runs):.1f} | "
                      f"{r['torch_images_per_s']:.1f} | {r['ratio_vs_torch']:.2f}x | {100 * r['torch_agreement']:.2f} % | "
                      f"{s2} | {t2} | {r['snn_rss_mb']:.0f} | {r['torch_rss_mb']:.0f} |")
     brian = [r for r in rows if "brian_runtime_images_per_s" in r or "brian_standalone_images_per_s" in r]
