@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Cost grows with spikes, not with size (issue 3, part 4).
 
-  /usr/bin/python3 tools/bench/scaling.py [--images 1000] [--steps 64] [--out out/scaling]
+  /usr/bin/python3 tools/bench/scaling.py [--images 1000] [--steps 64] [--repeats 5] [--out out/scaling]
 
 Two sweeps, each point one `snn run` (current encoding, one thread, --no-dnn),
 reporting time per image against synaptic operations per image (with
@@ -17,6 +17,9 @@ reporting time per image against synaptic operations per image (with
              spikes, the same classifications; and, for contrast, by copying
              every hidden unit W/512 times with its output weights divided by
              W/512 (the same function, W/512 times the spikes).
+
+Every point runs --repeats times, in rounds over all points (so that a
+machine whose speed drifts moves every point alike); its time is the median.
 
 Fits time per image = a·(synaptic operations) + b·(neuron updates) + c by
 least squares over all points, prints the fit and the table, and writes
@@ -96,10 +99,11 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--images", type=int, default=1000)
     ap.add_argument("--steps", type=int, default=64)
+    ap.add_argument("--repeats", type=int, default=5, help="runs of each point, in rounds; the median counts")
     ap.add_argument("--out", default=os.path.join(ROOT, "out", "scaling"))
     a = ap.parse_args()
-    if a.images < 1 or a.steps < 1:
-        fail("--images and --steps must be positive")
+    if a.images < 1 or a.steps < 1 or a.repeats < 1:
+        fail("--images, --steps and --repeats must be positive")
     snn = os.path.join(ROOT, "build", "snn")
     if not os.access(snn, os.X_OK):
         fail(f"{snn}: not built (run tools/build.sh)")
@@ -112,24 +116,32 @@ def main():
         subprocess.run([exe, "convert", os.path.join(models, m), "-o", net, "--calib", "mnist:train"], check=True,
                        capture_output=True)
     x, y = mnist_test(a.images)
-    points = []
+    configs = []  # (sweep, x, network, data set, tag)
     for alpha in (0.125, 0.25, 0.5, 1.0, 2.0):
         data = os.path.join(a.out, f"mnist_x{alpha}.h5")
         write_dataset(data, x * np.float32(alpha), y)
-        p = run(exe, cnn, data, a.steps, a.out, f"intensity_{alpha}")
-        p.update(sweep="intensity (CNN)", x=alpha)
-        points.append(p)
-        print(f"intensity ×{alpha}: {p['us_per_image']:.0f} µs/image, {p['synaptic_ops']:.0f} ops/image", flush=True)
+        configs.append(("intensity (CNN)", alpha, cnn, data, f"intensity_{alpha}"))
     plain = os.path.join(a.out, "mnist_x1.0.h5")
     for mode in ("silent", "copies"):
         for width in (512, 1024, 2048, 4096, 8192):
             net = os.path.join(a.out, f"mlp_{mode}_{width}.snn.h5")
             widened(mlp, net, width, mode)
-            p = run(exe, net, plain, a.steps, a.out, f"width_{mode}_{width}")
-            p.update(sweep=f"width, {'silent units' if mode == 'silent' else 'copied units'} (MLP)", x=width)
-            points.append(p)
-            print(f"width {width} ({mode}): {p['us_per_image']:.0f} µs/image, {p['synaptic_ops']:.0f} ops/image, "
-                  f"accuracy {100 * p['accuracy']:.2f} %", flush=True)
+            configs.append((f"width, {'silent units' if mode == 'silent' else 'copied units'} (MLP)", width, net, plain,
+                            f"width_{mode}_{width}"))
+    runs = [[] for _ in configs]
+    for k in range(a.repeats):
+        for i, (sweep, xv, net, data, tag) in enumerate(configs):
+            runs[i].append(run(exe, net, data, a.steps, a.out, tag))
+        print(f"round {k + 1}/{a.repeats} done", flush=True)
+    points = []
+    for (sweep, xv, net, data, tag), rs in zip(configs, runs):
+        p = dict(rs[0])
+        times = [r["us_per_image"] for r in rs]
+        p.update(sweep=sweep, x=xv, us_per_image=float(np.median(times)), us_per_image_runs=times)
+        points.append(p)
+        print(f"{sweep} {xv}: {p['us_per_image']:.0f} µs/image (median of {len(times)}: "
+              f"{min(times):.0f}–{max(times):.0f}), {p['synaptic_ops']:.0f} ops/image, "
+              f"accuracy {100 * p['accuracy']:.2f} %", flush=True)
 
     A = np.array([[p["synaptic_ops"], p["neuron_updates"], 1.0] for p in points])
     t = np.array([p["us_per_image"] for p in points])
@@ -142,12 +154,15 @@ def main():
         p["us_fit"] = q
     lines = [f"time per image = {fit['ns_per_synaptic_op']:.3f} ns × synaptic ops + "
              f"{fit['ns_per_neuron_update']:.3f} ns × neuron updates + {fit['us_per_image']:.1f} µs "
-             f"(least squares over all points, R² = {r2:.4f}); {a.images} MNIST test images, {a.steps} steps, 1 thread.",
-             "", "| sweep | x | neurons | spikes/image | synaptic ops/image | µs/image | fit µs | accuracy % |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+             f"(least squares over all points, R² = {r2:.4f}); {a.images} MNIST test images, {a.steps} steps, 1 thread; "
+             f"each point the median of {a.repeats} runs (range beside it).",
+             "", "| sweep | x | neurons | spikes/image | synaptic ops/image | µs/image | range µs | fit µs | accuracy % |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for p in points:
+        rs = p["us_per_image_runs"]
         lines.append(f"| {p['sweep']} | {p['x']} | {p['neurons']} | {p['spikes']:.0f} | {p['synaptic_ops']:.0f} | "
-                     f"{p['us_per_image']:.0f} | {p['us_fit']:.0f} | {100 * p['accuracy']:.2f} |")
+                     f"{p['us_per_image']:.0f} | {min(rs):.0f}–{max(rs):.0f} | {p['us_fit']:.0f} | "
+                     f"{100 * p['accuracy']:.2f} |")
     md = "\n".join(lines) + "\n"
     with open(os.path.join(a.out, "scaling.md"), "w") as f:
         f.write(md)
