@@ -190,7 +190,7 @@ TEST_CASE("layer by layer gives the step-by-step engine's spikes, membranes and 
                                             {c2, 0.03f, 0.1f, lif_zero()}, {dense(c2.dst, 7), 0.0f, 0.2f}});
         check_against_reference(net, steps, readout, random_samples(rng, in.size(), 3));
     }
-    SECTION("the generic path: 12 channels (not a multiple of 16) into conv and pooling, binary conv and dense") {
+    SECTION("12 channels (not a multiple of 16): pooling over them generic, a conv from them in runs of units; binary conv and dense generic") {
         const Shape in{9, 9, 1};
         const auto c1 = conv(in, 3, 1, true, 12);
         const auto p1 = pool(c1.dst, 2, 2, true);
@@ -241,7 +241,7 @@ TEST_CASE("layer by layer gives the step-by-step engine's spikes, membranes and 
         REQUIRE(find_cuts(net)[0].sources.size() == 2);
         check_against_reference(net, steps, readout, random_samples(rng, in.size(), 3));
     }
-    SECTION("Poisson input: a max-pooling gate on it, a conv over 1 channel (generic), dense, a cut that carries it") {
+    SECTION("Poisson input: a max-pooling gate on it, a conv over 1 channel (runs of units), dense, a cut that carries it") {
         // Each network's first layer reads the input's spikes of every step,
         // drawn before it runs, where step by step they are drawn step by step.
         const Shape in16{8, 8, 16};
@@ -257,7 +257,7 @@ TEST_CASE("layer by layer gives the step-by-step engine's spikes, membranes and 
         check_against_reference(chain(rng, in1, {{g1, 0.2f, 0.2f}, {p1, 0.3f, 0.05f, lif_zero()}, {dense(p1.dst, 10), 0.0f, 0.2f}}),
                                 steps, readout, random_samples(rng, in1.size(), 3), Encoding::Poisson);
 
-        // An MLP on two devices, its second layer reading the input again across the cut.
+        // An MLP on two devices, its output reading the input again across the cut.
         const Shape in{1, 1, 48};
         const auto d1 = dense(in, 40);
         Network mlp = chain(rng, in, {{d1, 0.1f, 0.1f, starting_at(0.25f)}, {dense(d1.dst, 30), 0.02f, 0.1f},
