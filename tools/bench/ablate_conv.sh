@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # How much of a network's time is its layer-by-layer conv and dense kernels'
-# list building and summing (sim/layerwise.cpp), measured by taking them out:
+# list building and summing (sim/layerwise.cpp; on the MNIST CNN, conv2 and the
+# classifier), measured by taking them out:
 #   tools/bench/ablate_conv.sh NET [ROUNDS] [-- snn_bench_samples options]
 # builds snn_bench_samples four times from a copy of HEAD (in a temporary git
 # worktree; the repository is left as it is), each with one edit of
@@ -17,6 +18,7 @@
 # are upper bounds on what faster lists or sums could gain, not results.
 set -euo pipefail
 [ $# -ge 1 ] || { echo "usage: $0 NET [ROUNDS] [-- snn_bench_samples options]" >&2; exit 2; }
+[ -f "$1" ] || { echo "$0: network $1 not found" >&2; exit 2; }
 net="$(realpath "$1")"; shift
 rounds=6
 if [ $# -gt 0 ] && [ "$1" != "--" ]; then rounds="$1"; shift; fi
