@@ -50,6 +50,7 @@ int main(int argc, char** argv) {
         opt.threads = 1;
         opt.encode = snn::encoding_from(encode);
         opt.step_batches = !step_by_step;
+        opt.layer_by_layer = !step_by_step;
         const snn::Engine engine(net, opt);
         snn::SampleState state;
         engine.init(state);

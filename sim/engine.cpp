@@ -140,133 +140,27 @@ Engine::Engine(const Network& net, const RunOptions& options)
     for (const auto& pop : net_.populations)
         decay_.push_back(pop.neuron.model == NeuronModel::LIF ? std::exp(-1.0f / pop.neuron.tau_steps) : 1.0f);
 
-    // Segments end at every population that carries an exit, and at the output.
     const std::size_t P = net_.populations.size();
-    std::vector<int> exit_at(P, -1);
-    for (std::size_t e = 0; e < net_.exits.size(); ++e) {
-        exit_population_.push_back(net_.find(net_.exits[e].at));
-        exit_at[std::size_t(exit_population_.back())] = int(e);
-    }
-    // Step batches: a segment also ends before each population with a binary
-    // dense projection, so that its sources have run every step when it starts.
-    std::vector<std::uint8_t> batch_target(P, 0);
-    const bool batching = opt_.step_batches && net_.exits.empty() && net_.devices.empty() &&
-                          popcount_ == PopcountIsa::Avx512 && opt_.kernels != KernelPath::Reference;
-    if (batching)
-        for (std::size_t i = 1; i < P; ++i)
-            for (const Projection& p : net_.populations[i].projections)
-                if (p.binary && p.kind == ProjectionKind::Dense && p.source > 0 &&
-                    !net_.populations[i].neuron.signed_spikes)
-                    batch_target[i] = 1;
-    segment_of_.assign(P, 0);
-    for (std::size_t i = 0, first = 0; i < P; ++i) {
-        if (batch_target[i] && i > first) {
-            segments_.push_back({first, i - 1, -1, {}, {}, {}});
-            first = i;
-        }
-        segment_of_[i] = int(segments_.size());
-        if (exit_at[i] >= 0 || i == P - 1) {
-            segments_.push_back({first, i, exit_at[i], {}, {}, {}});
-            first = i + 1;
-        }
-    }
-    batch_slot_.resize(P);
-    int slots = 0;
-    for (std::size_t i = 0; i < P; ++i) {
-        const auto& projs = net_.populations[i].projections;
-        batch_slot_[i].assign(projs.size(), -1);
-        if (!batch_target[i]) continue;
-        for (std::size_t k = 0; k < projs.size(); ++k)
-            if (projs[k].binary && projs[k].kind == ProjectionKind::Dense &&
-                segment_of_[std::size_t(projs[k].source)] < segment_of_[i]) {
-                batch_slot_[i][k] = slots++;
-                segments_[std::size_t(segment_of_[i])].batched.push_back({i, k});
-            }
-    }
-    const auto add_replay = [&](Segment& seg, std::size_t src) {
-        if (std::find(seg.replay.begin(), seg.replay.end(), src) == seg.replay.end()) seg.replay.push_back(src);
-    };
-    for (std::size_t i = 1; i < P; ++i)
-        for (const Projection& p : net_.populations[i].projections)
-            if (segment_of_[std::size_t(p.source)] < segment_of_[i])
-                add_replay(segments_[std::size_t(segment_of_[i])], std::size_t(p.source));
+    for (std::size_t e = 0; e < net_.exits.size(); ++e) exit_population_.push_back(net_.find(net_.exits[e].at));
     cuts_ = find_cuts(net_);
-    for (std::size_t c = 0; c < cuts_.size(); ++c) {
-        Segment& seg = segments_[std::size_t(segment_of_[std::size_t(cuts_[c].first_target)])];
-        seg.cuts.push_back(c);
-        for (int src : cuts_[c].sources) {
+    for (const Cut& cut : cuts_)
+        for (int src : cut.sources)
             if (src == 0 && opt_.encode == Encoding::Current)
-                throw Error("population '" + net_.populations[std::size_t(cuts_[c].first_target)].name + "' on device '" +
-                            cuts_[c].to + "' reads the input across a cut, which carries no spikes with --encode current");
-            if (segment_of_[std::size_t(src)] < segment_of_[std::size_t(cuts_[c].first_target)])
-                add_replay(seg, std::size_t(src));
-        }
-    }
-    keep_history_.assign(P, 0);
-    for (Segment& seg : segments_) {
-        std::sort(seg.replay.begin(), seg.replay.end());
-        for (std::size_t src : seg.replay) keep_history_[src] = 1;
-    }
+                throw Error("population '" + net_.populations[std::size_t(cut.first_target)].name + "' on device '" + cut.to +
+                            "' reads the input across a cut, which carries no spikes with --encode current");
     gated_.assign(P, 0);
     for (const Population& pop : net_.populations)
         if (pop.kind == PopulationKind::MaxPool)
             for (const Projection& p : pop.projections) gated_[std::size_t(p.source)] = 1;
-
-    // Layer by layer: every population after the input has one projection of
-    // a kind sim/layerwise.hpp runs, reads an earlier population or the
-    // input (with `current` encoding the whole input is then the constant;
-    // with `poisson` the input's spikes are drawn for every step first, with
-    // the draws of a step-by-step run), and fires as plain IF/LIF neurons
-    // or is a max-pooling gate (not the output). A partition's cuts are
-    // metered afterwards, step by step, from the spike masks of every step.
-    layer_by_layer_ = opt_.step_batches && opt_.kernels == KernelPath::Auto && net_.exits.empty() && P >= 2;
-    const bool current = opt_.encode == Encoding::Current; // else the input spikes, drawn for every step first
-    for (std::size_t i = 1; i < P && layer_by_layer_; ++i) {
-        const Population& pop = net_.populations[i];
-        const bool gate = pop.kind == PopulationKind::MaxPool && i + 1 < P;
-        layer_by_layer_ = (pop.kind == PopulationKind::Spiking || gate) && pop.projections.size() == 1 &&
-                          thresholds_[i].empty() && !pop.neuron.signed_spikes &&
-                          std::size_t(pop.projections[0].source) < i &&
-                          LayerKernel::applies(pop.projections[0], net_.populations[std::size_t(pop.projections[0].source)].shape,
-                                               current && pop.projections[0].source == 0, decay_[i]);
-    }
-    layer_batch_.assign(P, 1);
-    if (layer_by_layer_)
+    for (Watch w : {Watch::None, Watch::Record, Watch::Observe}) plans_[std::size_t(w)] = plan_execution(net_, opt_, w);
+    if (layer_by_layer()) {
+        const bool current = opt_.encode == Encoding::Current;
         for (std::size_t i = 1; i < P; ++i) {
-            const Population& pop = net_.populations[i];
-            const Projection& p = pop.projections[0];
-            layers_.emplace_back(p, net_.populations[std::size_t(p.source)].shape, pop.shape, current && p.source == 0);
-            // A binary dense layer reads each weight word once for 8 steps (as step batches do).
-            if (p.binary && p.kind == ProjectionKind::Dense && p.source > 0 && popcount_ == PopcountIsa::Avx512)
-                layer_batch_[i] = BinaryKernel::max_batch;
-        }
-}
-
-std::vector<Cut> find_cuts(const Network& net) {
-    std::vector<Cut> cuts;
-    if (net.devices.empty()) return cuts;
-    for (std::size_t i = 1; i < net.populations.size(); ++i)
-        for (const Projection& p : net.populations[i].projections) {
-            const std::string& from = net.devices[std::size_t(p.source)];
-            const std::string& to = net.devices[i];
-            if (from == to) continue;
-            auto it = std::find_if(cuts.begin(), cuts.end(), [&](const Cut& c) { return c.from == from && c.to == to; });
-            if (it == cuts.end()) {
-                cuts.push_back({from, to, {}, {}, 0, false, int(i)});
-                it = cuts.end() - 1;
-            }
-            if (std::find(it->sources.begin(), it->sources.end(), p.source) == it->sources.end()) it->sources.push_back(p.source);
-        }
-    for (Cut& c : cuts) {
-        std::sort(c.sources.begin(), c.sources.end());
-        for (int src : c.sources) {
-            const Population& pop = net.populations[std::size_t(src)];
-            c.base.push_back(c.neurons);
-            c.neurons += pop.shape.size();
-            c.signed_spikes |= pop.neuron.signed_spikes;
+            const Projection& p = net_.populations[i].projections[0];
+            layers_.emplace_back(p, net_.populations[std::size_t(p.source)].shape, net_.populations[i].shape,
+                                 current && p.source == 0);
         }
     }
-    return cuts;
 }
 
 void Engine::init(SampleState& s) const {
@@ -308,12 +202,13 @@ void Engine::init(SampleState& s) const {
             if (b) scratch = std::max(scratch, b->scratch_words());
     s.binary_scratch.assign(scratch, 0);
     s.binary_steps.clear();
-    for (std::size_t i = 0; i < P; ++i)
-        for (int slot : batch_slot_[i])
-            if (slot >= 0) {
-                if (s.binary_steps.size() <= std::size_t(slot)) s.binary_steps.resize(std::size_t(slot) + 1);
-                s.binary_steps[std::size_t(slot)].assign(std::size_t(opt_.steps) * std::size_t(net_.populations[i].shape.size()), 0.0f);
-            }
+    for (const ExecutionPlan& plan : plans_)
+        for (std::size_t i = 0; i < plan.batch_slot.size(); ++i)
+            for (int slot : plan.batch_slot[i])
+                if (slot >= 0) {
+                    if (s.binary_steps.size() <= std::size_t(slot)) s.binary_steps.resize(std::size_t(slot) + 1);
+                    s.binary_steps[std::size_t(slot)].assign(std::size_t(opt_.steps) * std::size_t(net_.populations[i].shape.size()), 0.0f);
+                }
     s.prediction_at.assign(checkpoints_.size(), 0);
     s.history.resize(P);
     s.history_negative.resize(P);
@@ -330,15 +225,16 @@ void Engine::init(SampleState& s) const {
     s.cut_used.assign(cuts_.size(), 0);
     s.step_masks.assign(P, {});
     s.layer_scratch.clear();
-    if (layer_by_layer_) {
+    if (layer_by_layer()) {
+        const std::vector<int>& kernel_steps = plan(Watch::None).kernel_steps;
         // With Poisson encoding the input's spikes too, drawn for every step first.
         if (opt_.encode == Encoding::Poisson)
             s.step_masks[0].assign(std::size_t(opt_.steps) * mask_stride(net_.input().shape.size()), 0);
         for (std::size_t i = 1; i < P; ++i) {
             s.step_masks[i].assign(std::size_t(opt_.steps) * mask_stride(net_.populations[i].shape.size()), 0);
-            s.layer_scratch.resize(std::max(s.layer_scratch.size(), layers_[i - 1].scratch_entries(layer_batch_[i])));
+            s.layer_scratch.resize(std::max(s.layer_scratch.size(), layers_[i - 1].scratch_entries(kernel_steps[i])));
             s.layer_current.resize(std::max(s.layer_current.size(),
-                                            std::size_t(layer_batch_[i]) * std::size_t(net_.populations[i].shape.size())));
+                                            std::size_t(kernel_steps[i]) * std::size_t(net_.populations[i].shape.size())));
         }
         const std::int64_t n_out = net_.populations[P - 1].shape.size();
         s.snapshot_v.assign(checkpoints_.size() * std::size_t(n_out), 0.0f);
@@ -486,7 +382,7 @@ std::size_t integrate_spikes(float* __restrict v, float* __restrict current, con
 
 } // namespace
 
-void Engine::step_population(std::size_t i, int t, std::int64_t sample, SampleState& s,
+void Engine::step_population(const ExecutionPlan& plan, std::size_t i, int t, std::int64_t sample, SampleState& s,
                              std::vector<Spike>* recorded) const {
     const std::size_t P = net_.populations.size();
     const Population& pop = net_.populations[i];
@@ -539,7 +435,7 @@ void Engine::step_population(std::size_t i, int t, std::int64_t sample, SampleSt
             const auto& src_spikes = s.spikes[std::size_t(p.source)];
             if (src_spikes.empty()) continue;
             events = true;
-            if (const int slot = batch_slot_[i][k]; slot >= 0) {
+            if (const int slot = plan.batch_slot[i][k]; slot >= 0) {
                 // Computed at the start of the segment (and counted there): add this step's row,
                 // which holds exactly what accumulate() would have added.
                 const std::size_t n = cur.size();
@@ -732,8 +628,7 @@ void Engine::run_sample(const float* x, std::int64_t sample, SampleState& s, std
     const Shape& in_shape = net_.input().shape;
     const std::int64_t n_in = in_shape.size();
     const int T = opt_.steps;
-    if (on_step && segments_.size() > 1 && net_.exits.empty())
-        throw InternalError("run_sample: a step observer needs RunOptions::step_batches off");
+    const ExecutionPlan& plan = this->plan(on_step ? Watch::Observe : recorded ? Watch::Record : Watch::None);
     for (std::size_t i = 0; i < P; ++i) {
         const NeuronParams& n = net_.populations[i].neuron;
         std::fill(s.v[i].begin(), s.v[i].end(), n.v_init * n.v_th);
@@ -770,11 +665,11 @@ void Engine::run_sample(const float* x, std::int64_t sample, SampleState& s, std
             s.input_values.push_back(x[j]);
         }
 
-    if (layer_by_layer_ && !recorded && !on_step) {
+    if (plan.schedule == Schedule::LayerByLayer) {
         run_layers(sample, s);
         return;
     }
-    for (const Segment& seg : segments_) {
+    for (const Stage& seg : plan.stages) {
         // Constant current: bias, and with `current` encoding the projected input.
         for (std::size_t i = std::max<std::size_t>(seg.first, 1); i <= seg.last; ++i) {
             set_constant(i, s);
@@ -788,7 +683,7 @@ void Engine::run_sample(const float* x, std::int64_t sample, SampleState& s, std
             // Every step's input of a binary dense projection, 8 steps per pass over its bits.
             const std::size_t src = std::size_t(net_.populations[i].projections[k].source);
             const std::size_t n = std::size_t(net_.populations[i].shape.size());
-            auto& rows = s.binary_steps[std::size_t(batch_slot_[i][k])];
+            auto& rows = s.binary_steps[std::size_t(plan.batch_slot[i][k])];
             std::fill(rows.begin(), rows.end(), -0.0f); // −0 + x = x exactly, for every x
             std::array<std::span<const std::int32_t>, BinaryKernel::max_batch> lists;
             std::array<float*, BinaryKernel::max_batch> outs;
@@ -844,9 +739,9 @@ void Engine::run_sample(const float* x, std::int64_t sample, SampleState& s, std
                 for (std::int32_t j : s.negative[src]) --s.counts[src][std::size_t(j)];
             }
             for (std::size_t i = std::max<std::size_t>(seg.first, 1); i <= seg.last; ++i)
-                step_population(i, t, sample, s, recorded);
+                step_population(plan, i, t, sample, s, recorded);
             for (std::size_t i = seg.first; i <= seg.last; ++i)
-                if (keep_history_[i]) {
+                if (plan.keep_history[i]) {
                     s.history[i].insert(s.history[i].end(), s.spikes[i].begin(), s.spikes[i].end());
                     s.history_at[i].push_back(std::int32_t(s.history[i].size()));
                     s.history_negative[i].insert(s.history_negative[i].end(), s.negative[i].begin(), s.negative[i].end());
@@ -886,7 +781,7 @@ void Engine::run_sample(const float* x, std::int64_t sample, SampleState& s, std
                     // it was sent all the same, so the cuts it meters count it.
                     for (std::size_t c : seg.cuts) {
                         bool all_replayed = true;
-                        for (int src : cuts_[c].sources) all_replayed &= segment_of_[std::size_t(src)] < segment_of_[seg.last];
+                        for (int src : cuts_[c].sources) all_replayed &= plan.stage_of[std::size_t(src)] < plan.stage_of[seg.last];
                         if (all_replayed)
                             for (int rest = done; rest < T; ++rest) meter_cut(c, s, rest, true);
                     }
@@ -959,7 +854,7 @@ void Engine::run_layers(std::int64_t sample, SampleState& s) const {
         r.project = [&at](std::span<const std::int32_t> units, float* current) {
             return at.engine->project(at.i, 0, units, nullptr, *at.s, current);
         };
-        r.batch = layer_batch_[i];
+        r.batch = plan(Watch::None).kernel_steps[i];
         if (r.batch > 1)
             r.project_batch = [&at](std::span<const std::span<const std::int32_t>> lists, float* const* currents) {
                 const std::int64_t ops = at.engine->binary_kernels_[at.i][0]->accumulate_batch(lists, at.s->binary_scratch.data(),
@@ -1024,6 +919,8 @@ RunResult simulate(const Network& net, const Dataset& data, const RunOptions& op
     r.samples = n;
     r.readout = engine.readout_kind();
     r.checkpoints = engine.checkpoints();
+    r.plan = engine.plan(Watch::None);
+    if (std::min(opt.record_samples, n) > 0) r.record_plan = engine.plan(Watch::Record);
     const std::size_t C = r.checkpoints.size();
     std::vector<int> predictions_at(static_cast<std::size_t>(n) * C);
     std::vector<std::int64_t> spikes(static_cast<std::size_t>(n) * P), ops(static_cast<std::size_t>(n) * P),
@@ -1045,9 +942,9 @@ RunResult simulate(const Network& net, const Dataset& data, const RunOptions& op
         return s;
     });
     std::atomic<std::int64_t> done{0};
-    std::mutex print_mutex;
+    std::mutex progress_mutex;
     const auto start = std::chrono::steady_clock::now();
-    auto last_print = start;
+    auto last_report = start;
     tbb::task_arena arena(opt.threads);
     arena.execute([&] {
         tbb::parallel_for(tbb::blocked_range<std::int64_t>(0, n, 4), [&](const auto& range) {
@@ -1083,22 +980,19 @@ RunResult simulate(const Network& net, const Dataset& data, const RunOptions& op
                     cut_used[si * K + c] = s.cut_used[c];
                 }
                 const std::int64_t d = ++done;
-                if (opt.progress) {
-                    std::unique_lock lock(print_mutex, std::try_to_lock);
+                if (opt.progress && d < n) { // the last call comes after the loop, from this thread
+                    std::unique_lock lock(progress_mutex, std::try_to_lock);
                     const auto now = std::chrono::steady_clock::now();
-                    if (lock.owns_lock() && (now - last_print > std::chrono::milliseconds(500) || d == n)) {
-                        last_print = now;
-                        const double secs = std::chrono::duration<double>(now - start).count();
-                        std::fprintf(stderr, "\r%lld/%lld samples, %.1f samples/s   ", (long long)d, (long long)n,
-                                     secs > 0 ? double(d) / secs : 0.0);
-                        std::fflush(stderr);
+                    if (lock.owns_lock() && now - last_report > std::chrono::milliseconds(500)) {
+                        last_report = now;
+                        opt.progress(d, n, std::chrono::duration<double>(now - start).count());
                     }
                 }
             }
         });
     });
-    if (opt.progress) std::fprintf(stderr, "\n");
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (opt.progress) opt.progress(n, n, r.seconds);
     // Merge in sample order: sums do not depend on how samples were split.
     r.correct_at.assign(C, 0);
     r.predictions.resize(std::size_t(n));

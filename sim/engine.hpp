@@ -19,12 +19,15 @@
 #include "sim/binary_kernels.hpp"
 #include "sim/kernels.hpp"
 #include "sim/layerwise.hpp"
+#include "sim/options.hpp"
+#include "sim/plan.hpp"
 #include "sim/traffic.hpp"
 #include "snn/dataset.hpp"
 #include "snn/network.hpp"
 
 #include <oneapi/tbb/cache_aligned_allocator.h>
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -33,47 +36,6 @@
 #include <vector>
 
 namespace snn {
-
-enum class Encoding { Current, Poisson };
-
-// Which kernels carry spikes into a population. Every choice gives the same
-// currents bit for bit (the tests check it); Auto is the fastest, the others
-// exist to test and measure the paths one at a time.
-//   Auto       ProjectionKernel, Conv2D choosing scatter or gather per step
-//   Reference  the plain snn::scatter
-//   Event      ProjectionKernel, always scatter
-//   Gather     ProjectionKernel, Conv2D always gather
-enum class KernelPath { Auto, Reference, Event, Gather };
-KernelPath kernel_path_from(const std::string&); // "auto", "reference", "event" or "gather"
-Encoding encoding_from(const std::string&);
-const char* to_string(Encoding);
-
-struct RunOptions {
-    int steps = 64;
-    Encoding encode = Encoding::Current;
-    float max_rate = 1.0f; // Poisson: spike probability per step of a pixel at 1.0
-    std::optional<Readout> readout;    // unset: the network's own (Network::readout)
-    std::uint64_t seed = 1;
-    int threads = 1;
-    std::int64_t record_samples = 0; // keep the spike trains of the first K samples
-    bool progress = false;            // print samples done and samples/s to stderr
-    KernelPath kernels = KernelPath::Auto;
-    // Binary projections: the popcount implementation (KernelPath::Reference
-    // always takes the scalar one); unset: the best this CPU has. All give
-    // identical currents.
-    std::optional<PopcountIsa> popcount;
-    // A binary dense projection whose source can run ahead of it (a network
-    // without exits or partitions, AVX-512) gets its input for up to 8 steps
-    // per pass over its weight bits (BinaryKernel::accumulate_batch): the
-    // engine runs the populations before it for all steps first and replays
-    // their spikes. Same spikes and counts as step by step (tested). Off for
-    // callers that watch the network step by step (Engine::StepObserver).
-    // It also lets a network of supported layers without exits or partitions
-    // run layer by layer (sim/layerwise.hpp), each population for all steps
-    // before the next, with `current` encoding and the Auto kernel path, when
-    // no spikes are recorded. Same spikes, membranes and counts (tested).
-    bool step_batches = true;
-};
 
 // Checkpoint steps: the powers of two below `steps`, and `steps`.
 std::vector<int> checkpoint_steps(int steps);
@@ -154,17 +116,6 @@ struct SampleState {
     int prediction = 0;                                // the class returned
 };
 
-// A cut: the source populations on device `from` whose spikes a population
-// on device `to` reads.
-struct Cut {
-    std::string from, to;
-    std::vector<int> sources;       // population indices, ascending
-    std::vector<std::int64_t> base; // address of each source's unit 0 on the cut
-    std::int64_t neurons = 0;       // Σ neurons of the sources
-    bool signed_spikes = false;
-    int first_target = -1;          // the earliest population on `to` that reads a source
-};
-std::vector<Cut> find_cuts(const Network& net);
 
 // A network made ready for the engine: with Poisson input, projections from
 // the input carry 1/max_rate so the expected input current equals the pixel.
@@ -183,25 +134,16 @@ public:
                     const StepObserver* on_step = nullptr) const;
     int readout(const SampleState& s) const; // the predicted class, by RunOptions::readout
     // Whether run_sample runs this network layer by layer (when it records no spikes and has no observer).
-    bool layer_by_layer() const { return layer_by_layer_; }
+    bool layer_by_layer() const { return plan(Watch::None).schedule == Schedule::LayerByLayer; }
+    // The plan a sample runs by, given who watches it (run_sample: an observer, else a recorder, else none).
+    const ExecutionPlan& plan(Watch w) const { return plans_[std::size_t(w)]; }
     const std::vector<Cut>& cuts() const { return cuts_; }
     // The logits of exit `e` after `steps` steps: classifier(rates) + bias, or for
     // an exit on the output's own readout, its rate × λ.
     void exit_logits(const SampleState& s, std::size_t e, int steps, std::vector<double>& logits) const;
 
 private:
-    // Populations [first, last] run for every step before the next segment
-    // starts; a segment ends at each population that carries an exit.
-    struct Segment {
-        std::size_t first, last;
-        int exit = -1;                  // index into net_.exits, or −1
-        std::vector<std::size_t> replay; // earlier populations it reads, replayed from history
-        std::vector<std::size_t> cuts;   // cuts metered while it runs
-        // Binary dense projections (population, projection) whose source is in
-        // an earlier segment: their input for every step is computed at the start.
-        std::vector<std::pair<std::size_t, std::size_t>> batched;
-    };
-    void step_population(std::size_t i, int t, std::int64_t sample, SampleState& s,
+    void step_population(const ExecutionPlan& plan, std::size_t i, int t, std::int64_t sample, SampleState& s,
                          std::vector<Spike>* recorded) const;
     void meter_cut(std::size_t c, SampleState& s, int t, bool from_history) const;
     // Population i's constant current: bias, and with `current` encoding the projected input.
@@ -223,10 +165,7 @@ private:
     std::vector<int> checkpoints_;
     std::vector<float> decay_; // per population: exp(−1/τ) for LIF, 1 for IF
     Readout readout_;
-    std::vector<Segment> segments_;
     std::vector<int> exit_population_; // per exit
-    std::vector<int> segment_of_;      // per population
-    std::vector<std::uint8_t> keep_history_; // per population: read by a later segment
     std::vector<std::uint8_t> gated_;        // per population: read by a max-pooling gate (keeps last_spike)
     // A max-pooling gate's geometry (empty for other populations): per input
     // unit the outputs whose window holds it, per output unit its inputs in
@@ -238,13 +177,11 @@ private:
     std::vector<Cut> cuts_;
     std::vector<std::vector<ProjectionKernel>> kernels_; // per population, per projection
     std::vector<std::vector<std::shared_ptr<const BinaryKernel>>> binary_kernels_; // per population, per projection (null: not binary)
-    std::vector<std::vector<int>> batch_slot_; // per population, per projection: its SampleState::binary_steps slot, or −1
     PopcountIsa popcount_ = PopcountIsa::Scalar;
     std::vector<std::vector<float>> thresholds_; // per population: v_th + theta per unit, or empty (one v_th)
     int classes_ = 0;                            // the assignment readout's classes
-    bool layer_by_layer_ = false;
-    std::vector<LayerKernel> layers_; // per population after the input, when layer_by_layer_
-    std::vector<int> layer_batch_;    // per population: steps per call of a generic layer's kernel (8: binary dense)
+    std::array<ExecutionPlan, 3> plans_;   // by Watch
+    std::vector<LayerKernel> layers_; // per population after the input, when plan(Watch::None) is layer by layer
 };
 
 struct RunResult {
@@ -267,6 +204,8 @@ struct RunResult {
     std::vector<std::int64_t> cut_used;             // per cut: samples whose spikes crossed it
     double steps_sum = 0;                           // Σ over samples of the step at which each stopped
     std::vector<Spike> recorded;                    // sorted by sample
+    ExecutionPlan plan;                             // how the samples ran
+    std::optional<ExecutionPlan> record_plan;       // how the recorded samples ran, if any were
     double seconds = 0;
 };
 

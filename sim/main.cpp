@@ -115,7 +115,7 @@ struct RunArgs {
     int steps = 64, threads = default_threads();
     double max_rate = 1.0;
     std::uint64_t seed = 1;
-    bool no_dnn = false, quiet = false, no_step_batches = false;
+    bool no_dnn = false, quiet = false, no_step_batches = false, no_layer_by_layer = false;
     bool steps_given = false, max_rate_given = false; // else the network's own, where it states them
 };
 
@@ -126,6 +126,7 @@ int cmd_run(const RunArgs& a) {
     opt.kernels = kernel_path_from(a.kernels);
     if (a.popcount != "auto") opt.popcount = popcount_isa_from(a.popcount);
     opt.step_batches = !a.no_step_batches;
+    opt.layer_by_layer = !a.no_step_batches && !a.no_layer_by_layer;
     if (!a.readout.empty()) opt.readout = readout_from(a.readout);
     opt.max_rate = float(a.max_rate);
     opt.seed = a.seed;
@@ -134,7 +135,13 @@ int cmd_run(const RunArgs& a) {
     if (a.steps < 1) throw Error("--steps must be at least 1");
     opt.record_samples = a.record.empty() ? 0 : a.record_samples;
     if (!a.record.empty() && a.record_samples < 1) throw Error("--record-samples must be at least 1");
-    opt.progress = !a.quiet && isatty(STDERR_FILENO);
+    if (!a.quiet && isatty(STDERR_FILENO))
+        opt.progress = [](std::int64_t done, std::int64_t total, double seconds) {
+            std::fprintf(stderr, "\r%lld/%lld samples, %.1f samples/s   ", (long long)done, (long long)total,
+                         seconds > 0 ? double(done) / seconds : 0.0);
+            if (done == total) std::fprintf(stderr, "\n");
+            std::fflush(stderr);
+        };
     Network net = load(a.network);
     // A learned layer states the steps and Poisson rate it was made for.
     if (!a.steps_given && net.steps > 0) opt.steps = net.steps;
@@ -226,6 +233,9 @@ int main(int argc, char** argv) {
                   "Run step by step: no population runs all its steps before the next (layer by layer), and binary "
                   "dense layers take their input one step at a time instead of 8 steps per pass over their bits "
                   "(same results; to measure the difference)");
+    run->add_flag("--no-layer-by-layer", ra.no_layer_by_layer,
+                  "Run in stages, populations in lock step, where layer by layer would apply; binary dense layers "
+                  "still take 8 steps per pass (same results; to measure the difference)");
     run->add_option("--readout", ra.readout,
                     "Output read as spike counts (spikes) or as a non-spiking integrator (membrane); default: the network's own");
     auto* max_rate_opt =

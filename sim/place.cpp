@@ -173,20 +173,19 @@ PlaceResult place_exits(const Network& net_in, const Dataset& train, const Datas
     }
 
     // 2. One pass over the validation data, watching every candidate at every observation step.
-    struct Watch {
+    struct Seen {
         int pred;
         float entropy, max_prob;
     };
     const std::int64_t N = val.size();
     const std::size_t W = C + 1; // candidates, then the output's own readout
-    std::vector<Watch> watch(std::size_t(N) * O * W);
+    std::vector<Seen> watch(std::size_t(N) * O * W);
     std::vector<double> ops(std::size_t(N) * O * P);  // cumulative synaptic ops per population
     std::vector<double> spikes(std::size_t(N) * O * C); // cumulative spikes of each candidate
     std::vector<int> final_pred(static_cast<std::size_t>(N));
     RunOptions ro;
     ro.steps = o.steps;
     ro.threads = o.threads;
-    ro.step_batches = false; // candidates are watched step by step
     const Engine engine(net, ro);
     for_each_sample(engine, val, o.threads, [&](std::int64_t i, SampleState& s) {
         std::vector<double> logits(static_cast<std::size_t>(classes));
@@ -226,7 +225,7 @@ PlaceResult place_exits(const Network& net_in, const Dataset& train, const Datas
     });
 
     // 3. Every configuration, scored from what was watched.
-    const auto confident = [&](const Watch& w, double threshold) {
+    const auto confident = [&](const Seen& w, double threshold) {
         return o.rule == ExitRule::Entropy ? double(w.entropy) < threshold : double(w.max_prob) > threshold;
     };
     const auto on_schedule = [&](std::size_t oi, int check) {
@@ -252,7 +251,7 @@ PlaceResult place_exits(const Network& net_in, const Dataset& train, const Datas
                 for (std::size_t oi = 0; oi < O && pred < 0; ++oi) {
                     if (!on_schedule(oi, k1)) continue;
                     ++checks_made;
-                    const Watch& w = watch[(si * O + oi) * W + std::size_t(ci)];
+                    const Seen& w = watch[(si * O + oi) * W + std::size_t(ci)];
                     if (confident(w, th1)) {
                         // Left here: the first segment ran to this step, the classifier added a
                         // row per spike and did `classes` multiply-adds per check.

@@ -11,6 +11,46 @@
 
 namespace snn {
 
+nlohmann::json plan_json(const Network& net, const ExecutionPlan& plan) {
+    using json = nlohmann::json;
+    json j;
+    j["schedule"] = to_string(plan.schedule);
+    j["why"] = plan.why;
+    json blocks = json::array();
+    const auto names = [&](std::size_t first, std::size_t last) {
+        json a = json::array();
+        for (std::size_t i = first; i <= last; ++i) a.push_back(net.populations[i].name);
+        return a;
+    };
+    if (plan.schedule == Schedule::LayerByLayer) {
+        // One block a population: all steps, [0, T), before the next.
+        for (std::size_t i = 1; i < net.populations.size(); ++i)
+            blocks.push_back({{"populations", names(i, i)},
+                              {"steps_per_block", plan.block_steps[i]},
+                              {"kernel_steps", plan.kernel_steps[i]}});
+    } else {
+        for (const Stage& st : plan.stages) {
+            json b{{"populations", names(st.first, st.last)}, {"steps_per_block", 1}, {"ends", st.why}};
+            if (st.exit >= 0) {
+                const Exit& e = net.exits[std::size_t(st.exit)];
+                b["exit"] = e.name;
+                b["check_every"] = e.check_every;
+            }
+            json replay = json::array(), batched = json::array();
+            for (std::size_t src : st.replay) replay.push_back(net.populations[src].name);
+            for (const auto& [i, k] : st.batched)
+                batched.push_back({{"population", net.populations[i].name},
+                                   {"layer", net.populations[i].projections[k].layer},
+                                   {"kernel_steps", plan.kernel_steps[i]}});
+            b["replays"] = replay;
+            b["batched"] = batched;
+            blocks.push_back(b);
+        }
+    }
+    j["blocks"] = blocks;
+    return j;
+}
+
 nlohmann::json report_json(const Network& net, const RunResult& r, const RunInfo& info) {
     using json = nlohmann::json;
     const double n = double(std::max<std::int64_t>(r.samples, 1));
@@ -186,6 +226,8 @@ nlohmann::json report_json(const Network& net, const RunResult& r, const RunInfo
     j["cuts"] = cuts;
     if (!net.devices.empty()) j["partition"] = partition_spec(net);
 
+    j["execution"] = plan_json(net, r.plan);
+    if (r.record_plan) j["execution"]["recorded_samples"] = plan_json(net, *r.record_plan);
     j["seconds"] = r.seconds;
     j["samples_per_second"] = r.seconds > 0 ? double(r.samples) / r.seconds : 0.0;
     return j;
@@ -275,6 +317,11 @@ std::string report_table(const nlohmann::json& j) {
     std::snprintf(buf, sizeof buf, "%.1f samples/s on %d thread(s)\n", j["samples_per_second"].get<double>(),
                   j["threads"].get<int>());
     o << buf;
+    if (j.contains("execution")) {
+        const auto& x = j["execution"];
+        o << "schedule: " << x["schedule"].get<std::string>() << ", " << x["blocks"].size() << " block(s) ("
+          << x["why"].get<std::string>() << ")\n";
+    }
     return o.str();
 }
 

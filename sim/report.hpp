@@ -18,6 +18,8 @@ struct RunInfo {
 };
 
 nlohmann::json report_json(const Network& net, const RunResult& r, const RunInfo& info);
+// The report's "execution": the schedule, why, and its blocks of populations with their steps per call.
+nlohmann::json plan_json(const Network& net, const ExecutionPlan& plan);
 std::string report_table(const nlohmann::json& report);
 
 // Writes `text` to `path` through a temporary file (never half-written).

@@ -225,9 +225,11 @@ TEST_CASE("a binary network gives the same spikes with every popcount implementa
     plain.kernels = KernelPath::Auto;
     plain.popcount = std::nullopt;
     plain.step_batches = false;
+    plain.layer_by_layer = false;
     plain.encode = Encoding::Poisson;
     RunOptions batched = plain;
     batched.step_batches = true;
+    batched.layer_by_layer = true;
     const RunResult a = simulate(net, data, plain), b = simulate(net, data, batched);
     CHECK(a.predictions == b.predictions);
     CHECK(a.spikes == b.spikes);

@@ -289,6 +289,7 @@ TEST_CASE("networks and runs that layer by layer does not cover run step by step
     CHECK(Engine(net, o).layer_by_layer());
     RunOptions step_by_step = o;
     step_by_step.step_batches = false;
+    step_by_step.layer_by_layer = false;
     CHECK_FALSE(Engine(net, step_by_step).layer_by_layer());
     RunOptions poisson = o;
     poisson.encode = Encoding::Poisson;

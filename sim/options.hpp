@@ -1,0 +1,59 @@
+#pragma once
+// What a run is asked to do: encoding, steps, kernels, schedules, threads and
+// the context the library reports to (progress). The CLI fills it from flags;
+// the library never reads flags or prints.
+#include "sim/binary_kernels.hpp"
+#include "snn/network.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+namespace snn {
+
+enum class Encoding { Current, Poisson };
+
+// Which kernels carry spikes into a population. Every choice gives the same
+// currents bit for bit (the tests check it); Auto is the fastest, the others
+// exist to test and measure the paths one at a time.
+//   Auto       ProjectionKernel, Conv2D choosing scatter or gather per step
+//   Reference  the plain snn::scatter
+//   Event      ProjectionKernel, always scatter
+//   Gather     ProjectionKernel, Conv2D always gather
+enum class KernelPath { Auto, Reference, Event, Gather };
+KernelPath kernel_path_from(const std::string&); // "auto", "reference", "event" or "gather"
+Encoding encoding_from(const std::string&);
+const char* to_string(Encoding);
+
+// Called by simulate() as samples finish: samples done, samples in all,
+// seconds since the run started. From any thread, one call at a time.
+using ProgressCallback = std::function<void(std::int64_t done, std::int64_t total, double seconds)>;
+
+struct RunOptions {
+    int steps = 64;
+    Encoding encode = Encoding::Current;
+    float max_rate = 1.0f; // Poisson: spike probability per step of a pixel at 1.0
+    std::optional<Readout> readout;    // unset: the network's own (Network::readout)
+    std::uint64_t seed = 1;
+    int threads = 1;
+    std::int64_t record_samples = 0; // keep the spike trains of the first K samples
+    ProgressCallback progress;        // unset: nothing is reported while the run goes on
+    KernelPath kernels = KernelPath::Auto;
+    // Binary projections: the popcount implementation (KernelPath::Reference
+    // always takes the scalar one); unset: the best this CPU has. All give
+    // identical currents.
+    std::optional<PopcountIsa> popcount;
+    // The two schedules beside plain step by step (sim/plan.hpp says when
+    // each applies); each gives the same spikes, membranes and counts as step
+    // by step (tested), and each can be turned off to measure or test the
+    // other paths.
+    //   step_batches   a binary dense projection whose source can run ahead
+    //                  of it gets its input for up to 8 steps per pass over
+    //                  its weight bits (BinaryKernel::accumulate_batch)
+    //   layer_by_layer each population runs all steps before the next
+    bool step_batches = true;
+    bool layer_by_layer = true;
+};
+
+} // namespace snn
