@@ -2,6 +2,7 @@
 
 #include "convert/normalize.hpp"
 #include "sim/engine.hpp"
+#include "sim/readout.hpp"
 #include "snn/error.hpp"
 
 #include <oneapi/tbb/blocked_range.h>
@@ -24,8 +25,6 @@ CalibrateScore score(const Network& net, const Dataset& data, int steps, int thr
     opt.threads = threads;
     const Engine engine(net, opt);
     const std::size_t out = net.populations.size() - 1;
-    const NeuronParams& neuron = net.output().neuron;
-    const double lambda = net.output().scale;
     const std::int64_t n = data.size();
     std::vector<int> right(std::size_t(n), 0);
     std::vector<double> loss(std::size_t(n), 0.0);
@@ -43,18 +42,11 @@ CalibrateScore score(const Network& net, const Dataset& data, int steps, int thr
                 engine.run_sample(data.sample(i), i, s, nullptr);
                 const int label = data.y[std::size_t(i)];
                 right[std::size_t(i)] = engine.readout(s) == label;
-                // Output rate: (spikes·v_th + what is left on the membrane − where it started) / (T·v_th),
-                // times λ: the DNN logit it stands for.
-                const std::size_t classes = s.v[out].size();
-                logit.resize(classes);
+                // The DNN logits the output's rates stand for.
+                rate_logits(net.output(), s.counts[out].data(), s.v[out].data(), steps, logit);
+                const std::size_t classes = logit.size();
                 double top = -std::numeric_limits<double>::infinity();
-                for (std::size_t j = 0; j < classes; ++j) {
-                    const double rate = (double(s.counts[out][j]) * neuron.v_th + s.v[out][j] -
-                                         double(neuron.v_init) * neuron.v_th) /
-                                        (double(steps) * neuron.v_th);
-                    logit[j] = rate * lambda;
-                    top = std::max(top, logit[j]);
-                }
+                for (double z : logit) top = std::max(top, z);
                 double sum = 0;
                 for (double z : logit) sum += std::exp(z - top);
                 const double wanted = label >= 0 && std::size_t(label) < classes ? logit[std::size_t(label)] : top;

@@ -3,6 +3,7 @@
 #include "convert/dnn.hpp"
 #include "sim/exits.hpp"
 #include "sim/kernels.hpp"
+#include "sim/readout.hpp"
 #include "snn/binary.hpp"
 #include "snn/error.hpp"
 #include "snn/window.hpp"
@@ -51,14 +52,6 @@ std::vector<int> checkpoint_steps(int steps) {
     for (int t = 1; t < steps; t *= 2) c.push_back(t);
     c.push_back(steps);
     return c;
-}
-
-StepDraws::StepDraws(std::uint64_t seed, std::uint64_t sample, std::uint64_t layer, std::uint64_t step)
-    : key_(mix(mix(mix(seed) ^ sample) ^ (layer << 32 | (step & 0xffffffffULL)))) {}
-
-float uniform_draw(std::uint64_t seed, std::uint64_t sample, std::uint64_t layer, std::uint64_t step,
-                   std::uint64_t unit) {
-    return StepDraws(seed, sample, layer, step)(unit);
 }
 
 Engine::Engine(const Network& net, const RunOptions& options)
@@ -261,13 +254,7 @@ void Engine::exit_logits(const SampleState& s, std::size_t e, int steps, std::ve
     const Exit& ex = net_.exits[e];
     const std::size_t at = std::size_t(exit_population_[e]);
     if (ex.weights.empty()) {
-        // The output's own readout: rate = (spikes·v_th + v − v_init·v_th)/(t·v_th), as a DNN logit rate·λ.
-        const Population& out = net_.populations[at];
-        const double v_th = out.neuron.v_th;
-        logits.resize(s.v[at].size());
-        for (std::size_t j = 0; j < logits.size(); ++j)
-            logits[j] = (double(s.counts[at][j]) * v_th + s.v[at][j] - double(out.neuron.v_init) * v_th) /
-                        (double(steps) * v_th) * out.scale;
+        rate_logits(net_.populations[at], s.counts[at].data(), s.v[at].data(), steps, logits);
         return;
     }
     // exit_score holds Σ over spikes of the classifier rows: W·counts; rates are counts/t.
@@ -600,16 +587,15 @@ void Engine::draw_input(std::int64_t sample, SampleState& s) const {
     auto& last = s.last_spike[0];
     std::int64_t total = 0;
     for (int t = 0; t < opt_.steps; ++t) {
-        const StepDraws draw(opt_.seed, std::uint64_t(sample), 0, std::uint64_t(t));
         std::uint16_t* row = masks.data() + std::size_t(t) * stride;
-        for (std::size_t k = 0; k < s.input_units.size(); ++k) {
-            const std::int32_t j = s.input_units[k];
-            if (!(draw(std::uint64_t(j)) < s.input_values[k] * opt_.max_rate)) continue;
-            row[std::size_t(j) / 16] |= std::uint16_t(1u << (j % 16));
-            ++counts[std::size_t(j)];
-            last[std::size_t(j)] = t;
-            ++total;
-        }
+        poisson_step(opt_.seed, std::uint64_t(sample), 0, t, s.input_units,
+                     [&](std::size_t k) { return s.input_values[k] * opt_.max_rate; },
+                     [&](std::int32_t j) {
+                         row[std::size_t(j) / 16] |= std::uint16_t(1u << (j % 16));
+                         ++counts[std::size_t(j)];
+                         last[std::size_t(j)] = t;
+                         ++total;
+                     });
     }
     s.spike_total[0] += total;
 }
@@ -710,11 +696,9 @@ void Engine::run_sample(const float* x, std::int64_t sample, SampleState& s, std
             if (seg.first == 0 && opt_.encode == Encoding::Poisson) {
                 auto& sp = s.spikes[0];
                 sp.clear();
-                const StepDraws draw(opt_.seed, std::uint64_t(sample), 0, std::uint64_t(t));
-                for (std::size_t k = 0; k < s.input_units.size(); ++k) {
-                    const std::int32_t j = s.input_units[k];
-                    if (draw(std::uint64_t(j)) < s.input_values[k] * opt_.max_rate) sp.push_back(j);
-                }
+                poisson_step(opt_.seed, std::uint64_t(sample), 0, t, s.input_units,
+                             [&](std::size_t k) { return s.input_values[k] * opt_.max_rate; },
+                             [&](std::int32_t j) { sp.push_back(j); });
                 s.spike_total[0] += std::int64_t(sp.size());
                 // Input spike counts, for a max-pooling gate right on the input.
                 for (std::int32_t j : sp) {

@@ -17,6 +17,7 @@
 // from a counter-based stream keyed by (seed, sample, layer, step), so results
 // do not depend on the number of threads.
 #include "sim/binary_kernels.hpp"
+#include "sim/encode.hpp"
 #include "sim/kernels.hpp"
 #include "sim/layerwise.hpp"
 #include "sim/options.hpp"
@@ -39,27 +40,6 @@ namespace snn {
 
 // Checkpoint steps: the powers of two below `steps`, and `steps`.
 std::vector<int> checkpoint_steps(int steps);
-
-// Uniform draw in [0,1) for unit `unit` of stream (seed, sample, layer, step).
-float uniform_draw(std::uint64_t seed, std::uint64_t sample, std::uint64_t layer, std::uint64_t step,
-                   std::uint64_t unit);
-
-// The draws of one stream (seed, sample, layer, step), its key mixed once:
-// StepDraws(seed, sample, layer, step)(unit) == uniform_draw(seed, sample, layer, step, unit).
-class StepDraws {
-public:
-    StepDraws(std::uint64_t seed, std::uint64_t sample, std::uint64_t layer, std::uint64_t step);
-    float operator()(std::uint64_t unit) const { return float(mix(key_ ^ unit) >> 40) * (1.0f / 16777216.0f); } // 24 bits
-    static std::uint64_t mix(std::uint64_t x) { // splitmix64's finalizer
-        x += 0x9e3779b97f4a7c15ULL;
-        x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-        x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-        return x ^ (x >> 31);
-    }
-
-private:
-    std::uint64_t key_;
-};
 
 struct Spike {
     std::int32_t sample, population, neuron, step;

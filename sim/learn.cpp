@@ -83,11 +83,13 @@ std::vector<std::int32_t> CompetitiveLayer::present(const float* x, std::uint64_
     if (learning) rule_->begin_sample(inputs_, opt_.neurons, StreamKey{opt_.seed, key, layer_index});
     const double rate = opt_.max_rate * intensity;
     std::vector<std::int32_t> winner;
+    std::vector<std::int32_t> lit; // the pixels that can spike
+    for (std::int32_t p = 0; p < inputs_; ++p)
+        if (x[p] > 0) lit.push_back(p);
     for (std::int32_t t = 0; t < opt_.steps; ++t) {
         in_spikes_.clear();
-        for (std::int32_t p = 0; p < inputs_; ++p)
-            if (x[p] > 0 && uniform_draw(opt_.seed, key, input_stream, std::uint64_t(t), std::uint64_t(p)) < x[p] * rate)
-                in_spikes_.push_back(p);
+        poisson_step(opt_.seed, key, input_stream, t, lit, [&](std::size_t k) { return x[lit[k]] * rate; },
+                     [&](std::int32_t p) { in_spikes_.push_back(p); });
         for (double& v : v_) v *= mem_decay_;
         if (gain.empty())
             for (const std::int32_t i : in_spikes_) {

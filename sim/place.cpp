@@ -1,6 +1,7 @@
 #include "sim/place.hpp"
 
 #include "sim/engine.hpp"
+#include "sim/readout.hpp"
 #include "snn/error.hpp"
 #include "snn/memory.hpp"
 
@@ -206,12 +207,7 @@ PlaceResult place_exits(const Network& net_in, const Dataset& train, const Datas
                         logits[std::size_t(c)] = logits[std::size_t(c)] / done + e.bias[std::size_t(c)];
                     spikes[base * C + w] = double(st.spike_total[std::size_t(cand[w])]);
                 } else {
-                    const Population& out = net.output();
-                    const double v_th = out.neuron.v_th;
-                    for (int c = 0; c < classes; ++c)
-                        logits[std::size_t(c)] = (double(st.counts[P - 1][std::size_t(c)]) * v_th + st.v[P - 1][std::size_t(c)] -
-                                                  double(out.neuron.v_init) * v_th) /
-                                                 (double(done) * v_th) * out.scale;
+                    rate_logits(net.output(), st.counts[P - 1].data(), st.v[P - 1].data(), done, logits);
                 }
                 const auto p = softmax(logits);
                 watch[base * W + w] = {int(std::max_element(logits.begin(), logits.end()) - logits.begin()),

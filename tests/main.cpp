@@ -1,2 +1,54 @@
-#define CATCH_CONFIG_MAIN
+// The test program's entry. `snn_tests --require-isa NAME [catch args]` runs
+// the given tests with one instruction set only, or, where this CPU (or, for
+// avx512-float, this build) lacks it, prints "NOT RUN" and exits 77, which
+// CTest reports as a skipped test: a machine without an ISA shows it in the
+// summary instead of passing silently. NAME: a popcount implementation
+// (scalar, avx2, avx512) or avx512-float (the float kernels' AVX-512 paths,
+// compiled in only by native builds on AVX-512 machines, SNN_NATIVE=ON).
+#define CATCH_CONFIG_RUNNER
 #include <catch2/catch.hpp>
+
+#include "sim/binary_kernels.hpp"
+#include "tests/support.hpp"
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace snn::test {
+std::optional<PopcountIsa> required_isa;
+}
+
+int main(int argc, char** argv) {
+    std::vector<char*> args;
+    std::string required;
+    for (int i = 0; i < argc; ++i) {
+        if (std::strcmp(argv[i], "--require-isa") == 0 && i + 1 < argc) {
+            required = argv[++i];
+            continue;
+        }
+        args.push_back(argv[i]);
+    }
+    if (required == "avx512-float") {
+#if !defined(__AVX512F__)
+        std::printf("NOT RUN: this build's float kernels have no AVX-512 paths (a portable build, SNN_NATIVE=OFF, or a "
+                    "CPU without AVX-512F); only their portable bodies were tested\n");
+        return 77;
+#endif
+    } else if (!required.empty()) {
+        try {
+            const snn::PopcountIsa isa = snn::popcount_isa_from(required);
+            if (!snn::popcount_isa_supported(isa)) {
+                std::printf("NOT RUN: this CPU lacks the %s popcount instructions; the binary kernels were not tested "
+                            "with them\n", required.c_str());
+                return 77;
+            }
+            snn::test::required_isa = isa;
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "%s\n", e.what());
+            return 2;
+        }
+    }
+    return Catch::Session().run(int(args.size()), args.data());
+}

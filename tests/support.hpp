@@ -1,5 +1,6 @@
 #pragma once
 // Helpers shared by the tests: a scratch directory and builders for hand-made networks.
+#include "sim/binary_kernels.hpp"
 #include "snn/network.hpp"
 
 #include <sys/wait.h>
@@ -8,12 +9,25 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <string>
 #include <vector>
 
 namespace snn::test {
+
+// Set by `snn_tests --require-isa NAME` (tests/main.cpp): test with this popcount implementation only.
+extern std::optional<PopcountIsa> required_isa;
+
+// The popcount implementations to test: the required one, or every one this CPU has.
+inline std::vector<PopcountIsa> popcount_isas() {
+    if (required_isa) return {*required_isa};
+    std::vector<PopcountIsa> v;
+    for (auto isa : {PopcountIsa::Scalar, PopcountIsa::Avx2, PopcountIsa::Avx512})
+        if (popcount_isa_supported(isa)) v.push_back(isa);
+    return v;
+}
 
 // A fresh directory per test, removed afterwards.
 struct TempDir {

@@ -22,12 +22,7 @@ using namespace snn::test;
 
 namespace {
 
-std::vector<PopcountIsa> supported_isas() {
-    std::vector<PopcountIsa> v;
-    for (auto isa : {PopcountIsa::Scalar, PopcountIsa::Avx2, PopcountIsa::Avx512})
-        if (popcount_isa_supported(isa)) v.push_back(isa);
-    return v;
-}
+std::vector<PopcountIsa> supported_isas() { return test::popcount_isas(); }
 
 std::vector<std::int32_t> random_spikes(std::int64_t n, double rate, std::mt19937& rng) {
     std::bernoulli_distribution spike(rate);
