@@ -3,6 +3,7 @@
 #include "convert/dnn.hpp"
 #include "sim/exits.hpp"
 #include "sim/kernels.hpp"
+#include "sim/neuron.hpp"
 #include "sim/readout.hpp"
 #include "snn/binary.hpp"
 #include "snn/error.hpp"
@@ -131,7 +132,7 @@ Engine::Engine(const Network& net, const RunOptions& options)
         for (std::size_t j = 0; j < pop.theta.size(); ++j) thresholds_.back()[j] += pop.theta[j];
     }
     for (const auto& pop : net_.populations)
-        decay_.push_back(pop.neuron.model == NeuronModel::LIF ? std::exp(-1.0f / pop.neuron.tau_steps) : 1.0f);
+        decay_.push_back(neuron::decay_of(pop.neuron));
 
     const std::size_t P = net_.populations.size();
     for (std::size_t e = 0; e < net_.exits.size(); ++e) exit_population_.push_back(net_.find(net_.exits[e].at));
@@ -313,11 +314,7 @@ void integrate(float* __restrict v, float* __restrict current, const float* __re
             in = current[j];
             current[j] = constant[j];
         }
-        const float vj = v[j] * decay + in;
-        const std::int32_t fire = vj >= v_th;
-        fired[j] = fire;
-        if constexpr (Subtract) v[j] = vj - v_th * float(fire);
-        else v[j] = vj * float(1 - fire);
+        fired[j] = neuron::step<Subtract, neuron::Lanes1<float>>(v[j], in, decay, v_th);
     }
 }
 
@@ -326,8 +323,7 @@ void integrate(float* __restrict v, float* __restrict current, const float* __re
 // written in the same pass: the compare's mask selects the indices of the
 // units that fired, compressed in a register and stored whole (`units` has 16
 // entries to spare). The last, partial block is masked, so every unit goes
-// through the same instructions. The multiply-add is fused, as GCC contracts
-// integrate's v·decay + I on this target. (The memory form of vpcompressd is
+// through the same instructions (neuron::step on 16 lanes). (The memory form of vpcompressd is
 // microcoded on AMD Zen 4, where it took two thirds of a CNN run: perf.)
 // `masks` gets the spikes as 16-unit masks too. Returns the number of spikes.
 template <bool Subtract, bool Events>
@@ -346,9 +342,9 @@ std::size_t integrate_spikes(float* __restrict v, float* __restrict current, con
             store(current + j, in);
             in = c;
         }
-        const __m512 vj = _mm512_fmadd_ps(load(v + j), vd, in);
-        const __mmask16 fire = _mm512_cmp_ps_mask(vj, vt, _CMP_GE_OQ);
-        store(v + j, Subtract ? _mm512_mask_sub_ps(vj, fire, vj, vt) : _mm512_mask_mov_ps(vj, fire, _mm512_setzero_ps()));
+        __m512 vj = load(v + j);
+        const __mmask16 fire = neuron::step<Subtract, neuron::Lanes16>(vj, in, vd, vt);
+        store(v + j, vj);
         masks[j / 16] = fire;
         _mm512_storeu_si512(units + count, _mm512_maskz_compress_epi32(fire, index));
         count += std::size_t(std::popcount(unsigned(fire)));
@@ -443,8 +439,7 @@ void Engine::step_population(const ExecutionPlan& plan, std::size_t i, int t, st
         const float decay = decay_[i];
         // A membrane readout makes the output layer a non-spiking integrator.
         // (The largest float, not infinity: the reset below multiplies it by 0.)
-        const float v_th =
-            readout_ == Readout::Membrane && i == P - 1 ? std::numeric_limits<float>::max() : pop.neuron.v_th;
+        const float v_th = readout_ == Readout::Membrane && i == P - 1 ? neuron::integrator_v_th : pop.neuron.v_th;
         const bool subtract = pop.neuron.reset == ResetMode::Subtract;
         const std::size_t n = v.size();
         s.neuron_updates[i] += std::int64_t(n);
@@ -497,10 +492,7 @@ void Engine::step_population(const ExecutionPlan& plan, std::size_t i, int t, st
         if (pop.neuron.signed_spikes && v_th == pop.neuron.v_th) {
             const auto& cnt = s.counts[i];
             for (std::size_t j = 0; j < n; ++j)
-                if (vp[j] < 0.0f && cnt[j] > 0) {
-                    vp[j] += v_th;
-                    negative.push_back(std::int32_t(j));
-                }
+                if (neuron::take_back(vp[j], cnt[j], v_th)) negative.push_back(std::int32_t(j));
         }
         out.assign(units, units + count);
     }
@@ -526,18 +518,13 @@ void Engine::fire_learned(std::size_t i, bool can_fire, float* v, const float* c
     const std::vector<float>& th = thresholds_[i];
     const float decay = decay_[i];
     const std::size_t n = th.size();
+    using L = neuron::Lanes1<float>;
     if (pop.inhibition == Inhibition::WinnerTakeAll) {
-        std::size_t best = n;
-        float margin = 0;
         for (std::size_t j = 0; j < n; ++j) {
-            v[j] = v[j] * decay + current[j];
+            v[j] = neuron::integrate<L>(v[j], current[j], decay);
             fired[j] = 0;
-            const float m = v[j] - th[j];
-            if (can_fire && m >= 0 && (best == n || m > margin)) {
-                best = j;
-                margin = m;
-            }
         }
+        const std::size_t best = can_fire ? neuron::winner(v, n, [&](std::size_t j) { return th[j]; }) : n;
         if (best < n) {
             fired[best] = 1;
             std::fill(v, v + n, 0.0f);
@@ -546,9 +533,8 @@ void Engine::fire_learned(std::size_t i, bool can_fire, float* v, const float* c
     }
     const bool subtract = pop.neuron.reset == ResetMode::Subtract;
     for (std::size_t j = 0; j < n; ++j) {
-        v[j] = v[j] * decay + current[j];
-        fired[j] = can_fire && v[j] >= th[j];
-        if (fired[j]) v[j] = subtract ? v[j] - th[j] : 0.0f;
+        const float v_th = can_fire ? th[j] : neuron::integrator_v_th;
+        fired[j] = subtract ? neuron::step<true, L>(v[j], current[j], decay, v_th) : neuron::step<false, L>(v[j], current[j], decay, v_th);
     }
 }
 
@@ -617,7 +603,7 @@ void Engine::run_sample(const float* x, std::int64_t sample, SampleState& s, std
     const ExecutionPlan& plan = this->plan(on_step ? Watch::Observe : recorded ? Watch::Record : Watch::None);
     for (std::size_t i = 0; i < P; ++i) {
         const NeuronParams& n = net_.populations[i].neuron;
-        std::fill(s.v[i].begin(), s.v[i].end(), n.v_init * n.v_th);
+        std::fill(s.v[i].begin(), s.v[i].end(), neuron::initial_v(n));
         std::fill(s.counts[i].begin(), s.counts[i].end(), 0);
         std::fill(s.last_spike[i].begin(), s.last_spike[i].end(), -1);
         s.spikes[i].clear();
@@ -818,7 +804,7 @@ void Engine::run_layers(std::int64_t sample, SampleState& s) const {
         r.masks = s.step_masks[i].data();
         r.decay = decay_[i];
         // A membrane readout makes the output a non-spiking integrator, as in step_population.
-        r.v_th = readout_ == Readout::Membrane && output ? std::numeric_limits<float>::max() : pop.neuron.v_th;
+        r.v_th = readout_ == Readout::Membrane && output ? neuron::integrator_v_th : pop.neuron.v_th;
         r.subtract = pop.neuron.reset == ResetMode::Subtract;
         if (output) {
             r.snapshot_steps = checkpoints_;

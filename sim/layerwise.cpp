@@ -1,5 +1,7 @@
 #include "sim/layerwise.hpp"
 
+#include "sim/neuron.hpp"
+
 #include "snn/error.hpp"
 #include "snn/window.hpp"
 
@@ -30,16 +32,10 @@ inline void store_first(float* p, int n, Vec x) {
 }
 inline Vec add(Vec a, Vec b) { return _mm512_add_ps(a, b); }
 inline Vec add_where(Vec a, std::uint16_t m, Vec b) { return _mm512_mask_add_ps(a, __mmask16(m), a, b); }
-// integrate_spikes' update (sim/engine.cpp): a fused multiply-add, then fire
-// and reset. vj − v_th is computed beside the comparison and blended in, the
-// same values as its masked subtraction, one step shorter a chain from one
-// step's membrane to the next.
+// The neuron rule (sim/neuron.hpp) on 16 lanes.
 template <bool Subtract>
 inline std::uint16_t update(Vec& v, Vec in, Vec decay, Vec v_th) {
-    const Vec vj = _mm512_fmadd_ps(v, decay, in);
-    const __mmask16 fire = _mm512_cmp_ps_mask(vj, v_th, _CMP_GE_OQ);
-    v = _mm512_mask_blend_ps(fire, vj, Subtract ? _mm512_sub_ps(vj, v_th) : _mm512_setzero_ps());
-    return fire;
+    return neuron::step<Subtract, neuron::Lanes16>(v, in, decay, v_th);
 }
 // base + k·scale for every set bit k of m, ascending, written at out (16
 // entries are written: compressed in a register and stored whole, as the
@@ -97,18 +93,15 @@ inline Vec add_where(Vec a, std::uint16_t m, Vec b) {
         if (m >> j & 1u) a.x[j] += b.x[j];
     return a;
 }
-// The portable integrate's update (sim/engine.cpp). Only IF (decay 1) runs
-// layer by layer in such a build, so no multiply-add is left to be
-// contracted differently here and there.
+// The neuron rule (sim/neuron.hpp), lane by lane. Only IF (decay 1) runs
+// layer by layer in such a build (LayerKernel::applies): a build without
+// hardware FMA computes LIF's fused multiply-add in software, which the
+// step-by-step engine does too, but slowly.
 template <bool Subtract>
 inline std::uint16_t update(Vec& v, Vec in, Vec decay, Vec v_th) {
     std::uint16_t mask = 0;
-    for (int j = 0; j < 16; ++j) {
-        const float vj = v.x[j] * decay.x[j] + in.x[j];
-        const int fire = vj >= v_th.x[j];
-        mask = std::uint16_t(mask | fire << j);
-        v.x[j] = Subtract ? vj - v_th.x[j] * float(fire) : vj * float(1 - fire);
-    }
+    for (int j = 0; j < 16; ++j)
+        mask = std::uint16_t(mask | unsigned(neuron::step<Subtract, neuron::Lanes1<float>>(v.x[j], in.x[j], decay.x[j], v_th.x[j])) << j);
     return mask;
 }
 struct Offsets {

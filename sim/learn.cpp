@@ -1,6 +1,7 @@
 #include "sim/learn.hpp"
 
 #include "sim/engine.hpp"
+#include "sim/neuron.hpp"
 #include "snn/error.hpp"
 #include "snn/h5.hpp"
 
@@ -103,15 +104,8 @@ std::vector<std::int32_t> CompetitiveLayer::present(const float* x, std::uint64_
             }
         // Winner-take-all: the unit furthest above its threshold spikes, and
         // the inhibition it triggers resets every unit.
-        std::int64_t best = -1;
-        double margin = 0;
-        for (std::size_t j = 0; j < N; ++j) {
-            const double m = v_[j] - (opt_.v_th + theta[j]);
-            if (m >= 0 && (best < 0 || m > margin)) {
-                best = std::int64_t(j);
-                margin = m;
-            }
-        }
+        const std::size_t w = neuron::winner(v_.data(), N, [&](std::size_t j) { return opt_.v_th + theta[j]; });
+        const std::int64_t best = w < N ? std::int64_t(w) : -1;
         winner.clear();
         if (best >= 0) {
             winner.push_back(std::int32_t(best));

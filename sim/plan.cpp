@@ -2,6 +2,7 @@
 
 #include "sim/binary_kernels.hpp"
 #include "sim/layerwise.hpp"
+#include "sim/neuron.hpp"
 #include "snn/error.hpp"
 
 #include <algorithm>
@@ -62,7 +63,7 @@ std::string layer_by_layer_refusal(const Network& net, std::size_t i, bool curre
     if (pop.neuron.signed_spikes) return "population '" + pop.name + "' has signed spikes";
     const Projection& p = pop.projections[0];
     if (std::size_t(p.source) >= i) return "population '" + pop.name + "' reads a later population";
-    const float decay = pop.neuron.model == NeuronModel::LIF ? std::exp(-1.0f / pop.neuron.tau_steps) : 1.0f;
+    const float decay = neuron::decay_of(pop.neuron);
     if (!LayerKernel::applies(p, net.populations[std::size_t(p.source)].shape, current && p.source == 0, decay))
         return "population '" + pop.name + "': no layer-by-layer kernel for its projection '" + p.layer + "'";
     return {};

@@ -25,7 +25,12 @@ fail=0
 run() { # name net data extra...
     local name="$1" net="$2" data="$3"; shift 3
     "$old" run "$work/$net" --data "$data" --limit "$limit" --steps 64 --quiet --report "$work/old.json" "$@"
+    [ -e "$work/spikes.h5" ] && mv "$work/spikes.h5" "$work/old_spikes.h5"
     "$new" run "$work/$net" --data "$data" --limit "$limit" --steps 64 --quiet --report "$work/new.json" "$@"
+    if [ -e "$work/spikes.h5" ]; then # a recorded run: the spike trains too
+        if ! h5diff "$work/old_spikes.h5" "$work/spikes.h5" >/dev/null; then echo "DIFFERENT spikes $name $*"; fail=1; fi
+        rm -f "$work/spikes.h5" "$work/old_spikes.h5"
+    fi
     if "$py" - "$work/old.json" "$work/new.json" <<'PY'
 import json, sys
 a, b = (json.load(open(p)) for p in sys.argv[1:3])

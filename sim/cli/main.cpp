@@ -9,9 +9,9 @@
 // Exit codes: 0 done, 1 the user's input is wrong (one line says what), 2 a bug.
 #include "convert/convert.hpp"
 #include "sim/calibrate.hpp"
-#include "sim/cmd_exits.hpp"
-#include "sim/cmd_learn.hpp"
-#include "sim/cmd_stdp.hpp"
+#include "sim/cli/cmd_exits.hpp"
+#include "sim/cli/cmd_learn.hpp"
+#include "sim/cli/cmd_stdp.hpp"
 #include "sim/engine.hpp"
 #include "sim/report.hpp"
 #include "snn/dataset.hpp"

@@ -1,4 +1,4 @@
-#include "sim/cmd_exits.hpp"
+#include "sim/cli/cmd_exits.hpp"
 
 #include "sim/place.hpp"
 #include "sim/report.hpp"

@@ -1,4 +1,4 @@
-#include "sim/cmd_learn.hpp"
+#include "sim/cli/cmd_learn.hpp"
 
 #include "sim/report.hpp"
 #include "snn/error.hpp"

@@ -1,4 +1,4 @@
-#include "sim/cmd_stdp.hpp"
+#include "sim/cli/cmd_stdp.hpp"
 
 #include "snn/error.hpp"
 
