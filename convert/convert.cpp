@@ -25,13 +25,15 @@ Network convert_model(const std::string& model_path, const Dataset* calib, const
                 for (const Projection& p : pop.projections)
                     if (p.kind == ProjectionKind::Dense || p.kind == ProjectionKind::Conv2D)
                         names += (names.empty() ? "" : ", ") + p.layer;
-            throw Error("--binarize " + name + ": '" + model_path + "' has no dense or conv2d layer of that name (it has: " +
-                        names + ")");
+            throw OptionError("binarize", name,
+                              "binarize " + name + ": '" + model_path +
+                                  "' has no dense or conv2d layer of that name (it has: " + names + ")");
         }
         log.lines.push_back("binarized " + name + " (sign of the weights, alpha = mean |w| per output channel)");
     }
     if (options.no_binary) {
-        if (!options.binarize.empty()) throw Error("--no-binary and --binarize contradict each other");
+        if (!options.binarize.empty())
+            throw OptionError("no-binary", "", "no-binary and --binarize contradict each other");
         for (Population& pop : net.populations)
             for (Projection& p : pop.projections) {
                 p.binary = false;
@@ -46,8 +48,9 @@ Network convert_model(const std::string& model_path, const Dataset* calib, const
         // One λ per source channel would give a binary layer's inputs different
         // weights: the layer would no longer be ±α per output.
         if (opt.channel_wise_explicit)
-            throw Error("--norm-granularity channel cannot be used with binary layers (their weights must stay ±alpha per "
-                        "output); use --norm-granularity layer");
+            throw OptionError("norm-granularity", "channel",
+                              "norm-granularity channel cannot be used with binary layers (their weights must stay "
+                              "±alpha per output); use --norm-granularity layer");
         opt.channel_wise = false;
         log.lines.push_back("binary layers: one scale per layer (channel-wise scales would make them non-binary)");
     }
@@ -59,12 +62,15 @@ Network normalize_model(Network net, const std::string& model_path, const Datase
     std::vector<float> scales;
     ChannelScales per_channel;
     if (options.channel_wise && (!calib || options.norm.kind == NormSpec::Kind::Model))
-        throw Error("--norm-granularity channel needs data-based normalization (--calib with --norm max or percentile:P)");
+        throw OptionError("norm-granularity", "channel",
+                          "norm-granularity channel needs data-based normalization (--calib with --norm max or "
+                          "percentile:P)");
     if (calib) {
         if (calib->shape.size() != net.input().shape.size())
-            throw Error("calibration data '" + calib->name + "' has samples of shape " + calib->shape.str() +
-                        " but the model '" + model_path + "' expects " + net.input().shape.str());
-        if (calib->size() == 0) throw Error("calibration data '" + calib->name + "' is empty");
+            throw DataError(calib->name, "calibration data '" + calib->name + "' has samples of shape " +
+                                             calib->shape.str() + " but the model '" + model_path + "' expects " +
+                                             net.input().shape.str());
+        if (calib->size() == 0) throw DataError(calib->name, "calibration data '" + calib->name + "' is empty");
         if (options.norm.kind == NormSpec::Kind::Model) {
             scales = model_based_scales(net);
             net.normalization = "model-based (Diehl et al. 2015)";

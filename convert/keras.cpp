@@ -64,7 +64,7 @@ private:
     std::set<std::string> layer_names_; // every layer of the model, to tell a cycle from a dangling input
 
     [[noreturn]] void fail(const LayerRef& l, const std::string& why) const {
-        throw Error(path_ + ": layer '" + l.name + "' (" + l.class_name + "): " + why);
+        throw ModelError(path_, l.name, path_ + ": layer '" + l.name + "' (" + l.class_name + "): " + why);
     }
 
     // Every population costs at least one float per unit in the DNN pass and
@@ -149,16 +149,17 @@ float to_float(double x) {
 
 Shape shape_from_batch_shape(const json& s) {
     // [null, H, W, C] or [null, F]
-    if (!s.is_array() || s.size() < 2) throw Error("input shape is not a list");
+    if (!s.is_array() || s.size() < 2) throw ModelError("", "", "input shape is not a list");
     std::vector<int> d;
     for (std::size_t i = 1; i < s.size(); ++i) {
-        if (s[i].is_null()) throw Error("input shape has an unknown dimension (None)");
+        if (s[i].is_null()) throw ModelError("", "", "input shape has an unknown dimension (None)");
         d.push_back(config_int(s[i], "input shape", 1));
     }
     if (d.size() == 1) return {1, 1, d[0]};
     if (d.size() == 2) return {d[0], d[1], 1};
     if (d.size() == 3) return {d[0], d[1], d[2]};
-    throw Error("input of rank " + std::to_string(d.size()) + " is not supported (expected (F) or (H,W,C))");
+    throw ModelError("", "", "input of rank " + std::to_string(d.size()) +
+                             " is not supported (expected (F) or (H,W,C))");
 }
 
 // Keras 3 writes inbound nodes as {"args": [...keras tensors...], "kwargs": {}};
@@ -182,9 +183,10 @@ std::vector<std::string> inbound_of(const json& layer) {
     if (!layer.contains("inbound_nodes")) return names;
     const json& nodes = layer.at("inbound_nodes");
     if (!nodes.is_array() || nodes.empty()) return names;
-    if (nodes.size() > 1)
-        throw Error("layer '" + layer.at("config").value("name", std::string("?")) +
-                    "' is called more than once (shared layers are not supported)");
+    if (nodes.size() > 1) {
+        const std::string name = layer.at("config").value("name", std::string("?"));
+        throw ModelError("", name, "layer '" + name + "' is called more than once (shared layers are not supported)");
+    }
     const json& node = nodes[0];
     if (node.is_array()) {
         // Keras 2: [[name, node_index, tensor_index, kwargs], ...]
@@ -198,7 +200,7 @@ std::vector<std::string> inbound_of(const json& layer) {
 
 std::vector<LayerRef> KerasImporter::read_layers(const json& mc, std::vector<std::string>& outputs) {
     if (!mc.is_object() || !mc.contains("class_name"))
-        throw Error(path_ + ": model_config has no class_name");
+        throw FileError(path_, path_ + ": model_config has no class_name");
     // at(), not operator[]: on a const json, [] of a missing key is undefined behaviour.
     const std::string cls = mc.at("class_name").get<std::string>();
     const json& cfg = mc.at("config");
@@ -214,7 +216,7 @@ std::vector<LayerRef> KerasImporter::read_layers(const json& mc, std::vector<std
                 json bs = r.config.contains("batch_input_shape") ? r.config["batch_input_shape"]
                           : r.config.contains("batch_shape")     ? r.config["batch_shape"]
                                                                  : json();
-                if (bs.is_null()) throw Error(path_ + ": the model has no input shape");
+                if (bs.is_null()) throw ModelError(path_, "", path_ + ": the model has no input shape");
                 out.push_back({"InputLayer", "input", json{{"name", "input"}, {"batch_input_shape", bs}}, {}});
                 prev = "input";
             }
@@ -241,7 +243,8 @@ std::vector<LayerRef> KerasImporter::read_layers(const json& mc, std::vector<std
         }
         outputs = outs;
     } else {
-        throw Error(path_ + ": model class '" + cls + "' is not supported (expected Sequential or Functional)");
+        throw ModelError(path_, "", path_ + ": model class '" + cls +
+                                    "' is not supported (expected Sequential or Functional)");
     }
     return out;
 }
@@ -660,16 +663,17 @@ void KerasImporter::import_layer(const LayerRef& l) {
 Network KerasImporter::run() {
     if (!h5::has_attr(file_, "model_config")) {
         if (h5::has_attr(file_, "layer_names"))
-            throw Error(path_ + ": holds only weights (save_weights); the model architecture is missing — save the whole model");
+            throw FileError(path_, path_ + ": holds only weights (save_weights); the model architecture is missing — "
+                                           "save the whole model");
         if (h5::has_attr(file_, "format") && attr_or(file_, "format") == "snn-network")
-            throw Error(path_ + ": is already an snn network file; use it with `snn run` directly");
-        throw Error(path_ + ": not a Keras model (no 'model_config' attribute)");
+            throw FileError(path_, path_ + ": is already an snn network file; use it with `snn run` directly");
+        throw FileError(path_, path_ + ": not a Keras model (no 'model_config' attribute)");
     }
     json mc;
     try {
         mc = json::parse(h5::read_string_attr(file_, "model_config"));
     } catch (const json::exception& e) {
-        throw Error(path_ + ": model_config is not valid JSON (" + std::string(e.what()) + ")");
+        throw FileError(path_, path_ + ": model_config is not valid JSON (" + std::string(e.what()) + ")");
     }
     if (h5::exists(file_, "model_weights")) weights_root_ = h5::open_group(file_, "model_weights");
     else if (h5::has_attr(file_, "layer_names")) weights_root_ = h5::open_group(file_, "/");
@@ -678,15 +682,18 @@ Network KerasImporter::run() {
     std::vector<LayerRef> layers;
     try {
         layers = read_layers(mc, outputs);
+    } catch (const ModelError& e) {
+        throw ModelError(path_, e.context.layer, e.what()); // the same message, now naming the file
     } catch (const json::exception& e) {
-        throw Error(path_ + ": model_config is not a Keras model description (" + std::string(e.what()) + ")");
+        throw FileError(path_, path_ + ": model_config is not a Keras model description (" + std::string(e.what()) +
+                               ")");
     }
-    if (outputs.empty()) throw Error(path_ + ": the model has no output");
+    if (outputs.empty()) throw ModelError(path_, "", path_ + ": the model has no output");
     net_.source = path_;
     for (const auto& l : layers) layer_names_.insert(l.name);
     std::set<std::string> seen;
     for (const auto& l : layers) {
-        if (l.name.empty()) throw Error(path_ + ": a layer of class " + l.class_name + " has no name");
+        if (l.name.empty()) throw ModelError(path_, "", path_ + ": a layer of class " + l.class_name + " has no name");
         if (!seen.insert(l.name).second) fail(l, "a second layer has this name; layer names must be unique");
     }
     find_heads(layers, outputs);
@@ -701,32 +708,40 @@ Network KerasImporter::run() {
         }
     }
     auto it = values_.find(output_name_);
-    if (it == values_.end()) throw Error(path_ + ": output layer '" + output_name_ + "' not found");
+    if (it == values_.end())
+        throw ModelError(path_, output_name_, path_ + ": output layer '" + output_name_ + "' not found");
     Value& out = it->second;
     if (out.population < 0) {
         out.nonnegative = true; // the output is read by argmax, a linear layer is fine here
         materialize(out, LayerRef{"", output_name_, {}, {}});
     }
-    if (out.population == 0) throw Error(path_ + ": the model has no layers after its input");
+    if (out.population == 0) throw ModelError(path_, output_name_, path_ + ": the model has no layers after its input");
     if (std::size_t(out.population) + 1 != net_.populations.size())
-        throw Error(path_ + ": layers after the output '" + output_name_ + "' are not supported");
+        throw ModelError(path_, output_name_, path_ + ": layers after the output '" + output_name_ +
+                                              "' are not supported");
     if (!(net_.output().shape.h == 1 && net_.output().shape.w == 1))
-        throw Error(path_ + ": the output layer '" + output_name_ + "' is not flat " + net_.output().shape.str());
+        throw ModelError(path_, output_name_, path_ + ": the output layer '" + output_name_ + "' is not flat " +
+                                              net_.output().shape.str());
     for (const Head& h : heads_) {
         try {
             net_.exits.push_back(import_head(h));
         } catch (const json::exception& e) {
-            throw Error(path_ + ": exit head '" + h.output + "': malformed layer config (" + e.what() + ")");
+            throw ModelError(path_, h.output, path_ + ": exit head '" + h.output + "': malformed layer config (" +
+                                              e.what() + ")");
         } catch (const BadConfig& e) {
-            throw Error(path_ + ": exit head '" + h.output + "': " + e.what());
+            throw ModelError(path_, h.output, path_ + ": exit head '" + h.output + "': " + e.what());
         }
     }
     try {
         pack_binary(net_);
     } catch (const Error& e) {
-        throw Error(path_ + ": " + e.what());
+        throw ModelError(path_, e.context.layer, path_ + ": " + e.what());
     }
-    validate(net_);
+    try {
+        validate(net_);
+    } catch (const ModelError& e) {
+        throw ModelError(path_, e.context.layer, e.what()); // the same message, now naming the file
+    }
     return std::move(net_);
 }
 
@@ -741,7 +756,7 @@ void KerasImporter::find_heads(const std::vector<LayerRef>& layers, const std::v
         order[layers[i].name] = i;
     }
     for (const auto& o : outputs)
-        if (!by_name.count(o)) throw Error(path_ + ": output layer '" + o + "' not found");
+        if (!by_name.count(o)) throw ModelError(path_, o, path_ + ": output layer '" + o + "' not found");
     output_name_ = *std::max_element(outputs.begin(), outputs.end(),
                                      [&](const std::string& a, const std::string& b) { return order[a] < order[b]; });
     // Every layer the main output depends on.
@@ -755,12 +770,15 @@ void KerasImporter::find_heads(const std::vector<LayerRef>& layers, const std::v
     }
     for (const auto& o : outputs) {
         if (o == output_name_) continue;
-        if (main.count(o)) throw Error(path_ + ": output '" + o + "' feeds the main output '" + output_name_ + "'");
+        if (main.count(o))
+            throw ModelError(path_, o, path_ + ": output '" + o + "' feeds the main output '" + output_name_ + "'");
         Head h;
         h.output = o;
         for (std::string n = o; !main.count(n);) {
             const LayerRef* l = by_name.count(n) ? by_name[n] : nullptr;
-            if (!l) throw Error(path_ + ": exit head '" + o + "': input '" + n + "' is not a layer of this model");
+            if (!l)
+                throw ModelError(path_, o, path_ + ": exit head '" + o + "': input '" + n +
+                                           "' is not a layer of this model");
             if (l->inputs.size() != 1)
                 fail(*l, "an exit head must be a chain of single-input layers (exit '" + o + "')");
             if (head_layers_.count(n)) fail(*l, "is shared by two exit heads");
@@ -820,7 +838,8 @@ Exit KerasImporter::import_head(const Head& h) {
         e.bias = d.bias;
         classified = true;
     }
-    if (!classified) throw Error(path_ + ": exit head '" + h.output + "' has no Dense classifier");
+    if (!classified)
+        throw ModelError(path_, h.output, path_ + ": exit head '" + h.output + "' has no Dense classifier");
     return e;
 }
 

@@ -45,13 +45,13 @@ NormSpec parse_norm(const std::string& s) {
             n.percentile = std::stod(s.substr(prefix.size()), &used);
             if (used != s.size() - prefix.size()) throw std::invalid_argument("trailing");
         } catch (const std::exception&) {
-            throw Error("--norm '" + s + "': the percentile is not a number");
+            throw OptionError("norm", s, "norm '" + s + "': the percentile is not a number");
         }
         if (!(n.percentile > 0 && n.percentile <= 100))
-            throw Error("--norm '" + s + "': the percentile must be in (0, 100]");
+            throw OptionError("norm", s, "norm '" + s + "': the percentile must be in (0, 100]");
         return n;
     }
-    throw Error("--norm '" + s + "': expected max, percentile:P or model");
+    throw OptionError("norm", s, "norm '" + s + "': expected max, percentile:P or model");
 }
 
 double percentile(std::vector<float>& v, double p) {

@@ -24,7 +24,7 @@ const char* to_string(PopcountIsa isa) {
 PopcountIsa popcount_isa_from(const std::string& s) {
     for (auto isa : {PopcountIsa::Scalar, PopcountIsa::Avx2, PopcountIsa::Avx512})
         if (s == to_string(isa)) return isa;
-    throw Error("--popcount '" + s + "': expected auto, scalar, avx2 or avx512");
+    throw OptionError("popcount", s, "popcount '" + s + "': expected auto, scalar, avx2 or avx512");
 }
 
 bool popcount_isa_supported(PopcountIsa isa) {

@@ -76,11 +76,12 @@ CalibrateScore calibration_score(const Network& net, const Dataset& data, int st
 }
 
 CalibrateResult calibrate_steps(Network& net, const Dataset& data, const CalibrateOptions& options) {
-    if (options.steps < 1) throw Error("--calibrate-steps must be at least 1");
-    if (data.size() == 0) throw Error("calibration data '" + data.name + "' is empty");
+    if (options.steps < 1)
+        throw OptionError("calibrate-steps", std::to_string(options.steps), "calibrate-steps must be at least 1");
+    if (data.size() == 0) throw DataError(data.name, "calibration data '" + data.name + "' is empty");
     if (data.shape.size() != net.input().shape.size())
-        throw Error("calibration data '" + data.name + "' has samples of shape " + data.shape.str() +
-                    " but the network's input is " + net.input().shape.str());
+        throw DataError(data.name, "calibration data '" + data.name + "' has samples of shape " + data.shape.str() +
+                                       " but the network's input is " + net.input().shape.str());
     const int threads = std::max(options.threads, 1);
     CalibrateResult result;
     result.factors.assign(net.populations.size(), 1.0);

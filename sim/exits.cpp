@@ -37,15 +37,15 @@ std::vector<float> fit_softmax_regression(const std::vector<float>& x, const std
                                           const SoftmaxFitOptions& o) {
     using Mat = Eigen::MatrixXf;
     const std::int64_t n = std::int64_t(labels.size());
-    if (n == 0) throw Error("no samples to fit an exit classifier on");
+    if (n == 0) throw DataError("", "no samples to fit an exit classifier on");
     if (std::int64_t(x.size()) != n * features) throw InternalError("fit_softmax_regression: x has the wrong size");
     const Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> X(x.data(), n, features);
     Mat Y = Mat::Zero(n, classes);
     for (std::int64_t i = 0; i < n; ++i) {
         const int c = labels[std::size_t(i)];
         if (c < 0 || c >= classes)
-            throw Error("label " + std::to_string(c) + " of sample " + std::to_string(i) + " is not a class of the network (0.." +
-                        std::to_string(classes - 1) + ")");
+            throw DataError("", "label " + std::to_string(c) + " of sample " + std::to_string(i) +
+                                    " is not a class of the network (0.." + std::to_string(classes - 1) + ")");
         Y(i, c) = 1;
     }
     Mat W = Mat::Zero(features, classes);

@@ -41,10 +41,14 @@ void for_each_sample(const Engine& engine, const Dataset& data, int threads, F&&
     });
 }
 
-int population_index(const Network& net, const std::string& name, const char* what) {
+// `name` is the value of `option` (its key: "at", "candidates").
+int population_index(const Network& net, const std::string& name, const char* what, const char* option) {
     const int i = net.find(name);
-    if (i < 0) throw Error(std::string(what) + " '" + name + "' is not a population of the network");
-    if (i == 0) throw Error(std::string(what) + " '" + name + "' is the input, which has no spikes to classify");
+    if (i < 0)
+        throw OptionError(option, name, std::string(what) + " '" + name + "' is not a population of the network");
+    if (i == 0)
+        throw OptionError(option, name, std::string(what) + " '" + name +
+                                        "' is the input, which has no spikes to classify");
     return i;
 }
 
@@ -74,8 +78,8 @@ std::vector<std::vector<float>> collect_rates(const Network& net, const std::vec
 }
 
 Exit train_exit(const Network& net, const std::string& at, const Dataset& data, const ExitTrainOptions& o) {
-    if (o.steps < 1) throw Error("--steps must be at least 1");
-    const int i = population_index(net, at, "exit position");
+    if (o.steps < 1) throw OptionError("steps", std::to_string(o.steps), "steps must be at least 1");
+    const int i = population_index(net, at, "exit position", "at");
     const auto rates = collect_rates(net, {i}, data, o.steps, o.threads);
     Exit e;
     e.name = "exit_" + at;
@@ -104,8 +108,8 @@ std::vector<std::size_t> pareto_front(const std::vector<std::pair<double, double
 }
 
 PlaceResult place_exits(const Network& net_in, const Dataset& train, const Dataset& val, const PlaceOptions& o) {
-    if (o.steps < 1) throw Error("--steps must be at least 1");
-    if (val.size() == 0) throw Error("no validation samples");
+    if (o.steps < 1) throw OptionError("steps", std::to_string(o.steps), "steps must be at least 1");
+    if (val.size() == 0) throw DataError(val.name, "no validation samples");
     const Network net = without_exits(net_in);
     const std::size_t P = net.populations.size();
     const int classes = int(net.output().shape.size());
@@ -116,9 +120,11 @@ PlaceResult place_exits(const Network& net_in, const Dataset& train, const Datas
         for (std::size_t i = 1; i + 1 < P; ++i) cand.push_back(int(i));
     } else if (o.depth) {
         for (const auto& name : o.candidates) {
-            const int i = population_index(net, name, "candidate");
+            const int i = population_index(net, name, "candidate", "candidates");
             if (std::size_t(i) == P - 1)
-                throw Error("candidate '" + name + "' is the output; the exit in time on the output is tried anyway");
+                throw OptionError("candidates", name,
+                                  "candidate '" + name +
+                                      "' is the output; the exit in time on the output is tried anyway");
             cand.push_back(i);
         }
         std::sort(cand.begin(), cand.end());
@@ -129,7 +135,8 @@ PlaceResult place_exits(const Network& net_in, const Dataset& train, const Datas
                                                  : std::vector<double>{0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999};
     std::vector<int> checks;
     for (int k : o.check_every) {
-        if (k < 0) throw Error("check steps must be ≥ 0 (0: at the last step only)");
+        if (k < 0)
+            throw OptionError("check-every", std::to_string(k), "check steps must be ≥ 0 (0: at the last step only)");
         if (k < o.steps) checks.push_back(k);
     }
     if (checks.empty()) checks.push_back(0);

@@ -14,31 +14,31 @@ RuleKind rule_kind_from(const std::string& s) {
     if (s == "pair") return RuleKind::Pair;
     if (s == "diehl-cook") return RuleKind::DiehlCook;
     if (s == "stochastic") return RuleKind::Stochastic;
-    throw Error("--rule '" + s + "': expected pair, diehl-cook or stochastic");
+    throw OptionError("rule", s, "rule '" + s + "': expected pair, diehl-cook or stochastic");
 }
 
 WeightDependence weight_dependence_from(const std::string& s) {
     if (s == "additive") return WeightDependence::Additive;
     if (s == "multiplicative") return WeightDependence::Multiplicative;
-    throw Error("--form '" + s + "': expected additive or multiplicative");
+    throw OptionError("form", s, "form '" + s + "': expected additive or multiplicative");
 }
 
 Pairing pairing_from(const std::string& s) {
     if (s == "all-to-all") return Pairing::AllToAll;
     if (s == "nearest") return Pairing::Nearest;
-    throw Error("--pairing '" + s + "': expected all-to-all or nearest");
+    throw OptionError("pairing", s, "pairing '" + s + "': expected all-to-all or nearest");
 }
 
 Depression depression_from(const std::string& s) {
     if (s == "constant") return Depression::Constant;
     if (s == "exponential") return Depression::Exponential;
-    throw Error("--depression '" + s + "': expected constant or exponential");
+    throw OptionError("depression", s, "depression '" + s + "': expected constant or exponential");
 }
 
 BinaryLevels binary_levels_from(const std::string& s) {
     if (s == "unipolar") return BinaryLevels::Unipolar;
     if (s == "bipolar") return BinaryLevels::Bipolar;
-    throw Error("--binary '" + s + "': expected unipolar ({0,1}) or bipolar ({-1,+1})");
+    throw OptionError("binary", s, "binary '" + s + "': expected unipolar ({0,1}) or bipolar ({-1,+1})");
 }
 
 std::int32_t RuleSpec::window_steps() const {
@@ -53,16 +53,20 @@ std::string num(double x) {
     return b;
 }
 
-void require_positive(double x, const char* option) {
-    if (!(x > 0) || !std::isfinite(x)) throw Error(std::string(option) + " must be a positive number of steps (got " + num(x) + ")");
+// `option` is the parameter's key ("tau-plus"), as the CLI's flag without "--".
+void require_positive(double x, const std::string& option) {
+    if (!(x > 0) || !std::isfinite(x))
+        throw OptionError(option, num(x), option + " must be a positive number of steps (got " + num(x) + ")");
 }
 
-void require_non_negative(double x, const char* option) {
-    if (!(x >= 0) || !std::isfinite(x)) throw Error(std::string(option) + " must be at least 0 (got " + num(x) + ")");
+void require_non_negative(double x, const std::string& option) {
+    if (!(x >= 0) || !std::isfinite(x))
+        throw OptionError(option, num(x), option + " must be at least 0 (got " + num(x) + ")");
 }
 
-void require_probability(double x, const char* option) {
-    if (!(x >= 0 && x <= 1)) throw Error(std::string(option) + " is a probability and must be in [0, 1] (got " + num(x) + ")");
+void require_probability(double x, const std::string& option) {
+    if (!(x >= 0 && x <= 1))
+        throw OptionError(option, num(x), option + " is a probability and must be in [0, 1] (got " + num(x) + ")");
 }
 
 // A trace buffer that decays by exp(−Δ/τ) over a gap of Δ steps: exact
@@ -304,32 +308,37 @@ private:
 void validate(const RuleSpec& p) {
     switch (p.kind) {
     case RuleKind::Pair:
-        require_non_negative(p.a_plus, "--a-plus");
-        require_non_negative(p.a_minus, "--a-minus");
-        require_positive(p.tau_plus, "--tau-plus");
-        require_positive(p.tau_minus, "--tau-minus");
+        require_non_negative(p.a_plus, "a-plus");
+        require_non_negative(p.a_minus, "a-minus");
+        require_positive(p.tau_plus, "tau-plus");
+        require_positive(p.tau_minus, "tau-minus");
         if (!std::isfinite(p.w_min) || !std::isfinite(p.w_max) || !(p.w_min < p.w_max))
-            throw Error("--w-min must be below --w-max (got " + num(p.w_min) + " and " + num(p.w_max) + ")");
+            throw OptionError("w-min", num(p.w_min),
+                              "w-min must be below --w-max (got " + num(p.w_min) + " and " + num(p.w_max) + ")");
         break;
     case RuleKind::DiehlCook:
-        require_non_negative(p.nu_pre, "--nu-pre");
-        require_non_negative(p.nu_post, "--nu-post");
-        require_positive(p.tau_pre, "--tau-pre");
-        require_positive(p.tau_post1, "--tau-post1");
-        require_positive(p.tau_post2, "--tau-post2");
-        if (!(p.w_max > 0) || !std::isfinite(p.w_max)) throw Error("--w-max must be positive (got " + num(p.w_max) + ")");
-        require_non_negative(p.mu, "--mu");
+        require_non_negative(p.nu_pre, "nu-pre");
+        require_non_negative(p.nu_post, "nu-post");
+        require_positive(p.tau_pre, "tau-pre");
+        require_positive(p.tau_post1, "tau-post1");
+        require_positive(p.tau_post2, "tau-post2");
+        if (!(p.w_max > 0) || !std::isfinite(p.w_max))
+            throw OptionError("w-max", num(p.w_max), "w-max must be positive (got " + num(p.w_max) + ")");
+        require_non_negative(p.mu, "mu");
         break;
     case RuleKind::Stochastic:
-        require_probability(p.gamma_plus, "--gamma-plus");
-        require_probability(p.gamma_minus, "--gamma-minus");
-        require_positive(p.tau_plus, "--tau-plus");
-        require_positive(p.tau_minus, "--tau-minus");
+        require_probability(p.gamma_plus, "gamma-plus");
+        require_probability(p.gamma_minus, "gamma-minus");
+        require_positive(p.tau_plus, "tau-plus");
+        require_positive(p.tau_minus, "tau-minus");
         // The switch probabilities are tabulated over the window, one entry a step.
         if (p.window && (*p.window < 0 || *p.window > 1000000))
-            throw Error("--window must be between 0 and 1000000 steps (got " + std::to_string(*p.window) + ")");
+            throw OptionError("window", std::to_string(*p.window),
+                              "window must be between 0 and 1000000 steps (got " + std::to_string(*p.window) + ")");
         if (!p.window && 3 * p.tau_plus > 1000000)
-            throw Error("--tau-plus " + num(p.tau_plus) + " makes the default window (3·τ₊) longer than 1000000 steps; give --window");
+            throw OptionError("tau-plus", num(p.tau_plus),
+                              "tau-plus " + num(p.tau_plus) +
+                                  " makes the default window (3·τ₊) longer than 1000000 steps; give --window");
         break;
     }
 }

@@ -329,10 +329,10 @@ void write_text_atomically(const std::string& path, const std::string& text) {
     AtomicOutput out(path);
     {
         std::ofstream f(out.temp_path(), std::ios::binary);
-        if (!f) throw Error(path + ": cannot write");
+        if (!f) throw FileError(path, path + ": cannot write");
         f << text;
         f.flush();
-        if (!f) throw Error(path + ": write failed");
+        if (!f) throw FileError(path, path + ": write failed");
     }
     out.commit();
 }

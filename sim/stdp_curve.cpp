@@ -55,22 +55,29 @@ std::int64_t count_switches(const RuleSpec& spec, std::int32_t dt, float w0, std
 
 Curve stdp_curve(const RuleSpec& rule, const CurveOptions& o) {
     validate(rule);
-    if (o.dt_max < 0 || o.dt_max > 100000) throw Error("--dt-max must be between 0 and 100000 steps (got " + std::to_string(o.dt_max) + ")");
-    if (o.threads < 1) throw Error("--threads must be at least 1");
+    if (o.dt_max < 0 || o.dt_max > 100000)
+        throw OptionError("dt-max", std::to_string(o.dt_max),
+                          "dt-max must be between 0 and 100000 steps (got " + std::to_string(o.dt_max) + ")");
+    if (o.threads < 1) throw OptionError("threads", std::to_string(o.threads), "threads must be at least 1");
     Curve c;
     c.rule = rule;
     const bool stochastic = rule.kind == RuleKind::Stochastic;
     if (stochastic) {
-        if (o.w_init) throw Error("--w-init does not apply to --rule stochastic (its trials start at each binary level)");
-        if (o.trials < 1) throw Error("--trials must be at least 1 (got " + std::to_string(o.trials) + ")");
+        if (o.w_init)
+            throw OptionError("w-init", "",
+                              "w-init does not apply to --rule stochastic (its trials start at each binary level)");
+        if (o.trials < 1)
+            throw OptionError("trials", std::to_string(o.trials), "trials must be at least 1 (got " +
+                                                                  std::to_string(o.trials) + ")");
         c.trials = o.trials;
     } else {
         const double lo = rule.kind == RuleKind::Pair ? rule.w_min : 0.0, hi = rule.w_max;
         c.w_init = o.w_init.value_or(0.5 * (lo + hi));
         if (!(c.w_init >= lo && c.w_init <= hi)) {
-            char b[160];
-            std::snprintf(b, sizeof b, "--w-init %g is outside the weight range [%g, %g]", c.w_init, lo, hi);
-            throw Error(b);
+            char b[160], v[32];
+            std::snprintf(b, sizeof b, "w-init %g is outside the weight range [%g, %g]", c.w_init, lo, hi);
+            std::snprintf(v, sizeof v, "%g", c.w_init);
+            throw OptionError("w-init", v, b);
         }
     }
     tbb::task_arena arena(o.threads);

@@ -50,14 +50,15 @@ CutBits step_bits_of_masks(std::span<const std::uint16_t> masks, std::int64_t ne
 
 CostTable load_cost_table(const std::string& path) {
     std::ifstream in(path);
-    if (!in) throw Error(path + ": cannot open the cost table");
+    if (!in) throw FileError(path, path + ": cannot open the cost table");
     nlohmann::json j;
     try {
         j = nlohmann::json::parse(in);
     } catch (const nlohmann::json::exception& e) {
-        throw Error(path + ": the cost table is not valid JSON (" + e.what() + ")");
+        throw FileError(path, path + ": the cost table is not valid JSON (" + e.what() + ")");
     }
-    if (!j.is_object()) throw Error(path + ": the cost table must be a JSON object such as {\"add_pj\": 0.9}");
+    if (!j.is_object())
+        throw FileError(path, path + ": the cost table must be a JSON object such as {\"add_pj\": 0.9}");
     CostTable t;
     for (const auto& [key, value] : j.items()) {
         double* field = key == "add_pj"          ? &t.add_pj
@@ -67,11 +68,12 @@ CostTable load_cost_table(const std::string& path) {
                         : key == "weight_bits"   ? &t.weight_bits
                                                  : nullptr;
         if (!field)
-            throw Error(path + ": unknown cost '" + key +
-                        "' (known: add_pj, mac_pj, binary_op_pj, memory_bit_pj, weight_bits)");
-        if (!value.is_number()) throw Error(path + ": cost '" + key + "' is not a number");
+            throw FileError(path, path + ": unknown cost '" + key +
+                                      "' (known: add_pj, mac_pj, binary_op_pj, memory_bit_pj, weight_bits)");
+        if (!value.is_number()) throw FileError(path, path + ": cost '" + key + "' is not a number");
         const double v = value.get<double>();
-        if (!std::isfinite(v) || v < 0) throw Error(path + ": cost '" + key + "' must be a finite number ≥ 0");
+        if (!std::isfinite(v) || v < 0)
+            throw FileError(path, path + ": cost '" + key + "' must be a finite number ≥ 0");
         *field = v;
     }
     return t;

@@ -29,7 +29,7 @@ void for_each_weight(const Projection& p, const Shape& src, const Shape& dst, F&
 
 BinaryLayout binary_layout(const Projection& p, const Shape& src, const Shape& dst) {
     if (src.h < 1 || src.w < 1 || src.c < 1 || dst.h < 1 || dst.w < 1 || dst.c < 1 || p.window.kh < 1 || p.window.kw < 1)
-        throw Error("binary layer '" + p.layer + "' has an empty shape or window");
+        throw ModelError("", p.layer, "binary layer '" + p.layer + "' has an empty shape or window");
     BinaryLayout l;
     switch (p.kind) {
     case ProjectionKind::Dense:
@@ -42,7 +42,9 @@ BinaryLayout binary_layout(const Projection& p, const Shape& src, const Shape& d
         l.row_bits = src.c;
         l.outputs = dst.c;
         break;
-    default: throw Error(std::string("a ") + to_string(p.kind) + " projection cannot be binary (only dense and conv2d)");
+    default:
+        throw ModelError("", p.layer, std::string("a ") + to_string(p.kind) +
+                                      " projection cannot be binary (only dense and conv2d)");
     }
     l.row_words = words_for(l.row_bits);
     return l;
@@ -58,8 +60,9 @@ void pack_binary(Projection& p, const Shape& src, const Shape& dst, const std::s
         float& al = alpha[std::size_t(o)];
         if (al < 0) al = a;
         else if (a != al)
-            throw Error(where + ": output " + std::to_string(o) + " has weights of magnitudes " + std::to_string(al) +
-                        " and " + std::to_string(a) + "; a binary layer needs ±alpha for every weight of an output");
+            throw ModelError("", p.layer, where + ": output " + std::to_string(o) + " has weights of magnitudes " +
+                                          std::to_string(al) + " and " + std::to_string(a) +
+                                          "; a binary layer needs ±alpha for every weight of an output");
     });
     BinaryWeights b;
     b.rows = l.rows;
@@ -91,10 +94,11 @@ std::vector<float> unpack_binary(const Projection& p, const Shape& src, const Sh
     const BinaryWeights& b = p.bin;
     if (b.rows != l.rows || b.row_bits != l.row_bits || b.row_words != l.row_words ||
         std::int64_t(b.bits.size()) != l.rows * l.row_words || std::int64_t(b.alpha.size()) != l.outputs)
-        throw Error("binary weights of layer '" + p.layer + "' do not match the layer: " + std::to_string(b.rows) +
-                    " rows of " + std::to_string(b.row_words) + " words and " + std::to_string(b.alpha.size()) +
-                    " scales, where it needs " + std::to_string(l.rows) + " rows of " + std::to_string(l.row_words) +
-                    " words and " + std::to_string(l.outputs));
+        throw ModelError("", p.layer, "binary weights of layer '" + p.layer + "' do not match the layer: " +
+                                      std::to_string(b.rows) + " rows of " + std::to_string(b.row_words) +
+                                      " words and " + std::to_string(b.alpha.size()) + " scales, where it needs " +
+                                      std::to_string(l.rows) + " rows of " + std::to_string(l.row_words) +
+                                      " words and " + std::to_string(l.outputs));
     std::vector<float> w(std::size_t(expected_weight_count(p, src, dst)));
     for_each_weight(p, src, dst, [&](std::int64_t r, std::int64_t i, std::int64_t o, std::int64_t k) {
         const bool plus = (b.bits[std::size_t(r * l.row_words + i / 64)] >> (i % 64)) & 1;

@@ -42,7 +42,7 @@ class GzReader {
 public:
     explicit GzReader(std::string path) : path_(std::move(path)) {
         file_ = gzopen(path_.c_str(), "rb");
-        if (!file_) throw Error(path_ + ": cannot open for reading");
+        if (!file_) throw FileError(path_, path_ + ": cannot open for reading");
         gzbuffer(file_, 1u << 17);
     }
     ~GzReader() {
@@ -63,10 +63,11 @@ public:
             if (got < 0) {
                 int code = 0;
                 const char* msg = gzerror(file_, &code);
-                if (code == Z_BUF_ERROR) throw Error(path_ + ": truncated (" + msg + ")");
-                throw Error(path_ + ": cannot read (" + (msg ? msg : "zlib error") + "): corrupt file?");
+                if (code == Z_BUF_ERROR) throw FileError(path_, path_ + ": truncated (" + msg + ")");
+                throw FileError(path_, path_ + ": cannot read (" + (msg ? msg : "zlib error") + "): corrupt file?");
             }
-            if (unsigned(got) < chunk) throw Error(path_ + ": truncated (ends before the data its header declares)");
+            if (unsigned(got) < chunk)
+                throw FileError(path_, path_ + ": truncated (ends before the data its header declares)");
             p += got;
             n -= std::uint64_t(got);
         }
@@ -93,18 +94,18 @@ void check_idx_length(GzReader& in, std::uint64_t expected_bytes) {
     if (ec) return;
     if (in.is_plain()) {
         if (on_disk < expected_bytes)
-            throw Error(in.path() + ": truncated (" + std::to_string(on_disk) + " bytes, its header declares " +
-                        std::to_string(expected_bytes) + ")");
+            throw FileError(in.path(), in.path() + ": truncated (" + std::to_string(on_disk) +
+                                       " bytes, its header declares " + std::to_string(expected_bytes) + ")");
         return;
     }
     std::ifstream raw(in.path(), std::ios::binary);
     std::array<unsigned char, 4> b{};
     if (on_disk < 18 || !raw.seekg(-4, std::ios::end) || !raw.read(reinterpret_cast<char*>(b.data()), 4))
-        throw Error(in.path() + ": truncated (too short for a gzip file)");
+        throw FileError(in.path(), in.path() + ": truncated (too short for a gzip file)");
     const std::uint32_t isize =
         std::uint32_t(b[0]) | std::uint32_t(b[1]) << 8 | std::uint32_t(b[2]) << 16 | std::uint32_t(b[3]) << 24;
     if (isize != std::uint32_t(expected_bytes))
-        throw Error(in.path() + ": truncated or corrupt (gzip size " + std::to_string(isize) +
+        throw FileError(in.path(), in.path() + ": truncated or corrupt (gzip size " + std::to_string(isize) +
                     " bytes, its IDX header declares " + std::to_string(expected_bytes) + ")");
 }
 
@@ -113,16 +114,17 @@ void check_magic(GzReader& in, std::uint32_t expected, const char* kind) {
     if (magic != expected) {
         char buf[64];
         std::snprintf(buf, sizeof buf, "wrong magic 0x%08x, expected 0x%08x", unsigned(magic), unsigned(expected));
-        throw Error(in.path() + ": not an IDX " + kind + " file (" + buf + ")");
+        throw FileError(in.path(), in.path() + ": not an IDX " + kind + " file (" + buf + ")");
     }
 }
 
-// `<dir>/<name>` or `<dir>/<name>.gz`, whichever exists (plain first).
-std::string find_idx_file(const fs::path& dir, const std::string& name) {
+// `<dir>/<name>` or `<dir>/<name>.gz`, whichever exists (plain first); a
+// DataError naming the data set `spec` if neither does.
+std::string find_idx_file(const std::string& spec, const fs::path& dir, const std::string& name) {
     std::error_code ec;
     for (const auto& candidate : {dir / name, dir / (name + ".gz")})
         if (fs::is_regular_file(candidate, ec)) return candidate.string();
-    throw Error((dir / name).string() + "[.gz] not found: run tools/setup.sh to fetch it");
+    throw DataError(spec, (dir / name).string() + "[.gz] not found: run tools/setup.sh to fetch it");
 }
 
 std::string resolve_data_dir(const std::string& data_dir) {
@@ -135,21 +137,22 @@ Dataset load_idx(const std::string& spec, const std::string& set, const std::str
                  const std::string& data_dir) {
     const fs::path dir = fs::path(resolve_data_dir(data_dir)) / set;
     const std::string prefix = split == "train" ? "train" : "t10k";
-    GzReader images(find_idx_file(dir, prefix + "-images-idx3-ubyte"));
-    GzReader labels(find_idx_file(dir, prefix + "-labels-idx1-ubyte"));
+    GzReader images(find_idx_file(spec, dir, prefix + "-images-idx3-ubyte"));
+    GzReader labels(find_idx_file(spec, dir, prefix + "-labels-idx1-ubyte"));
 
     check_magic(images, kIdxImagesMagic, "images");
     const std::uint32_t n = images.read_be32();
     const std::uint32_t rows = images.read_be32();
     const std::uint32_t cols = images.read_be32();
     if (rows == 0 || cols == 0 || rows > 65535 || cols > 65535)
-        throw Error(images.path() + ": implausible image size " + std::to_string(rows) + "x" + std::to_string(cols));
+        throw FileError(images.path(), images.path() + ": implausible image size " + std::to_string(rows) + "x" +
+                                       std::to_string(cols));
     check_magic(labels, kIdxLabelsMagic, "labels");
     const std::uint32_t n_labels = labels.read_be32();
     if (n != n_labels)
-        throw Error(images.path() + " holds " + std::to_string(n) + " images but " + labels.path() + " holds " +
-                    std::to_string(n_labels) + " labels");
-    if (n == 0) throw Error(images.path() + ": holds no images");
+        throw DataError(spec, images.path() + " holds " + std::to_string(n) + " images but " + labels.path() +
+                              " holds " + std::to_string(n_labels) + " labels");
+    if (n == 0) throw DataError(spec, images.path() + ": holds no images");
 
     const std::uint64_t pixels = std::uint64_t(rows) * cols;
     check_idx_length(images, 16 + std::uint64_t(n) * pixels);
@@ -179,8 +182,8 @@ Dataset load_idx(const std::string& spec, const std::string& set, const std::str
     labels.read(bytes.data(), bytes.size());
     for (std::uint64_t i = 0; i < count; ++i) {
         if (bytes[i] >= kIdxClasses)
-            throw Error(labels.path() + ": label " + std::to_string(bytes[i]) + " of sample " + std::to_string(i) +
-                        " is outside 0.." + std::to_string(kIdxClasses - 1));
+            throw FileError(labels.path(), labels.path() + ": label " + std::to_string(bytes[i]) + " of sample " +
+                                           std::to_string(i) + " is outside 0.." + std::to_string(kIdxClasses - 1));
         ds.y[i] = bytes[i];
     }
     return ds;
@@ -195,13 +198,13 @@ template <class T>
 std::vector<T> read_leading_rows(const h5::Node& file, const std::string& name, std::uint64_t rows, hid_t mem_type) {
     const std::string where = file.file + ":/" + name;
     h5::Handle d(H5Dopen2(file.id(), name.c_str(), H5P_DEFAULT), H5Dclose);
-    if (!d.valid()) throw Error(where + ": not a dataset");
+    if (!d.valid()) throw FileError(file.file, where + ": not a dataset");
     h5::Handle type(H5Dget_type(d.id()), H5Tclose);
     const H5T_class_t cls = H5Tget_class(type.id());
-    if (cls != H5T_FLOAT && cls != H5T_INTEGER) throw Error(where + ": expected a numeric dataset");
+    if (cls != H5T_FLOAT && cls != H5T_INTEGER) throw DataError(file.file, where + ": expected a numeric dataset");
     h5::Handle space(H5Dget_space(d.id()), H5Sclose);
     const int nd = H5Sget_simple_extent_ndims(space.id());
-    if (nd < 1) throw Error(where + ": expected an array with samples along its first axis");
+    if (nd < 1) throw DataError(file.file, where + ": expected an array with samples along its first axis");
     std::vector<hsize_t> count(std::size_t(nd), 0);
     H5Sget_simple_extent_dims(space.id(), count.data(), nullptr);
     if (rows > count[0]) throw InternalError("read_leading_rows: more rows asked than " + where + " holds");
@@ -212,17 +215,17 @@ std::vector<T> read_leading_rows(const h5::Node& file, const std::string& name, 
     std::vector<T> out(n);
     if (n == 0) return out;
     if (H5Sselect_hyperslab(space.id(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr) < 0)
-        throw Error(where + ": cannot select rows");
+        throw FileError(file.file, where + ": cannot select rows");
     h5::Handle mem(H5Screate_simple(nd, count.data(), nullptr), H5Sclose);
     if (H5Dread(d.id(), mem_type, mem.id(), space.id(), H5P_DEFAULT, out.data()) < 0)
-        throw Error(where + ": cannot read dataset (corrupt file?)");
+        throw FileError(file.file, where + ": cannot read dataset (corrupt file?)");
     return out;
 }
 
 Shape sample_shape(const std::string& file, const std::vector<std::uint64_t>& dims) {
     auto dim = [&](std::size_t i) {
         if (dims[i] == 0 || dims[i] > std::uint64_t(INT_MAX))
-            throw Error(file + ": x dimension " + std::to_string(i) + " is " + std::to_string(dims[i]));
+            throw DataError(file, file + ": x dimension " + std::to_string(i) + " is " + std::to_string(dims[i]));
         return int(dims[i]);
     };
     switch (dims.size()) {
@@ -230,7 +233,7 @@ Shape sample_shape(const std::string& file, const std::vector<std::uint64_t>& di
     case 3: return Shape{dim(1), dim(2), 1};
     case 4: return Shape{dim(1), dim(2), dim(3)};
     default:
-        throw Error(file + ": x has " + std::to_string(dims.size()) +
+        throw DataError(file, file + ": x has " + std::to_string(dims.size()) +
                     " dimensions; expected (N,H,W,C), (N,H,W) or (N,features)");
     }
 }
@@ -239,19 +242,19 @@ Dataset load_hdf5(const std::string& spec, std::int64_t limit) {
     const h5::Node file = h5::open_file(spec);
     for (const char* name : {"x", "y"})
         if (!h5::exists(file, name))
-            throw Error(spec + ": no dataset '" + name +
+            throw DataError(spec, spec + ": no dataset '" + name +
                         "' (expected x of shape (N,H,W,C), (N,H,W) or (N,features) and y of shape (N))");
 
     const std::vector<std::uint64_t> x_dims = h5::dataset_dims(file, "x");
     const std::vector<std::uint64_t> y_dims = h5::dataset_dims(file, "y");
-    if (x_dims.empty()) throw Error(spec + ": x is a scalar; expected (N,H,W,C), (N,H,W) or (N,features)");
+    if (x_dims.empty()) throw DataError(spec, spec + ": x is a scalar; expected (N,H,W,C), (N,H,W) or (N,features)");
     if (!(y_dims.size() == 1 || (y_dims.size() == 2 && y_dims[1] == 1)))
-        throw Error(spec + ": y must have shape (N) with one integer label per sample");
+        throw DataError(spec, spec + ": y must have shape (N) with one integer label per sample");
     const std::uint64_t n = x_dims[0];
     if (y_dims[0] != n)
-        throw Error(spec + ": x holds " + std::to_string(n) + " samples but y holds " + std::to_string(y_dims[0]) +
-                    " labels");
-    if (n == 0) throw Error(spec + ": holds no samples");
+        throw DataError(spec, spec + ": x holds " + std::to_string(n) + " samples but y holds " +
+                              std::to_string(y_dims[0]) + " labels");
+    if (n == 0) throw DataError(spec, spec + ": holds no samples");
     const Shape shape = sample_shape(spec, x_dims);
 
     const std::uint64_t count = limit < 0 ? n : std::min<std::uint64_t>(n, std::uint64_t(limit));
@@ -266,12 +269,12 @@ Dataset load_hdf5(const std::string& spec, std::int64_t limit) {
     const std::int64_t features = shape.size();
     for (std::size_t i = 0; i < ds.x.size(); ++i)
         if (!std::isfinite(ds.x[i]))
-            throw Error(spec + ": x of sample " + std::to_string(std::int64_t(i) / features) + " holds " +
+            throw DataError(spec, spec + ": x of sample " + std::to_string(std::int64_t(i) / features) + " holds " +
                         (std::isnan(ds.x[i]) ? "NaN" : "an infinity") + " (x must be finite)");
     ds.y.resize(count);
     for (std::uint64_t i = 0; i < count; ++i) {
         if (y[i] < 0 || y[i] > INT_MAX)
-            throw Error(spec + ": label " + std::to_string(y[i]) + " of sample " + std::to_string(i) +
+            throw DataError(spec, spec + ": label " + std::to_string(y[i]) + " of sample " + std::to_string(i) +
                         " is not a class index (labels must be integers >= 0)");
         ds.y[i] = int(y[i]);
     }
@@ -287,23 +290,23 @@ bool looks_like_path(const std::string& spec) {
 } // namespace
 
 Dataset load_dataset(const std::string& spec, std::int64_t limit, const std::string& data_dir) {
-    if (limit == 0) throw Error("--limit must be positive (got 0)");
+    if (limit == 0) throw OptionError("limit", "0", "limit must be positive (got 0)");
 
     const auto colon = spec.find(':');
     const std::string set = spec.substr(0, colon);
     if (set == "mnist" || set == "fashion-mnist") {
         if (colon == std::string::npos)
-            throw Error("data set '" + spec + "' needs a split: " + set + ":train or " + set + ":test");
+            throw DataError(spec, "data set '" + spec + "' needs a split: " + set + ":train or " + set + ":test");
         const std::string split = spec.substr(colon + 1);
         if (split != "train" && split != "test")
-            throw Error("unknown split '" + split + "' in data set '" + spec + "': expected " + set + ":train or " +
-                        set + ":test");
+            throw DataError(spec, "unknown split '" + split + "' in data set '" + spec + "': expected " + set +
+                                  ":train or " + set + ":test");
         return load_idx(spec, set, split, limit, data_dir);
     }
 
     std::error_code ec;
     if (fs::exists(spec, ec) || looks_like_path(spec)) return load_hdf5(spec, limit);
-    throw Error("unknown data set '" + spec + "': expected " + kKnownSets);
+    throw DataError(spec, "unknown data set '" + spec + "': expected " + kKnownSets);
 }
 
 } // namespace snn

@@ -41,9 +41,9 @@ Node child(const Node& parent, Handle h, const std::string& name) {
 
 Handle open_attr(const Node& node, const std::string& name) {
     if (H5Aexists(node.id(), name.c_str()) <= 0)
-        throw Error(node.file + ": attribute '" + name + "' missing on " + node.path);
+        throw FileError(node.file, node.file + ": attribute '" + name + "' missing on " + node.path);
     hid_t a = H5Aopen(node.id(), name.c_str(), H5P_DEFAULT);
-    if (a < 0) throw Error(node.file + ": cannot open attribute '" + name + "' on " + node.path);
+    if (a < 0) throw FileError(node.file, node.file + ": cannot open attribute '" + name + "' on " + node.path);
     return Handle(a, H5Aclose);
 }
 
@@ -65,7 +65,7 @@ std::vector<std::string> read_strings(const Node& node, const std::string& name)
     const std::uint64_t n = element_count(space.id());
     if (H5Tget_class(type.id()) != H5T_STRING) {
         if (n == 0) return {}; // Keras writes an empty float64 array for "no weights"
-        throw Error(node.file + ": attribute '" + name + "' on " + node.path + " is not a string");
+        throw FileError(node.file, node.file + ": attribute '" + name + "' on " + node.path + " is not a string");
     }
     std::vector<std::string> out;
     if (H5Tis_variable_str(type.id()) > 0) {
@@ -74,7 +74,7 @@ std::vector<std::string> read_strings(const Node& node, const std::string& name)
         H5Tset_cset(mem.id(), H5Tget_cset(type.id()));
         std::vector<char*> ptrs(n, nullptr);
         if (n > 0 && H5Aread(attr.id(), mem.id(), ptrs.data()) < 0)
-            throw Error(node.file + ": cannot read attribute '" + name + "' on " + node.path);
+            throw FileError(node.file, node.file + ": cannot read attribute '" + name + "' on " + node.path);
         for (char* p : ptrs) out.emplace_back(p ? p : "");
         if (n > 0) H5Dvlen_reclaim(mem.id(), space.id(), H5P_DEFAULT, ptrs.data());
     } else {
@@ -84,7 +84,7 @@ std::vector<std::string> read_strings(const Node& node, const std::string& name)
         H5Tset_size(mem.id(), len);
         H5Tset_strpad(mem.id(), H5T_STR_NULLPAD);
         if (n > 0 && H5Aread(attr.id(), mem.id(), buf.data()) < 0)
-            throw Error(node.file + ": cannot read attribute '" + name + "' on " + node.path);
+            throw FileError(node.file, node.file + ": cannot read attribute '" + name + "' on " + node.path);
         for (std::uint64_t i = 0; i < n; ++i) {
             const char* s = buf.data() + i * len;
             out.emplace_back(s, strnlen(s, len));
@@ -94,9 +94,9 @@ std::vector<std::string> read_strings(const Node& node, const std::string& name)
 }
 
 Handle open_dataset(const Node& parent, const std::string& path) {
-    if (!exists(parent, path)) throw Error(where(parent, path) + ": dataset missing");
+    if (!exists(parent, path)) throw FileError(parent.file, where(parent, path) + ": dataset missing");
     hid_t d = H5Dopen2(parent.id(), path.c_str(), H5P_DEFAULT);
-    if (d < 0) throw Error(where(parent, path) + ": not a dataset");
+    if (d < 0) throw FileError(parent.file, where(parent, path) + ": not a dataset");
     return Handle(d, H5Dclose);
 }
 
@@ -108,7 +108,7 @@ std::vector<T> read_dataset(const Node& parent, const std::string& path, hid_t m
     Handle type(H5Dget_type(d.id()), H5Tclose);
     const H5T_class_t cls = H5Tget_class(type.id());
     if (cls != H5T_FLOAT && cls != H5T_INTEGER)
-        throw Error(where(parent, path) + ": expected a numeric dataset");
+        throw FileError(parent.file, where(parent, path) + ": expected a numeric dataset");
     const int nd = H5Sget_simple_extent_ndims(space.id());
     std::vector<hsize_t> dims(std::size_t(std::max(nd, 0)));
     if (nd > 0) H5Sget_simple_extent_dims(space.id(), dims.data(), nullptr);
@@ -117,7 +117,7 @@ std::vector<T> read_dataset(const Node& parent, const std::string& path, hid_t m
     check_fits_in_memory(n * sizeof(T), where(parent, path));
     std::vector<T> out(n);
     if (n > 0 && H5Dread(d.id(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()) < 0)
-        throw Error(where(parent, path) + ": cannot read dataset (corrupt file?)");
+        throw FileError(parent.file, where(parent, path) + ": cannot read dataset (corrupt file?)");
     if (dims_out) dims_out->assign(dims.begin(), dims.end());
     return out;
 }
@@ -140,9 +140,9 @@ void write_dataset(const Node& parent, const std::string& name, hid_t file_type,
     }
     Handle ds(H5Dcreate2(parent.id(), name.c_str(), file_type, space.id(), H5P_DEFAULT, plist.id(), H5P_DEFAULT),
               H5Dclose);
-    if (!ds.valid()) throw Error(where(parent, name) + ": cannot create dataset");
+    if (!ds.valid()) throw FileError(parent.file, where(parent, name) + ": cannot create dataset");
     if (n > 0 && H5Dwrite(ds.id(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
-        throw Error(where(parent, name) + ": cannot write dataset");
+        throw FileError(parent.file, where(parent, name) + ": cannot write dataset");
 }
 
 void write_attr_raw(const Node& node, const std::string& name, hid_t type, const void* data,
@@ -155,7 +155,7 @@ void write_attr_raw(const Node& node, const std::string& name, hid_t type, const
     for (auto d : dims) n *= d;
     // A zero-sized attribute needs no write (and H5Awrite refuses its null buffer).
     if (!a.valid() || (n > 0 && H5Awrite(a.id(), type, data) < 0))
-        throw Error(node.file + ": cannot write attribute '" + name + "'");
+        throw FileError(node.file, node.file + ": cannot write attribute '" + name + "'");
 }
 
 } // namespace
@@ -163,31 +163,31 @@ void write_attr_raw(const Node& node, const std::string& name, hid_t type, const
 Node open_file(const std::string& path) {
     silence_errors();
     std::error_code ec;
-    if (!std::filesystem::exists(path, ec)) throw Error(path + ": no such file");
-    if (std::filesystem::is_directory(path, ec)) throw Error(path + ": is a directory, not a file");
-    if (H5Fis_hdf5(path.c_str()) <= 0) throw Error(path + ": not an HDF5 file");
+    if (!std::filesystem::exists(path, ec)) throw FileError(path, path + ": no such file");
+    if (std::filesystem::is_directory(path, ec)) throw FileError(path, path + ": is a directory, not a file");
+    if (H5Fis_hdf5(path.c_str()) <= 0) throw FileError(path, path + ": not an HDF5 file");
     hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f < 0) throw Error(path + ": cannot open as HDF5 (corrupt or truncated?)");
+    if (f < 0) throw FileError(path, path + ": cannot open as HDF5 (corrupt or truncated?)");
     return Node{Handle(f, H5Fclose), path, "/"};
 }
 
 Node create_file(const std::string& path) {
     silence_errors();
     hid_t f = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (f < 0) throw Error(path + ": cannot create file");
+    if (f < 0) throw FileError(path, path + ": cannot create file");
     return Node{Handle(f, H5Fclose), path, "/"};
 }
 
 Node open_group(const Node& parent, const std::string& name) {
-    if (!exists(parent, name)) throw Error(where(parent, name) + ": group missing");
+    if (!exists(parent, name)) throw FileError(parent.file, where(parent, name) + ": group missing");
     hid_t g = H5Gopen2(parent.id(), name.c_str(), H5P_DEFAULT);
-    if (g < 0) throw Error(where(parent, name) + ": not a group");
+    if (g < 0) throw FileError(parent.file, where(parent, name) + ": not a group");
     return child(parent, Handle(g, H5Gclose), name);
 }
 
 Node create_group(const Node& parent, const std::string& name) {
     hid_t g = H5Gcreate2(parent.id(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    if (g < 0) throw Error(where(parent, name) + ": cannot create group");
+    if (g < 0) throw FileError(parent.file, where(parent, name) + ": cannot create group");
     return child(parent, Handle(g, H5Gclose), name);
 }
 
@@ -221,7 +221,8 @@ std::vector<std::string> child_names(const Node& group) {
 
 std::string read_string_attr(const Node& node, const std::string& name) {
     auto v = read_strings(node, name);
-    if (v.size() != 1) throw Error(node.file + ": attribute '" + name + "' on " + node.path + " is not one string");
+    if (v.size() != 1)
+        throw FileError(node.file, node.file + ": attribute '" + name + "' on " + node.path + " is not one string");
     return v[0];
 }
 
@@ -232,15 +233,17 @@ std::vector<std::string> read_string_list_attr(const Node& node, const std::stri
 double read_double_attr(const Node& node, const std::string& name) {
     Handle a = open_attr(node, name);
     Handle space(H5Aget_space(a.id()), H5Sclose);
-    if (element_count(space.id()) != 1) throw Error(node.file + ": attribute '" + name + "' is not a scalar");
+    if (element_count(space.id()) != 1)
+        throw FileError(node.file, node.file + ": attribute '" + name + "' is not a scalar");
     double v = 0;
-    if (H5Aread(a.id(), H5T_NATIVE_DOUBLE, &v) < 0) throw Error(node.file + ": attribute '" + name + "' is not a number");
+    if (H5Aread(a.id(), H5T_NATIVE_DOUBLE, &v) < 0)
+        throw FileError(node.file, node.file + ": attribute '" + name + "' is not a number");
     return v;
 }
 
 std::int64_t read_int_attr(const Node& node, const std::string& name) {
     auto v = read_int_list_attr(node, name);
-    if (v.size() != 1) throw Error(node.file + ": attribute '" + name + "' is not a scalar");
+    if (v.size() != 1) throw FileError(node.file, node.file + ": attribute '" + name + "' is not a scalar");
     return v[0];
 }
 
@@ -249,10 +252,10 @@ std::vector<std::int64_t> read_int_list_attr(const Node& node, const std::string
     Handle space(H5Aget_space(a.id()), H5Sclose);
     Handle type(H5Aget_type(a.id()), H5Tclose);
     if (H5Tget_class(type.id()) != H5T_INTEGER)
-        throw Error(node.file + ": attribute '" + name + "' on " + node.path + " is not an integer");
+        throw FileError(node.file, node.file + ": attribute '" + name + "' on " + node.path + " is not an integer");
     std::vector<std::int64_t> v(element_count(space.id()));
     if (!v.empty() && H5Aread(a.id(), H5T_NATIVE_INT64, v.data()) < 0)
-        throw Error(node.file + ": cannot read attribute '" + name + "'");
+        throw FileError(node.file, node.file + ": cannot read attribute '" + name + "'");
     return v;
 }
 
@@ -353,7 +356,7 @@ void AtomicOutput::commit() {
     std::filesystem::rename(temp_, path_, ec);
     if (ec) {
         std::remove(temp_.c_str());
-        throw Error(path_ + ": cannot write (" + ec.message() + ")");
+        throw FileError(path_, path_ + ": cannot write (" + ec.message() + ")");
     }
     done_ = true;
 }

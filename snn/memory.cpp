@@ -27,7 +27,9 @@ std::uint64_t meminfo(const char* wanted) {
 
 std::uint64_t parse_memory_size(const std::string& text) {
     const auto bad = [&] {
-        return Error("--max-memory '" + text + "': expected a size such as 512M, 4G or 1.5G (K, M, G, T: powers of 1024)");
+        return OptionError("max-memory", text,
+                           "max-memory '" + text +
+                               "': expected a size such as 512M, 4G or 1.5G (K, M, G, T: powers of 1024)");
     };
     std::size_t pos = 0;
     double value = 0;

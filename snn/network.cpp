@@ -55,7 +55,7 @@ Readout readout_from(const std::string& s) {
     if (s == "spikes") return Readout::Spikes;
     if (s == "membrane") return Readout::Membrane;
     if (s == "assignment") return Readout::Assignment;
-    throw Error("unknown readout '" + s + "' (expected spikes, membrane or assignment)");
+    throw OptionError("readout", s, "unknown readout '" + s + "' (expected spikes, membrane or assignment)");
 }
 
 const char* to_string(Inhibition i) { return i == Inhibition::None ? "none" : "winner-take-all"; }
@@ -63,7 +63,7 @@ const char* to_string(Inhibition i) { return i == Inhibition::None ? "none" : "w
 Inhibition inhibition_from(const std::string& s) {
     if (s == "none") return Inhibition::None;
     if (s == "winner-take-all") return Inhibition::WinnerTakeAll;
-    throw Error("unknown inhibition '" + s + "' (expected none or winner-take-all)");
+    throw OptionError("inhibition", s, "unknown inhibition '" + s + "' (expected none or winner-take-all)");
 }
 
 int label_classes(const std::vector<std::int32_t>& labels) {
@@ -99,7 +99,7 @@ const char* to_string(ExitRule r) { return r == ExitRule::Entropy ? "entropy" : 
 ExitRule exit_rule_from(const std::string& s) {
     if (s == "entropy") return ExitRule::Entropy;
     if (s == "max-prob") return ExitRule::MaxProb;
-    throw Error("exit rule '" + s + "': expected entropy or max-prob");
+    throw OptionError("rule", s, "exit rule '" + s + "': expected entropy or max-prob");
 }
 
 std::vector<std::string> parse_partition(const Network& net, const std::string& spec) {
@@ -108,7 +108,12 @@ std::vector<std::string> parse_partition(const Network& net, const std::string& 
     std::vector<std::string> seen_devices;
     std::size_t next = 1; // the first population not yet assigned
     std::size_t start = 0;
-    const auto bad = [&](const std::string& why) { return Error("partition '" + spec + "': " + why); };
+    // Not an OptionError: the CLI would print a message that starts with the key
+    // "partition" as the flag --partition, and the spec is also the positional
+    // argument of `snn exits partition`.
+    const auto bad = [&](const std::string& why) {
+        return Error("partition '" + spec + "': " + why, ErrorContext{{}, {}, {}, spec});
+    };
     if (spec.empty()) throw bad("empty; expected device:first-last,device:first-last,...");
     while (start <= spec.size()) {
         std::size_t end = spec.find(',', start);
@@ -159,26 +164,26 @@ std::string partition_spec(const Network& net) {
 NeuronModel neuron_model_from(const std::string& s) {
     if (s == "if") return NeuronModel::IF;
     if (s == "lif") return NeuronModel::LIF;
-    throw Error("unknown neuron model '" + s + "' (expected if or lif)");
+    throw OptionError("neuron", s, "unknown neuron model '" + s + "' (expected if or lif)");
 }
 
 ResetMode reset_mode_from(const std::string& s) {
     if (s == "subtract") return ResetMode::Subtract;
     if (s == "zero") return ResetMode::Zero;
-    throw Error("unknown reset mode '" + s + "' (expected subtract or zero)");
+    throw OptionError("reset", s, "unknown reset mode '" + s + "' (expected subtract or zero)");
 }
 
 ProjectionKind projection_kind_from(const std::string& s) {
     for (auto k : {ProjectionKind::Dense, ProjectionKind::Conv2D, ProjectionKind::AvgPool,
                    ProjectionKind::Identity, ProjectionKind::MaxPool})
         if (s == to_string(k)) return k;
-    throw Error("unknown projection kind '" + s + "'");
+    throw ModelError("", "", "unknown projection kind '" + s + "'");
 }
 
 PopulationKind population_kind_from(const std::string& s) {
     for (auto k : {PopulationKind::Input, PopulationKind::Spiking, PopulationKind::MaxPool})
         if (s == to_string(k)) return k;
-    throw Error("unknown population kind '" + s + "'");
+    throw ModelError("", "", "unknown population kind '" + s + "'");
 }
 
 int window_out_size(int in, int k, int s, bool same) {
@@ -221,174 +226,194 @@ namespace {
 void check_window_fits(const Population& pop, const Projection& p, const Shape& src) {
     const Window& w = p.window;
     if (w.kh < 1 || w.kw < 1 || w.sh < 1 || w.sw < 1 || w.pad_top < 0 || w.pad_left < 0)
-        throw Error("population '" + pop.name + "': invalid window in projection from layer '" + p.layer + "'");
+        throw ModelError("", p.layer,
+                         "population '" + pop.name + "': invalid window in projection from layer '" + p.layer + "'");
     // The last output's window must start inside the padded input.
     const int last_y = (pop.shape.h - 1) * w.sh - w.pad_top;
     const int last_x = (pop.shape.w - 1) * w.sw - w.pad_left;
     if (last_y >= src.h || last_x >= src.w || last_y + w.kh <= 0 || last_x + w.kw <= 0)
-        throw Error("population '" + pop.name + "': output shape " + pop.shape.str() +
-                    " does not fit a " + std::to_string(w.kh) + "x" + std::to_string(w.kw) +
-                    " window over input " + src.str());
+        throw ModelError("", pop.name, "population '" + pop.name + "': output shape " + pop.shape.str() +
+                                       " does not fit a " + std::to_string(w.kh) + "x" + std::to_string(w.kw) +
+                                       " window over input " + src.str());
 }
 
 } // namespace
 
 void validate(const Network& net) {
     if (net.populations.empty() || net.populations[0].kind != PopulationKind::Input)
-        throw Error("network has no input population");
+        throw ModelError("", net.populations.empty() ? std::string() : net.populations[0].name,
+                         "network has no input population");
     for (std::size_t i = 0; i < net.populations.size(); ++i) {
         const Population& pop = net.populations[i];
+        // A fault of this population, or of the layer of one of its projections.
+        const auto bad = [&](const std::string& layer, const std::string& what) {
+            return ModelError("", layer, "population '" + pop.name + "'" + what);
+        };
         if (pop.shape.h < 1 || pop.shape.w < 1 || pop.shape.c < 1)
-            throw Error("population '" + pop.name + "' has an empty shape " + pop.shape.str());
+            throw bad(pop.name, " has an empty shape " + pop.shape.str());
         if (i > 0 && pop.kind == PopulationKind::Input)
-            throw Error("population '" + pop.name + "': only the first population can be the input");
+            throw bad(pop.name, ": only the first population can be the input");
         if (i > 0 && pop.projections.empty())
-            throw Error("population '" + pop.name + "' has no incoming projection");
+            throw bad(pop.name, " has no incoming projection");
         if (!pop.bias.empty() && std::int64_t(pop.bias.size()) != pop.shape.c)
-            throw Error("population '" + pop.name + "': bias has " + std::to_string(pop.bias.size()) +
-                        " values, expected one per channel (" + std::to_string(pop.shape.c) + ")");
+            throw bad(pop.name, ": bias has " + std::to_string(pop.bias.size()) +
+                                " values, expected one per channel (" + std::to_string(pop.shape.c) + ")");
         for (float b : pop.bias)
-            if (!std::isfinite(b)) throw Error("population '" + pop.name + "': bias is not finite");
+            if (!std::isfinite(b)) throw bad(pop.name, ": bias is not finite");
         if (pop.neuron.v_th <= 0 || !std::isfinite(pop.neuron.v_th))
-            throw Error("population '" + pop.name + "': threshold must be positive");
+            throw bad(pop.name, ": threshold must be positive");
         if (pop.neuron.signed_spikes && pop.neuron.reset != ResetMode::Subtract)
-            throw Error("population '" + pop.name + "': signed spikes need reset by subtraction");
+            throw bad(pop.name, ": signed spikes need reset by subtraction");
         if (!(pop.neuron.v_init >= 0 && pop.neuron.v_init < 1))
-            throw Error("population '" + pop.name + "': v_init must be in [0, 1)");
+            throw bad(pop.name, ": v_init must be in [0, 1)");
         if (pop.neuron.model == NeuronModel::LIF && !(pop.neuron.tau_steps > 0))
-            throw Error("population '" + pop.name + "': LIF needs tau_steps > 0");
+            throw bad(pop.name, ": LIF needs tau_steps > 0");
         if (!pop.theta.empty() || pop.inhibition != Inhibition::None) {
             if (pop.kind != PopulationKind::Spiking)
-                throw Error("population '" + pop.name + "': only spiking populations have thresholds and inhibition");
+                throw bad(pop.name, ": only spiking populations have thresholds and inhibition");
             if (pop.neuron.signed_spikes)
-                throw Error("population '" + pop.name + "': signed spikes with per-unit thresholds or inhibition are not supported");
+                throw bad(pop.name, ": signed spikes with per-unit thresholds or inhibition are not supported");
         }
         if (!pop.theta.empty() && std::int64_t(pop.theta.size()) != pop.shape.size())
-            throw Error("population '" + pop.name + "': theta has " + std::to_string(pop.theta.size()) +
-                        " values, expected one per unit (" + std::to_string(pop.shape.size()) + ")");
+            throw bad(pop.name, ": theta has " + std::to_string(pop.theta.size()) +
+                                " values, expected one per unit (" + std::to_string(pop.shape.size()) + ")");
         for (float th : pop.theta)
             if (!std::isfinite(th) || !(pop.neuron.v_th + th > 0))
-                throw Error("population '" + pop.name + "': a threshold v_th + theta is not a positive finite number");
+                throw bad(pop.name, ": a threshold v_th + theta is not a positive finite number");
         if (pop.inhibition == Inhibition::WinnerTakeAll && pop.neuron.reset != ResetMode::Zero)
-            throw Error("population '" + pop.name + "': winner-take-all inhibition resets every unit to 0; it needs reset zero");
+            throw bad(pop.name, ": winner-take-all inhibition resets every unit to 0; it needs reset zero");
         if (pop.kind == PopulationKind::MaxPool &&
             (pop.projections.size() != 1 || pop.projections[0].kind != ProjectionKind::MaxPool))
-            throw Error("population '" + pop.name + "': a max-pooling gate takes exactly one maxpool projection");
+            throw bad(pop.name, ": a max-pooling gate takes exactly one maxpool projection");
         for (const Projection& p : pop.projections) {
             if (p.source < 0 || std::size_t(p.source) >= i)
-                throw Error("population '" + pop.name + "': projection source " + std::to_string(p.source) +
-                            " is not an earlier population");
+                throw bad(pop.name, ": projection source " + std::to_string(p.source) +
+                                    " is not an earlier population");
             if ((p.kind == ProjectionKind::MaxPool) != (pop.kind == PopulationKind::MaxPool))
-                throw Error("population '" + pop.name + "': maxpool projections belong to max-pooling gates only");
+                throw bad(pop.name, ": maxpool projections belong to max-pooling gates only");
             const Shape& src = net.populations[std::size_t(p.source)].shape;
             switch (p.kind) {
             case ProjectionKind::Dense: break;
             case ProjectionKind::Identity:
                 if (!(src == pop.shape))
-                    throw Error("population '" + pop.name + "': residual input " + src.str() +
-                                " does not match " + pop.shape.str());
+                    throw bad(pop.name, ": residual input " + src.str() +
+                                        " does not match " + pop.shape.str());
                 break;
             case ProjectionKind::AvgPool:
             case ProjectionKind::MaxPool:
                 if (src.c != pop.shape.c)
-                    throw Error("population '" + pop.name + "': pooling changes the channel count");
+                    throw bad(pop.name, ": pooling changes the channel count");
                 check_window_fits(pop, p, src);
                 break;
             case ProjectionKind::Conv2D: check_window_fits(pop, p, src); break;
             }
             const std::int64_t want = expected_weight_count(p, src, pop.shape);
             if (std::int64_t(p.weights.size()) != want)
-                throw Error("population '" + pop.name + "': projection from layer '" + p.layer + "' has " +
-                            std::to_string(p.weights.size()) + " weights, expected " + std::to_string(want));
+                throw bad(p.layer, ": projection from layer '" + p.layer + "' has " +
+                                   std::to_string(p.weights.size()) + " weights, expected " + std::to_string(want));
             for (float w : p.weights)
                 if (!std::isfinite(w))
-                    throw Error("population '" + pop.name + "': layer '" + p.layer + "' has a weight that is not finite (NaN or Inf)");
+                    throw bad(p.layer, ": layer '" + p.layer + "' has a weight that is not finite (NaN or Inf)");
             if (p.binary) {
                 std::vector<float> expanded;
                 try {
                     expanded = unpack_binary(p, src, pop.shape); // checks the kind and the packed shape
                 } catch (const Error& e) {
-                    throw Error("population '" + pop.name + "': " + e.what());
+                    throw bad(e.context.layer, std::string(": ") + e.what());
                 }
                 const BinaryWeights& b = p.bin;
                 for (float a : b.alpha)
                     if (!std::isfinite(a) || a < 0)
-                        throw Error("population '" + pop.name + "': layer '" + p.layer + "' has a binary scale alpha that is negative or not finite");
+                        throw bad(p.layer,
+                                  ": layer '" + p.layer + "' has a binary scale alpha that is negative or not finite");
                 // Bits past the end of a row are 0 by construction; a file that sets them is corrupt.
                 if (b.row_bits % 64)
                     for (std::int64_t r = 0; r < b.rows; ++r)
                         if (b.bits[std::size_t(r * b.row_words + b.row_words - 1)] >> (b.row_bits % 64))
-                            throw Error("population '" + pop.name + "': layer '" + p.layer + "': binary row " +
-                                        std::to_string(r) + " has bits set past its " + std::to_string(b.row_bits) + " inputs");
+                            throw bad(p.layer, ": layer '" + p.layer + "': binary row " + std::to_string(r) +
+                                                   " has bits set past its " + std::to_string(b.row_bits) + " inputs");
                 if (expanded != p.weights)
-                    throw Error("population '" + pop.name + "': layer '" + p.layer +
-                                "': the float weights disagree with the binary weights");
+                    throw bad(p.layer, ": layer '" + p.layer +
+                                       "': the float weights disagree with the binary weights");
             } else if (!p.bin.bits.empty() || !p.bin.alpha.empty()) {
-                throw Error("population '" + pop.name + "': layer '" + p.layer + "' holds binary weights but is not binary");
+                throw bad(p.layer, ": layer '" + p.layer + "' holds binary weights but is not binary");
             }
         }
     }
     const std::size_t P = net.populations.size();
+    const std::string& output = net.output().name;
     if (net.readout == Readout::Assignment && net.labels.empty())
-        throw Error("readout 'assignment' needs a class label per output unit (a layer learned by snn learn)");
+        throw ModelError("", output,
+                         "readout 'assignment' needs a class label per output unit (a layer learned by snn learn)");
     if (!net.labels.empty()) {
         if (std::int64_t(net.labels.size()) != net.output().shape.size())
-            throw Error("labels has " + std::to_string(net.labels.size()) + " values, expected one per output unit (" +
-                        std::to_string(net.output().shape.size()) + ")");
+            throw ModelError("", output, "labels has " + std::to_string(net.labels.size()) +
+                                             " values, expected one per output unit (" +
+                                             std::to_string(net.output().shape.size()) + ")");
         for (const std::int32_t c : net.labels)
-            if (c < -1 || c >= 1 << 20) throw Error("label " + std::to_string(c) + " is not a class (0, 1, …) or -1");
+            if (c < -1 || c >= 1 << 20)
+                throw ModelError("", output, "label " + std::to_string(c) + " is not a class (0, 1, …) or -1");
     }
-    if (net.steps < 0) throw Error("steps must be at least 0 (0: not stated)");
-    if (!(net.max_rate >= 0 && net.max_rate <= 1)) throw Error("max_rate must be in [0, 1] (0: not stated)");
+    if (net.steps < 0) throw ModelError("", "", "steps must be at least 0 (0: not stated)");
+    if (!(net.max_rate >= 0 && net.max_rate <= 1))
+        throw ModelError("", "", "max_rate must be in [0, 1] (0: not stated)");
     const std::int64_t classes = net.output().shape.size();
     std::vector<std::string> exit_names, exit_at;
     for (const Exit& e : net.exits) {
         const std::string where = "exit '" + e.name + "'";
-        if (e.name.empty()) throw Error("an exit has no name");
+        const auto bad_exit = [&](const std::string& what) { return ModelError("", e.at, where + what); };
+        if (e.name.empty()) throw ModelError("", e.at, "an exit has no name");
         if (std::find(exit_names.begin(), exit_names.end(), e.name) != exit_names.end())
-            throw Error(where + " is defined twice");
+            throw bad_exit(" is defined twice");
         exit_names.push_back(e.name);
         const int at = net.find(e.at);
-        if (at < 0) throw Error(where + ": population '" + e.at + "' does not exist");
-        if (at == 0) throw Error(where + ": the input population has no spikes to classify; place it after a spiking layer");
+        if (at < 0) throw bad_exit(": population '" + e.at + "' does not exist");
+        if (at == 0) throw bad_exit(": the input population has no spikes to classify; place it after a spiking layer");
         if (std::find(exit_at.begin(), exit_at.end(), e.at) != exit_at.end())
-            throw Error(where + ": population '" + e.at + "' already has an exit (one per population)");
+            throw bad_exit(": population '" + e.at + "' already has an exit (one per population)");
         exit_at.push_back(e.at);
         if (e.weights.empty()) {
             if (std::size_t(at) != P - 1)
-                throw Error(where + " at '" + e.at + "' has no classifier weights; only an exit at the output may read the output itself");
-            if (!e.bias.empty()) throw Error(where + ": a bias without weights");
+                throw bad_exit(" at '" + e.at +
+                               "' has no classifier weights; only an exit at the output may read the output itself");
+            if (!e.bias.empty()) throw bad_exit(": a bias without weights");
         } else {
             if (std::int64_t(e.bias.size()) != classes)
-                throw Error(where + ": bias has " + std::to_string(e.bias.size()) + " values, expected one per class (" +
-                            std::to_string(classes) + ")");
+                throw bad_exit(": bias has " + std::to_string(e.bias.size()) + " values, expected one per class (" +
+                               std::to_string(classes) + ")");
             const std::int64_t want = net.populations[std::size_t(at)].shape.size() * classes;
             if (std::int64_t(e.weights.size()) != want)
-                throw Error(where + ": classifier has " + std::to_string(e.weights.size()) + " weights, expected " +
-                            std::to_string(want) + " (neurons of '" + e.at + "' × classes)");
+                throw bad_exit(": classifier has " + std::to_string(e.weights.size()) + " weights, expected " +
+                               std::to_string(want) + " (neurons of '" + e.at + "' × classes)");
         }
         for (float w : e.weights)
-            if (!std::isfinite(w)) throw Error(where + ": a classifier weight is not finite");
+            if (!std::isfinite(w)) throw bad_exit(": a classifier weight is not finite");
         for (float b : e.bias)
-            if (!std::isfinite(b)) throw Error(where + ": a classifier bias is not finite");
+            if (!std::isfinite(b)) throw bad_exit(": a classifier bias is not finite");
         if (!std::isfinite(e.threshold) || e.threshold < 0 || (e.rule == ExitRule::MaxProb && e.threshold > 1))
-            throw Error(where + ": threshold " + std::to_string(e.threshold) +
-                        (e.rule == ExitRule::MaxProb ? " is not a probability in [0, 1]" : " must be a finite entropy ≥ 0"));
-        if (e.check_every < 0) throw Error(where + ": check_every must be ≥ 0");
+            throw bad_exit(": threshold " + std::to_string(e.threshold) +
+                           (e.rule == ExitRule::MaxProb ? " is not a probability in [0, 1]"
+                                                        : " must be a finite entropy ≥ 0"));
+        if (e.check_every < 0) throw bad_exit(": check_every must be ≥ 0");
     }
     if (!net.devices.empty()) {
         if (net.devices.size() != P)
-            throw Error("partition names " + std::to_string(net.devices.size()) + " devices for " + std::to_string(P) +
-                        " populations");
+            throw ModelError("", "", "partition names " + std::to_string(net.devices.size()) + " devices for " +
+                                         std::to_string(P) + " populations");
         for (std::size_t i = 0; i < P; ++i)
-            if (net.devices[i].empty()) throw Error("population '" + net.populations[i].name + "' has no device");
-        if (P > 1 && net.devices[0] != net.devices[1]) throw Error("the input must be on the first device");
+            if (net.devices[i].empty())
+                throw ModelError("", net.populations[i].name, "population '" + net.populations[i].name +
+                                                              "' has no device");
+        if (P > 1 && net.devices[0] != net.devices[1])
+            throw ModelError("", net.populations[0].name, "the input must be on the first device");
         for (std::size_t i = 1; i < P; ++i)
             if (net.devices[i] != net.devices[i - 1])
                 for (std::size_t j = 0; j + 1 < i; ++j)
                     if (net.devices[j] == net.devices[i])
-                        throw Error("device '" + net.devices[i] + "' holds populations that are not contiguous ('" +
-                                    net.populations[j].name + "' and '" + net.populations[i].name + "')");
+                        throw ModelError("", net.populations[i].name, "device '" + net.devices[i] +
+                                                                      "' holds populations that are not contiguous ('" +
+                                                                      net.populations[j].name + "' and '" +
+                                                                      net.populations[i].name + "')");
     }
 }
 

@@ -150,15 +150,16 @@ void write_network(const Network& net, const std::string& file_path) {
         }
     }
     // Closing a file does not report a failed write of cached data; a flush does.
-    if (H5Fflush(file.id(), H5F_SCOPE_GLOBAL) < 0) throw Error(file_path + ": cannot write (disk full?)");
+    if (H5Fflush(file.id(), H5F_SCOPE_GLOBAL) < 0)
+        throw FileError(file_path, file_path + ": cannot write (disk full?)");
 }
 
 // ---------------------------------------------------------------- reading
 
 int to_int(std::int64_t v, const h5::Node& node, const std::string& attr) {
     if (v < INT_MIN || v > INT_MAX)
-        throw Error(node.file + ": " + node.path + ": attribute '" + attr + "' value " + std::to_string(v) +
-                    " is out of range");
+        throw FileError(node.file, node.file + ": " + node.path + ": attribute '" + attr + "' value " +
+                                   std::to_string(v) + " is out of range");
     return int(v);
 }
 
@@ -166,8 +167,8 @@ float read_float_attr(const h5::Node& node, const std::string& attr) {
     const double v = h5::read_double_attr(node, attr);
     // Converting a finite double beyond float's range is undefined behaviour.
     if (std::isfinite(v) && std::fabs(v) > double(FLT_MAX))
-        throw Error(node.file + ": " + node.path + ": attribute '" + attr + "' value " + std::to_string(v) +
-                    " does not fit a float");
+        throw FileError(node.file, node.file + ": " + node.path + ": attribute '" + attr + "' value " +
+                                   std::to_string(v) + " does not fit a float");
     return float(v);
 }
 
@@ -175,18 +176,20 @@ std::vector<std::int64_t> read_int_list(const h5::Node& node, const std::string&
                                         const char* meaning) {
     auto v = h5::read_int_list_attr(node, attr);
     if (v.size() != n)
-        throw Error(node.file + ": " + node.path + ": attribute '" + attr + "' has " + std::to_string(v.size()) +
-                    " values, expected " + std::to_string(n) + " " + meaning);
+        throw FileError(node.file, node.file + ": " + node.path + ": attribute '" + attr + "' has " +
+                                   std::to_string(v.size()) + " values, expected " + std::to_string(n) + " " + meaning);
     return v;
 }
 
+// A value this build does not know (an unknown kind, model or rule) is a
+// network it does not support: a ModelError naming `layer`.
 template <class F>
-auto parse_enum(const h5::Node& node, const std::string& attr, F from) {
+auto parse_enum(const h5::Node& node, const std::string& attr, F from, const std::string& layer) {
     const std::string s = h5::read_string_attr(node, attr);
     try {
         return from(s);
     } catch (const Error& e) {
-        throw Error(node.file + ": " + node.path + ": " + e.what());
+        throw ModelError(node.file, layer, node.file + ": " + node.path + ": " + e.what());
     }
 }
 
@@ -205,8 +208,8 @@ std::size_t indexed_children(const h5::Node& group, const char* what) {
             i = i * 10 + std::size_t(ch - '0');
         }
         if (!digits || i >= names.size() || index_name(i) != name || seen[i])
-            throw Error(group.file + ": " + group.path + ": unexpected member '" + name + "' (" + what +
-                        " are numbered 000, 001, … without gaps)");
+            throw FileError(group.file, group.file + ": " + group.path + ": unexpected member '" + name + "' (" + what +
+                                        " are numbered 000, 001, … without gaps)");
         seen[i] = true;
     }
     return names.size();
@@ -221,11 +224,11 @@ struct Layout {
 Population read_population_attrs(const h5::Node& g, Layout& layout, std::uint64_t& total_bytes) {
     Population pop;
     pop.name = h5::read_string_attr(g, "name");
-    pop.kind = parse_enum(g, "kind", population_kind_from);
+    pop.kind = parse_enum(g, "kind", population_kind_from, pop.name);
     const auto shape = read_int_list(g, "shape", 3, "[h, w, c]");
     pop.shape = Shape{to_int(shape[0], g, "shape"), to_int(shape[1], g, "shape"), to_int(shape[2], g, "shape")};
-    pop.neuron.model = parse_enum(g, "neuron_model", neuron_model_from);
-    pop.neuron.reset = parse_enum(g, "reset", reset_mode_from);
+    pop.neuron.model = parse_enum(g, "neuron_model", neuron_model_from, pop.name);
+    pop.neuron.reset = parse_enum(g, "reset", reset_mode_from, pop.name);
     pop.neuron.v_th = read_float_attr(g, "v_th");
     pop.neuron.tau_steps = read_float_attr(g, "tau_steps");
     // Optional within format_version 1 (files written before it existed start at rest).
@@ -233,16 +236,19 @@ Population read_population_attrs(const h5::Node& g, Layout& layout, std::uint64_
     pop.neuron.signed_spikes = h5::has_attr(g, "signed_spikes") && h5::read_int_attr(g, "signed_spikes") != 0;
     pop.scale = read_float_attr(g, "scale");
     pop.layers = h5::read_string_list_attr(g, "layers");
-    if (h5::has_attr(g, "inhibition")) pop.inhibition = parse_enum(g, "inhibition", inhibition_from);
+    if (h5::has_attr(g, "inhibition")) pop.inhibition = parse_enum(g, "inhibition", inhibition_from, pop.name);
     if (h5::exists(g, "theta")) {
         const auto dims = h5::dataset_dims(g, "theta");
-        if (dims.size() != 1) throw Error(g.file + ": " + g.path + "/theta: expected a 1-D dataset, found shape " + dims_str(dims));
+        if (dims.size() != 1)
+            throw FileError(g.file, g.file + ": " + g.path + "/theta: expected a 1-D dataset, found shape " +
+                                    dims_str(dims));
         total_bytes = saturating_add(total_bytes, saturating_mul(element_count(dims), sizeof(float)));
     }
 
     layout.bias_dims = h5::dataset_dims(g, "bias");
     if (layout.bias_dims.size() != 1)
-        throw Error(g.file + ": " + g.path + "/bias: expected a 1-D dataset, found shape " + dims_str(layout.bias_dims));
+        throw FileError(g.file, g.file + ": " + g.path + "/bias: expected a 1-D dataset, found shape " +
+                                dims_str(layout.bias_dims));
     total_bytes = saturating_add(total_bytes, saturating_mul(element_count(layout.bias_dims), sizeof(float)));
 
     const h5::Node projs = h5::open_group(g, "projections");
@@ -251,7 +257,7 @@ Population read_population_attrs(const h5::Node& g, Layout& layout, std::uint64_
         const h5::Node pg = h5::open_group(projs, index_name(j));
         Projection p;
         p.source = to_int(h5::read_int_attr(pg, "source"), pg, "source");
-        p.kind = parse_enum(pg, "kind", projection_kind_from);
+        p.kind = parse_enum(pg, "kind", projection_kind_from, pop.name);
         p.layer = h5::read_string_attr(pg, "layer");
         const auto w = read_int_list(pg, "window", 6, "[kh, kw, sh, sw, pad_top, pad_left]");
         p.window = Window{to_int(w[0], pg, "window"), to_int(w[1], pg, "window"), to_int(w[2], pg, "window"),
@@ -260,8 +266,9 @@ Population read_population_attrs(const h5::Node& g, Layout& layout, std::uint64_
         if (p.binary) {
             const auto bits = h5::dataset_dims(pg, "bits"), alpha = h5::dataset_dims(pg, "alpha");
             if (bits.size() != 2 || alpha.size() != 1)
-                throw Error(pg.file + ": " + pg.path + ": binary weights need a 2-D 'bits' (rows, words) and a 1-D 'alpha', found " +
-                            dims_str(bits) + " and " + dims_str(alpha));
+                throw FileError(pg.file, pg.file + ": " + pg.path +
+                                         ": binary weights need a 2-D 'bits' (rows, words) and a 1-D 'alpha', found " +
+                                         dims_str(bits) + " and " + dims_str(alpha));
             layout.weight_dims.push_back({});
             // The bits, and the float weights unpacked from them (at most 64 per word).
             const std::uint64_t words = element_count(bits);
@@ -282,16 +289,17 @@ Population read_population_attrs(const h5::Node& g, Layout& layout, std::uint64_
 Network load(const std::string& path) {
     const h5::Node file = h5::open_file(path);
     if (!h5::has_attr(file, "format"))
-        throw Error(path + ": not an snn network file (no 'format' attribute); convert a Keras model with `snn convert`");
+        throw FileError(path, path + ": not an snn network file (no 'format' attribute); convert a Keras model with "
+                                     "`snn convert`");
     const std::string format = h5::read_string_attr(file, "format");
     if (format != network_format_name)
-        throw Error(path + ": not an snn network file (format '" + format + "', expected '" + network_format_name +
-                    "'); convert a Keras model with `snn convert`");
+        throw FileError(path, path + ": not an snn network file (format '" + format + "', expected '" +
+                              network_format_name + "'); convert a Keras model with `snn convert`");
     const std::int64_t version = h5::read_int_attr(file, "format_version");
     if (version > network_format_version)
-        throw Error(path + ": written by a newer snn (format_version " + std::to_string(version) +
-                    "; this build reads up to " + std::to_string(network_format_version) + "); upgrade snn");
-    if (version < 1) throw Error(path + ": invalid format_version " + std::to_string(version));
+        throw FileError(path, path + ": written by a newer snn (format_version " + std::to_string(version) +
+                              "; this build reads up to " + std::to_string(network_format_version) + "); upgrade snn");
+    if (version < 1) throw FileError(path, path + ": invalid format_version " + std::to_string(version));
 
     Network net;
     net.source = h5::read_string_attr(file, "source");
@@ -300,7 +308,7 @@ Network load(const std::string& path) {
         try {
             net.readout = readout_from(h5::read_string_attr(file, "readout"));
         } catch (const Error& e) {
-            throw Error(path + ": attribute 'readout': " + e.what());
+            throw ModelError(path, "", path + ": attribute 'readout': " + e.what());
         }
     }
 
@@ -316,13 +324,15 @@ Network load(const std::string& path) {
     if (h5::has_attr(file, "devices")) net.devices = h5::read_string_list_attr(file, "devices");
     if (h5::has_attr(file, "steps")) {
         const std::int64_t steps = h5::read_int_attr(file, "steps");
-        if (steps < 1 || steps > INT_MAX) throw Error(path + ": attribute 'steps' value " + std::to_string(steps) + " is out of range");
+        if (steps < 1 || steps > INT_MAX)
+            throw FileError(path, path + ": attribute 'steps' value " + std::to_string(steps) + " is out of range");
         net.steps = int(steps);
     }
     if (h5::has_attr(file, "max_rate")) net.max_rate = read_float_attr(file, "max_rate");
     if (h5::exists(file, "labels")) {
         const auto dims = h5::dataset_dims(file, "labels");
-        if (dims.size() != 1) throw Error(path + ": labels: expected a 1-D dataset, found shape " + dims_str(dims));
+        if (dims.size() != 1)
+            throw FileError(path, path + ": labels: expected a 1-D dataset, found shape " + dims_str(dims));
         total_bytes = saturating_add(total_bytes, saturating_mul(element_count(dims), sizeof(std::int64_t)));
     }
     if (h5::exists(file, "exits")) {
@@ -333,13 +343,13 @@ Network load(const std::string& path) {
             Exit e;
             e.name = h5::read_string_attr(g, "name");
             e.at = h5::read_string_attr(g, "at");
-            e.rule = parse_enum(g, "rule", exit_rule_from);
+            e.rule = parse_enum(g, "rule", exit_rule_from, e.at);
             e.threshold = read_float_attr(g, "threshold");
             e.check_every = to_int(h5::read_int_attr(g, "check_every"), g, "check_every");
             const auto wd = h5::dataset_dims(g, "weights"), bd = h5::dataset_dims(g, "bias");
             if (wd.size() != 2 || bd.size() != 1 || wd[1] != bd[0])
-                throw Error(path + ": " + g.path + ": weights " + dims_str(wd) + " and bias " + dims_str(bd) +
-                            " are not (features, classes) and (classes)");
+                throw FileError(path, path + ": " + g.path + ": weights " + dims_str(wd) + " and bias " + dims_str(bd) +
+                                      " are not (features, classes) and (classes)");
             total_bytes = saturating_add(total_bytes, saturating_mul(element_count(wd), sizeof(float)));
             net.exits.push_back(std::move(e));
         }
@@ -349,7 +359,8 @@ Network load(const std::string& path) {
     // Pass 2: the arrays.
     if (h5::exists(file, "labels")) {
         for (const std::int64_t c : h5::read_ints(file, "labels")) {
-            if (c < -1 || c > INT_MAX) throw Error(path + ": label " + std::to_string(c) + " is not a class (0, 1, …) or -1");
+            if (c < -1 || c > INT_MAX)
+                throw ModelError(path, "", path + ": label " + std::to_string(c) + " is not a class (0, 1, …) or -1");
             net.labels.push_back(std::int32_t(c));
         }
     }
@@ -380,14 +391,14 @@ Network load(const std::string& path) {
             p.bin.row_words = std::int64_t(dims[1]);
             p.bin.alpha = h5::read_floats(pg, "alpha");
             if (p.source < 0 || std::size_t(p.source) >= i)
-                throw Error(path + ": population '" + pop.name + "': projection source " + std::to_string(p.source) +
-                            " is not an earlier population");
+                throw ModelError(path, pop.name, path + ": population '" + pop.name + "': projection source " +
+                                                 std::to_string(p.source) + " is not an earlier population");
             const Shape& src = net.populations[std::size_t(p.source)].shape;
             try {
                 p.bin.row_bits = binary_layout(p, src, pop.shape).row_bits;
                 p.weights = unpack_binary(p, src, pop.shape);
             } catch (const Error& e) {
-                throw Error(path + ": population '" + pop.name + "': " + e.what());
+                throw ModelError(path, e.context.layer, path + ": population '" + pop.name + "': " + e.what());
             }
         }
     }
@@ -395,7 +406,7 @@ Network load(const std::string& path) {
     try {
         validate(net);
     } catch (const Error& e) {
-        throw Error(path + ": " + e.what());
+        throw ModelError(path, e.context.layer, path + ": " + e.what());
     }
 
     // validate() checked the weight counts; the stored shapes must match too,
@@ -407,8 +418,9 @@ Network load(const std::string& path) {
             if (p.binary) continue; // unpack_binary checked the packed shape
             const auto want = weight_dims(p, net.populations[std::size_t(p.source)].shape, pop.shape);
             if (layouts[i].weight_dims[j] != want)
-                throw Error(path + ": population '" + pop.name + "': weights of projection from layer '" + p.layer +
-                            "' have shape " + dims_str(layouts[i].weight_dims[j]) + ", expected " + dims_str(want));
+                throw ModelError(path, p.layer, path + ": population '" + pop.name +
+                                                "': weights of projection from layer '" + p.layer + "' have shape " +
+                                                dims_str(layouts[i].weight_dims[j]) + ", expected " + dims_str(want));
         }
     }
     return net;
@@ -418,19 +430,19 @@ void save(const Network& net, const std::string& path) {
     try {
         validate(net);
     } catch (const Error& e) {
-        throw Error(path + ": refusing to save an invalid network: " + e.what());
+        throw ModelError(path, e.context.layer, path + ": refusing to save an invalid network: " + e.what());
     }
     std::filesystem::path dir = std::filesystem::path(path).parent_path();
     if (dir.empty()) dir = ".";
     std::error_code ec;
     if (!std::filesystem::is_directory(dir, ec))
-        throw Error(path + ": cannot save: directory '" + dir.string() + "' does not exist");
+        throw FileError(path, path + ": cannot save: directory '" + dir.string() + "' does not exist");
 
     AtomicOutput out(path);
     try {
         write_network(net, out.temp_path()); // closes the file before the rename
     } catch (const Error& e) {
-        throw Error(path + ": cannot save: " + e.what());
+        throw FileError(path, path + ": cannot save: " + e.what());
     }
     out.commit();
 }

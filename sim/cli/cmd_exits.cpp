@@ -16,7 +16,8 @@ namespace {
 
 void refuse_test_split(const std::string& data, const char* what) {
     if (data.size() >= 5 && data.compare(data.size() - 5, 5, ":test") == 0)
-        throw Error(std::string(what) + " on '" + data + "', a test split; use a training split (e.g. mnist:train)");
+        throw DataError(data, std::string(what) + " on '" + data +
+                              "', a test split; use a training split (e.g. mnist:train)");
 }
 
 std::vector<std::string> split_list(const std::string& s) {
@@ -42,19 +43,26 @@ std::vector<int> parse_checks(const std::string& s) {
             pos = 0;
         }
         if (pos != item.size() || k < 0)
-            throw Error("--check-every '" + s + "': expected a list of step counts ≥ 0 such as 0,16,8,4 (0: last step only)");
+            throw OptionError("check-every", s,
+                              "--check-every '" + s +
+                                  "': expected a list of step counts ≥ 0 such as 0,16,8,4 (0: last step only)");
         out.push_back(k);
     }
-    if (out.empty()) throw Error("--check-every is empty");
+    if (out.empty()) throw OptionError("check-every", s, "--check-every is empty");
     return out;
 }
 
 void check_rule(const Exit& e) {
     if (e.rule == ExitRule::MaxProb && !(e.threshold >= 0 && e.threshold <= 1))
-        throw Error("--threshold " + std::to_string(e.threshold) + ": a max-prob threshold is a probability in [0, 1]");
+        throw OptionError("threshold", std::to_string(e.threshold),
+                          "--threshold " + std::to_string(e.threshold) +
+                              ": a max-prob threshold is a probability in [0, 1]");
     if (e.rule == ExitRule::Entropy && !(e.threshold >= 0))
-        throw Error("--threshold " + std::to_string(e.threshold) + ": an entropy threshold is ≥ 0 (nats)");
-    if (e.check_every < 0) throw Error("--check-every must be ≥ 0 (0: at the last step only)");
+        throw OptionError("threshold", std::to_string(e.threshold),
+                          "--threshold " + std::to_string(e.threshold) + ": an entropy threshold is ≥ 0 (nats)");
+    if (e.check_every < 0)
+        throw OptionError("check-every", std::to_string(e.check_every),
+                          "--check-every must be ≥ 0 (0: at the last step only)");
 }
 
 void put_exit(Network& net, Exit e) {
@@ -87,12 +95,16 @@ std::string describe_point(const PlacePoint& p, ExitRule rule) {
 
 int cmd_place(ExitsArgs& a) {
     refuse_test_split(a.data, "exits place tunes exits");
-    if (a.train_samples < 1 || a.val_samples < 1) throw Error("--train-samples and --val-samples must be at least 1");
+    if (a.train_samples < 1 || a.val_samples < 1)
+        throw OptionError(a.train_samples < 1 ? "train-samples" : "val-samples",
+                          std::to_string(a.train_samples < 1 ? a.train_samples : a.val_samples),
+                          "--train-samples and --val-samples must be at least 1");
     Network net = load(a.network);
     const Dataset all = load_dataset(a.data, a.train_samples + a.val_samples);
     if (all.size() < a.train_samples + a.val_samples)
-        throw Error("'" + a.data + "' has " + std::to_string(all.size()) + " samples; --train-samples + --val-samples need " +
-                    std::to_string(a.train_samples + a.val_samples));
+        throw DataError(a.data, "'" + a.data + "' has " + std::to_string(all.size()) +
+                                    " samples; --train-samples + --val-samples need " +
+                                    std::to_string(a.train_samples + a.val_samples));
     // The first samples fit the classifiers, the ones after them choose the exits.
     Dataset train, val;
     for (Dataset* d : {&train, &val}) d->shape = all.shape;
@@ -110,12 +122,15 @@ int cmd_place(ExitsArgs& a) {
     o.max_accuracy_drop = a.max_drop;
     o.depth = a.candidates != "none";
     if (o.depth) o.candidates = split_list(a.candidates);
-    if (!o.depth && a.no_temporal) throw Error("--candidates none with --no-temporal leaves nothing to place");
+    if (!o.depth && a.no_temporal)
+        throw OptionError("candidates", a.candidates, "--candidates none with --no-temporal leaves nothing to place");
     o.temporal = !a.no_temporal;
     o.rule = exit_rule_from(a.rule);
     o.check_every = parse_checks(a.check_list);
     o.fit.iterations = a.iterations;
-    if (!(a.max_drop >= 0)) throw Error("--max-accuracy-drop must be ≥ 0 (percentage points)");
+    if (!(a.max_drop >= 0))
+        throw OptionError("max-accuracy-drop", std::to_string(a.max_drop),
+                          "--max-accuracy-drop must be ≥ 0 (percentage points)");
     const PlaceResult r = place_exits(net, train, val, o);
     for (const auto& l : r.log) std::printf("  %s\n", l.c_str());
     std::printf("\nPareto front on %s, %d steps (accuracy %%, synaptic + exit ops per input):\n", val.name.c_str(), a.steps);
@@ -223,8 +238,8 @@ int run_exits_command(const CLI::App* exits, ExitsArgs& a) {
         return 0;
     }
     if (!exits->parsed()) return -1;
-    if (a.threads < 1) throw Error("--threads must be at least 1");
-    if (a.steps < 1) throw Error("--steps must be at least 1");
+    if (a.threads < 1) throw OptionError("threads", std::to_string(a.threads), "--threads must be at least 1");
+    if (a.steps < 1) throw OptionError("steps", std::to_string(a.steps), "--steps must be at least 1");
     if (a.place->parsed()) return cmd_place(a);
     Network net = load(a.network);
     if (a.clear->parsed()) {
@@ -236,7 +251,7 @@ int run_exits_command(const CLI::App* exits, ExitsArgs& a) {
     Exit e;
     if (a.train->parsed()) {
         refuse_test_split(a.data, "exits train fits a classifier");
-        if (a.limit < 1) throw Error("--limit must be at least 1");
+        if (a.limit < 1) throw OptionError("limit", std::to_string(a.limit), "--limit must be at least 1");
         const Dataset data = load_dataset(a.data, a.limit);
         ExitTrainOptions o;
         o.steps = a.steps;
@@ -247,7 +262,8 @@ int run_exits_command(const CLI::App* exits, ExitsArgs& a) {
         // A classifier already in the network (fitted, or an exit head of the Keras model): new settings.
         const auto it = std::find_if(net.exits.begin(), net.exits.end(), [&](const Exit& x) { return x.at == a.at; });
         if (it == net.exits.end())
-            throw Error("no exit at '" + a.at + "' to set; fit one with `snn exits train --at " + a.at + "`");
+            throw OptionError("at", a.at, "no exit at '" + a.at + "' to set; fit one with `snn exits train --at " +
+                                          a.at + "`");
         e = *it;
     } else {
         e.name = "exit_output";

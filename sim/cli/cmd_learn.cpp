@@ -57,16 +57,21 @@ int run_learn_command(LearnArgs& a) {
     o.rule.depression = depression_from(a.depression);
     o.rule.levels = binary_levels_from(a.binary);
     validate(o);
-    if (a.limit == 0 || a.test_limit == 0) throw Error("--limit and --test-limit must be at least 1");
-    if (a.checkpoint_every < 0) throw Error("--checkpoint-every must be at least 0");
-    if (a.checkpoint_every > 0 && a.checkpoint.empty()) throw Error("--checkpoint-every needs --checkpoint FILE");
+    if (a.limit == 0 || a.test_limit == 0)
+        throw OptionError(a.limit == 0 ? "limit" : "test-limit", "0", "--limit and --test-limit must be at least 1");
+    if (a.checkpoint_every < 0)
+        throw OptionError("checkpoint-every", std::to_string(a.checkpoint_every),
+                          "--checkpoint-every must be at least 0");
+    if (a.checkpoint_every > 0 && a.checkpoint.empty())
+        throw OptionError("checkpoint-every", std::to_string(a.checkpoint_every),
+                          "--checkpoint-every needs --checkpoint FILE");
     // Read before any learning: a bad checkpoint is refused at once, not after the data loaded.
     LearnState resume_state;
     if (!a.resume.empty()) resume_state = load_checkpoint(a.resume);
     const Dataset train = load_dataset(a.data, a.limit), test = load_dataset(a.test_data, a.test_limit);
     if (train.shape.size() != test.shape.size())
-        throw Error(a.test_data + ": samples of " + std::to_string(test.shape.size()) + " values, the training data has " +
-                    std::to_string(train.shape.size()));
+        throw DataError(a.test_data, a.test_data + ": samples of " + std::to_string(test.shape.size()) +
+                                         " values, the training data has " + std::to_string(train.shape.size()));
     const bool progress = !a.quiet && isatty(STDERR_FILENO);
     const auto t0 = std::chrono::steady_clock::now();
     const auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };

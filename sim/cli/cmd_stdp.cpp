@@ -75,8 +75,10 @@ int run_stdp_curve_command(StdpCurveArgs& a) {
     s.kind = rule_kind_from(a.rule);
     for (const auto& [opt, mask] : a.rule_options)
         if (opt->count() > 0 && !(mask & bit(s.kind)))
-            throw Error(opt->get_name() + " does not apply to --rule " + a.rule + " (it is a parameter of: " +
-                        rule_names(mask) + ")");
+            throw OptionError(opt->get_lnames().empty() ? opt->get_name() : opt->get_lnames().front(),
+                              opt->results().empty() ? std::string() : opt->results().back(),
+                              opt->get_name() + " does not apply to --rule " + a.rule + " (it is a parameter of: " +
+                                  rule_names(mask) + ")");
     s.dependence = weight_dependence_from(a.form);
     s.pairing = pairing_from(a.pairing);
     s.depression = depression_from(a.depression);

@@ -33,6 +33,25 @@ using namespace snn;
 
 int default_threads() { return int(std::max(1u, std::thread::hardware_concurrency())); }
 
+// An option's value for ErrorContext::value, as a number prints in a message.
+std::string num(double x) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%g", x);
+    return b;
+}
+
+// The line the user reads for an snn::Error. The library names an option by
+// its key ("steps must be at least 1"); the user knows it as the flag
+// (--steps). Messages of the CLI itself already start with the flag.
+std::string user_message(const Error& e) {
+    const std::string what = e.what();
+    const std::string& key = e.context.option;
+    if (!key.empty() && what.rfind("--", 0) != 0 && what.size() > key.size() && what.compare(0, key.size(), key) == 0 &&
+        what[key.size()] == ' ')
+        return "--" + what;
+    return what;
+}
+
 struct ConvertArgs {
     std::string model, output, calib, norm = "percentile:99.9", granularity = "channel", reset = "subtract", neuron = "if",
                                       readout = "membrane";
@@ -48,7 +67,8 @@ int cmd_convert(const ConvertArgs& a) {
     ConvertOptions opt;
     opt.norm = parse_norm(a.norm);
     if (a.granularity != "layer" && a.granularity != "channel")
-        throw Error("--norm-granularity '" + a.granularity + "': expected layer or channel");
+        throw OptionError("norm-granularity", a.granularity,
+                          "--norm-granularity '" + a.granularity + "': expected layer or channel");
     // Channel-wise scales need data-based normalization; the default falls back
     // to one scale per layer without it, an explicit request is refused below.
     const bool data_based = !a.calib.empty() && opt.norm.kind != NormSpec::Kind::Model;
@@ -63,27 +83,35 @@ int cmd_convert(const ConvertArgs& a) {
     opt.neuron.v_init = float(a.v_init);
     opt.neuron.signed_spikes = a.signed_spikes;
     if (a.signed_spikes && opt.neuron.reset != ResetMode::Subtract)
-        throw Error("--signed-spikes needs --reset subtract");
-    if (!(a.v_init >= 0 && a.v_init < 1)) throw Error("--v-init must be in [0, 1)");
+        throw OptionError("reset", a.reset, "--signed-spikes needs --reset subtract");
+    if (!(a.v_init >= 0 && a.v_init < 1)) throw OptionError("v-init", num(a.v_init), "--v-init must be in [0, 1)");
     opt.threads = a.threads;
     if (opt.neuron.model == NeuronModel::LIF && !(a.tau_steps > 0))
-        throw Error("--neuron lif needs --tau-steps X (membrane time constant in steps, X > 0)");
+        throw OptionError("tau-steps", num(a.tau_steps),
+                          "--neuron lif needs --tau-steps X (membrane time constant in steps, X > 0)");
     if (opt.neuron.model == NeuronModel::IF && a.tau_steps != 0)
-        throw Error("--tau-steps only applies to --neuron lif");
-    if (!(a.v_th > 0)) throw Error("--v-th must be positive");
+        throw OptionError("tau-steps", num(a.tau_steps), "--tau-steps only applies to --neuron lif");
+    if (!(a.v_th > 0)) throw OptionError("v-th", num(a.v_th), "--v-th must be positive");
     if (a.calib.empty() && a.norm_given && opt.norm.kind != NormSpec::Kind::Model)
-        throw Error("--norm " + a.norm + " is data-based and needs calibration data (--calib); without it use --norm model");
-    if (a.calibrate_steps < 0) throw Error("--calibrate-steps must be positive (0: off)");
+        throw OptionError("norm", a.norm,
+                          "--norm " + a.norm +
+                              " is data-based and needs calibration data (--calib); without it use --norm model");
+    if (a.calibrate_steps < 0)
+        throw OptionError("calibrate-steps", std::to_string(a.calibrate_steps),
+                          "--calibrate-steps must be positive (0: off)");
     if (a.calibrate_steps > 0) {
-        if (a.calib.empty()) throw Error("--calibrate-steps needs calibration data (--calib)");
+        if (a.calib.empty())
+            throw OptionError("calibrate-steps", std::to_string(a.calibrate_steps),
+                              "--calibrate-steps needs calibration data (--calib)");
         if (a.calib.size() >= 5 && a.calib.compare(a.calib.size() - 5, 5, ":test") == 0)
-            throw Error("--calibrate-steps tunes the network on '" + a.calib +
-                        "', a test split; calibrate on a training split (e.g. mnist:train)");
+            throw DataError(a.calib, "--calibrate-steps tunes the network on '" + a.calib +
+                                         "', a test split; calibrate on a training split (e.g. mnist:train)");
     }
     const Readout readout = readout_from(a.readout);
     Dataset calib;
     if (!a.calib.empty()) {
-        if (a.calib_samples < 1) throw Error("--calib-samples must be positive");
+        if (a.calib_samples < 1)
+            throw OptionError("calib-samples", std::to_string(a.calib_samples), "--calib-samples must be positive");
         calib = load_dataset(a.calib, a.calib_samples);
     }
     ConvertLog log;
@@ -131,10 +159,11 @@ int cmd_run(const RunArgs& a) {
     opt.max_rate = float(a.max_rate);
     opt.seed = a.seed;
     opt.threads = a.threads;
-    if (a.threads < 1) throw Error("--threads must be at least 1");
-    if (a.steps < 1) throw Error("--steps must be at least 1");
+    if (a.threads < 1) throw OptionError("threads", std::to_string(a.threads), "--threads must be at least 1");
+    if (a.steps < 1) throw OptionError("steps", std::to_string(a.steps), "--steps must be at least 1");
     opt.record_samples = a.record.empty() ? 0 : a.record_samples;
-    if (!a.record.empty() && a.record_samples < 1) throw Error("--record-samples must be at least 1");
+    if (!a.record.empty() && a.record_samples < 1)
+        throw OptionError("record-samples", std::to_string(a.record_samples), "--record-samples must be at least 1");
     if (!a.quiet && isatty(STDERR_FILENO))
         opt.progress = [](std::int64_t done, std::int64_t total, double seconds) {
             std::fprintf(stderr, "\r%lld/%lld samples, %.1f samples/s   ", (long long)done, (long long)total,
@@ -294,7 +323,8 @@ int main(int argc, char** argv) {
         }
         if (run->parsed()) {
             if (limit_opt->count() > 0 && ra.limit < 1)
-                throw Error("--limit must be at least 1 (got " + std::to_string(ra.limit) + ")");
+                throw OptionError("limit", std::to_string(ra.limit),
+                                  "--limit must be at least 1 (got " + std::to_string(ra.limit) + ")");
             ra.steps_given = steps_opt->count() > 0;
             ra.max_rate_given = max_rate_opt->count() > 0;
             return cmd_run(ra);
@@ -303,7 +333,7 @@ int main(int argc, char** argv) {
         if (const int rc = run_exits_command(exits, ea); rc >= 0) return rc;
         if (learn_cmd->parsed()) return run_learn_command(la);
     } catch (const snn::Error& e) {
-        std::fprintf(stderr, "snn: error: %s\n", e.what());
+        std::fprintf(stderr, "snn: error: %s\n", user_message(e).c_str());
         return 1;
     } catch (const std::bad_alloc&) {
         std::fprintf(stderr, "snn: error: out of memory\n");

@@ -540,5 +540,5 @@ TEST_CASE("convert --binarize makes the named layers binary and refuses unknown 
         }
     CHECK(binary == 1);
     opt.binarize = {"conv9"};
-    CHECK_THROWS_WITH(convert_model(model, nullptr, opt, log), Contains("--binarize conv9") && Contains("conv1"));
+    CHECK_THROWS_WITH(convert_model(model, nullptr, opt, log), Contains("binarize conv9") && Contains("conv1"));
 }

@@ -207,7 +207,7 @@ TEST_CASE("bad data set specs are refused with a reason", "[dataset]") {
                             Contains("mnist:train|mnist:test|fashion-mnist:train|fashion-mnist:test"));
     REQUIRE_THROWS_WITH(snn::load_dataset("mnist:validation"), Contains("unknown split 'validation'"));
     REQUIRE_THROWS_WITH(snn::load_dataset("fashion-mnist"), Contains("needs a split"));
-    REQUIRE_THROWS_WITH(snn::load_dataset("mnist:test", 0), Contains("--limit must be positive"));
+    REQUIRE_THROWS_WITH(snn::load_dataset("mnist:test", 0), Contains("limit must be positive"));
     REQUIRE_THROWS_WITH(snn::load_dataset("no/such/file.h5"), Contains("no/such/file.h5") && Contains("no such file"));
 }
 
