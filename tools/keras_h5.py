@@ -25,14 +25,21 @@ Layout summary (what an importer has to handle)::
       keras3: weight_names "sequential/conv1/kernel", "sequential/conv1/bias"
 
 Weight layouts: Dense kernel (in, out); Conv2D kernel (kh, kw, in, out);
-BatchNormalization gamma, beta, moving_mean, moving_variance. Larq's QuantConv2D /
-QuantDense store the latent float kernel in the same layouts (see quant_conv2d).
+DepthwiseConv2D depthwise_kernel (kh, kw, in, depth_multiplier), bias (in * dm,),
+output channel c * dm + m for input channel c and multiplier m; SeparableConv2D
+depthwise_kernel (kh, kw, in, dm), pointwise_kernel (1, 1, in * dm, filters), bias
+(filters,); BatchNormalization gamma, beta, moving_mean, moving_variance. Larq's
+QuantConv2D / QuantDense store the latent float kernel in the same layouts (see
+quant_conv2d).
 
 Reader
 ------
 ``forward(path, x)`` is an independent plain-numpy forward pass (channels-last,
 x of shape (N, H, W, C) float32) driven only by the contents of the .h5 file.
-It is the reference the C++ importer is checked against. Larq QuantConv2D /
+It is the reference the C++ importer is checked against. ``same`` padding is
+TensorFlow's: total max((ceil(H/s) - 1) * s + k - H, 0), the odd pixel at the
+bottom / right. ReLU layers follow Keras 2's backend.relu (max_value,
+negative_slope, threshold). Larq QuantConv2D /
 QuantDense are run with kernel_quantizer(latent kernel): ste_sign, approx_sign,
 swish_sign -> sign (sign(0) = +1); magnitude_aware_sign -> mean(|w|) over all
 axes but the last times sign; input_quantizer must be None.
@@ -94,6 +101,65 @@ def conv2d(name, kernel, bias=None, strides=1, padding="valid", activation="line
     if bias is not None:
         w.append(("bias", np.asarray(bias, np.float32)))
     return {"class_name": "Conv2D", "config": cfg, "weights": w}
+
+
+def depthwise_conv2d(name, depthwise_kernel, bias=None, strides=1, padding="valid",
+                     activation="linear"):
+    """DepthwiseConv2D; ``depthwise_kernel`` is (kh, kw, in, depth_multiplier).
+
+    Output channel c * depth_multiplier + m is input channel c convolved with
+    depthwise_kernel[:, :, c, m]; ``bias`` is (in * depth_multiplier,). Config keys
+    as Keras 2.14 writes them (Conv's keys less filters / kernel_*, plus
+    depth_multiplier and depthwise_*)."""
+    depthwise_kernel = np.asarray(depthwise_kernel, np.float32)
+    kh, kw, _, dm = depthwise_kernel.shape
+    cfg = _base(name)
+    cfg.update({
+        "kernel_size": [int(kh), int(kw)], "strides": _pair(strides),
+        "padding": padding, "data_format": "channels_last", "dilation_rate": [1, 1],
+        "groups": 1, "activation": activation, "use_bias": bias is not None,
+        "bias_initializer": _init("Zeros"),
+        "bias_regularizer": None, "activity_regularizer": None, "bias_constraint": None,
+        "depth_multiplier": int(dm),
+        "depthwise_initializer": _init("GlorotUniform", {"seed": None}),
+        "depthwise_regularizer": None, "depthwise_constraint": None})
+    w = [("depthwise_kernel", depthwise_kernel)]
+    if bias is not None:
+        w.append(("bias", np.asarray(bias, np.float32)))
+    return {"class_name": "DepthwiseConv2D", "config": cfg, "weights": w}
+
+
+def separable_conv2d(name, depthwise_kernel, pointwise_kernel, bias=None, strides=1,
+                     padding="valid", activation="linear"):
+    """SeparableConv2D: a depthwise conv (strides, padding; no bias of its own) then a
+    1x1 pointwise conv, bias and activation.
+
+    ``depthwise_kernel`` is (kh, kw, in, depth_multiplier), ``pointwise_kernel``
+    (1, 1, in * depth_multiplier, filters), ``bias`` (filters,). Keras 2.14 writes
+    Conv's full config (kernel_initializer included) followed by the separable keys."""
+    depthwise_kernel = np.asarray(depthwise_kernel, np.float32)
+    pointwise_kernel = np.asarray(pointwise_kernel, np.float32)
+    kh, kw, cin, dm = depthwise_kernel.shape
+    if pointwise_kernel.shape[:3] != (1, 1, cin * dm):
+        raise ValueError("pointwise_kernel must be (1, 1, in * depth_multiplier, filters)")
+    glorot = _init("GlorotUniform", {"seed": None})
+    cfg = _base(name)
+    cfg.update({
+        "filters": int(pointwise_kernel.shape[3]), "kernel_size": [int(kh), int(kw)],
+        "strides": _pair(strides), "padding": padding, "data_format": "channels_last",
+        "dilation_rate": [1, 1], "groups": 1, "activation": activation,
+        "use_bias": bias is not None,
+        "kernel_initializer": glorot, "bias_initializer": _init("Zeros"),
+        "kernel_regularizer": None, "bias_regularizer": None, "activity_regularizer": None,
+        "kernel_constraint": None, "bias_constraint": None,
+        "depth_multiplier": int(dm),
+        "depthwise_initializer": glorot, "pointwise_initializer": glorot,
+        "depthwise_regularizer": None, "pointwise_regularizer": None,
+        "depthwise_constraint": None, "pointwise_constraint": None})
+    w = [("depthwise_kernel", depthwise_kernel), ("pointwise_kernel", pointwise_kernel)]
+    if bias is not None:
+        w.append(("bias", np.asarray(bias, np.float32)))
+    return {"class_name": "SeparableConv2D", "config": cfg, "weights": w}
 
 
 def dense(name, kernel, bias=None, activation="linear"):
@@ -158,6 +224,14 @@ def activation(name, act):
     cfg = _base(name)
     cfg["activation"] = act
     return {"class_name": "Activation", "config": cfg, "weights": []}
+
+
+def relu(name, max_value=None, negative_slope=0.0, threshold=0.0):
+    """ReLU layer; ``max_value=6`` is ReLU6 (as in Keras MobileNet)."""
+    cfg = _base(name)
+    cfg.update({"max_value": None if max_value is None else float(max_value),
+                "negative_slope": float(negative_slope), "threshold": float(threshold)})
+    return {"class_name": "ReLU", "config": cfg, "weights": []}
 
 
 def add(name):
@@ -479,6 +553,68 @@ def _conv2d(x, cfg, w, kernel=None, pad_value=0.0):
     return y.astype(np.float32)
 
 
+def _conv_input(x, cfg):
+    """Check a conv config and return the (same-)padded input and the strides."""
+    kh, kw = cfg["kernel_size"]
+    sh, sw = cfg.get("strides", [1, 1])
+    if cfg.get("data_format", "channels_last") != "channels_last":
+        raise NotImplementedError("channels_first")
+    if list(cfg.get("dilation_rate", [1, 1])) != [1, 1]:
+        raise NotImplementedError("dilated conv")
+    if cfg["padding"] == "same":
+        x = _pad_same(x, kh, kw, sh, sw)
+    elif cfg["padding"] != "valid":
+        raise NotImplementedError("padding %r" % cfg["padding"])
+    return np.ascontiguousarray(x), kh, kw, sh, sw
+
+
+def _depthwise(x, cfg, kernel):
+    """Depthwise conv without bias; kernel (kh, kw, C, dm) -> output channel c * dm + m."""
+    xp, kh, kw, sh, sw = _conv_input(x, cfg)
+    cin, dm = kernel.shape[2], kernel.shape[3]
+    if xp.shape[3] != cin:
+        raise ValueError("depthwise kernel has %d input channels, input has %d"
+                         % (cin, xp.shape[3]))
+    cols = _windows(xp, kh, kw, sh, sw)                         # (N, Ho, Wo, kh, kw, C)
+    y = np.einsum("nijabc,abcm->nijcm", cols, kernel, optimize=True)
+    return y.reshape(y.shape[:3] + (cin * dm,)).astype(np.float32)
+
+
+def _depthwise_conv2d(x, cfg, w):
+    y = _depthwise(x, cfg, w[0])
+    if cfg.get("use_bias", True):
+        y = y + w[1]
+    return y.astype(np.float32)
+
+
+def _separable_conv2d(x, cfg, w):
+    y = _depthwise(x, cfg, w[0])
+    pw = w[1]
+    if pw.shape[:2] != (1, 1):
+        raise ValueError("pointwise kernel must be 1x1")
+    y = np.tensordot(y, pw[0, 0], axes=([3], [0]))
+    if cfg.get("use_bias", True):
+        y = y + w[2]
+    return y.astype(np.float32)
+
+
+def _relu_layer(x, cfg):
+    """Keras 2 ReLU layer (backend.relu): x for x > threshold (x >= 0 at threshold 0),
+    clipped to [0, max_value], minus negative_slope * relu(threshold - x)."""
+    max_value = cfg.get("max_value")
+    slope = float(cfg.get("negative_slope") or 0.0)
+    threshold = float(cfg.get("threshold") or 0.0)
+    if threshold != 0:
+        y = np.where(x > threshold, x, np.float32(0))
+    else:
+        y = np.maximum(x, 0)
+    if max_value is not None:
+        y = np.minimum(y, np.float32(max_value))
+    if slope != 0:
+        y = y - np.float32(slope) * np.maximum(np.float32(threshold) - x, 0)
+    return y.astype(np.float32)
+
+
 def _pool(x, cfg, kind):
     ph, pw = cfg["pool_size"]
     sh, sw = cfg.get("strides") or cfg["pool_size"]
@@ -571,9 +707,12 @@ def _apply(layer, inputs, weights, skip_activation=False):
         return x
     if cls == "Activation":
         return _activation(x, act)
-    if cls == "ReLU" and cfg.get("max_value") is None and not cfg.get("negative_slope") \
-            and not cfg.get("threshold"):
-        return np.maximum(x, 0)
+    if cls == "DepthwiseConv2D":
+        return _activation(_depthwise_conv2d(x, cfg, weights), act)
+    if cls == "SeparableConv2D":
+        return _activation(_separable_conv2d(x, cfg, weights), act)
+    if cls == "ReLU":
+        return _relu_layer(x, cfg)
     if cls == "BatchNormalization":
         return _batch_norm(x, cfg, weights)
     if cls == "MaxPooling2D":
@@ -628,6 +767,20 @@ def forward(path, x, logits=False, batch_size=1000, output=None):
     for i in range(0, x.shape[0], batch_size):
         outs.append(_forward_batch(cfg, weights, x[i:i + batch_size], logits, output))
     return np.concatenate(outs, axis=0)
+
+
+def layer_outputs(path, x):
+    """Every layer's output of a Sequential .h5 model at ``path`` (numpy reference,
+    activations applied): a list of (layer name, class_name, output array)."""
+    cfg, weights = load(path)
+    if cfg["class_name"] != "Sequential":
+        raise NotImplementedError("layer_outputs: Sequential models only")
+    x = np.asarray(x, np.float32)
+    out = []
+    for l in cfg["config"]["layers"]:
+        x = _apply(l, [x], weights.get(l["config"]["name"], []))
+        out.append((l["config"]["name"], l["class_name"], x))
+    return out
 
 
 def _forward_batch(cfg, weights, x, logits, output=None):

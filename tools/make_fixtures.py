@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
 """Write the tiny Keras .h5 fixtures used by the C++ importer tests.
 
-    /usr/bin/python3 tools/make_fixtures.py [--out data/fixtures]
+    /usr/bin/python3 tools/make_fixtures.py [--out data/fixtures] [--only NAME ...]
 
-Deterministic (fixed seeds), random small weights, no training. Files:
+Deterministic (fixed seeds), random small weights, no training. ``--only NAME``
+(repeatable, NAME without .h5) writes just those fixtures: the .ref.h5 files are
+not byte-identical from run to run (HDF5 dataset timestamps), so regenerate only
+what changed. Files:
 
   tiny_keras2_functional_add.h5   Keras 2 Functional model, residual-style Add:
         input_1 (6,6,2) -> c1 Conv2D 4@3x3 same relu
@@ -19,8 +22,17 @@ Deterministic (fixed seeds), random small weights, no training. Files:
         ap -> e2_fl Flatten -> e2_drop Dropout -> e2 Dense 3 -> e2_sm Softmax (exit at ap)
   tiny_unsupported.h5             Keras 2 Sequential with a LeakyReLU layer:
         InputLayer (5,) -> dense Dense 4 -> leaky LeakyReLU -> dense_1 Dense 2 softmax
+  tiny_keras2_mobilenet.h5        Keras 2 Sequential, MobileNet-style layers:
+        input_1 (9,9,3) -> dw1 DepthwiseConv2D 3x3 depth_multiplier 2 strides 2 same,
+        no bias, linear (5,5,6) -> bn1 BatchNormalization -> relu1 ReLU(max_value=6)
+        -> sep SeparableConv2D 5@3x3 valid, depth_multiplier 1, bias, relu (3,3,5)
+        -> dw2 DepthwiseConv2D 2x2 depth_multiplier 1 valid, bias, relu (2,2,5)
+        -> gap GlobalAveragePooling2D (5) -> d Dense 3 softmax
+        (dw1's 'same' pads 9 -> 11 with one pixel on each side; DepthwiseConv2D output
+        channel c * depth_multiplier + m; see tools/keras_h5.py. Every ReLU channel is
+        positive somewhere on the 8 reference inputs; some relu1 outputs are clipped at 6.)
 
-For the first two, <name>.ref.h5 holds datasets
+For functional_add, keras3_sequential and mobilenet, <name>.ref.h5 holds datasets
   x      (8, H, W, C) float32 inputs in [0, 1]
   y_dnn  (8, 3) float32 pre-softmax outputs of the numpy reference forward pass
          (tools/keras_h5.py: forward(path, x, logits=True)).
@@ -100,6 +112,25 @@ def unsupported(rng):
     ]
 
 
+def mobilenet(rng):
+    # Depthwise kernels have few taps, so +-1 (not +-0.5); the small moving variance
+    # makes bn1 scale up so that some relu1 outputs reach the ReLU6 cap.
+    return [
+        kh.input_layer("input_1", (9, 9, 3)),
+        kh.depthwise_conv2d("dw1", u(rng, (3, 3, 3, 2), 1.0), None, strides=2, padding="same",
+                            activation="linear"),
+        kh.batch_norm("bn1", rng.uniform(0.5, 1.5, 6), u(rng, (6,), 0.2), u(rng, (6,), 0.2),
+                      rng.uniform(0.05, 0.2, 6), epsilon=1e-3, momentum=0.99),
+        kh.relu("relu1", max_value=6),
+        kh.separable_conv2d("sep", u(rng, (3, 3, 6, 1)), u(rng, (1, 1, 6, 5)),
+                            u(rng, (5,), 0.1), padding="valid", activation="relu"),
+        kh.depthwise_conv2d("dw2", u(rng, (2, 2, 5, 1), 1.0), u(rng, (5,), 0.1),
+                            padding="valid", activation="relu"),
+        kh.global_average_pooling("gap"),
+        kh.dense("d", u(rng, (5, 3), 1.0), u(rng, (3,), 0.1), activation="softmax"),
+    ]
+
+
 def write_ref(path, x):
     y = kh.forward(path, x, logits=True).astype(np.float32)
     ref = path[:-3] + ".ref.h5"
@@ -109,27 +140,26 @@ def write_ref(path, x):
     return ref, y
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", default=os.path.join(ROOT, "data", "fixtures"))
-    args = ap.parse_args()
-    os.makedirs(args.out, exist_ok=True)
-
-    p = os.path.join(args.out, "tiny_keras2_functional_add.h5")
+def write_functional_add(out):
+    p = os.path.join(out, "tiny_keras2_functional_add.h5")
     kh.save(p, functional_add(np.random.default_rng(101)), model_name="model",
             functional=True, layout="keras2")
     x = np.random.default_rng(201).uniform(0, 1, (8, 6, 6, 2)).astype(np.float32)
     ref, y = write_ref(p, x)
     print("%s (%d B), %s y_dnn[0]=%s" % (p, os.path.getsize(p), ref, np.round(y[0], 4)))
 
-    p = os.path.join(args.out, "tiny_keras3_sequential.h5")
+
+def write_keras3_sequential(out):
+    p = os.path.join(out, "tiny_keras3_sequential.h5")
     kh.save(p, keras3_sequential(np.random.default_rng(102)), model_name="sequential",
             functional=False, layout="keras3")
     x = np.random.default_rng(202).uniform(0, 1, (8, 4, 4, 1)).astype(np.float32)
     ref, y = write_ref(p, x)
     print("%s (%d B), %s y_dnn[0]=%s" % (p, os.path.getsize(p), ref, np.round(y[0], 4)))
 
-    p = os.path.join(args.out, "tiny_keras2_branchy.h5")
+
+def write_branchy(out):
+    p = os.path.join(out, "tiny_keras2_branchy.h5")
     kh.save(p, branchy(np.random.default_rng(104)), model_name="model", functional=True, layout="keras2")
     x = np.random.default_rng(204).uniform(0, 1, (8, 6, 6, 1)).astype(np.float32)
     y = kh.forward(p, x, logits=True, output="d").astype(np.float32)
@@ -143,10 +173,56 @@ def main():
                              .astype(np.float32))
     print("%s (%d B), %s" % (p, os.path.getsize(p), ref))
 
-    p = os.path.join(args.out, "tiny_unsupported.h5")
+
+def write_unsupported(out):
+    p = os.path.join(out, "tiny_unsupported.h5")
     kh.save(p, unsupported(np.random.default_rng(103)), model_name="sequential",
             functional=False, layout="keras2")
     print("%s (%d B)" % (p, os.path.getsize(p)))
+
+
+def write_mobilenet(out):
+    p = os.path.join(out, "tiny_keras2_mobilenet.h5")
+    # Seed 129 (not 105): with it every channel of every ReLU layer has positive
+    # outputs on the 8 inputs and some relu1 outputs are clipped at 6.
+    layers = mobilenet(np.random.default_rng(129))
+    kh.save(p, layers, model_name="sequential", functional=False, layout="keras2")
+    x = np.random.default_rng(205).uniform(0, 1, (8, 9, 9, 3)).astype(np.float32)
+    # Every ReLU channel must stay alive on the 8 inputs, or the fixture tests little.
+    relus = {l["config"]["name"] for l in layers
+             if l["class_name"] == "ReLU" or l["config"].get("activation") == "relu"}
+    for name, cls, y in kh.layer_outputs(p, x):
+        note = ""
+        if name in relus:
+            alive = (y > 0).reshape(-1, y.shape[-1]).mean(axis=0)
+            note = "  positive %.2f (per channel >= %.2f), at 6: %.3f" % (
+                (y > 0).mean(), alive.min(), (y >= 6).mean())
+            if not alive.all():
+                raise SystemExit("%s: dead ReLU channel (no positive output on the 8 inputs)"
+                                 % name)
+        print("  %-8s %-22s %-12s%s" % (name, cls, str(y.shape[1:]), note))
+    ref, y = write_ref(p, x)
+    print("%s (%d B), %s y_dnn[0]=%s" % (p, os.path.getsize(p), ref, np.round(y[0], 4)))
+
+
+# name (without .h5) -> writer, in the order a full run writes them
+FIXTURES = {"tiny_keras2_functional_add": write_functional_add,
+            "tiny_keras3_sequential": write_keras3_sequential,
+            "tiny_keras2_branchy": write_branchy,
+            "tiny_unsupported": write_unsupported,
+            "tiny_keras2_mobilenet": write_mobilenet}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", default=os.path.join(ROOT, "data", "fixtures"))
+    ap.add_argument("--only", choices=list(FIXTURES), action="append",
+                    help="write just this fixture (repeatable)")
+    args = ap.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    for name, write in FIXTURES.items():
+        if not args.only or name in args.only:
+            write(args.out)
 
 
 if __name__ == "__main__":

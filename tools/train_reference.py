@@ -4,7 +4,8 @@
     /usr/bin/python3 tools/train_reference.py [--out data/models] [--epochs N] [--only NAME]
 
 Models (see data/models/README.md): mnist_mlp, mnist_cnn, mnist_cnn_bn_maxpool,
-fashion_cnn, mnist_bcnn (binary weights, written as Larq QuantConv2D / QuantDense).
+fashion_cnn, mnist_bcnn (binary weights, written as Larq QuantConv2D / QuantDense),
+mnist_mobilenet (DepthwiseConv2D + pointwise 1x1 Conv2D blocks, GlobalAveragePooling2D).
 Each is built so that it maps 1:1 onto Keras layers (channels-last
 flatten, Keras weight layouts, BN eps 1e-3); after export the .h5 is re-read and
 run through the independent numpy forward pass in tools/keras_h5.py on the full
@@ -157,6 +158,79 @@ class BNCNN(nn.Module):
                 linear_to_dense("out", self.out, "softmax")]
 
 
+def tf_same_pad(x, k, s):
+    """Zero-pad an NCHW tensor as TensorFlow's padding="same" does for a k x k window
+    at stride s: total max((ceil(H/s) - 1) * s + k - H, 0), the odd pixel at the
+    bottom / right (torch's symmetric padding= differs at stride 2)."""
+    def pads(size):
+        total = max((-(-size // s) - 1) * s + k - size, 0)
+        return total // 2, total - total // 2
+    top, bottom = pads(x.shape[2])
+    left, right = pads(x.shape[3])
+    return F.pad(x, (left, right, top, bottom))
+
+
+class SameConv2d(nn.Conv2d):
+    """Conv2d with Keras padding="same" (TF-style, see tf_same_pad); no bias by default
+    (it is followed by BN, as in Keras' MobileNet). ``groups=in_channels`` makes it a
+    depthwise conv (Keras DepthwiseConv2D, depth_multiplier out_channels / in_channels)."""
+
+    def __init__(self, cin, cout, k, stride=1, groups=1, bias=False):
+        super().__init__(cin, cout, k, stride=stride, padding=0, groups=groups, bias=bias)
+
+    def forward(self, x):
+        return super().forward(tf_same_pad(x, self.kernel_size[0], self.stride[0]))
+
+
+class MobileNet(nn.Module):
+    """MobileNet-style CNN: conv1 Conv2D 16@3x3 stride 2 same -> BN -> relu, then three
+    depthwise-separable blocks (DepthwiseConv2D 3x3 same, no bias -> BN -> relu ->
+    Conv2D 1x1 no bias -> BN -> relu), widths 32, 64, 64, strides 1, 2, 1
+    (28 -> 14 -> 14 -> 7 -> 7), then GlobalAveragePooling2D -> Dense 10 softmax.
+    Written as Keras layers named as Keras' MobileNet names them (conv1, conv1_bn,
+    conv1_relu, conv_dw_N, conv_dw_N_bn, conv_dw_N_relu, conv_pw_N, ...)."""
+
+    BLOCKS = ((32, 1), (64, 2), (64, 1))      # (pointwise width, depthwise stride)
+
+    def __init__(self, width=16):
+        super().__init__()
+        self.conv1 = SameConv2d(1, width, 3, stride=2)
+        self.conv1_bn = nn.BatchNorm2d(width, eps=BN_EPS, momentum=BN_TORCH_MOMENTUM)
+        self.dw, self.dw_bn, self.pw, self.pw_bn = (nn.ModuleList() for _ in range(4))
+        cin = width
+        for cout, stride in self.BLOCKS:
+            self.dw.append(SameConv2d(cin, cin, 3, stride=stride, groups=cin))
+            self.dw_bn.append(nn.BatchNorm2d(cin, eps=BN_EPS, momentum=BN_TORCH_MOMENTUM))
+            self.pw.append(nn.Conv2d(cin, cout, 1, bias=False))
+            self.pw_bn.append(nn.BatchNorm2d(cout, eps=BN_EPS, momentum=BN_TORCH_MOMENTUM))
+            cin = cout
+        self.out = nn.Linear(cin, 10)
+
+    def forward(self, x):
+        x = F.relu(self.conv1_bn(self.conv1(x)))
+        for dw, dw_bn, pw, pw_bn in zip(self.dw, self.dw_bn, self.pw, self.pw_bn):
+            x = F.relu(dw_bn(dw(x)))
+            x = F.relu(pw_bn(pw(x)))
+        return self.out(x.mean(dim=(2, 3)))
+
+    def keras_layers(self):
+        layers = [kh.input_layer("input_1", (28, 28, 1)),
+                  conv_to_keras("conv1", self.conv1, "same", "linear"),
+                  bn_to_keras("conv1_bn", self.conv1_bn),
+                  kh.activation("conv1_relu", "relu")]
+        for i, (dw, dw_bn, pw, pw_bn) in enumerate(zip(self.dw, self.dw_bn, self.pw, self.pw_bn)):
+            n = i + 1
+            layers += [depthwise_to_keras("conv_dw_%d" % n, dw, "same", "linear"),
+                       bn_to_keras("conv_dw_%d_bn" % n, dw_bn),
+                       kh.activation("conv_dw_%d_relu" % n, "relu"),
+                       conv_to_keras("conv_pw_%d" % n, pw, "valid", "linear"),
+                       bn_to_keras("conv_pw_%d_bn" % n, pw_bn),
+                       kh.activation("conv_pw_%d_relu" % n, "relu")]
+        layers += [kh.global_average_pooling("gap"),
+                   linear_to_dense("out", self.out, "softmax")]
+        return layers
+
+
 class SteSign(torch.autograd.Function):
     """Larq's ste_sign: forward sign(w) with sign(0) = +1; backward straight
     through, zeroed where |w| > clip_value (Larq's default clip_value 1.0)."""
@@ -267,15 +341,37 @@ def linear_to_dense(name, lin, act):
     return kh.dense(name, _np(lin.weight).T, _np(lin.bias), activation=act)      # (in, out)
 
 
-def conv_to_keras(name, conv, padding, act):
+def _check_padding(conv, padding):
     k = conv.kernel_size
-    if padding == "same":
+    if isinstance(conv, SameConv2d):                # pads TF-style itself: any stride
+        assert padding == "same" and conv.padding == (0, 0)
+    elif padding == "same":
         assert conv.stride == (1, 1) and k[0] % 2 == 1 and conv.padding == (k[0] // 2, k[1] // 2)
     else:
         assert conv.padding == (0, 0)
+
+
+def conv_to_keras(name, conv, padding, act):
+    _check_padding(conv, padding)
+    assert conv.groups == 1
     kernel = _np(conv.weight).transpose(2, 3, 1, 0)                              # (kh, kw, in, out)
-    return kh.conv2d(name, kernel, _np(conv.bias), strides=conv.stride, padding=padding,
-                     activation=act)
+    bias = None if conv.bias is None else _np(conv.bias)
+    return kh.conv2d(name, kernel, bias, strides=conv.stride, padding=padding, activation=act)
+
+
+def depthwise_to_keras(name, conv, padding, act):
+    """torch conv with groups=in_channels -> Keras DepthwiseConv2D. torch's weight is
+    (in * dm, 1, kh, kw) with output channel c * dm + m reading input channel c, which is
+    Keras' channel order; the Keras depthwise_kernel is (kh, kw, in, dm)."""
+    _check_padding(conv, padding)
+    cin = conv.in_channels
+    assert conv.groups == cin and conv.out_channels % cin == 0
+    dm = conv.out_channels // cin
+    kh_, kw_ = conv.kernel_size
+    kernel = _np(conv.weight).reshape(cin, dm, kh_, kw_).transpose(2, 3, 0, 1)   # (kh, kw, in, dm)
+    bias = None if conv.bias is None else _np(conv.bias)
+    return kh.depthwise_conv2d(name, kernel, bias, strides=conv.stride, padding=padding,
+                               activation=act)
 
 
 def bn_to_keras(name, bn, axis=3):
@@ -297,6 +393,8 @@ SPECS = {
     # Binary-weight (Larq-style) CNN: lr here is the latent binary weights' peak lr;
     # the full-precision layers and BN use BCNN.float_lr.
     "mnist_bcnn": ("mnist", lambda: BCNN(), 4, 1e-2),
+    # MobileNet-style (DepthwiseConv2D + 1x1 Conv2D blocks, BN, GlobalAveragePooling2D).
+    "mnist_mobilenet": ("mnist", lambda: MobileNet(), 4, 4e-3),
 }
 
 
