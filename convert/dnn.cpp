@@ -1,5 +1,7 @@
 #include "convert/dnn.hpp"
 
+#include "convert/dnn_kind.hpp"
+
 #include "snn/error.hpp"
 #include "snn/window.hpp"
 
@@ -11,48 +13,9 @@
 namespace snn {
 
 void accumulate_dense(const Projection& p, const Shape& src, const Shape& dst, const float* in, float* out) {
-    const Window& w = p.window;
-    switch (p.kind) {
-    case ProjectionKind::Dense: {
-        // out += Wᵀ·in with W stored (in, out) row-major = an (out × in) column-major map.
-        Eigen::Map<const Eigen::MatrixXf> W(p.weights.data(), dst.size(), src.size());
-        Eigen::Map<const Eigen::VectorXf> x(in, src.size());
-        Eigen::Map<Eigen::VectorXf> y(out, dst.size());
-        y.noalias() += W * x;
-        return;
-    }
-    case ProjectionKind::Conv2D:
-        for (int oy = 0; oy < dst.h; ++oy)
-            for (int ox = 0; ox < dst.w; ++ox) {
-                float* o = out + (std::int64_t(oy) * dst.w + ox) * dst.c;
-                for_each_tap(w, src, oy, ox, [&](int y, int x, int ky, int kx) {
-                    const float* a = in + (std::int64_t(y) * src.w + x) * src.c;
-                    const float* k = p.weights.data() + (std::int64_t(ky) * w.kw + kx) * src.c * dst.c;
-                    for (int ci = 0; ci < src.c; ++ci) {
-                        const float av = a[ci];
-                        if (av == 0.0f) continue;
-                        const float* kr = k + std::int64_t(ci) * dst.c;
-                        for (int co = 0; co < dst.c; ++co) o[co] += av * kr[co];
-                    }
-                });
-            }
-        return;
-    case ProjectionKind::AvgPool:
-        for (int oy = 0; oy < dst.h; ++oy)
-            for (int ox = 0; ox < dst.w; ++ox) {
-                float* o = out + (std::int64_t(oy) * dst.w + ox) * dst.c;
-                for_each_tap(w, src, oy, ox, [&](int y, int x, int, int) {
-                    const float* a = in + (std::int64_t(y) * src.w + x) * src.c;
-                    for (int c = 0; c < dst.c; ++c) o[c] += p.weights[std::size_t(c)] * a[c];
-                });
-            }
-        return;
-    case ProjectionKind::Identity:
-        for (std::int64_t i = 0; i < dst.size(); ++i) out[i] += p.weights[std::size_t(i % dst.c)] * in[i];
-        return;
-    case ProjectionKind::MaxPool: break;
-    }
-    throw InternalError("accumulate_dense: max pooling is not linear");
+    const DnnKind& k = dnn_kind(p.kind);
+    if (!k.forward) throw InternalError("accumulate_dense: max pooling is not linear");
+    k.forward(p, src, dst, in, out);
 }
 
 namespace {

@@ -86,6 +86,10 @@ private:
     void apply_activation(Value& v, const std::string& act, const LayerRef& l, bool is_output);
     Value dense(const LayerRef& l, Value& in);
     Value conv2d(const LayerRef& l, Value& in);
+    // DepthwiseConv2D: a projection of its own kind. SeparableConv2D (a
+    // depthwise then a 1x1 pointwise convolution, nothing between them) is one
+    // linear map: a Conv2D whose kernel is the two kernels multiplied out.
+    Value depthwise(const LayerRef& l, Value& in, bool separable);
     // Larq's QuantDense / QuantConv2D: binarizes the latent kernel in place the
     // way the layer's kernel_quantizer does at inference; returns false for a
     // layer without one (a float layer).
@@ -464,6 +468,64 @@ Value KerasImporter::conv2d(const LayerRef& l, Value& in) {
     return v;
 }
 
+Value KerasImporter::depthwise(const LayerRef& l, Value& in, bool separable) {
+    const json& c = l.config;
+    if (c.value("data_format", std::string("channels_last")) != "channels_last") fail(l, "only channels_last is supported");
+    if (int_pair(c, "dilation_rate", 1) != std::vector<int>{1, 1}) fail(l, "dilated convolutions are not supported");
+    if (in.shape.h == 1 && in.shape.w == 1 && in.population >= 0 && !(net_.populations[std::size_t(in.population)].shape == in.shape))
+        fail(l, "input was flattened");
+    const int src = materialize(in, l);
+    const Shape s = net_.populations[std::size_t(src)].shape;
+    const int M = config_int(c, "depth_multiplier", 1, 1);
+    const auto k = int_pair(c, "kernel_size", 1);
+    const auto st = int_pair(c, "strides", 1);
+    const std::string padding = c.value("padding", std::string("valid"));
+    if (padding != "valid" && padding != "same") fail(l, "padding '" + padding + "' is not supported");
+    const bool same = padding == "same";
+    const bool use_bias = c.value("use_bias", true);
+    const int out_c = separable ? config_int(c.at("filters"), "filters", 1) : s.c * M;
+    std::vector<std::vector<std::uint64_t>> dims;
+    auto w = read_weights(l, dims);
+    const std::size_t arrays = (separable ? 2u : 1u) + (use_bias ? 1u : 0u);
+    if (w.size() != arrays) fail(l, "expected " + std::to_string(arrays) + " weight arrays, found " + std::to_string(w.size()));
+    const auto u = [](int x) { return std::uint64_t(x); };
+    const std::vector<std::uint64_t> want{u(k[0]), u(k[1]), u(s.c), u(M)};
+    if (dims[0] != want) fail(l, "depthwise kernel shape " + dims_str(dims[0]) + " disagrees with the layer " + dims_str(want));
+    if (separable && dims[1] != std::vector<std::uint64_t>{1, 1, u(s.c * M), u(out_c)})
+        fail(l, "pointwise kernel shape " + dims_str(dims[1]) + " disagrees with the layer " +
+                    dims_str({1, 1, u(s.c * M), u(out_c)}));
+    if (use_bias && dims.back() != std::vector<std::uint64_t>{u(out_c)})
+        fail(l, "bias shape " + dims_str(dims.back()) + " disagrees with " + std::to_string(out_c) + " output channels");
+    Value v;
+    v.shape = {window_out_size(s.h, k[0], st[0], same), window_out_size(s.w, k[1], st[1], same), out_c};
+    if (v.shape.h < 1 || v.shape.w < 1) fail(l, "kernel larger than its input " + s.str());
+    Window win{k[0], k[1], st[0], st[1], window_pad_before(s.h, k[0], st[0], same), window_pad_before(s.w, k[1], st[1], same)};
+    if (!separable) {
+        // (kh, kw, in, M) read flat is (kh, kw, in·M): the depthwise kind's own layout.
+        v.projections.push_back({src, ProjectionKind::DepthwiseConv2D, win, std::move(w[0]), l.name});
+    } else {
+        // K[tap, c, o] = Σ_m D[tap, c, m] · P[c·M + m, o], summed in double.
+        const std::size_t taps = std::size_t(k[0]) * std::size_t(k[1]), C = std::size_t(s.c), O = std::size_t(out_c);
+        std::vector<float> kernel(taps * C * O);
+        std::vector<double> acc(O);
+        for (std::size_t t = 0; t < taps; ++t)
+            for (std::size_t ci = 0; ci < C; ++ci) {
+                std::fill(acc.begin(), acc.end(), 0.0);
+                for (std::size_t m = 0; m < std::size_t(M); ++m) {
+                    const double d = w[0][(t * C + ci) * std::size_t(M) + m];
+                    const float* row = w[1].data() + (ci * std::size_t(M) + m) * O;
+                    for (std::size_t o = 0; o < O; ++o) acc[o] += d * row[o];
+                }
+                for (std::size_t o = 0; o < O; ++o) kernel[(t * C + ci) * O + o] = to_float(acc[o]);
+            }
+        v.projections.push_back({src, ProjectionKind::Conv2D, win, std::move(kernel), l.name});
+    }
+    v.bias = use_bias ? std::move(w.back()) : std::vector<float>(std::size_t(out_c), 0.0f);
+    v.name = l.name;
+    v.layers = {l.name};
+    return v;
+}
+
 Value KerasImporter::pooling(const LayerRef& l, Value& in, bool max, bool global) {
     const json& c = l.config;
     if (c.value("data_format", std::string("channels_last")) != "channels_last") fail(l, "only channels_last is supported");
@@ -544,18 +606,10 @@ void KerasImporter::batchnorm(const LayerRef& l, Value& v) {
         if (var[j] < 0) fail(l, "moving_variance is negative");
         s[j] = double(gamma[j]) / std::sqrt(double(var[j]) + eps);
     }
+    // Every kind stores its weights with the target channel last (snn/kind.hpp): weight i feeds channel i mod C.
     for (auto& p : v.projections) {
-        switch (p.kind) {
-        case ProjectionKind::Dense:
-        case ProjectionKind::Conv2D:
-            for (std::size_t i = 0; i < p.weights.size(); ++i) p.weights[i] = to_float(p.weights[i] * s[i % C]);
-            break;
-        case ProjectionKind::AvgPool:
-        case ProjectionKind::Identity:
-            for (std::size_t j = 0; j < C; ++j) p.weights[j] = to_float(p.weights[j] * s[j]);
-            break;
-        case ProjectionKind::MaxPool: throw InternalError("batchnorm: max pooling in a linear expression");
-        }
+        if (p.kind == ProjectionKind::MaxPool) throw InternalError("batchnorm: max pooling in a linear expression");
+        for (std::size_t i = 0; i < p.weights.size(); ++i) p.weights[i] = to_float(p.weights[i] * s[i % C]);
     }
     for (std::size_t j = 0; j < C; ++j) v.bias[j] = to_float(s[j] * v.bias[j] + beta[j] - s[j] * mean[j]);
     v.layers.push_back(l.name);
@@ -594,6 +648,9 @@ void KerasImporter::import_layer(const LayerRef& l) {
         apply_activation(v, l.config.value("activation", std::string("linear")), l, is_output);
     } else if (cls == "Conv2D" || cls == "QuantConv2D") {
         v = conv2d(l, input_value(l));
+        apply_activation(v, l.config.value("activation", std::string("linear")), l, is_output);
+    } else if (cls == "DepthwiseConv2D" || cls == "SeparableConv2D" || cls == "SeparableConvolution2D") {
+        v = depthwise(l, input_value(l), cls != "DepthwiseConv2D");
         apply_activation(v, l.config.value("activation", std::string("linear")), l, is_output);
     } else if (cls == "AveragePooling2D" || cls == "AvgPool2D") {
         v = pooling(l, input_value(l), false, false);
@@ -653,7 +710,7 @@ void KerasImporter::import_layer(const LayerRef& l) {
             }
         }
     } else {
-        fail(l, "this layer type is not supported (supported: InputLayer, Dense, Conv2D, QuantDense, QuantConv2D, AveragePooling2D, "
+        fail(l, "this layer type is not supported (supported: InputLayer, Dense, Conv2D, DepthwiseConv2D, SeparableConv2D, QuantDense, QuantConv2D, AveragePooling2D, "
                 "GlobalAveragePooling2D, MaxPooling2D, Flatten, BatchNormalization, Activation, ReLU, Dropout, Add, "
                 "Softmax)");
     }

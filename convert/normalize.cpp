@@ -1,5 +1,7 @@
 #include "convert/normalize.hpp"
 
+#include "convert/dnn_kind.hpp"
+
 #include "snn/binary.hpp"
 
 #include "convert/dnn.hpp"
@@ -160,30 +162,7 @@ std::vector<float> model_based_scales(const Network& net) {
         for (const Projection& p : pop.projections) {
             const double ls = scales[std::size_t(p.source)];
             const Shape& src = net.populations[std::size_t(p.source)].shape;
-            switch (p.kind) {
-            case ProjectionKind::Dense: {
-                per_unit_used = true;
-                const std::int64_t out = pop.shape.size();
-                for (std::int64_t i = 0; i < src.size(); ++i)
-                    for (std::int64_t j = 0; j < out; ++j)
-                        per_unit[std::size_t(j)] += std::max(0.0f, p.weights[std::size_t(i * out + j)]) * ls;
-                break;
-            }
-            case ProjectionKind::Conv2D: {
-                const int C = pop.shape.c;
-                for (std::size_t k = 0; k < p.weights.size(); ++k)
-                    bound[k % std::size_t(C)] += std::max(0.0f, p.weights[k]) * ls;
-                break;
-            }
-            case ProjectionKind::AvgPool:
-                for (std::size_t c = 0; c < bound.size(); ++c)
-                    bound[c] += std::max(0.0f, p.weights[c]) * p.window.kh * p.window.kw * ls;
-                break;
-            case ProjectionKind::Identity:
-                for (std::size_t c = 0; c < bound.size(); ++c) bound[c] += std::max(0.0f, p.weights[c]) * ls;
-                break;
-            case ProjectionKind::MaxPool: break;
-            }
+            per_unit_used |= dnn_kind(p.kind).bound(p, src, pop.shape, ls, bound, per_unit);
         }
         double lambda = 0;
         for (std::int64_t j = 0; j < pop.shape.size(); ++j) {
@@ -213,29 +192,8 @@ void apply_scales(Network& net, const ChannelScales& scales) {
         if (lt.size() != std::size_t(pop.shape.c)) throw InternalError("apply_scales: one scale per channel");
         pop.scale = *std::max_element(lt.begin(), lt.end());
         if (pop.kind != PopulationKind::Spiking) continue;
-        const std::size_t Ct = lt.size();
-        for (Projection& p : pop.projections) {
-            const auto& ls = scales[std::size_t(p.source)];
-            const std::size_t Cs = ls.size();
-            auto& w = p.weights;
-            switch (p.kind) {
-            case ProjectionKind::Dense: {
-                // (in, out): source unit i is channel i mod Cs; target unit j is channel j mod Ct.
-                const std::size_t n_out = std::size_t(pop.shape.size());
-                for (std::size_t k = 0; k < w.size(); ++k)
-                    w[k] = float(double(w[k]) * ls[(k / n_out) % Cs] / lt[(k % n_out) % Ct]);
-                break;
-            }
-            case ProjectionKind::Conv2D: // (kh, kw, cin, cout)
-                for (std::size_t k = 0; k < w.size(); ++k) w[k] = float(double(w[k]) * ls[(k / Ct) % Cs] / lt[k % Ct]);
-                break;
-            case ProjectionKind::AvgPool:
-            case ProjectionKind::Identity:
-                for (std::size_t c = 0; c < w.size(); ++c) w[c] = float(double(w[c]) * ls[c] / lt[c]);
-                break;
-            case ProjectionKind::MaxPool: break;
-            }
-        }
+        for (Projection& p : pop.projections)
+            dnn_kind(p.kind).rescale(p, net.populations[std::size_t(p.source)].shape, pop.shape, scales[std::size_t(p.source)], lt);
         for (std::size_t c = 0; c < pop.bias.size(); ++c) pop.bias[c] = float(pop.bias[c] / double(lt[c]));
     }
     // An exit classifier reads activations a = rate·λ: logits = W^T·(rate·λ) + b,

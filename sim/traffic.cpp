@@ -1,5 +1,7 @@
 #include "sim/traffic.hpp"
 
+#include "snn/kind.hpp"
+
 #include "snn/error.hpp"
 #include "snn/window.hpp"
 
@@ -92,19 +94,7 @@ std::int64_t dnn_macs(const Network& net, std::size_t i) {
     std::int64_t macs = 0;
     for (const Projection& p : pop.projections) {
         const Shape& src = net.populations[std::size_t(p.source)].shape;
-        switch (p.kind) {
-        case ProjectionKind::Dense: macs += src.size() * pop.shape.size(); break;
-        case ProjectionKind::Identity: macs += pop.shape.size(); break;
-        case ProjectionKind::MaxPool: break;
-        case ProjectionKind::Conv2D:
-        case ProjectionKind::AvgPool: {
-            std::int64_t taps = 0;
-            for (int oy = 0; oy < pop.shape.h; ++oy)
-                for (int ox = 0; ox < pop.shape.w; ++ox) for_each_tap(p.window, src, oy, ox, [&](int, int, int, int) { ++taps; });
-            macs += p.kind == ProjectionKind::Conv2D ? taps * src.c * pop.shape.c : taps * pop.shape.c;
-            break;
-        }
-        }
+        macs += kind_traits(p.kind).dnn_macs(p, src, pop.shape);
     }
     return macs;
 }

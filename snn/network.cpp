@@ -1,5 +1,7 @@
 #include "snn/network.hpp"
 
+#include "snn/kind.hpp"
+
 #include "snn/binary.hpp"
 #include "snn/error.hpp"
 
@@ -22,16 +24,7 @@ int Network::find(const std::string& name) const {
 const char* to_string(NeuronModel m) { return m == NeuronModel::IF ? "if" : "lif"; }
 const char* to_string(ResetMode r) { return r == ResetMode::Subtract ? "subtract" : "zero"; }
 
-const char* to_string(ProjectionKind k) {
-    switch (k) {
-    case ProjectionKind::Dense: return "dense";
-    case ProjectionKind::Conv2D: return "conv2d";
-    case ProjectionKind::AvgPool: return "avgpool";
-    case ProjectionKind::Identity: return "identity";
-    case ProjectionKind::MaxPool: return "maxpool";
-    }
-    throw InternalError("unknown projection kind");
-}
+const char* to_string(ProjectionKind k) { return kind_traits(k).name; }
 
 const char* to_string(PopulationKind k) {
     switch (k) {
@@ -174,8 +167,7 @@ ResetMode reset_mode_from(const std::string& s) {
 }
 
 ProjectionKind projection_kind_from(const std::string& s) {
-    for (auto k : {ProjectionKind::Dense, ProjectionKind::Conv2D, ProjectionKind::AvgPool,
-                   ProjectionKind::Identity, ProjectionKind::MaxPool})
+    for (auto k : registered_kinds())
         if (s == to_string(k)) return k;
     throw ModelError("", "", "unknown projection kind '" + s + "'");
 }
@@ -199,14 +191,7 @@ int window_pad_before(int in, int k, int s, bool same) {
 }
 
 std::int64_t expected_weight_count(const Projection& p, const Shape& src, const Shape& dst) {
-    switch (p.kind) {
-    case ProjectionKind::Dense: return src.size() * dst.size();
-    case ProjectionKind::Conv2D: return std::int64_t(p.window.kh) * p.window.kw * src.c * dst.c;
-    case ProjectionKind::AvgPool:
-    case ProjectionKind::Identity: return dst.c;
-    case ProjectionKind::MaxPool: return 0;
-    }
-    throw InternalError("unknown projection kind");
+    return kind_traits(p.kind).weight_count(p, src, dst);
 }
 
 std::int64_t parameter_count(const Population& pop) {
@@ -221,23 +206,6 @@ std::int64_t parameter_bytes(const Population& pop) {
     return n;
 }
 
-namespace {
-
-void check_window_fits(const Population& pop, const Projection& p, const Shape& src) {
-    const Window& w = p.window;
-    if (w.kh < 1 || w.kw < 1 || w.sh < 1 || w.sw < 1 || w.pad_top < 0 || w.pad_left < 0)
-        throw ModelError("", p.layer,
-                         "population '" + pop.name + "': invalid window in projection from layer '" + p.layer + "'");
-    // The last output's window must start inside the padded input.
-    const int last_y = (pop.shape.h - 1) * w.sh - w.pad_top;
-    const int last_x = (pop.shape.w - 1) * w.sw - w.pad_left;
-    if (last_y >= src.h || last_x >= src.w || last_y + w.kh <= 0 || last_x + w.kw <= 0)
-        throw ModelError("", pop.name, "population '" + pop.name + "': output shape " + pop.shape.str() +
-                                       " does not fit a " + std::to_string(w.kh) + "x" + std::to_string(w.kw) +
-                                       " window over input " + src.str());
-}
-
-} // namespace
 
 void validate(const Network& net) {
     if (net.populations.empty() || net.populations[0].kind != PopulationKind::Input)
@@ -292,21 +260,7 @@ void validate(const Network& net) {
             if ((p.kind == ProjectionKind::MaxPool) != (pop.kind == PopulationKind::MaxPool))
                 throw bad(pop.name, ": maxpool projections belong to max-pooling gates only");
             const Shape& src = net.populations[std::size_t(p.source)].shape;
-            switch (p.kind) {
-            case ProjectionKind::Dense: break;
-            case ProjectionKind::Identity:
-                if (!(src == pop.shape))
-                    throw bad(pop.name, ": residual input " + src.str() +
-                                        " does not match " + pop.shape.str());
-                break;
-            case ProjectionKind::AvgPool:
-            case ProjectionKind::MaxPool:
-                if (src.c != pop.shape.c)
-                    throw bad(pop.name, ": pooling changes the channel count");
-                check_window_fits(pop, p, src);
-                break;
-            case ProjectionKind::Conv2D: check_window_fits(pop, p, src); break;
-            }
+            kind_traits(p.kind).check_shapes(pop, p, src);
             const std::int64_t want = expected_weight_count(p, src, pop.shape);
             if (std::int64_t(p.weights.size()) != want)
                 throw bad(p.layer, ": projection from layer '" + p.layer + "' has " +

@@ -1,5 +1,7 @@
 #include "snn/network_io.hpp"
 
+#include "snn/kind.hpp"
+
 #include "snn/binary.hpp"
 #include "snn/error.hpp"
 #include "snn/h5.hpp"
@@ -26,15 +28,7 @@ std::string index_name(std::size_t i) {
 // The on-disk shape of a projection's weights; the flat in-memory vector is
 // that array in row-major order.
 std::vector<std::uint64_t> weight_dims(const Projection& p, const Shape& src, const Shape& dst) {
-    using u64 = std::uint64_t;
-    switch (p.kind) {
-    case ProjectionKind::Dense: return {u64(src.size()), u64(dst.size())};
-    case ProjectionKind::Conv2D: return {u64(p.window.kh), u64(p.window.kw), u64(src.c), u64(dst.c)};
-    case ProjectionKind::AvgPool:
-    case ProjectionKind::Identity:
-    case ProjectionKind::MaxPool: return {u64(expected_weight_count(p, src, dst))};
-    }
-    throw InternalError("unknown projection kind");
+    return kind_traits(p.kind).weight_dims(p, src, dst);
 }
 
 std::string dims_str(const std::vector<std::uint64_t>& dims) {

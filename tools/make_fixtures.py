@@ -24,13 +24,13 @@ what changed. Files:
         InputLayer (5,) -> dense Dense 4 -> leaky LeakyReLU -> dense_1 Dense 2 softmax
   tiny_keras2_mobilenet.h5        Keras 2 Sequential, MobileNet-style layers:
         input_1 (9,9,3) -> dw1 DepthwiseConv2D 3x3 depth_multiplier 2 strides 2 same,
-        no bias, linear (5,5,6) -> bn1 BatchNormalization -> relu1 ReLU(max_value=6)
+        no bias, linear (5,5,6) -> bn1 BatchNormalization -> relu1 ReLU
         -> sep SeparableConv2D 5@3x3 valid, depth_multiplier 1, bias, relu (3,3,5)
         -> dw2 DepthwiseConv2D 2x2 depth_multiplier 1 valid, bias, relu (2,2,5)
         -> gap GlobalAveragePooling2D (5) -> d Dense 3 softmax
         (dw1's 'same' pads 9 -> 11 with one pixel on each side; DepthwiseConv2D output
         channel c * depth_multiplier + m; see tools/keras_h5.py. Every ReLU channel is
-        positive somewhere on the 8 reference inputs; some relu1 outputs are clipped at 6.)
+        positive somewhere on the 8 reference inputs.)
 
 For functional_add, keras3_sequential and mobilenet, <name>.ref.h5 holds datasets
   x      (8, H, W, C) float32 inputs in [0, 1]
@@ -113,15 +113,14 @@ def unsupported(rng):
 
 
 def mobilenet(rng):
-    # Depthwise kernels have few taps, so +-1 (not +-0.5); the small moving variance
-    # makes bn1 scale up so that some relu1 outputs reach the ReLU6 cap.
+    # Depthwise kernels have few taps, so +-1 (not +-0.5).
     return [
         kh.input_layer("input_1", (9, 9, 3)),
         kh.depthwise_conv2d("dw1", u(rng, (3, 3, 3, 2), 1.0), None, strides=2, padding="same",
                             activation="linear"),
         kh.batch_norm("bn1", rng.uniform(0.5, 1.5, 6), u(rng, (6,), 0.2), u(rng, (6,), 0.2),
                       rng.uniform(0.05, 0.2, 6), epsilon=1e-3, momentum=0.99),
-        kh.relu("relu1", max_value=6),
+        kh.relu("relu1"),
         kh.separable_conv2d("sep", u(rng, (3, 3, 6, 1)), u(rng, (1, 1, 6, 5)),
                             u(rng, (5,), 0.1), padding="valid", activation="relu"),
         kh.depthwise_conv2d("dw2", u(rng, (2, 2, 5, 1), 1.0), u(rng, (5,), 0.1),
@@ -184,7 +183,7 @@ def write_unsupported(out):
 def write_mobilenet(out):
     p = os.path.join(out, "tiny_keras2_mobilenet.h5")
     # Seed 129 (not 105): with it every channel of every ReLU layer has positive
-    # outputs on the 8 inputs and some relu1 outputs are clipped at 6.
+    # outputs on the 8 inputs.
     layers = mobilenet(np.random.default_rng(129))
     kh.save(p, layers, model_name="sequential", functional=False, layout="keras2")
     x = np.random.default_rng(205).uniform(0, 1, (8, 9, 9, 3)).astype(np.float32)
