@@ -36,6 +36,10 @@ struct KindTraits {
     void (*check_shapes)(const Population& pop, const Projection& p, const Shape& src) = nullptr;
     // The multiply-accumulates a DNN pays for the projection (energy and traffic baselines).
     std::int64_t (*dnn_macs)(const Projection& p, const Shape& src, const Shape& dst) = nullptr;
+    // The .snn.h5 format_version that introduced the kind: a file holding it
+    // is written at that version at least, so older readers refuse it by
+    // version instead of by an unknown name (docs/format.md).
+    std::int64_t format_version = 1;
 };
 
 void register_kind(const KindTraits& traits);

@@ -71,7 +71,10 @@ void write_network(const Network& net, const std::string& file_path) {
     bool binary = false;
     for (const Population& pop : net.populations)
         for (const Projection& p : pop.projections) binary |= p.binary;
-    h5::write_attr(file, "format_version", binary ? network_format_version : v2 ? std::int64_t(2) : std::int64_t(1));
+    std::int64_t version = binary ? 3 : v2 ? 2 : 1;
+    for (const Population& pop : net.populations)
+        for (const Projection& p : pop.projections) version = std::max(version, kind_traits(p.kind).format_version);
+    h5::write_attr(file, "format_version", version);
     if (!net.devices.empty()) h5::write_attr(file, "devices", net.devices);
     h5::write_attr(file, "source", net.source);
     h5::write_attr(file, "normalization", net.normalization);

@@ -17,7 +17,7 @@ inline constexpr const char* network_format_name = "snn-network";
 // refused by a reader that would silently drop them. Version 3 adds binary
 // projections (bit-packed weights and scales, no float weights); only a file
 // that has one is written as version 3.
-inline constexpr std::int64_t network_format_version = 3;
+inline constexpr std::int64_t network_format_version = 4;
 
 // Validates `net`, then writes it through a temporary file renamed over
 // `path`, so a failed save never leaves a partial file. Throws snn::Error.

@@ -25,5 +25,6 @@ SNN_KIND_REGISTRATION(snn, depthwise_conv2d) {
             check_window_fits(pop, p, src);
         },
         [](const Projection& p, const Shape& src, const Shape& dst) { return window_taps(p, src, dst) * dst.c; },
+        4,
     });
 }

@@ -202,6 +202,18 @@ TEST_CASE("layer by layer gives the step-by-step engine's spikes, membranes and 
                                             {dense(d1.dst, 10), 0.0f, 0.3f}});
         check_against_reference(net, steps, readout, random_samples(rng, in.size(), 3));
     }
+    SECTION("depthwise convolutions (multiplier 2, stride 2, same; multiplier 1, valid) on the generic path") {
+        const Shape in{9, 9, 3};
+        const auto c1 = conv(in, 3, 1, true, 16);
+        test::Geometry d1 = conv(c1.dst, 3, 2, true, 32);
+        d1.kind = ProjectionKind::DepthwiseConv2D;
+        test::Geometry d2 = conv(d1.dst, 2, 1, false, 32);
+        d2.kind = ProjectionKind::DepthwiseConv2D;
+        const Network net = chain(rng, in, {{c1, 0.1f, 0.1f, starting_at(0.5f)}, {d1, 0.3f, 0.2f}, {d2, 0.2f, 0.2f, lif_zero()},
+                                            {dense(d2.dst, 10), 0.0f, 0.2f}});
+        validate(net);
+        check_against_reference(net, steps, readout, random_samples(rng, in.size(), 3));
+    }
     SECTION("max-pooling gates: 2x2/2 as in the MNIST CNN, 3x3/2 overlapping with padding, 3x3/1 over 32 channels") {
         // Ties between a window's inputs are common here (counts of a few
         // spikes), so the first-of-equals rule is exercised.
