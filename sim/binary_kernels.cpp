@@ -9,8 +9,13 @@
 
 #include <algorithm>
 #include <bit>
+#include <cassert>
+#include <climits>
 
 namespace snn {
+
+// Bit-packed weights and spikes: 64 inputs per word, bit i of word w for input 64·w + i.
+static_assert(sizeof(std::uint64_t) * CHAR_BIT == 64, "a word packs 64 inputs");
 
 const char* to_string(PopcountIsa isa) {
     switch (isa) {
@@ -386,6 +391,7 @@ BinaryKernel::BinaryKernel(const Projection& p, const Shape& src, const Shape& d
 std::int64_t BinaryKernel::accumulate(std::span<const std::int32_t> units, std::uint64_t* scratch, float* current,
                                       PopcountIsa isa) const {
     if (units.empty()) return 0;
+    assert(std::is_sorted(units.begin(), units.end()) && units.front() >= 0); // the kernels read words in order
     const Words* w = w_.data();
     const float* alpha = alpha_.data();
     if (kind_ == ProjectionKind::Dense) {

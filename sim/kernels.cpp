@@ -9,12 +9,15 @@
 #include <immintrin.h>
 #endif
 
+#include <algorithm>
 #include <bit>
+#include <cassert>
 #include <tuple>
 
 namespace snn {
 std::int64_t scatter(const Projection& p, const Shape& src, const Shape& dst, std::span<const std::int32_t> units,
                      const float* values, float* current) {
+    assert(std::is_sorted(units.begin(), units.end())); // the fast paths' order of additions is the listed order
     const SimKind& k = sim_kind(p.kind);
     if (!k.scatter) throw InternalError("scatter: max pooling is a gate, not a projection");
     return k.scatter(p, src, dst, units, values, current);

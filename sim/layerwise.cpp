@@ -10,11 +10,22 @@
 #endif
 
 #include <algorithm>
+#include <cassert>
+#include <climits>
 #include <array>
 #include <bit>
 #include <limits>
 
 namespace snn {
+
+// The layouts the kernels assume: spikes as 16-unit masks, one mask per 16
+// floats of a register (AVX-512) or of the portable Vec, bit k for unit k.
+static_assert(sizeof(std::uint16_t) * CHAR_BIT == 16, "a spike mask word covers 16 units");
+#if defined(__AVX512F__)
+static_assert(sizeof(__mmask16) == sizeof(std::uint16_t) && sizeof(__m512) == 16 * sizeof(float),
+              "a 16-bit mask selects the 16 float lanes of a register");
+#endif
+
 namespace {
 
 // 16 lanes: AVX-512 registers, or a plain array where the build lacks them
@@ -658,6 +669,10 @@ std::int64_t LayerKernel::run_generic(const LayerRun& r) const {
 }
 
 std::int64_t LayerKernel::run(const LayerRun& r) const {
+    // Debug builds check what every path below relies on.
+    assert(r.steps > 0 && r.masks && r.counts);
+    assert(kind_ == Kind::Constant || r.source);
+    assert(kind_ == Kind::MaxPool || (r.v && r.constant));
     const auto by_blocks = [&](int chunks, auto&& one) {
         for (int b = 0; 4 * b < chunks; ++b) one(b, std::min(4, chunks - 4 * b));
     };
