@@ -14,7 +14,7 @@
 #include <oneapi/tbb/parallel_for.h>
 #include <oneapi/tbb/task_arena.h>
 
-#if defined(__AVX512F__)
+#if defined(__x86_64__)
 #include <immintrin.h>
 #endif
 
@@ -29,6 +29,77 @@
 #include <limits>
 #include <mutex>
 #include <numeric>
+
+// The step-by-step neuron update's AVX-512 copy (sim/float_isa.hpp): every
+// header is included above.
+#if defined(SNN_FLOAT_AVX512)
+SNN_BEGIN_AVX512
+namespace snn::engine_avx512 {
+namespace {
+#define SNN_LANES16 1
+namespace neuron {
+#include "sim/neuron_rule.inc"
+} // namespace neuron
+#undef SNN_LANES16
+
+// The same update as integrate, 16 units at a time, with the spike list
+// written in the same pass: the compare's mask selects the indices of the
+// units that fired, compressed in a register and stored whole (`units` has 16
+// entries to spare). The last, partial block is masked, so every unit goes
+// through the same instructions (neuron::step on 16 lanes). (The memory form of vpcompressd is
+// microcoded on AMD Zen 4, where it took two thirds of a CNN run: perf.)
+// `masks` gets the spikes as 16-unit masks too. Returns the number of spikes.
+template <bool Subtract, bool Events>
+std::size_t integrate_spikes(float* __restrict v, float* __restrict current, const float* __restrict constant,
+                             std::size_t n, float decay, float v_th, std::int32_t* __restrict units,
+                             std::uint16_t* __restrict masks) {
+    const __m512 vd = _mm512_set1_ps(decay), vt = _mm512_set1_ps(v_th);
+    __m512i index = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i sixteen = _mm512_set1_epi32(16);
+    std::size_t count = 0;
+    // Masked loads and stores only in the last block: masked stores are slow on AMD Zen 4.
+    const auto block = [&]<bool Masked>(std::size_t j, __mmask16 live) {
+        const auto load = [live](const float* p) { return Masked ? _mm512_maskz_loadu_ps(live, p) : _mm512_loadu_ps(p); };
+        const auto store = [live](float* p, __m512 x) {
+            if constexpr (Masked) _mm512_mask_storeu_ps(p, live, x);
+            else _mm512_storeu_ps(p, x);
+        };
+        __m512 in = load(constant + j);
+        if constexpr (Events) {
+            const __m512 c = load(current + j);
+            store(current + j, in);
+            in = c;
+        }
+        __m512 vj = load(v + j);
+        const __mmask16 fire = neuron::step<Subtract, neuron::Lanes16>(vj, in, vd, vt);
+        store(v + j, vj);
+        masks[j / 16] = fire;
+        _mm512_storeu_si512(units + count, _mm512_maskz_compress_epi32(fire, index));
+        count += std::size_t(std::popcount(unsigned(fire)));
+        index = _mm512_add_epi32(index, sixteen);
+    };
+    std::size_t j = 0;
+    for (; j + 16 <= n; j += 16) block.template operator()<false>(j, __mmask16(0xFFFF));
+    // Lanes past the end load 0, so they cannot fire (v_th > 0) and are not stored.
+    if (j < n) block.template operator()<true>(j, __mmask16((1u << (n - j)) - 1u));
+    return count;
+}
+
+} // namespace
+
+std::size_t integrate_spikes(bool subtract, float* __restrict v, float* __restrict current, const float* __restrict constant,
+                             std::size_t n, float decay, float v_th, std::int32_t* __restrict units,
+                             std::uint16_t* __restrict masks) {
+    if (subtract)
+        return current ? integrate_spikes<true, true>(v, current, constant, n, decay, v_th, units, masks)
+                       : integrate_spikes<true, false>(v, current, constant, n, decay, v_th, units, masks);
+    return current ? integrate_spikes<false, true>(v, current, constant, n, decay, v_th, units, masks)
+                   : integrate_spikes<false, false>(v, current, constant, n, decay, v_th, units, masks);
+}
+
+} // namespace snn::engine_avx512
+SNN_END_AVX512
+#endif
 
 namespace snn {
 
@@ -78,13 +149,17 @@ Engine::Engine(const Network& net, const RunOptions& options)
                 throw Error("population '" + pop.name +
                             "' max-pools the input itself, which has no spikes with --encode current; use --encode poisson");
     checkpoints_ = checkpoint_steps(opt_.steps);
+    float_isa_ = opt_.float_isa.value_or(best_float_isa());
+    if (!float_isa_supported(float_isa_))
+        throw OptionError("float-isa", to_string(float_isa_),
+                          std::string("float-isa ") + to_string(float_isa_) + ": this CPU or this build cannot run it");
     // After the Poisson scaling above: the kernels read net_'s weights as they are now.
     for (const auto& pop : net_.populations) {
         kernels_.emplace_back();
         binary_kernels_.emplace_back();
         for (const Projection& p : pop.projections) {
             const Shape& src = net_.populations[std::size_t(p.source)].shape;
-            kernels_.back().emplace_back(p, src, pop.shape);
+            kernels_.back().emplace_back(p, src, pop.shape, float_isa_);
             binary_kernels_.back().push_back(p.binary ? std::make_shared<const BinaryKernel>(p, src, pop.shape) : nullptr);
             if (p.binary && pop.neuron.signed_spikes)
                 throw Error("population '" + pop.name + "': binary layer '" + p.layer +
@@ -152,7 +227,7 @@ Engine::Engine(const Network& net, const RunOptions& options)
         for (std::size_t i = 1; i < P; ++i) {
             const Projection& p = net_.populations[i].projections[0];
             layers_.emplace_back(p, net_.populations[std::size_t(p.source)].shape, net_.populations[i].shape,
-                                 current && p.source == 0);
+                                 current && p.source == 0, float_isa_);
         }
     }
 }
@@ -318,50 +393,6 @@ void integrate(float* __restrict v, float* __restrict current, const float* __re
     }
 }
 
-#if defined(__AVX512F__)
-// The same update as integrate, 16 units at a time, with the spike list
-// written in the same pass: the compare's mask selects the indices of the
-// units that fired, compressed in a register and stored whole (`units` has 16
-// entries to spare). The last, partial block is masked, so every unit goes
-// through the same instructions (neuron::step on 16 lanes). (The memory form of vpcompressd is
-// microcoded on AMD Zen 4, where it took two thirds of a CNN run: perf.)
-// `masks` gets the spikes as 16-unit masks too. Returns the number of spikes.
-template <bool Subtract, bool Events>
-std::size_t integrate_spikes(float* __restrict v, float* __restrict current, const float* __restrict constant,
-                             std::size_t n, float decay, float v_th, std::int32_t* __restrict units,
-                             std::uint16_t* __restrict masks) {
-    const __m512 vd = _mm512_set1_ps(decay), vt = _mm512_set1_ps(v_th);
-    __m512i index = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    const __m512i sixteen = _mm512_set1_epi32(16);
-    std::size_t count = 0;
-    // Masked loads and stores only in the last block: masked stores are slow on AMD Zen 4.
-    const auto block = [&](std::size_t j, auto load, auto store) {
-        __m512 in = load(constant + j);
-        if constexpr (Events) {
-            const __m512 c = load(current + j);
-            store(current + j, in);
-            in = c;
-        }
-        __m512 vj = load(v + j);
-        const __mmask16 fire = neuron::step<Subtract, neuron::Lanes16>(vj, in, vd, vt);
-        store(v + j, vj);
-        masks[j / 16] = fire;
-        _mm512_storeu_si512(units + count, _mm512_maskz_compress_epi32(fire, index));
-        count += std::size_t(std::popcount(unsigned(fire)));
-        index = _mm512_add_epi32(index, sixteen);
-    };
-    std::size_t j = 0;
-    for (; j + 16 <= n; j += 16)
-        block(j, [](const float* p) { return _mm512_loadu_ps(p); }, [](float* p, __m512 x) { _mm512_storeu_ps(p, x); });
-    if (j < n) {
-        const __mmask16 live = __mmask16((1u << (n - j)) - 1u);
-        // Lanes past the end load 0, so they cannot fire (v_th > 0) and are not stored.
-        block(j, [live](const float* p) { return _mm512_maskz_loadu_ps(live, p); },
-              [live](float* p, __m512 x) { _mm512_mask_storeu_ps(p, live, x); });
-    }
-    return count;
-}
-#endif
 
 } // namespace
 
@@ -449,14 +480,10 @@ void Engine::step_population(const ExecutionPlan& plan, std::size_t i, int t, st
         // push_back in these loops did not inline and cost ~9% of a CNN run (perf).
         std::int32_t* units = s.fired_units[i].data();
         std::size_t count = 0;
-#if defined(__AVX512F__)
-        if (thresholds_[i].empty()) {
-            float* __restrict cp = events ? cur.data() : nullptr;
-            std::uint16_t* masks = s.fire_masks[i].data();
-            if (subtract) count = events ? integrate_spikes<true, true>(vp, cp, kp, n, decay, v_th, units, masks)
-                                         : integrate_spikes<true, false>(vp, cp, kp, n, decay, v_th, units, masks);
-            else count = events ? integrate_spikes<false, true>(vp, cp, kp, n, decay, v_th, units, masks)
-                                : integrate_spikes<false, false>(vp, cp, kp, n, decay, v_th, units, masks);
+#if defined(SNN_FLOAT_AVX512)
+        if (float_isa_ == FloatIsa::Avx512 && thresholds_[i].empty()) {
+            count = engine_avx512::integrate_spikes(subtract, vp, events ? cur.data() : nullptr, kp, n, decay, v_th, units,
+                                                    s.fire_masks[i].data());
             s.masks_valid[i] = 1;
         } else
 #endif

@@ -158,6 +158,7 @@ private:
     std::vector<std::vector<ProjectionKernel>> kernels_; // per population, per projection
     std::vector<std::vector<std::shared_ptr<const BinaryKernel>>> binary_kernels_; // per population, per projection (null: not binary)
     PopcountIsa popcount_ = PopcountIsa::Scalar;
+    FloatIsa float_isa_ = FloatIsa::Portable;
     std::vector<std::vector<float>> thresholds_; // per population: v_th + theta per unit, or empty (one v_th)
     int classes_ = 0;                            // the assignment readout's classes
     std::array<ExecutionPlan, 3> plans_;   // by Watch

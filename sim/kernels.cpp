@@ -5,7 +5,7 @@
 #include "snn/error.hpp"
 #include "snn/window.hpp"
 
-#if defined(__AVX512F__)
+#if defined(__x86_64__)
 #include <immintrin.h>
 #endif
 
@@ -13,6 +13,22 @@
 #include <bit>
 #include <cassert>
 #include <tuple>
+
+namespace snn::kernels_avx512 {
+// What the pixel-grouped conv scatter reads (ProjectionKernel's tables).
+struct ConvCover {
+    const std::int32_t *pixel_of, *cover_begin, *cover_out, *cover_tap;
+    const float* weights;
+    int cin, cout;
+};
+std::int64_t conv_scatter(const ConvCover& g, std::span<const std::int32_t> units, float* current);
+std::int64_t conv_rows(const ConvCover& g, std::span<const std::int32_t> units, const float* values, float* current);
+std::int64_t dense_rows(const float* weights, std::int64_t n_out, std::span<const std::int32_t> units, const float* values,
+                        float* current);
+std::int64_t dense_scatter(const float* weights, std::int64_t n_out, std::span<const std::int32_t> units, float* current);
+std::int64_t pool_masks_entry(const std::int32_t* pool_target, std::size_t pixels, int C, const float* weights,
+                              const std::uint16_t* masks, float* current);
+} // namespace snn::kernels_avx512
 
 namespace snn {
 std::int64_t scatter(const Projection& p, const Shape& src, const Shape& dst, std::span<const std::int32_t> units,
@@ -24,6 +40,181 @@ std::int64_t scatter(const Projection& p, const Shape& src, const Shape& dst, st
 }
 
 } // namespace snn
+
+// The AVX-512 copies (sim/float_isa.hpp): every header is included above.
+#if defined(SNN_FLOAT_AVX512)
+SNN_BEGIN_AVX512
+namespace snn::kernels_avx512 {
+namespace {
+
+// Conv scatter with the spikes grouped by source pixel (units ascend, so a
+// pixel's channels are adjacent): each covering output row is loaded into
+// registers once, its channels' kernel rows are added in unit order (the order
+// snn::scatter adds them, so the sums are the same), and it is stored once.
+// Consecutive spikes of one pixel no longer wait on each other's stores. The
+// row width is a template argument so that the accumulators stay in registers:
+// with a run-time width GCC kept them in a stack array, copied with a memcpy
+// call per output row (perf: a third of a CNN run).
+template <int Chunks>
+std::int64_t conv_scatter_pixels(const ConvCover& cover, std::span<const std::int32_t> units, float* current) {
+    const int cin = cover.cin, cout = cover.cout;
+    std::int64_t ops = 0;
+    for (std::size_t k = 0; k < units.size();) {
+        const std::int32_t pix = cover.pixel_of[std::size_t(units[k])];
+        std::size_t end = k + 1;
+        while (end < units.size() && cover.pixel_of[std::size_t(units[end])] == pix) ++end;
+        const std::int64_t base = std::int64_t(pix) * cin;
+        const std::int32_t b = cover.cover_begin[std::size_t(pix)], e = cover.cover_begin[std::size_t(pix) + 1];
+        // Ways covering outputs at once: more independent additions in flight.
+        const auto add_rows = [&]<int Ways>(std::int32_t q) {
+            const float* kb[Ways];
+            float* o[Ways];
+            __m512 acc[Ways][Chunks];
+            for (int w = 0; w < Ways; ++w) {
+                kb[w] = cover.weights + std::int64_t(cover.cover_tap[std::size_t(q + w)]) * cin * cout;
+                o[w] = current + std::int64_t(cover.cover_out[std::size_t(q + w)]) * cout;
+                for (int c = 0; c < Chunks; ++c) acc[w][c] = _mm512_loadu_ps(o[w] + 16 * c);
+            }
+            for (std::size_t g = k; g < end; ++g) {
+                const std::int64_t r = (units[g] - base) * cout;
+                for (int w = 0; w < Ways; ++w)
+                    for (int c = 0; c < Chunks; ++c) acc[w][c] = _mm512_add_ps(acc[w][c], _mm512_loadu_ps(kb[w] + r + 16 * c));
+            }
+            for (int w = 0; w < Ways; ++w)
+                for (int c = 0; c < Chunks; ++c) _mm512_storeu_ps(o[w] + 16 * c, acc[w][c]);
+        };
+        std::int32_t q = b;
+        for (; q + 1 < e; q += 2) add_rows.template operator()<2>(q); // two at a time: +9 % on the MNIST CNN
+        if (q < e) add_rows.template operator()<1>(q);
+        ops += std::int64_t(e - b) * cout * std::int64_t(end - k);
+        k = end;
+    }
+    return ops;
+}
+
+// Dense, at most 64 outputs: the currents are loaded once into Chunks
+// registers (the last one masked), every spiking unit's row is added in unit
+// order (as snn::scatter adds them), and they are stored once.
+template <int Chunks>
+std::int64_t dense_scatter_narrow(const float* weights, std::int64_t n_out, std::span<const std::int32_t> units, float* current) {
+    const int tail = int(n_out - 16 * (Chunks - 1));
+    const __mmask16 last = __mmask16((1u << tail) - 1u);
+    const auto mask = [&](int c) { return c == Chunks - 1 ? last : __mmask16(0xFFFF); };
+    __m512 acc[Chunks];
+    for (int c = 0; c < Chunks; ++c) acc[c] = _mm512_maskz_loadu_ps(mask(c), current + 16 * c);
+    for (std::int32_t u : units) {
+        const float* row = weights + std::int64_t(u) * n_out;
+        for (int c = 0; c < Chunks; ++c) acc[c] = _mm512_add_ps(acc[c], _mm512_maskz_loadu_ps(mask(c), row + 16 * c));
+    }
+    for (int c = 0; c < Chunks; ++c) _mm512_mask_storeu_ps(current + 16 * c, mask(c), acc[c]);
+    return std::int64_t(units.size()) * n_out;
+}
+
+// Average pooling over windows that do not overlap, from the spikes as
+// 16-unit masks (bit k of masks[b]: unit 16·b + k spiked), channels a
+// multiple of 16: every source pixel's channels are whole masks, and the output
+// pixel it falls in adds the channel weights under them (masked lanes only,
+// so the other currents keep their bits). Pixels are visited in ascending
+// order, so every output adds its inputs' weights in unit order: the currents
+// are snn::scatter's bit for bit. The per-spike work of the scatter (a load,
+// an add and a store, with branches to find a pixel's spikes) becomes one
+// masked add per 16 channels of every pixel.
+std::int64_t pool_masks(const std::int32_t* pool_target, std::size_t pixels, int C, const float* weights,
+                        const std::uint16_t* masks, float* current) {
+    const int chunks = C / 16;
+    std::int64_t ops = 0;
+    for (std::size_t pix = 0; pix < pixels; ++pix) {
+        const std::int32_t o = pool_target[pix * std::size_t(C)]; // the output pixel's channel 0
+        if (o < 0) continue;
+        for (int c = 0; c < chunks; ++c) {
+            const __mmask16 m = masks[pix * std::size_t(chunks) + std::size_t(c)];
+            float* row = current + o + 16 * c;
+            const __m512 r = _mm512_loadu_ps(row);
+            _mm512_storeu_ps(row, _mm512_mask_add_ps(r, m, r, _mm512_loadu_ps(weights + 16 * c)));
+            ops += std::popcount(unsigned(m));
+        }
+    }
+    return ops;
+}
+
+// out[j] += a·row[j] (Scaled) or out[j] += row[j], j < n: the reference
+// kernels' expression, a product rounded and then a sum (this file is
+// compiled with -ffp-contract=off), 16 lanes at a time.
+template <bool Scaled>
+inline void add_row(float* __restrict out, const float* __restrict row, float a, std::int64_t n) {
+    const __m512 va = _mm512_set1_ps(a);
+    std::int64_t j = 0;
+    for (; j + 16 <= n; j += 16) {
+        __m512 r = _mm512_loadu_ps(row + j);
+        if constexpr (Scaled) r = _mm512_mul_ps(va, r);
+        _mm512_storeu_ps(out + j, _mm512_add_ps(_mm512_loadu_ps(out + j), r));
+    }
+    if (j < n) {
+        const __mmask16 m = __mmask16((1u << (n - j)) - 1u);
+        __m512 r = _mm512_maskz_loadu_ps(m, row + j);
+        if constexpr (Scaled) r = _mm512_mul_ps(va, r);
+        _mm512_mask_storeu_ps(out + j, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, out + j), r));
+    }
+}
+
+} // namespace
+
+// Dense, row by row as the reference kernel (sim/kinds/dense.cpp): each
+// listed unit's row, times its value if any, added to the currents.
+std::int64_t dense_rows(const float* weights, std::int64_t n_out, std::span<const std::int32_t> units, const float* values,
+                        float* current) {
+    for (std::size_t k = 0; k < units.size(); ++k) {
+        const float* row = weights + std::int64_t(units[k]) * n_out;
+        if (values) add_row<true>(current, row, values[k], n_out);
+        else add_row<false>(current, row, 1.0f, n_out);
+    }
+    return std::int64_t(units.size()) * n_out;
+}
+
+// Conv2D, spike by spike as ProjectionKernel's portable scatter: each listed
+// unit adds its kernel row (times its value) to every covering output pixel.
+std::int64_t conv_rows(const ConvCover& g, std::span<const std::int32_t> units, const float* values, float* current) {
+    std::int64_t ops = 0;
+    for (std::size_t k = 0; k < units.size(); ++k) {
+        const std::int32_t u = units[k], pix = g.pixel_of[std::size_t(u)];
+        const std::int64_t ci = u - std::int64_t(pix) * g.cin;
+        const std::int32_t b = g.cover_begin[std::size_t(pix)], e = g.cover_begin[std::size_t(pix) + 1];
+        for (std::int32_t q = b; q < e; ++q) {
+            const float* kr = g.weights + (std::int64_t(g.cover_tap[std::size_t(q)]) * g.cin + ci) * g.cout;
+            float* o = current + std::int64_t(g.cover_out[std::size_t(q)]) * g.cout;
+            if (values) add_row<true>(o, kr, values[k], g.cout);
+            else add_row<false>(o, kr, 1.0f, g.cout);
+        }
+        ops += std::int64_t(e - b) * g.cout;
+    }
+    return ops;
+}
+
+// The entries ProjectionKernel calls when its float ISA is AVX-512.
+std::int64_t conv_scatter(const ConvCover& g, std::span<const std::int32_t> units, float* current) {
+    switch (g.cout / 16) {
+    case 1: return conv_scatter_pixels<1>(g, units, current);
+    case 2: return conv_scatter_pixels<2>(g, units, current);
+    case 3: return conv_scatter_pixels<3>(g, units, current);
+    default: return conv_scatter_pixels<4>(g, units, current);
+    }
+}
+std::int64_t dense_scatter(const float* weights, std::int64_t n_out, std::span<const std::int32_t> units, float* current) {
+    switch ((n_out + 15) / 16) {
+    case 1: return dense_scatter_narrow<1>(weights, n_out, units, current);
+    case 2: return dense_scatter_narrow<2>(weights, n_out, units, current);
+    case 3: return dense_scatter_narrow<3>(weights, n_out, units, current);
+    default: return dense_scatter_narrow<4>(weights, n_out, units, current);
+    }
+}
+std::int64_t pool_masks_entry(const std::int32_t* pool_target, std::size_t pixels, int C, const float* weights,
+                              const std::uint16_t* masks, float* current) {
+    return pool_masks(pool_target, pixels, C, weights, masks, current);
+}
+
+} // namespace snn::kernels_avx512
+SNN_END_AVX512
+#endif
 
 namespace snn {
 namespace {
@@ -73,8 +264,10 @@ std::int64_t conv_gather_chunk(const float* weights, int cin, int cout, int c0, 
 
 } // namespace
 
-ProjectionKernel::ProjectionKernel(const Projection& p, const Shape& src, const Shape& dst)
-    : kind_(p.kind), src_(src), dst_(dst) {
+ProjectionKernel::ProjectionKernel(const Projection& p, const Shape& src, const Shape& dst, FloatIsa isa)
+    : kind_(p.kind), isa_(isa), src_(src), dst_(dst) {
+    if (!float_isa_supported(isa))
+        throw InternalError(std::string("ProjectionKernel: this CPU or build cannot run the float ISA ") + to_string(isa));
     if (p.kind != ProjectionKind::Conv2D && p.kind != ProjectionKind::AvgPool) return;
     const Window& w = p.window;
     const int cin = src.c;
@@ -120,6 +313,10 @@ ProjectionKernel::ProjectionKernel(const Projection& p, const Shape& src, const 
     taps_total_ = std::int64_t(tap_src_.size());
 }
 
+bool ProjectionKernel::pixel_scatter() const {
+    return isa_ == FloatIsa::Avx512 && kind_ == ProjectionKind::Conv2D && dst_.c % 16 == 0 && dst_.c <= 64;
+}
+
 bool ProjectionKernel::takes_masks() const { return !pool_target_.empty() && src_.c % 16 == 0; }
 
 bool ProjectionKernel::prefer_gather(std::size_t spikes) const {
@@ -130,116 +327,26 @@ bool ProjectionKernel::prefer_gather(std::size_t spikes) const {
     // conv2 at about 11 % active inputs, always-scatter ran 1.4-1.9x faster than
     // choosing gather from 1 % (`snn run --kernels event|auto`), so gather is
     // kept for sources where a quarter or more of the units spiked.
-#if defined(__AVX512F__)
-    // The pixel-grouped scatter (conv_scatter_pixels) beats gather at every
-    // rate measured, 5 % to 90 % active inputs (2.1-2.8x on 12x12x16→10x10x32,
-    // build/snn_bench_kernels), so it is kept wherever it applies.
-    if (dst_.c % 16 == 0 && dst_.c <= 64) return false;
-#endif
+    // The pixel-grouped scatter (conv_scatter_pixels, AVX-512) beats gather
+    // at every rate measured, 5 % to 90 % active inputs (2.1-2.8x on
+    // 12x12x16→10x10x32, build/snn_bench_kernels), so it is kept wherever it applies.
+    if (pixel_scatter()) return false;
     return has_gather() && std::int64_t(spikes) * 4 >= src_.size();
 }
 
-#if defined(__AVX512F__)
-// Conv scatter with the spikes grouped by source pixel (units ascend, so a
-// pixel's channels are adjacent): each covering output row is loaded into
-// registers once, its channels' kernel rows are added in unit order (the order
-// snn::scatter adds them, so the sums are the same), and it is stored once.
-// Consecutive spikes of one pixel no longer wait on each other's stores. The
-// row width is a template argument so that the accumulators stay in registers:
-// with a run-time width GCC kept them in a stack array, copied with a memcpy
-// call per output row (perf: a third of a CNN run).
-template <int Chunks>
-std::int64_t ProjectionKernel::conv_scatter_pixels(std::span<const std::int32_t> units, float* current) const {
-    const int cin = src_.c, cout = dst_.c;
-    std::int64_t ops = 0;
-    for (std::size_t k = 0; k < units.size();) {
-        const std::int32_t pix = pixel_of_[std::size_t(units[k])];
-        std::size_t end = k + 1;
-        while (end < units.size() && pixel_of_[std::size_t(units[end])] == pix) ++end;
-        const std::int64_t base = std::int64_t(pix) * cin;
-        const std::int32_t b = cover_begin_[std::size_t(pix)], e = cover_begin_[std::size_t(pix) + 1];
-        // Ways covering outputs at once: more independent additions in flight.
-        const auto add_rows = [&]<int Ways>(std::int32_t q) {
-            const float* kb[Ways];
-            float* o[Ways];
-            __m512 acc[Ways][Chunks];
-            for (int w = 0; w < Ways; ++w) {
-                kb[w] = weights_.data() + std::int64_t(cover_tap_[std::size_t(q + w)]) * cin * cout;
-                o[w] = current + std::int64_t(cover_out_[std::size_t(q + w)]) * cout;
-                for (int c = 0; c < Chunks; ++c) acc[w][c] = _mm512_loadu_ps(o[w] + 16 * c);
-            }
-            for (std::size_t g = k; g < end; ++g) {
-                const std::int64_t r = (units[g] - base) * cout;
-                for (int w = 0; w < Ways; ++w)
-                    for (int c = 0; c < Chunks; ++c) acc[w][c] = _mm512_add_ps(acc[w][c], _mm512_loadu_ps(kb[w] + r + 16 * c));
-            }
-            for (int w = 0; w < Ways; ++w)
-                for (int c = 0; c < Chunks; ++c) _mm512_storeu_ps(o[w] + 16 * c, acc[w][c]);
-        };
-        std::int32_t q = b;
-        for (; q + 1 < e; q += 2) add_rows.template operator()<2>(q); // two at a time: +9 % on the MNIST CNN
-        if (q < e) add_rows.template operator()<1>(q);
-        ops += std::int64_t(e - b) * cout * std::int64_t(end - k);
-        k = end;
-    }
-    return ops;
-}
-#endif
 
-#if defined(__AVX512F__)
-// Dense, at most 64 outputs: the currents are loaded once into Chunks
-// registers (the last one masked), every spiking unit's row is added in unit
-// order (as snn::scatter adds them), and they are stored once.
-template <int Chunks>
-std::int64_t ProjectionKernel::dense_scatter_narrow(const Projection& p, std::span<const std::int32_t> units,
-                                                    float* current) const {
-    const std::int64_t n_out = dst_.size();
-    const int tail = int(n_out - 16 * (Chunks - 1));
-    const __mmask16 last = __mmask16((1u << tail) - 1u);
-    const auto mask = [&](int c) { return c == Chunks - 1 ? last : __mmask16(0xFFFF); };
-    __m512 acc[Chunks];
-    for (int c = 0; c < Chunks; ++c) acc[c] = _mm512_maskz_loadu_ps(mask(c), current + 16 * c);
-    for (std::int32_t u : units) {
-        const float* row = p.weights.data() + std::int64_t(u) * n_out;
-        for (int c = 0; c < Chunks; ++c) acc[c] = _mm512_add_ps(acc[c], _mm512_maskz_loadu_ps(mask(c), row + 16 * c));
-    }
-    for (int c = 0; c < Chunks; ++c) _mm512_mask_storeu_ps(current + 16 * c, mask(c), acc[c]);
-    return std::int64_t(units.size()) * n_out;
-}
-#endif
 
-#if defined(__AVX512F__)
-// Average pooling over windows that do not overlap, from the spikes as
-// 16-unit masks (bit k of masks[b]: unit 16·b + k spiked), channels a
-// multiple of 16: every source pixel's channels are whole masks, and the output
-// pixel it falls in adds the channel weights under them (masked lanes only,
-// so the other currents keep their bits). Pixels are visited in ascending
-// order, so every output adds its inputs' weights in unit order: the currents
-// are snn::scatter's bit for bit. The per-spike work of the scatter (a load,
-// an add and a store, with branches to find a pixel's spikes) becomes one
-// masked add per 16 channels of every pixel.
+// Average pooling from the spikes as 16-unit masks. The AVX-512 copy adds the
+// channel weights under each mask in one masked addition; the portable one
+// adds them one channel at a time, in the same order. (The engine only has
+// spike masks from its AVX-512 neuron update; tests call this directly.)
 std::int64_t ProjectionKernel::pool_masks(const Projection& p, const std::uint16_t* masks, float* current) const {
     const int C = src_.c, chunks = C / 16;
-    std::int64_t ops = 0;
-    const std::size_t pixels = pool_target_.size() / std::size_t(C);
-    for (std::size_t pix = 0; pix < pixels; ++pix) {
-        const std::int32_t o = pool_target_[pix * std::size_t(C)]; // the output pixel's channel 0
-        if (o < 0) continue;
-        for (int c = 0; c < chunks; ++c) {
-            const __mmask16 m = masks[pix * std::size_t(chunks) + std::size_t(c)];
-            float* row = current + o + 16 * c;
-            const __m512 r = _mm512_loadu_ps(row);
-            _mm512_storeu_ps(row, _mm512_mask_add_ps(r, m, r, _mm512_loadu_ps(p.weights.data() + 16 * c)));
-            ops += std::popcount(unsigned(m));
-        }
-    }
-    return ops;
-}
-#else
-// The same additions without AVX-512, one channel at a time. (The engine only
-// has spike masks from its AVX-512 neuron update; tests call this directly.)
-std::int64_t ProjectionKernel::pool_masks(const Projection& p, const std::uint16_t* masks, float* current) const {
-    const int C = src_.c, chunks = C / 16;
+#if defined(SNN_FLOAT_AVX512)
+    if (isa_ == FloatIsa::Avx512)
+        return kernels_avx512::pool_masks_entry(pool_target_.data(), pool_target_.size() / std::size_t(C), C, p.weights.data(),
+                                                masks, current);
+#endif
     std::int64_t ops = 0;
     for (std::size_t pix = 0; pix < pool_target_.size() / std::size_t(C); ++pix) {
         const std::int32_t o = pool_target_[pix * std::size_t(C)];
@@ -252,23 +359,18 @@ std::int64_t ProjectionKernel::pool_masks(const Projection& p, const std::uint16
     }
     return ops;
 }
-#endif
 
 std::int64_t ProjectionKernel::scatter(const Projection& p, std::span<const std::int32_t> units, const float* values,
                                        float* current) const {
     switch (p.kind) {
     case ProjectionKind::Dense:
-#if defined(__AVX512F__)
+#if defined(SNN_FLOAT_AVX512)
         // A narrow layer (a classifier) keeps its currents in registers across
         // the spikes: streaming rows through memory made each spike wait on
         // the previous one's store (perf, the MNIST CNN's 10-unit output).
-        if (!values && dst_.size() <= 64) {
-            switch ((dst_.size() + 15) / 16) {
-            case 1: return dense_scatter_narrow<1>(p, units, current);
-            case 2: return dense_scatter_narrow<2>(p, units, current);
-            case 3: return dense_scatter_narrow<3>(p, units, current);
-            case 4: return dense_scatter_narrow<4>(p, units, current);
-            }
+        if (isa_ == FloatIsa::Avx512) {
+            if (!values && dst_.size() <= 64) return kernels_avx512::dense_scatter(p.weights.data(), dst_.size(), units, current);
+            return kernels_avx512::dense_rows(p.weights.data(), dst_.size(), units, values, current);
         }
 #endif
         // Row by row, as snn::scatter: each spiking unit streams its contiguous
@@ -279,14 +381,12 @@ std::int64_t ProjectionKernel::scatter(const Projection& p, std::span<const std:
     case ProjectionKind::Conv2D: {
         const int cin = src_.c, cout = dst_.c;
         std::int64_t ops = 0;
-#if defined(__AVX512F__)
-        if (!values && cout % 16 == 0 && cout <= 64) {
-            switch (cout / 16) {
-            case 1: return conv_scatter_pixels<1>(units, current);
-            case 2: return conv_scatter_pixels<2>(units, current);
-            case 3: return conv_scatter_pixels<3>(units, current);
-            case 4: return conv_scatter_pixels<4>(units, current);
-            }
+#if defined(SNN_FLOAT_AVX512)
+        if (isa_ == FloatIsa::Avx512) {
+            const kernels_avx512::ConvCover g{pixel_of_.data(), cover_begin_.data(), cover_out_.data(), cover_tap_.data(),
+                                              weights_.data(), cin, cout};
+            if (!values && pixel_scatter()) return kernels_avx512::conv_scatter(g, units, current);
+            return kernels_avx512::conv_rows(g, units, values, current);
         }
 #endif
         for (std::size_t k = 0; k < units.size(); ++k) {

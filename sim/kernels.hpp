@@ -8,6 +8,7 @@
 // one the engine runs: the same additions in the same order for every target
 // unit (the source units that spiked, ascending), so its currents are
 // bit-for-bit those of `scatter`; it only changes how the work is laid out.
+#include "sim/float_isa.hpp"
 #include "snn/network.hpp"
 
 #include <oneapi/tbb/cache_aligned_allocator.h>
@@ -46,7 +47,8 @@ class ProjectionKernel {
 public:
     // Holds the geometry (and, for Conv2D, an aligned copy of the weights, read
     // in place of p.weights); every call gets the projection it was built from.
-    ProjectionKernel(const Projection& p, const Shape& src, const Shape& dst);
+    // `isa`: the float kernels' instruction set (supported: float_isa_supported).
+    ProjectionKernel(const Projection& p, const Shape& src, const Shape& dst, FloatIsa isa = best_float_isa());
     // Same contract as snn::scatter (units ascend).
     std::int64_t scatter(const Projection& p, std::span<const std::int32_t> units, const float* values,
                          float* current) const;
@@ -62,11 +64,10 @@ public:
     std::int64_t pool_masks(const Projection& p, const std::uint16_t* masks, float* current) const;
 
 private:
-    template <int Chunks>
-    std::int64_t conv_scatter_pixels(std::span<const std::int32_t> units, float* current) const;
-    template <int Chunks>
-    std::int64_t dense_scatter_narrow(const Projection& p, std::span<const std::int32_t> units, float* current) const;
+    // Conv2D scattered by source pixel in registers (AVX-512, cout a multiple of 16 up to 64).
+    bool pixel_scatter() const;
     ProjectionKind kind_;
+    FloatIsa isa_;
     Shape src_, dst_;
     // Windowed kinds: per source unit its pixel (y·w + x); per source pixel the
     // outputs whose window covers it, as CSR (begin[pixel] … begin[pixel+1])

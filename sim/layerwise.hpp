@@ -17,6 +17,7 @@
 // step-by-step kernels (the source units that spiked, ascending) and updates
 // the neurons with the same instructions, so spikes, membranes and
 // synaptic-op counts are theirs bit for bit (tests/sim/test_kernels.cpp).
+#include "sim/float_isa.hpp"
 #include "snn/network.hpp"
 
 #include <oneapi/tbb/cache_aligned_allocator.h>
@@ -61,15 +62,58 @@ struct LayerRun {
     float* current = nullptr; // batch × units
 };
 
+// What a LayerKernel's bodies read: built once by its constructor, then
+// read by the copy of the bodies for the chosen instruction set
+// (sim/layerwise_body.inc, sim/float_isa.hpp).
+struct LayerTables {
+    // Generic: any other projection (binary layers, pooling over channels
+    // that are not a multiple of 16, conv into them, Identity): every step,
+    // the source's spikes as a list go through the step-by-step engine's own
+    // kernel into a current array, and the neurons update from it, their
+    // state in memory.
+    enum class Kind { Constant, Pool, MaxPool, Conv, Dense, Generic };
+    Kind kind = Kind::Constant;
+    Shape src, dst;
+    // Pool and MaxPool: per output word, taps source words, ascending source
+    // pixel (the zero word where a window has fewer; MaxPool rounds taps up
+    // to 4, 9 or 16).
+    // Conv: per output pixel, begin[o] … begin[o+1] its taps inside the
+    // source, ascending source pixel, one entry per source word (16 input
+    // channels): in tap_src the mask word, in tap_k the offset of its first
+    // kernel row ((tap·cin + 16·word of the pixel)·cout floats). Where cin
+    // is not a multiple of 16 (aligned false), an entry is a run of up to 16
+    // consecutive source units that consecutive kernel rows read: bits
+    // tap_keep of mask words tap_src and tap_src + 1 shifted down by
+    // tap_shift, and in tap_k its first row's offset.
+    int taps = 0;
+    bool aligned = true;
+    std::vector<std::int32_t> begin, tap_src, tap_k, tap_shift, tap_keep;
+    // Pool and Conv: per source pixel, the output pixels whose window holds it.
+    std::vector<std::int32_t> covers;
+    // Pool: the channel weights. Conv: (tap, input channel) rows of cout floats.
+    // Dense: rows of stride floats (n_out rounded up to 16, zero-padded).
+    // Conv and Dense end with a row of −0: x + (−0) = x for every x, so the
+    // lists of spikes summed side by side are padded to one length with it.
+    std::vector<float, tbb::cache_aligned_allocator<float>> weights;
+    std::vector<std::uint16_t> silent; // Conv and Dense: a source row without spikes, for steps past the last
+    std::int64_t stride = 0;
+    // Conv and Dense: k·(row floats) for k < 16, the offset of a mask's bit k.
+    std::vector<std::int32_t, tbb::cache_aligned_allocator<std::int32_t>> offsets;
+    std::int32_t zero_row = 0;
+    std::size_t scratch = 0, extra = 0; // scratch entries: the lists', and Conv's after them
+};
+
 class LayerKernel {
 public:
     // Whether a population whose one projection is p, from a population of
-    // shape src, can run layer by layer. `constant`: p reads the input with
-    // current encoding, so its whole input is the constant current. A
-    // max-pooling gate (p of kind MaxPool) can when its source spikes and has
-    // a multiple of 16 channels, and its window at most 16 taps.
-    static bool applies(const Projection& p, const Shape& src, bool constant, float decay);
-    LayerKernel(const Projection& p, const Shape& src, const Shape& dst, bool constant);
+    // shape src, can run layer by layer with the float ISA isa. `constant`: p
+    // reads the input with current encoding, so its whole input is the
+    // constant current. A max-pooling gate (p of kind MaxPool) can when its
+    // source spikes and has a multiple of 16 channels, and its window at most
+    // 16 taps.
+    static bool applies(const Projection& p, const Shape& src, bool constant, float decay, FloatIsa isa);
+    // `isa` must be supported (float_isa_supported).
+    LayerKernel(const Projection& p, const Shape& src, const Shape& dst, bool constant, FloatIsa isa);
     // Scratch run() needs with up to `batch` steps at once, in int32 entries.
     std::size_t scratch_entries(int batch = 1) const;
     // Runs every step; returns the synaptic operations of the events (the
@@ -78,47 +122,9 @@ public:
     std::int64_t run(const LayerRun& r) const;
 
 private:
-    // Generic: any other projection (binary layers, pooling over channels
-    // that are not a multiple of 16, conv into them, Identity): every step, the source's spikes as a list go
-    // through the step-by-step engine's own kernel into a current array, and
-    // the neurons update from it, their state in memory.
-    enum class Kind { Constant, Pool, MaxPool, Conv, Dense, Generic };
-    template <bool Subtract> void run_constant(const LayerRun& r) const;
-    template <int Taps> void run_maxpool(const LayerRun& r) const;
-    template <bool Subtract> void run_pool(const LayerRun& r) const;
-    template <bool Subtract, int Chunks, bool Aligned> void run_conv(const LayerRun& r, int block) const;
-    template <bool Subtract, int Chunks> void run_dense(const LayerRun& r, int block) const;
-    template <bool Subtract> std::int64_t run_generic(const LayerRun& r) const;
-    Kind kind_;
-    Shape src_, dst_;
-    // Pool and MaxPool: per output word, taps_ source words, ascending source
-    // pixel (the zero word where a window has fewer; MaxPool rounds taps_ up
-    // to 4, 9 or 16).
-    // Conv: per output pixel, begin_[o] … begin_[o+1] its taps inside the
-    // source, ascending source pixel, one entry per source word (16 input
-    // channels): in tap_src_ the mask word, in tap_k_ the offset of its first
-    // kernel row ((tap·cin + 16·word of the pixel)·cout floats). Where cin
-    // is not a multiple of 16 (aligned_ false), an entry is a run of up to 16
-    // consecutive source units that consecutive kernel rows read: bits
-    // tap_keep_ of mask words tap_src_ and tap_src_ + 1 shifted down by
-    // tap_shift_, and in tap_k_ its first row's offset.
-    int taps_ = 0;
-    bool aligned_ = true;
-    std::vector<std::int32_t> begin_, tap_src_, tap_k_, tap_shift_, tap_keep_;
-    // Pool and Conv: per source pixel, the output pixels whose window holds it.
-    std::vector<std::int32_t> covers_;
-    // Pool: the channel weights. Conv: (tap, input channel) rows of cout floats.
-    // Dense: rows of stride_ floats (n_out rounded up to 16, zero-padded).
-    // Conv and Dense end with a row of −0: x + (−0) = x for every x, so the
-    // lists of spikes summed side by side are padded to one length with it.
-    std::vector<float, tbb::cache_aligned_allocator<float>> weights_;
-    std::vector<std::uint16_t> silent_; // Conv and Dense: a source row without spikes, for steps past the last
-    std::int64_t stride_ = 0;
-    // Conv and Dense: k·(row floats) for k < 16, the offset of a mask's bit k.
     void make_offsets(std::int32_t scale);
-    std::vector<std::int32_t, tbb::cache_aligned_allocator<std::int32_t>> offsets_;
-    std::int32_t zero_row_ = 0;
-    std::size_t scratch_ = 0, extra_ = 0; // scratch entries: the lists', and Conv's after them
+    LayerTables t_;
+    FloatIsa isa_;
 };
 
 } // namespace snn

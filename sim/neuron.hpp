@@ -17,7 +17,9 @@
 //
 // The rule is one template over a lane type (Lanes1: one float or double;
 // Lanes16: 16 floats of AVX-512), so the scalar and the vector paths compute
-// the same values bit for bit, as the tests check.
+// the same values bit for bit, as the tests check. It is written in
+// sim/neuron_rule.inc, which the float kernels include again for each
+// instruction set they are compiled for (sim/float_isa.hpp).
 #include "snn/network.hpp"
 
 #include <cmath>
@@ -25,7 +27,7 @@
 #include <cstdint>
 #include <limits>
 
-#if defined(__AVX512F__)
+#if defined(__x86_64__)
 #include <immintrin.h>
 #endif
 
@@ -35,49 +37,11 @@ inline float decay_of(const NeuronParams& n) { return n.model == NeuronModel::LI
 inline float initial_v(const NeuronParams& n) { return n.v_init * n.v_th; }
 inline constexpr float integrator_v_th = std::numeric_limits<float>::max();
 
-// One lane of type T (float or double).
-template <class T> struct Lanes1 {
-    using V = T;
-    using Mask = bool;
-#if defined(__FMA__)
-    static V fma(V a, V b, V c) { return std::fma(a, b, c); }
-#else
-    // Without hardware FMA std::fma is a library call; IF's a·1 + c is exactly a + c.
-    static V fma(V a, V b, V c) { return b == V(1) ? a + c : std::fma(a, b, c); }
-#endif
-    static Mask ge(V a, V b) { return a >= b; }
-    static V sub(V a, V b) { return a - b; }
-    static V zero() { return V(0); }
-    static V blend(Mask m, V if_clear, V if_set) { return m ? if_set : if_clear; }
-};
-
 #if defined(__AVX512F__)
-struct Lanes16 {
-    using V = __m512;
-    using Mask = __mmask16;
-    static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
-    static Mask ge(V a, V b) { return _mm512_cmp_ps_mask(a, b, _CMP_GE_OQ); }
-    static V sub(V a, V b) { return _mm512_sub_ps(a, b); }
-    static V zero() { return _mm512_setzero_ps(); }
-    static V blend(Mask m, V if_clear, V if_set) { return _mm512_mask_blend_ps(m, if_clear, if_set); }
-};
+#define SNN_LANES16 1
 #endif
-
-// v ← v·decay + in, rounded once.
-template <class L> inline typename L::V integrate(typename L::V v, typename L::V in, typename L::V decay) {
-    return L::fma(v, decay, in);
-}
-
-// One step: integrate, fire, reset; returns who fired. (v − v_th is computed
-// beside the comparison and blended in: one step shorter a chain from one
-// step's membrane to the next than a masked subtraction, the same values.)
-template <bool Subtract, class L>
-inline typename L::Mask step(typename L::V& v, typename L::V in, typename L::V decay, typename L::V v_th) {
-    const typename L::V vj = integrate<L>(v, in, decay);
-    const typename L::Mask fire = L::ge(vj, v_th);
-    v = L::blend(fire, vj, Subtract ? L::sub(vj, v_th) : L::zero());
-    return fire;
-}
+#include "sim/neuron_rule.inc"
+#undef SNN_LANES16
 
 // Signed spikes: whether a unit takes a spike back after its step (and v ← v + v_th if so).
 template <class T> inline bool take_back(T& v, std::int32_t count, T v_th) {

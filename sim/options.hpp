@@ -3,6 +3,7 @@
 // the context the library reports to (progress). The CLI fills it from flags;
 // the library never reads flags or prints.
 #include "sim/binary_kernels.hpp"
+#include "sim/float_isa.hpp"
 #include "snn/network.hpp"
 
 #include <cstdint>
@@ -44,6 +45,10 @@ struct RunOptions {
     // always takes the scalar one); unset: the best this CPU has. All give
     // identical currents.
     std::optional<PopcountIsa> popcount;
+    // Float kernels and neuron updates: the instruction set's copy to run
+    // (sim/float_isa.hpp); unset: the best this CPU has. All give identical
+    // results.
+    std::optional<FloatIsa> float_isa;
     // The two schedules beside plain step by step (sim/plan.hpp says when
     // each applies); each gives the same spikes, membranes and counts as step
     // by step (tested), and each can be turned off to measure or test the

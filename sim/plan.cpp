@@ -51,7 +51,7 @@ const char* to_string(Schedule s) { return s == Schedule::LayerByLayer ? "layer_
 namespace {
 
 // Why population i (after the input) cannot run layer by layer, or "" if it can.
-std::string layer_by_layer_refusal(const Network& net, std::size_t i, bool current) {
+std::string layer_by_layer_refusal(const Network& net, std::size_t i, bool current, FloatIsa isa) {
     const Population& pop = net.populations[i];
     const std::size_t P = net.populations.size();
     const bool gate = pop.kind == PopulationKind::MaxPool;
@@ -64,7 +64,7 @@ std::string layer_by_layer_refusal(const Network& net, std::size_t i, bool curre
     const Projection& p = pop.projections[0];
     if (std::size_t(p.source) >= i) return "population '" + pop.name + "' reads a later population";
     const float decay = neuron::decay_of(pop.neuron);
-    if (!LayerKernel::applies(p, net.populations[std::size_t(p.source)].shape, current && p.source == 0, decay))
+    if (!LayerKernel::applies(p, net.populations[std::size_t(p.source)].shape, current && p.source == 0, decay, isa))
         return "population '" + pop.name + "': no layer-by-layer kernel for its projection '" + p.layer + "'";
     return {};
 }
@@ -77,6 +77,8 @@ ExecutionPlan plan_execution(const Network& net, const RunOptions& opt, Watch wa
     const bool current = opt.encode == Encoding::Current; // else the input spikes
     ExecutionPlan plan;
     plan.steps = opt.steps;
+    plan.float_isa = opt.float_isa.value_or(best_float_isa());
+    plan.popcount = popcount;
     plan.block_steps.assign(P, 1);
     plan.kernel_steps.assign(P, 1);
 
@@ -94,7 +96,7 @@ ExecutionPlan plan_execution(const Network& net, const RunOptions& opt, Watch wa
     else if (opt.kernels != KernelPath::Auto) refusal = std::string("the kernel path is not auto");
     else if (!net.exits.empty()) refusal = "the network has exits";
     else if (P < 2) refusal = "the network has no population after the input";
-    for (std::size_t i = 1; i < P && refusal.empty(); ++i) refusal = layer_by_layer_refusal(net, i, current);
+    for (std::size_t i = 1; i < P && refusal.empty(); ++i) refusal = layer_by_layer_refusal(net, i, current, opt.float_isa.value_or(best_float_isa()));
     if (refusal.empty()) {
         plan.schedule = Schedule::LayerByLayer;
         plan.why = "feed-forward without exits: each population runs all " + std::to_string(opt.steps) +

@@ -66,6 +66,9 @@ struct ExecutionPlan {
     Schedule schedule = Schedule::Stages;
     int steps = 0;
     std::string why; // why this schedule
+    // The instruction sets the kernels run with (RunOptions, or the best this CPU has).
+    FloatIsa float_isa = FloatIsa::Portable;
+    PopcountIsa popcount = PopcountIsa::Scalar;
     // Stages: in order, covering every population once (the input is in the first).
     std::vector<Stage> stages;
     std::vector<int> stage_of;                // per population

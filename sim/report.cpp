@@ -16,6 +16,8 @@ nlohmann::json plan_json(const Network& net, const ExecutionPlan& plan) {
     json j;
     j["schedule"] = to_string(plan.schedule);
     j["why"] = plan.why;
+    j["float_isa"] = to_string(plan.float_isa);
+    j["popcount"] = to_string(plan.popcount);
     json blocks = json::array();
     const auto names = [&](std::size_t first, std::size_t last) {
         json a = json::array();
@@ -321,6 +323,9 @@ std::string report_table(const nlohmann::json& j) {
         const auto& x = j["execution"];
         o << "schedule: " << x["schedule"].get<std::string>() << ", " << x["blocks"].size() << " block(s) ("
           << x["why"].get<std::string>() << ")\n";
+        if (x.contains("float_isa"))
+            o << "instruction sets: float kernels " << x["float_isa"].get<std::string>() << ", binary popcount "
+              << x["popcount"].get<std::string>() << "\n";
     }
     return o.str();
 }

@@ -3,8 +3,8 @@
 // avx512-float, this build) lacks it, prints "NOT RUN" and exits 77, which
 // CTest reports as a skipped test: a machine without an ISA shows it in the
 // summary instead of passing silently. NAME: a popcount implementation
-// (scalar, avx2, avx512) or avx512-float (the float kernels' AVX-512 paths,
-// compiled in only by native builds on AVX-512 machines, SNN_NATIVE=ON).
+// (scalar, avx2, avx512), or portable-float / avx512-float (the float
+// kernels' copy for that instruction set, sim/float_isa.hpp).
 #define CATCH_CONFIG_RUNNER
 #include <catch2/catch.hpp>
 
@@ -18,6 +18,7 @@
 
 namespace snn::test {
 std::optional<PopcountIsa> required_isa;
+std::optional<FloatIsa> required_float_isa;
 }
 
 int main(int argc, char** argv) {
@@ -30,12 +31,16 @@ int main(int argc, char** argv) {
         }
         args.push_back(argv[i]);
     }
-    if (required == "avx512-float") {
-#if !defined(__AVX512F__)
-        std::printf("NOT RUN: this build's float kernels have no AVX-512 paths (a portable build, SNN_NATIVE=OFF, or a "
-                    "CPU without AVX-512F); only their portable bodies were tested\n");
-        return 77;
-#endif
+    if (required == "avx512-float" || required == "portable-float") {
+        const snn::FloatIsa isa = required == "avx512-float" ? snn::FloatIsa::Avx512 : snn::FloatIsa::Portable;
+        if (!snn::float_isa_supported(isa)) {
+            std::printf("NOT RUN: %s; the float kernels were not tested with their %s copy\n",
+                        snn::float_isa_compiled(isa) ? "this CPU lacks AVX-512 (F, BW, DQ, VL, CD) with FMA and BMI2"
+                                                     : "this build has no AVX-512 copy of the float kernels (not GCC on x86-64)",
+                        snn::to_string(isa));
+            return 77;
+        }
+        snn::test::required_float_isa = isa;
     } else if (!required.empty()) {
         try {
             const snn::PopcountIsa isa = snn::popcount_isa_from(required);

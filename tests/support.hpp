@@ -1,6 +1,7 @@
 #pragma once
 // Helpers shared by the tests: a scratch directory and builders for hand-made networks.
 #include "sim/binary_kernels.hpp"
+#include "sim/float_isa.hpp"
 #include "snn/network.hpp"
 
 #include <sys/wait.h>
@@ -26,6 +27,18 @@ inline std::vector<PopcountIsa> popcount_isas() {
     std::vector<PopcountIsa> v;
     for (auto isa : {PopcountIsa::Scalar, PopcountIsa::Avx2, PopcountIsa::Avx512})
         if (popcount_isa_supported(isa)) v.push_back(isa);
+    return v;
+}
+
+// Set by `snn_tests --require-isa avx512-float|portable-float`: test the float kernels with this copy only.
+extern std::optional<FloatIsa> required_float_isa;
+
+// The float kernels' copies to test: the required one, or every one this CPU runs.
+inline std::vector<FloatIsa> float_isas() {
+    if (required_float_isa) return {*required_float_isa};
+    std::vector<FloatIsa> v;
+    for (auto isa : {FloatIsa::Portable, FloatIsa::Avx512})
+        if (float_isa_supported(isa)) v.push_back(isa);
     return v;
 }
 

@@ -138,7 +138,7 @@ int cmd_convert(const ConvertArgs& a) {
 
 struct RunArgs {
     std::string network, data, encode = "current", readout, report, record, partition, costs, predictions,
-        kernels = "auto", popcount = "auto";
+        kernels = "auto", popcount = "auto", float_isa = "auto";
     std::int64_t limit = -1, record_samples = 1;
     int steps = 64, threads = default_threads();
     double max_rate = 1.0;
@@ -153,6 +153,7 @@ int cmd_run(const RunArgs& a) {
     opt.encode = encoding_from(a.encode);
     opt.kernels = kernel_path_from(a.kernels);
     if (a.popcount != "auto") opt.popcount = popcount_isa_from(a.popcount);
+    if (a.float_isa != "auto") opt.float_isa = float_isa_from(a.float_isa);
     opt.step_batches = !a.no_step_batches;
     opt.layer_by_layer = !a.no_step_batches && !a.no_layer_by_layer;
     if (!a.readout.empty()) opt.readout = readout_from(a.readout);
@@ -256,6 +257,10 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     run->add_option("--popcount", ra.popcount,
                     "Binary layers' AND + popcount: auto (the best this CPU has), scalar, avx2 or avx512; all give "
+                    "identical results")
+        ->capture_default_str();
+    run->add_option("--float-isa", ra.float_isa,
+                    "Float kernels and neuron updates: auto (the best this CPU has), portable or avx512; all give "
                     "identical results")
         ->capture_default_str();
     run->add_flag("--no-step-batches", ra.no_step_batches,

@@ -487,9 +487,21 @@ TEST_CASE("snn convert, inspect and run with binary layers", "[cli][binary]") {
     const json s = read_json(scalar);
     CHECK(s["accuracy_by_step"] == j["accuracy_by_step"]);
     CHECK(s["layers"] == j["layers"]);
+    // And every copy of the float kernels (the float layers around the binary ones).
+    for (const FloatIsa isa : test::float_isas()) {
+        INFO("float ISA " << to_string(isa));
+        const std::string f = work.file(std::string("f-") + to_string(isa) + ".json");
+        REQUIRE(snn_cli("run " + quote(bin) + " --data " + quote(data) + " --steps 16 -q --float-isa " + to_string(isa) +
+                        " --report " + quote(f)).status == 0);
+        const json fj = read_json(f);
+        CHECK(fj["execution"]["float_isa"] == to_string(isa));
+        CHECK(fj["accuracy_by_step"] == j["accuracy_by_step"]);
+        CHECK(fj["layers"] == j["layers"]);
+    }
 
     // Refusals, one line each.
     check_refused(snn_cli("run " + quote(bin) + " --data " + quote(data) + " --popcount sse9"), "--popcount 'sse9'", work, {});
+    check_refused(snn_cli("run " + quote(bin) + " --data " + quote(data) + " --float-isa sse9"), "--float-isa 'sse9'", work, {});
     check_refused(snn_cli("convert " + quote(model) + " -o " + quote(work.file("x.snn.h5")) + calib +
                           " --norm-granularity channel"),
                   "binary layers", work, {work.file("x.snn.h5")});

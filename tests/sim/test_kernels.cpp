@@ -52,9 +52,10 @@ TEST_CASE("ProjectionKernel's scatter and gather give the reference kernel's cur
         {ProjectionKind::Dense, {1, 1, 20}, {1, 1, 65}, {}},    // one past: streamed rows
         {ProjectionKind::Identity, {4, 4, 3}, {4, 4, 3}, {}},
     };
-    for (const Case& g : cases) {
+    for (const Case& g : cases)
+    for (const FloatIsa isa : test::float_isas()) {
         const Projection p = random_projection(g, rng);
-        const ProjectionKernel kernel(p, g.src, g.dst);
+        const ProjectionKernel kernel(p, g.src, g.dst, isa);
         for (double density : {0.0, 0.02, 0.3, 1.0}) {
             std::bernoulli_distribution spike(density);
             std::uniform_real_distribution<float> value(0.1f, 2.0f);
@@ -68,7 +69,8 @@ TEST_CASE("ProjectionKernel's scatter and gather give the reference kernel's cur
             // A non-zero start, as the engine's currents start from the bias.
             std::vector<float> start(std::size_t(g.dst.size()));
             for (float& x : start) x = value(rng);
-            INFO(to_string(g.kind) << " " << g.src.str() << " -> " << g.dst.str() << " density " << density);
+            INFO(to_string(g.kind) << " " << g.src.str() << " -> " << g.dst.str() << " density " << density << " float ISA "
+                                   << to_string(isa));
 
             std::vector<float> ref = start, got = start;
             const auto ref_ops = scatter(p, g.src, g.dst, units, nullptr, ref.data());
@@ -167,19 +169,22 @@ TEST_CASE("every kernel path gives the reference engine's spikes and membranes b
         base.steps = 24;
         base.encode = encode;
         base.kernels = KernelPath::Reference;
+        base.float_isa = FloatIsa::Portable;
         Engine reference(net, base);
         SampleState ref_state;
         reference.init(ref_state);
-        for (KernelPath path : {KernelPath::Event, KernelPath::Gather, KernelPath::Auto}) {
+        for (KernelPath path : {KernelPath::Event, KernelPath::Gather, KernelPath::Auto})
+        for (const FloatIsa isa : test::float_isas()) {
             RunOptions o = base;
             o.kernels = path;
+            o.float_isa = isa;
             Engine engine(net, o);
             SampleState state;
             engine.init(state);
             for (std::size_t k = 0; k < samples.size(); ++k) {
                 reference.run_sample(samples[k].data(), std::int64_t(k), ref_state, nullptr);
                 engine.run_sample(samples[k].data(), std::int64_t(k), state, nullptr);
-                INFO("encode " << to_string(encode) << " path " << int(path) << " sample " << k);
+                INFO("encode " << to_string(encode) << " path " << int(path) << " float ISA " << to_string(isa) << " sample " << k);
                 for (std::size_t i = 1; i < net.populations.size(); ++i) {
                     INFO(net.populations[i].name);
                     // The case is only a test if every layer spikes.

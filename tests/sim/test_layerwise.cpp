@@ -100,18 +100,22 @@ void check_against_reference(const Network& net, int steps, std::optional<Readou
     base.max_rate = max_rate;
     base.seed = 11;
     base.kernels = KernelPath::Reference;
+    base.float_isa = FloatIsa::Portable; // the reference: step by step, the portable copy
     Engine reference(net, base);
-    RunOptions fast = base;
-    fast.kernels = KernelPath::Auto;
-    Engine engine(net, fast);
     REQUIRE_FALSE(reference.layer_by_layer());
     bool lif = false;
     for (const auto& pop : net.populations) lif |= pop.neuron.model == NeuronModel::LIF;
+    for (const FloatIsa isa : test::float_isas()) {
+    INFO("float ISA " << to_string(isa));
+    RunOptions fast = base;
+    fast.kernels = KernelPath::Auto;
+    fast.float_isa = isa;
+    Engine engine(net, fast);
 #if defined(__AVX512F__)
     REQUIRE(engine.layer_by_layer());
 #else
-    // The portable build runs IF only layer by layer (see update() in sim/layerwise.cpp).
-    REQUIRE(engine.layer_by_layer() == !lif);
+    // The portable copy runs IF only layer by layer (see update() in sim/layerwise_body.inc).
+    REQUIRE(engine.layer_by_layer() == (isa == FloatIsa::Avx512 || !lif));
 #endif
     SampleState ref_state, state;
     reference.init(ref_state);
@@ -152,6 +156,7 @@ void check_against_reference(const Network& net, int steps, std::optional<Readou
         }
         CHECK(state.exit_taken == -1);
         CHECK(state.exit_step == steps);
+    }
     }
 }
 
