@@ -108,13 +108,13 @@ KernelPath kernel_path_from(const std::string& s) {
     if (s == "reference") return KernelPath::Reference;
     if (s == "event") return KernelPath::Event;
     if (s == "gather") return KernelPath::Gather;
-    throw Error("--kernels '" + s + "': expected auto, reference, event or gather");
+    throw OptionError("kernels", s, "kernels '" + s + "': expected auto, reference, event or gather");
 }
 
 Encoding encoding_from(const std::string& s) {
     if (s == "current") return Encoding::Current;
     if (s == "poisson") return Encoding::Poisson;
-    throw Error("--encode '" + s + "': expected current or poisson");
+    throw OptionError("encode", s, "encode '" + s + "': expected current or poisson");
 }
 
 const char* to_string(Encoding e) { return e == Encoding::Current ? "current" : "poisson"; }
@@ -129,9 +129,9 @@ std::vector<int> checkpoint_steps(int steps) {
 Engine::Engine(const Network& net, const RunOptions& options)
     : net_(net), opt_(options), readout_(options.readout.value_or(net.readout)) {
     validate(net_);
-    if (opt_.steps < 1) throw Error("--steps must be at least 1");
+    if (opt_.steps < 1) throw OptionError("steps", "", "steps must be at least 1");
     if (opt_.encode == Encoding::Poisson) {
-        if (!(opt_.max_rate > 0 && opt_.max_rate <= 1)) throw Error("--max-rate must be in (0, 1]");
+        if (!(opt_.max_rate > 0 && opt_.max_rate <= 1)) throw OptionError("max-rate", "", "max-rate must be in (0, 1]");
         for (auto& pop : net_.populations)
             for (auto& p : pop.projections)
                 if (p.source == 0) {
@@ -196,9 +196,10 @@ Engine::Engine(const Network& net, const RunOptions& options)
     }
     popcount_ = opt_.popcount.value_or(best_popcount_isa());
     if (!popcount_isa_supported(popcount_))
-        throw Error(std::string("--popcount ") + to_string(popcount_) + ": this CPU does not support it");
+        throw OptionError("popcount", to_string(popcount_),
+                          std::string("popcount ") + to_string(popcount_) + ": this CPU does not support it");
     if (readout_ == Readout::Assignment && net_.labels.empty())
-        throw Error("--readout assignment needs a network with class labels per output unit (written by snn learn)");
+        throw OptionError("readout", "assignment", "readout assignment needs a network with class labels per output unit (written by snn learn)");
     classes_ = label_classes(net_.labels);
     for (const auto& pop : net_.populations) {
         thresholds_.emplace_back();
@@ -908,7 +909,7 @@ RunResult simulate(const Network& net, const Dataset& data, const RunOptions& op
     if (data.shape.size() != net.input().shape.size())
         throw Error("data set '" + data.name + "' has samples of shape " + data.shape.str() +
                     " but the network's input is " + net.input().shape.str());
-    if (opt.threads < 1) throw Error("--threads must be at least 1");
+    if (opt.threads < 1) throw OptionError("threads", "", "threads must be at least 1");
     Engine engine(net, opt);
     const std::int64_t n = data.size();
     const std::size_t P = net.populations.size();

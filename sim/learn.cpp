@@ -32,22 +32,22 @@ constexpr std::uint64_t respond_phase = std::uint64_t(1) << 40;
 
 void validate(const LearnOptions& o) {
     validate(o.rule);
-    if (o.neurons < 1) throw Error("--neurons must be at least 1 (got " + std::to_string(o.neurons) + ")");
-    if (o.steps < 1) throw Error("--steps must be at least 1");
-    if (!(o.max_rate > 0 && o.max_rate <= 1)) throw Error("--max-rate must be in (0, 1]");
+    if (o.neurons < 1) throw OptionError("neurons", "", "neurons must be at least 1 (got " + std::to_string(o.neurons) + ")");
+    if (o.steps < 1) throw OptionError("steps", "", "steps must be at least 1");
+    if (!(o.max_rate > 0 && o.max_rate <= 1)) throw OptionError("max-rate", "", "max-rate must be in (0, 1]");
     if (!(o.tau_mem > 0) || !(o.tau_theta > 0)) throw Error("time constants must be positive");
-    if (!(o.v_th > 0)) throw Error("--v-th must be positive");
-    if (!(o.theta_plus >= 0)) throw Error("--theta-plus must be at least 0");
-    if (!(o.weight_sum > 0)) throw Error("--weight-sum must be positive");
-    if (!(o.w_init_max > 0)) throw Error("--w-init-max must be positive");
-    if (o.max_presentations < 1) throw Error("--max-presentations must be at least 1");
-    if (o.epochs < 1) throw Error("--epochs must be at least 1");
-    if (o.threads < 1) throw Error("--threads must be at least 1");
+    if (!(o.v_th > 0)) throw OptionError("v-th", "", "v-th must be positive");
+    if (!(o.theta_plus >= 0)) throw OptionError("theta-plus", "", "theta-plus must be at least 0");
+    if (!(o.weight_sum > 0)) throw OptionError("weight-sum", "", "weight-sum must be positive");
+    if (!(o.w_init_max > 0)) throw OptionError("w-init-max", "", "w-init-max must be positive");
+    if (o.max_presentations < 1) throw OptionError("max-presentations", "", "max-presentations must be at least 1");
+    if (o.epochs < 1) throw OptionError("epochs", "", "epochs must be at least 1");
+    if (o.threads < 1) throw OptionError("threads", "", "threads must be at least 1");
     if (o.binary()) {
         if (o.rule.levels != BinaryLevels::Unipolar)
             throw Error("snn learn takes binary weights in {0,1} only (--binary unipolar): with {-1,+1} every silent "
                         "input would count against a unit as much as a spiking one for it");
-        if (!(o.p_init > 0 && o.p_init <= 1)) throw Error("--p-init must be in (0, 1]");
+        if (!(o.p_init > 0 && o.p_init <= 1)) throw OptionError("p-init", "", "p-init must be in (0, 1]");
     }
 }
 
