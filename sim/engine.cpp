@@ -569,26 +569,21 @@ void Engine::fire_learned(std::size_t i, bool can_fire, float* v, const float* c
 void Engine::meter_cut(std::size_t c, SampleState& s, int t, bool from_history) const {
     const Cut& cut = cuts_[c];
     for (int sign = 0; sign < (cut.signed_spikes ? 2 : 1); ++sign) {
-        auto& a = s.addresses;
-        a.clear();
+        auto& sources = s.source_steps;
+        sources.clear();
         for (std::size_t k = 0; k < cut.sources.size(); ++k) {
             const std::size_t src = std::size_t(cut.sources[k]);
-            const std::int32_t* b;
-            const std::int32_t* e;
             if (from_history) {
                 const auto& h = sign ? s.history_negative[src] : s.history[src];
                 const auto& at = sign ? s.history_negative_at[src] : s.history_at[src];
-                b = h.data() + at[std::size_t(t)];
-                e = h.data() + at[std::size_t(t) + 1];
+                sources.push_back({std::span(h.data() + at[std::size_t(t)], h.data() + at[std::size_t(t) + 1])});
             } else {
-                const auto& l = sign ? s.negative[src] : s.spikes[src];
-                b = l.data();
-                e = l.data() + l.size();
+                sources.push_back({sign ? s.negative[src] : s.spikes[src]});
             }
-            for (; b != e; ++b) a.push_back(std::int32_t(cut.base[k] + *b)); // sources ascend, so a stays sorted
         }
-        s.cut_spikes[c] += std::int64_t(a.size());
-        s.cut_bits[c] += step_bits(a, cut.neurons);
+        const CutStep step = meter_step(cut.base, cut.neurons, sources, s.addresses);
+        s.cut_spikes[c] += step.spikes;
+        s.cut_bits[c] += step.bits;
     }
 }
 
@@ -871,36 +866,21 @@ void Engine::run_layers(std::int64_t sample, SampleState& s) const {
         s.prediction_at[c] = readout_of(s.snapshot_counts.data() + c * n_out, s.snapshot_v.data() + c * n_out);
     s.prediction = s.prediction_at.back();
     // The cuts of a partition (no exits here: the whole network runs, every
-    // cut is used), step by step from their sources' masks. A cut with one
-    // source, at unit 0 of the cut, is metered from the masks themselves;
-    // otherwise its addresses are listed as meter_cut lists them (sources
-    // ascending, units ascending).
+    // cut is used), step by step from their sources' masks, by the same meter
+    // as step by step.
     for (std::size_t c = 0; c < cuts_.size(); ++c) {
         const Cut& cut = cuts_[c];
         s.cut_used[c] = 1;
-        auto& a = s.addresses;
-        if (cut.sources.size() == 1 && cut.base[0] == 0) {
-            const auto src = std::size_t(cut.sources[0]);
-            const std::int64_t n = net_.populations[src].shape.size();
-            for (int t = 0; t < T; ++t) {
-                const std::span<const std::uint16_t> row(s.step_masks[src].data() + std::size_t(t) * mask_stride(n), mask_words(n));
-                for (std::uint16_t m : row) s.cut_spikes[c] += std::popcount(unsigned(m));
-                s.cut_bits[c] += step_bits_of_masks(row, cut.neurons);
-            }
-            continue;
-        }
         for (int t = 0; t < T; ++t) {
-            a.clear();
-            for (std::size_t k = 0; k < cut.sources.size(); ++k) {
-                const auto src = std::size_t(cut.sources[k]);
-                const std::int64_t n = net_.populations[src].shape.size();
-                const std::uint16_t* row = s.step_masks[src].data() + std::size_t(t) * mask_stride(n);
-                for (std::size_t w = 0; w < mask_words(n); ++w)
-                    for (unsigned m = row[w]; m; m &= m - 1)
-                        a.push_back(std::int32_t(cut.base[k] + 16 * std::int64_t(w) + std::countr_zero(m)));
+            auto& sources = s.source_steps;
+            sources.clear();
+            for (int src : cut.sources) {
+                const std::int64_t n = net_.populations[std::size_t(src)].shape.size();
+                sources.push_back({{}, s.step_masks[std::size_t(src)].data() + std::size_t(t) * mask_stride(n), n});
             }
-            s.cut_spikes[c] += std::int64_t(a.size());
-            s.cut_bits[c] += step_bits(a, cut.neurons);
+            const CutStep step = meter_step(cut.base, cut.neurons, sources, s.addresses);
+            s.cut_spikes[c] += step.spikes;
+            s.cut_bits[c] += step.bits;
         }
     }
 }

@@ -77,6 +77,7 @@ struct SampleState {
     std::vector<std::vector<float>> exit_score;        // per exit: Σ classifier rows of the spikes so far
     std::vector<double> logits;                        // scratch
     std::vector<std::int32_t> addresses;               // scratch for the cut meter
+    std::vector<SourceStep> source_steps;              // scratch for the cut meter: one per source of a cut
     std::vector<std::int64_t> neuron_updates;          // per population, this sample
     std::vector<std::int64_t> input_macs;              // per population: analog input × weight (current encoding)
     std::vector<std::int64_t> exit_adds, exit_macs;    // per exit, this sample

@@ -12,19 +12,27 @@
 
 namespace snn {
 
-CutBits step_bits(std::span<const std::int32_t> addresses, std::int64_t neurons) {
+namespace {
+// The pricing of one step (sim/traffic.hpp): n spikes whose gaps' Elias-γ
+// codes take gap_bits.
+CutBits priced(std::uint64_t n, std::uint64_t gap_bits, std::int64_t neurons) {
     CutBits b;
-    const std::uint64_t n = addresses.size();
     b.aer = (n + 1) * std::uint64_t(address_bits(neurons));
     b.bitmap = std::uint64_t(neurons);
-    b.delta = std::uint64_t(elias_gamma_bits(n + 1));
-    std::int64_t prev = -1;
-    for (std::int32_t a : addresses) {
-        b.delta += std::uint64_t(elias_gamma_bits(std::uint64_t(a - prev))); // gap + 1 = a − prev
-        prev = a;
-    }
+    b.delta = std::uint64_t(elias_gamma_bits(n + 1)) + gap_bits;
     b.best = std::min({b.aer, b.bitmap, b.delta}) + 2;
     return b;
+}
+} // namespace
+
+CutBits step_bits(std::span<const std::int32_t> addresses, std::int64_t neurons) {
+    std::uint64_t gaps = 0;
+    std::int64_t prev = -1;
+    for (std::int32_t a : addresses) {
+        gaps += std::uint64_t(elias_gamma_bits(std::uint64_t(a - prev))); // gap + 1 = a − prev
+        prev = a;
+    }
+    return priced(addresses.size(), gaps, neurons);
 }
 
 CutBits step_bits_of_masks(std::span<const std::uint16_t> masks, std::int64_t neurons) {
@@ -42,12 +50,33 @@ CutBits step_bits_of_masks(std::span<const std::uint16_t> masks, std::int64_t ne
             prev = a;
         }
     }
-    CutBits b;
-    b.aer = (n + 1) * std::uint64_t(address_bits(neurons));
-    b.bitmap = std::uint64_t(neurons);
-    b.delta = std::uint64_t(elias_gamma_bits(n + 1)) + gaps;
-    b.best = std::min({b.aer, b.bitmap, b.delta}) + 2;
-    return b;
+    return priced(n, gaps, neurons);
+}
+
+CutStep meter_step(std::span<const std::int64_t> base, std::int64_t neurons, std::span<const SourceStep> sources,
+                   std::vector<std::int32_t>& scratch) {
+    CutStep step;
+    if (sources.size() == 1 && base[0] == 0 && sources[0].masks) {
+        // The masks are the cut's own addresses.
+        const std::span<const std::uint16_t> row(sources[0].masks, (std::size_t(sources[0].n) + 15) / 16);
+        for (std::uint16_t m : row) step.spikes += std::popcount(unsigned(m));
+        step.bits = step_bits_of_masks(row, neurons);
+        return step;
+    }
+    scratch.clear();
+    for (std::size_t k = 0; k < sources.size(); ++k) {
+        const SourceStep& src = sources[k];
+        if (src.masks) {
+            for (std::size_t w = 0; w < (std::size_t(src.n) + 15) / 16; ++w)
+                for (unsigned m = src.masks[w]; m; m &= m - 1)
+                    scratch.push_back(std::int32_t(base[k] + 16 * std::int64_t(w) + std::countr_zero(m)));
+        } else {
+            for (std::int32_t u : src.units) scratch.push_back(std::int32_t(base[k] + u));
+        }
+    }
+    step.spikes = std::int64_t(scratch.size());
+    step.bits = step_bits(scratch, neurons);
+    return step;
 }
 
 CostTable load_cost_table(const std::string& path) {

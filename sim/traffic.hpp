@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <vector>
 
 namespace snn {
 
@@ -47,6 +48,24 @@ CutBits step_bits(std::span<const std::int32_t> addresses, std::int64_t neurons)
 // The same from 16-unit spike masks: bit k of masks[w] is address 16·w + k
 // (the bits past `neurons` zero).
 CutBits step_bits_of_masks(std::span<const std::uint16_t> masks, std::int64_t neurons);
+
+// One source population's spikes at one step: its units that spiked,
+// ascending, or (masks not null) its n units as 16-unit masks.
+struct SourceStep {
+    std::span<const std::int32_t> units;
+    const std::uint16_t* masks = nullptr;
+    std::int64_t n = 0;
+};
+struct CutStep {
+    std::int64_t spikes = 0;
+    CutBits bits;
+};
+// The cut meter, the one place every path meters a cut: the spikes that
+// cross it at one step, source k's unit u at address base[k] + u (sources in
+// the cut's order, so addresses ascend), counted and priced by step_bits.
+// `scratch` holds the addresses where they must be listed.
+CutStep meter_step(std::span<const std::int64_t> base, std::int64_t neurons, std::span<const SourceStep> sources,
+                   std::vector<std::int32_t>& scratch);
 
 // Energy per operation, in picojoules. The default is Table I of Long,
 // Chakraborty & Roy, "Conditionally Deep Hybrid Neural Networks Across Edge

@@ -220,6 +220,38 @@ TEST_CASE("elias-gamma and address widths", "[traffic]") {
     }
 }
 
+TEST_CASE("the cut meter offsets each source by its base, from spike lists or masks alike", "[exits][traffic]") {
+    // Two sources on a cut of 36 neurons, the second from address 20:
+    // units {1, 5} of the first and {0, 3} of the second are addresses
+    // 1, 5, 20, 23. AER 5 × 6 bits = 30; Elias-gamma γ(5) + γ(2) + γ(4) +
+    // γ(15) + γ(3) = 5 + 3 + 5 + 7 + 3 = 23; best 23 + 2.
+    const std::vector<std::int64_t> base{0, 20};
+    const std::vector<std::int32_t> first{1, 5}, second{0, 3};
+    const std::vector<std::uint16_t> first_masks{0b100010, 0}, second_masks{0b1001}; // 20 units: two mask words
+    std::vector<std::int32_t> scratch;
+    for (int form = 0; form < 4; ++form) {
+        INFO("form " << form);
+        const SourceStep a = form & 1 ? SourceStep{{}, first_masks.data(), 20} : SourceStep{first};
+        const SourceStep b = form & 2 ? SourceStep{{}, second_masks.data(), 16} : SourceStep{second};
+        const std::vector<SourceStep> sources{a, b};
+        const CutStep step = meter_step(base, 36, sources, scratch);
+        CHECK(step.spikes == 4);
+        CHECK(step.bits.aer == 30);
+        CHECK(step.bits.bitmap == 36);
+        CHECK(step.bits.delta == 23);
+        CHECK(step.bits.best == 25);
+    }
+    // One source at address 0, as masks (the meter reads them in place) and as a list.
+    for (const SourceStep& only : {SourceStep{{}, first_masks.data(), 20}, SourceStep{first}}) {
+        const CutStep step = meter_step(std::vector<std::int64_t>{0}, 20, std::vector<SourceStep>{only}, scratch);
+        // Addresses 1 and 5 of 20: AER 3 × 5 bits; γ(3) + γ(2) + γ(4) = 3 + 3 + 5.
+        CHECK(step.spikes == 2);
+        CHECK(step.bits.aer == 15);
+        CHECK(step.bits.delta == 11);
+        CHECK(step.bits.best == 13);
+    }
+}
+
 TEST_CASE("an exit in depth that is always confident stops every input at its first check", "[exits]") {
     std::mt19937 rng(11);
     Network net = conv_pool_net(rng);
