@@ -26,8 +26,8 @@ std::int64_t conv_rows(const ConvCover& g, std::span<const std::int32_t> units, 
 std::int64_t dense_rows(const float* weights, std::int64_t n_out, std::span<const std::int32_t> units, const float* values,
                         float* current);
 std::int64_t dense_scatter(const float* weights, std::int64_t n_out, std::span<const std::int32_t> units, float* current);
-std::int64_t pool_masks_entry(const std::int32_t* pool_target, std::size_t pixels, int C, const float* weights,
-                              const std::uint16_t* masks, float* current);
+std::int64_t pool_masks(const std::int32_t* pool_target, std::size_t pixels, int C, const float* weights,
+                        const std::uint16_t* masks, float* current);
 } // namespace snn::kernels_avx512
 
 namespace snn {
@@ -110,33 +110,6 @@ std::int64_t dense_scatter_narrow(const float* weights, std::int64_t n_out, std:
     return std::int64_t(units.size()) * n_out;
 }
 
-// Average pooling over windows that do not overlap, from the spikes as
-// 16-unit masks (bit k of masks[b]: unit 16·b + k spiked), channels a
-// multiple of 16: every source pixel's channels are whole masks, and the output
-// pixel it falls in adds the channel weights under them (masked lanes only,
-// so the other currents keep their bits). Pixels are visited in ascending
-// order, so every output adds its inputs' weights in unit order: the currents
-// are snn::scatter's bit for bit. The per-spike work of the scatter (a load,
-// an add and a store, with branches to find a pixel's spikes) becomes one
-// masked add per 16 channels of every pixel.
-std::int64_t pool_masks(const std::int32_t* pool_target, std::size_t pixels, int C, const float* weights,
-                        const std::uint16_t* masks, float* current) {
-    const int chunks = C / 16;
-    std::int64_t ops = 0;
-    for (std::size_t pix = 0; pix < pixels; ++pix) {
-        const std::int32_t o = pool_target[pix * std::size_t(C)]; // the output pixel's channel 0
-        if (o < 0) continue;
-        for (int c = 0; c < chunks; ++c) {
-            const __mmask16 m = masks[pix * std::size_t(chunks) + std::size_t(c)];
-            float* row = current + o + 16 * c;
-            const __m512 r = _mm512_loadu_ps(row);
-            _mm512_storeu_ps(row, _mm512_mask_add_ps(r, m, r, _mm512_loadu_ps(weights + 16 * c)));
-            ops += std::popcount(unsigned(m));
-        }
-    }
-    return ops;
-}
-
 // out[j] += a·row[j] (Scaled) or out[j] += row[j], j < n: the reference
 // kernels' expression, a product rounded and then a sum (this file is
 // compiled with -ffp-contract=off), 16 lanes at a time.
@@ -207,9 +180,32 @@ std::int64_t dense_scatter(const float* weights, std::int64_t n_out, std::span<c
     default: return dense_scatter_narrow<4>(weights, n_out, units, current);
     }
 }
-std::int64_t pool_masks_entry(const std::int32_t* pool_target, std::size_t pixels, int C, const float* weights,
-                              const std::uint16_t* masks, float* current) {
-    return pool_masks(pool_target, pixels, C, weights, masks, current);
+
+// Average pooling over windows that do not overlap, from the spikes as
+// 16-unit masks (bit k of masks[b]: unit 16·b + k spiked), channels a
+// multiple of 16: every source pixel's channels are whole masks, and the output
+// pixel it falls in adds the channel weights under them (masked lanes only,
+// so the other currents keep their bits). Pixels are visited in ascending
+// order, so every output adds its inputs' weights in unit order: the currents
+// are snn::scatter's bit for bit. The per-spike work of the scatter (a load,
+// an add and a store, with branches to find a pixel's spikes) becomes one
+// masked add per 16 channels of every pixel.
+std::int64_t pool_masks(const std::int32_t* pool_target, std::size_t pixels, int C, const float* weights,
+                        const std::uint16_t* masks, float* current) {
+    const int chunks = C / 16;
+    std::int64_t ops = 0;
+    for (std::size_t pix = 0; pix < pixels; ++pix) {
+        const std::int32_t o = pool_target[pix * std::size_t(C)]; // the output pixel's channel 0
+        if (o < 0) continue;
+        for (int c = 0; c < chunks; ++c) {
+            const __mmask16 m = masks[pix * std::size_t(chunks) + std::size_t(c)];
+            float* row = current + o + 16 * c;
+            const __m512 r = _mm512_loadu_ps(row);
+            _mm512_storeu_ps(row, _mm512_mask_add_ps(r, m, r, _mm512_loadu_ps(weights + 16 * c)));
+            ops += std::popcount(unsigned(m));
+        }
+    }
+    return ops;
 }
 
 } // namespace snn::kernels_avx512
@@ -334,8 +330,6 @@ bool ProjectionKernel::prefer_gather(std::size_t spikes) const {
     return has_gather() && std::int64_t(spikes) * 4 >= src_.size();
 }
 
-
-
 // Average pooling from the spikes as 16-unit masks. The AVX-512 copy adds the
 // channel weights under each mask in one masked addition; the portable one
 // adds them one channel at a time, in the same order. (The engine only has
@@ -344,8 +338,8 @@ std::int64_t ProjectionKernel::pool_masks(const Projection& p, const std::uint16
     const int C = src_.c, chunks = C / 16;
 #if defined(SNN_FLOAT_AVX512)
     if (isa_ == FloatIsa::Avx512)
-        return kernels_avx512::pool_masks_entry(pool_target_.data(), pool_target_.size() / std::size_t(C), C, p.weights.data(),
-                                                masks, current);
+        return kernels_avx512::pool_masks(pool_target_.data(), pool_target_.size() / std::size_t(C), C, p.weights.data(), masks,
+                                          current);
 #endif
     std::int64_t ops = 0;
     for (std::size_t pix = 0; pix < pool_target_.size() / std::size_t(C); ++pix) {
