@@ -10,6 +10,7 @@
 
 namespace snn {
 
+// How to convert: normalization, neuron model, binary layers (the flags of `snn convert`).
 struct ConvertOptions {
     NormSpec norm;         // ignored (model-based) when no calibration data is given
     bool channel_wise = false; // one λ per channel (data-based only)

@@ -35,29 +35,30 @@ void max_pool(const Projection& p, const Shape& src, const Shape& dst, const flo
 
 } // namespace
 
+void forward_population(const Network& net, std::size_t i, std::vector<std::vector<float>>& act) {
+    const Population& pop = net.populations[i];
+    auto& a = act[i];
+    a.assign(std::size_t(pop.shape.size()), 0.0f);
+    if (pop.kind == PopulationKind::MaxPool) {
+        const Projection& p = pop.projections[0];
+        max_pool(p, net.populations[std::size_t(p.source)].shape, pop.shape, act[std::size_t(p.source)].data(), a.data());
+        return;
+    }
+    if (!pop.bias.empty())
+        for (std::size_t j = 0; j < a.size(); ++j) a[j] = pop.bias[j % pop.bias.size()];
+    for (const Projection& p : pop.projections)
+        accumulate_dense(p, net.populations[std::size_t(p.source)].shape, pop.shape, act[std::size_t(p.source)].data(),
+                         a.data());
+    if (i != net.populations.size() - 1)
+        for (float& v : a) v = std::max(v, 0.0f);
+}
+
 std::vector<std::vector<float>> forward(const Network& net, const float* x) {
     std::vector<std::vector<float>> act(net.populations.size());
-    const std::size_t last = net.populations.size() - 1;
     for (std::size_t i = 0; i < net.populations.size(); ++i) {
         const Population& pop = net.populations[i];
-        auto& a = act[i];
-        a.assign(std::size_t(pop.shape.size()), 0.0f);
-        if (pop.kind == PopulationKind::Input) {
-            std::copy(x, x + pop.shape.size(), a.begin());
-            continue;
-        }
-        if (pop.kind == PopulationKind::MaxPool) {
-            const Projection& p = pop.projections[0];
-            max_pool(p, net.populations[std::size_t(p.source)].shape, pop.shape, act[std::size_t(p.source)].data(), a.data());
-            continue;
-        }
-        if (!pop.bias.empty())
-            for (std::size_t j = 0; j < a.size(); ++j) a[j] = pop.bias[j % pop.bias.size()];
-        for (const Projection& p : pop.projections)
-            accumulate_dense(p, net.populations[std::size_t(p.source)].shape, pop.shape,
-                             act[std::size_t(p.source)].data(), a.data());
-        if (i != last)
-            for (float& v : a) v = std::max(v, 0.0f);
+        if (pop.kind == PopulationKind::Input) act[i].assign(x, x + pop.shape.size());
+        else forward_population(net, i, act);
     }
     return act;
 }

@@ -18,6 +18,10 @@ void accumulate_dense(const Projection& p, const Shape& src, const Shape& dst, c
 // Activations of every population for one input sample (x has input().shape.size() values).
 std::vector<std::vector<float>> forward(const Network& net, const float* x);
 
+// Population i's activations (act[i]) from its sources' (act[source]): the
+// step `forward` takes for each population after the input.
+void forward_population(const Network& net, std::size_t i, std::vector<std::vector<float>>& act);
+
 // Index of the largest output activation (first one on ties).
 int argmax(const std::vector<float>& v);
 

@@ -41,6 +41,7 @@ namespace snn {
 // Checkpoint steps: the powers of two below `steps`, and `steps`.
 std::vector<int> checkpoint_steps(int steps);
 
+// One recorded spike: which sample, population, unit and step (0-based).
 struct Spike {
     std::int32_t sample, population, neuron, step;
     std::int32_t sign; // +1, or −1 for a negative spike
@@ -166,6 +167,9 @@ private:
     std::vector<LayerKernel> layers_; // per population after the input, when plan(Watch::None) is layer by layer
 };
 
+// What simulate() measured: predictions and correct counts at every
+// checkpoint, and the spikes and operations the report prices. The
+// accuracy is correct_at.back() / samples.
 struct RunResult {
     std::int64_t samples = 0;
     Readout readout = Readout::Spikes;              // the one used
@@ -191,6 +195,9 @@ struct RunResult {
     double seconds = 0;
 };
 
+// Runs every sample of `data` through `net` from rest, in parallel on
+// options.threads threads (same results on any number). Throws snn::Error
+// when the samples do not fit the network's input or an option is out of range.
 RunResult simulate(const Network& net, const Dataset& data, const RunOptions& options);
 
 // DNN accuracy of the same network on the same samples (ReLU in place of spikes).

@@ -58,6 +58,7 @@ nlohmann::json report_json(const Network& net, const RunResult& r, const RunInfo
     const double n = double(std::max<std::int64_t>(r.samples, 1));
     const int steps = info.options.steps;
     json j;
+    j["schema_version"] = 1; // docs/report.schema.json; raise it when a key changes meaning or goes away
     j["network"] = info.network;
     j["data"] = info.data;
     j["samples"] = r.samples;
@@ -316,6 +317,42 @@ std::string report_table(const nlohmann::json& j) {
                   j["energy_pj_per_sample"].get<double>() * 1e-6, j["dnn_energy_pj_per_sample"].get<double>() * 1e-6,
                   j["steps_per_sample"].get<double>());
     o << buf;
+    if (j.contains("operating_point")) {
+        const auto& p = j["operating_point"];
+        if (p.is_null()) {
+            if (!j["dnn_accuracy"].is_null()) o << "operating point: no checkpoint step within the tolerance of the DNN's accuracy\n";
+        } else {
+            std::snprintf(buf, sizeof buf,
+                          "operating point: step %d, within %.2g points of the DNN (%.2f%%): %.0f synops, %.3f µJ/sample "
+                          "(DNN %.3f µJ)",
+                          p["step"].get<int>(), p["tolerance_points"].get<double>(), 100 * p["accuracy"].get<double>(),
+                          p["synaptic_ops_per_sample"].get<double>(), p["energy_pj_per_sample"].get<double>() * 1e-6,
+                          p["dnn_energy_pj_per_sample"].get<double>() * 1e-6);
+            o << buf;
+            if (p.contains("cut_bytes_per_sample")) {
+                std::snprintf(buf, sizeof buf, ", %.1f cut bytes/sample", p["cut_bytes_per_sample"].get<double>());
+                o << buf;
+            }
+            o << "\n";
+        }
+    }
+    if (j.contains("diagnosis")) {
+        const auto& d = j["diagnosis"];
+        std::snprintf(buf, sizeof buf, "\ndiagnosis (%lld samples)  correlation  mean |error|  local rel. error  saturated %%  silent %%\n",
+                      (long long)d["samples"].get<std::int64_t>());
+        o << buf;
+        const auto fmt = [](const nlohmann::json& v) {
+            return v.is_null() ? std::string("-") : std::to_string(v.get<double>()).substr(0, 6);
+        };
+        for (const auto& l : d["layers"]) {
+            std::snprintf(buf, sizeof buf, "%-25s %11s %13.4g %17.4f %11.2f %9.2f\n", l["name"].get<std::string>().c_str(),
+                          fmt(l["correlation"]).c_str(), l["mean_abs_error"].get<double>(),
+                          l["local_relative_error"].get<double>(), 100 * l["saturated_fraction"].get<double>(),
+                          100 * l["silent_fraction"].get<double>());
+            o << buf;
+        }
+        o << "worst layer (largest local error): " << d["worst_layer"].get<std::string>() << "\n";
+    }
     std::snprintf(buf, sizeof buf, "%.1f samples/s on %d thread(s)\n", j["samples_per_second"].get<double>(),
                   j["threads"].get<int>());
     o << buf;

@@ -9,6 +9,7 @@
 
 namespace snn {
 
+// What the report says about a run beside its RunResult: its inputs, options and the DNN comparison.
 struct RunInfo {
     std::string network, data;
     RunOptions options;
@@ -17,9 +18,12 @@ struct RunInfo {
     CostTable costs;                  // energy per operation (default: Table I of the hybrid-network paper)
 };
 
+// The report `snn run --report` writes: accuracy (overall, by step and by exit),
+// spikes and synaptic operations per layer, energy per sample, and how the run was executed.
 nlohmann::json report_json(const Network& net, const RunResult& r, const RunInfo& info);
 // The report's "execution": the schedule, why, and its blocks of populations with their steps per call.
 nlohmann::json plan_json(const Network& net, const ExecutionPlan& plan);
+// The report as the table `snn run` prints on the terminal.
 std::string report_table(const nlohmann::json& report);
 
 // Writes `text` to `path` through a temporary file (never half-written).

@@ -9,6 +9,7 @@
 
 namespace snn {
 
+// Samples and labels held in memory, as load_dataset() returns them.
 struct Dataset {
     std::string name;     // the spec it was loaded from
     Shape shape;          // of one sample, channels-last: (28,28,1) for MNIST; (1,1,F) for flat HDF5 data
@@ -29,7 +30,7 @@ struct Dataset {
 // limit < 0 reads every sample; limit > 0 reads only the first `limit` (and only
 // those are read from disk); limit == 0 is an error.
 // data_dir: where mnist/ and fashion-mnist/ live; empty = $SNN_DATA_DIR if set,
-// else the build's SNN_DEFAULT_DATA_DIR (<repo>/data/datasets).
+// else the build's SNN_DEFAULT_DATA_DIR (data/datasets in the source tree).
 Dataset load_dataset(const std::string& spec, std::int64_t limit = -1, const std::string& data_dir = "");
 
 } // namespace snn

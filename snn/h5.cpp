@@ -173,7 +173,14 @@ Node open_file(const std::string& path) {
 
 Node create_file(const std::string& path) {
     silence_errors();
-    hid_t f = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+    // snn creates files only as AtomicOutput's temporaries, which no other program opens,
+    // so HDF5's flock() guards nothing; and where flock() is built on the same
+    // locks as fcntl() (NFS), it would collide with AtomicOutput's own lock.
+#if (H5_VERSION_GE(1, 10, 7) && !H5_VERSION_GE(1, 11, 0)) || H5_VERSION_GE(1, 12, 1)
+    H5Pset_file_locking(fapl.id(), false, true);
+#endif
+    hid_t f = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.id());
     if (f < 0) throw FileError(path, path + ": cannot create file");
     return Node{Handle(f, H5Fclose), path, "/"};
 }
@@ -339,26 +346,3 @@ void write_ints32(const Node& parent, const std::string& name, const std::vector
 }
 
 } // namespace snn::h5
-
-namespace snn {
-
-AtomicOutput::AtomicOutput(std::string path) : path_(std::move(path)) {
-    std::random_device rd;
-    temp_ = path_ + ".tmp" + std::to_string(rd() % 1000000);
-}
-
-AtomicOutput::~AtomicOutput() {
-    if (!done_) std::remove(temp_.c_str());
-}
-
-void AtomicOutput::commit() {
-    std::error_code ec;
-    std::filesystem::rename(temp_, path_, ec);
-    if (ec) {
-        std::remove(temp_.c_str());
-        throw FileError(path_, path_ + ": cannot write (" + ec.message() + ")");
-    }
-    done_ = true;
-}
-
-} // namespace snn

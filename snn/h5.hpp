@@ -2,6 +2,7 @@
 // A thin RAII layer over the HDF5 C API: handles that close themselves, and
 // readers that turn every HDF5 failure into an snn::Error naming the file and
 // the object. HDF5's own error-stack printing is switched off.
+#include "snn/atomic_output.hpp" // every file written here goes through it
 #include "snn/memory.hpp"
 
 #include <hdf5.h>
@@ -82,20 +83,3 @@ void write_ints32(const Node& parent, const std::string& name, const std::vector
 
 } // namespace snn::h5
 
-namespace snn {
-// Writes through a temporary file beside `path`, renamed over it once complete:
-// a failed or interrupted write never leaves a half-written `path`.
-class AtomicOutput {
-public:
-    explicit AtomicOutput(std::string path);
-    ~AtomicOutput(); // removes the temporary if commit() was not reached
-    AtomicOutput(const AtomicOutput&) = delete;
-    AtomicOutput& operator=(const AtomicOutput&) = delete;
-    const std::string& temp_path() const { return temp_; }
-    void commit();
-
-private:
-    std::string path_, temp_;
-    bool done_ = false;
-};
-} // namespace snn

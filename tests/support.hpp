@@ -4,6 +4,8 @@
 #include "sim/float_isa.hpp"
 #include "snn/network.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <sys/wait.h>
 
 #include <algorithm>
@@ -13,6 +15,7 @@
 #include <optional>
 #include <random>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -118,6 +121,56 @@ inline Outcome snn_cli(const std::string& args) {
     o.out = slurp(out);
     o.err = slurp(err);
     return o;
+}
+#endif
+
+#ifdef SNN_SOURCE_DIR
+// The JSON reports snn writes, each with its JSON Schema in docs/ (docs/report.md).
+enum class ReportKind { Run, Learn, ExitsPlace }; // snn run --report, snn learn --report, snn exits place --json
+
+inline std::string report_schema(ReportKind kind) {
+    const char* name = kind == ReportKind::Run     ? "report"
+                       : kind == ReportKind::Learn ? "learn-report"
+                                                   : "exits-place-report";
+    return std::string(SNN_SOURCE_DIR) + "/docs/" + name + ".schema.json";
+}
+
+// What tools/validate_report.py says of the report at `path`: status 0 when
+// it follows its schema, 1 with one line per error naming the key path, 2 (or
+// 127, no python) when it could not check at all, e.g. without python3-jsonschema.
+inline Outcome validate_report(const std::string& path, ReportKind kind = ReportKind::Run) {
+    static const TempDir capture("validate");
+    const std::string out = capture.file("stdout"), err = capture.file("stderr");
+    const std::string cmd = "/usr/bin/python3 " + quote(std::string(SNN_SOURCE_DIR) + "/tools/validate_report.py") + " " +
+                            quote(report_schema(kind)) + " " + quote(path) + " </dev/null >" + quote(out) + " 2>" +
+                            quote(err);
+    const int raw = std::system(cmd.c_str());
+    Outcome o;
+    o.status = raw != -1 && WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+    o.out = slurp(out);
+    o.err = slurp(err);
+    return o;
+}
+
+// The report at `path`, parsed once it passes its schema. Throws, failing the
+// test with the validator's lines, where it does not or cannot be checked:
+// a missing validator never lets a report through.
+inline nlohmann::json read_report(const std::string& path, ReportKind kind = ReportKind::Run) {
+    const Outcome v = validate_report(path, kind);
+    if (v.status != 0)
+        throw std::runtime_error(path + " fails " + report_schema(kind) + " (validate_report.py exit " +
+                                 std::to_string(v.status) + "):\n" + v.out + v.err);
+    std::ifstream f(path);
+    return nlohmann::json::parse(f);
+}
+
+// A report the test built in memory (report_json), checked the same way.
+inline const nlohmann::json& checked_report(const nlohmann::json& report, ReportKind kind = ReportKind::Run) {
+    static const TempDir dir("report");
+    const std::string path = dir.file("report.json");
+    std::ofstream(path) << report.dump(2) << "\n";
+    read_report(path, kind);
+    return report;
 }
 #endif
 

@@ -2,6 +2,12 @@
 # Fuzzes every parser of outside input with libFuzzer (tests/fuzz/fuzz_*.cpp).
 #
 #   tools/fuzz.sh [SECONDS] [TARGET ...]     (default: 60 s each, every target)
+#   SNN_FUZZ_RUNS=N tools/fuzz.sh [SECONDS] [TARGET ...]
+#
+# With SNN_FUZZ_RUNS, each target runs until it has executed N inputs
+# (libFuzzer's -runs, which counts the seed corpus too), and SECONDS is only a
+# time cap: 0 means none (`SNN_FUZZ_RUNS=1000000 tools/fuzz.sh 0 idx keras`).
+# A target that hits the cap first stops there and says how far it got.
 #
 # Builds with Debian's clang, AddressSanitizer and UndefinedBehaviorSanitizer
 # into build-fuzz/ (-DSNN_FUZZ=ON), replays the inputs that once crashed a
@@ -24,6 +30,13 @@ if [ "${SNN_FUZZ_NO_BUILD:-0}" != "1" ]; then
         -DSNN_SANITIZE=ON -DSNN_NATIVE=OFF -DSNN_BUILD_TESTS=OFF >/dev/null
     cmake --build "$build" -j "$jobs" --target "${targets[@]/#/snn_fuzz_}"
 fi
+runs_wanted="${SNN_FUZZ_RUNS:-}"
+if [ -n "$runs_wanted" ] && ! [[ "$runs_wanted" =~ ^[1-9][0-9]*$ ]]; then
+    echo "fuzz.sh: SNN_FUZZ_RUNS must be a positive number of executions, not '$runs_wanted'" >&2
+    exit 2
+fi
+limit=(-max_total_time="$seconds")
+[ -z "$runs_wanted" ] || limit+=(-runs="$runs_wanted")
 
 export ASAN_OPTIONS="halt_on_error=1:detect_leaks=1" UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
 mkdir -p "$build/artifacts"
@@ -36,11 +49,16 @@ for t in "${targets[@]}"; do
         "$exe" -runs=0 "${regressions[@]}" >"$build/$t.regressions.log" 2>&1 ||
             { tail -n 40 "$build/$t.regressions.log"; status=1; continue; }
     fi
-    echo "== $t: fuzzing for ${seconds}s"
+    if [ -n "$runs_wanted" ]; then
+        echo "== $t: fuzzing for $runs_wanted executions (time cap: ${seconds}s, 0 = none)"
+    else
+        echo "== $t: fuzzing for ${seconds}s"
+    fi
+    started=$SECONDS
     mkdir -p "$build/corpus/$t"
     # -timeout: one input may not take more than 10 s; -rss_limit_mb: nor 2 GiB
     # (our readers refuse arrays above --max-memory, set to 64 MiB by the harnesses).
-    if ! "$exe" "$build/corpus/$t" "$root/tests/fuzz/corpus/$t" -max_total_time="$seconds" -max_len=16384 \
+    if ! "$exe" "$build/corpus/$t" "$root/tests/fuzz/corpus/$t" "${limit[@]}" -max_len=16384 \
         -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$build/artifacts/$t-" \
         >"$build/$t.log" 2>&1; then
         tail -n 60 "$build/$t.log"
@@ -50,6 +68,6 @@ for t in "${targets[@]}"; do
     fi
     runs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$build/$t.log")"
     cov="$(grep -o 'cov: [0-9]*' "$build/$t.log" | tail -n 1)"
-    echo "== $t: ok, $runs inputs in ${seconds}s, $cov"
+    echo "== $t: ok, $runs inputs in $((SECONDS - started))s, $cov"
 done
 exit $status

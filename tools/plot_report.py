@@ -8,6 +8,11 @@ Writes, into outdir (default: the report's folder), PNGs named after the report:
                          DNN's accuracy as a horizontal line
   <stem>_spike_rate.png  spike rate and synaptic operations per layer
   <stem>_raster.png      (with --record) spike raster of the first recorded sample
+With a `diagnosis` in the report (snn run --diagnose K):
+  <stem>_correlation.png  per layer, the SNN's rate × λ against the DNN's
+                          activation (a sample of units), with the correlation
+  <stem>_error_steps.png  per layer, mean |SNN − DNN| against steps (log-log)
+  <stem>_confusion.png    labels against the SNN's predictions
 
 Report fields read: accuracy_by_step [{step, accuracy}], dnn_accuracy, layers
 [{name, neurons, spikes_per_sample, spike_rate, synaptic_ops_per_sample}].
@@ -183,6 +188,66 @@ def plot_raster(record_path, report, path):
     save_atomic(fig, path)
 
 
+def plot_correlation(diagnosis, path):
+    layers = diagnosis["layers"]
+    cols = min(4, len(layers))
+    rows = (len(layers) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.0 * rows), squeeze=False)
+    for ax, layer in zip(axes.flat, layers):
+        pts = np.array(layer["points"], dtype=float).reshape(-1, 2)
+        if len(pts):
+            ax.scatter(pts[:, 0], pts[:, 1], s=5, alpha=0.5)
+            hi = float(max(pts.max(), 1e-9))
+            lo = float(min(pts.min(), 0.0))
+            ax.plot([lo, hi], [lo, hi], color="grey", linewidth=0.8)
+        r = layer["correlation"]
+        title = layer["name"] + (f"  r = {r:.3f}" if r is not None else "")
+        if layer["name"] == diagnosis["worst_layer"]:
+            title += "  (worst)"
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("DNN activation", fontsize=8)
+        ax.set_ylabel("SNN " + ("membrane" if layer["value"] == "membrane" else "rate") + " × λ", fontsize=8)
+    for ax in list(axes.flat)[len(layers):]:
+        ax.set_visible(False)
+    fig.suptitle(f"SNN against DNN, {diagnosis['samples']} samples, {diagnosis['steps']} steps")
+    fig.tight_layout()
+    save_atomic(fig, path)
+
+
+def plot_error_steps(diagnosis, path):
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for layer in diagnosis["layers"]:
+        rows = [(int(e["step"]), float(e["mean_abs_error"])) for e in layer["error_by_step"]]
+        rows = [(t, e) for t, e in rows if e > 0]
+        if rows:
+            ax.plot(*zip(*rows), marker="o", label=layer["name"])
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("steps")
+    ax.set_ylabel("mean |SNN − DNN| (DNN units)")
+    ax.legend(fontsize=8)
+    ax.set_title("error against steps, per layer")
+    save_atomic(fig, path)
+
+
+def plot_confusion(diagnosis, path):
+    m = np.array(diagnosis["confusion"], dtype=float)
+    fig, ax = plt.subplots(figsize=(5, 4.5))
+    im = ax.imshow(m, cmap="Blues")
+    n = m.shape[0]
+    if n <= 20:
+        for i in range(n):
+            for j in range(n):
+                if m[i, j]:
+                    ax.text(j, i, int(m[i, j]), ha="center", va="center", fontsize=7,
+                            color="white" if m[i, j] > m.max() / 2 else "black")
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("label")
+    ax.set_title("confusion matrix (SNN)")
+    fig.colorbar(im, ax=ax)
+    save_atomic(fig, path)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("report", help="run report (JSON) written by snn")
@@ -204,6 +269,12 @@ def main(argv=None):
         try:
             plot_accuracy(report, os.path.join(outdir, f"{stem}_accuracy.png"))
             plot_spike_rates(report, os.path.join(outdir, f"{stem}_spike_rate.png"))
+            diagnosis = report.get("diagnosis")
+            if diagnosis:
+                plot_correlation(diagnosis, os.path.join(outdir, f"{stem}_correlation.png"))
+                plot_error_steps(diagnosis, os.path.join(outdir, f"{stem}_error_steps.png"))
+                if "confusion" in diagnosis:
+                    plot_confusion(diagnosis, os.path.join(outdir, f"{stem}_confusion.png"))
         except (KeyError, TypeError, ValueError) as e:
             raise UserError(f"{args.report}: unexpected report layout ({e!r})")
         if args.record:

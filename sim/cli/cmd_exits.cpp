@@ -148,8 +148,9 @@ int cmd_place(ExitsArgs& a) {
     }
     std::printf("without exits: %.2f%%, %.0f ops/input\n", 100 * r.baseline.accuracy, r.baseline.ops);
     if (!a.json.empty()) {
-        nlohmann::json j = {{"network", a.network}, {"data", a.data}, {"validation", val.name}, {"steps", a.steps},
-                            {"rule", a.rule}, {"max_accuracy_drop", a.max_drop},
+        // Layout: docs/exits-place-report.schema.json.
+        nlohmann::json j = {{"schema_version", 1}, {"network", a.network}, {"data", a.data}, {"validation", val.name},
+                            {"steps", a.steps}, {"rule", a.rule}, {"max_accuracy_drop", a.max_drop},
                             {"baseline", {{"accuracy", r.baseline.accuracy}, {"ops", r.baseline.ops}}}, {"front", front}};
         write_text_atomically(a.json, j.dump(1) + "\n");
     }

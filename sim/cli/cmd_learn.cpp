@@ -98,7 +98,8 @@ int run_learn_command(LearnArgs& a) {
     // What the weights need in storage: float32 each, or one bit each plus one float32 gain per neuron.
     const std::int64_t synapses = std::int64_t(r.weights.size());
     const std::int64_t weight_bytes = o.binary() ? (synapses + 7) / 8 + 4 * std::int64_t(o.neurons) : 4 * synapses;
-    nlohmann::json j = {{"data", a.data},
+    nlohmann::json j = {{"schema_version", 1}, // docs/learn-report.schema.json
+                        {"data", a.data},
                         {"train_samples", train.size()},
                         {"test_data", a.test_data},
                         {"test_samples", test.size()},

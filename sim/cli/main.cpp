@@ -12,7 +12,10 @@
 #include "sim/cli/cmd_exits.hpp"
 #include "sim/cli/cmd_learn.hpp"
 #include "sim/cli/cmd_stdp.hpp"
+#include "sim/cli/config.hpp"
+#include "sim/diagnose.hpp"
 #include "sim/engine.hpp"
+#include "sim/operating_point.hpp"
 #include "sim/report.hpp"
 #include "snn/dataset.hpp"
 #include "snn/error.hpp"
@@ -22,6 +25,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <thread>
@@ -139,9 +143,9 @@ int cmd_convert(const ConvertArgs& a) {
 struct RunArgs {
     std::string network, data, encode = "current", readout, report, record, partition, costs, predictions,
         kernels = "auto", popcount = "auto", float_isa = "auto";
-    std::int64_t limit = -1, record_samples = 1;
+    std::int64_t limit = -1, record_samples = 1, diagnose = 0;
     int steps = 64, threads = default_threads();
-    double max_rate = 1.0;
+    double max_rate = 1.0, tolerance = 0.3;
     std::uint64_t seed = 1;
     bool no_dnn = false, quiet = false, no_step_batches = false, no_layer_by_layer = false;
     bool steps_given = false, max_rate_given = false; // else the network's own, where it states them
@@ -162,6 +166,9 @@ int cmd_run(const RunArgs& a) {
     opt.threads = a.threads;
     if (a.threads < 1) throw OptionError("threads", std::to_string(a.threads), "--threads must be at least 1");
     if (a.steps < 1) throw OptionError("steps", std::to_string(a.steps), "--steps must be at least 1");
+    if (a.diagnose < 0) throw OptionError("diagnose", std::to_string(a.diagnose), "--diagnose must be at least 1 (samples)");
+    if (!(a.tolerance >= 0) || !std::isfinite(a.tolerance))
+        throw OptionError("tolerance", num(a.tolerance), "--tolerance must be at least 0 (percentage points)");
     opt.record_samples = a.record.empty() ? 0 : a.record_samples;
     if (!a.record.empty() && a.record_samples < 1)
         throw OptionError("record-samples", std::to_string(a.record_samples), "--record-samples must be at least 1");
@@ -184,7 +191,9 @@ int cmd_run(const RunArgs& a) {
     // A DNN pass (ReLU units, argmax) means nothing for units read by their class labels.
     if (!a.no_dnn && opt.readout.value_or(net.readout) != Readout::Assignment) info.dnn_accuracy = dnn_accuracy(net, data, a.threads, &info.dnn_predictions);
     RunResult r = simulate(net, data, opt);
-    const nlohmann::json j = report_json(net, r, info);
+    nlohmann::json j = report_json(net, r, info);
+    j["operating_point"] = operating_point(net, data, r, info, j, a.tolerance);
+    if (a.diagnose > 0) j["diagnosis"] = diagnose(net, data, opt, a.diagnose, r.predictions);
     if (!a.quiet) std::cout << report_table(j);
     // The report is written last: a failed --record leaves no report behind.
     if (!a.record.empty()) write_spike_record(a.record, net, r, opt.steps, std::min(a.record_samples, r.samples));
@@ -284,6 +293,13 @@ int main(int argc, char** argv) {
     run->add_option("--partition", ra.partition,
                     "Layers per device, e.g. edge:conv1-pool1,cloud:conv2-dense (overrides the stored one; none: no partition)");
     run->add_option("--costs", ra.costs, "Energy cost table (JSON: add_pj, mac_pj, binary_op_pj, memory_bit_pj, weight_bits)");
+    run->add_option("--tolerance", ra.tolerance,
+                    "Operating point: the first checkpoint step whose accuracy is within this many percentage points "
+                    "of the DNN's")
+        ->capture_default_str();
+    run->add_option("--diagnose", ra.diagnose,
+                    "Set every layer's rates against the DNN's activations on the first K samples (the report's "
+                    "diagnosis; plots: tools/plot_report.py)");
     run->add_flag("--no-dnn", ra.no_dnn, "Skip the DNN accuracy (ReLU forward pass) on the same samples");
     run->add_flag("-q,--quiet", ra.quiet, "Print nothing but errors");
 
@@ -301,8 +317,16 @@ int main(int argc, char** argv) {
         sub->add_option("--max-memory", max_memory,
                         "Refuse a network or data set needing more memory than this (e.g. 2G; default: 3/4 of RAM)");
 
+    // Every command takes --config FILE and --dump-config (sim/cli/config.hpp).
+    cli::ConfigFiles configs;
+    configs.attach(app);
+
     try {
+        configs.prepare(app, argc, argv);
         app.parse(argc, argv);
+    } catch (const cli::ConfigFileError& e) {
+        std::fprintf(stderr, "snn: error: %s\n", e.what());
+        return 1;
     } catch (const CLI::CallForHelp& e) {
         return app.exit(e);
     } catch (const CLI::CallForAllHelp& e) {
@@ -310,10 +334,11 @@ int main(int argc, char** argv) {
     } catch (const CLI::CallForVersion& e) {
         return app.exit(e);
     } catch (const CLI::ParseError& e) {
-        std::fprintf(stderr, "snn: %s (see snn --help)\n", e.what());
+        std::fprintf(stderr, "snn: %s%s (see snn --help)\n", configs.locate_parse_error(e.what()).c_str(), e.what());
         return 1;
     }
     try {
+        if (configs.dump_if_asked(std::cout)) return 0;
         if (!max_memory.empty()) set_memory_limit(parse_memory_size(max_memory));
         if (conv->parsed()) {
             ca.norm_given = norm_opt->count() > 0;
@@ -338,7 +363,10 @@ int main(int argc, char** argv) {
         if (const int rc = run_exits_command(exits, ea); rc >= 0) return rc;
         if (learn_cmd->parsed()) return run_learn_command(la);
     } catch (const snn::Error& e) {
-        std::fprintf(stderr, "snn: error: %s\n", user_message(e).c_str());
+        std::fprintf(stderr, "snn: error: %s%s\n", configs.locate(e.context.option).c_str(), user_message(e).c_str());
+        return 1;
+    } catch (const cli::ConfigFileError& e) {
+        std::fprintf(stderr, "snn: error: %s\n", e.what());
         return 1;
     } catch (const std::bad_alloc&) {
         std::fprintf(stderr, "snn: error: out of memory\n");

@@ -1,7 +1,8 @@
 // The `snn` program as a user runs it: bad input gives exit code 1, one line
 // on stderr that says what is wrong, and no output file (nor a temporary)
 // left behind; a convert → inspect → run round trip writes the report it
-// documents; results do not depend on --threads.
+// documents (every report read through test::read_report, which checks it
+// against docs/report.schema.json); results do not depend on --threads.
 #include "convert/convert.hpp"
 #include "snn/dataset.hpp"
 #include "snn/h5.hpp"
@@ -64,11 +65,6 @@ std::string mnist_model() {
                               source_dir / ".." / "shared" / "data" / "keras-real" / "mnist_dnn_model.h5"})
         if (fs::exists(p)) return p.string();
     return {};
-}
-
-json read_json(const std::string& path) {
-    std::ifstream f(path);
-    return json::parse(f);
 }
 
 } // namespace
@@ -181,9 +177,9 @@ TEST_CASE("snn convert: the defaults, the plain conversion with --v-init 0, and 
     const std::string report = work.file("r.json");
     const std::string run = "run " + quote(dflt) + " --data " + quote(data) + " --steps 4 -q --report " + quote(report);
     REQUIRE(snn_cli(run).status == 0);
-    CHECK(read_json(report).at("readout") == "membrane");
+    CHECK(read_report(report).at("readout") == "membrane");
     REQUIRE(snn_cli(run + " --readout spikes").status == 0);
-    CHECK(read_json(report).at("readout") == "spikes");
+    CHECK(read_report(report).at("readout") == "spikes");
 
     // Without calibration data the default falls back to one model-based scale per layer.
     const Outcome m = snn_cli("convert " + quote(tiny) + " -o " + quote(work.file("model.snn.h5")));
@@ -273,7 +269,7 @@ TEST_CASE("snn convert, inspect and run: the round trip and its report", "[cli]"
     REQUIRE(run.status == 0);
     REQUIRE(fs::exists(report));
     CHECK(work.temporaries().empty());
-    const json j = read_json(report);
+    const json j = read_report(report);
     INFO(j.dump(2));
     CHECK(j.at("samples") == 20);
     CHECK(j.at("steps") == 8);
@@ -327,7 +323,7 @@ TEST_CASE("snn run gives the same report on 1 and 2 threads, and records spikes"
                                       encode + " --threads " + std::to_string(threads) + " --report " + quote(report));
             INFO("stderr: " << o.err);
             REQUIRE(o.status == 0);
-            json j = read_json(report);
+            json j = read_report(report);
             CHECK(j.at("threads") == threads);
             CHECK(j.at("samples") == 200);
             for (const char* k : {"seconds", "samples_per_second", "threads"}) j.erase(k);
@@ -422,7 +418,7 @@ TEST_CASE("snn exits and snn partition: bad input is refused by name, good input
         const Outcome ran = snn_cli("run " + quote(out) + " --data " + quote(data) + " --steps 8 -q --report " + quote(report));
         INFO(ran.err);
         REQUIRE(ran.status == 0);
-        const json j = json::parse(slurp(report));
+        const json j = read_report(report);
         REQUIRE(j["exits"].size() == 3);
         double taken = 0;
         for (const auto& e : j["exits"]) taken += e["taken"].get<double>();
@@ -471,7 +467,7 @@ TEST_CASE("snn convert, inspect and run with binary layers", "[cli][binary]") {
     INFO(r.err);
     REQUIRE(r.status == 0);
     CHECK_THAT(r.out, Contains("binary layer") && Contains("XNOR-DNN"));
-    const json j = read_json(report);
+    const json j = read_report(report);
     for (const auto& l : j["layers"]) {
         const bool b = l["name"] == "conv2" || l["name"] == "fc1";
         CHECK(l["binary"].get<bool>() == b);
@@ -484,7 +480,7 @@ TEST_CASE("snn convert, inspect and run with binary layers", "[cli][binary]") {
     }
     const std::string scalar = work.file("s.json");
     REQUIRE(snn_cli("run " + quote(bin) + " --data " + quote(data) + " --steps 16 -q --popcount scalar --report " + quote(scalar)).status == 0);
-    const json s = read_json(scalar);
+    const json s = read_report(scalar);
     CHECK(s["accuracy_by_step"] == j["accuracy_by_step"]);
     CHECK(s["layers"] == j["layers"]);
     // And every copy of the float kernels (the float layers around the binary ones).
@@ -493,7 +489,7 @@ TEST_CASE("snn convert, inspect and run with binary layers", "[cli][binary]") {
         const std::string f = work.file(std::string("f-") + to_string(isa) + ".json");
         REQUIRE(snn_cli("run " + quote(bin) + " --data " + quote(data) + " --steps 16 -q --float-isa " + to_string(isa) +
                         " --report " + quote(f)).status == 0);
-        const json fj = read_json(f);
+        const json fj = read_report(f);
         CHECK(fj["execution"]["float_isa"] == to_string(isa));
         CHECK(fj["accuracy_by_step"] == j["accuracy_by_step"]);
         CHECK(fj["layers"] == j["layers"]);

@@ -183,7 +183,7 @@ TEST_CASE("spikes across a cut of a hand-wired two-device network, counted by ha
     // Best: the bitmap (3 bits) every step, plus 2 bits saying so.
     CHECK(r.cut_bits[0].best == 20);
 
-    const nlohmann::json j = report_json(net, r, RunInfo{"hand", "hand", opt, -1, {}, {}});
+    const nlohmann::json j = test::checked_report(report_json(net, r, RunInfo{"hand", "hand", opt, -1, {}, {}}));
     REQUIRE(j["cuts"].size() == 1);
     CHECK(j["cuts"][0]["from"] == "edge");
     CHECK(j["cuts"][0]["to"] == "cloud");
@@ -340,7 +340,7 @@ TEST_CASE("energy per device from a hand-made operation count", "[exits][energy]
     RunOptions opt;
     opt.steps = 1;
     RunInfo info{"hand", "hand", opt, -1, {}, {}};
-    nlohmann::json j = report_json(net, r, info);
+    nlohmann::json j = test::checked_report(report_json(net, r, info));
     REQUIRE(j["partitions"].size() == 2);
     const auto& edge = j["partitions"][0];
     CHECK(edge["device"] == "edge");
@@ -359,7 +359,7 @@ TEST_CASE("energy per device from a hand-made operation count", "[exits][energy]
     TempDir dir("costs");
     std::ofstream(dir.file("costs.json")) << R"({"add_pj": 1, "mac_pj": 2, "memory_bit_pj": 0.5, "weight_bits": 8})";
     info.costs = load_cost_table(dir.file("costs.json"));
-    j = report_json(net, r, info);
+    j = test::checked_report(report_json(net, r, info));
     CHECK(j["partitions"][0]["energy_pj"].get<double>() == Approx(55 * 1 + 10 * 2 + 50 * 8 * 0.5));
 
     // B made binary: its 20 events per input become binary operations reading 1-bit weights,
@@ -367,7 +367,7 @@ TEST_CASE("energy per device from a hand-made operation count", "[exits][energy]
     pack_binary(net.populations[2].projections[0], net.populations[1].shape, net.populations[2].shape, "B");
     r.binary_ops = {0, 0, 40};
     info.costs = CostTable{};
-    j = report_json(net, r, info);
+    j = test::checked_report(report_json(net, r, info));
     const auto& binary_cloud = j["partitions"][1];
     CHECK(binary_cloud["binary_ops"].get<double>() == 20);
     CHECK(binary_cloud["synaptic_adds"].get<double>() == 0);

@@ -315,8 +315,8 @@ TEST_CASE("snn run on the file snn learn wrote reports the accuracy snn learn re
                                    " --encode poisson --threads 2 -q --report " + test::quote(dir.file("run.json")));
     INFO(run.err);
     REQUIRE(run.status == 0);
-    const auto learned = nlohmann::json::parse(test::slurp(dir.file("learn.json")));
-    const auto ran = nlohmann::json::parse(test::slurp(dir.file("run.json")));
+    const auto learned = test::read_report(dir.file("learn.json"), test::ReportKind::Learn);
+    const auto ran = test::read_report(dir.file("run.json"));
     // The network's own steps and rate, without --steps or --max-rate.
     CHECK(ran["steps"] == 60);
     CHECK(ran["readout"] == "assignment");
@@ -328,7 +328,7 @@ TEST_CASE("snn run on the file snn learn wrote reports the accuracy snn learn re
     // The thread count of snn learn changes nothing either.
     const auto learn2 = test::snn_cli(common + " --threads 2 --report " + test::quote(dir.file("learn2.json")));
     REQUIRE(learn2.status == 0);
-    const auto learned2 = nlohmann::json::parse(test::slurp(dir.file("learn2.json")));
+    const auto learned2 = test::read_report(dir.file("learn2.json"), test::ReportKind::Learn);
     CHECK(learned2["accuracy"].get<double>() == accuracy);
     CHECK(learned2["train_accuracy"].get<double>() == learned["train_accuracy"].get<double>());
 }
