@@ -17,6 +17,7 @@
 #include "sim/engine.hpp"
 #include "sim/operating_point.hpp"
 #include "sim/report.hpp"
+#include "snn/atomic_output.hpp"
 #include "snn/dataset.hpp"
 #include "snn/error.hpp"
 #include "snn/inspect.hpp"
@@ -54,6 +55,21 @@ std::string user_message(const Error& e) {
         what[key.size()] == ' ')
         return "--" + what;
     return what;
+}
+
+// A command starts by removing the temporaries that killed runs left beside
+// the outputs named on its command line (snn/atomic_output.hpp: only those no
+// running snn holds). An output written in place (snn exits without -o) is
+// cleaned when it is written.
+void remove_stale_outputs(const CLI::App& app) {
+    const CLI::App* cmd = &app;
+    for (auto subs = cmd->get_subcommands(); !subs.empty(); subs = cmd->get_subcommands()) cmd = subs.front();
+    for (const char* name : {"--output", "--report", "--predictions", "--record", "--checkpoint", "--json"}) {
+        const CLI::Option* opt = cmd->get_option_no_throw(name);
+        if (opt == nullptr || opt->count() == 0 || opt->get_expected_min() == 0) continue;
+        const std::string path = opt->as<std::string>();
+        if (!path.empty()) remove_stale_temporaries(path);
+    }
 }
 
 struct ConvertArgs {
@@ -339,6 +355,7 @@ int main(int argc, char** argv) {
     }
     try {
         if (configs.dump_if_asked(std::cout)) return 0;
+        remove_stale_outputs(app);
         if (!max_memory.empty()) set_memory_limit(parse_memory_size(max_memory));
         if (conv->parsed()) {
             ca.norm_given = norm_opt->count() > 0;
