@@ -508,13 +508,13 @@ TEST_CASE("snn convert, inspect and run with binary layers", "[cli][binary]") {
 TEST_CASE("a command starts by removing its outputs' stale temporaries, even when it then fails", "[cli][atomic]") {
     TempDir work("stale");
     const std::string report = work.file("r.json"), net = work.file("net.snn.h5");
-    for (const std::string& name : {"r.json.tmp123456", "r.json.tmp7", "r.json.tmpx", "r.json.tmp1234567", "other.tmp123456"})
+    for (const char* name : {"r.json.tmp123456", "r.json.tmp7", "r.json.tmpx", "r.json.tmp1234567", "other.tmp123456"})
         std::ofstream(work.file(name)) << "left by a killed run\n";
     const Outcome o = snn_cli("run " + quote(net) + " --data " + quote(work.file("missing.h5")) + " --report " + quote(report));
     CHECK(o.status == 1); // the network does not exist
     CHECK_FALSE(fs::exists(work.file("r.json.tmp123456")));
     CHECK_FALSE(fs::exists(work.file("r.json.tmp7")));
-    for (const std::string& kept : {"r.json.tmpx", "r.json.tmp1234567", "other.tmp123456"}) {
+    for (const char* kept : {"r.json.tmpx", "r.json.tmp1234567", "other.tmp123456"}) {
         INFO(kept);
         CHECK(fs::exists(work.file(kept)));
     }
