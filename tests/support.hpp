@@ -2,6 +2,7 @@
 // Helpers shared by the tests: a scratch directory and builders for hand-made networks.
 #include "sim/binary_kernels.hpp"
 #include "sim/float_isa.hpp"
+#include "snn/h5.hpp"
 #include "snn/network.hpp"
 
 #include <nlohmann/json.hpp>
@@ -108,19 +109,49 @@ struct Outcome {
     std::string out, err;
 };
 
-#ifdef SNN_BINARY
-// Runs `snn ARGS`, capturing stdout and stderr in a directory of their own
-// (so a test's work directory holds only what snn wrote).
-inline Outcome snn_cli(const std::string& args) {
-    static const TempDir capture("capture");
+// Runs a shell command with no input, capturing stdout and stderr in `capture`.
+inline Outcome run_captured(const std::string& command, const TempDir& capture) {
     const std::string out = capture.file("stdout"), err = capture.file("stderr");
-    const std::string cmd = quote(SNN_BINARY) + " " + args + " </dev/null >" + quote(out) + " 2>" + quote(err);
-    const int raw = std::system(cmd.c_str());
+    const int raw = std::system((command + " </dev/null >" + quote(out) + " 2>" + quote(err)).c_str());
     Outcome o;
     o.status = raw != -1 && WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
     o.out = slurp(out);
     o.err = slurp(err);
     return o;
+}
+
+// An HDF5 data file as `snn run --data` reads it: x (x_dims) and labels y.
+inline void write_data(const std::string& path, const std::vector<float>& x, const std::vector<std::uint64_t>& x_dims,
+                       const std::vector<std::int64_t>& y) {
+    h5::Node f = h5::create_file(path);
+    h5::write_floats(f, "x", x, x_dims);
+    h5::write_ints(f, "y", y, {y.size()});
+}
+
+#ifdef SNN_BINARY
+// Runs `snn ARGS`, capturing stdout and stderr in a directory of their own
+// (so a test's work directory holds only what snn wrote).
+inline Outcome snn_cli(const std::string& args) {
+    static const TempDir capture("capture");
+    return run_captured(quote(SNN_BINARY) + " " + args, capture);
+}
+#endif
+
+#if defined(SNN_BINARY) && defined(SNN_SOURCE_DIR)
+// The fixture tiny_keras3_sequential.h5 (4×4×1 inputs, 3 classes) converted to
+// `net` by `snn convert`, and 20 random samples for it in `data`. Throws if
+// the conversion fails.
+inline void tiny_network_and_data(const std::string& net, const std::string& data) {
+    const Outcome c = snn_cli("convert " + quote(std::string(SNN_SOURCE_DIR) + "/data/fixtures/tiny_keras3_sequential.h5") +
+                              " -o " + quote(net));
+    if (c.status != 0) throw std::runtime_error("snn convert of the tiny fixture failed: " + c.err);
+    std::mt19937 rng(3);
+    std::uniform_real_distribution<float> pixel(0.0f, 1.0f);
+    std::vector<float> x(20 * 16);
+    for (float& v : x) v = pixel(rng);
+    std::vector<std::int64_t> y(20);
+    for (std::size_t i = 0; i < y.size(); ++i) y[i] = std::int64_t(i % 3);
+    write_data(data, x, {20, 4, 4, 1}, y);
 }
 #endif
 
@@ -140,16 +171,9 @@ inline std::string report_schema(ReportKind kind) {
 // 127, no python) when it could not check at all, e.g. without python3-jsonschema.
 inline Outcome validate_report(const std::string& path, ReportKind kind = ReportKind::Run) {
     static const TempDir capture("validate");
-    const std::string out = capture.file("stdout"), err = capture.file("stderr");
-    const std::string cmd = "/usr/bin/python3 " + quote(std::string(SNN_SOURCE_DIR) + "/tools/validate_report.py") + " " +
-                            quote(report_schema(kind)) + " " + quote(path) + " </dev/null >" + quote(out) + " 2>" +
-                            quote(err);
-    const int raw = std::system(cmd.c_str());
-    Outcome o;
-    o.status = raw != -1 && WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-    o.out = slurp(out);
-    o.err = slurp(err);
-    return o;
+    return run_captured("/usr/bin/python3 " + quote(std::string(SNN_SOURCE_DIR) + "/tools/validate_report.py") + " " +
+                            quote(report_schema(kind)) + " " + quote(path),
+                        capture);
 }
 
 // The report at `path`, parsed once it passes its schema. Throws, failing the

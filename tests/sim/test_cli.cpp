@@ -52,13 +52,6 @@ void check_refused(const Outcome& o, const std::string& fact, const TempDir& wor
     CHECK(work.temporaries().empty());
 }
 
-void write_data(const std::string& path, const std::vector<float>& x, const std::vector<std::uint64_t>& x_dims,
-                const std::vector<std::int64_t>& y) {
-    h5::Node f = h5::create_file(path);
-    h5::write_floats(f, "x", x, x_dims);
-    h5::write_ints(f, "y", y, {y.size()});
-}
-
 // A model the MNIST data fits: the shipped MLP, else the real one from shared/.
 std::string mnist_model() {
     for (const fs::path& p : {source_dir / "data" / "models" / "mnist_mlp.h5",

@@ -2,7 +2,6 @@
 // prints a file that `--config` reads back into the same run; keys are the
 // flags' names, sections name commands, the command line wins; a bad key or
 // value gets one line naming the file, the line and the key.
-#include "snn/h5.hpp"
 
 #include "tests/support.hpp"
 
@@ -12,7 +11,6 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -26,24 +24,11 @@ namespace {
 
 const fs::path fixtures = fs::path(SNN_SOURCE_DIR) / "data" / "fixtures";
 
-// A converted 4×4×1 network and 20 random samples for it.
+// The tiny network and its data (tests/support.hpp), and config files beside them.
 struct Setup {
     TempDir work{"config"};
     std::string net = work.file("tiny.snn.h5"), data = work.file("data.h5");
-    Setup() {
-        const Outcome c = snn_cli("convert " + quote((fixtures / "tiny_keras3_sequential.h5").string()) + " -o " + quote(net));
-        INFO(c.err);
-        REQUIRE(c.status == 0);
-        std::mt19937 rng(3);
-        std::uniform_real_distribution<float> pixel(0.0f, 1.0f);
-        std::vector<float> x(20 * 16);
-        for (float& v : x) v = pixel(rng);
-        std::vector<std::int64_t> y(20);
-        for (std::size_t i = 0; i < y.size(); ++i) y[i] = std::int64_t(i % 3);
-        h5::Node f = h5::create_file(data);
-        h5::write_floats(f, "x", x, {20, 4, 4, 1});
-        h5::write_ints(f, "y", y, {y.size()});
-    }
+    Setup() { tiny_network_and_data(net, data); }
     std::string write(const std::string& name, const std::string& text) {
         const std::string p = work.file(name);
         std::ofstream(p) << text;

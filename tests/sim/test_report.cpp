@@ -27,13 +27,6 @@ namespace {
 
 const fs::path source_dir = SNN_SOURCE_DIR;
 
-void write_data(const std::string& path, const std::vector<float>& x, const std::vector<std::uint64_t>& x_dims,
-                const std::vector<std::int64_t>& y) {
-    h5::Node f = h5::create_file(path);
-    h5::write_floats(f, "x", x, x_dims);
-    h5::write_ints(f, "y", y, {y.size()});
-}
-
 void run_ok(const std::string& args) {
     const Outcome o = snn_cli(args);
     INFO("snn " << args << "\nstdout: " << o.out << "\nstderr: " << o.err);
