@@ -97,9 +97,9 @@ nlohmann::json diagnose(const Network& original, const Dataset& data, const RunO
             }
             ++c;
             if (t != T) return;
-            for (std::size_t i = 0; i < P; ++i) {
+            for (std::size_t i = 1; i < P; ++i) {
                 rates[i].resize(dnn[i].size());
-                for (std::size_t j = 0; j < dnn[i].size(); ++j) rates[i][j] = float(i == 0 ? 0.0 : value(st, i, j, t));
+                for (std::size_t j = 0; j < dnn[i].size(); ++j) rates[i][j] = float(value(st, i, j, t));
             }
             for (std::size_t i = 1; i < P; ++i)
                 for (std::size_t j = 0; j < dnn[i].size(); ++j) {
@@ -111,6 +111,9 @@ nlohmann::json diagnose(const Network& original, const Dataset& data, const RunO
         engine.run_sample(x, k, s, nullptr, &observe);
         // The input's rates are the DNN's input (pixels) with either encoding.
         rates[0] = dnn[0];
+        // The DNN's activation of each population from the SNN's own input
+        // rates: act holds the rates, but for the population being computed.
+        std::vector<std::vector<float>> act = rates;
         for (std::size_t i = 1; i < P; ++i) {
             const double lambda = net.populations[i].scale;
             const std::size_t n = dnn[i].size();
@@ -122,10 +125,9 @@ nlohmann::json diagnose(const Network& original, const Dataset& data, const RunO
                 if (j % stride == 0 && points[i].size() < max_points)
                     points[i].push_back({lambda * dnn[i][j], lambda * rates[i][j]});
             }
-            // The DNN's activation from the SNN's own input rates.
-            std::vector<std::vector<float>> act = rates;
             forward_population(net, i, act);
             for (std::size_t j = 0; j < n; ++j) local[i].add(lambda * act[i][j], lambda * rates[i][j]);
+            act[i] = rates[i]; // what the populations reading it take
         }
     }
 
