@@ -7,15 +7,16 @@ namespace snn {
 const char* to_string(FloatIsa isa) {
     switch (isa) {
     case FloatIsa::Portable: return "portable";
+    case FloatIsa::Avx2: return "avx2";
     case FloatIsa::Avx512: return "avx512";
     }
     return "?";
 }
 
 FloatIsa float_isa_from(const std::string& s) {
-    for (auto isa : {FloatIsa::Portable, FloatIsa::Avx512})
+    for (auto isa : {FloatIsa::Portable, FloatIsa::Avx2, FloatIsa::Avx512})
         if (s == to_string(isa)) return isa;
-    throw OptionError("float-isa", s, "float-isa '" + s + "': expected auto, portable or avx512");
+    throw OptionError("float-isa", s, "float-isa '" + s + "': expected auto, portable, avx2 or avx512");
 }
 
 bool float_isa_compiled(FloatIsa isa) {
@@ -38,10 +39,17 @@ bool float_isa_supported(FloatIsa isa) {
                __builtin_cpu_supports("avx512cd") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
                __builtin_cpu_supports("bmi") && __builtin_cpu_supports("bmi2") && __builtin_cpu_supports("popcnt");
     }
+    if (isa == FloatIsa::Avx2)
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("bmi") &&
+               __builtin_cpu_supports("bmi2") && __builtin_cpu_supports("popcnt");
 #endif
     return true;
 }
 
-FloatIsa best_float_isa() { return float_isa_supported(FloatIsa::Avx512) ? FloatIsa::Avx512 : FloatIsa::Portable; }
+FloatIsa best_float_isa() {
+    for (auto isa : {FloatIsa::Avx512, FloatIsa::Avx2})
+        if (float_isa_supported(isa)) return isa;
+    return FloatIsa::Portable;
+}
 
 } // namespace snn

@@ -24,7 +24,7 @@ constexpr int layerwise_ways = 4;
 
 // The kernel bodies, once per instruction set (sim/float_isa.hpp): every
 // header they use is included above, so nothing shared is compiled for
-// AVX-512 below.
+// AVX2 or AVX-512 below.
 namespace snn::layerwise_portable {
 namespace {
 namespace neuron {
@@ -37,6 +37,21 @@ namespace neuron {
 #undef SNN_LANES16
 } // namespace
 } // namespace snn::layerwise_portable
+
+#if defined(SNN_FLOAT_AVX2)
+SNN_BEGIN_AVX2
+namespace snn::layerwise_avx2 {
+namespace {
+#define SNN_LANES8X2 1
+namespace neuron {
+#include "sim/neuron_rule.inc"
+} // namespace neuron
+#include "sim/layerwise_body.inc"
+#undef SNN_LANES8X2
+} // namespace
+} // namespace snn::layerwise_avx2
+SNN_END_AVX2
+#endif
 
 #if defined(SNN_FLOAT_AVX512)
 SNN_BEGIN_AVX512
@@ -225,26 +240,31 @@ std::int64_t LayerKernel::run(const LayerRun& r) const {
     assert(r.steps > 0 && r.masks && r.counts);
     assert(t_.kind == LayerTables::Kind::Constant || r.source);
     assert(t_.kind == LayerTables::Kind::MaxPool || (r.v && r.constant));
-    const bool avx512 = isa_ == FloatIsa::Avx512;
-#if !defined(SNN_FLOAT_AVX512)
-    assert(!avx512);
-#endif
+    assert(float_isa_supported(isa_));
     if (t_.kind == LayerTables::Kind::Generic) {
         std::int64_t ops = 0;
+        switch (isa_) {
 #if defined(SNN_FLOAT_AVX512)
-        if (avx512) ops = layerwise_avx512::run_generic_kind(t_, r);
-        else
+        case FloatIsa::Avx512: ops = layerwise_avx512::run_generic_kind(t_, r); break;
 #endif
-            ops = layerwise_portable::run_generic_kind(t_, r);
+#if defined(SNN_FLOAT_AVX2)
+        case FloatIsa::Avx2: ops = layerwise_avx2::run_generic_kind(t_, r); break;
+#endif
+        default: ops = layerwise_portable::run_generic_kind(t_, r);
+        }
         const std::int64_t n = t_.dst.size();
         for (int t = 0; t < r.steps; ++t) r.masks[std::size_t(t) * mask_stride(n) + mask_words(n)] = 0;
         return ops;
     }
+    switch (isa_) {
 #if defined(SNN_FLOAT_AVX512)
-    if (avx512) layerwise_avx512::run_specialized(t_, r);
-    else
+    case FloatIsa::Avx512: layerwise_avx512::run_specialized(t_, r); break;
 #endif
-        layerwise_portable::run_specialized(t_, r);
+#if defined(SNN_FLOAT_AVX2)
+    case FloatIsa::Avx2: layerwise_avx2::run_specialized(t_, r); break;
+#endif
+    default: layerwise_portable::run_specialized(t_, r);
+    }
     const std::int64_t n = t_.dst.size();
     for (int t = 0; t < r.steps; ++t) r.masks[std::size_t(t) * mask_stride(n) + mask_words(n)] = 0;
     // The events' synaptic operations, from the source's spike counts: each

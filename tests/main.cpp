@@ -3,7 +3,7 @@
 // avx512-float, this build) lacks it, prints "NOT RUN" and exits 77, which
 // CTest reports as a skipped test: a machine without an ISA shows it in the
 // summary instead of passing silently. NAME: a popcount implementation
-// (scalar, avx2, avx512), or portable-float / avx512-float (the float
+// (scalar, avx2, avx512), or portable-float / avx2-float / avx512-float (the float
 // kernels' copy for that instruction set, sim/float_isa.hpp).
 #define CATCH_CONFIG_RUNNER
 #include <catch2/catch.hpp>
@@ -31,12 +31,14 @@ int main(int argc, char** argv) {
         }
         args.push_back(argv[i]);
     }
-    if (required == "avx512-float" || required == "portable-float") {
-        const snn::FloatIsa isa = required == "avx512-float" ? snn::FloatIsa::Avx512 : snn::FloatIsa::Portable;
+    if (required.ends_with("-float")) {
+        const snn::FloatIsa isa = snn::float_isa_from(required.substr(0, required.size() - 6));
         if (!snn::float_isa_supported(isa)) {
+            const std::string lacks = isa == snn::FloatIsa::Avx512 ? "AVX-512 (F, BW, DQ, VL, CD) with FMA and BMI2"
+                                                                   : "AVX2 with FMA and BMI2";
             std::printf("NOT RUN: %s; the float kernels were not tested with their %s copy\n",
-                        snn::float_isa_compiled(isa) ? "this CPU lacks AVX-512 (F, BW, DQ, VL, CD) with FMA and BMI2"
-                                                     : "this build has no AVX-512 copy of the float kernels (not GCC on x86-64)",
+                        snn::float_isa_compiled(isa) ? ("this CPU lacks " + lacks).c_str()
+                                                     : "this build has no such copy of the float kernels (not GCC on x86-64)",
                         snn::to_string(isa));
             return 77;
         }

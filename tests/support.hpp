@@ -34,14 +34,14 @@ inline std::vector<PopcountIsa> popcount_isas() {
     return v;
 }
 
-// Set by `snn_tests --require-isa avx512-float|portable-float`: test the float kernels with this copy only.
+// Set by `snn_tests --require-isa portable-float|avx2-float|avx512-float`: test the float kernels with this copy only.
 extern std::optional<FloatIsa> required_float_isa;
 
 // The float kernels' copies to test: the required one, or every one this CPU runs.
 inline std::vector<FloatIsa> float_isas() {
     if (required_float_isa) return {*required_float_isa};
     std::vector<FloatIsa> v;
-    for (auto isa : {FloatIsa::Portable, FloatIsa::Avx512})
+    for (auto isa : {FloatIsa::Portable, FloatIsa::Avx2, FloatIsa::Avx512})
         if (float_isa_supported(isa)) v.push_back(isa);
     return v;
 }

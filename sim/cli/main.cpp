@@ -285,7 +285,7 @@ int main(int argc, char** argv) {
                     "identical results")
         ->capture_default_str();
     run->add_option("--float-isa", ra.float_isa,
-                    "Float kernels and neuron updates: auto (the best this CPU has), portable or avx512; all give "
+                    "Float kernels and neuron updates: auto (the best this CPU has), portable, avx2 or avx512; all give "
                     "identical results")
         ->capture_default_str();
     run->add_flag("--no-step-batches", ra.no_step_batches,
