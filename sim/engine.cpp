@@ -30,6 +30,77 @@
 #include <mutex>
 #include <numeric>
 
+// The step-by-step neuron update's AVX2 copy (sim/float_isa.hpp): the
+// AVX-512 copy's pass below on two 8-lane halves per 16 units, the spike list
+// compressed by a permutation table.
+#if defined(SNN_FLOAT_AVX2)
+SNN_BEGIN_AVX2
+namespace snn::engine_avx2 {
+namespace {
+#define SNN_LANES8X2 1
+namespace neuron {
+#include "sim/neuron_rule.inc"
+} // namespace neuron
+#undef SNN_LANES8X2
+#include "sim/lanes_avx2.inc"
+
+template <bool Subtract, bool Events>
+std::size_t integrate_spikes(float* __restrict v, float* __restrict current, const float* __restrict constant,
+                             std::size_t n, float decay, float v_th, std::int32_t* __restrict units,
+                             std::uint16_t* __restrict masks) {
+    const __m256 vd = _mm256_set1_ps(decay), vt = _mm256_set1_ps(v_th);
+    __m256i index = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i eight = _mm256_set1_epi32(8);
+    std::size_t count = 0;
+    // Masked loads and stores only in the last block.
+    const auto block = [&]<bool Masked>(std::size_t j, int live) {
+        const auto half = [&](std::size_t at, int left) {
+            const __m256i m = first8(left);
+            const auto load = [&](const float* p) { return Masked ? _mm256_maskload_ps(p, m) : _mm256_loadu_ps(p); };
+            const auto store = [&](float* p, __m256 x) {
+                if constexpr (Masked) _mm256_maskstore_ps(p, m, x);
+                else _mm256_storeu_ps(p, x);
+            };
+            __m256 in = load(constant + at);
+            if constexpr (Events) {
+                const __m256 c = load(current + at);
+                store(current + at, in);
+                in = c;
+            }
+            __m256 vj = load(v + at);
+            const __m256 fire = neuron::step<Subtract, neuron::Lanes8>(vj, in, vd, vt);
+            store(v + at, vj);
+            return fire;
+        };
+        const __m256 lo = half(j, live), hi = half(j + 8, live - 8);
+        const std::uint16_t fire = bits_of(lo, hi);
+        masks[j / 16] = fire;
+        count += std::size_t(compress16(units + count, fire, index, _mm256_add_epi32(index, eight)));
+        index = _mm256_add_epi32(index, _mm256_set1_epi32(16));
+    };
+    std::size_t j = 0;
+    for (; j + 16 <= n; j += 16) block.template operator()<false>(j, 16);
+    // Lanes past the end load 0, so they cannot fire (v_th > 0) and are not stored.
+    if (j < n) block.template operator()<true>(j, int(n - j));
+    return count;
+}
+
+} // namespace
+
+std::size_t integrate_spikes(bool subtract, float* __restrict v, float* __restrict current, const float* __restrict constant,
+                             std::size_t n, float decay, float v_th, std::int32_t* __restrict units,
+                             std::uint16_t* __restrict masks) {
+    if (subtract)
+        return current ? integrate_spikes<true, true>(v, current, constant, n, decay, v_th, units, masks)
+                       : integrate_spikes<true, false>(v, current, constant, n, decay, v_th, units, masks);
+    return current ? integrate_spikes<false, true>(v, current, constant, n, decay, v_th, units, masks)
+                   : integrate_spikes<false, false>(v, current, constant, n, decay, v_th, units, masks);
+}
+
+} // namespace snn::engine_avx2
+SNN_END_AVX2
+#endif
+
 // The step-by-step neuron update's AVX-512 copy (sim/float_isa.hpp): every
 // header is included above.
 #if defined(SNN_FLOAT_AVX512)
@@ -485,6 +556,13 @@ void Engine::step_population(const ExecutionPlan& plan, std::size_t i, int t, st
         if (float_isa_ == FloatIsa::Avx512 && thresholds_[i].empty()) {
             count = engine_avx512::integrate_spikes(subtract, vp, events ? cur.data() : nullptr, kp, n, decay, v_th, units,
                                                     s.fire_masks[i].data());
+            s.masks_valid[i] = 1;
+        } else
+#endif
+#if defined(SNN_FLOAT_AVX2)
+        if (float_isa_ == FloatIsa::Avx2 && thresholds_[i].empty()) {
+            count = engine_avx2::integrate_spikes(subtract, vp, events ? cur.data() : nullptr, kp, n, decay, v_th, units,
+                                                  s.fire_masks[i].data());
             s.masks_valid[i] = 1;
         } else
 #endif

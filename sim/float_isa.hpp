@@ -6,9 +6,8 @@
 // portable copy for the build's baseline target, and, where the compiler is
 // GCC on x86-64, an AVX2 copy (with FMA) and an AVX-512 copy, each inside a
 // `#pragma GCC target` region (SNN_BEGIN_AVX2 … SNN_END_AVX2,
-// SNN_BEGIN_AVX512 … SNN_END_AVX512). The AVX2 copy is the layer-by-layer
-// bodies' (sim/layerwise.cpp); the other float kernels run their portable
-// copy under it. The copies live in namespaces of their
+// SNN_BEGIN_AVX512 … SNN_END_AVX512); sim/lanes_avx2.inc holds the AVX2
+// copies' helpers for 16-unit spike masks. The copies live in namespaces of their
 // own, and every standard or project header is included before the region,
 // so no inline function shared with the rest of the program is compiled for
 // AVX-512 or AVX2 (the linker could otherwise keep that copy for a caller

@@ -10,8 +10,10 @@
 #endif
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cassert>
+#include <cstdint>
 #include <tuple>
 
 namespace snn::kernels_avx512 {
@@ -29,6 +31,17 @@ std::int64_t dense_scatter(const float* weights, std::int64_t n_out, std::span<c
 std::int64_t pool_masks(const std::int32_t* pool_target, std::size_t pixels, int C, const float* weights,
                         const std::uint16_t* masks, float* current);
 } // namespace snn::kernels_avx512
+
+namespace snn::kernels_avx2 {
+using kernels_avx512::ConvCover;
+std::int64_t conv_scatter(const ConvCover& g, std::span<const std::int32_t> units, float* current);
+std::int64_t conv_rows(const ConvCover& g, std::span<const std::int32_t> units, const float* values, float* current);
+std::int64_t dense_rows(const float* weights, std::int64_t n_out, std::span<const std::int32_t> units, const float* values,
+                        float* current);
+std::int64_t dense_scatter(const float* weights, std::int64_t n_out, std::span<const std::int32_t> units, float* current);
+std::int64_t pool_masks(const std::int32_t* pool_target, std::size_t pixels, int C, const float* weights,
+                        const std::uint16_t* masks, float* current);
+} // namespace snn::kernels_avx2
 
 namespace snn {
 std::int64_t scatter(const Projection& p, const Shape& src, const Shape& dst, std::span<const std::int32_t> units,
@@ -212,6 +225,164 @@ std::int64_t pool_masks(const std::int32_t* pool_target, std::size_t pixels, int
 SNN_END_AVX512
 #endif
 
+// The AVX2 copies: the AVX-512 ones above on 8-lane registers, the same
+// additions in the same order (bit-identical currents, tested).
+#if defined(SNN_FLOAT_AVX2)
+SNN_BEGIN_AVX2
+namespace snn::kernels_avx2 {
+namespace {
+#include "sim/lanes_avx2.inc"
+
+// Conv scatter with the spikes grouped by source pixel (conv_scatter_pixels
+// of the AVX-512 copy): Lanes = cout / 8 accumulators per covering output.
+template <int Lanes>
+std::int64_t conv_scatter_pixels(const ConvCover& cover, std::span<const std::int32_t> units, float* current) {
+    const int cin = cover.cin, cout = cover.cout;
+    std::int64_t ops = 0;
+    for (std::size_t k = 0; k < units.size();) {
+        const std::int32_t pix = cover.pixel_of[std::size_t(units[k])];
+        std::size_t end = k + 1;
+        while (end < units.size() && cover.pixel_of[std::size_t(units[end])] == pix) ++end;
+        const std::int64_t base = std::int64_t(pix) * cin;
+        const std::int32_t b = cover.cover_begin[std::size_t(pix)], e = cover.cover_begin[std::size_t(pix) + 1];
+        const auto add_rows = [&]<int Ways>(std::int32_t q) {
+            const float* kb[Ways];
+            float* o[Ways];
+            __m256 acc[Ways][Lanes];
+            for (int w = 0; w < Ways; ++w) {
+                kb[w] = cover.weights + std::int64_t(cover.cover_tap[std::size_t(q + w)]) * cin * cout;
+                o[w] = current + std::int64_t(cover.cover_out[std::size_t(q + w)]) * cout;
+                for (int c = 0; c < Lanes; ++c) acc[w][c] = _mm256_loadu_ps(o[w] + 8 * c);
+            }
+            for (std::size_t g = k; g < end; ++g) {
+                const std::int64_t r = (units[g] - base) * cout;
+                for (int w = 0; w < Ways; ++w)
+                    for (int c = 0; c < Lanes; ++c) acc[w][c] = _mm256_add_ps(acc[w][c], _mm256_loadu_ps(kb[w] + r + 8 * c));
+            }
+            for (int w = 0; w < Ways; ++w)
+                for (int c = 0; c < Lanes; ++c) _mm256_storeu_ps(o[w] + 8 * c, acc[w][c]);
+        };
+        std::int32_t q = b;
+        // Two outputs at a time up to 32 channels; past that their accumulators would not fit the 16 registers.
+        if constexpr (Lanes <= 4)
+            for (; q + 1 < e; q += 2) add_rows.template operator()<2>(q);
+        for (; q < e; ++q) add_rows.template operator()<1>(q);
+        ops += std::int64_t(e - b) * cout * std::int64_t(end - k);
+        k = end;
+    }
+    return ops;
+}
+
+// Dense, at most 64 outputs, in Lanes registers (the last one masked).
+template <int Lanes>
+std::int64_t dense_scatter_narrow(const float* weights, std::int64_t n_out, std::span<const std::int32_t> units, float* current) {
+    const __m256i last = first8(int(n_out - 8 * (Lanes - 1)));
+    const __m256i all = _mm256_set1_epi32(-1);
+    const auto mask = [&](int c) { return c == Lanes - 1 ? last : all; };
+    __m256 acc[Lanes];
+    for (int c = 0; c < Lanes; ++c) acc[c] = _mm256_maskload_ps(current + 8 * c, mask(c));
+    for (std::int32_t u : units) {
+        const float* row = weights + std::int64_t(u) * n_out;
+        for (int c = 0; c < Lanes; ++c) acc[c] = _mm256_add_ps(acc[c], _mm256_maskload_ps(row + 8 * c, mask(c)));
+    }
+    for (int c = 0; c < Lanes; ++c) _mm256_maskstore_ps(current + 8 * c, mask(c), acc[c]);
+    return std::int64_t(units.size()) * n_out;
+}
+
+// out[j] += a·row[j] (Scaled) or out[j] += row[j], j < n: a product rounded and then a sum.
+template <bool Scaled>
+inline void add_row(float* __restrict out, const float* __restrict row, float a, std::int64_t n) {
+    const __m256 va = _mm256_set1_ps(a);
+    std::int64_t j = 0;
+    for (; j + 8 <= n; j += 8) {
+        __m256 r = _mm256_loadu_ps(row + j);
+        if constexpr (Scaled) r = _mm256_mul_ps(va, r);
+        _mm256_storeu_ps(out + j, _mm256_add_ps(_mm256_loadu_ps(out + j), r));
+    }
+    if (j < n) {
+        const __m256i m = first8(int(n - j));
+        __m256 r = _mm256_maskload_ps(row + j, m);
+        if constexpr (Scaled) r = _mm256_mul_ps(va, r);
+        _mm256_maskstore_ps(out + j, m, _mm256_add_ps(_mm256_maskload_ps(out + j, m), r));
+    }
+}
+
+} // namespace
+
+std::int64_t dense_rows(const float* weights, std::int64_t n_out, std::span<const std::int32_t> units, const float* values,
+                        float* current) {
+    for (std::size_t k = 0; k < units.size(); ++k) {
+        const float* row = weights + std::int64_t(units[k]) * n_out;
+        if (values) add_row<true>(current, row, values[k], n_out);
+        else add_row<false>(current, row, 1.0f, n_out);
+    }
+    return std::int64_t(units.size()) * n_out;
+}
+
+std::int64_t conv_rows(const ConvCover& g, std::span<const std::int32_t> units, const float* values, float* current) {
+    std::int64_t ops = 0;
+    for (std::size_t k = 0; k < units.size(); ++k) {
+        const std::int32_t u = units[k], pix = g.pixel_of[std::size_t(u)];
+        const std::int64_t ci = u - std::int64_t(pix) * g.cin;
+        const std::int32_t b = g.cover_begin[std::size_t(pix)], e = g.cover_begin[std::size_t(pix) + 1];
+        for (std::int32_t q = b; q < e; ++q) {
+            const float* kr = g.weights + (std::int64_t(g.cover_tap[std::size_t(q)]) * g.cin + ci) * g.cout;
+            float* o = current + std::int64_t(g.cover_out[std::size_t(q)]) * g.cout;
+            if (values) add_row<true>(o, kr, values[k], g.cout);
+            else add_row<false>(o, kr, 1.0f, g.cout);
+        }
+        ops += std::int64_t(e - b) * g.cout;
+    }
+    return ops;
+}
+
+std::int64_t conv_scatter(const ConvCover& g, std::span<const std::int32_t> units, float* current) {
+    switch (g.cout / 16) {
+    case 1: return conv_scatter_pixels<2>(g, units, current);
+    case 2: return conv_scatter_pixels<4>(g, units, current);
+    case 3: return conv_scatter_pixels<6>(g, units, current);
+    default: return conv_scatter_pixels<8>(g, units, current);
+    }
+}
+std::int64_t dense_scatter(const float* weights, std::int64_t n_out, std::span<const std::int32_t> units, float* current) {
+    switch ((n_out + 7) / 8) {
+    case 1: return dense_scatter_narrow<1>(weights, n_out, units, current);
+    case 2: return dense_scatter_narrow<2>(weights, n_out, units, current);
+    case 3: return dense_scatter_narrow<3>(weights, n_out, units, current);
+    case 4: return dense_scatter_narrow<4>(weights, n_out, units, current);
+    case 5: return dense_scatter_narrow<5>(weights, n_out, units, current);
+    case 6: return dense_scatter_narrow<6>(weights, n_out, units, current);
+    case 7: return dense_scatter_narrow<7>(weights, n_out, units, current);
+    default: return dense_scatter_narrow<8>(weights, n_out, units, current);
+    }
+}
+
+// Average pooling from 16-unit spike masks (pool_masks of the AVX-512 copy):
+// the sum where a mask bit is set, the current's own bits elsewhere.
+std::int64_t pool_masks(const std::int32_t* pool_target, std::size_t pixels, int C, const float* weights,
+                        const std::uint16_t* masks, float* current) {
+    const int chunks = C / 16;
+    std::int64_t ops = 0;
+    for (std::size_t pix = 0; pix < pixels; ++pix) {
+        const std::int32_t o = pool_target[pix * std::size_t(C)];
+        if (o < 0) continue;
+        for (int c = 0; c < chunks; ++c) {
+            const std::uint16_t m = masks[pix * std::size_t(chunks) + std::size_t(c)];
+            float* row = current + o + 16 * c;
+            const __m256 lo = _mm256_loadu_ps(row), hi = _mm256_loadu_ps(row + 8);
+            const __m256 wlo = _mm256_loadu_ps(weights + 16 * c), whi = _mm256_loadu_ps(weights + 16 * c + 8);
+            _mm256_storeu_ps(row, _mm256_blendv_ps(lo, _mm256_add_ps(lo, wlo), _mm256_castsi256_ps(lanes_of(m & 0xFFu))));
+            _mm256_storeu_ps(row + 8, _mm256_blendv_ps(hi, _mm256_add_ps(hi, whi), _mm256_castsi256_ps(lanes_of(unsigned(m) >> 8))));
+            ops += std::popcount(unsigned(m));
+        }
+    }
+    return ops;
+}
+
+} // namespace snn::kernels_avx2
+SNN_END_AVX2
+#endif
+
 namespace snn {
 namespace {
 
@@ -310,7 +481,7 @@ ProjectionKernel::ProjectionKernel(const Projection& p, const Shape& src, const 
 }
 
 bool ProjectionKernel::pixel_scatter() const {
-    return isa_ == FloatIsa::Avx512 && kind_ == ProjectionKind::Conv2D && dst_.c % 16 == 0 && dst_.c <= 64;
+    return isa_ != FloatIsa::Portable && kind_ == ProjectionKind::Conv2D && dst_.c % 16 == 0 && dst_.c <= 64;
 }
 
 bool ProjectionKernel::takes_masks() const { return !pool_target_.empty() && src_.c % 16 == 0; }
@@ -341,6 +512,11 @@ std::int64_t ProjectionKernel::pool_masks(const Projection& p, const std::uint16
         return kernels_avx512::pool_masks(pool_target_.data(), pool_target_.size() / std::size_t(C), C, p.weights.data(), masks,
                                           current);
 #endif
+#if defined(SNN_FLOAT_AVX2)
+    if (isa_ == FloatIsa::Avx2)
+        return kernels_avx2::pool_masks(pool_target_.data(), pool_target_.size() / std::size_t(C), C, p.weights.data(), masks,
+                                        current);
+#endif
     std::int64_t ops = 0;
     for (std::size_t pix = 0; pix < pool_target_.size() / std::size_t(C); ++pix) {
         const std::int32_t o = pool_target_[pix * std::size_t(C)];
@@ -367,6 +543,12 @@ std::int64_t ProjectionKernel::scatter(const Projection& p, std::span<const std:
             return kernels_avx512::dense_rows(p.weights.data(), dst_.size(), units, values, current);
         }
 #endif
+#if defined(SNN_FLOAT_AVX2)
+        if (isa_ == FloatIsa::Avx2) {
+            if (!values && dst_.size() <= 64) return kernels_avx2::dense_scatter(p.weights.data(), dst_.size(), units, current);
+            return kernels_avx2::dense_rows(p.weights.data(), dst_.size(), units, values, current);
+        }
+#endif
         // Row by row, as snn::scatter: each spiking unit streams its contiguous
         // row into the currents, which stay in L1. Measured faster than keeping
         // column chunks in registers across rows for 1024 outputs
@@ -381,6 +563,14 @@ std::int64_t ProjectionKernel::scatter(const Projection& p, std::span<const std:
                                               weights_.data(), cin, cout};
             if (!values && pixel_scatter()) return kernels_avx512::conv_scatter(g, units, current);
             return kernels_avx512::conv_rows(g, units, values, current);
+        }
+#endif
+#if defined(SNN_FLOAT_AVX2)
+        if (isa_ == FloatIsa::Avx2) {
+            const kernels_avx512::ConvCover g{pixel_of_.data(), cover_begin_.data(), cover_out_.data(), cover_tap_.data(),
+                                              weights_.data(), cin, cout};
+            if (!values && pixel_scatter()) return kernels_avx2::conv_scatter(g, units, current);
+            return kernels_avx2::conv_rows(g, units, values, current);
         }
 #endif
         for (std::size_t k = 0; k < units.size(); ++k) {

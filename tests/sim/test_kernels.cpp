@@ -41,6 +41,8 @@ TEST_CASE("ProjectionKernel's scatter and gather give the reference kernel's cur
         conv({9, 9, 70}, 3, 1, false, 20),                        // channels across 64-bit words; 16 + tail 4
         conv({12, 12, 16}, 3, 1, false, 32),                      // the MNIST CNN's conv2
         conv({10, 10, 1}, 5, 2, false, 64),                       // one channel per pixel
+        conv({7, 7, 5}, 3, 1, false, 16),                         // pixel-grouped scatter: one vector (AVX-512), two (AVX2)
+        conv({7, 6, 3}, 2, 1, true, 48),                          // three vectors (AVX-512), six (AVX2)
         conv({6, 6, 4}, 1, 2, true, 8),
         {ProjectionKind::AvgPool, {8, 8, 3}, {4, 4, 3}, {2, 2, 2, 2, 0, 0}},
         {ProjectionKind::AvgPool, {9, 9, 2}, {3, 3, 2}, {3, 3, 3, 3, 0, 0}},
