@@ -1,16 +1,19 @@
 #include "convert/convert.hpp"
 
 #include "convert/keras.hpp"
+#include "convert/onnx.hpp"
 #include "snn/binary.hpp"
 #include "snn/error.hpp"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace snn {
 
 Network convert_model(const std::string& model_path, const Dataset* calib, const ConvertOptions& options,
                       ConvertLog& log) {
-    Network net = import_keras(model_path);
+    const bool onnx = model_path.size() >= 5 && model_path.compare(model_path.size() - 5, 5, ".onnx") == 0;
+    Network net = onnx ? import_onnx(model_path, log.lines) : import_keras(model_path, log.lines);
     for (const std::string& name : options.binarize) {
         bool found = false;
         for (Population& pop : net.populations)
@@ -43,6 +46,13 @@ Network convert_model(const std::string& model_path, const Dataset* calib, const
     bool binary = false;
     for (const Population& pop : net.populations)
         for (const Projection& p : pop.projections) binary |= p.binary;
+    // Calibration data from an HDF5 file is in the model's own layout.
+    Dataset matched;
+    if (calib && net.input_layout != InputLayout::ChannelsLast && !calib->stored_dims.empty()) {
+        matched = *calib;
+        match_input_layout(matched, net);
+        calib = &matched;
+    }
     ConvertOptions opt = options;
     if (binary && opt.channel_wise) {
         // One λ per source channel would give a binary layer's inputs different
@@ -61,6 +71,10 @@ Network normalize_model(Network net, const std::string& model_path, const Datase
                         ConvertLog& log) {
     std::vector<float> scales;
     ChannelScales per_channel;
+    std::vector<float> caps(net.populations.size(), 0.0f); // bounded ReLUs, in the model's units
+    for (std::size_t i = 0; i < caps.size(); ++i)
+        if (!net.populations[i].clip.empty())
+            caps[i] = *std::max_element(net.populations[i].clip.begin(), net.populations[i].clip.end());
     if (options.channel_wise && (!calib || options.norm.kind == NormSpec::Kind::Model))
         throw OptionError("norm-granularity", "channel",
                           "norm-granularity channel needs data-based normalization (--calib with --norm max or "
@@ -99,7 +113,12 @@ Network normalize_model(Network net, const std::string& model_path, const Datase
         char buf[160];
         std::snprintf(buf, sizeof buf, per_channel.empty() ? "%-24s lambda = %.6g" : "%-24s lambda ≤ %.6g",
                       pop.name.c_str(), double(pop.scale));
-        log.lines.push_back(buf);
+        std::string line = buf;
+        if (caps[i] > 0) {
+            std::snprintf(buf, sizeof buf, " (bounded ReLU: cap %.6g, lambda <= cap)", double(caps[i]));
+            line += buf;
+        }
+        log.lines.push_back(line);
     }
     validate(net);
     return net;

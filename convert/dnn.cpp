@@ -49,8 +49,12 @@ void forward_population(const Network& net, std::size_t i, std::vector<std::vect
     for (const Projection& p : pop.projections)
         accumulate_dense(p, net.populations[std::size_t(p.source)].shape, pop.shape, act[std::size_t(p.source)].data(),
                          a.data());
-    if (i != net.populations.size() - 1)
+    // The output stays linear (its argmax is read), unless it is a bounded ReLU,
+    // computed as Keras does: min(max(v, 0), M).
+    if (i != net.populations.size() - 1 || !pop.clip.empty())
         for (float& v : a) v = std::max(v, 0.0f);
+    if (!pop.clip.empty())
+        for (std::size_t j = 0; j < a.size(); ++j) a[j] = std::min(a[j], pop.clip[j % pop.clip.size()]);
 }
 
 std::vector<std::vector<float>> forward(const Network& net, const float* x) {

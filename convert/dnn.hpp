@@ -1,7 +1,8 @@
 #pragma once
 // The DNN reference forward pass: the network evaluated with ReLU units in
 // place of spiking neurons (MaxPool populations take the max of their
-// window, the output population stays linear). Used for calibration and for
+// window, the output population stays linear; a population with a clip is
+// a bounded ReLU, min(max(v, 0), clip), the output too). Used for calibration and for
 // the `dnn_accuracy` figure, and as the dense reference that the event
 // kernels are tested against.
 #include "snn/network.hpp"

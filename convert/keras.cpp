@@ -35,6 +35,11 @@ struct Value {
     std::vector<std::string> layers;
     bool nonnegative = false; // a pending expression known to be ≥ 0 (pooling of spikes)
     Shape pooled;             // average pooling: the pooled shape before any flattening
+    // Flattened from a channels-first tensor in Keras's (c, h, w) order (a
+    // Flatten without data_format=channels_first): the (h, w, c) shape it had,
+    // so that the Dense reading it can reorder its kernel rows to (h, w, c).
+    bool flat_chw = false;
+    Shape flat_from;
 
     // Average pooling of a population, not yet made a population of its own.
     bool is_pending_avgpool() const {
@@ -54,6 +59,7 @@ public:
     explicit KerasImporter(std::string path) : path_(std::move(path)), file_(h5::open_file(path_)) {}
 
     Network run();
+    std::vector<std::string> notes; // what the import did that the user should know, for the conversion log
 
 private:
     std::string path_;
@@ -62,6 +68,12 @@ private:
     Network net_;
     std::map<std::string, Value> values_;
     std::set<std::string> layer_names_; // every layer of the model, to tell a cycle from a dangling input
+    // data_format channels_first: every 4-D tensor of the model is (N, C, H, W);
+    // the engine holds it as (H, W, C).
+    bool channels_first_ = false;
+    // backend theano: Conv2D kernels are stored for a true convolution (flipped).
+    bool theano_ = false;
+    int flipped_ = 0;
 
     [[noreturn]] void fail(const LayerRef& l, const std::string& why) const {
         throw ModelError(path_, l.name, path_ + ": layer '" + l.name + "' (" + l.class_name + "): " + why);
@@ -84,6 +96,10 @@ private:
     Value& input_value(const LayerRef& l, std::size_t k = 0);
     int materialize(Value& v, const LayerRef& consumer);
     void apply_activation(Value& v, const std::string& act, const LayerRef& l, bool is_output);
+    // A ReLU capped at `cap` (ReLU(max_value), relu6): the population gets a clip.
+    void bounded_relu(Value& v, double cap, const LayerRef& l);
+    void flatten(const LayerRef& l, Value& v);
+    void check_layouts(const std::vector<LayerRef>& layers);
     Value dense(const LayerRef& l, Value& in);
     Value conv2d(const LayerRef& l, Value& in);
     // DepthwiseConv2D: a projection of its own kind. SeparableConv2D (a
@@ -319,11 +335,71 @@ void KerasImporter::apply_activation(Value& v, const std::string& act, const Lay
         materialize(v, self);
         return;
     }
+    if (act == "relu6") {
+        bounded_relu(v, 6.0, l);
+        return;
+    }
     if (act == "softmax") {
         if (!is_output) fail(l, "softmax is only supported on the output layer");
         return; // argmax is kept, the softmax itself is dropped
     }
-    fail(l, "activation '" + act + "' cannot be converted to IF/LIF neurons (supported: relu, linear, softmax on the output)");
+    fail(l, "activation '" + act + "' cannot be converted to IF/LIF neurons (supported: relu, relu6, linear, softmax on the output)");
+}
+
+void KerasImporter::bounded_relu(Value& v, double cap, const LayerRef& l) {
+    if (!(cap > 0) || !std::isfinite(cap)) fail(l, "max_value " + std::to_string(cap) + " is not a positive number");
+    if (v.population < 0) {
+        v.nonnegative = true;
+        materialize(v, l);
+    }
+    Population& p = net_.populations[std::size_t(v.population)];
+    if (p.kind != PopulationKind::Spiking)
+        fail(l, "caps the output of '" + p.name + "' (" + to_string(p.kind) +
+                    "), which has no neurons of its own; put the bounded ReLU right after a Conv2D/Dense/Add");
+    const float m = to_float(cap);
+    if (p.clip.empty()) p.clip.assign(std::size_t(p.shape.c), m);
+    for (float& c : p.clip) c = std::min(c, m);
+    p.layers.push_back(l.name);
+    std::ostringstream note;
+    note << p.name << ": bounded ReLU (max_value " << cap << ", layer '" << l.name
+         << "'): lambda <= " << cap << ", so the rate code's one spike per step is the cap";
+    notes.push_back(note.str());
+}
+
+// Keras flattens a channels-first tensor in (c, h, w) order unless the layer
+// says data_format=channels_first (Keras ≥ 2.1 then permutes to (h, w, c)
+// first); the engine's order is (h, w, c).
+void KerasImporter::flatten(const LayerRef& l, Value& v) {
+    const Shape s = v.is_pending_avgpool() ? v.pooled : v.shape;
+    const bool chw = channels_first_ && l.config.value("data_format", std::string()) != "channels_first" && s.c > 1 &&
+                     s.size() > s.c; // with one channel, or 1x1, both orders are the same
+    if (s.size() > INT_MAX) fail(l, "flattens " + s.str() + ", more than " + std::to_string(INT_MAX) + " units");
+    v.flat_chw = chw;
+    v.flat_from = s;
+    v.shape = {1, 1, int(v.shape.size())};
+}
+
+// One layout for the whole model: a channels-first model is converted to
+// channels-last as a whole, so a layer that disagrees is refused.
+void KerasImporter::check_layouts(const std::vector<LayerRef>& layers) {
+    const LayerRef* first = nullptr;
+    for (const auto& l : layers)
+        if (l.config.is_object() && l.config.contains("data_format") && l.config["data_format"].is_string() &&
+            l.config["data_format"].get<std::string>() == "channels_first") {
+            first = &l;
+            break;
+        }
+    if (!first) return;
+    for (const auto& l : layers) {
+        if (l.class_name == "Flatten" || !l.config.is_object() || !l.config.contains("data_format")) continue;
+        const json& f = l.config["data_format"];
+        if (!f.is_string() || (f.get<std::string>() != "channels_first" && f.get<std::string>() != "channels_last"))
+            fail(l, "data_format " + f.dump() + " is not channels_first or channels_last");
+        if (f.get<std::string>() == "channels_last")
+            fail(l, "data_format channels_last in a model whose layer '" + first->name +
+                        "' is channels_first; a model must use one layout");
+    }
+    channels_first_ = true;
 }
 
 namespace {
@@ -388,6 +464,16 @@ Value KerasImporter::dense(const LayerRef& l, Value& in) {
                     std::to_string(units) + ")");
     if (use_bias && dims[1] != std::vector<std::uint64_t>{std::uint64_t(units)})
         fail(l, "bias shape " + dims_str(dims[1]) + " disagrees with units " + std::to_string(units));
+    if (in.flat_chw) {
+        // Keras's row c·H·W + y·W + x is the engine's row (y·W + x)·C + c.
+        const Shape f = in.flat_from;
+        const std::size_t U = std::size_t(units), HW = std::size_t(f.h) * std::size_t(f.w), C = std::size_t(f.c);
+        std::vector<float> rows(w[0].size());
+        for (std::size_t c = 0; c < C; ++c)
+            for (std::size_t yx = 0; yx < HW; ++yx)
+                std::copy_n(w[0].data() + (c * HW + yx) * U, U, rows.data() + (yx * C + c) * U);
+        w[0] = std::move(rows);
+    }
     const bool binary = quantize_kernel(l, w[0], units);
     Value v;
     v.shape = {1, 1, units};
@@ -426,7 +512,6 @@ Value KerasImporter::dense(const LayerRef& l, Value& in) {
 
 Value KerasImporter::conv2d(const LayerRef& l, Value& in) {
     const json& c = l.config;
-    if (c.value("data_format", std::string("channels_last")) != "channels_last") fail(l, "only channels_last is supported");
     if (int_pair(c, "dilation_rate", 1) != std::vector<int>{1, 1}) fail(l, "dilated convolutions are not supported");
     if (config_int(c, "groups", 1, 1) != 1) fail(l, "grouped convolutions are not supported");
     if (in.shape.h == 1 && in.shape.w == 1 && in.population >= 0 && !(net_.populations[std::size_t(in.population)].shape == in.shape))
@@ -455,6 +540,17 @@ Value KerasImporter::conv2d(const LayerRef& l, Value& in) {
     if (dims[0] != want) fail(l, "kernel shape " + dims_str(dims[0]) + " disagrees with the layer " + dims_str(want));
     if (use_bias && dims[1] != std::vector<std::uint64_t>{std::uint64_t(filters)})
         fail(l, "bias shape " + dims_str(dims[1]) + " disagrees with filters " + std::to_string(filters));
+    if (theano_ && l.class_name == "Conv2D") {
+        // Theano convolves (the kernel flipped), TensorFlow and snn correlate:
+        // Keras's loader flips the stored kernel, k[::-1, ::-1], for Conv2D.
+        const std::size_t kh = std::size_t(k[0]), kw = std::size_t(k[1]), io = std::size_t(s.c) * std::size_t(filters);
+        std::vector<float> flipped(w[0].size());
+        for (std::size_t y = 0; y < kh; ++y)
+            for (std::size_t x = 0; x < kw; ++x)
+                std::copy_n(w[0].data() + (y * kw + x) * io, io, flipped.data() + ((kh - 1 - y) * kw + (kw - 1 - x)) * io);
+        w[0] = std::move(flipped);
+        ++flipped_;
+    }
     Value v;
     v.shape = {window_out_size(s.h, k[0], st[0], same), window_out_size(s.w, k[1], st[1], same), filters};
     if (v.shape.h < 1 || v.shape.w < 1) fail(l, "kernel larger than its input " + s.str());
@@ -470,7 +566,6 @@ Value KerasImporter::conv2d(const LayerRef& l, Value& in) {
 
 Value KerasImporter::depthwise(const LayerRef& l, Value& in, bool separable) {
     const json& c = l.config;
-    if (c.value("data_format", std::string("channels_last")) != "channels_last") fail(l, "only channels_last is supported");
     if (int_pair(c, "dilation_rate", 1) != std::vector<int>{1, 1}) fail(l, "dilated convolutions are not supported");
     if (in.shape.h == 1 && in.shape.w == 1 && in.population >= 0 && !(net_.populations[std::size_t(in.population)].shape == in.shape))
         fail(l, "input was flattened");
@@ -528,7 +623,6 @@ Value KerasImporter::depthwise(const LayerRef& l, Value& in, bool separable) {
 
 Value KerasImporter::pooling(const LayerRef& l, Value& in, bool max, bool global) {
     const json& c = l.config;
-    if (c.value("data_format", std::string("channels_last")) != "channels_last") fail(l, "only channels_last is supported");
     if (in.population < 0 && !in.nonnegative)
         fail(l, "pooling is applied before the activation; put the ReLU before the pooling layer");
     const int src = materialize(in, l);
@@ -583,8 +677,13 @@ void KerasImporter::batchnorm(const LayerRef& l, Value& v) {
         axis = axis[0];
     }
     const int ax = config_int(axis, "axis", INT_MIN);
-    if (ax != -1 && ax != 3 && !(ax == 1 && v.shape.h == 1 && v.shape.w == 1))
-        fail(l, "axis " + std::to_string(ax) + " is not the channel axis");
+    const bool flat = v.shape.h == 1 && v.shape.w == 1;
+    // Channels-last (N, H, W, C): axis -1 or 3; channels-first (N, C, H, W): axis 1; flat (N, F): 1 or -1.
+    const bool channel_axis = flat ? (ax == -1 || ax == 1) : channels_first_ ? ax == 1 : (ax == -1 || ax == 3);
+    if (!channel_axis)
+        fail(l, "axis " + std::to_string(ax) + " is not the channel axis (" +
+                    (flat ? "1 or -1" : channels_first_ ? "1 for channels_first" : "3 or -1") + ")");
+    if (v.flat_chw) fail(l, "normalizes a tensor flattened in channels_first (c, h, w) order; not supported");
     const bool center = c.value("center", true), scale = c.value("scale", true);
     const double eps = c.value("epsilon", 1e-3);
     std::vector<std::vector<std::uint64_t>> dims;
@@ -631,6 +730,10 @@ void KerasImporter::import_layer(const LayerRef& l) {
         } catch (const std::runtime_error& e) { // Error or BadConfig
             fail(l, e.what());
         }
+        if (channels_first_ && bs.size() == 4) {
+            p.shape = {p.shape.w, p.shape.c, p.shape.h}; // (C, H, W) read as (h, w, c) → (H, W, C)
+            net_.input_layout = InputLayout::ChannelsFirst;
+        }
         check_population_fits(p.shape, l.name);
         p.layers = {l.name};
         net_.populations.push_back(std::move(p));
@@ -663,8 +766,7 @@ void KerasImporter::import_layer(const LayerRef& l) {
         Value& src = input_value(l);
         if (!src.is_pending_avgpool()) materialize(src, l); // pooling stays pending: a Dense may fold it
         v = src;
-        if (v.shape.size() > INT_MAX) fail(l, "flattens " + v.shape.str() + ", more than " + std::to_string(INT_MAX) + " units");
-        v.shape = {1, 1, int(v.shape.size())};
+        flatten(l, v);
         if (v.population < 0) v.layers.push_back(l.name);
         // The population keeps its (h,w,c) shape: channels-last flattening keeps every unit's index.
     } else if (cls == "Dropout" || cls == "SpatialDropout2D" || cls == "GaussianDropout" || cls == "AlphaDropout") {
@@ -675,15 +777,36 @@ void KerasImporter::import_layer(const LayerRef& l) {
     } else if (cls == "Activation") {
         v = input_value(l);
         apply_activation(v, l.config.value("activation", std::string("linear")), l, is_output);
-    } else if (cls == "ReLU") {
+    } else if (cls == "ReLU" || cls == "ReLU6" || cls == "LeakyReLU") {
+        // Every parameter that cannot be converted is named in one line.
         const json& c = l.config;
-        auto num = [&](const char* k) { return c.contains(k) && !c[k].is_null() ? c[k].get<double>() : 0.0; };
-        if (c.contains("max_value") && !c["max_value"].is_null())
-            fail(l, "ReLU with max_value (e.g. ReLU6) cannot be converted to rate-coded IF neurons");
-        if (num("negative_slope") != 0.0) fail(l, "leaky ReLU (negative_slope ≠ 0) cannot be converted: spike rates are never negative");
-        if (num("threshold") != 0.0) fail(l, "ReLU with a threshold ≠ 0 cannot be converted");
+        auto num = [&](const char* k) -> std::optional<double> {
+            if (!c.contains(k) || c[k].is_null()) return std::nullopt;
+            if (!c[k].is_number()) throw BadConfig(std::string("'") + k + "' is " + c[k].dump() + ", expected a number");
+            return c[k].get<double>();
+        };
+        std::vector<std::string> bad;
+        auto shown = [](const char* k, double x) {
+            std::ostringstream o;
+            o << k << "=" << x;
+            return o.str();
+        };
+        // Keras 2's LeakyReLU calls its slope alpha, Keras 3's negative_slope; both default to 0.3.
+        const char* slope_key = cls == "LeakyReLU" && c.contains("alpha") ? "alpha" : "negative_slope";
+        const double slope = num(slope_key).value_or(cls == "LeakyReLU" ? 0.3 : 0.0);
+        if (slope != 0.0) bad.push_back(shown(slope_key, slope) + " (a leaky ReLU: spike rates are never negative)");
+        if (auto x = num("threshold"); x && *x != 0.0)
+            bad.push_back(shown("threshold", *x) + " (a thresholded ReLU: IF neurons integrate from 0)");
+        std::optional<double> cap = cls == "ReLU6" ? std::optional<double>(6.0) : num("max_value");
+        if (cap && !(*cap > 0)) bad.push_back(shown("max_value", *cap) + " (must be > 0)");
+        if (!bad.empty()) {
+            std::string msg = "cannot be converted: ";
+            for (std::size_t i = 0; i < bad.size(); ++i) msg += (i ? ", " : "") + bad[i];
+            fail(l, msg);
+        }
         v = input_value(l);
-        apply_activation(v, "relu", l, is_output);
+        if (cap) bounded_relu(v, *cap, l);
+        else apply_activation(v, "relu", l, is_output);
     } else if (cls == "Softmax") {
         if (!is_output) fail(l, "softmax is only supported on the output layer");
         v = input_value(l);
@@ -709,9 +832,11 @@ void KerasImporter::import_layer(const LayerRef& l) {
                 for (const auto& n : in.layers) v.layers.push_back(n);
             }
         }
+    } else if (cls == "Lambda") {
+        fail(l, "Lambda layers hold Python code, which cannot be converted; rebuild the model with built-in layers");
     } else {
         fail(l, "this layer type is not supported (supported: InputLayer, Dense, Conv2D, DepthwiseConv2D, SeparableConv2D, QuantDense, QuantConv2D, AveragePooling2D, "
-                "GlobalAveragePooling2D, MaxPooling2D, Flatten, BatchNormalization, Activation, ReLU, Dropout, Add, "
+                "GlobalAveragePooling2D, MaxPooling2D, Flatten, BatchNormalization, Activation, ReLU (max_value allowed), Dropout, Add, "
                 "Softmax)");
     }
     values_[l.name] = std::move(v);
@@ -747,6 +872,12 @@ Network KerasImporter::run() {
     }
     if (outputs.empty()) throw ModelError(path_, "", path_ + ": the model has no output");
     net_.source = path_;
+    theano_ = attr_or(file_, "backend") == "theano";
+    try {
+        check_layouts(layers);
+    } catch (const json::exception& e) {
+        throw FileError(path_, path_ + ": model_config is not a Keras model description (" + std::string(e.what()) + ")");
+    }
     for (const auto& l : layers) layer_names_.insert(l.name);
     std::set<std::string> seen;
     for (const auto& l : layers) {
@@ -789,6 +920,11 @@ Network KerasImporter::run() {
             throw ModelError(path_, h.output, path_ + ": exit head '" + h.output + "': " + e.what());
         }
     }
+    if (channels_first_)
+        notes.push_back("data_format channels_first: converted to channels-last; an HDF5 data file for this network is read as (N, C, H, W)");
+    if (theano_)
+        notes.push_back("backend theano: flipped the kernels of " + std::to_string(flipped_) +
+                        " Conv2D layer(s) spatially (k[::-1, ::-1]), as Keras does when it loads a Theano file");
     try {
         pack_binary(net_);
     } catch (const Error& e) {
@@ -872,7 +1008,7 @@ Exit KerasImporter::import_head(const Head& h) {
         }
         if (cls == "Dropout") continue;
         if (cls == "Flatten") {
-            v.shape = {1, 1, int(v.shape.size())}; // channels-last: every unit keeps its index
+            flatten(l, v); // channels-last: every unit keeps its index
             continue;
         }
         if (cls == "GlobalAveragePooling2D") {
@@ -903,5 +1039,12 @@ Exit KerasImporter::import_head(const Head& h) {
 } // namespace
 
 Network import_keras(const std::string& path) { return KerasImporter(path).run(); }
+
+Network import_keras(const std::string& path, std::vector<std::string>& notes) {
+    KerasImporter importer(path);
+    Network net = importer.run();
+    notes.insert(notes.end(), importer.notes.begin(), importer.notes.end());
+    return net;
+}
 
 } // namespace snn

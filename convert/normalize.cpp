@@ -171,6 +171,8 @@ std::vector<float> model_based_scales(const Network& net) {
             if (per_unit_used) b += per_unit[std::size_t(j)];
             lambda = std::max(lambda, b);
         }
+        // A bounded ReLU never exceeds its cap: λ = min(bound, M).
+        if (!pop.clip.empty()) lambda = std::min(lambda, double(*std::max_element(pop.clip.begin(), pop.clip.end())));
         scales[l] = lambda > 0 ? float(lambda) : 1.0f;
     }
     return scales;
@@ -195,6 +197,8 @@ void apply_scales(Network& net, const ChannelScales& scales) {
         for (Projection& p : pop.projections)
             dnn_kind(p.kind).rescale(p, net.populations[std::size_t(p.source)].shape, pop.shape, scales[std::size_t(p.source)], lt);
         for (std::size_t c = 0; c < pop.bias.size(); ++c) pop.bias[c] = float(pop.bias[c] / double(lt[c]));
+        // The cap is an activation too: M/λ in the new units (≥ 1 when λ ≤ M).
+        for (std::size_t c = 0; c < pop.clip.size(); ++c) pop.clip[c] = float(pop.clip[c] / double(lt[c]));
     }
     // An exit classifier reads activations a = rate·λ: logits = W^T·(rate·λ) + b,
     // so its rows take the λ of their unit's channel.
@@ -218,6 +222,7 @@ void rescale_population(Network& net, std::size_t l, double m) {
     for (Projection& p : pop.projections)
         for (float& w : p.weights) w = float(double(w) / m);
     for (float& b : pop.bias) b = float(double(b) / m);
+    for (float& c : pop.clip) c = float(double(c) / m);
     pop.scale = float(double(pop.scale) * m);
     // Sources whose λ moved: l, and every max-pooling gate downstream of it.
     std::vector<bool> moved(net.populations.size(), false);

@@ -16,6 +16,12 @@
 // a handful of spikes while another one is clipped; then a weight from source
 // channel i to target channel j is scaled by λ_s[i]/λ_l[j]. The output
 // population keeps one λ for all its units, so that its argmax is unchanged.
+//
+// A bounded ReLU min(max(x, 0), M) (Population::clip) gets λ ≤ M: the forward
+// pass that calibrates is capped at M, and model-based λ is min(bound, M). A
+// rate code is bounded by one spike per step, i.e. by λ, so with λ = M the
+// spiking unit clips exactly where the DNN does; the cap is rescaled with the
+// activations (M/λ).
 #include "snn/network.hpp"
 
 #include <cstdint>

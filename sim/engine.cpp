@@ -1,6 +1,7 @@
 #include "sim/engine.hpp"
 
 #include "convert/dnn.hpp"
+#include "sim/encode.hpp"
 #include "sim/exits.hpp"
 #include "sim/kernels.hpp"
 #include "sim/neuron.hpp"
@@ -293,6 +294,26 @@ Engine::Engine(const Network& net, const RunOptions& options)
     for (const Population& pop : net_.populations)
         if (pop.kind == PopulationKind::MaxPool)
             for (const Projection& p : pop.projections) gated_[std::size_t(p.source)] = 1;
+    lossy_.resize(P);
+    for (std::size_t i = 0; i < P; ++i) {
+        const Population& pop = net_.populations[i];
+        lossy_[i].assign(pop.projections.size(), {-1, -1});
+        if (!opt_.cut_loss.active()) continue;
+        for (std::size_t k = 0; k < pop.projections.size(); ++k) {
+            const int src = pop.projections[k].source;
+            for (std::size_t c = 0; c < cuts_.size(); ++c) {
+                const Cut& cut = cuts_[c];
+                const auto at = std::find(cut.sources.begin(), cut.sources.end(), src);
+                if (cut.to != net_.devices[i] || at == cut.sources.end()) continue;
+                if (pop.kind == PopulationKind::MaxPool)
+                    throw OptionError("cut-loss", opt_.cut_loss.str(),
+                                      "cut-loss: population '" + pop.name + "' is a max-pooling gate reading '" +
+                                          net_.populations[std::size_t(src)].name +
+                                          "' across a cut; losing spikes there is not supported (move the cut)");
+                lossy_[i][k] = {int(c), int(at - cut.sources.begin())};
+            }
+        }
+    }
     for (Watch w : {Watch::None, Watch::Record, Watch::Observe}) plans_[std::size_t(w)] = plan_execution(net_, opt_, w);
     if (layer_by_layer()) {
         const bool current = opt_.encode == Encoding::Current;
@@ -364,6 +385,8 @@ void Engine::init(SampleState& s) const {
     s.cut_bits.assign(cuts_.size(), CutBits{});
     s.cut_spikes.assign(cuts_.size(), 0);
     s.cut_used.assign(cuts_.size(), 0);
+    s.cut_lost.assign(cuts_.size(), 0);
+    s.cut_lost_steps.assign(cuts_.size(), {});
     s.step_masks.assign(P, {});
     s.layer_scratch.clear();
     if (layer_by_layer()) {
@@ -412,7 +435,7 @@ void Engine::exit_logits(const SampleState& s, std::size_t e, int steps, std::ve
 }
 
 std::int64_t Engine::project(std::size_t i, std::size_t k, std::span<const std::int32_t> units, const float* values,
-                             SampleState& s, float* current) const {
+                             SampleState& s, float* current, bool listed) const {
     const Population& pop = net_.populations[i];
     const Projection& p = pop.projections[k];
     const ProjectionKernel& kernel = kernels_[i][k];
@@ -424,7 +447,7 @@ std::int64_t Engine::project(std::size_t i, std::size_t k, std::span<const std::
         return ops;
     }
     // Pooling reads the source's spike masks where the neuron update wrote them.
-    if (opt_.kernels != KernelPath::Reference && !values && kernel.takes_masks() && s.masks_valid[std::size_t(p.source)])
+    if (opt_.kernels != KernelPath::Reference && !values && !listed && kernel.takes_masks() && s.masks_valid[std::size_t(p.source)])
         return kernel.pool_masks(p, s.fire_masks[std::size_t(p.source)].data(), current);
     switch (opt_.kernels) {
     case KernelPath::Reference:
@@ -521,6 +544,11 @@ void Engine::step_population(const ExecutionPlan& plan, std::size_t i, int t, st
             const auto& src_spikes = s.spikes[std::size_t(p.source)];
             if (src_spikes.empty()) continue;
             events = true;
+            if (const auto [c, at] = lossy_[i][k]; c >= 0) {
+                const auto got = delivered(std::size_t(c), std::size_t(at), 0, t, sample, src_spikes, s);
+                if (!got.empty()) s.synaptic_ops[i] += project(i, k, got, nullptr, s, cur.data(), true);
+                continue;
+            }
             if (const int slot = plan.batch_slot[i][k]; slot >= 0) {
                 // Computed at the start of the segment (and counted there): add this step's row,
                 // which holds exactly what accumulate() would have added.
@@ -536,6 +564,11 @@ void Engine::step_population(const ExecutionPlan& plan, std::size_t i, int t, st
             const auto& taken_back = s.negative[std::size_t(pop.projections[k].source)];
             if (taken_back.empty()) continue;
             events = true;
+            if (const auto [c, at] = lossy_[i][k]; c >= 0) {
+                const auto got = delivered(std::size_t(c), std::size_t(at), 1, t, sample, taken_back, s);
+                if (!got.empty()) s.synaptic_ops[i] += project(i, k, got, s.minus_ones.data(), s, cur.data(), true);
+                continue;
+            }
             s.synaptic_ops[i] += project(i, k, taken_back, s.minus_ones.data(), s, cur.data());
         }
         auto& v = s.v[i];
@@ -644,7 +677,7 @@ void Engine::fire_learned(std::size_t i, bool can_fire, float* v, const float* c
     }
 }
 
-void Engine::meter_cut(std::size_t c, SampleState& s, int t, bool from_history) const {
+void Engine::meter_cut(std::size_t c, std::int64_t sample, SampleState& s, int t, bool from_history) const {
     const Cut& cut = cuts_[c];
     for (int sign = 0; sign < (cut.signed_spikes ? 2 : 1); ++sign) {
         auto& sources = s.source_steps;
@@ -662,7 +695,26 @@ void Engine::meter_cut(std::size_t c, SampleState& s, int t, bool from_history) 
         const CutStep step = meter_step(cut.base, cut.neurons, sources, s.addresses);
         s.cut_spikes[c] += step.spikes;
         s.cut_bits[c] += step.bits;
+        // What was sent and did not arrive, by the rule that drops it for the receivers.
+        if (opt_.cut_loss.active())
+            for (std::size_t k = 0; k < sources.size(); ++k)
+                s.cut_lost[c] += std::int64_t(sources[k].units.size() -
+                                              delivered(c, k, sign, t, sample, sources[k].units, s).size());
     }
+}
+
+std::span<const std::int32_t> Engine::delivered(std::size_t c, std::size_t k, int sign, int t, std::int64_t sample,
+                                                std::span<const std::int32_t> units, SampleState& s) const {
+    const CutLoss& loss = opt_.cut_loss;
+    if (loss.kind == CutLoss::Kind::Burst) return s.cut_lost_steps[c][std::size_t(t)] ? std::span<const std::int32_t>{} : units;
+    const Cut& cut = cuts_[c];
+    const StepDraws draw(opt_.seed, std::uint64_t(sample), cut_loss_stream(c), std::uint64_t(t));
+    const std::int64_t base = cut.base[k] + (sign ? cut.neurons : 0);
+    const auto p = float(loss.p);
+    s.delivered.clear();
+    for (std::int32_t u : units)
+        if (!(draw(std::uint64_t(base + u)) < p)) s.delivered.push_back(u);
+    return s.delivered;
 }
 
 void Engine::draw_input(std::int64_t sample, SampleState& s) const {
@@ -727,6 +779,10 @@ void Engine::run_sample(const float* x, std::int64_t sample, SampleState& s, std
     std::fill(s.cut_bits.begin(), s.cut_bits.end(), CutBits{});
     std::fill(s.cut_spikes.begin(), s.cut_spikes.end(), 0);
     std::fill(s.cut_used.begin(), s.cut_used.end(), 0);
+    std::fill(s.cut_lost.begin(), s.cut_lost.end(), 0);
+    if (opt_.cut_loss.kind == CutLoss::Kind::Burst)
+        for (std::size_t c = 0; c < cuts_.size(); ++c)
+            lost_messages(opt_.cut_loss, opt_.seed, std::uint64_t(sample), c, T, s.cut_lost_steps[c]);
     s.exit_taken = -1;
     s.exit_step = T;
     // Non-zero input units, kept once per sample.
@@ -818,7 +874,7 @@ void Engine::run_sample(const float* x, std::int64_t sample, SampleState& s, std
                     s.history_negative[i].insert(s.history_negative[i].end(), s.negative[i].begin(), s.negative[i].end());
                     s.history_negative_at[i].push_back(std::int32_t(s.history_negative[i].size()));
                 }
-            for (std::size_t c : seg.cuts) meter_cut(c, s, t, false);
+            for (std::size_t c : seg.cuts) meter_cut(c, sample, s, t, false);
             if (exit && !exit->weights.empty()) {
                 // Event-driven classifier: each spike adds its row of class weights.
                 const std::size_t at = std::size_t(exit_population_[std::size_t(seg.exit)]);
@@ -854,7 +910,7 @@ void Engine::run_sample(const float* x, std::int64_t sample, SampleState& s, std
                         bool all_replayed = true;
                         for (int src : cuts_[c].sources) all_replayed &= plan.stage_of[std::size_t(src)] < plan.stage_of[seg.last];
                         if (all_replayed)
-                            for (int rest = done; rest < T; ++rest) meter_cut(c, s, rest, true);
+                            for (int rest = done; rest < T; ++rest) meter_cut(c, sample, s, rest, true);
                     }
                     return;
                 }
@@ -989,6 +1045,7 @@ RunResult simulate(const Network& net, const Dataset& data, const RunOptions& op
     std::vector<CutBits> cut_bits(std::size_t(n) * K);
     std::vector<std::int64_t> cut_spikes(std::size_t(n) * K);
     std::vector<std::uint8_t> cut_used(std::size_t(n) * K);
+    std::vector<std::int64_t> cut_lost(std::size_t(n) * K);
     const std::int64_t n_record = std::min(opt.record_samples, n);
     std::vector<std::vector<Spike>> recorded(std::size_t(std::max<std::int64_t>(n_record, 0)));
 
@@ -1034,6 +1091,7 @@ RunResult simulate(const Network& net, const Dataset& data, const RunOptions& op
                     cut_bits[si * K + c] = s.cut_bits[c];
                     cut_spikes[si * K + c] = s.cut_spikes[c];
                     cut_used[si * K + c] = s.cut_used[c];
+                    cut_lost[si * K + c] = s.cut_lost[c];
                 }
                 const std::int64_t d = ++done;
                 if (opt.progress && d < n) { // the last call comes after the loop, from this thread
@@ -1066,6 +1124,7 @@ RunResult simulate(const Network& net, const Dataset& data, const RunOptions& op
     r.cut_bits.assign(K, CutBits{});
     r.cut_spikes.assign(K, 0.0);
     r.cut_used.assign(K, 0);
+    r.cut_lost.assign(K, 0.0);
     for (std::int64_t i = 0; i < n; ++i) {
         const std::size_t si = std::size_t(i);
         for (std::size_t c = 0; c < C; ++c)
@@ -1091,6 +1150,7 @@ RunResult simulate(const Network& net, const Dataset& data, const RunOptions& op
             r.cut_bits[c] += cut_bits[si * K + c];
             r.cut_spikes[c] += double(cut_spikes[si * K + c]);
             r.cut_used[c] += cut_used[si * K + c];
+            r.cut_lost[c] += double(cut_lost[si * K + c]);
         }
     }
     for (auto& rec : recorded) r.recorded.insert(r.recorded.end(), rec.begin(), rec.end());

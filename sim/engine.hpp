@@ -85,6 +85,9 @@ struct SampleState {
     std::vector<CutBits> cut_bits;                     // per cut, this sample
     std::vector<std::int64_t> cut_spikes;              // per cut, this sample
     std::vector<std::uint8_t> cut_used;                // per cut: did this sample's spikes cross it
+    std::vector<std::int64_t> cut_lost;                // per cut, this sample: spikes lost on the way (--cut-loss)
+    std::vector<std::vector<std::uint8_t>> cut_lost_steps; // per cut: 1 at the steps whose message is lost (burst loss)
+    std::vector<std::int32_t> delivered;               // scratch: a source's spikes that crossed a lossy cut
     // Layer by layer (sim/layerwise.hpp): per population its spikes at every
     // step as masks; the kernels' scratch; the output's membranes and counts
     // at every checkpoint.
@@ -127,7 +130,7 @@ public:
 private:
     void step_population(const ExecutionPlan& plan, std::size_t i, int t, std::int64_t sample, SampleState& s,
                          std::vector<Spike>* recorded) const;
-    void meter_cut(std::size_t c, SampleState& s, int t, bool from_history) const;
+    void meter_cut(std::size_t c, std::int64_t sample, SampleState& s, int t, bool from_history) const;
     // Population i's constant current: bias, and with `current` encoding the projected input.
     void set_constant(std::size_t i, SampleState& s) const;
     // The rest of run_sample, layer by layer.
@@ -136,8 +139,12 @@ private:
     void draw_input(std::int64_t sample, SampleState& s) const;
     int readout_of(const std::int32_t* counts, const float* v) const;
     // Adds projection k of population i for the listed source units (values: as in snn::scatter).
+    // `listed`: the units are not all the source's spikes of this step (some were lost), so its masks do not apply.
     std::int64_t project(std::size_t i, std::size_t k, std::span<const std::int32_t> units, const float* values,
-                         SampleState& s, float* current) const;
+                         SampleState& s, float* current, bool listed = false) const;
+    // The spikes of `units` (source k of cut c at step t; taken back: `sign` 1) that cross the lossy cut.
+    std::span<const std::int32_t> delivered(std::size_t c, std::size_t k, int sign, int t, std::int64_t sample,
+                                            std::span<const std::int32_t> units, SampleState& s) const;
     // Integrates and fires a population with per-unit thresholds or
     // winner-take-all inhibition (a learned layer); sets `fired` to 0/1.
     void fire_learned(std::size_t i, bool can_fire, float* v, const float* current, std::int32_t* fired) const;
@@ -157,6 +164,8 @@ private:
     };
     std::vector<Gate> gates_;
     std::vector<Cut> cuts_;
+    // Per population, per projection: the cut it reads across and the source's position in it, where spikes are lost on the way.
+    std::vector<std::vector<std::pair<int, int>>> lossy_;
     std::vector<std::vector<ProjectionKernel>> kernels_; // per population, per projection
     std::vector<std::vector<std::shared_ptr<const BinaryKernel>>> binary_kernels_; // per population, per projection (null: not binary)
     PopcountIsa popcount_ = PopcountIsa::Scalar;
@@ -187,6 +196,7 @@ struct RunResult {
     std::vector<Cut> cuts;
     std::vector<CutBits> cut_bits;                  // per cut, summed over samples
     std::vector<double> cut_spikes;                 // per cut, summed over samples
+    std::vector<double> cut_lost;                   // per cut: spikes lost on the way (--cut-loss), summed over samples
     std::vector<std::int64_t> cut_used;             // per cut: samples whose spikes crossed it
     double steps_sum = 0;                           // Σ over samples of the step at which each stopped
     std::vector<Spike> recorded;                    // sorted by sample

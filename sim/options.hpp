@@ -3,6 +3,7 @@
 // the context the library reports to (progress). The CLI fills it from flags;
 // the library never reads flags or prints.
 #include "sim/binary_kernels.hpp"
+#include "sim/cut_loss.hpp"
 #include "sim/float_isa.hpp"
 #include "snn/network.hpp"
 
@@ -59,6 +60,8 @@ struct RunOptions {
     //   layer_by_layer each population runs all steps before the next
     bool step_batches = true;
     bool layer_by_layer = true;
+    // Spikes crossing a partition's cuts lost on the way (sim/cut_loss.hpp); runs step by step.
+    CutLoss cut_loss;
 };
 
 } // namespace snn

@@ -95,6 +95,7 @@ ExecutionPlan plan_execution(const Network& net, const RunOptions& opt, Watch wa
     else if (!opt.layer_by_layer) refusal = "layer by layer is turned off";
     else if (opt.kernels != KernelPath::Auto) refusal = std::string("the kernel path is not auto");
     else if (!net.exits.empty()) refusal = "the network has exits";
+    else if (opt.cut_loss.active() && !net.devices.empty()) refusal = "spikes crossing a cut are lost step by step (cut loss)";
     else if (P < 2) refusal = "the network has no population after the input";
     for (std::size_t i = 1; i < P && refusal.empty(); ++i) refusal = layer_by_layer_refusal(net, i, current, opt.float_isa.value_or(best_float_isa()));
     if (refusal.empty()) {

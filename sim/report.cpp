@@ -225,8 +225,12 @@ nlohmann::json report_json(const Network& net, const RunResult& r, const RunInfo
                         {"bytes", double(r.cut_bits[c].best) / 8 / n},
                         {"dnn_bytes_fp32", crossing * double(cut.neurons) * 4},
                         {"dnn_bytes_int8", crossing * double(cut.neurons)}});
+        if (info.options.cut_loss.active()) cuts.back()["spikes_lost"] = r.cut_lost[c] / n;
     }
     j["cuts"] = cuts;
+    if (info.options.cut_loss.active()) j["cut_loss"] = info.options.cut_loss.str();
+    if (info.options.cut_loss.active() && info.dnn_accuracy_under_loss >= 0)
+        j["dnn_accuracy_under_loss"] = info.dnn_accuracy_under_loss;
     if (!net.devices.empty()) j["partition"] = partition_spec(net);
 
     j["execution"] = plan_json(net, r.plan);
@@ -312,6 +316,11 @@ std::string report_table(const nlohmann::json& j) {
                       c["bytes_bitmap"].get<double>(), c["bytes_delta"].get<double>(), c["dnn_bytes_fp32"].get<double>(),
                       c["dnn_bytes_int8"].get<double>());
         o << buf;
+        if (c.contains("spikes_lost")) {
+            std::snprintf(buf, sizeof buf, "  lost on the link (--cut-loss %s): %.1f spikes/sample\n",
+                          j["cut_loss"].get<std::string>().c_str(), c["spikes_lost"].get<double>());
+            o << buf;
+        }
     }
     std::snprintf(buf, sizeof buf, "energy %.3f µJ/sample (DNN %.3f µJ), %.1f steps/sample simulated\n",
                   j["energy_pj_per_sample"].get<double>() * 1e-6, j["dnn_energy_pj_per_sample"].get<double>() * 1e-6,

@@ -16,6 +16,7 @@ struct RunInfo {
     double dnn_accuracy = -1;
     std::vector<int> dnn_predictions; // per sample; empty if the DNN was not run
     CostTable costs;                  // energy per operation (default: Table I of the hybrid-network paper)
+    double dnn_accuracy_under_loss = -1; // with --cut-loss: the DNN with the cut's activations lost alike (sim/cut_loss.hpp)
 };
 
 // The report `snn run --report` writes: accuracy (overall, by step and by exit),

@@ -263,6 +263,7 @@ Dataset load_hdf5(const std::string& spec, std::int64_t limit) {
     Dataset ds;
     ds.name = spec;
     ds.shape = shape;
+    ds.stored_dims.assign(x_dims.begin() + 1, x_dims.end());
     ds.x = read_leading_rows<float>(file, "x", count, H5T_NATIVE_FLOAT);
     const std::vector<std::int64_t> y = read_leading_rows<std::int64_t>(file, "y", count, H5T_NATIVE_INT64);
 
@@ -279,6 +280,12 @@ Dataset load_hdf5(const std::string& spec, std::int64_t limit) {
         ds.y[i] = int(y[i]);
     }
     return ds;
+}
+
+std::string dims_text(const std::vector<std::uint64_t>& d) {
+    std::string s = "(";
+    for (std::size_t i = 0; i < d.size(); ++i) s += (i ? "," : "") + std::to_string(d[i]);
+    return s + ")";
 }
 
 bool looks_like_path(const std::string& spec) {
@@ -307,6 +314,39 @@ Dataset load_dataset(const std::string& spec, std::int64_t limit, const std::str
     std::error_code ec;
     if (fs::exists(spec, ec) || looks_like_path(spec)) return load_hdf5(spec, limit);
     throw DataError(spec, "unknown data set '" + spec + "': expected " + kKnownSets);
+}
+
+} // namespace snn
+
+namespace snn {
+
+void match_input_layout(Dataset& ds, const Network& net) {
+    if (ds.stored_dims.empty()) return;
+    if (net.input_layout == InputLayout::ChannelsLast) {
+        ds.stored_dims.clear();
+        return;
+    }
+    const Shape in = net.input().shape; // (H, W, C)
+    const std::vector<std::uint64_t> chw{std::uint64_t(in.c), std::uint64_t(in.h), std::uint64_t(in.w)};
+    std::uint64_t stored = 1;
+    for (auto d : ds.stored_dims) stored *= d;
+    if (in.c == 1 && stored == std::uint64_t(in.size())) {
+        ds.shape = in; // one channel: (1, H, W), (H, W) and (H, W, 1) hold the same order
+    } else if (ds.stored_dims == chw) {
+        const std::size_t C = std::size_t(in.c), HW = std::size_t(in.h) * std::size_t(in.w), n = std::size_t(in.size());
+        std::vector<float> sample(n);
+        for (std::int64_t i = 0; i < ds.size(); ++i) {
+            float* x = ds.x.data() + std::size_t(i) * n;
+            for (std::size_t c = 0; c < C; ++c)
+                for (std::size_t yx = 0; yx < HW; ++yx) sample[yx * C + c] = x[c * HW + yx];
+            std::copy(sample.begin(), sample.end(), x);
+        }
+        ds.shape = in;
+    } else {
+        throw DataError(ds.name, ds.name + ": x has samples of shape " + dims_text(ds.stored_dims) + " but the model '" +
+                                     net.source + "' is channels_first and reads " + dims_text(chw) + " (C, H, W)");
+    }
+    ds.stored_dims.clear();
 }
 
 } // namespace snn

@@ -59,6 +59,14 @@ Inhibition inhibition_from(const std::string& s) {
     throw OptionError("inhibition", s, "unknown inhibition '" + s + "' (expected none or winner-take-all)");
 }
 
+const char* to_string(InputLayout l) { return l == InputLayout::ChannelsLast ? "channels_last" : "channels_first"; }
+
+InputLayout input_layout_from(const std::string& s) {
+    if (s == "channels_last") return InputLayout::ChannelsLast;
+    if (s == "channels_first") return InputLayout::ChannelsFirst;
+    throw OptionError("input_layout", s, "unknown input layout '" + s + "' (expected channels_last or channels_first)");
+}
+
 int label_classes(const std::vector<std::int32_t>& labels) {
     std::int32_t m = -1;
     for (const std::int32_t c : labels) m = std::max(m, c);
@@ -248,6 +256,14 @@ void validate(const Network& net) {
         for (float th : pop.theta)
             if (!std::isfinite(th) || !(pop.neuron.v_th + th > 0))
                 throw bad(pop.name, ": a threshold v_th + theta is not a positive finite number");
+        if (!pop.clip.empty()) {
+            if (pop.kind != PopulationKind::Spiking) throw bad(pop.name, ": only spiking populations have a clip");
+            if (std::int64_t(pop.clip.size()) != pop.shape.c)
+                throw bad(pop.name, ": clip has " + std::to_string(pop.clip.size()) +
+                                    " values, expected one per channel (" + std::to_string(pop.shape.c) + ")");
+            for (float m : pop.clip)
+                if (!(m > 0) || !std::isfinite(m)) throw bad(pop.name, ": a clip (bounded ReLU) is not a positive finite number");
+        }
         if (pop.inhibition == Inhibition::WinnerTakeAll && pop.neuron.reset != ResetMode::Zero)
             throw bad(pop.name, ": winner-take-all inhibition resets every unit to 0; it needs reset zero");
         if (pop.kind == PopulationKind::MaxPool &&

@@ -109,6 +109,12 @@ struct Population {
     std::vector<float> theta;
     Inhibition inhibition = Inhibition::None;
     std::vector<std::string> layers; // every source layer folded into it
+    // A bounded ReLU (Keras ReLU(max_value=M), relu6): the activation cap of
+    // each channel in the population's own units (M/λ after normalization),
+    // or empty: unbounded. Only the DNN pass applies it; a spiking unit is
+    // bounded by one spike per step, which is the cap when λ = M
+    // (docs/conversion.md).
+    std::vector<float> clip;
     bool operator==(const Population&) const = default;
 };
 
@@ -144,6 +150,12 @@ struct Exit {
     bool operator==(const Exit&) const = default;
 };
 
+// How the source model laid out its input tensor. The engine is always
+// channels-last; a channels-first model (Keras data_format channels_first) is
+// converted to it on import, and data stored in the model's own layout (an
+// HDF5 x of shape (N, C, H, W)) is transposed when it is read for it.
+enum class InputLayout { ChannelsLast, ChannelsFirst };
+
 struct Network {
     std::vector<Population> populations; // topological order; [0] is the input
     std::string source;                   // file it was converted from
@@ -161,6 +173,7 @@ struct Network {
     // learned layer's). `snn run` uses them unless --steps / --max-rate say otherwise.
     int steps = 0;
     float max_rate = 0.0f;
+    InputLayout input_layout = InputLayout::ChannelsLast;
     bool operator==(const Network&) const = default;
 
     const Population& input() const { return populations.front(); }
@@ -178,6 +191,8 @@ ResetMode reset_mode_from(const std::string&);
 ProjectionKind projection_kind_from(const std::string&);
 PopulationKind population_kind_from(const std::string&);
 Readout readout_from(const std::string&); // "spikes", "membrane" or "assignment"
+const char* to_string(InputLayout);
+InputLayout input_layout_from(const std::string&); // "channels_last" or "channels_first"
 const char* to_string(Inhibition);
 Inhibition inhibition_from(const std::string&); // "none" or "winner-take-all"
 

@@ -74,7 +74,15 @@ void write_network(const Network& net, const std::string& file_path) {
     std::int64_t version = binary ? 3 : v2 ? 2 : 1;
     for (const Population& pop : net.populations)
         for (const Projection& p : pop.projections) version = std::max(version, kind_traits(p.kind).format_version);
+    // Version 5: a channels-first input layout or a bounded ReLU, which a
+    // reader that ignored them would get silently wrong (data read in the
+    // wrong order; a DNN pass without the cap).
+    bool clipped = false;
+    for (const Population& pop : net.populations) clipped |= !pop.clip.empty();
+    if (clipped || net.input_layout != InputLayout::ChannelsLast) version = std::max<std::int64_t>(version, 5);
     h5::write_attr(file, "format_version", version);
+    if (net.input_layout != InputLayout::ChannelsLast)
+        h5::write_attr(file, "input_layout", std::string(to_string(net.input_layout)));
     if (!net.devices.empty()) h5::write_attr(file, "devices", net.devices);
     h5::write_attr(file, "source", net.source);
     h5::write_attr(file, "normalization", net.normalization);
@@ -105,6 +113,7 @@ void write_network(const Network& net, const std::string& file_path) {
         h5::write_attr(g, "layers", pop.layers);
         h5::write_floats(g, "bias", pop.bias, {pop.bias.size()});
         if (!pop.theta.empty()) h5::write_floats(g, "theta", pop.theta, {pop.theta.size()});
+        if (!pop.clip.empty()) h5::write_floats(g, "clip", pop.clip, {pop.clip.size()});
         if (pop.inhibition != Inhibition::None) h5::write_attr(g, "inhibition", std::string(to_string(pop.inhibition)));
 
         h5::Node projs = h5::create_group(g, "projections");
@@ -241,6 +250,13 @@ Population read_population_attrs(const h5::Node& g, Layout& layout, std::uint64_
                                     dims_str(dims));
         total_bytes = saturating_add(total_bytes, saturating_mul(element_count(dims), sizeof(float)));
     }
+    if (h5::exists(g, "clip")) {
+        const auto dims = h5::dataset_dims(g, "clip");
+        if (dims.size() != 1)
+            throw FileError(g.file, g.file + ": " + g.path + "/clip: expected a 1-D dataset, found shape " +
+                                    dims_str(dims));
+        total_bytes = saturating_add(total_bytes, saturating_mul(element_count(dims), sizeof(float)));
+    }
 
     layout.bias_dims = h5::dataset_dims(g, "bias");
     if (layout.bias_dims.size() != 1)
@@ -301,6 +317,13 @@ Network load(const std::string& path) {
     Network net;
     net.source = h5::read_string_attr(file, "source");
     net.normalization = h5::read_string_attr(file, "normalization");
+    if (h5::has_attr(file, "input_layout")) {
+        try {
+            net.input_layout = input_layout_from(h5::read_string_attr(file, "input_layout"));
+        } catch (const Error& e) {
+            throw ModelError(path, "", path + ": attribute 'input_layout': " + e.what());
+        }
+    }
     if (h5::has_attr(file, "readout")) {
         try {
             net.readout = readout_from(h5::read_string_attr(file, "readout"));
@@ -374,6 +397,7 @@ Network load(const std::string& path) {
         const h5::Node g = h5::open_group(pops, index_name(i));
         pop.bias = h5::read_floats(g, "bias");
         if (h5::exists(g, "theta")) pop.theta = h5::read_floats(g, "theta");
+        if (h5::exists(g, "clip")) pop.clip = h5::read_floats(g, "clip");
         const h5::Node projs = h5::open_group(g, "projections");
         for (std::size_t j = 0; j < pop.projections.size(); ++j) {
             Projection& p = pop.projections[j];

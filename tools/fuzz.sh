@@ -21,7 +21,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 seconds="${1:-60}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(idx options keras network dataset_h5)
+[ ${#targets[@]} -gt 0 ] || targets=(idx options keras network dataset_h5 onnx)
 build="$root/build-fuzz"
 jobs="$(nproc)"
 

@@ -34,8 +34,21 @@ quant_conv2d).
 
 Reader
 ------
-``forward(path, x)`` is an independent plain-numpy forward pass (channels-last,
-x of shape (N, H, W, C) float32) driven only by the contents of the .h5 file.
+``forward(path, x)`` is an independent plain-numpy forward pass (x of shape
+(N, H, W, C) float32, or (N, C, H, W) for a data_format channels_first model)
+driven only by the contents of the .h5 file. channels_first layers run as
+TensorFlow runs them on a CPU (transposed to channels-last and back); Flatten
+permutes to (H, W, C) only when its config says data_format=channels_first
+(Keras 2.0 files flatten (C, H, W) as stored); BatchNormalization takes any
+feature axis. A file saved by the Theano backend has its Conv2D kernels
+flipped on load (k[::-1, ::-1]), as Keras's loader does. relu6 and
+ReLU(max_value) are capped.
+
+    /usr/bin/python3 tools/keras_h5.py MODEL.h5 OUT.h5 [--n N] [--seed S]
+
+writes a data file for MODEL (x uniform in [0, 1) in the model's own layout,
+y the reference's class, y_dnn its pre-softmax outputs): what the importer
+tests compare the real files against (tests/convert/test_keras_layouts.cpp).
 It is the reference the C++ importer is checked against. ``same`` padding is
 TensorFlow's: total max((ceil(H/s) - 1) * s + k - H, 0), the odd pixel at the
 bottom / right. ReLU layers follow Keras 2's backend.relu (max_value,
@@ -493,6 +506,16 @@ def load(path):
             g = root[lname]
             weights[lname] = [np.array(g[wn], dtype=np.float32)
                               for wn in _load_attr(g, "weight_names")]
+        backend = f.attrs.get("backend", "tensorflow")
+        backend = backend.decode("utf8") if isinstance(backend, bytes) else str(backend)
+    if backend == "theano":
+        # Keras's preprocess_weights_for_loading: a Theano file's Conv2D kernels
+        # are for a true convolution; convert_kernel flips the spatial axes.
+        c = cfg["config"]
+        for l in (c if isinstance(c, list) else c["layers"]):
+            name = l["config"]["name"]
+            if l["class_name"] == "Conv2D" and weights.get(name):
+                weights[name][0] = np.ascontiguousarray(weights[name][0][::-1, ::-1])
     return cfg, weights
 
 
@@ -523,6 +546,8 @@ def _activation(x, act):
         return x
     if act == "relu":
         return np.maximum(x, 0)
+    if act == "relu6":
+        return np.minimum(np.maximum(x, 0), np.float32(6))
     if act == "softmax":
         e = np.exp(x - x.max(axis=-1, keepdims=True))
         return e / e.sum(axis=-1, keepdims=True)
@@ -672,14 +697,30 @@ def _batch_norm(x, cfg, w):
     mean, var = w[0], w[1]
     axis = cfg.get("axis", -1)
     axis = axis[0] if isinstance(axis, list) else axis
-    if axis not in (-1, x.ndim - 1):
+    axis = axis % x.ndim
+    if axis == 0:
         raise NotImplementedError("BatchNormalization axis %r" % axis)
-    scale = gamma / np.sqrt(var + cfg.get("epsilon", 1e-3))
-    return ((x - mean) * scale + beta).astype(np.float32)
+    # Parameters broadcast along `axis` (1 for channels_first (N, C, H, W)).
+    shape = [1] * x.ndim
+    shape[axis] = -1
+    r = lambda a: np.reshape(a, shape) if np.ndim(a) else a
+    scale = r(gamma / np.sqrt(var + cfg.get("epsilon", 1e-3)))
+    return ((x - r(mean)) * scale + r(beta)).astype(np.float32)
+
+
+_SPATIAL = ("Conv2D", "QuantConv2D", "DepthwiseConv2D", "SeparableConv2D", "MaxPooling2D",
+            "AveragePooling2D", "GlobalAveragePooling2D")
 
 
 def _apply(layer, inputs, weights, skip_activation=False):
     cls, cfg = layer["class_name"], layer["config"]
+    if cls in _SPATIAL and cfg.get("data_format") == "channels_first":
+        # As TensorFlow runs channels_first on a CPU: transpose to (N, H, W, C),
+        # compute, transpose back to (N, C, H, W).
+        y = _apply({"class_name": cls, "config": dict(cfg, data_format="channels_last")},
+                   [np.ascontiguousarray(np.transpose(inputs[0], (0, 2, 3, 1)))], weights,
+                   skip_activation)
+        return y if y.ndim != 4 else np.ascontiguousarray(np.transpose(y, (0, 3, 1, 2)))
     x = inputs[0]
     act = cfg.get("activation", "linear")
     if skip_activation:
@@ -702,7 +743,11 @@ def _apply(layer, inputs, weights, skip_activation=False):
             y = y + weights[1]
         return _activation(y.astype(np.float32), act)
     if cls == "Flatten":
-        return x.reshape(x.shape[0], -1)
+        # Keras >= 2.1 with data_format=channels_first permutes (N, C, H, W) to
+        # (N, H, W, C) first; without the key (Keras 2.0) it flattens as stored.
+        if cfg.get("data_format") == "channels_first" and x.ndim > 2:
+            x = np.transpose(x, (0,) + tuple(range(2, x.ndim)) + (1,))
+        return np.ascontiguousarray(x).reshape(x.shape[0], -1)
     if cls in ("Dropout", "GaussianNoise", "GaussianDropout"):
         return x
     if cls == "Activation":
@@ -713,6 +758,8 @@ def _apply(layer, inputs, weights, skip_activation=False):
         return _activation(_separable_conv2d(x, cfg, weights), act)
     if cls == "ReLU":
         return _relu_layer(x, cfg)
+    if cls == "ReLU6":
+        return np.minimum(np.maximum(x, 0), np.float32(6))
     if cls == "BatchNormalization":
         return _batch_norm(x, cfg, weights)
     if cls == "MaxPooling2D":
@@ -752,6 +799,12 @@ def _inbound_names(entry):
     return [t[0] for t in node]  # Keras 2: [[name, node_idx, tensor_idx, kwargs], ...]
 
 
+def _layers(cfg):
+    """The layer list of a model config (Keras 2.0 writes a Sequential's config as the bare list)."""
+    c = cfg["config"]
+    return c if isinstance(c, list) else c["layers"]
+
+
 def forward(path, x, logits=False, batch_size=1000, output=None):
     """Numpy reference forward pass of the .h5 model at ``path``.
 
@@ -777,7 +830,7 @@ def layer_outputs(path, x):
         raise NotImplementedError("layer_outputs: Sequential models only")
     x = np.asarray(x, np.float32)
     out = []
-    for l in cfg["config"]["layers"]:
+    for l in _layers(cfg):
         x = _apply(l, [x], weights.get(l["config"]["name"], []))
         out.append((l["config"]["name"], l["class_name"], x))
     return out
@@ -785,7 +838,7 @@ def layer_outputs(path, x):
 
 def _forward_batch(cfg, weights, x, logits, output=None):
     cls = cfg["class_name"]
-    layers = cfg["config"]["layers"]
+    layers = _layers(cfg)
     if cls == "Sequential":
         n = len(layers)
         for i, l in enumerate(layers):
@@ -823,3 +876,39 @@ def _forward_batch(cfg, weights, x, logits, output=None):
         if not progressed:
             raise ValueError("cycle or dangling input in functional graph")
     return values[out_names[0]]
+
+
+def input_shape(cfg):
+    """The model's input shape without the batch axis, from its InputLayer or first layer."""
+    for l in _layers(cfg):
+        c = l["config"]
+        shape = c.get("batch_input_shape") or c.get("batch_shape")
+        if shape:
+            return tuple(int(d) for d in shape[1:])
+    raise ValueError("the model states no input shape")
+
+
+def write_reference(model, out, n=4, seed=1):
+    """Writes to ``out`` a data file for ``model`` in the model's own layout:
+    x (n, *input shape) uniform in [0, 1), y (n,) the reference's class, and
+    y_dnn the reference's pre-softmax outputs."""
+    cfg, _ = load(model)
+    x = np.random.default_rng(seed).uniform(0, 1, (n,) + input_shape(cfg)).astype(np.float32)
+    y = forward(model, x, logits=True)
+    with h5py.File(out, "w") as f:
+        f.create_dataset("x", data=x)
+        f.create_dataset("y", data=y.reshape(n, -1).argmax(axis=1).astype(np.int64))
+        f.create_dataset("y_dnn", data=y)
+
+
+if __name__ == "__main__":
+    import argparse
+    ap = argparse.ArgumentParser(
+        description="Write the numpy reference outputs of a Keras .h5 model on random inputs "
+                    "(x, y, y_dnn; x in the model's own layout).")
+    ap.add_argument("model")
+    ap.add_argument("out")
+    ap.add_argument("--n", type=int, default=4)
+    ap.add_argument("--seed", type=int, default=1)
+    a = ap.parse_args()
+    write_reference(a.model, a.out, a.n, a.seed)

@@ -153,6 +153,17 @@ else
 fi
 $py "$root/tools/exits_summary.py" "$ex" >"$out/exits.md"
 
+# --- lossy links across the cut ------------------------------------------------
+log "tools/cut_loss_sweep.py"
+"$snn" convert "$root/data/models/mnist_cnn.h5" -o "$out/cnn_loss.snn.h5" --calib mnist:train >/dev/null
+for burst in 0 4; do
+    if [ $burst = 0 ]; then losses=0,0.1,0.3,0.5,0.7,0.9; else losses=0.2,0.4,0.6,0.8; fi
+    $py "$root/tools/cut_loss_sweep.py" "$out/cnn_loss.snn.h5" --partition edge:conv1-pool1,cloud:conv2-dense \
+        --snn "$snn" --steps 32 --limit "$([ $quick = 1 ] && echo 1000 || echo 10000)" --losses "$losses" \
+        --burst "$burst" --out "$out/cut_loss_$burst" >/dev/null
+    sed '1,2d' "$out/cut_loss_$burst/sweep.md" >"$out/cut_loss_$burst.md"
+done
+
 # --- binary layers ---------------------------------------------------------
 log "tools/binary_experiment.sh"
 "$root/tools/binary_experiment.sh" >/dev/null
@@ -295,6 +306,20 @@ on the output, within 0.3 points. "ops" are synaptic operations plus the exit
 classifiers' work per input; bytes per test input across the cut.
 
 $(cat "$out/exits.md")
+
+### Lossy links
+
+The same split under \`snn run --cut-loss\` ([exits.md](exits.md#lossy-links)),
+$([ $quick = 1 ] && echo "the first 1,000 test images" || echo "the full test set"), 32 steps, by
+\`tools/cut_loss_sweep.py\`: each spike lost on its own with probability P,
+and the DNN with each activation crossing the cut lost alike:
+
+$(cat "$out/cut_loss_0.md")
+
+Whole steps' messages lost in bursts of 4 steps on average (P of the steps);
+the DNN sends one message per input, lost with probability P:
+
+$(cat "$out/cut_loss_4.md")
 
 ## Binary layers
 

@@ -8,7 +8,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 packages=(build-essential cmake pkg-config libeigen3-dev libtbb-dev libhdf5-dev zlib1g-dev
           catch2 libcli11-dev nlohmann-json3-dev hdf5-tools
           clang libclang-rt-14-dev strace
-          python3-numpy python3-h5py python3-matplotlib python3-jsonschema
+          libonnx-dev libprotobuf-dev protobuf-compiler
+          python3-numpy python3-h5py python3-matplotlib python3-jsonschema python3-onnx python3-torch
           dataset-fashion-mnist)
 missing=()
 for p in "${packages[@]}"; do

@@ -100,7 +100,8 @@ int cmd_place(ExitsArgs& a) {
                           std::to_string(a.train_samples < 1 ? a.train_samples : a.val_samples),
                           "--train-samples and --val-samples must be at least 1");
     Network net = load(a.network);
-    const Dataset all = load_dataset(a.data, a.train_samples + a.val_samples);
+    Dataset all = load_dataset(a.data, a.train_samples + a.val_samples);
+    match_input_layout(all, net);
     if (all.size() < a.train_samples + a.val_samples)
         throw DataError(a.data, "'" + a.data + "' has " + std::to_string(all.size()) +
                                     " samples; --train-samples + --val-samples need " +
@@ -253,7 +254,8 @@ int run_exits_command(const CLI::App* exits, ExitsArgs& a) {
     if (a.train->parsed()) {
         refuse_test_split(a.data, "exits train fits a classifier");
         if (a.limit < 1) throw OptionError("limit", std::to_string(a.limit), "--limit must be at least 1");
-        const Dataset data = load_dataset(a.data, a.limit);
+        Dataset data = load_dataset(a.data, a.limit);
+        match_input_layout(data, net);
         ExitTrainOptions o;
         o.steps = a.steps;
         o.threads = a.threads;

@@ -139,6 +139,7 @@ int cmd_convert(const ConvertArgs& a) {
     net.readout = readout;
     for (const auto& l : log.lines) std::printf("  %s\n", l.c_str());
     if (a.calibrate_steps > 0) {
+        match_input_layout(calib, net);
         CalibrateOptions co;
         co.steps = a.calibrate_steps;
         co.threads = a.threads;
@@ -158,7 +159,7 @@ int cmd_convert(const ConvertArgs& a) {
 
 struct RunArgs {
     std::string network, data, encode = "current", readout, report, record, partition, costs, predictions,
-        kernels = "auto", popcount = "auto", float_isa = "auto";
+        kernels = "auto", popcount = "auto", float_isa = "auto", cut_loss = "none";
     std::int64_t limit = -1, record_samples = 1, diagnose = 0;
     int steps = 64, threads = default_threads();
     double max_rate = 1.0, tolerance = 0.3;
@@ -201,11 +202,18 @@ int cmd_run(const RunArgs& a) {
     if (!a.max_rate_given && net.max_rate > 0) opt.max_rate = net.max_rate;
     if (!a.partition.empty())
         net.devices = a.partition == "none" ? std::vector<std::string>{} : parse_partition(net, a.partition);
+    opt.cut_loss = cut_loss_from(a.cut_loss);
+    if (opt.cut_loss.active() && net.devices.empty())
+        throw OptionError("cut-loss", a.cut_loss,
+                          "--cut-loss " + a.cut_loss + ": the network has no partition (give one with --partition)");
     Dataset data = load_dataset(a.data, a.limit);
+    match_input_layout(data, net);
     RunInfo info{a.network, a.data, opt, -1, {}, {}};
     if (!a.costs.empty()) info.costs = load_cost_table(a.costs);
     // A DNN pass (ReLU units, argmax) means nothing for units read by their class labels.
     if (!a.no_dnn && opt.readout.value_or(net.readout) != Readout::Assignment) info.dnn_accuracy = dnn_accuracy(net, data, a.threads, &info.dnn_predictions);
+    if (!a.no_dnn && opt.cut_loss.active() && opt.readout.value_or(net.readout) != Readout::Assignment)
+        info.dnn_accuracy_under_loss = dnn_accuracy_under_loss(net, data, opt.cut_loss, opt.seed, a.threads);
     RunResult r = simulate(net, data, opt);
     nlohmann::json j = report_json(net, r, info);
     j["operating_point"] = operating_point(net, data, r, info, j, a.tolerance);
@@ -231,8 +239,8 @@ int main(int argc, char** argv) {
     app.set_version_flag("--version", "snn 0.1.0");
 
     ConvertArgs ca;
-    auto* conv = app.add_subcommand("convert", "Convert a Keras .h5 model into an IF/LIF spiking network (.snn.h5)");
-    conv->add_option("model", ca.model, "Keras HDF5 model (.h5)")->required();
+    auto* conv = app.add_subcommand("convert", "Convert a Keras .h5 or ONNX .onnx model into an IF/LIF spiking network (.snn.h5)");
+    conv->add_option("model", ca.model, "Keras HDF5 model (.h5) or ONNX model (.onnx)")->required();
     conv->add_option("-o,--output", ca.output, "Network file to write (.snn.h5)")->required();
     conv->add_option("--calib", ca.calib, "Calibration data: mnist:train, fashion-mnist:train, ... or an HDF5 file with x, y");
     conv->add_option("--calib-samples", ca.calib_samples, "Number of calibration samples (first N)")->capture_default_str();
@@ -306,6 +314,11 @@ int main(int argc, char** argv) {
     run->add_option("--predictions", ra.predictions, "Write the predicted class of every sample, one per line");
     run->add_option("--record", ra.record, "Write the spike trains of the first samples to HDF5");
     run->add_option("--record-samples", ra.record_samples, "How many samples --record keeps")->capture_default_str();
+    run->add_option("--cut-loss", ra.cut_loss,
+                    "Spikes lost on the links between devices: P (each spike crossing a cut lost with probability P), "
+                    "burst:P:L (whole steps' messages lost, P of them in the long run, in bursts of L steps on average) "
+                    "or none; seeded by --seed")
+        ->capture_default_str();
     run->add_option("--partition", ra.partition,
                     "Layers per device, e.g. edge:conv1-pool1,cloud:conv2-dense (overrides the stored one; none: no partition)");
     run->add_option("--costs", ra.costs, "Energy cost table (JSON: add_pj, mac_pj, binary_op_pj, memory_bit_pj, weight_bits)");

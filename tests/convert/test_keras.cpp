@@ -332,6 +332,48 @@ TEST_CASE("the real MNIST models reach their own accuracy in the DNN forward pas
     }
 }
 
+TEST_CASE("ReLU(max_value) and relu6 are capped in the DNN pass as Keras computes them", "[convert][keras]") {
+    const TempDir dir("keras-bounded");
+    for (const double cap : {0.3, 6.0}) {
+        DenseBnModel m;
+        INFO("max_value " << cap);
+        if (cap == 6.0) {
+            m.relu_layer = R"({"class_name": "Activation", "config": {"name": "act", "activation": "relu6"}})";
+        } else {
+            m.relu_layer = R"({"class_name": "ReLU", "config": {"name": "act", "max_value": 0.3, "negative_slope": 0.0, "threshold": 0.0}})";
+        }
+        // Large inputs so that the cap of 6 is reached too.
+        const float big = cap == 6.0 ? 8.0f : 1.0f;
+        const std::string path = dir.file("bounded.h5");
+        m.write(path);
+        const Network net = import_keras(path);
+        REQUIRE(net.populations.size() == 3);
+        CHECK(net.populations[1].clip == std::vector<float>(2, float(cap)));
+        bool clipped = false;
+        for (const std::vector<float>& x0 : {std::vector<float>{0.2f, 0.9f, 0.4f}, std::vector<float>{1.0f, 0.1f, 0.7f},
+                                              std::vector<float>{0.6f, 0.6f, 0.0f}}) {
+            std::vector<float> x = x0;
+            for (float& v : x) v *= big;
+            // Keras: h = min(max(BN(Dense(x)), 0), cap), then the output Dense.
+            std::vector<double> h(2);
+            for (int j = 0; j < 2; ++j) {
+                double z = m.b[j];
+                for (int i = 0; i < 3; ++i) z += double(m.W[i * 2 + j]) * x[i];
+                const double y = m.gamma[j] * (z - m.mean[j]) / std::sqrt(double(m.var[j]) + m.eps) + m.beta[j];
+                clipped = clipped || y > cap;
+                h[j] = std::min(std::max(y, 0.0), cap);
+            }
+            const auto act = forward(net, x.data());
+            for (int j = 0; j < 2; ++j) {
+                CHECK(act[1][std::size_t(j)] == Approx(h[std::size_t(j)]).epsilon(1e-5).margin(1e-6));
+                const double o = m.b2[j] + h[0] * m.W2[0 * 2 + j] + h[1] * m.W2[1 * 2 + j];
+                CHECK(act[2][std::size_t(j)] == Approx(o).epsilon(1e-5).margin(1e-6));
+            }
+        }
+        CHECK(clipped); // the cases reach the cap
+    }
+}
+
 TEST_CASE("the importer refuses bad input with an snn::Error that says what is wrong", "[convert]") {
     TempDir dir("keras");
 
@@ -377,15 +419,26 @@ TEST_CASE("the importer refuses bad input with an snn::Error that says what is w
         REQUIRE_THROWS_AS(import_keras(path), Error);
         REQUIRE_THROWS_WITH(import_keras(path), Contains("'out'") && Contains("NaN"));
     }
-    SECTION("ReLU with max_value 6") {
+    SECTION("a leaky, thresholded ReLU: one line naming every parameter that cannot be converted") {
         DenseBnModel m;
-        m.relu_layer = R"({"class_name": "ReLU", "config": {"name": "relu6", "max_value": 6.0, "negative_slope": 0.0, "threshold": 0.0}})";
+        m.relu_layer = R"({"class_name": "ReLU", "config": {"name": "lr", "max_value": 6.0, "negative_slope": 0.25, "threshold": 0.5}})";
         LayerWeights w = m.weights();
-        w[2].first = "relu6";
-        const std::string path = dir.file("relu6.h5");
+        w[2].first = "lr";
+        const std::string path = dir.file("leaky_thresh.h5");
         write_keras_h5(path, m.config(), w);
-        REQUIRE_THROWS_AS(import_keras(path), Error);
-        REQUIRE_THROWS_WITH(import_keras(path), Contains("'relu6'") && Contains("max_value"));
+        REQUIRE_THROWS_AS(import_keras(path), ModelError);
+        REQUIRE_THROWS_WITH(import_keras(path), Contains("'lr'") && Contains("negative_slope=0.25") &&
+                                                    Contains("threshold=0.5") && !Contains("max_value") &&
+                                                    !Contains("\n"));
+    }
+    SECTION("a Lambda layer, by name") {
+        DenseBnModel m;
+        m.relu_layer = R"({"class_name": "Lambda", "config": {"name": "poly", "function": ["4wEAAAAA", null, null]}})";
+        LayerWeights w = m.weights();
+        w[2].first = "poly";
+        const std::string path = dir.file("lambda.h5");
+        write_keras_h5(path, m.config(), w);
+        REQUIRE_THROWS_WITH(import_keras(path), Contains("'poly'") && Contains("Lambda"));
     }
     SECTION("a softmax in the middle of the model") {
         DenseBnModel m;

@@ -1,0 +1,201 @@
+#!/usr/bin/env python3
+"""Write the Keras fixtures of the layouts real files come in, for the importer tests.
+
+    /usr/bin/python3 tools/make_layout_fixtures.py [--out data/fixtures]
+
+Written with h5py directly, the way the Keras versions named below wrote their
+files (not by snn, not through tools/keras_h5.py's writer, which writes Keras
+2.14 files only); the references come from tools/keras_h5.py's numpy forward
+pass. Deterministic (fixed seeds), random small weights, no training. Files:
+
+  tiny_cf_theano.h5      As Keras 2.0.4 on the Theano backend wrote it: root
+        attribute backend "theano", the Sequential config a bare list of layers,
+        no InputLayer (batch_input_shape on the first layer), weight names
+        without ":0", data_format channels_first everywhere, a Flatten without
+        data_format (Keras 2.0 flattens (C, H, W) as stored):
+        c1 Conv2D 4@3x3 valid linear (2,7,7) -> (4,5,5) -> bn BatchNormalization
+        axis 1 -> act Activation relu6 -> mp MaxPooling2D 2x2 (4,2,2)
+        -> fl Flatten (16) -> d Dense 3 softmax
+  tiny_cf_keras22.h5     As Keras 2.2.4 (TensorFlow) wrote a channels_first
+        Functional model: InputLayer (3,6,6), weight names with ":0":
+        c1 Conv2D 4@3x3 same linear -> r1 ReLU(max_value=1.0) -> ap
+        AveragePooling2D 2x2 (4,3,3) -> c2 Conv2D 5@2x2 valid relu (5,2,2)
+        -> fl Flatten data_format channels_first (Keras permutes to (H, W, C))
+        -> d Dense 3 softmax
+
+Each <name>.ref.h5 is also a data file for `snn run --data` in the model's
+own layout:
+  x      (8, C, H, W) float32 inputs in [0, 1]
+  y      (8,) int64, the reference's class
+  y_dnn  (8, 3) float32 pre-softmax outputs of the numpy reference
+The script checks that each fixture exercises what it is for: a bounded ReLU
+that clips, a Theano flip and a Flatten order that change the output.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+import h5py
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import keras_h5 as kh  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def u(rng, shape, lo=-0.5, hi=0.5):
+    return rng.uniform(lo, hi, size=shape).astype(np.float32)
+
+
+def write(path, layers, backend, keras_version, functional, colon):
+    """layers: [(class_name, config, [(weight name, array)], inbound names)] in model order."""
+    entries = []
+    for cls, cfg, _, inbound in layers:
+        e = {"class_name": cls, "config": cfg}
+        if functional:
+            e["name"] = cfg["name"]
+            e["inbound_nodes"] = [[[n, 0, 0, {}] for n in inbound]] if inbound else []
+        entries.append(e)
+    if functional:
+        mc = {"class_name": "Model", "config": {
+            "name": "model_1", "layers": entries,
+            "input_layers": [[layers[0][1]["name"], 0, 0]],
+            "output_layers": [[layers[-1][1]["name"], 0, 0]]}}
+    else:
+        mc = {"class_name": "Sequential", "config": entries}  # Keras 2.0: a bare list
+    with h5py.File(path, "w") as f:
+        f.attrs["keras_version"] = keras_version.encode("utf8")
+        f.attrs["backend"] = backend.encode("utf8")
+        f.attrs["model_config"] = json.dumps(mc).encode("utf8")
+        mw = f.create_group("model_weights")
+        mw.attrs["layer_names"] = [cfg["name"].encode("utf8") for _, cfg, _, _ in layers]
+        mw.attrs["backend"] = backend.encode("utf8")
+        mw.attrs["keras_version"] = keras_version.encode("utf8")
+        for _, cfg, weights, _ in layers:
+            name = cfg["name"]
+            g = mw.create_group(name)
+            wnames = ["%s/%s%s" % (name, w, ":0" if colon else "") for w, _ in weights]
+            g.attrs["weight_names"] = [n.encode("utf8") for n in wnames]
+            for wn, (_, arr) in zip(wnames, weights):
+                g.create_dataset(wn, data=np.asarray(arr, np.float32))
+
+
+def conv(name, filters, k, padding, activation, **extra):
+    cfg = {"name": name, "trainable": True, "filters": filters, "kernel_size": [k, k],
+           "strides": [1, 1], "padding": padding, "data_format": "channels_first",
+           "dilation_rate": [1, 1], "activation": activation, "use_bias": True}
+    cfg.update(extra)
+    return cfg
+
+
+def theano_model(rng):
+    k1 = u(rng, (3, 3, 2, 4), -0.9, 1.0)
+    gamma = rng.uniform(2.0, 4.0, 4).astype(np.float32)  # large: some units pass 6
+    beta = u(rng, 4, 0.5, 2.0)
+    mean = u(rng, 4, -0.5, 0.0)
+    var = rng.uniform(0.5, 1.5, 4).astype(np.float32)
+    return [
+        ("Conv2D", conv("c1", 4, 3, "valid", "linear", batch_input_shape=[None, 2, 7, 7]),
+         [("kernel", k1), ("bias", u(rng, 4, -0.1, 0.1))], []),
+        ("BatchNormalization", {"name": "bn", "axis": 1, "momentum": 0.99, "epsilon": 0.001,
+                                "center": True, "scale": True},
+         [("gamma", gamma), ("beta", beta), ("moving_mean", mean), ("moving_variance", var)], []),
+        ("Activation", {"name": "act", "activation": "relu6"}, [], []),
+        ("MaxPooling2D", {"name": "mp", "pool_size": [2, 2], "strides": [2, 2], "padding": "valid",
+                          "data_format": "channels_first"}, [], []),
+        ("Flatten", {"name": "fl", "trainable": True}, [], []),
+        ("Dense", {"name": "d", "units": 3, "activation": "softmax", "use_bias": True},
+         [("kernel", u(rng, (16, 3))), ("bias", u(rng, 3, -0.1, 0.1))], []),
+    ]
+
+
+def keras22_model(rng):
+    return [
+        ("InputLayer", {"name": "input_1", "batch_input_shape": [None, 3, 6, 6], "dtype": "float32",
+                        "sparse": False}, [], []),
+        ("Conv2D", conv("c1", 4, 3, "same", "linear"),
+         [("kernel", u(rng, (3, 3, 3, 4), -0.6, 0.6)), ("bias", u(rng, 4, 0.0, 0.3))], ["input_1"]),
+        ("ReLU", {"name": "r1", "trainable": True, "max_value": 1.0, "negative_slope": 0.0,
+                  "threshold": 0.0}, [], ["c1"]),
+        ("AveragePooling2D", {"name": "ap", "pool_size": [2, 2], "strides": [2, 2], "padding": "valid",
+                              "data_format": "channels_first"}, [], ["r1"]),
+        ("Conv2D", conv("c2", 5, 2, "valid", "relu"),
+         [("kernel", u(rng, (2, 2, 4, 5))), ("bias", u(rng, 5, 0.0, 0.2))], ["ap"]),
+        ("Flatten", {"name": "fl", "trainable": True, "data_format": "channels_first"}, [], ["c2"]),
+        ("Dense", {"name": "d", "units": 3, "activation": "softmax", "use_bias": True},
+         [("kernel", u(rng, (20, 3), -1.0, 1.0)), ("bias", u(rng, 3, -0.1, 0.1))], ["fl"]),
+    ]
+
+
+def write_reference(path, model, x):
+    y = kh.forward(model, x, logits=True)
+    with h5py.File(path, "w") as f:
+        f.create_dataset("x", data=x)
+        f.create_dataset("y", data=y.argmax(axis=1).astype(np.int64))
+        f.create_dataset("y_dnn", data=y)
+    return y
+
+
+def with_attr(path, out, fn):
+    """A copy of the model at `path` changed by fn(h5py.File) (for the self-checks)."""
+    import shutil
+    shutil.copy(path, out)
+    with h5py.File(out, "r+") as f:
+        fn(f)
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", default=os.path.join(ROOT, "data", "fixtures"))
+    a = ap.parse_args()
+    os.makedirs(a.out, exist_ok=True)
+
+    rng = np.random.default_rng(20)
+    path = os.path.join(a.out, "tiny_cf_theano.h5")
+    write(path, theano_model(rng), "theano", "2.0.4", functional=False, colon=False)
+    x = rng.uniform(0, 1, (8, 2, 7, 7)).astype(np.float32)
+    y = write_reference(os.path.join(a.out, "tiny_cf_theano.ref.h5"), path, x)
+    # What the fixture is for: the flip, the (C, H, W) flatten and the cap each matter.
+    tmp = os.path.join(a.out, ".check.h5")
+    try:
+        def tf_backend(f):
+            f.attrs["backend"] = b"tensorflow"
+        assert not np.allclose(kh.forward(with_attr(path, tmp, tf_backend), x, logits=True), y, atol=1e-3)
+
+        def permuting_flatten(f):
+            mc = json.loads(f.attrs["model_config"])
+            mc["config"][4]["config"]["data_format"] = "channels_first"
+            f.attrs["model_config"] = json.dumps(mc).encode("utf8")
+        assert not np.allclose(kh.forward(with_attr(path, tmp, permuting_flatten), x, logits=True), y, atol=1e-3)
+        pre = [o for n, _, o in kh.layer_outputs(path, x) if n == "bn"][0]
+        assert (pre > 6).any() and (pre > 0).mean() > 0.3, "relu6 must clip some units"
+
+        rng = np.random.default_rng(22)
+        path = os.path.join(a.out, "tiny_cf_keras22.h5")
+        write(path, keras22_model(rng), "tensorflow", "2.2.4", functional=True, colon=True)
+        x = rng.uniform(0, 1, (8, 3, 6, 6)).astype(np.float32)
+        y = write_reference(os.path.join(a.out, "tiny_cf_keras22.ref.h5"), path, x)
+
+        def chw_flatten(f):
+            mc = json.loads(f.attrs["model_config"])
+            del mc["config"]["layers"][5]["config"]["data_format"]
+            f.attrs["model_config"] = json.dumps(mc).encode("utf8")
+        assert not np.allclose(kh.forward(with_attr(path, tmp, chw_flatten), x, logits=True), y, atol=1e-3)
+
+        def unbounded(f):
+            mc = json.loads(f.attrs["model_config"])
+            mc["config"]["layers"][2]["config"]["max_value"] = None
+            f.attrs["model_config"] = json.dumps(mc).encode("utf8")
+        assert not np.allclose(kh.forward(with_attr(path, tmp, unbounded), x, logits=True), y, atol=1e-3)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    print("wrote tiny_cf_theano.h5, tiny_cf_keras22.h5 and their .ref.h5 to", a.out)
+
+
+if __name__ == "__main__":
+    main()
