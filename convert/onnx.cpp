@@ -877,6 +877,8 @@ void OnnxImporter::import_node(const Node& n) {
         constants_[out] = std::move(c);
         return;
     }
+    // Every other op reads its first input (the checks below read input(0) directly).
+    if (!has_input(n, 0)) fail(n, "has no input");
     if (op == "Shape" || op == "Gather" || op == "Unsqueeze" || op == "Concat") {
         shape_op(n);
         return;
@@ -956,7 +958,7 @@ void OnnxImporter::import_node(const Node& n) {
         for (std::size_t k = 0; ok && k < d.size(); ++k) {
             if (d[k] == 0 && attr_int(n, "allowzero", 0) == 0 && k < in_dims.size()) d[k] = in_dims[k];
             if (d[k] == -1 && unknown < 0) unknown = std::int64_t(k);
-            else if (d[k] > 0) known *= d[k];
+            else if (d[k] > 0) ok = !__builtin_mul_overflow(known, d[k], &known);
             else ok = false;
         }
         const std::int64_t total = in.shape.size();
