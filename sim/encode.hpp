@@ -10,6 +10,15 @@
 // (seed, sample, stream, t) is below p_j. `current` encoding has no rule of
 // its own: the input is the constant current of the first layers
 // (Engine::set_constant).
+//
+// Frames encoding: at step t the input units that frame t lists (its
+// non-zero entries, ascending) are the input's events, each carrying its
+// value (a spike count or an analog value) into the first layers as
+// value × weight. A sample whose every entry is 1 carries plain spikes (its
+// events cost additions, and binary layers take them as bits). Engine::input_step
+// is the one place that turns an encoding into the input's events of a step.
+#include "snn/dataset.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -45,6 +54,18 @@ inline void poisson_step(std::uint64_t seed, std::uint64_t sample, std::uint64_t
     const StepDraws draw(seed, sample, stream, std::uint64_t(t));
     for (std::size_t k = 0; k < units.size(); ++k)
         if (draw(std::uint64_t(units[k])) < probability(k)) on_spike(units[k]);
+}
+
+// Frames: the input units of step t of one sample's frames, and their values.
+inline std::span<const std::int32_t> frame_units(const FrameSteps& f, int t) {
+    return {f.unit + f.at[t], std::size_t(f.at[t + 1] - f.at[t])};
+}
+inline const float* frame_values(const FrameSteps& f, int t) { return f.value + f.at[t]; }
+// Whether every entry of the first `steps` steps is 1: plain spikes.
+inline bool frames_are_spikes(const FrameSteps& f, int steps) {
+    for (std::int64_t e = f.at[0]; e < f.at[steps]; ++e)
+        if (f.value[e] != 1.0f) return false;
+    return true;
 }
 
 } // namespace snn

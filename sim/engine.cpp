@@ -47,9 +47,9 @@ namespace neuron {
 
 template <bool Subtract, bool Events>
 std::size_t integrate_spikes(float* __restrict v, float* __restrict current, const float* __restrict constant,
-                             std::size_t n, float decay, float v_th, std::int32_t* __restrict units,
+                             std::size_t n, float decay, float v_th, float fire_at, std::int32_t* __restrict units,
                              std::uint16_t* __restrict masks) {
-    const __m256 vd = _mm256_set1_ps(decay), vt = _mm256_set1_ps(v_th);
+    const __m256 vd = _mm256_set1_ps(decay), vt = _mm256_set1_ps(v_th), vf = _mm256_set1_ps(fire_at);
     __m256i index = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     const __m256i eight = _mm256_set1_epi32(8);
     std::size_t count = 0;
@@ -69,7 +69,7 @@ std::size_t integrate_spikes(float* __restrict v, float* __restrict current, con
                 in = c;
             }
             __m256 vj = load(v + at);
-            const __m256 fire = neuron::step<Subtract, neuron::Lanes8>(vj, in, vd, vt);
+            const __m256 fire = neuron::step<Subtract, neuron::Lanes8>(vj, in, vd, vt, vf);
             store(v + at, vj);
             return fire;
         };
@@ -89,13 +89,13 @@ std::size_t integrate_spikes(float* __restrict v, float* __restrict current, con
 } // namespace
 
 std::size_t integrate_spikes(bool subtract, float* __restrict v, float* __restrict current, const float* __restrict constant,
-                             std::size_t n, float decay, float v_th, std::int32_t* __restrict units,
+                             std::size_t n, float decay, float v_th, float fire_at, std::int32_t* __restrict units,
                              std::uint16_t* __restrict masks) {
     if (subtract)
-        return current ? integrate_spikes<true, true>(v, current, constant, n, decay, v_th, units, masks)
-                       : integrate_spikes<true, false>(v, current, constant, n, decay, v_th, units, masks);
-    return current ? integrate_spikes<false, true>(v, current, constant, n, decay, v_th, units, masks)
-                   : integrate_spikes<false, false>(v, current, constant, n, decay, v_th, units, masks);
+        return current ? integrate_spikes<true, true>(v, current, constant, n, decay, v_th, fire_at, units, masks)
+                       : integrate_spikes<true, false>(v, current, constant, n, decay, v_th, fire_at, units, masks);
+    return current ? integrate_spikes<false, true>(v, current, constant, n, decay, v_th, fire_at, units, masks)
+                   : integrate_spikes<false, false>(v, current, constant, n, decay, v_th, fire_at, units, masks);
 }
 
 } // namespace snn::engine_avx2
@@ -123,9 +123,9 @@ namespace neuron {
 // `masks` gets the spikes as 16-unit masks too. Returns the number of spikes.
 template <bool Subtract, bool Events>
 std::size_t integrate_spikes(float* __restrict v, float* __restrict current, const float* __restrict constant,
-                             std::size_t n, float decay, float v_th, std::int32_t* __restrict units,
+                             std::size_t n, float decay, float v_th, float fire_at, std::int32_t* __restrict units,
                              std::uint16_t* __restrict masks) {
-    const __m512 vd = _mm512_set1_ps(decay), vt = _mm512_set1_ps(v_th);
+    const __m512 vd = _mm512_set1_ps(decay), vt = _mm512_set1_ps(v_th), vf = _mm512_set1_ps(fire_at);
     __m512i index = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     const __m512i sixteen = _mm512_set1_epi32(16);
     std::size_t count = 0;
@@ -143,7 +143,7 @@ std::size_t integrate_spikes(float* __restrict v, float* __restrict current, con
             in = c;
         }
         __m512 vj = load(v + j);
-        const __mmask16 fire = neuron::step<Subtract, neuron::Lanes16>(vj, in, vd, vt);
+        const __mmask16 fire = neuron::step<Subtract, neuron::Lanes16>(vj, in, vd, vt, vf);
         store(v + j, vj);
         masks[j / 16] = fire;
         _mm512_storeu_si512(units + count, _mm512_maskz_compress_epi32(fire, index));
@@ -160,13 +160,13 @@ std::size_t integrate_spikes(float* __restrict v, float* __restrict current, con
 } // namespace
 
 std::size_t integrate_spikes(bool subtract, float* __restrict v, float* __restrict current, const float* __restrict constant,
-                             std::size_t n, float decay, float v_th, std::int32_t* __restrict units,
+                             std::size_t n, float decay, float v_th, float fire_at, std::int32_t* __restrict units,
                              std::uint16_t* __restrict masks) {
     if (subtract)
-        return current ? integrate_spikes<true, true>(v, current, constant, n, decay, v_th, units, masks)
-                       : integrate_spikes<true, false>(v, current, constant, n, decay, v_th, units, masks);
-    return current ? integrate_spikes<false, true>(v, current, constant, n, decay, v_th, units, masks)
-                   : integrate_spikes<false, false>(v, current, constant, n, decay, v_th, units, masks);
+        return current ? integrate_spikes<true, true>(v, current, constant, n, decay, v_th, fire_at, units, masks)
+                       : integrate_spikes<true, false>(v, current, constant, n, decay, v_th, fire_at, units, masks);
+    return current ? integrate_spikes<false, true>(v, current, constant, n, decay, v_th, fire_at, units, masks)
+                   : integrate_spikes<false, false>(v, current, constant, n, decay, v_th, fire_at, units, masks);
 }
 
 } // namespace snn::engine_avx512
@@ -186,10 +186,18 @@ KernelPath kernel_path_from(const std::string& s) {
 Encoding encoding_from(const std::string& s) {
     if (s == "current") return Encoding::Current;
     if (s == "poisson") return Encoding::Poisson;
-    throw OptionError("encode", s, "encode '" + s + "': expected current or poisson");
+    if (s == "frames") return Encoding::Frames;
+    throw OptionError("encode", s, "encode '" + s + "': expected current, poisson or frames");
 }
 
-const char* to_string(Encoding e) { return e == Encoding::Current ? "current" : "poisson"; }
+const char* to_string(Encoding e) {
+    switch (e) {
+    case Encoding::Current: return "current";
+    case Encoding::Poisson: return "poisson";
+    case Encoding::Frames: return "frames";
+    }
+    return "?";
+}
 
 std::vector<int> checkpoint_steps(int steps) {
     std::vector<int> c;
@@ -220,6 +228,11 @@ Engine::Engine(const Network& net, const RunOptions& options)
             if (pop.kind == PopulationKind::MaxPool && pop.projections[0].source == 0)
                 throw Error("population '" + pop.name +
                             "' max-pools the input itself, which has no spikes with --encode current; use --encode poisson");
+    if (opt_.encode == Encoding::Frames)
+        for (const auto& pop : net_.populations)
+            if (pop.kind == PopulationKind::MaxPool && pop.projections[0].source == 0)
+                throw Error("population '" + pop.name +
+                            "' max-pools the input itself, whose frames carry values, not spikes (--encode frames)");
     checkpoints_ = checkpoint_steps(opt_.steps);
     float_isa_ = opt_.float_isa.value_or(best_float_isa());
     if (!float_isa_supported(float_isa_))
@@ -290,6 +303,9 @@ Engine::Engine(const Network& net, const RunOptions& options)
             if (src == 0 && opt_.encode == Encoding::Current)
                 throw Error("population '" + net_.populations[std::size_t(cut.first_target)].name + "' on device '" + cut.to +
                             "' reads the input across a cut, which carries no spikes with --encode current");
+            else if (src == 0 && opt_.encode == Encoding::Frames)
+                throw Error("population '" + net_.populations[std::size_t(cut.first_target)].name + "' on device '" + cut.to +
+                            "' reads the input across a cut, whose frames carry values, not spikes (--encode frames)");
     gated_.assign(P, 0);
     for (const Population& pop : net_.populations)
         if (pop.kind == PopulationKind::MaxPool)
@@ -316,11 +332,11 @@ Engine::Engine(const Network& net, const RunOptions& options)
     }
     for (Watch w : {Watch::None, Watch::Record, Watch::Observe}) plans_[std::size_t(w)] = plan_execution(net_, opt_, w);
     if (layer_by_layer()) {
-        const bool current = opt_.encode == Encoding::Current;
+        const bool current = opt_.encode == Encoding::Current, frames = opt_.encode == Encoding::Frames;
         for (std::size_t i = 1; i < P; ++i) {
             const Projection& p = net_.populations[i].projections[0];
             layers_.emplace_back(p, net_.populations[std::size_t(p.source)].shape, net_.populations[i].shape,
-                                 current && p.source == 0, float_isa_);
+                                 current && p.source == 0, float_isa_, frames && p.source == 0);
         }
     }
 }
@@ -391,8 +407,8 @@ void Engine::init(SampleState& s) const {
     s.layer_scratch.clear();
     if (layer_by_layer()) {
         const std::vector<int>& kernel_steps = plan(Watch::None).kernel_steps;
-        // With Poisson encoding the input's spikes too, drawn for every step first.
-        if (opt_.encode == Encoding::Poisson)
+        // With Poisson or frames encoding the input's spikes too, made for every step first.
+        if (opt_.encode != Encoding::Current)
             s.step_masks[0].assign(std::size_t(opt_.steps) * mask_stride(net_.input().shape.size()), 0);
         for (std::size_t i = 1; i < P; ++i) {
             s.step_masks[i].assign(std::size_t(opt_.steps) * mask_stride(net_.populations[i].shape.size()), 0);
@@ -477,14 +493,14 @@ namespace {
 // step in the same pass; without, the input is the constant itself.
 template <bool Subtract, bool Events>
 void integrate(float* __restrict v, float* __restrict current, const float* __restrict constant,
-               std::int32_t* __restrict fired, std::size_t n, float decay, float v_th) {
+               std::int32_t* __restrict fired, std::size_t n, float decay, float v_th, float fire_at) {
     for (std::size_t j = 0; j < n; ++j) {
         float in = constant[j];
         if constexpr (Events) {
             in = current[j];
             current[j] = constant[j];
         }
-        fired[j] = neuron::step<Subtract, neuron::Lanes1<float>>(v[j], in, decay, v_th);
+        fired[j] = neuron::step<Subtract, neuron::Lanes1<float>>(v[j], in, decay, v_th, fire_at);
     }
 }
 
@@ -558,7 +574,7 @@ void Engine::step_population(const ExecutionPlan& plan, std::size_t i, int t, st
                 for (std::size_t j = 0; j < n; ++j) c[j] += row[j];
                 continue;
             }
-            s.synaptic_ops[i] += project(i, k, src_spikes, nullptr, s, cur.data());
+            s.synaptic_ops[i] += project_step(i, k, t, src_spikes, s, cur.data());
         }
         for (std::size_t k = 0; k < pop.projections.size(); ++k) {
             const auto& taken_back = s.negative[std::size_t(pop.projections[k].source)];
@@ -576,6 +592,7 @@ void Engine::step_population(const ExecutionPlan& plan, std::size_t i, int t, st
         // A membrane readout makes the output layer a non-spiking integrator.
         // (The largest float, not infinity: the reset below multiplies it by 0.)
         const float v_th = readout_ == Readout::Membrane && i == P - 1 ? neuron::integrator_v_th : pop.neuron.v_th;
+        const float fire_at = neuron::fire_threshold(pop.neuron, v_th);
         const bool subtract = pop.neuron.reset == ResetMode::Subtract;
         const std::size_t n = v.size();
         s.neuron_updates[i] += std::int64_t(n);
@@ -587,14 +604,14 @@ void Engine::step_population(const ExecutionPlan& plan, std::size_t i, int t, st
         std::size_t count = 0;
 #if defined(SNN_FLOAT_AVX512)
         if (float_isa_ == FloatIsa::Avx512 && thresholds_[i].empty()) {
-            count = engine_avx512::integrate_spikes(subtract, vp, events ? cur.data() : nullptr, kp, n, decay, v_th, units,
+            count = engine_avx512::integrate_spikes(subtract, vp, events ? cur.data() : nullptr, kp, n, decay, v_th, fire_at, units,
                                                     s.fire_masks[i].data());
             s.masks_valid[i] = 1;
         } else
 #endif
 #if defined(SNN_FLOAT_AVX2)
         if (float_isa_ == FloatIsa::Avx2 && thresholds_[i].empty()) {
-            count = engine_avx2::integrate_spikes(subtract, vp, events ? cur.data() : nullptr, kp, n, decay, v_th, units,
+            count = engine_avx2::integrate_spikes(subtract, vp, events ? cur.data() : nullptr, kp, n, decay, v_th, fire_at, units,
                                                   s.fire_masks[i].data());
             s.masks_valid[i] = 1;
         } else
@@ -608,11 +625,11 @@ void Engine::step_population(const ExecutionPlan& plan, std::size_t i, int t, st
                 if (events) std::copy(kp, kp + n, cur.begin());
             } else if (events) {
                 float* __restrict cp = cur.data();
-                if (subtract) integrate<true, true>(vp, cp, kp, fired, n, decay, v_th);
-                else integrate<false, true>(vp, cp, kp, fired, n, decay, v_th);
+                if (subtract) integrate<true, true>(vp, cp, kp, fired, n, decay, v_th, fire_at);
+                else integrate<false, true>(vp, cp, kp, fired, n, decay, v_th, fire_at);
             } else {
-                if (subtract) integrate<true, false>(vp, nullptr, kp, fired, n, decay, v_th);
-                else integrate<false, false>(vp, nullptr, kp, fired, n, decay, v_th);
+                if (subtract) integrate<true, false>(vp, nullptr, kp, fired, n, decay, v_th, fire_at);
+                else integrate<false, false>(vp, nullptr, kp, fired, n, decay, v_th, fire_at);
             }
             for (std::size_t j = 0; j < n; j += 4) {
                 std::uint64_t lo, hi; // fired has n rounded up to 4 words, the tail zero
@@ -673,7 +690,9 @@ void Engine::fire_learned(std::size_t i, bool can_fire, float* v, const float* c
     const bool subtract = pop.neuron.reset == ResetMode::Subtract;
     for (std::size_t j = 0; j < n; ++j) {
         const float v_th = can_fire ? th[j] : neuron::integrator_v_th;
-        fired[j] = subtract ? neuron::step<true, L>(v[j], current[j], decay, v_th) : neuron::step<false, L>(v[j], current[j], decay, v_th);
+        const float fire_at = neuron::fire_threshold(pop.neuron, v_th);
+        fired[j] = subtract ? neuron::step<true, L>(v[j], current[j], decay, v_th, fire_at)
+                            : neuron::step<false, L>(v[j], current[j], decay, v_th, fire_at);
     }
 }
 
@@ -717,26 +736,51 @@ std::span<const std::int32_t> Engine::delivered(std::size_t c, std::size_t k, in
     return s.delivered;
 }
 
+void Engine::input_step(std::int64_t sample, int t, SampleState& s, std::vector<Spike>* recorded) const {
+    auto& sp = s.spikes[0];
+    sp.clear();
+    if (opt_.encode == Encoding::Poisson) {
+        poisson_step(opt_.seed, std::uint64_t(sample), 0, t, s.input_units,
+                     [&](std::size_t k) { return s.input_values[k] * opt_.max_rate; },
+                     [&](std::int32_t j) { sp.push_back(j); });
+    } else if (opt_.encode == Encoding::Frames) {
+        const auto units = frame_units(s.frames, t);
+        sp.assign(units.begin(), units.end());
+    } else {
+        throw InternalError("input_step: current encoding has no input events");
+    }
+    s.spike_total[0] += std::int64_t(sp.size());
+    // Input spike counts, for a max-pooling gate right on the input.
+    for (std::int32_t j : sp) {
+        ++s.counts[0][std::size_t(j)];
+        s.last_spike[0][std::size_t(j)] = t;
+    }
+    if (recorded)
+        for (auto j : sp) recorded->push_back({std::int32_t(sample), 0, j, t, 1});
+}
+
+const float* Engine::input_values(int t, const SampleState& s) const {
+    return opt_.encode == Encoding::Frames && !s.frame_spikes ? frame_values(s.frames, t) : nullptr;
+}
+
+std::int64_t Engine::project_step(std::size_t i, std::size_t k, int t, std::span<const std::int32_t> units, SampleState& s,
+                                  float* current) const {
+    const float* values = net_.populations[i].projections[k].source == 0 ? input_values(t, s) : nullptr;
+    const std::int64_t ops = project(i, k, units, values, s, current);
+    if (values) s.input_macs[i] += ops; // value × weight, as with current encoding
+    return ops;
+}
+
 void Engine::draw_input(std::int64_t sample, SampleState& s) const {
     const std::int64_t n = net_.input().shape.size();
     const std::size_t stride = mask_stride(n);
     auto& masks = s.step_masks[0];
     std::fill(masks.begin(), masks.end(), std::uint16_t(0));
-    auto& counts = s.counts[0];
-    auto& last = s.last_spike[0];
-    std::int64_t total = 0;
     for (int t = 0; t < opt_.steps; ++t) {
+        input_step(sample, t, s, nullptr);
         std::uint16_t* row = masks.data() + std::size_t(t) * stride;
-        poisson_step(opt_.seed, std::uint64_t(sample), 0, t, s.input_units,
-                     [&](std::size_t k) { return s.input_values[k] * opt_.max_rate; },
-                     [&](std::int32_t j) {
-                         row[std::size_t(j) / 16] |= std::uint16_t(1u << (j % 16));
-                         ++counts[std::size_t(j)];
-                         last[std::size_t(j)] = t;
-                         ++total;
-                     });
+        for (std::int32_t j : s.spikes[0]) row[std::size_t(j) / 16] |= std::uint16_t(1u << (j % 16));
     }
-    s.spike_total[0] += total;
 }
 
 // Segments: the populations up to an exit run for every step (or until the
@@ -749,6 +793,26 @@ void Engine::draw_input(std::int64_t sample, SampleState& s) const {
 // cloud receives anything.
 void Engine::run_sample(const float* x, std::int64_t sample, SampleState& s, std::vector<Spike>* recorded,
                         const StepObserver* on_step) const {
+    run(x, nullptr, sample, s, recorded, on_step);
+}
+
+void Engine::run_sample(const Dataset& data, std::int64_t i, SampleState& s, std::vector<Spike>* recorded,
+                        const StepObserver* on_step) const {
+    const FrameSteps frames = data.frames_of(i);
+    run(data.sample(i), data.frames > 0 ? &frames : nullptr, i, s, recorded, on_step);
+}
+
+void Engine::run(const float* x, const FrameSteps* frames, std::int64_t sample, SampleState& s,
+                 std::vector<Spike>* recorded, const StepObserver* on_step) const {
+    if (opt_.encode == Encoding::Frames) {
+        if (!frames)
+            throw Error("--encode frames needs frames: an HDF5 file whose x is (N,T,H,W,C), or an event list");
+        if (frames->steps < opt_.steps)
+            throw Error("the data holds " + std::to_string(frames->steps) + " frames per sample, fewer than the " +
+                        std::to_string(opt_.steps) + " steps to run");
+        s.frames = *frames;
+        s.frame_spikes = frames_are_spikes(*frames, opt_.steps);
+    }
     const std::size_t P = net_.populations.size();
     const Shape& in_shape = net_.input().shape;
     const std::int64_t n_in = in_shape.size();
@@ -836,21 +900,7 @@ void Engine::run_sample(const float* x, std::int64_t sample, SampleState& s, std
         const bool last_segment = seg.last == P - 1;
         const Exit* exit = seg.exit >= 0 ? &net_.exits[std::size_t(seg.exit)] : nullptr;
         for (int t = 0; t < T; ++t) {
-            if (seg.first == 0 && opt_.encode == Encoding::Poisson) {
-                auto& sp = s.spikes[0];
-                sp.clear();
-                poisson_step(opt_.seed, std::uint64_t(sample), 0, t, s.input_units,
-                             [&](std::size_t k) { return s.input_values[k] * opt_.max_rate; },
-                             [&](std::int32_t j) { sp.push_back(j); });
-                s.spike_total[0] += std::int64_t(sp.size());
-                // Input spike counts, for a max-pooling gate right on the input.
-                for (std::int32_t j : sp) {
-                    ++s.counts[0][std::size_t(j)];
-                    s.last_spike[0][std::size_t(j)] = t;
-                }
-                if (recorded)
-                    for (auto j : sp) recorded->push_back({std::int32_t(sample), 0, j, t, 1});
-            }
+            if (seg.first == 0 && opt_.encode != Encoding::Current) input_step(sample, t, s, recorded);
             for (std::size_t src : seg.replay) {
                 const auto& h = s.history[src];
                 const auto& at = s.history_at[src];
@@ -943,7 +993,7 @@ void Engine::set_constant(std::size_t i, SampleState& s) const {
 void Engine::run_layers(std::int64_t sample, SampleState& s) const {
     const std::size_t P = net_.populations.size();
     const int T = opt_.steps;
-    if (opt_.encode == Encoding::Poisson) draw_input(sample, s);
+    if (opt_.encode != Encoding::Current) draw_input(sample, s);
     for (std::size_t i = 1; i < P; ++i) {
         const Population& pop = net_.populations[i];
         const Projection& p = pop.projections[0];
@@ -954,7 +1004,7 @@ void Engine::run_layers(std::int64_t sample, SampleState& s) const {
         LayerRun r;
         r.steps = T;
         const auto src = std::size_t(p.source);
-        const bool spiking_source = !s.step_masks[src].empty(); // the input's only with Poisson encoding
+        const bool spiking_source = !s.step_masks[src].empty(); // the input's only with Poisson or frames encoding
         r.source = spiking_source ? s.step_masks[src].data() : nullptr;
         r.constant = s.constant[i].data();
         r.v = s.v[i].data();
@@ -962,6 +1012,7 @@ void Engine::run_layers(std::int64_t sample, SampleState& s) const {
         r.decay = decay_[i];
         // A membrane readout makes the output a non-spiking integrator, as in step_population.
         r.v_th = readout_ == Readout::Membrane && output ? neuron::integrator_v_th : pop.neuron.v_th;
+        r.fire_at = neuron::fire_threshold(pop.neuron, r.v_th);
         r.subtract = pop.neuron.reset == ResetMode::Subtract;
         if (output) {
             r.snapshot_steps = checkpoints_;
@@ -978,8 +1029,8 @@ void Engine::run_layers(std::int64_t sample, SampleState& s) const {
             std::size_t i;
             SampleState* s;
         } at{this, i, &s};
-        r.project = [&at](std::span<const std::int32_t> units, float* current) {
-            return at.engine->project(at.i, 0, units, nullptr, *at.s, current);
+        r.project = [&at](int t, std::span<const std::int32_t> units, float* current) {
+            return at.engine->project_step(at.i, 0, t, units, *at.s, current);
         };
         r.batch = plan(Watch::None).kernel_steps[i];
         if (r.batch > 1)
@@ -1020,6 +1071,12 @@ void Engine::run_layers(std::int64_t sample, SampleState& s) const {
 }
 
 RunResult simulate(const Network& net, const Dataset& data, const RunOptions& opt) {
+    if (opt.encode == Encoding::Frames) {
+        check_frames_fit(data, net.input().shape);
+        if (data.frames < opt.steps)
+            throw Error("data set '" + data.name + "' holds " + std::to_string(data.frames) + " frames per sample, fewer than the " +
+                        std::to_string(opt.steps) + " steps to run");
+    }
     if (data.shape.size() != net.input().shape.size())
         throw Error("data set '" + data.name + "' has samples of shape " + data.shape.str() +
                     " but the network's input is " + net.input().shape.str());
@@ -1063,7 +1120,7 @@ RunResult simulate(const Network& net, const Dataset& data, const RunOptions& op
         tbb::parallel_for(tbb::blocked_range<std::int64_t>(0, n, 4), [&](const auto& range) {
             SampleState& s = states.local();
             for (std::int64_t i = range.begin(); i < range.end(); ++i) {
-                engine.run_sample(data.sample(i), i, s, i < n_record ? &recorded[std::size_t(i)] : nullptr);
+                engine.run_sample(data, i, s, i < n_record ? &recorded[std::size_t(i)] : nullptr);
                 if (i < n_record) {
                     // Step by step, population by population, whatever order the segments ran in.
                     auto& rec = recorded[std::size_t(i)];

@@ -67,6 +67,8 @@ struct SampleState {
     std::vector<float> minus_ones;                   // scatter values of negative spikes
     std::vector<std::int32_t> input_units;
     std::vector<float> input_values;
+    FrameSteps frames;           // this sample's frames (frames encoding)
+    bool frame_spikes = false;   // every entry of them is 1: plain spikes
     std::vector<std::int64_t> spike_total, synaptic_ops; // per population, this sample
     std::vector<std::int64_t> binary_ops;                // per population: the part of synaptic_ops on binary projections
     std::vector<std::uint64_t> binary_scratch;           // for BinaryKernel::accumulate, kept all zero between uses
@@ -117,6 +119,10 @@ public:
     using StepObserver = std::function<void(int steps_done, const SampleState&)>;
     void run_sample(const float* x, std::int64_t sample, SampleState& s, std::vector<Spike>* recorded,
                     const StepObserver* on_step = nullptr) const;
+    // Sample i of `data`, with its frames where it has them (which frames
+    // encoding needs; the other encodings read its static x).
+    void run_sample(const Dataset& data, std::int64_t i, SampleState& s, std::vector<Spike>* recorded,
+                    const StepObserver* on_step = nullptr) const;
     int readout(const SampleState& s) const; // the predicted class, by RunOptions::readout
     // Whether run_sample runs this network layer by layer (when it records no spikes and has no observer).
     bool layer_by_layer() const { return plan(Watch::None).schedule == Schedule::LayerByLayer; }
@@ -135,7 +141,18 @@ private:
     void set_constant(std::size_t i, SampleState& s) const;
     // The rest of run_sample, layer by layer.
     void run_layers(std::int64_t sample, SampleState& s) const;
-    // Poisson encoding: the input's spikes at every step, as run_sample draws them step by step.
+    void run(const float* x, const FrameSteps* frames, std::int64_t sample, SampleState& s, std::vector<Spike>* recorded,
+             const StepObserver* on_step) const;
+    // The input's events at step t (s.spikes[0]) by the encoding (Poisson or
+    // frames): the one place they are made, for every schedule. Counts them
+    // and records them.
+    void input_step(std::int64_t sample, int t, SampleState& s, std::vector<Spike>* recorded) const;
+    // The values the input's events of step t carry (parallel to s.spikes[0]), or null for spikes.
+    const float* input_values(int t, const SampleState& s) const;
+    // Projection k of population i for its source's events `units` of step t (the input's with their values).
+    std::int64_t project_step(std::size_t i, std::size_t k, int t, std::span<const std::int32_t> units, SampleState& s,
+                              float* current) const;
+    // Poisson or frames encoding: the input's spikes at every step, as run_sample makes them step by step.
     void draw_input(std::int64_t sample, SampleState& s) const;
     int readout_of(const std::int32_t* counts, const float* v) const;
     // Adds projection k of population i for the listed source units (values: as in snn::scatter).

@@ -108,13 +108,17 @@ bool specialized(const Projection& p, const Shape& src, const Shape& dst) {
 }
 } // namespace
 
-LayerKernel::LayerKernel(const Projection& p, const Shape& src, const Shape& dst, bool constant, FloatIsa isa) : isa_(isa) {
+LayerKernel::LayerKernel(const Projection& p, const Shape& src, const Shape& dst, bool constant, FloatIsa isa)
+    : LayerKernel(p, src, dst, constant, isa, false) {}
+
+LayerKernel::LayerKernel(const Projection& p, const Shape& src, const Shape& dst, bool constant, FloatIsa isa, bool values)
+    : isa_(isa) {
     if (!float_isa_supported(isa))
         throw InternalError(std::string("LayerKernel: this CPU or build cannot run the float ISA ") + to_string(isa));
     t_.src = src;
     t_.dst = dst;
     if (constant) return;
-    if (!specialized(p, src, dst)) {
+    if (values || !specialized(p, src, dst)) {
         t_.kind = LayerTables::Kind::Generic;
         t_.scratch = std::size_t(src.size()) + 16;
         make_offsets(1);

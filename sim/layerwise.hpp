@@ -43,6 +43,7 @@ struct LayerRun {
     std::uint16_t* masks = nullptr;             // written: steps × mask_stride(units)
     std::int32_t* counts = nullptr;             // written: per unit, its spikes over all steps
     float decay = 1, v_th = 1;
+    float fire_at = 1; // units fire at v ≥ fire_at (sim/neuron.hpp, fire_threshold of v_th)
     bool subtract = true;
     // After each of these steps (1-based, ascending) v and the counts so far
     // are copied into snapshot_v + k·units and snapshot_counts + k·units (for
@@ -52,9 +53,9 @@ struct LayerRun {
     std::int32_t* snapshot_counts = nullptr;
     std::int32_t* scratch = nullptr; // LayerKernel::scratch_entries()
     // Generic only: adds the projection of the listed source units (ascending)
-    // to `current` as the step-by-step engine does, returning its synaptic
-    // operations; `current` has a float per unit.
-    std::function<std::int64_t(std::span<const std::int32_t>, float*)> project;
+    // at step t (0-based) to `current` as the step-by-step engine does,
+    // returning its synaptic operations; `current` has a float per unit.
+    std::function<std::int64_t(int t, std::span<const std::int32_t>, float*)> project;
     // Generic, batch > 1 (a binary dense layer): the same for `batch` steps at
     // once, each list with its own current (BinaryKernel::accumulate_batch).
     int batch = 1;
@@ -114,6 +115,9 @@ public:
     static bool applies(const Projection& p, const Shape& src, bool constant, float decay, FloatIsa isa);
     // `isa` must be supported (float_isa_supported).
     LayerKernel(const Projection& p, const Shape& src, const Shape& dst, bool constant, FloatIsa isa);
+    // `values`: p reads the input with frames encoding, whose units carry
+    // values, not spikes: the kind is Generic (the engine's own projection).
+    LayerKernel(const Projection& p, const Shape& src, const Shape& dst, bool constant, FloatIsa isa, bool values);
     // Scratch run() needs with up to `batch` steps at once, in int32 entries.
     std::size_t scratch_entries(int batch = 1) const;
     // Runs every step; returns the synaptic operations of the events (the

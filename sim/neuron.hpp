@@ -7,7 +7,7 @@
 // One step of a unit, IF or LIF:
 //   v ← v·decay + I          (rounded once: a fused multiply-add; decay is
 //                             exp(−1/τ) for LIF and 1 for IF, where it is v + I)
-//   fire when v ≥ v_th
+//   fire when v ≥ v_th (v > v_th with a strict threshold: fire_threshold)
 //   reset: v ← v − v_th (subtraction) or v ← 0 (to zero)
 // A membrane readout makes the output a non-spiking integrator: its v_th is
 // the largest float (integrator_v_th), never reached by a finite v.
@@ -36,6 +36,12 @@ namespace snn::neuron {
 inline float decay_of(const NeuronParams& n) { return n.model == NeuronModel::LIF ? std::exp(-1.0f / n.tau_steps) : 1.0f; }
 inline float initial_v(const NeuronParams& n) { return n.v_init * n.v_th; }
 inline constexpr float integrator_v_th = std::numeric_limits<float>::max();
+// The value a unit fires at (v ≥ it): v_th, or for a strict threshold (NIR's
+// v > v_th) the float just above v_th, since over floats v > v_th is exactly
+// v ≥ nextafter(v_th, +∞). An integrator's v_th stays out of reach either way.
+inline float fire_threshold(const NeuronParams& n, float v_th) {
+    return n.strict_threshold && v_th < integrator_v_th ? std::nextafter(v_th, std::numeric_limits<float>::infinity()) : v_th;
+}
 
 #if defined(__AVX512F__)
 #define SNN_LANES16 1

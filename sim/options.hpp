@@ -14,7 +14,10 @@
 
 namespace snn {
 
-enum class Encoding { Current, Poisson };
+// current: the static input as a constant current; poisson: the static
+// input as spikes drawn each step; frames: the data's own input at each step
+// (Dataset::frames, sim/encode.hpp).
+enum class Encoding { Current, Poisson, Frames };
 
 // Which kernels carry spikes into a population. Every choice gives the same
 // currents bit for bit (the tests check it); Auto is the fastest, the others

@@ -234,12 +234,15 @@ Shape sample_shape(const std::string& file, const std::vector<std::uint64_t>& di
     case 4: return Shape{dim(1), dim(2), dim(3)};
     default:
         throw DataError(file, file + ": x has " + std::to_string(dims.size()) +
-                    " dimensions; expected (N,H,W,C), (N,H,W) or (N,features)");
+                    " dimensions; expected (N,H,W,C), (N,H,W) or (N,features)" +
+                    (dims.size() == 5 ? " (frames (N,T,H,W,C) need --encode frames)" : ""));
     }
 }
 
 Dataset load_hdf5(const std::string& spec, std::int64_t limit) {
     const h5::Node file = h5::open_file(spec);
+    if (!h5::exists(file, "x") && h5::exists(file, "events"))
+        throw DataError(spec, spec + ": holds an event list (events), which needs --encode frames");
     for (const char* name : {"x", "y"})
         if (!h5::exists(file, name))
             throw DataError(spec, spec + ": no dataset '" + name +
@@ -288,6 +291,232 @@ std::string dims_text(const std::vector<std::uint64_t>& d) {
     return s + ")";
 }
 
+// ---------------------------------------------------------------------------
+// Frames and event lists (see dataset.hpp).
+
+// Reads the block [start, start + count) of a numeric dataset, converted to `mem_type`.
+template <class T>
+std::vector<T> read_block(const h5::Node& file, const std::string& name, const std::vector<hsize_t>& start,
+                          const std::vector<hsize_t>& count, hid_t mem_type) {
+    const std::string where = file.file + ":/" + name;
+    h5::Handle d(H5Dopen2(file.id(), name.c_str(), H5P_DEFAULT), H5Dclose);
+    if (!d.valid()) throw FileError(file.file, where + ": not a dataset");
+    h5::Handle type(H5Dget_type(d.id()), H5Tclose);
+    const H5T_class_t cls = H5Tget_class(type.id());
+    if (cls != H5T_FLOAT && cls != H5T_INTEGER) throw DataError(file.file, where + ": expected a numeric dataset");
+    h5::Handle space(H5Dget_space(d.id()), H5Sclose);
+    std::uint64_t n = 1;
+    for (auto c : count) n *= c;
+    std::vector<T> out(n);
+    if (n == 0) return out;
+    if (H5Sselect_hyperslab(space.id(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr) < 0)
+        throw FileError(file.file, where + ": cannot select a block");
+    h5::Handle mem(H5Screate_simple(int(count.size()), count.data(), nullptr), H5Sclose);
+    if (H5Dread(d.id(), mem_type, mem.id(), space.id(), H5P_DEFAULT, out.data()) < 0)
+        throw FileError(file.file, where + ": cannot read dataset (corrupt file?)");
+    return out;
+}
+
+// Labels y of the first `count` of n samples, checked as load_hdf5 checks them.
+std::vector<int> read_labels(const h5::Node& file, const std::string& spec, std::uint64_t n, std::uint64_t count) {
+    const std::vector<std::uint64_t> y_dims = h5::dataset_dims(file, "y");
+    if (!(y_dims.size() == 1 || (y_dims.size() == 2 && y_dims[1] == 1)))
+        throw DataError(spec, spec + ": y must have shape (N) with one integer label per sample");
+    if (y_dims[0] != n)
+        throw DataError(spec, spec + ": holds " + std::to_string(n) + " samples but y holds " + std::to_string(y_dims[0]) +
+                                  " labels");
+    const std::vector<std::int64_t> y = read_leading_rows<std::int64_t>(file, "y", count, H5T_NATIVE_INT64);
+    std::vector<int> out(count);
+    for (std::uint64_t i = 0; i < count; ++i) {
+        if (y[i] < 0 || y[i] > INT_MAX)
+            throw DataError(spec, spec + ": label " + std::to_string(y[i]) + " of sample " + std::to_string(i) +
+                                      " is not a class index (labels must be integers >= 0)");
+        out[i] = int(y[i]);
+    }
+    return out;
+}
+
+// x = each sample's mean frame over its `frames` steps, from the sparse frames.
+void mean_frames(Dataset& ds) {
+    const std::size_t n = std::size_t(ds.shape.size());
+    check_fits_in_memory(std::uint64_t(ds.size()) * n * sizeof(float), ds.name + " (mean frames)");
+    ds.x.assign(std::size_t(ds.size()) * n, 0.0f);
+    std::vector<double> sum(n);
+    for (std::int64_t i = 0; i < ds.size(); ++i) {
+        std::fill(sum.begin(), sum.end(), 0.0);
+        const std::int64_t* at = ds.frame_at.data() + i * ds.frames;
+        for (std::int64_t e = at[0]; e < at[ds.frames]; ++e) sum[std::size_t(ds.frame_unit[std::size_t(e)])] += ds.frame_value[std::size_t(e)];
+        float* x = ds.x.data() + std::size_t(i) * n;
+        for (std::size_t j = 0; j < n; ++j) x[j] = float(sum[j] / ds.frames);
+    }
+}
+
+Dataset load_dense_frames(const h5::Node& file, const std::string& spec, std::int64_t limit, const FrameOptions& o) {
+    const std::vector<std::uint64_t> dims = h5::dataset_dims(file, "x");
+    const bool nchw = o.layout == FrameLayout::ChannelsFirst;
+    if (dims.size() < 3 || dims.size() > 5)
+        throw DataError(spec, spec + ": x has shape " + dims_text(dims) + "; frames are (N,T,H,W,C)" +
+                                  (nchw ? " or, with --layout nchw, (N,T,C,H,W)" : "") + ", (N,T,H,W) or (N,T,features)");
+    for (std::size_t k = 0; k < dims.size(); ++k)
+        if (dims[k] == 0 || dims[k] > std::uint64_t(INT_MAX))
+            throw DataError(spec, spec + ": x has shape " + dims_text(dims) + " (dimension " + std::to_string(k) + " is " +
+                                      std::to_string(dims[k]) + (k == 1 ? ": no frames" : "") + ")");
+    const std::uint64_t n = dims[0], T = dims[1];
+    if (o.max_steps > 0 && std::uint64_t(o.max_steps) > T)
+        throw DataError(spec, spec + ": holds " + std::to_string(T) + " frames per sample, fewer than the " +
+                                  std::to_string(o.max_steps) + " steps asked (run at most " + std::to_string(T) +
+                                  " steps, or leave --steps out to run them all)");
+    const int steps = o.max_steps > 0 ? o.max_steps : int(T);
+    Dataset ds;
+    ds.name = spec;
+    ds.frames = steps;
+    // Stored order of one frame, and the engine's (H, W, C).
+    int H = 1, W = 1, C = 1;
+    if (dims.size() == 3) C = int(dims[2]);
+    else if (dims.size() == 4) H = int(dims[2]), W = int(dims[3]);
+    else if (nchw) C = int(dims[2]), H = int(dims[3]), W = int(dims[4]);
+    else H = int(dims[2]), W = int(dims[3]), C = int(dims[4]);
+    ds.shape = Shape{H, W, C};
+    const std::size_t frame = std::size_t(ds.shape.size());
+    const std::uint64_t count = limit < 0 ? n : std::min<std::uint64_t>(n, std::uint64_t(limit));
+    ds.y = read_labels(file, spec, n, count);
+    const std::size_t HW = std::size_t(H) * std::size_t(W);
+    const bool transpose = nchw && dims.size() == 5 && C > 1;
+
+    // A sample at a time: its frames read through a hyperslab, kept sparse.
+    check_fits_in_memory((count * std::uint64_t(steps) + 1) * sizeof(std::int64_t) +
+                             std::uint64_t(steps) * frame * sizeof(float),
+                         spec + ":/x");
+    ds.frame_at.assign(std::size_t(count) * std::size_t(steps) + 1, 0);
+    std::vector<hsize_t> start(dims.size(), 0), block(dims.begin(), dims.end());
+    block[0] = 1;
+    block[1] = hsize_t(steps);
+    std::vector<float> sample(frame);
+    for (std::uint64_t i = 0; i < count; ++i) {
+        start[0] = hsize_t(i);
+        const std::vector<float> raw = read_block<float>(file, "x", start, block, H5T_NATIVE_FLOAT);
+        for (int t = 0; t < steps; ++t) {
+            const float* f = raw.data() + std::size_t(t) * frame;
+            for (std::size_t k = 0; k < frame; ++k)
+                if (!std::isfinite(f[k]))
+                    throw DataError(spec, spec + ": x of sample " + std::to_string(i) + ", frame " + std::to_string(t) +
+                                              " holds " + (std::isnan(f[k]) ? "NaN" : "an infinity") + " (x must be finite)");
+            if (transpose)
+                for (std::size_t c = 0; c < std::size_t(C); ++c)
+                    for (std::size_t yx = 0; yx < HW; ++yx) sample[yx * std::size_t(C) + c] = f[c * HW + yx];
+            else
+                std::copy(f, f + frame, sample.begin());
+            for (std::size_t k = 0; k < frame; ++k)
+                if (sample[k] != 0.0f) {
+                    ds.frame_unit.push_back(std::int32_t(k));
+                    ds.frame_value.push_back(sample[k]);
+                }
+            ds.frame_at[std::size_t(i) * std::size_t(steps) + std::size_t(t) + 1] = std::int64_t(ds.frame_unit.size());
+        }
+        check_fits_in_memory(ds.frame_unit.size() * (sizeof(std::int32_t) + sizeof(float)), spec + ":/x (frames)");
+    }
+    mean_frames(ds);
+    return ds;
+}
+
+Dataset load_events(const h5::Node& file, const std::string& spec, std::int64_t limit, const FrameOptions& o) {
+    const std::string where = spec + ":/events";
+    const std::vector<std::uint64_t> dims = h5::dataset_dims(file, "events");
+    if (dims.size() != 2 || dims[1] != 5)
+        throw DataError(spec, where + " has shape " + dims_text(dims) + "; expected (M,5): columns sample, t, x, y, p");
+    if (!(o.bin > 0) || !std::isfinite(o.bin))
+        throw OptionError("bin", std::to_string(o.bin), "--bin must be a positive number of t units per step");
+    for (const char* a : {"height", "width"})
+        if (!h5::has_attr(file, a))
+            throw DataError(spec, spec + ": no root attribute '" + a +
+                                      "' (an event list states the sensor's size: attributes height and width)");
+    const std::int64_t H = h5::read_int_attr(file, "height"), W = h5::read_int_attr(file, "width");
+    const std::int64_t P = h5::has_attr(file, "polarities") ? h5::read_int_attr(file, "polarities") : 2;
+    if (H < 1 || W < 1 || P < 1 || H > 65535 || W > 65535 || P > 65535)
+        throw DataError(spec, spec + ": sensor size height " + std::to_string(H) + ", width " + std::to_string(W) +
+                                  ", polarities " + std::to_string(P) + " (each must be 1 to 65535)");
+    if (!h5::exists(file, "y")) throw DataError(spec, spec + ": no dataset 'y' (one label per sample)");
+    const std::uint64_t n = h5::dataset_dims(file, "y").empty() ? 0 : h5::dataset_dims(file, "y")[0];
+    if (n == 0) throw DataError(spec, spec + ": holds no samples (y is empty)");
+    const std::uint64_t count = limit < 0 ? n : std::min<std::uint64_t>(n, std::uint64_t(limit));
+
+    Dataset ds;
+    ds.name = spec;
+    ds.shape = Shape{int(H), int(W), int(P)};
+    ds.y = read_labels(file, spec, n, count);
+    const std::uint64_t units = std::uint64_t(ds.shape.size());
+    // Pass 1 checks every event and finds the last step; pass 2 keeps those
+    // of the samples read, as keys (sample, step, unit) sorted, so that the
+    // frames come out in order whatever the order of the file.
+    const std::uint64_t M = dims[0], chunk = 1u << 20;
+    std::int64_t last_step = -1;
+    std::vector<std::uint64_t> keys;
+    const auto column = [](const double* e, int c) { return e[c]; };
+    for (int pass = 0; pass < 2; ++pass)
+        for (std::uint64_t first = 0; first < M; first += chunk) {
+            const std::uint64_t k = std::min(chunk, M - first);
+            const std::vector<double> ev = read_block<double>(file, "events", {hsize_t(first), 0}, {hsize_t(k), 5}, H5T_NATIVE_DOUBLE);
+            for (std::uint64_t r = 0; r < k; ++r) {
+                const double* e = ev.data() + r * 5;
+                const double s = column(e, 0), t = column(e, 1), x = column(e, 2), y = column(e, 3);
+                double p = column(e, 4);
+                if (pass == 0) {
+                    const auto bad = [&](const char* what, double v, const std::string& want) {
+                        char buf[64];
+                        std::snprintf(buf, sizeof buf, "%.17g", v);
+                        throw DataError(spec, where + ": event " + std::to_string(first + r) + " has " + what + " = " + buf +
+                                                  " (" + want + ")");
+                    };
+                    if (!(s >= 0 && s < double(n) && s == std::floor(s)))
+                        bad("sample", s, "a sample index 0.." + std::to_string(n - 1) + ", as y holds " + std::to_string(n) + " labels");
+                    if (!(t >= 0) || !std::isfinite(t)) bad("t", t, "times are >= 0");
+                    if (!(x >= 0 && x < double(W) && x == std::floor(x))) bad("x", x, "0.." + std::to_string(W - 1) + ", the width");
+                    if (!(y >= 0 && y < double(H) && y == std::floor(y))) bad("y", y, "0.." + std::to_string(H - 1) + ", the height");
+                    if (P == 2 && p == -1) p = 0;
+                    if (!(p >= 0 && p < double(P) && p == std::floor(p)))
+                        bad("p", p, "a polarity 0.." + std::to_string(P - 1) + (P == 2 ? " (or -1 for OFF)" : ""));
+                    const double step = std::floor(t / o.bin);
+                    if (step > double(INT_MAX - 1)) bad("t", t, "its step t / bin must be below 2^31");
+                    last_step = std::max(last_step, std::int64_t(step));
+                    continue;
+                }
+                if (s >= double(count)) continue;
+                if (P == 2 && p == -1) p = 0;
+                const auto step = std::uint64_t(std::floor(t / o.bin));
+                if (step >= std::uint64_t(ds.frames)) continue;
+                const std::uint64_t unit = (std::uint64_t(y) * std::uint64_t(W) + std::uint64_t(x)) * std::uint64_t(P) + std::uint64_t(p);
+                keys.push_back((std::uint64_t(s) * std::uint64_t(ds.frames) + step) * units + unit);
+            }
+            if (pass == 0 && first + k >= M) {
+                if (last_step < 0 && o.max_steps <= 0)
+                    throw DataError(spec, where + " holds no events: give the steps to run with --steps");
+                ds.frames = o.max_steps > 0 ? o.max_steps : int(last_step + 1);
+                // The keys must fit 64 bits: samples × steps × units.
+                if (double(count) * double(ds.frames) * double(units) > 1.8e19)
+                    throw DataError(spec, spec + ": " + std::to_string(count) + " samples of " + std::to_string(ds.frames) +
+                                              " steps of " + std::to_string(units) + " units are too many to bin");
+            }
+            if (pass == 1) check_fits_in_memory(keys.size() * sizeof(std::uint64_t), where);
+        }
+    if (M == 0 && o.max_steps <= 0) throw DataError(spec, where + " holds no events: give the steps to run with --steps");
+    if (M == 0) ds.frames = o.max_steps;
+    std::sort(keys.begin(), keys.end());
+    const std::uint64_t steps = std::uint64_t(ds.frames);
+    check_fits_in_memory((count * steps + 1) * sizeof(std::int64_t), where + " (" + std::to_string(steps) + " steps per sample)");
+    ds.frame_at.assign(std::size_t(count * steps) + 1, 0);
+    for (std::size_t a = 0; a < keys.size();) {
+        std::size_t b = a;
+        while (b < keys.size() && keys[b] == keys[a]) ++b;
+        ds.frame_unit.push_back(std::int32_t(keys[a] % units));
+        ds.frame_value.push_back(float(b - a)); // events in the bin
+        ++ds.frame_at[std::size_t(keys[a] / units) + 1];
+        a = b;
+    }
+    for (std::size_t k = 1; k < ds.frame_at.size(); ++k) ds.frame_at[k] += ds.frame_at[k - 1];
+    mean_frames(ds);
+    return ds;
+}
+
 bool looks_like_path(const std::string& spec) {
     if (spec.find('/') != std::string::npos) return true;
     const std::string ext = fs::path(spec).extension().string();
@@ -295,6 +524,46 @@ bool looks_like_path(const std::string& spec) {
 }
 
 } // namespace
+
+FrameLayout frame_layout_from(const std::string& s) {
+    if (s == "nhwc") return FrameLayout::ChannelsLast;
+    if (s == "nchw") return FrameLayout::ChannelsFirst;
+    throw OptionError("layout", s, "--layout '" + s + "': expected nhwc or nchw");
+}
+
+void check_frames_fit(const Dataset& ds, const Shape& in) {
+    if (ds.frames == 0)
+        throw DataError(ds.name, "data set '" + ds.name + "' holds static samples; --encode frames reads frames (x of shape "
+                                 "(N,T,H,W,C)) or an event list (events)");
+    if (ds.shape == in) return;
+    // A frame read in the other order has the same size: say which flag reads it.
+    const bool chw_read_as_hwc = ds.shape.h == in.c && ds.shape.w == in.h && ds.shape.c == in.w;
+    const bool hwc_read_as_chw = ds.shape.c == in.h && ds.shape.h == in.w && ds.shape.w == in.c;
+    throw DataError(ds.name, "data set '" + ds.name + "' has frames of shape " + ds.shape.str() +
+                                 " (H,W,C) but the network's input is " + in.str() +
+                                 (chw_read_as_hwc   ? " (is the file (N,T,C,H,W)? use --layout nchw)"
+                                  : hwc_read_as_chw ? " (is the file (N,T,H,W,C)? use --layout nhwc)"
+                                                    : ""));
+}
+
+bool holds_frames(const std::string& spec) {
+    std::error_code ec;
+    if (!fs::is_regular_file(spec, ec)) return false;
+    const h5::Node file = h5::open_file(spec);
+    if (h5::exists(file, "events")) return true;
+    return h5::exists(file, "x") && h5::dataset_dims(file, "x").size() == 5;
+}
+
+Dataset load_frames(const std::string& spec, std::int64_t limit, const FrameOptions& options) {
+    if (limit == 0) throw OptionError("limit", "0", "limit must be positive (got 0)");
+    if (options.max_steps < 0) throw OptionError("steps", std::to_string(options.max_steps), "steps must be at least 1");
+    const h5::Node file = h5::open_file(spec);
+    if (h5::exists(file, "events")) return load_events(file, spec, limit, options);
+    if (!h5::exists(file, "x") || !h5::exists(file, "y"))
+        throw DataError(spec, spec + ": neither frames (datasets x of shape (N,T,H,W,C) and y) nor an event list "
+                                     "(dataset events with columns sample, t, x, y, p, and y)");
+    return load_dense_frames(file, spec, limit, options);
+}
 
 Dataset load_dataset(const std::string& spec, std::int64_t limit, const std::string& data_dir) {
     if (limit == 0) throw OptionError("limit", "0", "limit must be positive (got 0)");

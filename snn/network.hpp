@@ -41,6 +41,10 @@ struct NeuronParams {
     // count then tracks max(0, ⌊input so far / v_th⌋) instead of keeping the
     // spikes of an early transient. Reset by subtraction only.
     bool signed_spikes = false;
+    // Fire when v > v_th instead of v ≥ v_th: NIR's rule (docs/nir.md), set on
+    // import. The neuron rule takes it as v ≥ the float just above v_th
+    // (sim/neuron.hpp, fire_threshold); a reset by subtraction subtracts v_th.
+    bool strict_threshold = false;
     bool operator==(const NeuronParams&) const = default;
 };
 

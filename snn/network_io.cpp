@@ -80,6 +80,11 @@ void write_network(const Network& net, const std::string& file_path) {
     bool clipped = false;
     for (const Population& pop : net.populations) clipped |= !pop.clip.empty();
     if (clipped || net.input_layout != InputLayout::ChannelsLast) version = std::max<std::int64_t>(version, 5);
+    // Version 6: a strict threshold (v > v_th, NIR's rule), which an older
+    // reader would silently run as v ≥ v_th.
+    bool strict = false;
+    for (const Population& pop : net.populations) strict |= pop.neuron.strict_threshold;
+    if (strict) version = std::max<std::int64_t>(version, 6);
     h5::write_attr(file, "format_version", version);
     if (net.input_layout != InputLayout::ChannelsLast)
         h5::write_attr(file, "input_layout", std::string(to_string(net.input_layout)));
@@ -109,6 +114,7 @@ void write_network(const Network& net, const std::string& file_path) {
         h5::write_attr(g, "tau_steps", double(pop.neuron.tau_steps));
         h5::write_attr(g, "v_init", double(pop.neuron.v_init));
         h5::write_attr(g, "signed_spikes", std::int64_t(pop.neuron.signed_spikes));
+        if (pop.neuron.strict_threshold) h5::write_attr(g, "strict_threshold", std::int64_t(1));
         h5::write_attr(g, "scale", double(pop.scale));
         h5::write_attr(g, "layers", pop.layers);
         h5::write_floats(g, "bias", pop.bias, {pop.bias.size()});
@@ -240,6 +246,8 @@ Population read_population_attrs(const h5::Node& g, Layout& layout, std::uint64_
     // Optional within format_version 1 (files written before it existed start at rest).
     pop.neuron.v_init = h5::has_attr(g, "v_init") ? read_float_attr(g, "v_init") : 0.0f;
     pop.neuron.signed_spikes = h5::has_attr(g, "signed_spikes") && h5::read_int_attr(g, "signed_spikes") != 0;
+    // Optional (version 6): absent means v ≥ v_th.
+    pop.neuron.strict_threshold = h5::has_attr(g, "strict_threshold") && h5::read_int_attr(g, "strict_threshold") != 0;
     pop.scale = read_float_attr(g, "scale");
     pop.layers = h5::read_string_list_attr(g, "layers");
     if (h5::has_attr(g, "inhibition")) pop.inhibition = parse_enum(g, "inhibition", inhibition_from, pop.name);

@@ -1,6 +1,7 @@
 // snn: the command-line program. One subcommand per task (DESIGN.md):
 //   snn convert MODEL -o NET.snn.h5   import, calibrate, normalize, map to IF/LIF
 //   snn inspect NET                   layers, shapes, neurons, parameters, bytes
+//   snn export NET -o net.nir         the network as a NIR graph
 //   snn run NET --data D --steps T    simulate and report
 //   snn exits train|add|place|clear   conditional exits stored in a network
 //   snn partition NET SPEC            layers assigned to devices
@@ -8,13 +9,16 @@
 //   snn learn --data D --neurons N    unsupervised STDP learning of one layer, label assignment
 // Exit codes: 0 done, 1 the user's input is wrong (one line says what), 2 a bug.
 #include "convert/convert.hpp"
+#include "convert/nir.hpp"
 #include "sim/calibrate.hpp"
 #include "sim/cli/cmd_exits.hpp"
+#include "sim/cli/cmd_export.hpp"
 #include "sim/cli/cmd_learn.hpp"
 #include "sim/cli/cmd_stdp.hpp"
 #include "sim/cli/config.hpp"
 #include "sim/diagnose.hpp"
 #include "sim/engine.hpp"
+#include "sim/nir_record.hpp"
 #include "sim/operating_point.hpp"
 #include "sim/report.hpp"
 #include "snn/atomic_output.hpp"
@@ -81,9 +85,33 @@ struct ConvertArgs {
     bool norm_given = false, granularity_given = false, signed_spikes = false;
     std::vector<std::string> binarize;
     bool no_binary = false;
+    std::string nir_reset; // empty: by the file's version (NIR input only)
+    double dt = 1.0;       // NIR input only
+    bool dt_given = false;
 };
 
+bool is_nir(const std::string& path) { return path.size() >= 4 && path.compare(path.size() - 4, 4, ".nir") == 0; }
+
+// A NIR graph is already a spiking network: imported as it is, no normalization.
+int cmd_convert_nir(const ConvertArgs& a) {
+    NirImportOptions opt;
+    if (!a.nir_reset.empty()) opt.reset = nir_reset_from(a.nir_reset);
+    opt.dt = a.dt;
+    if (!(a.dt > 0) || !std::isfinite(a.dt)) throw OptionError("dt", num(a.dt), "--dt must be positive");
+    if (!a.calib.empty() || !a.binarize.empty() || a.calibrate_steps > 0)
+        throw OptionError("calib", a.calib, "--calib, --calibrate-steps and --binarize do not apply to a NIR graph (it is already spiking)");
+    std::vector<std::string> notes;
+    Network net = import_nir(a.model, opt, notes);
+    for (const auto& l : notes) std::fprintf(stderr, "snn: %s\n", l.c_str());
+    save(net, a.output);
+    std::printf("wrote %s: %zu populations from NIR graph %s\n", a.output.c_str(), net.populations.size(), a.model.c_str());
+    return 0;
+}
+
 int cmd_convert(const ConvertArgs& a) {
+    if (is_nir(a.model)) return cmd_convert_nir(a);
+    if (!a.nir_reset.empty() || a.dt_given)
+        throw OptionError(a.nir_reset.empty() ? "dt" : "nir-reset", "", "--nir-reset and --dt apply to NIR graphs (.nir) only");
     ConvertOptions opt;
     opt.norm = parse_norm(a.norm);
     if (a.granularity != "layer" && a.granularity != "channel")
@@ -132,7 +160,8 @@ int cmd_convert(const ConvertArgs& a) {
     if (!a.calib.empty()) {
         if (a.calib_samples < 1)
             throw OptionError("calib-samples", std::to_string(a.calib_samples), "--calib-samples must be positive");
-        calib = load_dataset(a.calib, a.calib_samples);
+        // Frames or an event list calibrate by their mean frames (the rates they deliver).
+        calib = holds_frames(a.calib) ? load_frames(a.calib, a.calib_samples) : load_dataset(a.calib, a.calib_samples);
     }
     ConvertLog log;
     Network net = convert_model(a.model, a.calib.empty() ? nullptr : &calib, opt, log);
@@ -166,6 +195,10 @@ struct RunArgs {
     std::uint64_t seed = 1;
     bool no_dnn = false, quiet = false, no_step_batches = false, no_layer_by_layer = false;
     bool steps_given = false, max_rate_given = false; // else the network's own, where it states them
+    std::string layout; // --encode frames: nhwc or nchw; empty: the network's input layout
+    double bin = 1;     // --encode frames, event lists: units of t per step
+    std::string record_format = "snn"; // --record: snn or nir (sim/nir_record.hpp)
+    bool bin_given = false;
 };
 
 int cmd_run(const RunArgs& a) {
@@ -189,6 +222,8 @@ int cmd_run(const RunArgs& a) {
     opt.record_samples = a.record.empty() ? 0 : a.record_samples;
     if (!a.record.empty() && a.record_samples < 1)
         throw OptionError("record-samples", std::to_string(a.record_samples), "--record-samples must be at least 1");
+    if (a.record_format != "snn" && a.record_format != "nir")
+        throw OptionError("record-format", a.record_format, "--record-format '" + a.record_format + "': expected snn or nir");
     if (!a.quiet && isatty(STDERR_FILENO))
         opt.progress = [](std::int64_t done, std::int64_t total, double seconds) {
             std::fprintf(stderr, "\r%lld/%lld samples, %.1f samples/s   ", (long long)done, (long long)total,
@@ -206,7 +241,25 @@ int cmd_run(const RunArgs& a) {
     if (opt.cut_loss.active() && net.devices.empty())
         throw OptionError("cut-loss", a.cut_loss,
                           "--cut-loss " + a.cut_loss + ": the network has no partition (give one with --partition)");
-    Dataset data = load_dataset(a.data, a.limit);
+    Dataset data;
+    if (opt.encode == Encoding::Frames) {
+        // The frames' steps are the run's (docs/events.md), unless --steps asks for fewer.
+        FrameOptions fo;
+        fo.layout = !a.layout.empty() ? frame_layout_from(a.layout)
+                    : net.input_layout == InputLayout::ChannelsFirst ? FrameLayout::ChannelsFirst
+                                                                      : FrameLayout::ChannelsLast;
+        fo.bin = a.bin;
+        fo.max_steps = a.steps_given ? a.steps : 0;
+        data = load_frames(a.data, a.limit, fo);
+        check_frames_fit(data, net.input().shape);
+        opt.steps = data.frames;
+        if (a.diagnose > 0)
+            throw OptionError("diagnose", std::to_string(a.diagnose), "--diagnose does not read frames (--encode frames)");
+    } else {
+        if (!a.layout.empty()) throw OptionError("layout", a.layout, "--layout applies to --encode frames only");
+        if (a.bin_given) throw OptionError("bin", num(a.bin), "--bin applies to --encode frames only");
+        data = load_dataset(a.data, a.limit);
+    }
     match_input_layout(data, net);
     RunInfo info{a.network, a.data, opt, -1, {}, {}};
     if (!a.costs.empty()) info.costs = load_cost_table(a.costs);
@@ -220,7 +273,10 @@ int cmd_run(const RunArgs& a) {
     if (a.diagnose > 0) j["diagnosis"] = diagnose(net, data, opt, a.diagnose, r.predictions);
     if (!a.quiet) std::cout << report_table(j);
     // The report is written last: a failed --record leaves no report behind.
-    if (!a.record.empty()) write_spike_record(a.record, net, r, opt.steps, std::min(a.record_samples, r.samples));
+    if (!a.record.empty()) {
+        if (a.record_format == "nir") write_nir_spike_record(a.record, net, r, opt.steps, std::min(a.record_samples, r.samples));
+        else write_spike_record(a.record, net, r, opt.steps, std::min(a.record_samples, r.samples));
+    }
     if (!a.report.empty()) write_text_atomically(a.report, j.dump(2) + "\n");
     if (!a.predictions.empty()) {
         // One class per line, in sample order: what peers (tools/bench/peers.py) compare against.
@@ -239,8 +295,8 @@ int main(int argc, char** argv) {
     app.set_version_flag("--version", "snn 0.1.0");
 
     ConvertArgs ca;
-    auto* conv = app.add_subcommand("convert", "Convert a Keras .h5 or ONNX .onnx model into an IF/LIF spiking network (.snn.h5)");
-    conv->add_option("model", ca.model, "Keras HDF5 model (.h5) or ONNX model (.onnx)")->required();
+    auto* conv = app.add_subcommand("convert", "Convert a Keras .h5, ONNX .onnx or NIR .nir model into an IF/LIF spiking network (.snn.h5)");
+    conv->add_option("model", ca.model, "Keras HDF5 model (.h5), ONNX model (.onnx) or NIR graph (.nir)")->required();
     conv->add_option("-o,--output", ca.output, "Network file to write (.snn.h5)")->required();
     conv->add_option("--calib", ca.calib, "Calibration data: mnist:train, fashion-mnist:train, ... or an HDF5 file with x, y");
     conv->add_option("--calib-samples", ca.calib_samples, "Number of calibration samples (first N)")->capture_default_str();
@@ -267,6 +323,11 @@ int main(int argc, char** argv) {
                      "Make these Dense/Conv2D layers binary (sign of the weights, alpha = mean |w| per output "
                      "channel, XNOR-Net); comma-separated layer names")
         ->delimiter(',');
+    conv->add_option("--nir-reset", ca.nir_reset,
+                     "NIR graphs: reset after a spike, subtract, value (to v_reset = 0) or sinabs (refused: not "
+                     "representable); default by the file's version (before 1.0.6: subtract)");
+    auto* dt_opt = conv->add_option("--dt", ca.dt, "NIR graphs: one time step in the file's time unit (LIF tau / dt = tau in steps)")
+                       ->capture_default_str();
     conv->add_flag("--no-binary", ca.no_binary,
                    "Keep binary (Larq) layers as float layers with the same +-alpha weights: the float network of the "
                    "same shape, for comparison");
@@ -277,6 +338,7 @@ int main(int argc, char** argv) {
     insp->add_option("network", inspect_file, "Network file (.snn.h5)")->required();
     insp->add_flag("--json", inspect_json, "Print JSON instead of a table");
 
+
     RunArgs ra;
     auto* run = app.add_subcommand("run", "Simulate a network on a data set and report accuracy, spikes and operations");
     run->add_option("network", ra.network, "Network file (.snn.h5)")->required();
@@ -284,7 +346,17 @@ int main(int argc, char** argv) {
     auto* limit_opt = run->add_option("--limit", ra.limit, "Use only the first N samples");
     auto* steps_opt = run->add_option("--steps", ra.steps, "Time steps per sample (default: the network's own if it states them, else 64)")
                           ->capture_default_str();
-    run->add_option("--encode", ra.encode, "Input encoding: current or poisson")->capture_default_str();
+    run->add_option("--encode", ra.encode,
+                    "Input encoding: current, poisson, or frames (the data's own input at each step: x of shape "
+                    "(N,T,H,W,C), or an event list; docs/events.md)")
+        ->capture_default_str();
+    run->add_option("--layout", ra.layout,
+                    "--encode frames: x is (N,T,H,W,C) (nhwc) or (N,T,C,H,W) (nchw, NIR's order); default: the "
+                    "network's input layout");
+    auto* bin_opt = run->add_option("--bin", ra.bin,
+                                    "--encode frames, event lists: units of the events' t column per step (t in "
+                                    "microseconds: --bin 1000 makes 1 ms steps)")
+                        ->capture_default_str();
     run->add_option("--kernels", ra.kernels,
                     "Kernel path: auto (fastest), reference, event or gather; all give identical results")
         ->capture_default_str();
@@ -314,6 +386,9 @@ int main(int argc, char** argv) {
     run->add_option("--predictions", ra.predictions, "Write the predicted class of every sample, one per line");
     run->add_option("--record", ra.record, "Write the spike trains of the first samples to HDF5");
     run->add_option("--record-samples", ra.record_samples, "How many samples --record keeps")->capture_default_str();
+    run->add_option("--record-format", ra.record_format,
+                    "--record's format: snn (one group per population) or nir (NIR's NIRGraphData, EventData per node)")
+        ->capture_default_str();
     run->add_option("--cut-loss", ra.cut_loss,
                     "Spikes lost on the links between devices: P (each spike crossing a cut lost with probability P), "
                     "burst:P:L (whole steps' messages lost, P of them in the long run, in bursts of L steps on average) "
@@ -339,10 +414,12 @@ int main(int argc, char** argv) {
 
     ExitsArgs ea;
     auto* exits = add_exits_commands(app, ea, default_threads());
+    ExportArgs xa;
+    auto* export_cmd = add_export_command(app, xa);
 
     // Every subcommand takes --max-memory: what one network or data set may allocate.
     std::string max_memory;
-    for (CLI::App* sub : {conv, insp, run, stdp_curve, learn_cmd, ea.train, ea.add, ea.clear, ea.place, ea.partition})
+    for (CLI::App* sub : {conv, insp, run, stdp_curve, learn_cmd, ea.train, ea.add, ea.clear, ea.place, ea.partition, export_cmd})
         sub->add_option("--max-memory", max_memory,
                         "Refuse a network or data set needing more memory than this (e.g. 2G; default: 3/4 of RAM)");
 
@@ -373,6 +450,7 @@ int main(int argc, char** argv) {
         if (conv->parsed()) {
             ca.norm_given = norm_opt->count() > 0;
             ca.granularity_given = granularity_opt->count() > 0;
+            ca.dt_given = dt_opt->count() > 0;
             return cmd_convert(ca);
         }
         if (insp->parsed()) {
@@ -387,10 +465,12 @@ int main(int argc, char** argv) {
                                   "--limit must be at least 1 (got " + std::to_string(ra.limit) + ")");
             ra.steps_given = steps_opt->count() > 0;
             ra.max_rate_given = max_rate_opt->count() > 0;
+            ra.bin_given = bin_opt->count() > 0;
             return cmd_run(ra);
         }
         if (stdp_curve->parsed()) return run_stdp_curve_command(sa);
         if (const int rc = run_exits_command(exits, ea); rc >= 0) return rc;
+        if (const int rc = run_export_command(xa); rc >= 0) return rc;
         if (learn_cmd->parsed()) return run_learn_command(la);
     } catch (const snn::Error& e) {
         std::fprintf(stderr, "snn: error: %s%s\n", configs.locate(e.context.option).c_str(), user_message(e).c_str());
