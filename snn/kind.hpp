@@ -40,6 +40,8 @@ struct KindTraits {
     // is written at that version at least, so older readers refuse it by
     // version instead of by an unknown name (docs/format.md).
     std::int64_t format_version = 1;
+    // The most source units one target unit reads (its fan-in; chip-fit reports).
+    std::int64_t (*fan_in)(const Projection& p, const Shape& src) = nullptr;
 };
 
 void register_kind(const KindTraits& traits);

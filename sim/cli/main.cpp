@@ -1,6 +1,7 @@
 // snn: the command-line program. One subcommand per task (DESIGN.md):
 //   snn convert MODEL -o NET.snn.h5   import, calibrate, normalize, map to IF/LIF
 //   snn inspect NET                   layers, shapes, neurons, parameters, bytes
+//   snn fit NET --target NAME         whether it fits a neuromorphic chip, and why not
 //   snn export NET -o net.nir         the network as a NIR graph
 //   snn run NET --data D --steps T    simulate and report
 //   snn exits train|add|place|clear   conditional exits stored in a network
@@ -24,6 +25,7 @@
 #include "snn/atomic_output.hpp"
 #include "snn/dataset.hpp"
 #include "snn/error.hpp"
+#include "snn/fit.hpp"
 #include "snn/inspect.hpp"
 #include "snn/memory.hpp"
 #include "snn/network_io.hpp"
@@ -338,6 +340,13 @@ int main(int argc, char** argv) {
     insp->add_option("network", inspect_file, "Network file (.snn.h5)")->required();
     insp->add_flag("--json", inspect_json, "Print JSON instead of a table");
 
+    std::string fit_file, fit_target;
+    bool fit_json = false;
+    auto* fitc = app.add_subcommand("fit", "Whether a network fits a neuromorphic chip: cores, memory, fan-in and bits per layer");
+    fitc->add_option("network", fit_file, "Network file (.snn.h5)")->required();
+    fitc->add_option("--target", fit_target, "A chip named in data/targets (speck, loihi, spinnaker) or a target .json file")
+        ->required();
+    fitc->add_flag("--json", fit_json, "Print JSON instead of a table");
 
     RunArgs ra;
     auto* run = app.add_subcommand("run", "Simulate a network on a data set and report accuracy, spikes and operations");
@@ -419,7 +428,7 @@ int main(int argc, char** argv) {
 
     // Every subcommand takes --max-memory: what one network or data set may allocate.
     std::string max_memory;
-    for (CLI::App* sub : {conv, insp, run, stdp_curve, learn_cmd, ea.train, ea.add, ea.clear, ea.place, ea.partition, export_cmd})
+    for (CLI::App* sub : {conv, insp, fitc, run, stdp_curve, learn_cmd, ea.train, ea.add, ea.clear, ea.place, ea.partition, export_cmd})
         sub->add_option("--max-memory", max_memory,
                         "Refuse a network or data set needing more memory than this (e.g. 2G; default: 3/4 of RAM)");
 
@@ -458,6 +467,13 @@ int main(int argc, char** argv) {
             if (inspect_json) std::cout << describe_json(net).dump(2) << "\n";
             else std::cout << describe(net, inspect_file);
             return 0;
+        }
+        if (fitc->parsed()) {
+            const Target target = load_target(fit_target);
+            const FitReport report = fit(load(fit_file), target);
+            if (fit_json) std::cout << to_json(report).dump(2) << "\n";
+            else std::cout << describe(report);
+            return 0; // whether or not it fits: only bad input is an error
         }
         if (run->parsed()) {
             if (limit_opt->count() > 0 && ra.limit < 1)

@@ -13,5 +13,7 @@ SNN_KIND_REGISTRATION(snn, avgpool) {
             check_window_fits(pop, p, src);
         },
         [](const Projection& p, const Shape& src, const Shape& dst) { return window_taps(p, src, dst) * dst.c; },
+        1,
+        [](const Projection& p, const Shape&) { return std::int64_t(p.window.kh) * p.window.kw; },
     });
 }

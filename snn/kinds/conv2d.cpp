@@ -15,5 +15,7 @@ SNN_KIND_REGISTRATION(snn, conv2d) {
         },
         [](const Population& pop, const Projection& p, const Shape& src) { check_window_fits(pop, p, src); },
         [](const Projection& p, const Shape& src, const Shape& dst) { return window_taps(p, src, dst) * src.c * dst.c; },
+        1,
+        [](const Projection& p, const Shape& src) { return std::int64_t(p.window.kh) * p.window.kw * src.c; },
     });
 }

@@ -11,5 +11,7 @@ SNN_KIND_REGISTRATION(snn, dense) {
         },
         [](const Population&, const Projection&, const Shape&) {},
         [](const Projection&, const Shape& src, const Shape& dst) { return src.size() * dst.size(); },
+        1,
+        [](const Projection&, const Shape& src) { return src.size(); },
     });
 }

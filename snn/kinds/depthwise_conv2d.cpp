@@ -26,5 +26,6 @@ SNN_KIND_REGISTRATION(snn, depthwise_conv2d) {
         },
         [](const Projection& p, const Shape& src, const Shape& dst) { return window_taps(p, src, dst) * dst.c; },
         4,
+        [](const Projection& p, const Shape&) { return std::int64_t(p.window.kh) * p.window.kw; },
     });
 }

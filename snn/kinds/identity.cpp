@@ -14,5 +14,7 @@ SNN_KIND_REGISTRATION(snn, identity) {
                                  "population '" + pop.name + "': residual input " + src.str() + " does not match " + pop.shape.str());
         },
         [](const Projection&, const Shape&, const Shape& dst) { return dst.size(); },
+        1,
+        [](const Projection&, const Shape&) { return std::int64_t(1); },
     });
 }

@@ -14,5 +14,7 @@ SNN_KIND_REGISTRATION(snn, maxpool) {
             check_window_fits(pop, p, src);
         },
         [](const Projection&, const Shape&, const Shape&) { return std::int64_t(0); },
+        1,
+        [](const Projection& p, const Shape&) { return std::int64_t(p.window.kh) * p.window.kw; },
     });
 }
