@@ -39,7 +39,7 @@ std::string source_name(const Network& net, int source) {
 std::string neuron_str(const Population& pop) {
     if (pop.kind == PopulationKind::Input) return "-";
     std::string s = std::string(to_string(pop.neuron.model)) + " " + to_string(pop.neuron.reset) +
-                    " v_th=" + number(pop.neuron.v_th);
+                    (pop.neuron.strict_threshold ? " v_th>" : " v_th=") + number(pop.neuron.v_th);
     if (pop.neuron.model == NeuronModel::LIF) s += " tau=" + number(pop.neuron.tau_steps);
     if (pop.neuron.v_init != 0) s += " v0=" + number(pop.neuron.v_init);
     if (pop.neuron.signed_spikes) s += " signed";
@@ -166,7 +166,8 @@ nlohmann::json describe_json(const Network& net) {
                       {"reset", to_string(pop.neuron.reset)},
                       {"v_th", pop.neuron.v_th},
                       {"v_init", pop.neuron.v_init},
-                      {"signed_spikes", pop.neuron.signed_spikes}};
+                      {"signed_spikes", pop.neuron.signed_spikes},
+                      {"strict_threshold", pop.neuron.strict_threshold}};
             if (pop.neuron.model == NeuronModel::LIF) neuron["tau_steps"] = pop.neuron.tau_steps;
         }
         pops.push_back({{"index", i},

@@ -339,6 +339,10 @@ TEST_CASE("nir: snn convert states the reset it chose; a strict threshold surviv
     const Network net = load(out);
     CHECK(net == import(fixtures / "tiny_cnn.nir"));
     CHECK(h5::read_int_attr(h5::open_file(out), "format_version") == 6);
+    // snn inspect shows the rule: fires above v_th, not at it.
+    CHECK_THAT(snn_cli("inspect " + quote(out)).out, Contains("v_th>1"));
+    const auto j = nlohmann::json::parse(snn_cli("inspect --json " + quote(out)).out);
+    CHECK(j["populations"][1]["neuron"]["strict_threshold"] == true);
     const Outcome v = snn_cli("convert " + quote((fixtures / "tiny_subgraph.nir").string()) + " -o " + quote(out));
     REQUIRE(v.status == 0);
     CHECK_THAT(v.err, Contains("reset: v <- v_reset = 0") && Contains("version 1.0.7"));
