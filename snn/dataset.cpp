@@ -192,10 +192,10 @@ Dataset load_idx(const std::string& spec, const std::string& set, const std::str
 // ---------------------------------------------------------------------------
 // HDF5 user data.
 
-// Reads the first `rows` entries along axis 0 of a numeric dataset, converted
-// to `mem_type`, through a hyperslab so that the rest is never read.
+// Reads the block [start, start + count) of a numeric dataset, converted to `mem_type`.
 template <class T>
-std::vector<T> read_leading_rows(const h5::Node& file, const std::string& name, std::uint64_t rows, hid_t mem_type) {
+std::vector<T> read_block(const h5::Node& file, const std::string& name, const std::vector<hsize_t>& start,
+                          const std::vector<hsize_t>& count, hid_t mem_type) {
     const std::string where = file.file + ":/" + name;
     h5::Handle d(H5Dopen2(file.id(), name.c_str(), H5P_DEFAULT), H5Dclose);
     if (!d.valid()) throw FileError(file.file, where + ": not a dataset");
@@ -203,23 +203,29 @@ std::vector<T> read_leading_rows(const h5::Node& file, const std::string& name, 
     const H5T_class_t cls = H5Tget_class(type.id());
     if (cls != H5T_FLOAT && cls != H5T_INTEGER) throw DataError(file.file, where + ": expected a numeric dataset");
     h5::Handle space(H5Dget_space(d.id()), H5Sclose);
-    const int nd = H5Sget_simple_extent_ndims(space.id());
-    if (nd < 1) throw DataError(file.file, where + ": expected an array with samples along its first axis");
-    std::vector<hsize_t> count(std::size_t(nd), 0);
-    H5Sget_simple_extent_dims(space.id(), count.data(), nullptr);
-    if (rows > count[0]) throw InternalError("read_leading_rows: more rows asked than " + where + " holds");
-    count[0] = rows;
-    const std::vector<hsize_t> start(std::size_t(nd), 0);
     std::uint64_t n = 1;
     for (auto c : count) n *= c;
     std::vector<T> out(n);
     if (n == 0) return out;
     if (H5Sselect_hyperslab(space.id(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr) < 0)
-        throw FileError(file.file, where + ": cannot select rows");
-    h5::Handle mem(H5Screate_simple(nd, count.data(), nullptr), H5Sclose);
+        throw FileError(file.file, where + ": cannot select a block");
+    h5::Handle mem(H5Screate_simple(int(count.size()), count.data(), nullptr), H5Sclose);
     if (H5Dread(d.id(), mem_type, mem.id(), space.id(), H5P_DEFAULT, out.data()) < 0)
         throw FileError(file.file, where + ": cannot read dataset (corrupt file?)");
     return out;
+}
+
+// Reads the first `rows` entries along axis 0 of a numeric dataset, converted
+// to `mem_type`, through a hyperslab so that the rest is never read.
+template <class T>
+std::vector<T> read_leading_rows(const h5::Node& file, const std::string& name, std::uint64_t rows, hid_t mem_type) {
+    std::vector<hsize_t> count;
+    for (std::uint64_t d : h5::dataset_dims(file, name)) count.push_back(hsize_t(d));
+    if (count.empty())
+        throw DataError(file.file, file.file + ":/" + name + ": expected an array with samples along its first axis");
+    if (rows > count[0]) throw InternalError("read_leading_rows: more rows asked than " + file.file + ":/" + name + " holds");
+    count[0] = rows;
+    return read_block<T>(file, name, std::vector<hsize_t>(count.size(), 0), count, mem_type);
 }
 
 Shape sample_shape(const std::string& file, const std::vector<std::uint64_t>& dims) {
@@ -294,28 +300,6 @@ std::string dims_text(const std::vector<std::uint64_t>& d) {
 // ---------------------------------------------------------------------------
 // Frames and event lists (see dataset.hpp).
 
-// Reads the block [start, start + count) of a numeric dataset, converted to `mem_type`.
-template <class T>
-std::vector<T> read_block(const h5::Node& file, const std::string& name, const std::vector<hsize_t>& start,
-                          const std::vector<hsize_t>& count, hid_t mem_type) {
-    const std::string where = file.file + ":/" + name;
-    h5::Handle d(H5Dopen2(file.id(), name.c_str(), H5P_DEFAULT), H5Dclose);
-    if (!d.valid()) throw FileError(file.file, where + ": not a dataset");
-    h5::Handle type(H5Dget_type(d.id()), H5Tclose);
-    const H5T_class_t cls = H5Tget_class(type.id());
-    if (cls != H5T_FLOAT && cls != H5T_INTEGER) throw DataError(file.file, where + ": expected a numeric dataset");
-    h5::Handle space(H5Dget_space(d.id()), H5Sclose);
-    std::uint64_t n = 1;
-    for (auto c : count) n *= c;
-    std::vector<T> out(n);
-    if (n == 0) return out;
-    if (H5Sselect_hyperslab(space.id(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr) < 0)
-        throw FileError(file.file, where + ": cannot select a block");
-    h5::Handle mem(H5Screate_simple(int(count.size()), count.data(), nullptr), H5Sclose);
-    if (H5Dread(d.id(), mem_type, mem.id(), space.id(), H5P_DEFAULT, out.data()) < 0)
-        throw FileError(file.file, where + ": cannot read dataset (corrupt file?)");
-    return out;
-}
 
 // Labels y of the first `count` of n samples, checked as load_hdf5 checks them.
 std::vector<int> read_labels(const h5::Node& file, const std::string& spec, std::uint64_t n, std::uint64_t count) {

@@ -174,6 +174,25 @@ std::string kinds_of(const Population& pop) {
     return s;
 }
 
+// Every connection of projection p into population i (a convolution's shared weights once per connection).
+std::int64_t synapses_of(const Network& net, std::size_t i, const Projection& p) {
+    return kind_traits(p.kind).dnn_macs(p, net.populations[std::size_t(p.source)].shape, net.populations[i].shape);
+}
+
+// Population i's name, kinds, neurons, fan-in and synapses.
+FitLayer measure(const Network& net, std::size_t i) {
+    const Population& pop = net.populations[i];
+    FitLayer L;
+    L.name = pop.name;
+    L.kind = kinds_of(pop);
+    L.neurons = pop.shape.size();
+    for (const Projection& p : pop.projections) {
+        L.fan_in += kind_traits(p.kind).fan_in(p, net.populations[std::size_t(p.source)].shape);
+        L.synapses += synapses_of(net, i, p);
+    }
+    return L;
+}
+
 void check_precision(const Population& pop, const Target& t, FitLayer& L) {
     L.weight_bits = 0;
     for (const Projection& p : pop.projections) L.weight_bits = std::max(L.weight_bits, weight_bits_of(p));
@@ -209,15 +228,7 @@ void fit_layer_per_core(const Network& net, const Target& t, FitReport& rep) {
     std::vector<std::size_t> fanout_from(P); // the population whose consumers count for a core (a merged pool's)
     for (std::size_t i = 1; i < P; ++i) {
         const Population& pop = net.populations[i];
-        FitLayer L;
-        L.name = pop.name;
-        L.kind = kinds_of(pop);
-        L.neurons = pop.shape.size();
-        for (const Projection& p : pop.projections) {
-            const Shape& src = net.populations[std::size_t(p.source)].shape;
-            L.fan_in += kind_traits(p.kind).fan_in(p, src);
-            L.synapses += kind_traits(p.kind).dnn_macs(p, src, pop.shape);
-        }
+        FitLayer L = measure(net, i);
         layer_of[i] = int(rep.layers.size());
         const auto refuse = [&](const std::string& what, const std::string& change) {
             L.violations.push_back({"layer_kind", 0, 0, what, change});
@@ -405,17 +416,10 @@ void fit_split_neurons(const Network& net, const Target& t, FitReport& rep) {
     bool over = false;
     for (std::size_t i = 1; i < net.populations.size(); ++i) {
         const Population& pop = net.populations[i];
-        FitLayer L;
-        L.name = pop.name;
-        L.kind = kinds_of(pop);
-        L.neurons = pop.shape.size();
+        FitLayer L = measure(net, i);
         for (const Projection& p : pop.projections) {
-            const Shape& src = net.populations[std::size_t(p.source)].shape;
-            const std::int64_t synapses = kind_traits(p.kind).dnn_macs(p, src, pop.shape);
-            L.fan_in += kind_traits(p.kind).fan_in(p, src);
-            L.synapses += synapses;
             const int bits = t.bits_per_synapse > 0 ? t.bits_per_synapse : std::min(weight_bits_of(p), t.weight_bits);
-            L.synapse_bits += synapses * bits;
+            L.synapse_bits += synapses_of(net, i, p) * bits;
         }
         L.cores = std::max<std::int64_t>(1, ceil_div(L.neurons, t.neurons_per_core));
         if (t.synapse_bits_per_core > 0) L.cores = std::max(L.cores, ceil_div(L.synapse_bits, t.synapse_bits_per_core));
