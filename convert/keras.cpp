@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cfloat>
 #include <climits>
 #include <cmath>
@@ -40,6 +41,10 @@ struct Value {
     // so that the Dense reading it can reorder its kernel rows to (h, w, c).
     bool flat_chw = false;
     Shape flat_from;
+    // ZeroPadding2D: zeros around the population (top, bottom, left, right),
+    // taken by the convolution that reads it as part of its window's padding.
+    int pad_t = 0, pad_b = 0, pad_l = 0, pad_r = 0;
+    bool padded() const { return pad_t || pad_b || pad_l || pad_r; }
 
     // Average pooling of a population, not yet made a population of its own.
     bool is_pending_avgpool() const {
@@ -53,6 +58,18 @@ struct LayerRef {
     json config;
     std::vector<std::string> inputs; // names of the layers feeding it
 };
+
+// The output shape and window of a convolution over population shape `s`
+// with Keras padding `same` or `valid`, on top of any zeros a ZeroPadding2D
+// put around it (`in`'s pads): the window's padding is both.
+std::pair<Shape, Window> padded_window(const Shape& s, const Value& in, const std::vector<int>& k, const std::vector<int>& st,
+                                       bool same, int channels) {
+    const int H = s.h + in.pad_t + in.pad_b, W = s.w + in.pad_l + in.pad_r;
+    const Shape out{window_out_size(H, k[0], st[0], same), window_out_size(W, k[1], st[1], same), channels};
+    const Window win{k[0], k[1], st[0], st[1], in.pad_t + window_pad_before(H, k[0], st[0], same),
+                     in.pad_l + window_pad_before(W, k[1], st[1], same)};
+    return {out, win};
+}
 
 class KerasImporter {
 public:
@@ -102,6 +119,8 @@ private:
     void check_layouts(const std::vector<LayerRef>& layers);
     Value dense(const LayerRef& l, Value& in);
     Value conv2d(const LayerRef& l, Value& in);
+    // ZeroPadding2D's `padding`: an int, (rows, cols) or ((top, bottom), (left, right)).
+    std::array<int, 4> zero_padding(const LayerRef& l);
     // DepthwiseConv2D: a projection of its own kind. SeparableConv2D (a
     // depthwise then a 1x1 pointwise convolution, nothing between them) is one
     // linear map: a Conv2D whose kernel is the two kernels multiplied out.
@@ -510,6 +529,32 @@ Value KerasImporter::dense(const LayerRef& l, Value& in) {
     return v;
 }
 
+std::array<int, 4> KerasImporter::zero_padding(const LayerRef& l) {
+    const json p = l.config.contains("padding") ? l.config["padding"] : json(1);
+    const auto amount = [&](const json& x) {
+        if (!x.is_number_integer() || x.get<std::int64_t>() < 0 || x.get<std::int64_t>() > 1 << 16)
+            fail(l, "padding " + p.dump() + ": expected non-negative integers");
+        return int(x.get<std::int64_t>());
+    };
+    if (p.is_number()) {
+        const int a = amount(p);
+        return {a, a, a, a};
+    }
+    if (!p.is_array() || p.size() != 2) fail(l, "padding " + p.dump() + ": expected an int, (rows, cols) or ((top, bottom), (left, right))");
+    std::array<int, 4> out{};
+    for (std::size_t d = 0; d < 2; ++d) {
+        const json& q = p[d];
+        if (q.is_array()) {
+            if (q.size() != 2) fail(l, "padding " + p.dump() + ": expected pairs (before, after)");
+            out[2 * d] = amount(q[0]);
+            out[2 * d + 1] = amount(q[1]);
+        } else {
+            out[2 * d] = out[2 * d + 1] = amount(q);
+        }
+    }
+    return out;
+}
+
 Value KerasImporter::conv2d(const LayerRef& l, Value& in) {
     const json& c = l.config;
     if (int_pair(c, "dilation_rate", 1) != std::vector<int>{1, 1}) fail(l, "dilated convolutions are not supported");
@@ -552,9 +597,9 @@ Value KerasImporter::conv2d(const LayerRef& l, Value& in) {
         ++flipped_;
     }
     Value v;
-    v.shape = {window_out_size(s.h, k[0], st[0], same), window_out_size(s.w, k[1], st[1], same), filters};
-    if (v.shape.h < 1 || v.shape.w < 1) fail(l, "kernel larger than its input " + s.str());
-    Window win{k[0], k[1], st[0], st[1], window_pad_before(s.h, k[0], st[0], same), window_pad_before(s.w, k[1], st[1], same)};
+    const auto [out, win] = padded_window(s, in, k, st, same, filters);
+    v.shape = out;
+    if (v.shape.h < 1 || v.shape.w < 1) fail(l, "kernel larger than its input " + in.shape.str());
     const bool binary = quantize_kernel(l, w[0], filters);
     v.projections.push_back({src, ProjectionKind::Conv2D, win, std::move(w[0]), l.name});
     v.projections.back().binary = binary;
@@ -592,9 +637,9 @@ Value KerasImporter::depthwise(const LayerRef& l, Value& in, bool separable) {
     if (use_bias && dims.back() != std::vector<std::uint64_t>{u(out_c)})
         fail(l, "bias shape " + dims_str(dims.back()) + " disagrees with " + std::to_string(out_c) + " output channels");
     Value v;
-    v.shape = {window_out_size(s.h, k[0], st[0], same), window_out_size(s.w, k[1], st[1], same), out_c};
-    if (v.shape.h < 1 || v.shape.w < 1) fail(l, "kernel larger than its input " + s.str());
-    Window win{k[0], k[1], st[0], st[1], window_pad_before(s.h, k[0], st[0], same), window_pad_before(s.w, k[1], st[1], same)};
+    const auto [out, win] = padded_window(s, in, k, st, same, out_c);
+    v.shape = out;
+    if (v.shape.h < 1 || v.shape.w < 1) fail(l, "kernel larger than its input " + in.shape.str());
     if (!separable) {
         // (kh, kw, in, M) read flat is (kh, kw, in·M): the depthwise kind's own layout.
         v.projections.push_back({src, ProjectionKind::DepthwiseConv2D, win, std::move(w[0]), l.name});
@@ -745,6 +790,15 @@ void KerasImporter::import_layer(const LayerRef& l) {
         return;
     }
     if (l.inputs.size() != 1 && cls != "Add") fail(l, "expects one input, has " + std::to_string(l.inputs.size()));
+    // Zeros put around an input by ZeroPadding2D are read by the convolution
+    // after it as its window's padding; nothing else reads them.
+    static const std::set<std::string> reads_padding = {"Conv2D", "QuantConv2D", "DepthwiseConv2D", "SeparableConv2D",
+                                                        "SeparableConvolution2D", "ZeroPadding2D", "Dropout",
+                                                        "SpatialDropout2D", "GaussianDropout", "AlphaDropout"};
+    for (std::size_t k = 0; k < l.inputs.size(); ++k)
+        if (input_value(l, k).padded() && !reads_padding.count(cls))
+            fail(l, "reads the zero padding of '" + l.inputs[k] +
+                        "' (ZeroPadding2D): only a convolution after it is supported, which takes the zeros as its padding");
     Value v;
     if (cls == "Dense" || cls == "QuantDense") {
         v = dense(l, input_value(l));
@@ -762,6 +816,20 @@ void KerasImporter::import_layer(const LayerRef& l) {
         v = pooling(l, input_value(l), false, true);
     } else if (cls == "MaxPooling2D" || cls == "MaxPool2D") {
         v = pooling(l, input_value(l), true, false);
+    } else if (cls == "ZeroPadding2D") {
+        Value& src = input_value(l);
+        if (src.shape.h == 1 && src.shape.w == 1 && src.population >= 0 &&
+            !(net_.populations[std::size_t(src.population)].shape == src.shape))
+            fail(l, "input was flattened");
+        materialize(src, l); // zeros around spikes: the population must exist
+        v = src;
+        const auto [t, b, left, right] = zero_padding(l);
+        v.pad_t += t;
+        v.pad_b += b;
+        v.pad_l += left;
+        v.pad_r += right;
+        v.shape = {v.shape.h + t + b, v.shape.w + left + right, v.shape.c};
+        check_population_fits(v.shape, l.name);
     } else if (cls == "Flatten") {
         Value& src = input_value(l);
         if (!src.is_pending_avgpool()) materialize(src, l); // pooling stays pending: a Dense may fold it

@@ -709,7 +709,16 @@ def _batch_norm(x, cfg, w):
 
 
 _SPATIAL = ("Conv2D", "QuantConv2D", "DepthwiseConv2D", "SeparableConv2D", "MaxPooling2D",
-            "AveragePooling2D", "GlobalAveragePooling2D")
+            "AveragePooling2D", "GlobalAveragePooling2D", "ZeroPadding2D")
+
+
+def _zero_padding(x, cfg):
+    """Keras ZeroPadding2D on (N, H, W, C): padding an int, (rows, cols) or ((top, bottom), (left, right))."""
+    p = cfg.get("padding", 1)
+    if isinstance(p, int):
+        p = ((p, p), (p, p))
+    (t, b), (l, r) = [(q, q) if isinstance(q, int) else tuple(q) for q in p]
+    return np.pad(x, ((0, 0), (t, b), (l, r), (0, 0)))
 
 
 def _apply(layer, inputs, weights, skip_activation=False):
@@ -770,6 +779,8 @@ def _apply(layer, inputs, weights, skip_activation=False):
         return x.mean(axis=(1, 2), dtype=np.float64).astype(np.float32)
     if cls == "Add":
         return sum(inputs[1:], inputs[0])
+    if cls == "ZeroPadding2D":
+        return _zero_padding(x, cfg)
     raise NotImplementedError("layer %s (%s) is not supported" % (cfg.get("name"), cls))
 
 

@@ -23,6 +23,13 @@ pass. Deterministic (fixed seeds), random small weights, no training. Files:
         -> fl Flatten data_format channels_first (Keras permutes to (H, W, C))
         -> d Dense 3 softmax
 
+  tiny_zeropad.h5        As Keras 2.4 (TensorFlow) wrote a channels_last
+        Functional model with ZeroPadding2D: InputLayer (7,7,2) -> zp1
+        ZeroPadding2D ((1,2),(0,1)) (10,8,2) -> c1 Conv2D 4@3x3 valid relu
+        (8,6,4) -> zp2 ZeroPadding2D 1 (10,8,4) -> dw DepthwiseConv2D 3x3
+        stride 2 valid relu (4,3,4) -> fl Flatten (48) -> d Dense 3 softmax;
+        its x is (8, 7, 7, 2)
+
 Each <name>.ref.h5 is also a data file for `snn run --data` in the model's
 own layout:
   x      (8, C, H, W) float32 inputs in [0, 1]
@@ -130,6 +137,29 @@ def keras22_model(rng):
     ]
 
 
+def zeropad_model(rng):
+    """Keras 2.4 (TensorFlow), channels_last, Functional: ZeroPadding2D before a
+    convolution (asymmetric) and before a strided depthwise convolution, as
+    MobileNets and ResNet stems pad."""
+    last = {"data_format": "channels_last"}
+    return [
+        ("InputLayer", {"name": "input_1", "batch_input_shape": [None, 7, 7, 2], "dtype": "float32",
+                        "sparse": False}, [], []),
+        ("ZeroPadding2D", {"name": "zp1", "padding": [[1, 2], [0, 1]], "data_format": "channels_last"},
+         [], ["input_1"]),
+        ("Conv2D", conv("c1", 4, 3, "valid", "relu", **last),
+         [("kernel", u(rng, (3, 3, 2, 4), -0.6, 0.8)), ("bias", u(rng, 4, 0.0, 0.2))], ["zp1"]),
+        ("ZeroPadding2D", {"name": "zp2", "padding": 1, "data_format": "channels_last"}, [], ["c1"]),
+        ("DepthwiseConv2D", {"name": "dw", "kernel_size": [3, 3], "strides": [2, 2], "padding": "valid",
+                             "depth_multiplier": 1, "data_format": "channels_last", "dilation_rate": [1, 1],
+                             "activation": "relu", "use_bias": True},
+         [("depthwise_kernel", u(rng, (3, 3, 4, 1), -0.4, 0.9)), ("bias", u(rng, 4, 0.0, 0.2))], ["zp2"]),
+        ("Flatten", {"name": "fl", "trainable": True, "data_format": "channels_last"}, [], ["dw"]),
+        ("Dense", {"name": "d", "units": 3, "activation": "softmax", "use_bias": True},
+         [("kernel", u(rng, (48, 3), -1.0, 1.0)), ("bias", u(rng, 3, -0.1, 0.1))], ["fl"]),
+    ]
+
+
 def write_reference(path, model, x):
     y = kh.forward(model, x, logits=True)
     with h5py.File(path, "w") as f:
@@ -191,10 +221,22 @@ def main():
             mc["config"]["layers"][2]["config"]["max_value"] = None
             f.attrs["model_config"] = json.dumps(mc).encode("utf8")
         assert not np.allclose(kh.forward(with_attr(path, tmp, unbounded), x, logits=True), y, atol=1e-3)
+
+        rng = np.random.default_rng(24)
+        path = os.path.join(a.out, "tiny_zeropad.h5")
+        write(path, zeropad_model(rng), "tensorflow", "2.4.0", functional=True, colon=True)
+        x = rng.uniform(0, 1, (8, 7, 7, 2)).astype(np.float32)
+        y = write_reference(os.path.join(a.out, "tiny_zeropad.ref.h5"), path, x)
+
+        def swapped(f):  # where the padding goes matters, not only how much
+            mc = json.loads(f.attrs["model_config"])
+            mc["config"]["layers"][1]["config"]["padding"] = [[2, 1], [1, 0]]
+            f.attrs["model_config"] = json.dumps(mc).encode("utf8")
+        assert not np.allclose(kh.forward(with_attr(path, tmp, swapped), x, logits=True), y, atol=1e-3)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
-    print("wrote tiny_cf_theano.h5, tiny_cf_keras22.h5 and their .ref.h5 to", a.out)
+    print("wrote tiny_cf_theano.h5, tiny_cf_keras22.h5, tiny_zeropad.h5 and their .ref.h5 to", a.out)
 
 
 if __name__ == "__main__":

@@ -120,3 +120,22 @@ TEST_CASE("Keras configs that once reached undefined behaviour are refused by na
         REQUIRE_THROWS_WITH(import_keras(path), Contains("not finite"));
     }
 }
+
+TEST_CASE("ZeroPadding2D: only a convolution may read the zeros; its padding spec is checked", "[convert][keras]") {
+    const TempDir dir("zeropad");
+    const std::vector<Weight> dense{{"out", "kernel", {9, 2}, std::vector<float>(18, 0.1f)}, {"out", "bias", {2}, {0.0f, 0.0f}}};
+    const auto refused = [&](const std::string& layers, const std::string& what) {
+        const std::string path = dir.file("m.h5");
+        write_model(path, sequential(layers), dense);
+        std::vector<std::string> notes;
+        CHECK_THROWS_WITH(import_keras(path, notes), Catch::Contains(what));
+    };
+    refused(R"({"class_name": "ZeroPadding2D", "config": {"name": "zp", "padding": 1}},
+               {"class_name": "MaxPooling2D", "config": {"name": "mp", "pool_size": [2, 2], "strides": [2, 2]}}, )" +
+                flatten_dense,
+            "layer 'mp' (MaxPooling2D): reads the zero padding of 'zp'");
+    refused(R"({"class_name": "ZeroPadding2D", "config": {"name": "zp", "padding": [1, 2, 3]}}, )" + flatten_dense,
+            "layer 'zp' (ZeroPadding2D): padding [1,2,3]");
+    refused(R"({"class_name": "ZeroPadding2D", "config": {"name": "zp", "padding": [[1, -1], [0, 0]]}}, )" + flatten_dense,
+            "expected non-negative integers");
+}

@@ -102,6 +102,26 @@ TEST_CASE("a Keras 2.2 channels_first Functional file matches the numpy referenc
     check_matches_reference(net, (fixtures / "tiny_cf_keras22.ref.h5").string());
 }
 
+TEST_CASE("ZeroPadding2D becomes the padding of the convolution after it and matches the numpy reference",
+          "[convert][keras]") {
+    // input (7,7,2) → zp1 ((1,2),(0,1)) → c1 3x3 valid (8,6,4) → zp2 1 → dw 3x3 stride 2 valid (4,3,4) → d.
+    std::vector<std::string> notes;
+    const Network net = import_keras((fixtures / "tiny_zeropad.h5").string(), notes);
+    REQUIRE(net.populations.size() == 4);
+    CHECK(net.input().shape == Shape{7, 7, 2});
+    const Projection& c1 = net.populations[1].projections[0];
+    CHECK(net.populations[1].shape == Shape{8, 6, 4});
+    CHECK(c1.window.pad_top == 1);
+    CHECK(c1.window.pad_left == 0);
+    const Projection& dw = net.populations[2].projections[0];
+    CHECK(dw.kind == ProjectionKind::DepthwiseConv2D);
+    CHECK(net.populations[2].shape == Shape{4, 3, 4});
+    CHECK(dw.window.pad_top == 1);
+    CHECK(dw.window.pad_left == 1);
+    check_matches_reference(net, (fixtures / "tiny_zeropad.ref.h5").string());
+
+}
+
 TEST_CASE("HDF5 data is read in the model's own layout and transposed for the engine", "[convert][keras]") {
     // A hand-worked case: C=3, H=1, W=2 stored (c, h, w); the engine's order is (h, w, c).
     Network cf;
