@@ -14,7 +14,10 @@ Network convert_model(const std::string& model_path, const Dataset* calib, const
                       ConvertLog& log) {
     const bool onnx = model_path.size() >= 5 && model_path.compare(model_path.size() - 5, 5, ".onnx") == 0;
     Network net = onnx ? import_onnx(model_path, log.lines) : import_keras(model_path, log.lines);
-    for (const std::string& name : options.binarize) {
+    std::vector<std::string> binary_layers = options.binarize;
+    for (const std::string& name : quantize_binary_layers(net, options.quantize, model_path))
+        if (std::find(binary_layers.begin(), binary_layers.end(), name) == binary_layers.end()) binary_layers.push_back(name);
+    for (const std::string& name : binary_layers) {
         bool found = false;
         for (Population& pop : net.populations)
             for (Projection& p : pop.projections) {
@@ -35,7 +38,7 @@ Network convert_model(const std::string& model_path, const Dataset* calib, const
         log.lines.push_back("binarized " + name + " (sign of the weights, alpha = mean |w| per output channel)");
     }
     if (options.no_binary) {
-        if (!options.binarize.empty())
+        if (!binary_layers.empty())
             throw OptionError("no-binary", "", "no-binary and --binarize contradict each other");
         for (Population& pop : net.populations)
             for (Projection& p : pop.projections) {
@@ -64,7 +67,9 @@ Network convert_model(const std::string& model_path, const Dataset* calib, const
         opt.channel_wise = false;
         log.lines.push_back("binary layers: one scale per layer (channel-wise scales would make them non-binary)");
     }
-    return normalize_model(std::move(net), model_path, calib, opt, log);
+    net = normalize_model(std::move(net), model_path, calib, opt, log);
+    apply_quantize(net, options.quantize, model_path, log.lines);
+    return net;
 }
 
 Network normalize_model(Network net, const std::string& model_path, const Dataset* calib, const ConvertOptions& options,

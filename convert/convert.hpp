@@ -2,6 +2,7 @@
 // The whole conversion: import a trained DNN, normalize it on calibration
 // data (or from its weights), and set the neuron model of every population.
 #include "convert/normalize.hpp"
+#include "convert/quantize.hpp"
 #include "snn/dataset.hpp"
 #include "snn/network.hpp"
 
@@ -23,6 +24,9 @@ struct ConvertOptions {
     // Binary layers of the model become float layers holding the same ±α
     // weights (the float network of the same shape and function, to compare).
     bool no_binary = false;
+    // --quantize: binary entries join `binarize` (before normalization), the
+    // others quantize the normalized weights (convert/quantize.hpp).
+    std::vector<QuantizeEntry> quantize;
     NeuronParams neuron;   // applied to every spiking population
     int threads = 1;
 };

@@ -127,6 +127,8 @@ void binarize(Projection& p, const Shape& src, const Shape& dst, const std::stri
 std::int64_t weight_bytes(const Projection& p) {
     if (p.binary)
         return std::int64_t(p.bin.bits.size() * sizeof(std::uint64_t) + p.bin.alpha.size() * sizeof(float));
+    if (p.quant.scheme != QuantScheme::None)
+        return std::int64_t(p.quant.codes.size() * sizeof(std::uint64_t) + p.quant.scale.size() * sizeof(float));
     return std::int64_t(p.weights.size() * sizeof(float));
 }
 

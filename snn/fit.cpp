@@ -2,6 +2,7 @@
 
 #include "snn/error.hpp"
 #include "snn/kind.hpp"
+#include "snn/quant.hpp"
 
 #include <algorithm>
 #include <cstdlib>
@@ -166,7 +167,7 @@ int ceil_log2(std::int64_t x) {
 
 std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
 
-int weight_bits_of(const Projection& p) { return p.binary ? 1 : 32; }
+int weight_bits_of(const Projection& p) { return stored_weight_bits(p); }
 
 std::string kinds_of(const Population& pop) {
     std::string s;
@@ -199,9 +200,10 @@ void check_precision(const Population& pop, const Target& t, FitLayer& L) {
     L.state_bits = 32; // snn holds float membranes
     if (L.weight_bits > t.weight_bits && !t.toolchain_quantizes)
         L.violations.push_back({"weight_bits", L.weight_bits, t.weight_bits,
-                                "weights are " + std::to_string(L.weight_bits) + "-bit floats; " + t.name + " stores " +
-                                    std::to_string(t.weight_bits) + "-bit weights",
-                                "quantize the weights to " + std::to_string(t.weight_bits) + " bits"});
+                                "weights are " + std::to_string(L.weight_bits) + (L.weight_bits == 32 ? "-bit floats; " : "-bit codes; ") +
+                                    t.name + " stores " + std::to_string(t.weight_bits) + "-bit weights",
+                                "quantize the weights to " + std::to_string(t.weight_bits) + " bits (snn convert --quantize int:" +
+                                    std::to_string(std::clamp(t.weight_bits, 2, 8)) + ")"});
     if (L.state_bits > t.state_bits)
         L.violations.push_back({"state_bits", L.state_bits, t.state_bits,
                                 "membranes are 32-bit floats; " + t.name + " holds " + std::to_string(t.state_bits) + "-bit states",

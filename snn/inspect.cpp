@@ -1,6 +1,7 @@
 #include "snn/inspect.hpp"
 
 #include "snn/binary.hpp"
+#include "snn/quant.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -46,15 +47,44 @@ std::string neuron_str(const Population& pop) {
     return s;
 }
 
+std::string quant_name(const Projection& p);
+
 std::string projections_str(const Network& net, const Population& pop) {
     if (pop.projections.empty()) return "-";
     std::string s;
     for (const Projection& p : pop.projections) {
         if (!s.empty()) s += ", ";
-        s += std::string(p.binary ? "binary " : "") + to_string(p.kind) + "←" + source_name(net, p.source);
+        s += quant_name(p) + to_string(p.kind) + "←" + source_name(net, p.source);
     }
     return s;
 }
+
+// "binary ", "int4 ", "ternary ", "qsq " or "" (float).
+std::string quant_name(const Projection& p) {
+    if (p.binary) return "binary ";
+    switch (p.quant.scheme) {
+    case QuantScheme::Int: return "int" + std::to_string(p.quant.bits) + " ";
+    case QuantScheme::Ternary: return "ternary ";
+    case QuantScheme::Qsq: return "qsq ";
+    case QuantScheme::None: break;
+    }
+    return "";
+}
+
+// The bits per stored weight of a population's projections: "32", "3", "1,32"; "-" without weights.
+std::string bits_str(const Population& pop) {
+    std::vector<int> bits;
+    for (const Projection& p : pop.projections)
+        if (!p.weights.empty()) bits.push_back(stored_weight_bits(p));
+    std::sort(bits.begin(), bits.end());
+    bits.erase(std::unique(bits.begin(), bits.end()), bits.end());
+    std::string s;
+    for (const int b : bits) s += (s.empty() ? "" : ",") + std::to_string(b);
+    return s.empty() ? "-" : s;
+}
+
+// Bytes of the population's parameters as float32 (what an unquantized file holds).
+std::int64_t float32_bytes(const Population& pop) { return parameter_count(pop) * std::int64_t(sizeof(float)); }
 
 // Columns are padded by what a terminal shows, not by bytes: "←" is three
 // bytes of UTF-8 and one column.
@@ -69,18 +99,20 @@ std::size_t display_width(const std::string& s) {
 
 std::string describe(const Network& net, const std::string& file) {
     const std::vector<std::string> header = {"#", "name", "kind", "shape", "neurons", "neuron", "projections",
-                                             "params", "bytes"};
-    const std::vector<bool> right = {true, false, false, false, true, false, false, true, true};
+                                             "params", "bits/w", "bytes", "f32 bytes"};
+    const std::vector<bool> right = {true, false, false, false, true, false, false, true, true, true, true};
     std::vector<std::vector<std::string>> rows;
-    std::int64_t neurons = 0, params = 0, bytes = 0;
+    std::int64_t neurons = 0, params = 0, bytes = 0, f32 = 0;
     for (std::size_t i = 0; i < net.populations.size(); ++i) {
         const Population& pop = net.populations[i];
         neurons += pop.shape.size();
         params += parameter_count(pop);
         bytes += parameter_bytes(pop);
+        f32 += float32_bytes(pop);
         rows.push_back({std::to_string(i), pop.name, to_string(pop.kind), pop.shape.str(),
                         std::to_string(pop.shape.size()), neuron_str(pop), projections_str(net, pop),
-                        std::to_string(parameter_count(pop)), std::to_string(parameter_bytes(pop))});
+                        std::to_string(parameter_count(pop)), bits_str(pop), std::to_string(parameter_bytes(pop)),
+                        std::to_string(float32_bytes(pop))});
     }
 
     std::vector<std::size_t> width(header.size());
@@ -107,14 +139,24 @@ std::string describe(const Network& net, const std::string& file) {
     for (const auto& r : rows) line(r);
     out << '\n'
         << "total: " << net.populations.size() << " populations, " << neurons << " neurons, " << params
-        << " parameters, " << bytes << " bytes (" << human_bytes(std::uint64_t(bytes)) << ")\n";
+        << " parameters, " << bytes << " bytes (" << human_bytes(std::uint64_t(bytes)) << ")";
+    if (bytes != f32 && f32 > 0) {
+        char buf[96];
+        std::snprintf(buf, sizeof buf, "; %lld bytes as float32, %.1f%% smaller", static_cast<long long>(f32),
+                      100.0 * double(f32 - bytes) / double(f32));
+        out << buf;
+    }
+    out << '\n';
     {
-        std::int64_t binary_weights = 0, binary_bytes = 0, float_weights = 0;
+        std::int64_t binary_weights = 0, binary_bytes = 0, float_weights = 0, quant_weights = 0, quant_bytes = 0;
         for (const Population& pop : net.populations)
             for (const Projection& p : pop.projections) {
                 if (p.binary) {
                     binary_weights += std::int64_t(p.weights.size());
                     binary_bytes += weight_bytes(p);
+                } else if (p.quant.scheme != QuantScheme::None) {
+                    quant_weights += std::int64_t(p.weights.size());
+                    quant_bytes += weight_bytes(p);
                 } else {
                     float_weights += std::int64_t(p.weights.size());
                 }
@@ -123,6 +165,10 @@ std::string describe(const Network& net, const std::string& file) {
             out << "binary weights: " << binary_weights << " in " << binary_bytes << " bytes (bits + one float alpha per output; "
                 << binary_weights * 4 << " bytes as float32); float weights: " << float_weights << " in "
                 << float_weights * 4 << " bytes\n";
+        if (quant_weights > 0)
+            out << "quantized weights: " << quant_weights << " in " << quant_bytes
+                << " bytes (packed codes + float scales; " << quant_weights * 4 << " bytes as float32); float weights: "
+                << float_weights << " in " << float_weights * 4 << " bytes\n";
     }
     if (!net.devices.empty()) out << "partition: " << partition_spec(net) << '\n';
     for (const Exit& e : net.exits)
@@ -143,9 +189,10 @@ std::string describe(const Network& net, const std::string& file) {
 nlohmann::json describe_json(const Network& net) {
     using nlohmann::json;
     json pops = json::array();
-    std::int64_t neurons = 0, params = 0, bytes = 0;
+    std::int64_t neurons = 0, params = 0, bytes = 0, f32 = 0;
     for (std::size_t i = 0; i < net.populations.size(); ++i) {
         const Population& pop = net.populations[i];
+        f32 += float32_bytes(pop);
         json projs = json::array();
         for (const Projection& p : pop.projections) {
             const Window& w = p.window;
@@ -158,6 +205,13 @@ nlohmann::json describe_json(const Network& net) {
                                {"pad_top", w.pad_top}, {"pad_left", w.pad_left}}},
                              {"weights", p.weights.size()},
                              {"binary", p.binary},
+                             {"bits", stored_weight_bits(p)},
+                             {"quant", p.quant.scheme == QuantScheme::None
+                                           ? json(nullptr)
+                                           : json{{"scheme", to_string(p.quant.scheme)},
+                                                  {"bits", p.quant.bits},
+                                                  {"vector", p.quant.vector},
+                                                  {"scales", p.quant.scale.size()}}},
                              {"weight_bytes", weight_bytes(p)}});
         }
         json neuron = nullptr;
@@ -180,7 +234,8 @@ nlohmann::json describe_json(const Network& net) {
                         {"layers", pop.layers},
                         {"projections", projs},
                         {"parameters", parameter_count(pop)},
-                        {"bytes", parameter_bytes(pop)}});
+                        {"bytes", parameter_bytes(pop)},
+                        {"float32_bytes", float32_bytes(pop)}});
         neurons += pop.shape.size();
         params += parameter_count(pop);
         bytes += parameter_bytes(pop);
@@ -200,7 +255,8 @@ nlohmann::json describe_json(const Network& net) {
             {"exits", exits},
             {"populations", pops},
             {"totals",
-             {{"populations", net.populations.size()}, {"neurons", neurons}, {"parameters", params}, {"bytes", bytes}}}};
+             {{"populations", net.populations.size()}, {"neurons", neurons}, {"parameters", params}, {"bytes", bytes},
+              {"float32_bytes", f32}}}};
 }
 
 } // namespace snn

@@ -77,6 +77,23 @@ struct BinaryWeights {
     bool operator==(const BinaryWeights&) const = default;
 };
 
+// The weights of a quantized projection (Dense, Conv2D or DepthwiseConv2D;
+// snn/quant.hpp, docs/quantization.md): one code of `bits` bits per weight,
+// in the order of Projection::weights, packed little-endian into 64-bit words
+// (code k occupies bits [k·bits, (k+1)·bits) of the stream), and one float
+// scale per group. Weight k = scale[group of k] · level(code k). A group is
+// an output unit (Dense) or output channel (Conv2D, DepthwiseConv2D) when
+// `vector` is 0, else a run of `vector` consecutive weights of one output's
+// fan-in (its inputs in stored order; the last run may be shorter).
+enum class QuantScheme { None, Int, Ternary, Qsq };
+struct QuantWeights {
+    QuantScheme scheme = QuantScheme::None;
+    int bits = 0;   // per code: K for Int, 2 for Ternary, 3 for Qsq
+    int vector = 0; // weights per scale along the fan-in, 0: one scale per output
+    std::vector<std::uint64_t> codes;
+    std::vector<float> scale;
+    bool operator==(const QuantWeights&) const = default;
+};
 struct Projection {
     int source = -1; // index of the source population (earlier in the list)
     ProjectionKind kind = ProjectionKind::Dense;
@@ -88,6 +105,9 @@ struct Projection {
     std::string layer; // the source-model layer it came from
     bool binary = false;
     BinaryWeights bin; // when binary
+    // Quantized weights (scheme ≠ None): the file holds `quant`, and `weights`
+    // are the values it stands for (the dequantized float reference).
+    QuantWeights quant;
     bool operator==(const Projection&) const = default;
 };
 

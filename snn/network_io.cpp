@@ -3,6 +3,7 @@
 #include "snn/kind.hpp"
 
 #include "snn/binary.hpp"
+#include "snn/quant.hpp"
 #include "snn/error.hpp"
 #include "snn/h5.hpp"
 
@@ -85,6 +86,11 @@ void write_network(const Network& net, const std::string& file_path) {
     bool strict = false;
     for (const Population& pop : net.populations) strict |= pop.neuron.strict_threshold;
     if (strict) version = std::max<std::int64_t>(version, 6);
+    // Version 7: quantized weights (codes and scales, no float weights).
+    bool quantized = false;
+    for (const Population& pop : net.populations)
+        for (const Projection& p : pop.projections) quantized |= p.quant.scheme != QuantScheme::None;
+    if (quantized) version = std::max<std::int64_t>(version, 7);
     h5::write_attr(file, "format_version", version);
     if (net.input_layout != InputLayout::ChannelsLast)
         h5::write_attr(file, "input_layout", std::string(to_string(net.input_layout)));
@@ -139,6 +145,21 @@ void write_network(const Network& net, const std::string& file_path) {
                 h5::write_uint64s(pg, "bits", p.bin.bits, {std::uint64_t(p.bin.rows), std::uint64_t(p.bin.row_words)},
                                   p.bin.bits.size() >= compress_min_weights / 2);
                 h5::write_floats(pg, "alpha", p.bin.alpha, {p.bin.alpha.size()});
+                continue;
+            }
+            if (p.quant.scheme != QuantScheme::None) {
+                // Version 7: the packed codes and the scales; the float weights follow from them,
+                // so weights changed after quantization (learning) cannot be saved as codes.
+                if (dequantize(p, src, pop.shape) != p.weights)
+                    throw ModelError(file_path, p.layer, file_path + ": population '" + pop.name + "': the weights of layer '" +
+                                                             p.layer + "' no longer match their quantized codes");
+                h5::write_attr(pg, "quant_scheme", std::string(to_string(p.quant.scheme)));
+                h5::write_attr(pg, "quant_bits", std::int64_t(p.quant.bits));
+                h5::write_attr(pg, "quant_vector", std::int64_t(p.quant.vector));
+                h5::write_uint64s(pg, "codes", p.quant.codes, {p.quant.codes.size()},
+                                  p.quant.codes.size() >= compress_min_weights / 2);
+                h5::write_floats(pg, "scale", p.quant.scale, {p.quant.scale.size()},
+                                 p.quant.scale.size() >= compress_min_weights);
                 continue;
             }
             const bool compress = p.weights.size() >= compress_min_weights;
@@ -295,6 +316,25 @@ Population read_population_attrs(const h5::Node& g, Layout& layout, std::uint64_
             const std::uint64_t words = element_count(bits);
             total_bytes = saturating_add(total_bytes, saturating_mul(words, 8 + 64 * sizeof(float)));
             total_bytes = saturating_add(total_bytes, saturating_mul(element_count(alpha), sizeof(float)));
+        } else if (h5::has_attr(pg, "quant_scheme")) {
+            const std::string scheme = h5::read_string_attr(pg, "quant_scheme");
+            if (scheme == "int") p.quant.scheme = QuantScheme::Int;
+            else if (scheme == "ternary") p.quant.scheme = QuantScheme::Ternary;
+            else if (scheme == "qsq") p.quant.scheme = QuantScheme::Qsq;
+            else
+                throw ModelError(pg.file, pop.name, pg.file + ": " + pg.path + ": quantization scheme '" + scheme +
+                                                         "' is not one this build knows (int, ternary, qsq)");
+            p.quant.bits = to_int(h5::read_int_attr(pg, "quant_bits"), pg, "quant_bits");
+            p.quant.vector = to_int(h5::read_int_attr(pg, "quant_vector"), pg, "quant_vector");
+            const auto codes = h5::dataset_dims(pg, "codes"), scale = h5::dataset_dims(pg, "scale");
+            if (codes.size() != 1 || scale.size() != 1)
+                throw FileError(pg.file, pg.file + ": " + pg.path +
+                                         ": quantized weights need a 1-D 'codes' and a 1-D 'scale', found " +
+                                         dims_str(codes) + " and " + dims_str(scale));
+            layout.weight_dims.push_back({});
+            // The code words, and the float weights unpacked from them (at most 32 per word).
+            total_bytes = saturating_add(total_bytes, saturating_mul(element_count(codes), 8 + 32 * sizeof(float)));
+            total_bytes = saturating_add(total_bytes, saturating_mul(element_count(scale), sizeof(float)));
         } else {
             layout.weight_dims.push_back(h5::dataset_dims(pg, "weights"));
             total_bytes =
@@ -410,6 +450,19 @@ Network load(const std::string& path) {
         for (std::size_t j = 0; j < pop.projections.size(); ++j) {
             Projection& p = pop.projections[j];
             const h5::Node pg = h5::open_group(projs, index_name(j));
+            if (p.quant.scheme != QuantScheme::None) {
+                p.quant.codes = h5::read_uint64s(pg, "codes", nullptr);
+                p.quant.scale = h5::read_floats(pg, "scale");
+                if (p.source < 0 || std::size_t(p.source) >= i)
+                    throw ModelError(path, pop.name, path + ": population '" + pop.name + "': projection source " +
+                                                     std::to_string(p.source) + " is not an earlier population");
+                try {
+                    p.weights = dequantize(p, net.populations[std::size_t(p.source)].shape, pop.shape);
+                } catch (const Error& e) {
+                    throw ModelError(path, p.layer, path + ": population '" + pop.name + "': layer '" + p.layer + "': " + e.what());
+                }
+                continue;
+            }
             if (!p.binary) {
                 p.weights = h5::read_floats(pg, "weights");
                 continue;
@@ -444,7 +497,7 @@ Network load(const std::string& path) {
         const Population& pop = net.populations[i];
         for (std::size_t j = 0; j < pop.projections.size(); ++j) {
             const Projection& p = pop.projections[j];
-            if (p.binary) continue; // unpack_binary checked the packed shape
+            if (p.binary || p.quant.scheme != QuantScheme::None) continue; // unpacking checked the packed shape
             const auto want = weight_dims(p, net.populations[std::size_t(p.source)].shape, pop.shape);
             if (layouts[i].weight_dims[j] != want)
                 throw ModelError(path, p.layer, path + ": population '" + pop.name +

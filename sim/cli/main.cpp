@@ -85,7 +85,7 @@ struct ConvertArgs {
     double tau_steps = 0, v_th = 1.0, v_init = 0.5;
     int threads = default_threads(), calibrate_steps = 0;
     bool norm_given = false, granularity_given = false, signed_spikes = false;
-    std::vector<std::string> binarize;
+    std::vector<std::string> binarize, quantize;
     bool no_binary = false;
     std::string nir_reset; // empty: by the file's version (NIR input only)
     double dt = 1.0;       // NIR input only
@@ -100,8 +100,9 @@ int cmd_convert_nir(const ConvertArgs& a) {
     if (!a.nir_reset.empty()) opt.reset = nir_reset_from(a.nir_reset);
     opt.dt = a.dt;
     if (!(a.dt > 0) || !std::isfinite(a.dt)) throw OptionError("dt", num(a.dt), "--dt must be positive");
-    if (!a.calib.empty() || !a.binarize.empty() || a.calibrate_steps > 0)
-        throw OptionError("calib", a.calib, "--calib, --calibrate-steps and --binarize do not apply to a NIR graph (it is already spiking)");
+    if (!a.calib.empty() || !a.binarize.empty() || a.calibrate_steps > 0 || !a.quantize.empty())
+        throw OptionError("calib", a.calib,
+                          "--calib, --calibrate-steps, --binarize and --quantize do not apply to a NIR graph (it is already spiking)");
     std::vector<std::string> notes;
     Network net = import_nir(a.model, opt, notes);
     for (const auto& l : notes) std::fprintf(stderr, "snn: %s\n", l.c_str());
@@ -125,6 +126,10 @@ int cmd_convert(const ConvertArgs& a) {
     opt.channel_wise = a.granularity == "channel" && (data_based || a.granularity_given);
     opt.channel_wise_explicit = opt.channel_wise && a.granularity_given;
     opt.binarize = a.binarize;
+    opt.quantize = parse_quantize(a.quantize);
+    if (a.calibrate_steps > 0 && !a.quantize.empty())
+        throw OptionError("calibrate-steps", std::to_string(a.calibrate_steps),
+                          "--calibrate-steps cannot be combined with --quantize (it would rescale the quantized weights)");
     opt.no_binary = a.no_binary;
     opt.neuron.reset = reset_mode_from(a.reset);
     opt.neuron.model = neuron_model_from(a.neuron);
@@ -324,6 +329,11 @@ int main(int argc, char** argv) {
     conv->add_option("--binarize", ca.binarize,
                      "Make these Dense/Conv2D layers binary (sign of the weights, alpha = mean |w| per output "
                      "channel, XNOR-Net); comma-separated layer names")
+        ->delimiter(',');
+    conv->add_option("--quantize", ca.quantize,
+                     "Quantize the Dense/Conv layers after normalization: int:K[:max|l1] (K = 2..8), ternary, "
+                     "qsq[:N][:levels=1|2|4] or binary, for every layer or as LAYER=SCHEME; comma-separated "
+                     "(docs/quantization.md)")
         ->delimiter(',');
     conv->add_option("--nir-reset", ca.nir_reset,
                      "NIR graphs: reset after a spike, subtract, value (to v_reset = 0) or sinabs (refused: not "
