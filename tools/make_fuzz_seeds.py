@@ -138,6 +138,11 @@ def main():
         subprocess.run([args.snn, "convert", os.path.join(ROOT, "data", "models", "mnist_bcnn.h5"), "-o", out],
                        check=True, stdout=subprocess.DEVNULL)
         dump(out, "network", "mnist_bcnn_binary.json")
+        # Format version 7: quantized projections (codes and scales), dense, conv and depthwise.
+        out = os.path.join(tmp, "quant.snn.h5")
+        subprocess.run([args.snn, "convert", os.path.join(fixtures, "tiny_keras2_mobilenet.h5"), "-o", out,
+                        "--quantize", "qsq:4"], check=True, stdout=subprocess.DEVNULL)
+        dump(out, "network", "tiny_keras2_mobilenet_qsq.json")
 
         data = os.path.join(tmp, "data.h5")
         rng = np.random.default_rng(1)
@@ -157,6 +162,8 @@ def main():
 
     for i, text in enumerate([b"512M", b"4G", b"1.5GiB", b"1000000", b"2T", b"0.5K"]):
         write("options", "memory%d" % i, b"\x00" + text)
+    for i, text in enumerate([b"qsq:8:levels=2,conv1=int:4:l1", b"ternary,dense=binary", b"int:8:max"]):
+        write("options", "quantize%d" % i, b"\x0a" + text)
     for i, text in enumerate([b"max", b"model", b"percentile:99.9", b"percentile:100"]):
         write("options", "norm%d" % i, b"\x01" + text)
     for i, text in enumerate([b"mnist:train", b"fashion-mnist:test", b"mnist", b"data.h5", b"mnist:valid"]):

@@ -32,6 +32,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
@@ -86,6 +87,7 @@ struct ConvertArgs {
     int threads = default_threads(), calibrate_steps = 0;
     bool norm_given = false, granularity_given = false, signed_spikes = false;
     std::vector<std::string> binarize, quantize;
+    std::string target; // --target: a chip whose weight precision to apply
     bool no_binary = false;
     std::string nir_reset; // empty: by the file's version (NIR input only)
     double dt = 1.0;       // NIR input only
@@ -100,9 +102,9 @@ int cmd_convert_nir(const ConvertArgs& a) {
     if (!a.nir_reset.empty()) opt.reset = nir_reset_from(a.nir_reset);
     opt.dt = a.dt;
     if (!(a.dt > 0) || !std::isfinite(a.dt)) throw OptionError("dt", num(a.dt), "--dt must be positive");
-    if (!a.calib.empty() || !a.binarize.empty() || a.calibrate_steps > 0 || !a.quantize.empty())
+    if (!a.calib.empty() || !a.binarize.empty() || a.calibrate_steps > 0 || !a.quantize.empty() || !a.target.empty())
         throw OptionError("calib", a.calib,
-                          "--calib, --calibrate-steps, --binarize and --quantize do not apply to a NIR graph (it is already spiking)");
+                          "--calib, --calibrate-steps, --binarize, --quantize and --target do not apply to a NIR graph (it is already spiking)");
     std::vector<std::string> notes;
     Network net = import_nir(a.model, opt, notes);
     for (const auto& l : notes) std::fprintf(stderr, "snn: %s\n", l.c_str());
@@ -127,9 +129,28 @@ int cmd_convert(const ConvertArgs& a) {
     opt.channel_wise_explicit = opt.channel_wise && a.granularity_given;
     opt.binarize = a.binarize;
     opt.quantize = parse_quantize(a.quantize);
-    if (a.calibrate_steps > 0 && !a.quantize.empty())
+    std::vector<std::string> target_notes;
+    if (!a.target.empty()) {
+        // The chip's weight precision, for every layer --quantize leaves to a bare entry.
+        const Target t = load_target(a.target);
+        const bool bare = std::any_of(opt.quantize.begin(), opt.quantize.end(), [](const QuantizeEntry& e) { return e.layer.empty(); });
+        const std::string scheme = t.weight_bits <= 1 ? "binary" : "int:" + std::to_string(std::min(t.weight_bits, 8));
+        if (t.toolchain_quantizes || t.weight_bits >= 32)
+            target_notes.push_back("target " + t.name + ": its toolchain quantizes weights itself; weights stay float32");
+        else if (bare)
+            target_notes.push_back("target " + t.name + ": --quantize's scheme for every layer replaces the target's " + scheme);
+        else {
+            opt.quantize.push_back(parse_quantize({scheme}).front());
+            target_notes.push_back("target " + t.name + ": weights quantized to " + scheme + " (its " +
+                                   std::to_string(t.weight_bits) + "-bit weights)");
+        }
+        if (t.state_bits < 32)
+            target_notes.push_back("target " + t.name + ": holds " + std::to_string(t.state_bits) +
+                                   "-bit membranes; snn simulates 32-bit float membranes");
+    }
+    if (a.calibrate_steps > 0 && !opt.quantize.empty())
         throw OptionError("calibrate-steps", std::to_string(a.calibrate_steps),
-                          "--calibrate-steps cannot be combined with --quantize (it would rescale the quantized weights)");
+                          "--calibrate-steps cannot be combined with --quantize or --target (it would rescale the quantized weights)");
     opt.no_binary = a.no_binary;
     opt.neuron.reset = reset_mode_from(a.reset);
     opt.neuron.model = neuron_model_from(a.neuron);
@@ -173,6 +194,7 @@ int cmd_convert(const ConvertArgs& a) {
     ConvertLog log;
     Network net = convert_model(a.model, a.calib.empty() ? nullptr : &calib, opt, log);
     net.readout = readout;
+    for (const auto& l : target_notes) std::printf("  %s\n", l.c_str());
     for (const auto& l : log.lines) std::printf("  %s\n", l.c_str());
     if (a.calibrate_steps > 0) {
         match_input_layout(calib, net);
@@ -335,6 +357,9 @@ int main(int argc, char** argv) {
                      "qsq[:N][:levels=1|2|4] or binary, for every layer or as LAYER=SCHEME; comma-separated "
                      "(docs/quantization.md)")
         ->delimiter(',');
+    conv->add_option("--target", ca.target,
+                     "Apply a chip's weight precision (snn fit's targets: speck, loihi, spinnaker or a target file): "
+                     "--quantize int:BITS for every layer --quantize leaves unset");
     conv->add_option("--nir-reset", ca.nir_reset,
                      "NIR graphs: reset after a spike, subtract, value (to v_reset = 0) or sinabs (refused: not "
                      "representable); default by the file's version (before 1.0.6: subtract)");

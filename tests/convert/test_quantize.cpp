@@ -153,3 +153,37 @@ TEST_CASE("bad --quantize input gets one line naming it, exit 1, and no output f
         CHECK_FALSE(std::filesystem::exists(out));
     }
 }
+
+TEST_CASE("--target applies the chip's weight bits as int:K, unless its toolchain quantizes", "[quantize][cli][fit]") {
+    TempDir dir("quantize-target");
+    const std::string model = (source_dir / "data" / "fixtures" / "tiny_keras2_mobilenet.h5").string();
+    const std::string net = dir.file("t.snn.h5");
+    // Speck stores 8-bit weights (data/targets/speck.json): every layer becomes int:8.
+    const Outcome c = snn_cli("convert " + quote(model) + " -o " + quote(net) + " --target speck");
+    INFO(c.err);
+    REQUIRE(c.status == 0);
+    CHECK_THAT(c.out, Contains("target speck: weights quantized to int:8"));
+    int quantized = 0;
+    const auto speck = inspect_json(net);
+    for (const auto& pop : speck["populations"])
+        for (const auto& p : pop["projections"])
+            if (p["weights"].get<std::int64_t>() > 0 && p["kind"] != "avgpool" && p["kind"] != "identity") {
+                CHECK(p["bits"] == 8);
+                ++quantized;
+            }
+    CHECK(quantized > 0);
+    const Outcome fit = snn_cli("fit " + quote(net) + " --target speck --json");
+    REQUIRE(fit.status == 0);
+    const auto fit_json = nlohmann::json::parse(fit.out);
+    for (const auto& l : fit_json["layers"])
+        for (const auto& v : l["violations"]) CHECK(v["resource"] != "weight_bits");
+    // A named layer's own scheme stays; SpiNNaker's toolchain quantizes, so its weights stay float.
+    REQUIRE(snn_cli("convert " + quote(model) + " -o " + quote(net) + " --target spinnaker").status == 0);
+    const auto spinnaker = inspect_json(net);
+    for (const auto& pop : spinnaker["populations"])
+        for (const auto& p : pop["projections"]) CHECK(p["quant"].is_null());
+    const Outcome bad = snn_cli("convert " + quote(model) + " -o " + quote(dir.file("x.snn.h5")) + " --target nosuchchip");
+    CHECK(bad.status == 1);
+    CHECK_THAT(bad.err, Contains("nosuchchip"));
+    CHECK_FALSE(std::filesystem::exists(dir.file("x.snn.h5")));
+}

@@ -6,10 +6,12 @@
 //   7 population and projection kinds as a network file spells them
 //   8 --partition specs (parse_partition, on a 4-population network whose
 //     names contain '-')          9 --costs files (load_cost_table)
+//   10 --quantize entries, comma-separated (parse_quantize)
 //
 // snn::Error is the expected way to refuse a value; any other exception, a
 // crash or a sanitizer report is a bug.
 #include "convert/normalize.hpp"
+#include "convert/quantize.hpp"
 #include "sim/engine.hpp"
 #include "sim/traffic.hpp"
 #include "snn/dataset.hpp"
@@ -58,7 +60,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (size < 1) return 0;
     const std::string text(reinterpret_cast<const char*>(data) + 1, size - 1);
     try {
-        switch (data[0] % 10) {
+        switch (data[0] % 11) {
         case 0: {
             const std::uint64_t bytes = snn::parse_memory_size(text);
             if (bytes < 1) std::abort();
@@ -98,6 +100,24 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             const std::string path = (root / "costs.json").string();
             std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
             (void)snn::to_json(snn::load_cost_table(path)).dump();
+            break;
+        }
+        case 10: {
+            std::vector<std::string> entries;
+            std::size_t start = 0;
+            for (std::size_t i = 0; i <= text.size(); ++i)
+                if (i == text.size() || text[i] == ',') {
+                    entries.push_back(text.substr(start, i - start));
+                    start = i + 1;
+                }
+            for (const snn::QuantizeEntry& e : snn::parse_quantize(entries)) {
+                const snn::QuantSpec& q = e.spec;
+                if (e.binary) continue;
+                if (q.scheme == snn::QuantScheme::Int && (q.bits < 2 || q.bits > 8)) std::abort();
+                if (q.scheme == snn::QuantScheme::Qsq && (q.vector < 0 || (q.levels != 1 && q.levels != 2 && q.levels != 4)))
+                    std::abort();
+                if (q.scheme == snn::QuantScheme::None) std::abort();
+            }
             break;
         }
         }
