@@ -2,11 +2,13 @@
 
 #include "snn/error.hpp"
 #include "snn/h5.hpp"
+#include "snn/quant.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 namespace snn {
@@ -159,16 +161,34 @@ nlohmann::json report_json(const Network& net, const RunResult& r, const RunInfo
     double energy_total = 0, dnn_energy_total = 0;
     for (const std::string& d : devices) {
         double adds = 0, macs = 0, updates = 0, exit_adds = 0, exit_macs = 0, dnn = 0, binary = 0, dnn_binary = 0;
+        // Float layers' work (priced as before), and quantized layers' by their bit width K.
+        double float_adds = 0, float_macs = 0, float_dnn = 0;
+        struct Quantized {
+            double adds = 0, macs = 0, dnn = 0;
+        };
+        std::map<int, Quantized> quantized;
         for (std::size_t l = 0; l < net.populations.size(); ++l) {
             if ((net.devices.empty() ? "all" : net.devices[l]) != d) continue;
             const double bin = r.binary_ops[l] / n;
-            adds += (r.synaptic_ops[l] - r.input_macs[l]) / n - bin;
+            const double layer_adds = (r.synaptic_ops[l] - r.input_macs[l]) / n - bin, layer_macs = r.input_macs[l] / n;
+            adds += layer_adds;
             binary += bin;
-            macs += r.input_macs[l] / n;
+            macs += layer_macs;
             updates += r.neuron_updates[l] / n;
             bool is_binary = false;
             for (const Projection& p : net.populations[l].projections) is_binary |= p.binary;
-            (is_binary ? dnn_binary : dnn) += double(dnn_macs(net, l));
+            const double layer_dnn = double(dnn_macs(net, l));
+            (is_binary ? dnn_binary : dnn) += layer_dnn;
+            if (const int k = quantized_bits(net.populations[l])) {
+                Quantized& q = quantized[k];
+                q.adds += layer_adds;
+                q.macs += layer_macs;
+                if (!is_binary) q.dnn += layer_dnn;
+            } else {
+                float_adds += layer_adds;
+                float_macs += layer_macs;
+                if (!is_binary) float_dnn += layer_dnn;
+            }
         }
         for (std::size_t e = 0; e < net.exits.size(); ++e) {
             const int at = net.find(net.exits[e].at);
@@ -178,11 +198,18 @@ nlohmann::json report_json(const Network& net, const RunResult& r, const RunInfo
         }
         // A binary synaptic event is one binary operation reading a 1-bit weight;
         // the DNN's binary-weight layers add or subtract (no multiply) and read 1-bit weights too.
-        const double compute = (adds + updates + exit_adds) * cost.add_pj + (macs + exit_macs) * cost.mac_pj +
-                               binary * cost.binary_op_pj;
-        const double memory = ((adds + macs + exit_adds) * cost.weight_bits + binary) * cost.memory_bit_pj;
-        const double dnn_pj = dnn * (cost.mac_pj + cost.weight_bits * cost.memory_bit_pj) +
-                              dnn_binary * (cost.add_pj + cost.memory_bit_pj);
+        // A quantized layer's adds, MACs and weight reads are K-bit ones (CostTable).
+        double compute = (float_adds + updates + exit_adds) * cost.add_pj + (float_macs + exit_macs) * cost.mac_pj +
+                         binary * cost.binary_op_pj;
+        double bits_read = (float_adds + float_macs + exit_adds) * cost.weight_bits + binary;
+        double dnn_pj = float_dnn * (cost.mac_pj + cost.weight_bits * cost.memory_bit_pj) +
+                        dnn_binary * (cost.add_pj + cost.memory_bit_pj);
+        for (const auto& [k, q] : quantized) {
+            compute += q.adds * add_pj_at(cost, k) + q.macs * mac_pj_at(cost, k);
+            bits_read += (q.adds + q.macs) * double(k);
+            dnn_pj += q.dnn * (mac_pj_at(cost, k) + double(k) * cost.memory_bit_pj);
+        }
+        const double memory = bits_read * cost.memory_bit_pj;
         energy_total += compute + memory;
         dnn_energy_total += dnn_pj;
         parts.push_back({{"device", d},

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <charconv>
 #include <cmath>
 #include <fstream>
 
@@ -91,7 +92,27 @@ CostTable load_cost_table(const std::string& path) {
     if (!j.is_object())
         throw FileError(path, path + ": the cost table must be a JSON object such as {\"add_pj\": 0.9}");
     CostTable t;
+    const auto number = [&](const std::string& key, const nlohmann::json& value) {
+        if (!value.is_number()) throw FileError(path, path + ": cost '" + key + "' is not a number");
+        const double v = value.get<double>();
+        if (!std::isfinite(v) || v < 0)
+            throw FileError(path, path + ": cost '" + key + "' must be a finite number ≥ 0");
+        return v;
+    };
     for (const auto& [key, value] : j.items()) {
+        if (key == "add_pj_by_bits" || key == "mac_pj_by_bits") {
+            if (!value.is_object())
+                throw FileError(path, path + ": cost '" + key + "' must be an object of bit widths, such as {\"8\": 0.25}");
+            auto& table = key == "add_pj_by_bits" ? t.add_pj_by_bits : t.mac_pj_by_bits;
+            for (const auto& [bits, v] : value.items()) {
+                int k = 0;
+                const auto [end, ec] = std::from_chars(bits.data(), bits.data() + bits.size(), k);
+                if (ec != std::errc() || end != bits.data() + bits.size() || k < 2 || k > 31)
+                    throw FileError(path, path + ": cost '" + key + "': '" + bits + "' is not a bit width from 2 to 31");
+                table[k] = number(key + "." + bits, v);
+            }
+            continue;
+        }
         double* field = key == "add_pj"          ? &t.add_pj
                         : key == "mac_pj"        ? &t.mac_pj
                         : key == "binary_op_pj"  ? &t.binary_op_pj
@@ -100,22 +121,38 @@ CostTable load_cost_table(const std::string& path) {
                                                  : nullptr;
         if (!field)
             throw FileError(path, path + ": unknown cost '" + key +
-                                      "' (known: add_pj, mac_pj, binary_op_pj, memory_bit_pj, weight_bits)");
-        if (!value.is_number()) throw FileError(path, path + ": cost '" + key + "' is not a number");
-        const double v = value.get<double>();
-        if (!std::isfinite(v) || v < 0)
-            throw FileError(path, path + ": cost '" + key + "' must be a finite number ≥ 0");
-        *field = v;
+                                      "' (known: add_pj, mac_pj, binary_op_pj, memory_bit_pj, weight_bits, "
+                                      "add_pj_by_bits, mac_pj_by_bits)");
+        *field = number(key, value);
     }
     return t;
 }
 
+namespace {
+double at_bits(const std::map<int, double>& table, double full, int bits) {
+    if (bits >= 32) return full;
+    const auto it = table.find(bits);
+    return it != table.end() ? it->second : full * double(bits) / 32.0;
+}
+} // namespace
+
+double add_pj_at(const CostTable& t, int bits) { return at_bits(t.add_pj_by_bits, t.add_pj, bits); }
+double mac_pj_at(const CostTable& t, int bits) { return at_bits(t.mac_pj_by_bits, t.mac_pj, bits); }
+
 nlohmann::json to_json(const CostTable& t) {
-    return {{"add_pj", t.add_pj},
-            {"mac_pj", t.mac_pj},
-            {"binary_op_pj", t.binary_op_pj},
-            {"memory_bit_pj", t.memory_bit_pj},
-            {"weight_bits", t.weight_bits}};
+    nlohmann::json j = {{"add_pj", t.add_pj},
+                        {"mac_pj", t.mac_pj},
+                        {"binary_op_pj", t.binary_op_pj},
+                        {"memory_bit_pj", t.memory_bit_pj},
+                        {"weight_bits", t.weight_bits}};
+    const auto bits = [](const std::map<int, double>& m) {
+        nlohmann::json o = nlohmann::json::object();
+        for (const auto& [k, v] : m) o[std::to_string(k)] = v;
+        return o;
+    };
+    if (!t.add_pj_by_bits.empty()) j["add_pj_by_bits"] = bits(t.add_pj_by_bits);
+    if (!t.mac_pj_by_bits.empty()) j["mac_pj_by_bits"] = bits(t.mac_pj_by_bits);
+    return j;
 }
 
 std::int64_t dnn_macs(const Network& net, std::size_t i) {

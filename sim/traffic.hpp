@@ -23,6 +23,7 @@
 
 #include <bit>
 #include <cstdint>
+#include <map>
 #include <span>
 #include <string>
 #include <vector>
@@ -72,17 +73,26 @@ CutStep meter_step(std::span<const std::int64_t> base, std::int64_t neurons, std
 // and Cloud": 32-bit add 0.9, 32-bit MAC 4.6, binary op 0.2, memory access
 // 2.5 per bit. A spiking synaptic event is an add and reads one weight; a DNN
 // connection is a MAC and reads one weight; a neuron update is an add.
+// A quantized layer's weights (K-bit codes, snn/quant.hpp) are read as K bits,
+// and its synaptic adds and DNN MACs are K-bit ones: priced by the table's
+// entry for K bits, or else by the 32-bit figure scaled linearly, ·K/32.
 struct CostTable {
     double add_pj = 0.9;
     double mac_pj = 4.6;
     double binary_op_pj = 0.2;
     double memory_bit_pj = 2.5;
-    double weight_bits = 32; // bits read from memory per synaptic event or DNN MAC
+    double weight_bits = 32; // bits read from memory per synaptic event or DNN MAC (float weights)
+    std::map<int, double> add_pj_by_bits, mac_pj_by_bits; // K-bit operations, K = 2 … 31
 };
+// The energy of a K-bit add or MAC: the table's entry for K, else the 32-bit
+// one ·K/32; K ≥ 32 is the 32-bit figure.
+double add_pj_at(const CostTable&, int bits);
+double mac_pj_at(const CostTable&, int bits);
 
-// Reads {"add_pj": .., "mac_pj": .., "binary_op_pj": .., "memory_bit_pj": .., "weight_bits": ..}
-// (any subset; the rest keep their defaults). Unknown keys, non-numbers and
-// negative or non-finite values are an snn::Error naming `path`.
+// Reads {"add_pj": .., "mac_pj": .., "binary_op_pj": .., "memory_bit_pj": .., "weight_bits": ..,
+// "add_pj_by_bits": {"8": .., ...}, "mac_pj_by_bits": {...}} (any subset; the
+// rest keep their defaults). Unknown keys, non-numbers, bit widths outside
+// 2 … 31 and negative or non-finite values are an snn::Error naming `path`.
 CostTable load_cost_table(const std::string& path);
 nlohmann::json to_json(const CostTable&);
 

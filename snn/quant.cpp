@@ -289,6 +289,16 @@ std::vector<float> dequantize_n(const Projection& p, const Shape& dst, std::int6
     return w;
 }
 
+int quantized_bits(const Population& pop) {
+    int bits = 0;
+    for (const Projection& p : pop.projections) {
+        if (p.weights.empty()) continue;
+        if (p.binary || p.quant.scheme == QuantScheme::None) return 0;
+        bits = std::max(bits, p.quant.bits);
+    }
+    return bits;
+}
+
 int stored_weight_bits(const Projection& p) {
     if (p.binary) return 1;
     if (p.quant.scheme != QuantScheme::None) return p.quant.bits;

@@ -60,6 +60,9 @@ std::vector<float> dequantize(const Projection& p, const Shape& src, const Shape
 
 // Bits per weight as stored: 1 binary, K / 2 / 3 quantized, 32 float.
 int stored_weight_bits(const Projection& p);
+// The bit width of a population whose weighted projections are all quantized
+// (the widest), else 0 (float or binary weights among them, or none).
+int quantized_bits(const Population& pop);
 
 // The ternary threshold of the quality-scalable paper's eq. 4 for a set of
 // magnitudes: the Δ > 0 maximizing (Σ_{|w|>Δ} |w|)² / |{|w|>Δ}|. Returned as

@@ -6,6 +6,7 @@
 #include "sim/report.hpp"
 #include "sim/traffic.hpp"
 #include "snn/binary.hpp"
+#include "snn/quant.hpp"
 #include "snn/error.hpp"
 #include "snn/network_io.hpp"
 
@@ -376,6 +377,29 @@ TEST_CASE("energy per device from a hand-made operation count", "[exits][energy]
     CHECK(j["layers"][1]["binary"].get<bool>());
     CHECK(j["layers"][1]["xnor_dnn"]["binary_ops"].get<double>() == 6);
     CHECK(j["layers"][1]["xnor_dnn"]["input_bits"].get<double>() == 3);
+
+    // A quantized to int:4: its 40 adds and 10 input MACs per input are 4-bit ones reading
+    // 4-bit weights, priced by Table I ·4/32 (0.1125 and 0.575 pJ); its DNN's 6 MACs likewise.
+    net.populations[2].projections[0].binary = false;
+    net.populations[2].projections[0].bin = {};
+    QuantSpec q4;
+    q4.scheme = QuantScheme::Int;
+    q4.bits = 4;
+    quantize(net.populations[1].projections[0], net.populations[1].shape, q4, "A");
+    r.binary_ops = {0, 0, 0};
+    j = test::checked_report(report_json(net, r, info));
+    const auto& q_edge = j["partitions"][0];
+    CHECK(q_edge["compute_pj"].get<double>() == Approx(40 * 0.9 * 4 / 32 + 15 * 0.9 + 10 * 4.6 * 4 / 32));
+    CHECK(q_edge["memory_pj"].get<double>() == Approx(50 * 4 * 2.5));
+    CHECK(q_edge["dnn_energy_pj"].get<double>() == Approx(6 * (4.6 * 4 / 32 + 4 * 2.5)));
+    CHECK(j["partitions"][1]["energy_pj"].get<double>() == Approx((20 + 5) * 0.9 + 20 * 32 * 2.5)); // B stays float
+    // A table's own entry for 4 bits replaces the linear scaling.
+    std::ofstream(dir.file("bits.json")) << R"({"add_pj_by_bits": {"4": 0.05}, "mac_pj_by_bits": {"4": 0.3}})";
+    info.costs = load_cost_table(dir.file("bits.json"));
+    j = test::checked_report(report_json(net, r, info));
+    CHECK(j["partitions"][0]["compute_pj"].get<double>() == Approx(40 * 0.05 + 15 * 0.9 + 10 * 0.3));
+    CHECK(j["partitions"][0]["dnn_energy_pj"].get<double>() == Approx(6 * (0.3 + 4 * 2.5)));
+    CHECK(j["costs"]["add_pj_by_bits"]["4"].get<double>() == 0.05);
 }
 
 TEST_CASE("malformed cost tables, partitions and exits are refused by name", "[exits]") {
@@ -389,6 +413,9 @@ TEST_CASE("malformed cost tables, partitions and exits are refused by name", "[e
     CHECK_THROWS_WITH(load_cost_table(table("{\"add_pj\": \"cheap\"}")), Contains("'add_pj' is not a number"));
     CHECK_THROWS_WITH(load_cost_table(table("{\"mac_pj\": -1}")), Contains("'mac_pj' must be a finite number"));
     CHECK_THROWS_WITH(load_cost_table(table("[1, 2]")), Contains("must be a JSON object"));
+    CHECK_THROWS_WITH(load_cost_table(table("{\"add_pj_by_bits\": {\"40\": 1}}")), Contains("'40' is not a bit width"));
+    CHECK_THROWS_WITH(load_cost_table(table("{\"mac_pj_by_bits\": 3}")), Contains("must be an object of bit widths"));
+    CHECK_THROWS_WITH(load_cost_table(table("{\"add_pj_by_bits\": {\"8\": -1}}")), Contains("'add_pj_by_bits.8' must be a finite"));
     CHECK_THROWS_WITH(load_cost_table(dir.file("missing.json")), Contains("missing.json"));
 
     std::mt19937 rng(3);
