@@ -38,6 +38,13 @@ pass. Deterministic (fixed seeds), random small weights, no training. Files:
         (3,3,6) -> fl Flatten (54, channels interleaved) -> d Dense 3 softmax;
         its x is (8, 6, 6, 2)
 
+  tiny_concat_cf.h5      As Keras 2.2.4 wrote a channels_first Functional model
+        with a Concatenate on the channel axis 1 and a Flatten without
+        data_format (flattening (C, H, W) as stored, so the parts' channels
+        are blocks, not interleaved): InputLayer (2,5,5) -> c1 Conv2D 3@3x3
+        same relu and c2 Conv2D 2@1x1 relu -> cat Concatenate axis 1 [c1, c2]
+        (5,5,5) -> fl Flatten (125) -> d Dense 3 softmax; its x is (8, 2, 5, 5)
+
   tiny_conv1d.h5         Keras 2.4 (TensorFlow), a keyword-spotting-like 1-D
         Sequential model on (steps, channels) = (16, 3): c1 Conv1D 4 k3 same
         relu (16,4) -> mp MaxPooling1D 2 (8,4) -> c2 Conv1D 5 k3 causal relu
@@ -204,6 +211,23 @@ def concat_model(rng):
     ]
 
 
+def concat_cf_model(rng):
+    """Keras 2.2, channels_first, Functional: Concatenate axis 1, then a Flatten
+    in (C, H, W) order."""
+    return [
+        ("InputLayer", {"name": "input_1", "batch_input_shape": [None, 2, 5, 5], "dtype": "float32",
+                        "sparse": False}, [], []),
+        ("Conv2D", conv("c1", 3, 3, "same", "relu"),
+         [("kernel", u(rng, (3, 3, 2, 3), -0.5, 0.8)), ("bias", u(rng, 3, 0.0, 0.2))], ["input_1"]),
+        ("Conv2D", conv("c2", 2, 1, "valid", "relu"),
+         [("kernel", u(rng, (1, 1, 2, 2), -0.5, 1.0)), ("bias", u(rng, 2, 0.0, 0.2))], ["input_1"]),
+        ("Concatenate", {"name": "cat", "trainable": True, "axis": 1}, [], ["c1", "c2"]),
+        ("Flatten", {"name": "fl", "trainable": True}, [], ["cat"]),
+        ("Dense", {"name": "d", "units": 3, "activation": "softmax", "use_bias": True},
+         [("kernel", u(rng, (125, 3), -1.0, 1.0)), ("bias", u(rng, 3, -0.1, 0.1))], ["fl"]),
+    ]
+
+
 def conv1d_model(rng):
     """Keras 2.4 Sequential on (steps, channels): Conv1D same / causal / strided
     valid, MaxPooling1D, AveragePooling1D with stride 1, GlobalAveragePooling1D."""
@@ -331,6 +355,19 @@ def main():
         assert not np.allclose(kh.forward(with_attr(path, tmp, reordered), x, logits=True), y, atol=1e-3)
         assert len(set(y.argmax(axis=1))) > 1, "the reference's classes must differ"
 
+        rng = np.random.default_rng(27)
+        path = os.path.join(a.out, "tiny_concat_cf.h5")
+        write(path, concat_cf_model(rng), "tensorflow", "2.2.4", functional=True, colon=True)
+        x = rng.uniform(0, 1, (8, 2, 5, 5)).astype(np.float32)
+        center_output(path, "d", x)
+        y = write_reference(os.path.join(a.out, "tiny_concat_cf.ref.h5"), path, x)
+
+        def permuting_flatten_cf(f):  # the (C, H, W) order of the Flatten matters
+            mc = json.loads(f.attrs["model_config"])
+            mc["config"]["layers"][4]["config"]["data_format"] = "channels_first"
+            f.attrs["model_config"] = json.dumps(mc).encode("utf8")
+        assert not np.allclose(kh.forward(with_attr(path, tmp, permuting_flatten_cf), x, logits=True), y, atol=1e-3)
+
         rng = np.random.default_rng(28)
         path = os.path.join(a.out, "tiny_conv1d.h5")
         write(path, conv1d_model(rng), "tensorflow", "2.4.0", functional=False, colon=True)
@@ -347,8 +384,8 @@ def main():
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
-    print("wrote tiny_cf_theano.h5, tiny_cf_keras22.h5, tiny_zeropad.h5, tiny_concat.h5, tiny_conv1d.h5 and "
-          "their .ref.h5 to", a.out)
+    print("wrote tiny_cf_theano.h5, tiny_cf_keras22.h5, tiny_zeropad.h5, tiny_concat.h5, tiny_concat_cf.h5, tiny_conv1d.h5 "
+          "and their .ref.h5 to", a.out)
 
 
 if __name__ == "__main__":

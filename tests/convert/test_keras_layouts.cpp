@@ -148,6 +148,17 @@ TEST_CASE("Concatenate along the channel axis becomes one projection per part an
     check_matches_reference(net, (fixtures / "tiny_concat.ref.h5").string());
 }
 
+TEST_CASE("a channels_first Concatenate on axis 1 before a (C, H, W) Flatten matches the numpy reference",
+          "[convert][keras]") {
+    // input (2,5,5) → c1 3x3 same (3,5,5), c2 1x1 (2,5,5) → cat axis 1 (5,5,5) → fl as stored (125) → d (3):
+    // Keras's row c·25 + y·5 + x, with c in the concatenation's channels, is the part's unit (y·5 + x)·C_p + c − off.
+    const Network net = import_keras((fixtures / "tiny_concat_cf.h5").string());
+    CHECK(net.input_layout == InputLayout::ChannelsFirst);
+    REQUIRE(net.populations.size() == 4);
+    REQUIRE(net.output().projections.size() == 2);
+    check_matches_reference(net, (fixtures / "tiny_concat_cf.ref.h5").string());
+}
+
 TEST_CASE("Conv1D and 1-D pooling run as 2-D layers of height 1 and match the numpy reference", "[convert][keras]") {
     // (16,3) → c1 Conv1D k3 same (16,4) → mp MaxPooling1D 2 (8,4) → c2 Conv1D k3 causal (8,5)
     // → c3 Conv1D k2 stride 2 valid (4,4) → ap AveragePooling1D 2 stride 1 (3,4) → gap → d (3).
