@@ -38,6 +38,14 @@ pass. Deterministic (fixed seeds), random small weights, no training. Files:
         (3,3,6) -> fl Flatten (54, channels interleaved) -> d Dense 3 softmax;
         its x is (8, 6, 6, 2)
 
+  tiny_concat_pool.h5    Keras 2.4, channels_last, Functional: a Concatenate
+        read by a SeparableConv2D, another by average pooling, whose parts a
+        global average pooling reads: InputLayer (4,4,2) -> c1 Conv2D 2@1x1
+        relu and c2 Conv2D 3@3x3 same relu -> cat1 [c1, c2] (4,4,5) -> sc
+        SeparableConv2D 4@3x3 same relu (4,4,4) -> cat2 [sc, c1] (4,4,6) -> ap
+        AveragePooling2D 2x2 (2,2,6) -> gap GlobalAveragePooling2D (6) -> d
+        Dense 3 softmax; its x is (8, 4, 4, 2)
+
   tiny_concat_cf.h5      As Keras 2.2.4 wrote a channels_first Functional model
         with a Concatenate on the channel axis 1 and a Flatten without
         data_format (flattening (C, H, W) as stored, so the parts' channels
@@ -211,6 +219,32 @@ def concat_model(rng):
     ]
 
 
+def concat_pool_model(rng):
+    """Keras 2.4, channels_last, Functional: SeparableConv2D, AveragePooling2D and
+    GlobalAveragePooling2D over Concatenates."""
+    return [
+        ("InputLayer", {"name": "input_1", "batch_input_shape": [None, 4, 4, 2], "dtype": "float32",
+                        "sparse": False}, [], []),
+        ("Conv2D", conv_last("c1", 2, 1, "valid", "relu"),
+         [("kernel", u(rng, (1, 1, 2, 2), -0.5, 1.0)), ("bias", u(rng, 2, 0.0, 0.2))], ["input_1"]),
+        ("Conv2D", conv_last("c2", 3, 3, "same", "relu"),
+         [("kernel", u(rng, (3, 3, 2, 3), -0.5, 0.8)), ("bias", u(rng, 3, 0.0, 0.2))], ["input_1"]),
+        ("Concatenate", {"name": "cat1", "trainable": True, "axis": -1}, [], ["c1", "c2"]),
+        ("SeparableConv2D", {"name": "sc", "trainable": True, "filters": 4, "kernel_size": [3, 3],
+                             "strides": [1, 1], "padding": "same", "data_format": "channels_last",
+                             "dilation_rate": [1, 1], "depth_multiplier": 1, "activation": "relu",
+                             "use_bias": True},
+         [("depthwise_kernel", u(rng, (3, 3, 5, 1), -0.4, 0.9)),
+          ("pointwise_kernel", u(rng, (1, 1, 5, 4), -0.5, 0.9)), ("bias", u(rng, 4, 0.0, 0.2))], ["cat1"]),
+        ("Concatenate", {"name": "cat2", "trainable": True, "axis": -1}, [], ["sc", "c1"]),
+        ("AveragePooling2D", {"name": "ap", "pool_size": [2, 2], "strides": [2, 2], "padding": "valid",
+                              "data_format": "channels_last"}, [], ["cat2"]),
+        ("GlobalAveragePooling2D", {"name": "gap", "data_format": "channels_last"}, [], ["ap"]),
+        ("Dense", {"name": "d", "units": 3, "activation": "softmax", "use_bias": True},
+         [("kernel", u(rng, (6, 3), -2.0, 2.0)), ("bias", u(rng, 3, -0.1, 0.1))], ["gap"]),
+    ]
+
+
 def concat_cf_model(rng):
     """Keras 2.2, channels_first, Functional: Concatenate axis 1, then a Flatten
     in (C, H, W) order."""
@@ -355,6 +389,19 @@ def main():
         assert not np.allclose(kh.forward(with_attr(path, tmp, reordered), x, logits=True), y, atol=1e-3)
         assert len(set(y.argmax(axis=1))) > 1, "the reference's classes must differ"
 
+        rng = np.random.default_rng(25)
+        path = os.path.join(a.out, "tiny_concat_pool.h5")
+        write(path, concat_pool_model(rng), "tensorflow", "2.4.0", functional=True, colon=True)
+        x = rng.uniform(0, 1, (8, 4, 4, 2)).astype(np.float32)
+        center_output(path, "d", x)
+        y = write_reference(os.path.join(a.out, "tiny_concat_pool.ref.h5"), path, x)
+
+        def reordered2(f):
+            mc = json.loads(f.attrs["model_config"])
+            mc["config"]["layers"][5]["inbound_nodes"] = [[["c1", 0, 0, {}], ["sc", 0, 0, {}]]]
+            f.attrs["model_config"] = json.dumps(mc).encode("utf8")
+        assert not np.allclose(kh.forward(with_attr(path, tmp, reordered2), x, logits=True), y, atol=1e-3)
+
         rng = np.random.default_rng(27)
         path = os.path.join(a.out, "tiny_concat_cf.h5")
         write(path, concat_cf_model(rng), "tensorflow", "2.2.4", functional=True, colon=True)
@@ -384,8 +431,8 @@ def main():
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
-    print("wrote tiny_cf_theano.h5, tiny_cf_keras22.h5, tiny_zeropad.h5, tiny_concat.h5, tiny_concat_cf.h5, tiny_conv1d.h5 "
-          "and their .ref.h5 to", a.out)
+    print("wrote tiny_cf_theano.h5, tiny_cf_keras22.h5, tiny_zeropad.h5, tiny_concat.h5, tiny_concat_pool.h5, tiny_concat_cf.h5, "
+          "tiny_conv1d.h5 and their .ref.h5 to", a.out)
 
 
 if __name__ == "__main__":

@@ -148,6 +148,23 @@ TEST_CASE("Concatenate along the channel axis becomes one projection per part an
     check_matches_reference(net, (fixtures / "tiny_concat.ref.h5").string());
 }
 
+TEST_CASE("SeparableConv2D, average pooling and global average pooling over a Concatenate match the numpy reference",
+          "[convert][keras]") {
+    // input (4,4,2) → c1 1x1 (4,4,2), c2 3x3 same (4,4,3) → cat1 [c1, c2] → sc separable 3x3 same (4,4,4)
+    // → cat2 [sc, c1] (4,4,6) → ap 2x2 (2,2,6) → gap (6) → d (3).
+    const Network net = import_keras((fixtures / "tiny_concat_pool.h5").string());
+    // input, c1, c2, sc, ap.sc, ap.c1 (IF neurons), gap.ap.sc, gap.ap.c1 (IF neurons), d
+    REQUIRE(net.populations.size() == 9);
+    CHECK(net.populations[3].projections.size() == 2); // sc from c1 and c2, the kernels multiplied out
+    CHECK(net.populations[4].name == "ap.sc");
+    CHECK(net.populations[4].shape == Shape{2, 2, 4});
+    CHECK(net.populations[5].name == "ap.c1");
+    CHECK(net.populations[7].name == "gap.ap.c1");
+    CHECK(net.populations[7].shape == Shape{1, 1, 2});
+    CHECK(net.output().projections.size() == 2);
+    check_matches_reference(net, (fixtures / "tiny_concat_pool.ref.h5").string());
+}
+
 TEST_CASE("a channels_first Concatenate on axis 1 before a (C, H, W) Flatten matches the numpy reference",
           "[convert][keras]") {
     // input (2,5,5) → c1 3x3 same (3,5,5), c2 1x1 (2,5,5) → cat axis 1 (5,5,5) → fl as stored (125) → d (3):
@@ -304,7 +321,7 @@ TEST_CASE("snn convert and run take a Concatenate model and a Conv1D model with 
 
 TEST_CASE("the SNNs of the Concatenate and Conv1D fixtures agree with the DNN wherever its margin is clear",
           "[convert][keras]") {
-    for (const char* name : {"tiny_concat", "tiny_conv1d"}) {
+    for (const char* name : {"tiny_concat", "tiny_concat_pool", "tiny_conv1d"}) {
         INFO(name);
         const std::string model = (fixtures / (std::string(name) + ".h5")).string();
         const std::string ref = (fixtures / (std::string(name) + ".ref.h5")).string();
@@ -329,9 +346,8 @@ TEST_CASE("the SNNs of the Concatenate and Conv1D fixtures agree with the DNN wh
         int clear = 0;
         for (std::int64_t s = 0; s < data.size(); ++s) {
             // Near-ties of the DNN (top-2 margin below 12 % of the largest
-            // |logit|: three in the 1-D fixture, margins < 4 %, and two in the
-            // other, about 10 %) need not survive the rate code and the
-            // max-pooling gates' approximation.
+            // |logit|; random small weights make several, down to 1 %) need
+            // not survive the rate code and the max-pooling gates' approximation.
             std::vector<float> sorted(y.begin() + std::ptrdiff_t(std::size_t(s) * classes),
                                       y.begin() + std::ptrdiff_t(std::size_t(s + 1) * classes));
             std::sort(sorted.rbegin(), sorted.rend());
@@ -340,7 +356,7 @@ TEST_CASE("the SNNs of the Concatenate and Conv1D fixtures agree with the DNN wh
             CHECK(r.predictions.at(std::size_t(s)) == data.y[std::size_t(s)]);
             ++clear;
         }
-        CHECK(clear >= 5); // of the 8
+        CHECK(clear >= 3); // of the 8: the check is not empty
     }
 }
 
