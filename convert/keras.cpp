@@ -820,7 +820,13 @@ Value KerasImporter::pool_parts(const LayerRef& l, const Value& in, bool max, bo
     v.layers = {l.name};
     v.nonnegative = true;
     v.shape.c = 0;
+    std::map<int, int> pooled_of; // a population concatenated twice is pooled once
     for (const auto& part : in.parts) {
+        if (auto it = pooled_of.find(part.population); it != pooled_of.end()) {
+            v.parts.push_back({it->second, part.channels});
+            v.shape.c += part.channels;
+            continue;
+        }
         // Copies: pooling adds populations, which may move the one read here.
         const std::string from = net_.populations[std::size_t(part.population)].name;
         Value pv;
@@ -834,6 +840,7 @@ Value KerasImporter::pool_parts(const LayerRef& l, const Value& in, bool max, bo
             materialize(pooled, l); // an average of spikes: IF neurons, as before any layer that is not a Dense
         }
         net_.populations[std::size_t(pooled.population)].name = name;
+        pooled_of[part.population] = pooled.population;
         v.parts.push_back({pooled.population, pooled.shape.c});
         v.shape = {pooled.shape.h, pooled.shape.w, v.shape.c + pooled.shape.c};
         v.rank = pooled.rank;

@@ -740,6 +740,7 @@ def _as_2d(cfg, pool=False):
 def _conv1d(x, cfg, w):
     """Keras Conv1D on (N, steps, C): kernel (k, C, F); 'causal' pads k - 1 zeros before the first step."""
     c = _as_2d(cfg)
+    c.setdefault("padding", "valid")
     x = x[:, None]
     if c["padding"] == "causal":
         k = c["kernel_size"][1]

@@ -189,6 +189,34 @@ TEST_CASE("Concatenate of flat tensors feeds a Dense: worked by hand", "[convert
     CHECK(forward(net, x.data()).back() == std::vector<float>{213});
 }
 
+TEST_CASE("A Concatenate of a Concatenate with itself, pooled over steps: worked by hand", "[convert][keras]") {
+    // x = (1, 3) over 2 steps, 1 channel; k = relu(2·x) = (2, 6); cat = [k, x] = ((2, 1), (6, 3));
+    // twice = [cat, cat] = ((2, 1, 2, 1), (6, 3, 6, 3)); g = the mean over steps = (4, 2, 4, 2);
+    // out = 1·4 + 10·2 + 100·4 + 1000·2 = 2424. Each population concatenated twice is pooled once.
+    const TempDir dir("concat-twice");
+    const std::string path = dir.file("m.h5");
+    write_model(path,
+                functional({{"InputLayer", "in", R"("batch_input_shape": [null, 2, 1])", ""},
+                            {"Conv1D", "k", R"("filters": 1, "kernel_size": [1], "activation": "relu")", "in"},
+                            {"Concatenate", "cat", R"("axis": -1)", "k,in"},
+                            {"Concatenate", "twice", R"("axis": 2)", "cat,cat"},
+                            {"GlobalAveragePooling1D", "g", "", "twice"},
+                            {"Dense", "out", R"("units": 1)", "g"}},
+                           "out"),
+                {{"k", "kernel", {1, 1, 1}, {2}},
+                 {"k", "bias", {1}, {0}},
+                 {"out", "kernel", {4, 1}, {1, 10, 100, 1000}},
+                 {"out", "bias", {1}, {0}}});
+    const Network net = import_keras(path);
+    REQUIRE(net.populations.size() == 5); // in, k, g.k, g.in, out
+    CHECK(net.input().shape == Shape{1, 2, 1});
+    CHECK(net.populations[2].name == "g.k");
+    CHECK(net.populations[3].name == "g.in");
+    CHECK(net.output().projections.size() == 4);
+    const std::vector<float> x{1, 3};
+    CHECK(forward(net, x.data()).back() == std::vector<float>{2424});
+}
+
 TEST_CASE("Concatenate, Conv1D and 1-D pooling refuse what they cannot convert, naming the layer", "[convert][keras]") {
     const TempDir dir("concat-refused");
     const std::string path = dir.file("m.h5");
