@@ -217,6 +217,35 @@ TEST_CASE("A Concatenate of a Concatenate with itself, pooled over steps: worked
     CHECK(forward(net, x.data()).back() == std::vector<float>{2424});
 }
 
+TEST_CASE("ZeroPadding2D around a Concatenate becomes the padding of every part's projection: worked by hand",
+          "[convert][keras]") {
+    // x = 1 at one pixel; c1 = relu(2·x) = 2; cat = [c1, x] = (2, 1); padded by 1 to 3x3;
+    // a 3x3 valid conv whose centre taps are (10, 100) and every other tap 1000 reads zeros
+    // there: 10·2 + 100·1 = 120.
+    const TempDir dir("concat-zeropad");
+    const std::string path = dir.file("m.h5");
+    std::vector<float> kernel(3 * 3 * 2, 1000.0f);
+    kernel[(1 * 3 + 1) * 2 + 0] = 10.0f;
+    kernel[(1 * 3 + 1) * 2 + 1] = 100.0f;
+    write_model(path,
+                functional({{"InputLayer", "in", R"("batch_input_shape": [null, 1, 1, 1])", ""},
+                            {"Conv2D", "c1", R"("filters": 1, "kernel_size": [1, 1], "activation": "relu")", "in"},
+                            {"Concatenate", "cat", R"("axis": 3)", "c1,in"},
+                            {"ZeroPadding2D", "zp", R"("padding": 1)", "cat"},
+                            {"Conv2D", "out", R"("filters": 1, "kernel_size": [3, 3])", "zp"}},
+                           "out"),
+                {{"c1", "kernel", {1, 1, 1, 1}, {2}},
+                 {"c1", "bias", {1}, {0}},
+                 {"out", "kernel", {3, 3, 2, 1}, kernel},
+                 {"out", "bias", {1}, {0}}});
+    const Network net = import_keras(path);
+    REQUIRE(net.populations.size() == 3);
+    REQUIRE(net.output().projections.size() == 2);
+    for (const Projection& p : net.output().projections) CHECK((p.window.pad_top == 1 && p.window.pad_left == 1));
+    const std::vector<float> x{1};
+    CHECK(forward(net, x.data()).back() == std::vector<float>{120});
+}
+
 TEST_CASE("Concatenate, Conv1D and 1-D pooling refuse what they cannot convert, naming the layer", "[convert][keras]") {
     const TempDir dir("concat-refused");
     const std::string path = dir.file("m.h5");
