@@ -45,6 +45,22 @@ struct Value {
     // taken by the convolution that reads it as part of its window's padding.
     int pad_t = 0, pad_b = 0, pad_l = 0, pad_r = 0;
     bool padded() const { return pad_t || pad_b || pad_l || pad_r; }
+    // The Keras tensor's rank with the batch axis: 4 (N, H, W, C), 3 (N, steps,
+    // C), held as (1, steps, C), or 2 (N, F), held as (1, 1, F). It tells the
+    // channel axis of a Concatenate.
+    int rank = 4;
+    // Concatenate along the channel axis: no population of its own, but the
+    // populations whose channels follow one another, in order. Every part has
+    // the spatial size of `shape` (before any Flatten: `flat_from`); a part
+    // whose population was flattened counts as (1, 1, its units). The layer
+    // reading it takes one projection per part, each with its slice of the
+    // kernel, so the sum of a population's inputs does the concatenation.
+    struct Part {
+        int population;
+        int channels;
+    };
+    std::vector<Part> parts;
+    bool is_concat() const { return !parts.empty(); }
 
     // Average pooling of a population, not yet made a population of its own.
     bool is_pending_avgpool() const {
@@ -69,6 +85,16 @@ std::pair<Shape, Window> padded_window(const Shape& s, const Value& in, const st
     const Window win{k[0], k[1], st[0], st[1], in.pad_t + window_pad_before(H, k[0], st[0], same),
                      in.pad_l + window_pad_before(W, k[1], st[1], same)};
     return {out, win};
+}
+
+// The rows [off, off + n) of the middle axis of a (taps, C, O) kernel: the
+// part of a convolution's kernel that reads channels [off, off + n) of a Concatenate.
+std::vector<float> channel_slice(const std::vector<float>& k, std::size_t taps, std::size_t C, std::size_t off,
+                                 std::size_t n, std::size_t O) {
+    std::vector<float> out(taps * n * O);
+    for (std::size_t t = 0; t < taps; ++t)
+        std::copy_n(k.data() + (t * C + off) * O, n * O, out.data() + t * n * O);
+    return out;
 }
 
 class KerasImporter {
@@ -130,6 +156,15 @@ private:
     // layer without one (a float layer).
     bool quantize_kernel(const LayerRef& l, std::vector<float>& kernel, std::int64_t outputs) const;
     Value pooling(const LayerRef& l, Value& in, bool max, bool global);
+    // Pooling works per channel: pooling a Concatenate is the Concatenate of its parts pooled.
+    Value pool_parts(const LayerRef& l, const Value& in, bool max, bool global);
+    Value concatenate(const LayerRef& l);
+    // The shape a Concatenate has before any Flatten: its parts' spatial size, all their channels.
+    Shape concat_shape(const Value& in) const;
+    // Conv1D, MaxPooling1D, AveragePooling1D: the layer as its 2-D twin over
+    // (1, steps, channels): every size, stride and dilation (k) becomes (1, k).
+    LayerRef as_2d(const LayerRef& l, const Value& in) const;
+    bool has_1d_ = false; // the model has 1-D layers: an (N, steps, C) input is held as (1, steps, C)
     void batchnorm(const LayerRef& l, Value& v);
 
     // Exit heads (BranchyNet): the layers that lead only to an extra output,
@@ -328,6 +363,10 @@ Value& KerasImporter::input_value(const LayerRef& l, std::size_t k) {
 
 int KerasImporter::materialize(Value& v, const LayerRef& consumer) {
     if (v.population >= 0) return v.population;
+    if (v.is_concat())
+        fail(consumer, "reads the Concatenate '" + v.name +
+                           "', which has no population of its own; after a Concatenate only Conv2D, QuantConv2D, SeparableConv2D, "
+                           "Conv1D, Dense, QuantDense, Flatten, pooling, Concatenate, ZeroPadding2D, Dropout and ReLU are supported");
     if (!v.nonnegative)
         fail(consumer, "its input '" + v.name +
                            "' is linear (no ReLU between it and this layer); such a chain cannot be converted to spikes");
@@ -348,7 +387,7 @@ int KerasImporter::materialize(Value& v, const LayerRef& consumer) {
 void KerasImporter::apply_activation(Value& v, const std::string& act, const LayerRef& l, bool is_output) {
     if (act == "linear" || act.empty()) return;
     if (act == "relu") {
-        if (v.population >= 0) return; // spikes are already ≥ 0
+        if (v.population >= 0 || v.is_concat()) return; // spikes are already ≥ 0
         v.nonnegative = true;
         LayerRef self = l;
         materialize(v, self);
@@ -396,6 +435,7 @@ void KerasImporter::flatten(const LayerRef& l, Value& v) {
     v.flat_chw = chw;
     v.flat_from = s;
     v.shape = {1, 1, int(v.shape.size())};
+    v.rank = 2;
 }
 
 // One layout for the whole model: a channels-first model is converted to
@@ -471,7 +511,7 @@ Value KerasImporter::dense(const LayerRef& l, Value& in) {
     // into it would multiply its fan-in (and its bits) by the pool's area.
     const bool quantized = l.class_name == "QuantDense" && !quantizer_name(l.config, "kernel_quantizer").empty();
     const bool fold_pool = in.is_pending_avgpool() && !quantized;
-    const int src = fold_pool ? in.projections[0].source : materialize(in, l);
+    const int src = fold_pool || in.is_concat() ? (fold_pool ? in.projections[0].source : -1) : materialize(in, l);
     const int units = config_int(l.config.at("units"), "units", 1);
     const bool use_bias = l.config.value("use_bias", true);
     std::vector<std::vector<std::uint64_t>> dims;
@@ -483,7 +523,7 @@ Value KerasImporter::dense(const LayerRef& l, Value& in) {
                     std::to_string(units) + ")");
     if (use_bias && dims[1] != std::vector<std::uint64_t>{std::uint64_t(units)})
         fail(l, "bias shape " + dims_str(dims[1]) + " disagrees with units " + std::to_string(units));
-    if (in.flat_chw) {
+    if (in.flat_chw && !in.is_concat()) {
         // Keras's row c·H·W + y·W + x is the engine's row (y·W + x)·C + c.
         const Shape f = in.flat_from;
         const std::size_t U = std::size_t(units), HW = std::size_t(f.h) * std::size_t(f.w), C = std::size_t(f.c);
@@ -496,7 +536,29 @@ Value KerasImporter::dense(const LayerRef& l, Value& in) {
     const bool binary = quantize_kernel(l, w[0], units);
     Value v;
     v.shape = {1, 1, units};
-    if (fold_pool) {
+    v.rank = 2;
+    if (in.is_concat()) {
+        // One projection per part: the part's unit (y·W + x)·C_p + c is the
+        // concatenation's channel off + c at (y, x), Keras's kernel row
+        // (y·W + x)·C + off + c, or (off + c)·H·W + y·W + x after a
+        // channels_first Flatten.
+        const Shape f = concat_shape(in);
+        const std::size_t U = std::size_t(units), HW = std::size_t(f.h) * std::size_t(f.w), C = std::size_t(f.c);
+        std::size_t off = 0;
+        for (const auto& part : in.parts) {
+            const std::size_t cp = std::size_t(part.channels);
+            std::vector<float> rows(HW * cp * U);
+            for (std::size_t u = 0; u < HW * cp; ++u) {
+                const std::size_t yx = u / cp, cg = off + u % cp;
+                const std::size_t r = in.flat_chw ? cg * HW + yx : yx * C + cg;
+                std::copy_n(w[0].data() + r * U, U, rows.data() + u * U);
+            }
+            v.projections.push_back({part.population, ProjectionKind::Dense, {}, std::move(rows), l.name});
+            v.projections.back().binary = binary;
+            off += cp;
+        }
+        v.layers = {l.name};
+    } else if (fold_pool) {
         // Dense after average pooling is one linear map: fold the pooling into the
         // kernel instead of adding a layer of IF neurons (each one more rounding of
         // the rate code). Source unit u feeds pooled unit o with weight a, so its
@@ -559,10 +621,11 @@ Value KerasImporter::conv2d(const LayerRef& l, Value& in) {
     const json& c = l.config;
     if (int_pair(c, "dilation_rate", 1) != std::vector<int>{1, 1}) fail(l, "dilated convolutions are not supported");
     if (config_int(c, "groups", 1, 1) != 1) fail(l, "grouped convolutions are not supported");
-    if (in.shape.h == 1 && in.shape.w == 1 && in.population >= 0 && !(net_.populations[std::size_t(in.population)].shape == in.shape))
+    if ((in.is_concat() && in.rank == 2) || (in.shape.h == 1 && in.shape.w == 1 && in.population >= 0 &&
+                         !(net_.populations[std::size_t(in.population)].shape == in.shape)))
         fail(l, "input was flattened");
-    const int src = materialize(in, l);
-    const Shape s = net_.populations[std::size_t(src)].shape;
+    const int src = in.is_concat() ? -1 : materialize(in, l);
+    const Shape s = in.is_concat() ? concat_shape(in) : net_.populations[std::size_t(src)].shape;
     const int filters = config_int(c.at("filters"), "filters", 1);
     const auto k = int_pair(c, "kernel_size", 1);
     const auto st = int_pair(c, "strides", 1);
@@ -581,7 +644,11 @@ Value KerasImporter::conv2d(const LayerRef& l, Value& in) {
     std::vector<std::vector<std::uint64_t>> dims;
     auto w = read_weights(l, dims);
     if (w.size() != (use_bias ? 2u : 1u)) fail(l, "expected " + std::to_string(use_bias ? 2 : 1) + " weight arrays, found " + std::to_string(w.size()));
-    const std::vector<std::uint64_t> want{std::uint64_t(k[0]), std::uint64_t(k[1]), std::uint64_t(s.c), std::uint64_t(filters)};
+    // Conv1D's kernel is (k, in, out): the same values as (1, k, in, out).
+    const std::vector<std::uint64_t> want =
+        l.class_name == "Conv1D"
+            ? std::vector<std::uint64_t>{std::uint64_t(k[1]), std::uint64_t(s.c), std::uint64_t(filters)}
+            : std::vector<std::uint64_t>{std::uint64_t(k[0]), std::uint64_t(k[1]), std::uint64_t(s.c), std::uint64_t(filters)};
     if (dims[0] != want) fail(l, "kernel shape " + dims_str(dims[0]) + " disagrees with the layer " + dims_str(want));
     if (use_bias && dims[1] != std::vector<std::uint64_t>{std::uint64_t(filters)})
         fail(l, "bias shape " + dims_str(dims[1]) + " disagrees with filters " + std::to_string(filters));
@@ -601,8 +668,21 @@ Value KerasImporter::conv2d(const LayerRef& l, Value& in) {
     v.shape = out;
     if (v.shape.h < 1 || v.shape.w < 1) fail(l, "kernel larger than its input " + in.shape.str());
     const bool binary = quantize_kernel(l, w[0], filters);
-    v.projections.push_back({src, ProjectionKind::Conv2D, win, std::move(w[0]), l.name});
-    v.projections.back().binary = binary;
+    if (in.is_concat()) {
+        std::size_t off = 0;
+        for (const auto& part : in.parts) {
+            const std::size_t n = std::size_t(part.channels);
+            v.projections.push_back({part.population, ProjectionKind::Conv2D, win,
+                                     channel_slice(w[0], std::size_t(k[0]) * std::size_t(k[1]), std::size_t(s.c), off, n,
+                                                   std::size_t(filters)),
+                                     l.name});
+            v.projections.back().binary = binary;
+            off += n;
+        }
+    } else {
+        v.projections.push_back({src, ProjectionKind::Conv2D, win, std::move(w[0]), l.name});
+        v.projections.back().binary = binary;
+    }
     v.bias = use_bias ? std::move(w[1]) : std::vector<float>(std::size_t(filters), 0.0f);
     v.name = l.name;
     v.layers = {l.name};
@@ -612,10 +692,16 @@ Value KerasImporter::conv2d(const LayerRef& l, Value& in) {
 Value KerasImporter::depthwise(const LayerRef& l, Value& in, bool separable) {
     const json& c = l.config;
     if (int_pair(c, "dilation_rate", 1) != std::vector<int>{1, 1}) fail(l, "dilated convolutions are not supported");
-    if (in.shape.h == 1 && in.shape.w == 1 && in.population >= 0 && !(net_.populations[std::size_t(in.population)].shape == in.shape))
+    if ((in.is_concat() && in.rank == 2) || (in.shape.h == 1 && in.shape.w == 1 && in.population >= 0 &&
+                         !(net_.populations[std::size_t(in.population)].shape == in.shape)))
         fail(l, "input was flattened");
-    const int src = materialize(in, l);
-    const Shape s = net_.populations[std::size_t(src)].shape;
+    // A depthwise convolution of a Concatenate would need the output channels
+    // of each part at an offset, which no projection kind has.
+    if (in.is_concat() && !separable)
+        fail(l, "reads the Concatenate '" + in.name + "'; a DepthwiseConv2D after a Concatenate is not supported "
+                "(a SeparableConv2D or Conv2D is)");
+    const int src = in.is_concat() ? -1 : materialize(in, l);
+    const Shape s = in.is_concat() ? concat_shape(in) : net_.populations[std::size_t(src)].shape;
     const int M = config_int(c, "depth_multiplier", 1, 1);
     const auto k = int_pair(c, "kernel_size", 1);
     const auto st = int_pair(c, "strides", 1);
@@ -658,7 +744,17 @@ Value KerasImporter::depthwise(const LayerRef& l, Value& in, bool separable) {
                 }
                 for (std::size_t o = 0; o < O; ++o) kernel[(t * C + ci) * O + o] = to_float(acc[o]);
             }
-        v.projections.push_back({src, ProjectionKind::Conv2D, win, std::move(kernel), l.name});
+        if (in.is_concat()) {
+            std::size_t off = 0;
+            for (const auto& part : in.parts) {
+                const std::size_t n = std::size_t(part.channels);
+                v.projections.push_back(
+                    {part.population, ProjectionKind::Conv2D, win, channel_slice(kernel, taps, C, off, n, O), l.name});
+                off += n;
+            }
+        } else {
+            v.projections.push_back({src, ProjectionKind::Conv2D, win, std::move(kernel), l.name});
+        }
     }
     v.bias = use_bias ? std::move(w.back()) : std::vector<float>(std::size_t(out_c), 0.0f);
     v.name = l.name;
@@ -668,6 +764,7 @@ Value KerasImporter::depthwise(const LayerRef& l, Value& in, bool separable) {
 
 Value KerasImporter::pooling(const LayerRef& l, Value& in, bool max, bool global) {
     const json& c = l.config;
+    if (in.is_concat()) return pool_parts(l, in, max, global);
     if (in.population < 0 && !in.nonnegative)
         fail(l, "pooling is applied before the activation; put the ReLU before the pooling layer");
     const int src = materialize(in, l);
@@ -708,8 +805,119 @@ Value KerasImporter::pooling(const LayerRef& l, Value& in, bool max, bool global
         v.nonnegative = true;
         v.pooled = v.shape;
     }
-    if (global) v.shape = {1, 1, s.c};
+    v.rank = in.rank;
+    if (global) {
+        v.shape = {1, 1, s.c};
+        v.rank = 2;
+    }
     return v;
+}
+
+Value KerasImporter::pool_parts(const LayerRef& l, const Value& in, bool max, bool global) {
+    if (in.rank == 2) fail(l, "input was flattened");
+    Value v;
+    v.name = l.name;
+    v.layers = {l.name};
+    v.nonnegative = true;
+    v.shape.c = 0;
+    std::map<int, int> pooled_of; // a population concatenated twice is pooled once
+    for (const auto& part : in.parts) {
+        if (auto it = pooled_of.find(part.population); it != pooled_of.end()) {
+            v.parts.push_back({it->second, part.channels});
+            v.shape.c += part.channels;
+            continue;
+        }
+        // Copies: pooling adds populations, which may move the one read here.
+        const std::string from = net_.populations[std::size_t(part.population)].name;
+        Value pv;
+        pv.population = part.population;
+        pv.shape = net_.populations[std::size_t(part.population)].shape;
+        pv.rank = in.rank;
+        Value pooled = pooling(l, pv, max, global);
+        const std::string name = l.name + "." + from; // one population per part, named for both (no "/": NIR node names are HDF5 groups)
+        if (!max) {
+            pooled.name = name;
+            materialize(pooled, l); // an average of spikes: IF neurons, as before any layer that is not a Dense
+        }
+        net_.populations[std::size_t(pooled.population)].name = name;
+        pooled_of[part.population] = pooled.population;
+        v.parts.push_back({pooled.population, pooled.shape.c});
+        v.shape = {pooled.shape.h, pooled.shape.w, v.shape.c + pooled.shape.c};
+        v.rank = pooled.rank;
+    }
+    return v;
+}
+
+Shape KerasImporter::concat_shape(const Value& in) const {
+    const Shape& first = net_.populations[std::size_t(in.parts.at(0).population)].shape;
+    int c = 0;
+    for (const auto& part : in.parts) c += part.channels;
+    // A part that is a flattened population counts as (1, 1, its units).
+    if (in.parts.at(0).channels != first.c) return {1, 1, c};
+    return {first.h, first.w, c};
+}
+
+Value KerasImporter::concatenate(const LayerRef& l) {
+    if (l.inputs.size() < 2) fail(l, "needs at least two inputs");
+    const json& c = l.config;
+    const int ax = config_int(c.contains("axis") ? c.at("axis") : json(-1), "axis", INT_MIN);
+    Value v;
+    v.name = l.name;
+    v.layers = {l.name};
+    v.nonnegative = true;
+    for (std::size_t k = 0; k < l.inputs.size(); ++k) {
+        Value& in = input_value(l, k);
+        const std::string& from = l.inputs[k];
+        if (k == 0) v.rank = in.rank;
+        else if (in.rank != v.rank) fail(l, "inputs have different ranks (" + std::to_string(v.rank) + " and " + std::to_string(in.rank) + ")");
+        const int channel_axis = channels_first_ && in.rank == 4 ? 1 : in.rank - 1;
+        if ((ax < 0 ? ax + in.rank : ax) != channel_axis)
+            fail(l, "axis " + std::to_string(ax) + " is not the channel axis (" + std::to_string(channel_axis) +
+                        (channels_first_ && in.rank == 4 ? "" : " or -1") +
+                        "); concatenation along height, width or steps is not supported");
+        if (in.flat_chw) fail(l, "input '" + from + "' was flattened in channels_first (c, h, w) order; not supported");
+        if (in.rank == 3 && in.shape.h != 1)
+            fail(l, "input '" + from + "' is (steps, channels) in a model without 1-D layers; not supported");
+        std::vector<Value::Part> parts;
+        if (in.is_concat()) {
+            if (in.rank == 2 && !(concat_shape(in).h == 1 && concat_shape(in).w == 1))
+                fail(l, "input '" + from + "' is a flattened Concatenate; not supported");
+            parts = in.parts;
+        } else {
+            const int pop = materialize(in, l);
+            if (in.rank != 2 && !(net_.populations[std::size_t(pop)].shape == in.shape))
+                fail(l, "input '" + from + "' of shape " + in.shape.str() + " is not a population of its own");
+            parts = {{pop, in.shape.c}};
+        }
+        if (k == 0) v.shape = {in.shape.h, in.shape.w, 0};
+        else if (in.shape.h != v.shape.h || in.shape.w != v.shape.w)
+            fail(l, "inputs have different sizes " + v.shape.str() + " and " + in.shape.str() +
+                        " outside the channel axis");
+        for (const auto& part : parts) {
+            v.parts.push_back(part);
+            v.shape.c += part.channels;
+        }
+    }
+    return v;
+}
+
+LayerRef KerasImporter::as_2d(const LayerRef& l, const Value& in) const {
+    const json& c = l.config;
+    if (c.contains("data_format") && c["data_format"].is_string() && c["data_format"].get<std::string>() != "channels_last")
+        fail(l, "data_format " + c["data_format"].dump() + ": 1-D layers are supported channels_last (steps, channels) only");
+    if (in.rank != 3 || in.shape.h != 1) fail(l, "input of shape " + in.shape.str() + " is not (steps, channels)");
+    LayerRef r = l;
+    for (const char* key : {"kernel_size", "strides", "dilation_rate", "pool_size"}) {
+        if (!c.contains(key) || c[key].is_null()) continue;
+        const json& x = c[key];
+        if (x.is_array() && x.size() == 1) r.config[key] = json::array({1, x[0]});
+        else if (x.is_number_integer()) r.config[key] = json::array({1, x});
+        else throw BadConfig(std::string("'") + key + "' is " + x.dump() + ", expected one positive integer");
+    }
+    // Keras's 1-D pooling default is pool_size 2 (its strides default to the pool size, as in 2-D).
+    if (l.class_name.find("Pool") != std::string::npos && (!c.contains("pool_size") || c["pool_size"].is_null()))
+        r.config["pool_size"] = json::array({1, 2});
+    return r;
 }
 
 void KerasImporter::batchnorm(const LayerRef& l, Value& v) {
@@ -779,6 +987,9 @@ void KerasImporter::import_layer(const LayerRef& l) {
             p.shape = {p.shape.w, p.shape.c, p.shape.h}; // (C, H, W) read as (h, w, c) → (H, W, C)
             net_.input_layout = InputLayout::ChannelsFirst;
         }
+        // (N, steps, C) read by 1-D layers: a 2-D tensor of height 1. The data
+        // file's (N, steps, C) holds the same values in the same order.
+        if (has_1d_ && bs.size() == 3) p.shape = {1, p.shape.h, p.shape.w};
         check_population_fits(p.shape, l.name);
         p.layers = {l.name};
         net_.populations.push_back(std::move(p));
@@ -786,10 +997,26 @@ void KerasImporter::import_layer(const LayerRef& l) {
         v.shape = net_.populations.back().shape;
         v.population = int(net_.populations.size()) - 1;
         v.name = l.name;
+        v.rank = int(bs.size());
         values_[l.name] = v;
         return;
     }
-    if (l.inputs.size() != 1 && cls != "Add") fail(l, "expects one input, has " + std::to_string(l.inputs.size()));
+    if (l.inputs.size() != 1 && cls != "Add" && cls != "Concatenate")
+        fail(l, "expects one input, has " + std::to_string(l.inputs.size()));
+    // A Concatenate is read by a layer that takes one projection per part
+    // (or passes the parts on); anything else is refused here, naming both.
+    static const std::set<std::string> reads_concat = {
+        "Conv2D", "QuantConv2D", "SeparableConv2D", "SeparableConvolution2D", "Conv1D", "Dense", "QuantDense", "Flatten",
+        "DepthwiseConv2D", // refused by depthwise(), which says why
+        "MaxPooling2D", "MaxPool2D", "AveragePooling2D", "AvgPool2D", "GlobalAveragePooling2D", "MaxPooling1D",
+        "MaxPool1D", "AveragePooling1D", "AvgPool1D", "GlobalAveragePooling1D", "GlobalAvgPool1D", "Concatenate",
+        "ZeroPadding2D", "Dropout", "SpatialDropout2D", "GaussianDropout", "AlphaDropout", "Activation", "ReLU"};
+    for (std::size_t k = 0; k < l.inputs.size(); ++k)
+        if (input_value(l, k).is_concat() && !reads_concat.count(cls))
+            fail(l, "reads the Concatenate '" + l.inputs[k] +
+                        "', which has no population of its own; after a Concatenate only Conv2D, QuantConv2D, "
+                        "SeparableConv2D, Conv1D, Dense, QuantDense, Flatten, pooling, Concatenate, ZeroPadding2D, "
+                        "Dropout and ReLU are supported");
     // Zeros put around an input by ZeroPadding2D are read by the convolution
     // after it as its window's padding; nothing else reads them.
     static const std::set<std::string> reads_padding = {"Conv2D", "QuantConv2D", "DepthwiseConv2D", "SeparableConv2D",
@@ -816,12 +1043,51 @@ void KerasImporter::import_layer(const LayerRef& l) {
         v = pooling(l, input_value(l), false, true);
     } else if (cls == "MaxPooling2D" || cls == "MaxPool2D") {
         v = pooling(l, input_value(l), true, false);
+    } else if (cls == "Concatenate") {
+        v = concatenate(l);
+    } else if (cls == "Conv1D") {
+        Value& src = input_value(l);
+        const LayerRef l2 = as_2d(l, src);
+        if (!src.is_concat()) materialize(src, l);
+        Value in = src; // a copy: causal padding is added to it, not to the layer it reads
+        const json& c = l2.config;
+        const std::string padding = c.value("padding", std::string("valid"));
+        std::vector<std::string> bad;
+        if (int_pair(c, "dilation_rate", 1)[1] != 1)
+            bad.push_back("dilation_rate " + l.config.at("dilation_rate").dump() + " (only 1)");
+        if (config_int(c, "groups", 1, 1) != 1) bad.push_back("groups " + l.config.at("groups").dump() + " (only 1)");
+        if (padding != "valid" && padding != "same" && padding != "causal")
+            bad.push_back("padding '" + padding + "' (valid, same or causal)");
+        if (!bad.empty()) {
+            std::string msg = "cannot be converted: ";
+            for (std::size_t i = 0; i < bad.size(); ++i) msg += (i ? ", " : "") + bad[i];
+            fail(l, msg);
+        }
+        LayerRef l3 = l2;
+        if (padding == "causal") {
+            // Keras pads a causal convolution with k − 1 zeros before the first
+            // step and none after, then convolves 'valid': the window's padding.
+            if (in.padded()) fail(l, "causal padding of a zero-padded input is not supported");
+            in.pad_l = int_pair(c, "kernel_size", 1)[1] - 1;
+            l3.config["padding"] = "valid";
+        }
+        v = conv2d(l3, in);
+        v.rank = 3;
+        apply_activation(v, l.config.value("activation", std::string("linear")), l, is_output);
+    } else if (cls == "MaxPooling1D" || cls == "MaxPool1D" || cls == "AveragePooling1D" || cls == "AvgPool1D") {
+        Value& in = input_value(l);
+        v = pooling(as_2d(l, in), in, cls.rfind("Max", 0) == 0, false);
+        v.rank = 3;
+    } else if (cls == "GlobalAveragePooling1D" || cls == "GlobalAvgPool1D") {
+        Value& in = input_value(l);
+        if (l.config.value("keepdims", false)) fail(l, "keepdims=True is not supported");
+        v = pooling(as_2d(l, in), in, false, true);
     } else if (cls == "ZeroPadding2D") {
         Value& src = input_value(l);
-        if (src.shape.h == 1 && src.shape.w == 1 && src.population >= 0 &&
-            !(net_.populations[std::size_t(src.population)].shape == src.shape))
+        if ((src.is_concat() && src.rank == 2) || (src.shape.h == 1 && src.shape.w == 1 && src.population >= 0 &&
+            !(net_.populations[std::size_t(src.population)].shape == src.shape)))
             fail(l, "input was flattened");
-        materialize(src, l); // zeros around spikes: the population must exist
+        if (!src.is_concat()) materialize(src, l); // zeros around spikes: the population must exist
         v = src;
         const auto [t, b, left, right] = zero_padding(l);
         v.pad_t += t;
@@ -832,7 +1098,7 @@ void KerasImporter::import_layer(const LayerRef& l) {
         check_population_fits(v.shape, l.name);
     } else if (cls == "Flatten") {
         Value& src = input_value(l);
-        if (!src.is_pending_avgpool()) materialize(src, l); // pooling stays pending: a Dense may fold it
+        if (!src.is_pending_avgpool() && !src.is_concat()) materialize(src, l); // pooling stays pending: a Dense may fold it
         v = src;
         flatten(l, v);
         if (v.population < 0) v.layers.push_back(l.name);
@@ -886,6 +1152,7 @@ void KerasImporter::import_layer(const LayerRef& l) {
             const Value& in = input_value(l, k);
             if (k == 0) {
                 v.shape = in.shape;
+                v.rank = in.rank;
                 v.bias.assign(std::size_t(in.shape.c), 0.0f);
             } else if (!(in.shape == v.shape)) {
                 fail(l, "inputs have different shapes " + v.shape.str() + " and " + in.shape.str());
@@ -903,8 +1170,9 @@ void KerasImporter::import_layer(const LayerRef& l) {
     } else if (cls == "Lambda") {
         fail(l, "Lambda layers hold Python code, which cannot be converted; rebuild the model with built-in layers");
     } else {
-        fail(l, "this layer type is not supported (supported: InputLayer, Dense, Conv2D, DepthwiseConv2D, SeparableConv2D, QuantDense, QuantConv2D, AveragePooling2D, "
-                "GlobalAveragePooling2D, MaxPooling2D, Flatten, BatchNormalization, Activation, ReLU (max_value allowed), Dropout, Add, "
+        fail(l, "this layer type is not supported (supported: InputLayer, Dense, Conv2D, Conv1D, DepthwiseConv2D, SeparableConv2D, QuantDense, "
+                "QuantConv2D, AveragePooling2D, AveragePooling1D, GlobalAveragePooling2D, GlobalAveragePooling1D, MaxPooling2D, MaxPooling1D, "
+                "ZeroPadding2D, Flatten, BatchNormalization, Activation, ReLU (max_value allowed), Dropout, Add, Concatenate (channel axis), "
                 "Softmax)");
     }
     values_[l.name] = std::move(v);
@@ -946,7 +1214,12 @@ Network KerasImporter::run() {
     } catch (const json::exception& e) {
         throw FileError(path_, path_ + ": model_config is not a Keras model description (" + std::string(e.what()) + ")");
     }
-    for (const auto& l : layers) layer_names_.insert(l.name);
+    for (const auto& l : layers) {
+        layer_names_.insert(l.name);
+        static const std::set<std::string> one_d = {"Conv1D", "MaxPooling1D", "MaxPool1D", "AveragePooling1D", "AvgPool1D",
+                                                    "GlobalAveragePooling1D", "GlobalAvgPool1D"};
+        has_1d_ = has_1d_ || one_d.count(l.class_name) > 0;
+    }
     std::set<std::string> seen;
     for (const auto& l : layers) {
         if (l.name.empty()) throw ModelError(path_, "", path_ + ": a layer of class " + l.class_name + " has no name");
@@ -1059,6 +1332,9 @@ void KerasImporter::find_heads(const std::vector<LayerRef>& layers, const std::v
 // normalization turns it into one on firing rates.
 Exit KerasImporter::import_head(const Head& h) {
     Value v = values_.at(h.branch); // a copy: the main network keeps its own
+    if (v.is_concat())
+        fail(*h.layers.front(), "the exit head '" + h.output + "' starts from the Concatenate '" + h.branch +
+                                    "'; branch off after a layer with a population of its own");
     if (v.population < 0 && !v.is_pending_avgpool())
         fail(*h.layers.front(), "the exit head '" + h.output + "' starts from '" + h.branch +
                                     "', which is linear; branch off after a ReLU or a pooling layer");

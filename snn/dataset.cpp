@@ -576,6 +576,12 @@ namespace snn {
 void match_input_layout(Dataset& ds, const Network& net) {
     if (ds.stored_dims.empty()) return;
     if (net.input_layout == InputLayout::ChannelsLast) {
+        // (N, steps, C) read by a 1-D model, held as (1, steps, C): the same
+        // values in the same order as the (steps, C, 1) they were loaded as.
+        const Shape in = net.input().shape;
+        if (ds.stored_dims.size() == 2 && in.h == 1 && ds.stored_dims[0] == std::uint64_t(in.w) &&
+            ds.stored_dims[1] == std::uint64_t(in.c))
+            ds.shape = in;
         ds.stored_dims.clear();
         return;
     }

@@ -721,6 +721,34 @@ def _zero_padding(x, cfg):
     return np.pad(x, ((0, 0), (t, b), (l, r), (0, 0)))
 
 
+def _as_2d(cfg, pool=False):
+    """A 1-D layer's config for its 2-D twin over (N, 1, steps, C): each size k becomes (1, k)."""
+    c = dict(cfg)
+    if c.get("data_format", "channels_last") != "channels_last":
+        raise NotImplementedError("1-D layers channels_first")
+    for key in ("kernel_size", "strides", "dilation_rate", "pool_size"):
+        v = c.get(key)
+        if v is not None:
+            c[key] = [1, v[0] if isinstance(v, (list, tuple)) else v]
+    if pool:
+        c.setdefault("pool_size", [1, 2])
+        if c.get("strides") is None:
+            c["strides"] = c["pool_size"]
+    return c
+
+
+def _conv1d(x, cfg, w):
+    """Keras Conv1D on (N, steps, C): kernel (k, C, F); 'causal' pads k - 1 zeros before the first step."""
+    c = _as_2d(cfg)
+    c.setdefault("padding", "valid")
+    x = x[:, None]
+    if c["padding"] == "causal":
+        k = c["kernel_size"][1]
+        x = np.pad(x, ((0, 0), (0, 0), (k - 1, 0), (0, 0)))
+        c["padding"] = "valid"
+    return _conv2d(x, c, w, kernel=w[0][None])[:, 0]
+
+
 def _apply(layer, inputs, weights, skip_activation=False):
     cls, cfg = layer["class_name"], layer["config"]
     if cls in _SPATIAL and cfg.get("data_format") == "channels_first":
@@ -781,6 +809,16 @@ def _apply(layer, inputs, weights, skip_activation=False):
         return sum(inputs[1:], inputs[0])
     if cls == "ZeroPadding2D":
         return _zero_padding(x, cfg)
+    if cls == "Concatenate":
+        return np.concatenate(inputs, axis=cfg.get("axis", -1))
+    if cls == "Conv1D":
+        return _activation(_conv1d(x, cfg, weights), act)
+    if cls in ("MaxPooling1D", "AveragePooling1D"):
+        return _pool(x[:, None], _as_2d(cfg, pool=True), "max" if cls == "MaxPooling1D" else "avg")[:, 0]
+    if cls == "GlobalAveragePooling1D":
+        if cfg.get("data_format", "channels_last") != "channels_last":
+            raise NotImplementedError("GlobalAveragePooling1D channels_first")
+        return x.mean(axis=1, dtype=np.float64).astype(np.float32)
     raise NotImplementedError("layer %s (%s) is not supported" % (cfg.get("name"), cls))
 
 

@@ -30,6 +30,36 @@ pass. Deterministic (fixed seeds), random small weights, no training. Files:
         stride 2 valid relu (4,3,4) -> fl Flatten (48) -> d Dense 3 softmax;
         its x is (8, 7, 7, 2)
 
+  tiny_concat.h5         Keras 2.4 (TensorFlow), channels_last, Functional, two
+        Concatenates along the channel axis: InputLayer (6,6,2) -> c1 Conv2D
+        3@3x3 same relu and c2 Conv2D 2@1x1 relu, both on the input -> cat1
+        Concatenate axis -1 [c1, input_1] (6,6,5) -> c3 Conv2D 4@3x3 same relu
+        -> cat2 Concatenate axis 3 [c3, c2] (6,6,6) -> mp MaxPooling2D 2x2
+        (3,3,6) -> fl Flatten (54, channels interleaved) -> d Dense 3 softmax;
+        its x is (8, 6, 6, 2)
+
+  tiny_concat_pool.h5    Keras 2.4, channels_last, Functional: a Concatenate
+        read by a SeparableConv2D, another by average pooling, whose parts a
+        global average pooling reads: InputLayer (4,4,2) -> c1 Conv2D 2@1x1
+        relu and c2 Conv2D 3@3x3 same relu -> cat1 [c1, c2] (4,4,5) -> sc
+        SeparableConv2D 4@3x3 same relu (4,4,4) -> cat2 [sc, c1] (4,4,6) -> ap
+        AveragePooling2D 2x2 (2,2,6) -> gap GlobalAveragePooling2D (6) -> d
+        Dense 3 softmax; its x is (8, 4, 4, 2)
+
+  tiny_concat_cf.h5      As Keras 2.2.4 wrote a channels_first Functional model
+        with a Concatenate on the channel axis 1 and a Flatten without
+        data_format (flattening (C, H, W) as stored, so the parts' channels
+        are blocks, not interleaved): InputLayer (2,5,5) -> c1 Conv2D 3@3x3
+        same relu and c2 Conv2D 2@1x1 relu -> cat Concatenate axis 1 [c1, c2]
+        (5,5,5) -> fl Flatten (125) -> d Dense 3 softmax; its x is (8, 2, 5, 5)
+
+  tiny_conv1d.h5         Keras 2.4 (TensorFlow), a keyword-spotting-like 1-D
+        Sequential model on (steps, channels) = (16, 3): c1 Conv1D 4 k3 same
+        relu (16,4) -> mp MaxPooling1D 2 (8,4) -> c2 Conv1D 5 k3 causal relu
+        (8,5) -> c3 Conv1D 4 k2 stride 2 valid relu (4,4) -> ap
+        AveragePooling1D 2 stride 1 (3,4) -> gap GlobalAveragePooling1D (4)
+        -> d Dense 3 softmax; its x is (8, 16, 3)
+
 Each <name>.ref.h5 is also a data file for `snn run --data` in the model's
 own layout:
   x      (8, C, H, W) float32 inputs in [0, 1]
@@ -160,6 +190,106 @@ def zeropad_model(rng):
     ]
 
 
+def conv_last(name, filters, k, padding, activation, strides=1):
+    return {"name": name, "trainable": True, "filters": filters, "kernel_size": [k, k],
+            "strides": [strides, strides], "padding": padding, "data_format": "channels_last",
+            "dilation_rate": [1, 1], "activation": activation, "use_bias": True}
+
+
+def concat_model(rng):
+    """Keras 2.4, channels_last, Functional: Concatenate read by a Conv2D, by a
+    MaxPooling2D and (through a Flatten) by a Dense; the input itself a part
+    (read by the Conv2D: the engine's max-pooling gate does not pool the input)."""
+    return [
+        ("InputLayer", {"name": "input_1", "batch_input_shape": [None, 6, 6, 2], "dtype": "float32",
+                        "sparse": False}, [], []),
+        ("Conv2D", conv_last("c1", 3, 3, "same", "relu"),
+         [("kernel", u(rng, (3, 3, 2, 3), -0.5, 0.8)), ("bias", u(rng, 3, 0.0, 0.2))], ["input_1"]),
+        ("Conv2D", conv_last("c2", 2, 1, "valid", "relu"),
+         [("kernel", u(rng, (1, 1, 2, 2), -0.5, 1.0)), ("bias", u(rng, 2, 0.0, 0.2))], ["input_1"]),
+        ("Concatenate", {"name": "cat1", "trainable": True, "axis": -1}, [], ["c1", "input_1"]),
+        ("Conv2D", conv_last("c3", 4, 3, "same", "relu"),
+         [("kernel", u(rng, (3, 3, 5, 4), -0.4, 0.6)), ("bias", u(rng, 4, 0.0, 0.2))], ["cat1"]),
+        ("Concatenate", {"name": "cat2", "trainable": True, "axis": 3}, [], ["c3", "c2"]),
+        ("MaxPooling2D", {"name": "mp", "pool_size": [2, 2], "strides": [2, 2], "padding": "valid",
+                          "data_format": "channels_last"}, [], ["cat2"]),
+        ("Flatten", {"name": "fl", "trainable": True, "data_format": "channels_last"}, [], ["mp"]),
+        ("Dense", {"name": "d", "units": 3, "activation": "softmax", "use_bias": True},
+         [("kernel", u(rng, (54, 3), -1.0, 1.0)), ("bias", u(rng, 3, -0.1, 0.1))], ["fl"]),
+    ]
+
+
+def concat_pool_model(rng):
+    """Keras 2.4, channels_last, Functional: SeparableConv2D, AveragePooling2D and
+    GlobalAveragePooling2D over Concatenates."""
+    return [
+        ("InputLayer", {"name": "input_1", "batch_input_shape": [None, 4, 4, 2], "dtype": "float32",
+                        "sparse": False}, [], []),
+        ("Conv2D", conv_last("c1", 2, 1, "valid", "relu"),
+         [("kernel", u(rng, (1, 1, 2, 2), -0.5, 1.0)), ("bias", u(rng, 2, 0.0, 0.2))], ["input_1"]),
+        ("Conv2D", conv_last("c2", 3, 3, "same", "relu"),
+         [("kernel", u(rng, (3, 3, 2, 3), -0.5, 0.8)), ("bias", u(rng, 3, 0.0, 0.2))], ["input_1"]),
+        ("Concatenate", {"name": "cat1", "trainable": True, "axis": -1}, [], ["c1", "c2"]),
+        ("SeparableConv2D", {"name": "sc", "trainable": True, "filters": 4, "kernel_size": [3, 3],
+                             "strides": [1, 1], "padding": "same", "data_format": "channels_last",
+                             "dilation_rate": [1, 1], "depth_multiplier": 1, "activation": "relu",
+                             "use_bias": True},
+         [("depthwise_kernel", u(rng, (3, 3, 5, 1), -0.4, 0.9)),
+          ("pointwise_kernel", u(rng, (1, 1, 5, 4), -0.5, 0.9)), ("bias", u(rng, 4, 0.0, 0.2))], ["cat1"]),
+        ("Concatenate", {"name": "cat2", "trainable": True, "axis": -1}, [], ["sc", "c1"]),
+        ("AveragePooling2D", {"name": "ap", "pool_size": [2, 2], "strides": [2, 2], "padding": "valid",
+                              "data_format": "channels_last"}, [], ["cat2"]),
+        ("GlobalAveragePooling2D", {"name": "gap", "data_format": "channels_last"}, [], ["ap"]),
+        ("Dense", {"name": "d", "units": 3, "activation": "softmax", "use_bias": True},
+         [("kernel", u(rng, (6, 3), -2.0, 2.0)), ("bias", u(rng, 3, -0.1, 0.1))], ["gap"]),
+    ]
+
+
+def concat_cf_model(rng):
+    """Keras 2.2, channels_first, Functional: Concatenate axis 1, then a Flatten
+    in (C, H, W) order."""
+    return [
+        ("InputLayer", {"name": "input_1", "batch_input_shape": [None, 2, 5, 5], "dtype": "float32",
+                        "sparse": False}, [], []),
+        ("Conv2D", conv("c1", 3, 3, "same", "relu"),
+         [("kernel", u(rng, (3, 3, 2, 3), -0.5, 0.8)), ("bias", u(rng, 3, 0.0, 0.2))], ["input_1"]),
+        ("Conv2D", conv("c2", 2, 1, "valid", "relu"),
+         [("kernel", u(rng, (1, 1, 2, 2), -0.5, 1.0)), ("bias", u(rng, 2, 0.0, 0.2))], ["input_1"]),
+        ("Concatenate", {"name": "cat", "trainable": True, "axis": 1}, [], ["c1", "c2"]),
+        ("Flatten", {"name": "fl", "trainable": True}, [], ["cat"]),
+        ("Dense", {"name": "d", "units": 3, "activation": "softmax", "use_bias": True},
+         [("kernel", u(rng, (125, 3), -1.0, 1.0)), ("bias", u(rng, 3, -0.1, 0.1))], ["fl"]),
+    ]
+
+
+def conv1d_model(rng):
+    """Keras 2.4 Sequential on (steps, channels): Conv1D same / causal / strided
+    valid, MaxPooling1D, AveragePooling1D with stride 1, GlobalAveragePooling1D."""
+    def c1d(name, filters, k, padding, strides=1, **extra):
+        cfg = {"name": name, "trainable": True, "filters": filters, "kernel_size": [k],
+               "strides": [strides], "padding": padding, "data_format": "channels_last",
+               "dilation_rate": [1], "groups": 1, "activation": "relu", "use_bias": True}
+        cfg.update(extra)
+        return cfg
+    return [
+        ("InputLayer", {"name": "input_1", "batch_input_shape": [None, 16, 3], "dtype": "float32",
+                        "sparse": False}, [], []),
+        ("Conv1D", c1d("c1", 4, 3, "same"),
+         [("kernel", u(rng, (3, 3, 4), -0.5, 0.8)), ("bias", u(rng, 4, 0.0, 0.2))], []),
+        ("MaxPooling1D", {"name": "mp", "pool_size": [2], "strides": [2], "padding": "valid",
+                          "data_format": "channels_last"}, [], []),
+        ("Conv1D", c1d("c2", 5, 3, "causal"),
+         [("kernel", u(rng, (3, 4, 5), -0.4, 0.7)), ("bias", u(rng, 5, 0.0, 0.2))], []),
+        ("Conv1D", c1d("c3", 4, 2, "valid", strides=2),
+         [("kernel", u(rng, (2, 5, 4), -0.4, 0.7)), ("bias", u(rng, 4, 0.0, 0.2))], []),
+        ("AveragePooling1D", {"name": "ap", "pool_size": [2], "strides": [1], "padding": "valid",
+                              "data_format": "channels_last"}, [], []),
+        ("GlobalAveragePooling1D", {"name": "gap", "data_format": "channels_last"}, [], []),
+        ("Dense", {"name": "d", "units": 3, "activation": "softmax", "use_bias": True},
+         [("kernel", u(rng, (4, 3), -2.0, 2.0)), ("bias", u(rng, 3, -0.1, 0.1))], []),
+    ]
+
+
 def write_reference(path, model, x):
     y = kh.forward(model, x, logits=True)
     with h5py.File(path, "w") as f:
@@ -167,6 +297,16 @@ def write_reference(path, model, x):
         f.create_dataset("y", data=y.argmax(axis=1).astype(np.int64))
         f.create_dataset("y_dnn", data=y)
     return y
+
+
+def center_output(path, layer, x):
+    """Shifts the output layer's bias so that the reference's logits average 0 on x
+    (random weights otherwise put every sample in one class)."""
+    y = kh.forward(path, x, logits=True)
+    with h5py.File(path, "r+") as f:
+        g = f["model_weights"][layer]
+        name = [n.decode() if isinstance(n, bytes) else n for n in g.attrs["weight_names"]][1]
+        g[name][...] = g[name][...] - y.mean(axis=0)
 
 
 def with_attr(path, out, fn):
@@ -233,10 +373,66 @@ def main():
             mc["config"]["layers"][1]["config"]["padding"] = [[2, 1], [1, 0]]
             f.attrs["model_config"] = json.dumps(mc).encode("utf8")
         assert not np.allclose(kh.forward(with_attr(path, tmp, swapped), x, logits=True), y, atol=1e-3)
+
+        rng = np.random.default_rng(26)
+        path = os.path.join(a.out, "tiny_concat.h5")
+        write(path, concat_model(rng), "tensorflow", "2.4.0", functional=True, colon=True)
+        x = rng.uniform(0, 1, (8, 6, 6, 2)).astype(np.float32)
+        center_output(path, "d", x)
+        y = write_reference(os.path.join(a.out, "tiny_concat.ref.h5"), path, x)
+
+        def reordered(f):  # the order of the parts matters: each reads its own slice of the kernel
+            mc = json.loads(f.attrs["model_config"])
+            mc["config"]["layers"][3]["inbound_nodes"] = [[["input_1", 0, 0, {}], ["c1", 0, 0, {}]]]
+            mc["config"]["layers"][5]["inbound_nodes"] = [[["c2", 0, 0, {}], ["c3", 0, 0, {}]]]
+            f.attrs["model_config"] = json.dumps(mc).encode("utf8")
+        assert not np.allclose(kh.forward(with_attr(path, tmp, reordered), x, logits=True), y, atol=1e-3)
+        assert len(set(y.argmax(axis=1))) > 1, "the reference's classes must differ"
+
+        rng = np.random.default_rng(25)
+        path = os.path.join(a.out, "tiny_concat_pool.h5")
+        write(path, concat_pool_model(rng), "tensorflow", "2.4.0", functional=True, colon=True)
+        x = rng.uniform(0, 1, (8, 4, 4, 2)).astype(np.float32)
+        center_output(path, "d", x)
+        y = write_reference(os.path.join(a.out, "tiny_concat_pool.ref.h5"), path, x)
+
+        def reordered2(f):
+            mc = json.loads(f.attrs["model_config"])
+            mc["config"]["layers"][5]["inbound_nodes"] = [[["c1", 0, 0, {}], ["sc", 0, 0, {}]]]
+            f.attrs["model_config"] = json.dumps(mc).encode("utf8")
+        assert not np.allclose(kh.forward(with_attr(path, tmp, reordered2), x, logits=True), y, atol=1e-3)
+
+        rng = np.random.default_rng(27)
+        path = os.path.join(a.out, "tiny_concat_cf.h5")
+        write(path, concat_cf_model(rng), "tensorflow", "2.2.4", functional=True, colon=True)
+        x = rng.uniform(0, 1, (8, 2, 5, 5)).astype(np.float32)
+        center_output(path, "d", x)
+        y = write_reference(os.path.join(a.out, "tiny_concat_cf.ref.h5"), path, x)
+
+        def permuting_flatten_cf(f):  # the (C, H, W) order of the Flatten matters
+            mc = json.loads(f.attrs["model_config"])
+            mc["config"]["layers"][4]["config"]["data_format"] = "channels_first"
+            f.attrs["model_config"] = json.dumps(mc).encode("utf8")
+        assert not np.allclose(kh.forward(with_attr(path, tmp, permuting_flatten_cf), x, logits=True), y, atol=1e-3)
+
+        rng = np.random.default_rng(28)
+        path = os.path.join(a.out, "tiny_conv1d.h5")
+        write(path, conv1d_model(rng), "tensorflow", "2.4.0", functional=False, colon=True)
+        x = rng.uniform(0, 1, (8, 16, 3)).astype(np.float32)
+        center_output(path, "d", x)
+        y = write_reference(os.path.join(a.out, "tiny_conv1d.ref.h5"), path, x)
+
+        def same_not_causal(f):  # causal padding pads before the first step only
+            mc = json.loads(f.attrs["model_config"])
+            mc["config"][3]["config"]["padding"] = "same"
+            f.attrs["model_config"] = json.dumps(mc).encode("utf8")
+        assert not np.allclose(kh.forward(with_attr(path, tmp, same_not_causal), x, logits=True), y, atol=1e-3)
+        assert len(set(y.argmax(axis=1))) > 1, "the reference's classes must differ"
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
-    print("wrote tiny_cf_theano.h5, tiny_cf_keras22.h5, tiny_zeropad.h5 and their .ref.h5 to", a.out)
+    print("wrote tiny_cf_theano.h5, tiny_cf_keras22.h5, tiny_zeropad.h5, tiny_concat.h5, tiny_concat_pool.h5, tiny_concat_cf.h5, "
+          "tiny_conv1d.h5 and their .ref.h5 to", a.out)
 
 
 if __name__ == "__main__":

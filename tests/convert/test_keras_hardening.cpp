@@ -3,6 +3,7 @@
 // const operator[], a float or zero where an integer size belongs, a double
 // beyond float's range narrowed to float) are now refused with an snn::Error
 // naming the file and the layer.
+#include "convert/dnn.hpp"
 #include "convert/keras.hpp"
 #include "snn/error.hpp"
 #include "snn/h5.hpp"
@@ -11,6 +12,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <array>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -56,6 +60,26 @@ std::string sequential(const std::string& layers) {
 
 const std::string flatten_dense = R"({"class_name": "Flatten", "config": {"name": "f"}},
     {"class_name": "Dense", "config": {"name": "out", "units": 2}})";
+
+// A Keras 2 Functional model: each layer "class:name:config-json-object-body:input,input".
+std::string functional(const std::vector<std::array<std::string, 4>>& layers, const std::string& output) {
+    std::string out = R"({"class_name": "Functional", "config": {"name": "m", "output_layers": [[")" + output +
+                      R"(", 0, 0]], "layers": [)";
+    for (std::size_t i = 0; i < layers.size(); ++i) {
+        const auto& [cls, name, cfg, inputs] = layers[i];
+        std::string inbound;
+        std::size_t start = 0;
+        while (start < inputs.size()) {
+            const std::size_t end = std::min(inputs.find(',', start), inputs.size());
+            inbound += std::string(inbound.empty() ? "" : ", ") + "[\"" + inputs.substr(start, end - start) + "\", 0, 0, {}]";
+            start = end + 1;
+        }
+        out += std::string(i ? ", " : "") + R"({"class_name": ")" + cls + R"(", "name": ")" + name +
+               R"(", "config": {"name": ")" + name + "\"" + (cfg.empty() ? "" : ", " + cfg) + "}, " +
+               R"("inbound_nodes": )" + (inbound.empty() ? "[]" : "[[" + inbound + "]]") + "}";
+    }
+    return out + "]}}";
+}
 
 } // namespace
 
@@ -138,4 +162,172 @@ TEST_CASE("ZeroPadding2D: only a convolution may read the zeros; its padding spe
             "layer 'zp' (ZeroPadding2D): padding [1,2,3]");
     refused(R"({"class_name": "ZeroPadding2D", "config": {"name": "zp", "padding": [[1, -1], [0, 0]]}}, )" + flatten_dense,
             "expected non-negative integers");
+}
+
+TEST_CASE("Concatenate of flat tensors feeds a Dense: worked by hand", "[convert][keras]") {
+    // x = (1, 2); a = relu(x·(1, 1)ᵀ) = 3; b = relu(x·I) = (1, 2); [a, b] = (3, 1, 2);
+    // out = 1·3 + 10·1 + 100·2 = 213.
+    const TempDir dir("concat-flat");
+    const std::string path = dir.file("m.h5");
+    write_model(path,
+                functional({{"InputLayer", "in", R"("batch_input_shape": [null, 2])", ""},
+                            {"Dense", "a", R"("units": 1, "activation": "relu")", "in"},
+                            {"Dense", "b", R"("units": 2, "activation": "relu")", "in"},
+                            {"Concatenate", "cat", R"("axis": 1)", "a,b"},
+                            {"Dense", "out", R"("units": 1)", "cat"}},
+                           "out"),
+                {{"a", "kernel", {2, 1}, {1, 1}},
+                 {"a", "bias", {1}, {0}},
+                 {"b", "kernel", {2, 2}, {1, 0, 0, 1}},
+                 {"b", "bias", {2}, {0, 0}},
+                 {"out", "kernel", {3, 1}, {1, 10, 100}},
+                 {"out", "bias", {1}, {0}}});
+    const Network net = import_keras(path);
+    REQUIRE(net.populations.size() == 4);
+    REQUIRE(net.output().projections.size() == 2);
+    const std::vector<float> x{1, 2};
+    CHECK(forward(net, x.data()).back() == std::vector<float>{213});
+}
+
+TEST_CASE("A Concatenate of a Concatenate with itself, pooled over steps: worked by hand", "[convert][keras]") {
+    // x = (1, 3) over 2 steps, 1 channel; k = relu(2·x) = (2, 6); cat = [k, x] = ((2, 1), (6, 3));
+    // twice = [cat, cat] = ((2, 1, 2, 1), (6, 3, 6, 3)); g = the mean over steps = (4, 2, 4, 2);
+    // out = 1·4 + 10·2 + 100·4 + 1000·2 = 2424. Each population concatenated twice is pooled once.
+    const TempDir dir("concat-twice");
+    const std::string path = dir.file("m.h5");
+    write_model(path,
+                functional({{"InputLayer", "in", R"("batch_input_shape": [null, 2, 1])", ""},
+                            {"Conv1D", "k", R"("filters": 1, "kernel_size": [1], "activation": "relu")", "in"},
+                            {"Concatenate", "cat", R"("axis": -1)", "k,in"},
+                            {"Concatenate", "twice", R"("axis": 2)", "cat,cat"},
+                            {"GlobalAveragePooling1D", "g", "", "twice"},
+                            {"Dense", "out", R"("units": 1)", "g"}},
+                           "out"),
+                {{"k", "kernel", {1, 1, 1}, {2}},
+                 {"k", "bias", {1}, {0}},
+                 {"out", "kernel", {4, 1}, {1, 10, 100, 1000}},
+                 {"out", "bias", {1}, {0}}});
+    const Network net = import_keras(path);
+    REQUIRE(net.populations.size() == 5); // in, k, g.k, g.in, out
+    CHECK(net.input().shape == Shape{1, 2, 1});
+    CHECK(net.populations[2].name == "g.k");
+    CHECK(net.populations[3].name == "g.in");
+    CHECK(net.output().projections.size() == 4);
+    const std::vector<float> x{1, 3};
+    CHECK(forward(net, x.data()).back() == std::vector<float>{2424});
+}
+
+TEST_CASE("ZeroPadding2D around a Concatenate becomes the padding of every part's projection: worked by hand",
+          "[convert][keras]") {
+    // x = 1 at one pixel; c1 = relu(2·x) = 2; cat = [c1, x] = (2, 1); padded by 1 to 3x3;
+    // a 3x3 valid conv whose centre taps are (10, 100) and every other tap 1000 reads zeros
+    // there: 10·2 + 100·1 = 120.
+    const TempDir dir("concat-zeropad");
+    const std::string path = dir.file("m.h5");
+    std::vector<float> kernel(3 * 3 * 2, 1000.0f);
+    kernel[(1 * 3 + 1) * 2 + 0] = 10.0f;
+    kernel[(1 * 3 + 1) * 2 + 1] = 100.0f;
+    write_model(path,
+                functional({{"InputLayer", "in", R"("batch_input_shape": [null, 1, 1, 1])", ""},
+                            {"Conv2D", "c1", R"("filters": 1, "kernel_size": [1, 1], "activation": "relu")", "in"},
+                            {"Concatenate", "cat", R"("axis": 3)", "c1,in"},
+                            {"ZeroPadding2D", "zp", R"("padding": 1)", "cat"},
+                            {"Conv2D", "out", R"("filters": 1, "kernel_size": [3, 3])", "zp"}},
+                           "out"),
+                {{"c1", "kernel", {1, 1, 1, 1}, {2}},
+                 {"c1", "bias", {1}, {0}},
+                 {"out", "kernel", {3, 3, 2, 1}, kernel},
+                 {"out", "bias", {1}, {0}}});
+    const Network net = import_keras(path);
+    REQUIRE(net.populations.size() == 3);
+    REQUIRE(net.output().projections.size() == 2);
+    for (const Projection& p : net.output().projections) CHECK((p.window.pad_top == 1 && p.window.pad_left == 1));
+    const std::vector<float> x{1};
+    CHECK(forward(net, x.data()).back() == std::vector<float>{120});
+}
+
+TEST_CASE("Concatenate, Conv1D and 1-D pooling refuse what they cannot convert, naming the layer", "[convert][keras]") {
+    const TempDir dir("concat-refused");
+    const std::string path = dir.file("m.h5");
+    const std::vector<Weight> convs{{"c1", "kernel", {1, 1, 1, 2}, {1, 1}}, {"c1", "bias", {2}, {0, 0}},
+                                    {"c2", "kernel", {1, 1, 1, 2}, {1, 1}}, {"c2", "bias", {2}, {0, 0}}};
+    const std::string conv = R"("filters": 2, "kernel_size": [1, 1], "activation": "relu")";
+    const auto refused = [&](std::vector<std::array<std::string, 4>> tail, const std::string& output, std::vector<Weight> extra,
+                             const std::vector<std::string>& what) {
+        std::vector<std::array<std::string, 4>> layers{{"InputLayer", "in", R"("batch_input_shape": [null, 4, 4, 1])", ""},
+                                                       {"Conv2D", "c1", conv, "in"},
+                                                       {"Conv2D", "c2", conv, "in"}};
+        layers.insert(layers.end(), tail.begin(), tail.end());
+        std::vector<Weight> weights = convs;
+        weights.insert(weights.end(), extra.begin(), extra.end());
+        write_model(path, functional(layers, output), weights);
+        try {
+            import_keras(path);
+            FAIL("converted, expected a refusal");
+        } catch (const ModelError& e) {
+            const std::string msg = e.what();
+            CHECK(msg.find('\n') == std::string::npos);
+            for (const auto& w : what) CHECK_THAT(msg, Contains(w));
+        }
+    };
+    SECTION("along a spatial axis") {
+        refused({{"Concatenate", "cat", R"("axis": 1)", "c1,c2"}}, "cat", {},
+                {"layer 'cat' (Concatenate)", "axis 1 is not the channel axis (3 or -1)", "height, width or steps"});
+    }
+    SECTION("read by a BatchNormalization") {
+        refused({{"Concatenate", "cat", R"("axis": -1)", "c1,c2"}, {"BatchNormalization", "bn", "", "cat"}}, "bn",
+                {{"bn", "gamma", {4}, {1, 1, 1, 1}}},
+                {"layer 'bn' (BatchNormalization)", "reads the Concatenate 'cat'"});
+    }
+    SECTION("read by a DepthwiseConv2D") {
+        refused({{"Concatenate", "cat", R"("axis": -1)", "c1,c2"},
+                 {"DepthwiseConv2D", "dw", R"("kernel_size": [1, 1], "activation": "relu")", "cat"}},
+                "dw", {{"dw", "depthwise_kernel", {1, 1, 4, 1}, {1, 1, 1, 1}}, {"dw", "bias", {4}, {0, 0, 0, 0}}},
+                {"layer 'dw' (DepthwiseConv2D)", "a DepthwiseConv2D after a Concatenate is not supported"});
+    }
+    SECTION("as the output") {
+        refused({{"Concatenate", "cat", R"("axis": -1)", "c1,c2"}}, "cat", {}, {"layer 'cat'", "reads the Concatenate 'cat'"});
+    }
+    SECTION("inputs of different sizes") {
+        refused({{"MaxPooling2D", "mp", R"("pool_size": [2, 2])", "c2"}, {"Concatenate", "cat", R"("axis": -1)", "c1,mp"}},
+                "cat", {}, {"layer 'cat' (Concatenate)", "different sizes (4,4,2) and (2,2,2)"});
+    }
+    SECTION("Conv1D on an image") {
+        refused({{"Conv1D", "k", R"("filters": 2, "kernel_size": [1])", "c1"}}, "k", {},
+                {"layer 'k' (Conv1D)", "input of shape (4,4,2) is not (steps, channels)"});
+    }
+    SECTION("Conv1D: dilation, groups and padding, all named in one line") {
+        write_model(path,
+                    functional({{"InputLayer", "in", R"("batch_input_shape": [null, 8, 2])", ""},
+                                {"Conv1D", "k", R"("filters": 2, "kernel_size": [3], "dilation_rate": [2], "groups": 2, "padding": "full")", "in"}},
+                               "k"),
+                    {});
+        CHECK_THROWS_WITH(import_keras(path), Contains("layer 'k' (Conv1D): cannot be converted: dilation_rate [2] (only 1), "
+                                                       "groups 2 (only 1), padding 'full'"));
+    }
+    SECTION("1-D layers channels_first") {
+        write_model(path,
+                    functional({{"InputLayer", "in", R"("batch_input_shape": [null, 8, 2])", ""},
+                                {"MaxPooling1D", "mp", R"("pool_size": [2], "data_format": "channels_first")", "in"}},
+                               "mp"),
+                    {});
+        CHECK_THROWS_WITH(import_keras(path), Contains("layer 'mp' (MaxPooling1D): data_format \"channels_first\": 1-D layers"));
+    }
+}
+
+TEST_CASE("snn convert refuses a Concatenate along a spatial axis: one line, exit 1, no file", "[convert][keras][cli]") {
+    const TempDir dir("concat-cli");
+    const std::string path = dir.file("m.h5"), out = dir.file("net.snn.h5");
+    write_model(path,
+                functional({{"InputLayer", "in", R"("batch_input_shape": [null, 4, 4, 1])", ""},
+                            {"Concatenate", "cat", R"("axis": 2)", "in,in"},
+                            {"Flatten", "f", "", "cat"},
+                            {"Dense", "out", R"("units": 2)", "f"}},
+                           "out"),
+                {{"out", "kernel", {32, 2}, std::vector<float>(64, 0.1f)}, {"out", "bias", {2}, {0, 0}}});
+    const Outcome c = snn_cli("convert " + quote(path) + " -o " + quote(out));
+    CHECK(c.status == 1);
+    CHECK_THAT(c.err, Contains("layer 'cat' (Concatenate): axis 2 is not the channel axis"));
+    CHECK(std::count(c.err.begin(), c.err.end(), '\n') <= 1);
+    CHECK_FALSE(std::filesystem::exists(out));
 }
