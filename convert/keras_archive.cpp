@@ -73,6 +73,9 @@ std::vector<char> read_member(zip_t* z, const std::string& path, const char* nam
 // two opens of the same name; a counter keeps every open of an archive apart.
 h5::Node open_hdf5_image(const std::string& path, std::vector<char>& image) {
     h5::silence_errors();
+    // The property list takes a copy of the image and the opened file another
+    // (the first is freed once the file is open): two more of its size at once.
+    check_fits_in_memory(2 * std::uint64_t(image.size()), path + ": model.weights.h5 opened in memory");
     static std::atomic<unsigned long> opened{0};
     const std::string label = path + " (model.weights.h5)";
     const std::string name = path + "#model.weights.h5#" + std::to_string(opened++);
