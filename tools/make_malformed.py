@@ -36,6 +36,7 @@ Keras 3 .keras archives (tools/export_keras3.py, from the same small model):
   keras_missing_vars.keras    no layers/dense_1/vars for the layer 'out'
   keras_var_shape.keras       the first Dense's kernel (5,4) where its input has 6 features
   keras_var_gap.keras         the first Dense's variables numbered 0 and 2
+  keras_npz.keras             weights as model.weights.npz (weights_format="npz")
   keras_bomb.keras            config.json of 300 MiB of spaces, deflated to some 300 KiB
 """
 
@@ -122,6 +123,9 @@ def keras3(p):
     with open(p("weights.h5"), "rb") as f:
         k3.write(p("keras_var_gap.keras"), config, None, weights_image=f.read())
     os.remove(p("weights.h5"))
+    with zipfile.ZipFile(p("keras_npz.keras"), "w") as z:
+        z.writestr("config.json", json.dumps(config))
+        z.writestr("model.weights.npz", b"PK\x05\x06" + bytes(18))  # an empty zip, as np.savez of nothing
     with zipfile.ZipFile(p("keras_bomb.keras"), "w", compression=zipfile.ZIP_DEFLATED) as z:
         with z.open("config.json", "w") as f:
             for _ in range(300):
