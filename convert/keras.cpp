@@ -1,5 +1,6 @@
 #include "convert/keras.hpp"
 
+#include "convert/keras_archive.hpp"
 #include "snn/binary.hpp"
 #include "snn/error.hpp"
 #include "snn/h5.hpp"
@@ -99,15 +100,27 @@ std::vector<float> channel_slice(const std::vector<float>& k, std::size_t taps, 
 
 class KerasImporter {
 public:
-    explicit KerasImporter(std::string path) : path_(std::move(path)), file_(h5::open_file(path_)) {}
+    explicit KerasImporter(std::string path) : path_(std::move(path)) {
+        if (is_keras_archive_path(path_)) {
+            KerasArchive a = open_keras_archive(path_);
+            archive_config_ = std::move(a.config);
+            file_ = std::move(a.weights);
+        } else {
+            file_ = h5::open_file(path_);
+        }
+    }
 
     Network run();
     std::vector<std::string> notes; // what the import did that the user should know, for the conversion log
 
 private:
     std::string path_;
-    h5::Node file_;
+    h5::Node file_; // the .h5 file, or a .keras archive's model.weights.h5
     std::optional<h5::Node> weights_root_;
+    // A Keras 3 .keras archive: its config.json, and per layer name the group
+    // of model.weights.h5 that holds its variables (convert/keras_archive.hpp).
+    std::optional<std::string> archive_config_;
+    std::map<std::string, std::string> archive_vars_;
     Network net_;
     std::map<std::string, Value> values_;
     std::set<std::string> layer_names_; // every layer of the model, to tell a cycle from a dangling input
@@ -134,6 +147,11 @@ private:
 
     std::vector<LayerRef> read_layers(const json& model_config, std::vector<std::string>& outputs);
     std::vector<std::vector<float>> read_weights(const LayerRef& l, std::vector<std::vector<std::uint64_t>>& dims);
+    json read_model_config();
+    std::string config_name() const { return archive_config_ ? "config.json" : "model_config"; }
+    // Where a .keras archive keeps each layer's variables: layers/<class in
+    // snake case>[_n]/vars, numbered per class in the order of model.layers.
+    void locate_archive_vars(const std::vector<LayerRef>& layers);
     void import_layer(const LayerRef& l);
 
     Value& input_value(const LayerRef& l, std::size_t k = 0);
@@ -274,7 +292,7 @@ std::vector<std::string> inbound_of(const json& layer) {
 
 std::vector<LayerRef> KerasImporter::read_layers(const json& mc, std::vector<std::string>& outputs) {
     if (!mc.is_object() || !mc.contains("class_name"))
-        throw FileError(path_, path_ + ": model_config has no class_name");
+        throw FileError(path_, path_ + ": " + config_name() + " has no class_name");
     // at(), not operator[]: on a const json, [] of a missing key is undefined behaviour.
     const std::string cls = mc.at("class_name").get<std::string>();
     const json& cfg = mc.at("config");
@@ -323,20 +341,60 @@ std::vector<LayerRef> KerasImporter::read_layers(const json& mc, std::vector<std
     return out;
 }
 
+void KerasImporter::locate_archive_vars(const std::vector<LayerRef>& layers) {
+    std::map<std::string, int> seen; // per snake-case class name, the layers of that class so far
+    for (const auto& l : layers) {
+        const std::string key = keras_snake_case(l.class_name);
+        const auto [it, first] = seen.emplace(key, 0);
+        if (!first) ++it->second;
+        archive_vars_[l.name] = "layers/" + (first ? key : key + "_" + std::to_string(it->second)) + "/vars";
+    }
+}
+
 std::vector<std::vector<float>> KerasImporter::read_weights(const LayerRef& l,
                                                             std::vector<std::vector<std::uint64_t>>& dims) {
     std::vector<std::vector<float>> w;
     dims.clear();
-    if (!weights_root_ || !h5::exists(*weights_root_, l.name)) fail(l, "no weights stored for this layer");
-    h5::Node g = h5::open_group(*weights_root_, l.name);
-    const auto names = h5::has_attr(g, "weight_names") ? h5::read_string_list_attr(g, "weight_names")
-                                                       : std::vector<std::string>{};
+    std::vector<std::string> names;
+    std::optional<h5::Node> group;
+    if (archive_config_) {
+        // Keras 3 numbers the variables 0, 1, ...: as many as the group holds, every number present.
+        const auto it = archive_vars_.find(l.name);
+        if (it == archive_vars_.end()) fail(l, "no weights stored for this layer");
+        std::string at = it->second;
+        if (!h5::exists(file_, at) && h5::exists(file_, "_layer_checkpoint_dependencies")) {
+            // Keras 2.13's .keras: what Keras 3's H5Entry falls back to, every "layers" in the path replaced.
+            std::string old = at;
+            at.clear();
+            for (std::size_t k = 0; k < old.size();)
+                if (old.compare(k, 6, "layers") == 0) {
+                    at += "_layer_checkpoint_dependencies";
+                    k += 6;
+                } else {
+                    at += old[k++];
+                }
+        }
+        if (!h5::exists(file_, at)) fail(l, "no weights stored for this layer (model.weights.h5 has no " + at + ")");
+        group = h5::open_group(file_, at);
+        const std::size_t n = h5::child_names(*group).size();
+        for (std::size_t i = 0; i < n; ++i) names.push_back(std::to_string(i));
+        for (const auto& name : names)
+            if (!h5::exists(*group, name))
+                fail(l, at + " holds " + std::to_string(n) + " entries but no variable '" + name +
+                            "' (expected variables numbered 0 to " + std::to_string(n - 1) + ")");
+    } else {
+        if (!weights_root_ || !h5::exists(*weights_root_, l.name)) fail(l, "no weights stored for this layer");
+        group = h5::open_group(*weights_root_, l.name);
+        if (h5::has_attr(*group, "weight_names")) names = h5::read_string_list_attr(*group, "weight_names");
+    }
+    const h5::Node& g = *group;
     for (const auto& n : names) {
         std::vector<std::uint64_t> d;
         if (!h5::exists(g, n)) fail(l, "weight '" + n + "' listed in weight_names is missing");
         w.push_back(h5::read_floats(g, n, &d));
         for (float v : w.back())
-            if (!std::isfinite(v)) fail(l, "weight '" + n + "' contains NaN or Inf");
+            if (!std::isfinite(v))
+                fail(l, "weight '" + (archive_config_ ? g.path.substr(1) + "/" : std::string()) + n + "' contains NaN or Inf");
         dims.push_back(std::move(d));
     }
     return w;
@@ -1178,7 +1236,14 @@ void KerasImporter::import_layer(const LayerRef& l) {
     values_[l.name] = std::move(v);
 }
 
-Network KerasImporter::run() {
+json KerasImporter::read_model_config() {
+    if (archive_config_) {
+        try {
+            return json::parse(*archive_config_);
+        } catch (const json::exception& e) {
+            throw FileError(path_, path_ + ": config.json is not valid JSON (" + std::string(e.what()) + ")");
+        }
+    }
     if (!h5::has_attr(file_, "model_config")) {
         if (h5::has_attr(file_, "layer_names"))
             throw FileError(path_, path_ + ": holds only weights (save_weights); the model architecture is missing — "
@@ -1187,14 +1252,22 @@ Network KerasImporter::run() {
             throw FileError(path_, path_ + ": is already an snn network file; use it with `snn run` directly");
         throw FileError(path_, path_ + ": not a Keras model (no 'model_config' attribute)");
     }
-    json mc;
     try {
-        mc = json::parse(h5::read_string_attr(file_, "model_config"));
+        return json::parse(h5::read_string_attr(file_, "model_config"));
     } catch (const json::exception& e) {
         throw FileError(path_, path_ + ": model_config is not valid JSON (" + std::string(e.what()) + ")");
     }
-    if (h5::exists(file_, "model_weights")) weights_root_ = h5::open_group(file_, "model_weights");
-    else if (h5::has_attr(file_, "layer_names")) weights_root_ = h5::open_group(file_, "/");
+}
+
+Network KerasImporter::run() {
+    const json mc = read_model_config();
+    if (archive_config_) {
+        // read_weights() looks in the groups locate_archive_vars() names.
+    } else if (h5::exists(file_, "model_weights")) {
+        weights_root_ = h5::open_group(file_, "model_weights");
+    } else if (h5::has_attr(file_, "layer_names")) {
+        weights_root_ = h5::open_group(file_, "/");
+    }
 
     std::vector<std::string> outputs;
     std::vector<LayerRef> layers;
@@ -1203,16 +1276,17 @@ Network KerasImporter::run() {
     } catch (const ModelError& e) {
         throw ModelError(path_, e.context.layer, e.what()); // the same message, now naming the file
     } catch (const json::exception& e) {
-        throw FileError(path_, path_ + ": model_config is not a Keras model description (" + std::string(e.what()) +
+        throw FileError(path_, path_ + ": " + config_name() + " is not a Keras model description (" + std::string(e.what()) +
                                ")");
     }
     if (outputs.empty()) throw ModelError(path_, "", path_ + ": the model has no output");
+    if (archive_config_) locate_archive_vars(layers);
     net_.source = path_;
-    theano_ = attr_or(file_, "backend") == "theano";
+    theano_ = !archive_config_ && attr_or(file_, "backend") == "theano";
     try {
         check_layouts(layers);
     } catch (const json::exception& e) {
-        throw FileError(path_, path_ + ": model_config is not a Keras model description (" + std::string(e.what()) + ")");
+        throw FileError(path_, path_ + ": " + config_name() + " is not a Keras model description (" + std::string(e.what()) + ")");
     }
     for (const auto& l : layers) {
         layer_names_.insert(l.name);

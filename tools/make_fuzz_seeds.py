@@ -102,10 +102,43 @@ def idx(images, labels, flags=0):
     return bytes([flags, len(images) & 255, len(images) >> 8]) + images + labels
 
 
+def keras3_seeds():
+    """Keras 3 .keras archives of the small fixtures (tools/export_keras3.py):
+    as descriptions {"config": config.json, "weights": H5Tree of
+    model.weights.h5} that tests/fuzz/fuzz_keras3.cpp builds into an archive,
+    and as archive bytes, stored as Keras writes them and deflated (only those
+    within the 16 KiB tools/fuzz.sh gives an input)."""
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    import export_keras3 as k3
+    import zipfile
+    with tempfile.TemporaryDirectory() as tmp:
+        for m in ["tiny_keras3_sequential", "tiny_keras2_functional_add", "tiny_zeropad", "tiny_keras2_branchy"]:
+            config, variables = k3.convert(os.path.join(ROOT, "data", "fixtures", m + ".h5"))
+            weights = os.path.join(tmp, "model.weights.h5")
+            with h5py.File(weights, "w") as f:
+                f.create_group("vars")
+                for group, arrays in variables:
+                    g = f.require_group(group)
+                    for i, a in enumerate(arrays):
+                        g[str(i)] = a
+                t = tree(f)
+            write("keras3", m + ".json", json.dumps({"config": config, "weights": t}, separators=(",", ":")).encode())
+            if m == "tiny_keras2_branchy":
+                continue
+            for suffix, compression in [("", zipfile.ZIP_STORED), ("_deflated", zipfile.ZIP_DEFLATED)]:
+                path = os.path.join(tmp, m + suffix + ".keras")
+                k3.write(path, config, variables, compression=compression)
+                with open(path, "rb") as f:
+                    data = f.read()
+                if len(data) <= 16384:
+                    write("keras3", m + suffix + ".keras", data)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--snn", default=os.path.join(ROOT, "build", "snn"))
     args = ap.parse_args()
+    keras3_seeds()
     fixtures = os.path.join(ROOT, "data", "fixtures")
     models = ["tiny_keras2_functional_add", "tiny_keras3_sequential", "tiny_unsupported", "tiny_keras2_branchy"]
     for m in models:

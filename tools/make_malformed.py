@@ -23,16 +23,34 @@ naming the file and the problem (tests/convert/test_malformed.cpp). Files:
   cycle.h5              functional graph d1 <- d2 <- d1
   dangling_input.h5     functional layer fed by a layer that does not exist
   duplicate_names.h5    two layers named "dense"
+
+Keras 3 .keras archives (tools/export_keras3.py, from the same small model):
+
+  keras_no_config.keras       no config.json
+  keras_no_weights.keras      no model.weights.h5
+  keras_truncated.keras       a valid archive cut to its first half
+  keras_crc.keras             a byte of the stored model.weights.h5 changed (CRC mismatch)
+  keras_not_zip.keras         an HDF5 model file named .keras
+  keras_bad_config.keras      config.json is JSON cut short
+  keras_weights_not_hdf5.keras  model.weights.h5 is text
+  keras_missing_vars.keras    no layers/dense_1/vars for the layer 'out'
+  keras_var_shape.keras       the first Dense's kernel (5,4) where its input has 6 features
+  keras_var_gap.keras         the first Dense's variables numbered 0 and 2
+  keras_npz.keras             weights as model.weights.npz (weights_format="npz")
+  keras_bomb.keras            config.json of 300 MiB of spaces, deflated to some 300 KiB
 """
 
 import json
 import os
 import sys
 
+import zipfile
+
 import h5py
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import export_keras3 as k3  # noqa: E402
 import keras_h5 as kh  # noqa: E402
 
 
@@ -65,6 +83,53 @@ def patch_config(path, change):
 
 def layer_entry(cfg, name):
     return next(l for l in cfg["config"]["layers"] if l["config"]["name"] == name)
+
+
+def keras3(p):
+    save(p("valid.h5"), mlp(rng()))
+    config, variables = k3.convert(p("valid.h5"))
+    # variables: layers/dense/vars (kernel, bias), layers/dense_1/vars (the layer 'out').
+    assert [g for g, _ in variables] == ["layers/dense/vars", "layers/dense_1/vars"]
+    k3.write(p("keras_no_config.keras"), config, variables, members=("metadata.json", "model.weights.h5"))
+    k3.write(p("keras_no_weights.keras"), config, variables, members=("metadata.json", "config.json"))
+    k3.write(p("valid.keras"), config, variables)
+    with open(p("valid.keras"), "rb") as f:
+        whole = f.read()
+    with open(p("keras_truncated.keras"), "wb") as f:
+        f.write(whole[: len(whole) // 2])
+    # The last member, model.weights.h5, is stored: a byte near the archive's
+    # middle is inside its data, which its CRC-32 then no longer matches.
+    with zipfile.ZipFile(p("valid.keras")) as z:
+        info = z.getinfo("model.weights.h5")
+    at = info.header_offset + 30 + len(info.filename) + len(info.extra) + info.compress_size // 2
+    damaged = bytearray(whole)
+    damaged[at] ^= 0xFF
+    with open(p("keras_crc.keras"), "wb") as f:
+        f.write(bytes(damaged))
+    os.remove(p("valid.keras"))
+    os.rename(p("valid.h5"), p("keras_not_zip.keras"))
+    text = json.dumps(config)
+    k3.write(p("keras_bad_config.keras"), text[: len(text) // 2], variables)
+    k3.write(p("keras_weights_not_hdf5.keras"), config, variables, weights_image=b"these are not weights\n" * 40)
+    k3.write(p("keras_missing_vars.keras"), config, variables[:1])
+    kernel, bias = variables[0][1]
+    k3.write(p("keras_var_shape.keras"), config, [("layers/dense/vars", [kernel[:5], bias]), variables[1]])
+    with h5py.File(p("weights.h5"), "w") as f:
+        f.create_group("vars")
+        f["layers/dense/vars/0"] = kernel
+        f["layers/dense/vars/2"] = bias
+        for i, a in enumerate(variables[1][1]):
+            f["layers/dense_1/vars/%d" % i] = a
+    with open(p("weights.h5"), "rb") as f:
+        k3.write(p("keras_var_gap.keras"), config, None, weights_image=f.read())
+    os.remove(p("weights.h5"))
+    with zipfile.ZipFile(p("keras_npz.keras"), "w") as z:
+        z.writestr("config.json", json.dumps(config))
+        z.writestr("model.weights.npz", b"PK\x05\x06" + bytes(18))  # an empty zip, as np.savez of nothing
+    with zipfile.ZipFile(p("keras_bomb.keras"), "w", compression=zipfile.ZIP_DEFLATED) as z:
+        with z.open("config.json", "w") as f:
+            for _ in range(300):
+                f.write(b" " * (1 << 20))
 
 
 def main():
@@ -158,6 +223,8 @@ def main():
         layer_entry(c, "out")["config"]["name"] = "dense"
         return c
     patch_config(p("duplicate_names.h5"), duplicate)
+
+    keras3(p)
 
     for name in sorted(os.listdir(out)):
         print("%-24s %6d B" % (name, os.path.getsize(p(name))))

@@ -5,7 +5,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
-packages=(build-essential cmake pkg-config libeigen3-dev libtbb-dev libhdf5-dev zlib1g-dev
+packages=(build-essential cmake pkg-config libeigen3-dev libtbb-dev libhdf5-dev zlib1g-dev libzip-dev
           catch2 libcli11-dev nlohmann-json3-dev hdf5-tools
           clang libclang-rt-14-dev strace
           libonnx-dev libprotobuf-dev protobuf-compiler

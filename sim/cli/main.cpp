@@ -324,8 +324,8 @@ int main(int argc, char** argv) {
     app.set_version_flag("--version", "snn 0.1.0");
 
     ConvertArgs ca;
-    auto* conv = app.add_subcommand("convert", "Convert a Keras .h5, ONNX .onnx or NIR .nir model into an IF/LIF spiking network (.snn.h5)");
-    conv->add_option("model", ca.model, "Keras HDF5 model (.h5), ONNX model (.onnx) or NIR graph (.nir)")->required();
+    auto* conv = app.add_subcommand("convert", "Convert a Keras .h5 or .keras, ONNX .onnx or NIR .nir model into an IF/LIF spiking network (.snn.h5)");
+    conv->add_option("model", ca.model, "Keras model (.h5, or Keras 3 .keras), ONNX model (.onnx) or NIR graph (.nir)")->required();
     conv->add_option("-o,--output", ca.output, "Network file to write (.snn.h5)")->required();
     conv->add_option("--calib", ca.calib, "Calibration data: mnist:train, fashion-mnist:train, ... or an HDF5 file with x, y");
     conv->add_option("--calib-samples", ca.calib_samples, "Number of calibration samples (first N)")->capture_default_str();

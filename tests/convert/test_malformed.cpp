@@ -92,6 +92,21 @@ TEST_CASE("snn convert refuses every file of the malformed corpus with one line,
         {"terabyte_input.h5", "layer 'input_1' of shape (400000,400000,64): needs 37 TiB, above the memory limit of 256 MiB"},
         {"truncated.h5", "cannot open as HDF5 (corrupt or truncated?)"},
         {"unsupported_layer.h5", "layer 'lstm' (LSTM): this layer type is not supported"},
+        // Keras 3 archives.
+        {"keras_bad_config.keras", "config.json is not valid JSON"},
+        // 300 MiB of spaces, deflated: refused from the size the archive declares, before inflating.
+        {"keras_bomb.keras", "config.json: needs 300 MiB, above the memory limit of 256 MiB"},
+        {"keras_crc.keras", "model.weights.h5 in the archive is damaged (CRC error)"},
+        {"keras_missing_vars.keras",
+         "layer 'out' (Dense): no weights stored for this layer (model.weights.h5 has no layers/dense_1/vars)"},
+        {"keras_no_config.keras", "the .keras archive has no config.json"},
+        {"keras_no_weights.keras", "the .keras archive has no model.weights.h5"},
+        {"keras_npz.keras", "the weights are stored as model.weights.npz"},
+        {"keras_not_zip.keras", "not a Keras 3 .keras file (not a zip archive, or one cut short)"},
+        {"keras_truncated.keras", "not a Keras 3 .keras file (not a zip archive, or one cut short)"},
+        {"keras_var_gap.keras", "layer 'dense' (Dense): layers/dense/vars holds 2 entries but no variable '1'"},
+        {"keras_var_shape.keras", "layer 'dense' (Dense): kernel shape (5,4) disagrees with the layer (6,4)"},
+        {"keras_weights_not_hdf5.keras", "(model.weights.h5): not an HDF5 file"},
     };
     std::vector<std::string> want_files;
     for (const auto& c : cases) want_files.push_back(c.first);
