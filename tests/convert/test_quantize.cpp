@@ -31,7 +31,7 @@ nlohmann::json inspect_json(const std::string& net) {
 
 } // namespace
 
-TEST_CASE("--quantize parses schemes and layer entries, and refuses malformed ones naming them", "[quantize]") {
+TEST_CASE("the --quantize spec parses schemes and layer entries, and refuses malformed ones naming them", "[quantize]") {
     auto e = parse_quantize({"qsq:8:levels=2", "conv1=int:4:l1", "dense=binary"});
     REQUIRE(e.size() == 3);
     CHECK(e[0].layer.empty());
@@ -102,7 +102,7 @@ TEST_CASE("every scheme quantizes as the independent numpy reference does, and i
     }
 }
 
-TEST_CASE("--quantize binary is --binarize, and LAYER=SCHEME quantizes that layer only", "[quantize][cli]") {
+TEST_CASE("quantize binary is --binarize, and LAYER=SCHEME quantizes that layer only", "[quantize][cli]") {
     TempDir dir("quantize-binary");
     const std::string model = (source_dir / "data" / "fixtures" / "tiny_keras3_sequential.h5").string();
     const auto layers = inspect_json([&] {
@@ -154,7 +154,7 @@ TEST_CASE("bad --quantize input gets one line naming it, exit 1, and no output f
     }
 }
 
-TEST_CASE("--target applies the chip's weight bits as int:K, unless its toolchain quantizes", "[quantize][cli][fit]") {
+TEST_CASE("convert --target applies the chip's weight bits as int:K, unless its toolchain quantizes", "[quantize][cli][fit]") {
     TempDir dir("quantize-target");
     const std::string model = (source_dir / "data" / "fixtures" / "tiny_keras2_mobilenet.h5").string();
     const std::string net = dir.file("t.snn.h5");
