@@ -13,7 +13,7 @@ namespace snn {
 Network convert_model(const std::string& model_path, const Dataset* calib, const ConvertOptions& options,
                       ConvertLog& log) {
     const bool onnx = model_path.size() >= 5 && model_path.compare(model_path.size() - 5, 5, ".onnx") == 0;
-    Network net = onnx ? import_onnx(model_path, log.lines) : import_keras(model_path, log.lines);
+    Network net = onnx ? import_onnx(model_path, log.lines, options.memory) : import_keras(model_path, log.lines, options.memory);
     std::vector<std::string> binary_layers = options.binarize;
     for (const std::string& name : quantize_binary_layers(net, options.quantize, model_path))
         if (std::find(binary_layers.begin(), binary_layers.end(), name) == binary_layers.end()) binary_layers.push_back(name);

@@ -29,6 +29,7 @@ struct ConvertOptions {
     std::vector<QuantizeEntry> quantize;
     NeuronParams neuron;   // applied to every spiking population
     int threads = 1;
+    MemoryBudget memory;   // what the model's arrays may take
 };
 
 struct ConvertLog {

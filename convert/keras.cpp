@@ -100,13 +100,13 @@ std::vector<float> channel_slice(const std::vector<float>& k, std::size_t taps, 
 
 class KerasImporter {
 public:
-    explicit KerasImporter(std::string path) : path_(std::move(path)) {
+    KerasImporter(std::string path, const MemoryBudget& budget) : path_(std::move(path)), budget_(budget) {
         if (is_keras_archive_path(path_)) {
-            KerasArchive a = open_keras_archive(path_);
+            KerasArchive a = open_keras_archive(path_, budget_);
             archive_config_ = std::move(a.config);
             file_ = std::move(a.weights);
         } else {
-            file_ = h5::open_file(path_);
+            file_ = h5::open_file(path_, budget_);
         }
     }
 
@@ -115,6 +115,7 @@ public:
 
 private:
     std::string path_;
+    MemoryBudget budget_;
     h5::Node file_; // the .h5 file, or a .keras archive's model.weights.h5
     std::optional<h5::Node> weights_root_;
     // A Keras 3 .keras archive: its config.json, and per layer name the group
@@ -141,7 +142,7 @@ private:
     // three ints can overflow int64 (Shape::size()).
     void check_population_fits(const Shape& s, const std::string& layer) const {
         const double bytes = double(s.h) * double(s.w) * double(s.c) * double(sizeof(float));
-        check_fits_in_memory(bytes >= 1.8e19 ? UINT64_MAX : std::uint64_t(bytes),
+        budget_.check(bytes >= 1.8e19 ? UINT64_MAX : std::uint64_t(bytes),
                              path_ + ": layer '" + layer + "' of shape " + s.str());
     }
 
@@ -1456,10 +1457,10 @@ Exit KerasImporter::import_head(const Head& h) {
 
 } // namespace
 
-Network import_keras(const std::string& path) { return KerasImporter(path).run(); }
+Network import_keras(const std::string& path, const MemoryBudget& budget) { return KerasImporter(path, budget).run(); }
 
-Network import_keras(const std::string& path, std::vector<std::string>& notes) {
-    KerasImporter importer(path);
+Network import_keras(const std::string& path, std::vector<std::string>& notes, const MemoryBudget& budget) {
+    KerasImporter importer(path, budget);
     Network net = importer.run();
     notes.insert(notes.end(), importer.notes.begin(), importer.notes.end());
     return net;

@@ -11,6 +11,7 @@
 // channels-last (Network::input_layout remembers the model's own layout);
 // backend theano Conv2D kernels are flipped as Keras flips them on load;
 // ReLU(max_value=M) and relu6 become populations with a clip of M.
+#include "snn/memory.hpp"
 #include "snn/network.hpp"
 
 #include <string>
@@ -18,9 +19,9 @@
 
 namespace snn {
 
-Network import_keras(const std::string& path);
+Network import_keras(const std::string& path, const MemoryBudget& budget = {});
 // The same, adding to `notes` what the conversion log should tell the user
 // (a layout converted, kernels flipped, a bounded ReLU).
-Network import_keras(const std::string& path, std::vector<std::string>& notes);
+Network import_keras(const std::string& path, std::vector<std::string>& notes, const MemoryBudget& budget = {});
 
 } // namespace snn

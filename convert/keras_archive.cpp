@@ -31,7 +31,7 @@ std::string zip_error_text(int code) {
 
 // One member of the archive, whole, into memory; `found` false (and nothing
 // read) when the archive has no member of that name.
-std::vector<char> read_member(zip_t* z, const std::string& path, const char* name, bool& found) {
+std::vector<char> read_member(const MemoryBudget& budget, zip_t* z, const std::string& path, const char* name, bool& found) {
     const zip_int64_t index = zip_name_locate(z, name, 0);
     found = index >= 0;
     if (!found) return {};
@@ -42,7 +42,7 @@ std::vector<char> read_member(zip_t* z, const std::string& path, const char* nam
                                   zip_strerror(z) + ")");
     // The size is what the archive's directory claims; it is checked against
     // the memory limit before anything of that size is allocated.
-    check_fits_in_memory(st.size, path + ": " + name);
+    budget.check(st.size, path + ": " + name);
     std::unique_ptr<zip_file_t, ZipFileCloser> f(zip_fopen_index(z, zip_uint64_t(index), 0));
     if (!f) throw FileError(path, path + ": cannot open " + name + " in the archive (" + zip_strerror(z) + ")");
     std::vector<char> bytes(std::size_t(st.size));
@@ -71,11 +71,11 @@ std::vector<char> read_member(zip_t* z, const std::string& path, const char* nam
 // bytes into its own buffer and never touches the disk (backing_store 0). The
 // name only identifies the open file to HDF5, which shares one handle between
 // two opens of the same name; a counter keeps every open of an archive apart.
-h5::Node open_hdf5_image(const std::string& path, std::vector<char>& image) {
+h5::Node open_hdf5_image(const std::string& path, std::vector<char>& image, const MemoryBudget& budget) {
     h5::silence_errors();
     // The property list takes a copy of the image and the opened file another
     // (the first is freed once the file is open): two more of its size at once.
-    check_fits_in_memory(2 * std::uint64_t(image.size()), path + ": model.weights.h5 opened in memory");
+    budget.check(2 * std::uint64_t(image.size()), path + ": model.weights.h5 opened in memory");
     static std::atomic<unsigned long> opened{0};
     const std::string label = path + " (model.weights.h5)";
     const std::string name = path + "#model.weights.h5#" + std::to_string(opened++);
@@ -85,7 +85,7 @@ h5::Node open_hdf5_image(const std::string& path, std::vector<char>& image) {
         throw FileError(path, label + ": cannot hand the weights file to HDF5");
     const hid_t f = H5Fopen(name.c_str(), H5F_ACC_RDONLY, fapl.id());
     if (f < 0) throw FileError(path, label + ": not an HDF5 file (corrupt or truncated?)");
-    return h5::Node{h5::Handle(f, H5Fclose), label, "/"};
+    return h5::Node{h5::Handle(f, H5Fclose), label, "/", budget};
 }
 
 } // namespace
@@ -94,7 +94,7 @@ bool is_keras_archive_path(const std::string& path) {
     return path.size() >= 6 && path.compare(path.size() - 6, 6, ".keras") == 0;
 }
 
-KerasArchive open_keras_archive(const std::string& path) {
+KerasArchive open_keras_archive(const std::string& path, const MemoryBudget& budget) {
     std::error_code ec;
     if (!std::filesystem::exists(path, ec)) throw FileError(path, path + ": no such file");
     if (std::filesystem::is_directory(path, ec)) throw FileError(path, path + ": is a directory, not a file");
@@ -109,19 +109,19 @@ KerasArchive open_keras_archive(const std::string& path) {
     }
     KerasArchive a;
     bool found = false;
-    std::vector<char> bytes = read_member(z.get(), path, "config.json", found);
+    std::vector<char> bytes = read_member(budget, z.get(), path, "config.json", found);
     if (!found) throw FileError(path, path + ": the .keras archive has no config.json (the model description)");
     a.config.assign(bytes.begin(), bytes.end());
-    bytes = read_member(z.get(), path, "metadata.json", found);
+    bytes = read_member(budget, z.get(), path, "metadata.json", found);
     a.metadata.assign(bytes.begin(), bytes.end());
-    bytes = read_member(z.get(), path, "model.weights.h5", found);
+    bytes = read_member(budget, z.get(), path, "model.weights.h5", found);
     if (!found) {
         if (zip_name_locate(z.get(), "model.weights.npz", 0) >= 0)
             throw FileError(path, path + ": the weights are stored as model.weights.npz (weights_format=\"npz\"); "
                                          "only model.weights.h5 is read: save with the default weights_format");
         throw FileError(path, path + ": the .keras archive has no model.weights.h5 (the weights)");
     }
-    a.weights = open_hdf5_image(path, bytes);
+    a.weights = open_hdf5_image(path, bytes, budget);
     return a;
 }
 

@@ -35,7 +35,7 @@ struct KerasArchive {
 
 // snn::FileError naming `path` and what is wrong: not a zip archive, a damaged
 // one, config.json or model.weights.h5 missing, a weights file that is not HDF5.
-KerasArchive open_keras_archive(const std::string& path);
+KerasArchive open_keras_archive(const std::string& path, const MemoryBudget& budget = {});
 
 // A path ending in ".keras": what `snn convert` reads as an archive.
 bool is_keras_archive_path(const std::string& path);

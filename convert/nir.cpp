@@ -768,7 +768,7 @@ bool at_least_1_0_6(const std::string& v) {
 }
 
 Network NirImporter::run() {
-    file_ = h5::open_file(path_);
+    file_ = h5::open_file(path_, opt_.memory);
     if (!h5::exists(file_, "node") || !is_group(file_, "node")) {
         if (h5::exists(file_, "nodes")) fail_file("a NIR file of the pre-0.0.6 layout (root 'nodes'), which is not supported");
         fail_file("not a NIR graph (no group 'node')");

@@ -13,6 +13,7 @@
 // Affine after it. A neuron's r is folded into its incoming weights and bias.
 // Imported neurons fire when v > v_threshold, as NIR's do
 // (NeuronParams::strict_threshold).
+#include "snn/memory.hpp"
 #include "snn/network.hpp"
 
 #include <string>
@@ -33,6 +34,7 @@ NirReset nir_reset_from(const std::string&); // "subtract", "value", "sinabs"; O
 struct NirImportOptions {
     NirReset reset = NirReset::FromVersion;
     double dt = 1.0; // one time step, in the file's time unit (LIF τ / dt = tau_steps)
+    MemoryBudget memory; // what the graph's arrays may take
 };
 
 // Throws FileError (not HDF5, not a NIR graph) or ModelError (a node, field or

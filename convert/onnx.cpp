@@ -80,12 +80,13 @@ const char* const supported_ops =
 
 class OnnxImporter {
 public:
-    explicit OnnxImporter(std::string path) : path_(std::move(path)) {}
+    OnnxImporter(std::string path, const MemoryBudget& budget) : path_(std::move(path)), budget_(budget) {}
     Network run();
 
 private:
     using Node = onnx::NodeProto;
     std::string path_;
+    MemoryBudget budget_;
     onnx::ModelProto model_;
     Network net_;
     std::map<std::string, Constant> constants_;
@@ -111,7 +112,7 @@ private:
 
     void check_population_fits(const Shape& s, const std::string& layer) const {
         const double bytes = double(s.h) * double(s.w) * double(s.c) * double(sizeof(float));
-        check_fits_in_memory(bytes >= 1.8e19 ? UINT64_MAX : std::uint64_t(bytes),
+        budget_.check(bytes >= 1.8e19 ? UINT64_MAX : std::uint64_t(bytes),
                              one_line(path_ + ": node '" + layer + "' of shape " + s.str()));
     }
 
@@ -1046,16 +1047,16 @@ Network OnnxImporter::run() {
 
 } // namespace
 
-Network import_onnx(const std::string& path, std::vector<std::string>& notes) {
-    OnnxImporter importer(path);
+Network import_onnx(const std::string& path, std::vector<std::string>& notes, const MemoryBudget& budget) {
+    OnnxImporter importer(path, budget);
     Network net = importer.run();
     notes.insert(notes.end(), importer.notes.begin(), importer.notes.end());
     return net;
 }
 
-Network import_onnx(const std::string& path) {
+Network import_onnx(const std::string& path, const MemoryBudget& budget) {
     std::vector<std::string> notes;
-    return import_onnx(path, notes);
+    return import_onnx(path, notes, budget);
 }
 
 } // namespace snn
@@ -1064,14 +1065,14 @@ Network import_onnx(const std::string& path) {
 
 namespace snn {
 
-Network import_onnx(const std::string& path, std::vector<std::string>&) {
+Network import_onnx(const std::string& path, std::vector<std::string>&, const MemoryBudget&) {
     throw ModelError(path, "", path + ": this snn was built without ONNX support (configure with -DSNN_WITH_ONNX=ON; "
                                       "tools/setup.sh installs libonnx-dev)");
 }
 
-Network import_onnx(const std::string& path) {
+Network import_onnx(const std::string& path, const MemoryBudget& budget) {
     std::vector<std::string> notes;
-    return import_onnx(path, notes);
+    return import_onnx(path, notes, budget);
 }
 
 } // namespace snn

@@ -19,6 +19,7 @@
 // module of the node that made it ("/conv1/Conv" → "conv1"). Anything else is
 // refused with one line naming the op and the node. A Concat of activations
 // is refused too: a population takes its channels from one tensor.
+#include "snn/memory.hpp"
 #include "snn/network.hpp"
 
 #include <string>
@@ -28,9 +29,9 @@ namespace snn {
 
 // Throws FileError (not an ONNX model, unreadable) or ModelError (an op, an
 // attribute or a shape that cannot be converted, naming the node).
-Network import_onnx(const std::string& path);
+Network import_onnx(const std::string& path, const MemoryBudget& budget = {});
 // The same, adding to `notes` what the conversion log should tell the user
 // (the input layout, a bounded ReLU).
-Network import_onnx(const std::string& path, std::vector<std::string>& notes);
+Network import_onnx(const std::string& path, std::vector<std::string>& notes, const MemoryBudget& budget = {});
 
 } // namespace snn

@@ -236,8 +236,8 @@ void save_checkpoint(const LearnState& st, const std::string& path) {
     out.commit();
 }
 
-LearnState load_checkpoint(const std::string& path) {
-    const h5::Node f = h5::open_file(path);
+LearnState load_checkpoint(const std::string& path, const MemoryBudget& budget) {
+    const h5::Node f = h5::open_file(path, budget);
     if (!h5::has_attr(f, "format") || h5::read_string_attr(f, "format") != checkpoint_format)
         throw Error(path + ": not an snn learn checkpoint (written by `snn learn --checkpoint`)");
     if (h5::read_int_attr(f, "format_version") != checkpoint_version)

@@ -133,7 +133,7 @@ struct LearnState {
 // Checkpoints: written through a temporary file renamed over `path`
 // (AtomicOutput); load refuses anything but a complete checkpoint.
 void save_checkpoint(const LearnState& state, const std::string& path);
-LearnState load_checkpoint(const std::string& path);
+LearnState load_checkpoint(const std::string& path, const MemoryBudget& budget = {});
 std::string learn_fingerprint(const Dataset& train, const LearnOptions& options);
 
 struct Checkpointing {

@@ -55,7 +55,7 @@ int population_index(const Network& net, const std::string& name, const char* wh
 } // namespace
 
 std::vector<std::vector<float>> collect_rates(const Network& net, const std::vector<int>& at, const Dataset& data,
-                                              int steps, int threads) {
+                                              int steps, int threads, const MemoryBudget& budget) {
     RunOptions opt;
     opt.steps = steps;
     opt.threads = threads;
@@ -63,7 +63,7 @@ std::vector<std::vector<float>> collect_rates(const Network& net, const std::vec
     std::vector<std::vector<float>> rates(at.size());
     for (std::size_t k = 0; k < at.size(); ++k) {
         const std::uint64_t bytes = std::uint64_t(data.size()) * std::uint64_t(net.populations[std::size_t(at[k])].shape.size()) * sizeof(float);
-        check_fits_in_memory(bytes, "rates of '" + net.populations[std::size_t(at[k])].name + "'");
+        budget.check(bytes, "rates of '" + net.populations[std::size_t(at[k])].name + "'");
         rates[k].resize(bytes / sizeof(float));
     }
     for_each_sample(engine, data, threads, [&](std::int64_t i, SampleState& s) {
@@ -80,7 +80,7 @@ std::vector<std::vector<float>> collect_rates(const Network& net, const std::vec
 Exit train_exit(const Network& net, const std::string& at, const Dataset& data, const ExitTrainOptions& o) {
     if (o.steps < 1) throw OptionError("steps", std::to_string(o.steps), "steps must be at least 1");
     const int i = population_index(net, at, "exit position", "at");
-    const auto rates = collect_rates(net, {i}, data, o.steps, o.threads);
+    const auto rates = collect_rates(net, {i}, data, o.steps, o.threads, o.memory);
     Exit e;
     e.name = "exit_" + at;
     e.at = at;
@@ -169,7 +169,7 @@ PlaceResult place_exits(const Network& net_in, const Dataset& train, const Datas
         std::snprintf(buf, sizeof buf, "fitting %zu exit classifiers on %lld samples of %s", to_fit.size(),
                       (long long)train.size(), train.name.c_str());
         res.log.push_back(buf);
-        const auto rates = collect_rates(net, to_fit, train, o.steps, o.threads);
+        const auto rates = collect_rates(net, to_fit, train, o.steps, o.threads, o.memory);
         for (std::size_t f = 0, k = 0; k < C; ++k) {
             if (!res.classifiers[k].weights.empty()) continue;
             Exit& e = res.classifiers[k];

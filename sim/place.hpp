@@ -15,13 +15,14 @@ struct ExitTrainOptions {
     int steps = 32;  // rates are spike counts after this many steps, divided by it
     int threads = 1;
     SoftmaxFitOptions fit;
+    MemoryBudget memory; // what the collected rates may take
 };
 
 // Firing rates (count / steps) of populations `at` after `steps` steps, one
 // (samples × neurons) row-major matrix per population; the network runs
 // without its exits, so every sample reaches every layer.
 std::vector<std::vector<float>> collect_rates(const Network& net, const std::vector<int>& at, const Dataset& data,
-                                              int steps, int threads);
+                                              int steps, int threads, const MemoryBudget& budget = {});
 
 // A classifier exit at population `at`, fitted on `data` (a training split).
 // Rule, threshold and schedule are left for the caller to set.
@@ -38,6 +39,7 @@ struct PlaceOptions {
     std::vector<double> thresholds;      // empty: a grid suited to the rule
     std::vector<int> check_every{0, 16, 8, 4}; // 0: at the last step only
     SoftmaxFitOptions fit;
+    MemoryBudget memory; // what the collected rates may take
 };
 
 // One configuration: at most one exit in depth and one in time on the output.

@@ -134,7 +134,7 @@ std::string resolve_data_dir(const std::string& data_dir) {
 }
 
 Dataset load_idx(const std::string& spec, const std::string& set, const std::string& split, std::int64_t limit,
-                 const std::string& data_dir) {
+                 const std::string& data_dir, const MemoryBudget& budget) {
     const fs::path dir = fs::path(resolve_data_dir(data_dir)) / set;
     const std::string prefix = split == "train" ? "train" : "t10k";
     GzReader images(find_idx_file(spec, dir, prefix + "-images-idx3-ubyte"));
@@ -159,7 +159,7 @@ Dataset load_idx(const std::string& spec, const std::string& set, const std::str
     check_idx_length(labels, 8 + std::uint64_t(n));
 
     const std::uint64_t count = limit < 0 ? n : std::min<std::uint64_t>(n, std::uint64_t(limit));
-    check_fits_in_memory(count * pixels * sizeof(float), images.path());
+    budget.check(count * pixels * sizeof(float), images.path());
 
     Dataset ds;
     ds.name = spec;
@@ -245,8 +245,8 @@ Shape sample_shape(const std::string& file, const std::vector<std::uint64_t>& di
     }
 }
 
-Dataset load_hdf5(const std::string& spec, std::int64_t limit) {
-    const h5::Node file = h5::open_file(spec);
+Dataset load_hdf5(const std::string& spec, std::int64_t limit, const MemoryBudget& budget) {
+    const h5::Node file = h5::open_file(spec, budget);
     if (!h5::exists(file, "x") && h5::exists(file, "events"))
         throw DataError(spec, spec + ": holds an event list (events), which needs --encode frames");
     for (const char* name : {"x", "y"})
@@ -267,7 +267,7 @@ Dataset load_hdf5(const std::string& spec, std::int64_t limit) {
     const Shape shape = sample_shape(spec, x_dims);
 
     const std::uint64_t count = limit < 0 ? n : std::min<std::uint64_t>(n, std::uint64_t(limit));
-    check_fits_in_memory(count * std::uint64_t(shape.size()) * sizeof(float), spec + ":/x");
+    budget.check(count * std::uint64_t(shape.size()) * sizeof(float), spec + ":/x");
 
     Dataset ds;
     ds.name = spec;
@@ -321,9 +321,9 @@ std::vector<int> read_labels(const h5::Node& file, const std::string& spec, std:
 }
 
 // x = each sample's mean frame over its `frames` steps, from the sparse frames.
-void mean_frames(Dataset& ds) {
+void mean_frames(Dataset& ds, const MemoryBudget& budget) {
     const std::size_t n = std::size_t(ds.shape.size());
-    check_fits_in_memory(std::uint64_t(ds.size()) * n * sizeof(float), ds.name + " (mean frames)");
+    budget.check(std::uint64_t(ds.size()) * n * sizeof(float), ds.name + " (mean frames)");
     ds.x.assign(std::size_t(ds.size()) * n, 0.0f);
     std::vector<double> sum(n);
     for (std::int64_t i = 0; i < ds.size(); ++i) {
@@ -368,7 +368,7 @@ Dataset load_dense_frames(const h5::Node& file, const std::string& spec, std::in
     const bool transpose = nchw && dims.size() == 5 && C > 1;
 
     // A sample at a time: its frames read through a hyperslab, kept sparse.
-    check_fits_in_memory((count * std::uint64_t(steps) + 1) * sizeof(std::int64_t) +
+    file.budget.check((count * std::uint64_t(steps) + 1) * sizeof(std::int64_t) +
                              std::uint64_t(steps) * frame * sizeof(float),
                          spec + ":/x");
     ds.frame_at.assign(std::size_t(count) * std::size_t(steps) + 1, 0);
@@ -397,9 +397,9 @@ Dataset load_dense_frames(const h5::Node& file, const std::string& spec, std::in
                 }
             ds.frame_at[std::size_t(i) * std::size_t(steps) + std::size_t(t) + 1] = std::int64_t(ds.frame_unit.size());
         }
-        check_fits_in_memory(ds.frame_unit.size() * (sizeof(std::int32_t) + sizeof(float)), spec + ":/x (frames)");
+        file.budget.check(ds.frame_unit.size() * (sizeof(std::int32_t) + sizeof(float)), spec + ":/x (frames)");
     }
-    mean_frames(ds);
+    mean_frames(ds, file.budget);
     return ds;
 }
 
@@ -480,13 +480,13 @@ Dataset load_events(const h5::Node& file, const std::string& spec, std::int64_t 
                     throw DataError(spec, spec + ": " + std::to_string(count) + " samples of " + std::to_string(ds.frames) +
                                               " steps of " + std::to_string(units) + " units are too many to bin");
             }
-            if (pass == 1) check_fits_in_memory(keys.size() * sizeof(std::uint64_t), where);
+            if (pass == 1) file.budget.check(keys.size() * sizeof(std::uint64_t), where);
         }
     if (M == 0 && o.max_steps <= 0) throw DataError(spec, where + " holds no events: give the steps to run with --steps");
     if (M == 0) ds.frames = o.max_steps;
     std::sort(keys.begin(), keys.end());
     const std::uint64_t steps = std::uint64_t(ds.frames);
-    check_fits_in_memory((count * steps + 1) * sizeof(std::int64_t), where + " (" + std::to_string(steps) + " steps per sample)");
+    file.budget.check((count * steps + 1) * sizeof(std::int64_t), where + " (" + std::to_string(steps) + " steps per sample)");
     ds.frame_at.assign(std::size_t(count * steps) + 1, 0);
     for (std::size_t a = 0; a < keys.size();) {
         std::size_t b = a;
@@ -497,7 +497,7 @@ Dataset load_events(const h5::Node& file, const std::string& spec, std::int64_t 
         a = b;
     }
     for (std::size_t k = 1; k < ds.frame_at.size(); ++k) ds.frame_at[k] += ds.frame_at[k - 1];
-    mean_frames(ds);
+    mean_frames(ds, file.budget);
     return ds;
 }
 
@@ -541,7 +541,7 @@ bool holds_frames(const std::string& spec) {
 Dataset load_frames(const std::string& spec, std::int64_t limit, const FrameOptions& options) {
     if (limit == 0) throw OptionError("limit", "0", "limit must be positive (got 0)");
     if (options.max_steps < 0) throw OptionError("steps", std::to_string(options.max_steps), "steps must be at least 1");
-    const h5::Node file = h5::open_file(spec);
+    const h5::Node file = h5::open_file(spec, options.memory);
     if (h5::exists(file, "events")) return load_events(file, spec, limit, options);
     if (!h5::exists(file, "x") || !h5::exists(file, "y"))
         throw DataError(spec, spec + ": neither frames (datasets x of shape (N,T,H,W,C) and y) nor an event list "
@@ -549,7 +549,8 @@ Dataset load_frames(const std::string& spec, std::int64_t limit, const FrameOpti
     return load_dense_frames(file, spec, limit, options);
 }
 
-Dataset load_dataset(const std::string& spec, std::int64_t limit, const std::string& data_dir) {
+Dataset load_dataset(const std::string& spec, std::int64_t limit, const std::string& data_dir,
+                     const MemoryBudget& budget) {
     if (limit == 0) throw OptionError("limit", "0", "limit must be positive (got 0)");
 
     const auto colon = spec.find(':');
@@ -561,11 +562,11 @@ Dataset load_dataset(const std::string& spec, std::int64_t limit, const std::str
         if (split != "train" && split != "test")
             throw DataError(spec, "unknown split '" + split + "' in data set '" + spec + "': expected " + set +
                                   ":train or " + set + ":test");
-        return load_idx(spec, set, split, limit, data_dir);
+        return load_idx(spec, set, split, limit, data_dir, budget);
     }
 
     std::error_code ec;
-    if (fs::exists(spec, ec) || looks_like_path(spec)) return load_hdf5(spec, limit);
+    if (fs::exists(spec, ec) || looks_like_path(spec)) return load_hdf5(spec, limit, budget);
     throw DataError(spec, "unknown data set '" + spec + "': expected " + kKnownSets);
 }
 

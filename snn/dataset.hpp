@@ -1,6 +1,7 @@
 #pragma once
 // Labelled samples for a run: MNIST and Fashion-MNIST from their IDX files
 // (plain or gzip), or the user's own data from an HDF5 file.
+#include "snn/memory.hpp"
 #include "snn/network.hpp"
 
 #include <cstdint>
@@ -59,7 +60,9 @@ struct Dataset {
 // those are read from disk); limit == 0 is an error.
 // data_dir: where mnist/ and fashion-mnist/ live; empty = $SNN_DATA_DIR if set,
 // else the build's SNN_DEFAULT_DATA_DIR (data/datasets in the source tree).
-Dataset load_dataset(const std::string& spec, std::int64_t limit = -1, const std::string& data_dir = "");
+// budget: the memory the samples may take (snn/memory.hpp).
+Dataset load_dataset(const std::string& spec, std::int64_t limit = -1, const std::string& data_dir = "",
+                     const MemoryBudget& budget = {});
 
 // Frames and event lists (--encode frames; docs/events.md).
 //
@@ -84,6 +87,7 @@ struct FrameOptions {
     FrameLayout layout = FrameLayout::ChannelsLast;
     double bin = 1;    // event lists: units of the t column per step
     int max_steps = 0; // 0: every frame the file holds
+    MemoryBudget memory; // what the frames may take
 };
 Dataset load_frames(const std::string& spec, std::int64_t limit = -1, const FrameOptions& options = {});
 // A DataError unless ds holds frames of exactly the shape `input` (naming

@@ -36,7 +36,7 @@ std::string where(const Node& n, const std::string& name) {
 }
 
 Node child(const Node& parent, Handle h, const std::string& name) {
-    return Node{std::move(h), parent.file, parent.path == "/" ? "/" + name : parent.path + "/" + name};
+    return Node{std::move(h), parent.file, parent.path == "/" ? "/" + name : parent.path + "/" + name, parent.budget};
 }
 
 Handle open_attr(const Node& node, const std::string& name) {
@@ -114,7 +114,7 @@ std::vector<T> read_dataset(const Node& parent, const std::string& path, hid_t m
     if (nd > 0) H5Sget_simple_extent_dims(space.id(), dims.data(), nullptr);
     std::uint64_t n = 1;
     for (auto v : dims) n *= v;
-    check_fits_in_memory(n * sizeof(T), where(parent, path));
+    parent.budget.check(n * sizeof(T), where(parent, path));
     std::vector<T> out(n);
     if (n > 0 && H5Dread(d.id(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()) < 0)
         throw FileError(parent.file, where(parent, path) + ": cannot read dataset (corrupt file?)");
@@ -160,7 +160,7 @@ void write_attr_raw(const Node& node, const std::string& name, hid_t type, const
 
 } // namespace
 
-Node open_file(const std::string& path) {
+Node open_file(const std::string& path, const MemoryBudget& budget) {
     silence_errors();
     std::error_code ec;
     if (!std::filesystem::exists(path, ec)) throw FileError(path, path + ": no such file");
@@ -168,7 +168,7 @@ Node open_file(const std::string& path) {
     if (H5Fis_hdf5(path.c_str()) <= 0) throw FileError(path, path + ": not an HDF5 file");
     hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0) throw FileError(path, path + ": cannot open as HDF5 (corrupt or truncated?)");
-    return Node{Handle(f, H5Fclose), path, "/"};
+    return Node{Handle(f, H5Fclose), path, "/", budget};
 }
 
 Node create_file(const std::string& path) {

@@ -31,17 +31,19 @@ private:
     herr_t (*close_)(hid_t) = nullptr;
 };
 
-// A file or group, with the path of the file for error messages.
+// A file or group, with the path of the file for error messages and the
+// memory budget its datasets are read within (groups inherit the file's).
 struct Node {
     Handle handle;
     std::string file;
     std::string path; // inside the file
+    MemoryBudget budget;
     hid_t id() const { return handle.id(); }
 };
 
 void silence_errors();
 
-Node open_file(const std::string& path);   // read-only; Error if missing or not HDF5
+Node open_file(const std::string& path, const MemoryBudget& budget = {}); // read-only; Error if missing or not HDF5
 Node create_file(const std::string& path); // truncates
 Node open_group(const Node& parent, const std::string& name);
 Node create_group(const Node& parent, const std::string& name);

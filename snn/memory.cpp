@@ -2,17 +2,15 @@
 
 #include "snn/error.hpp"
 
-#include <atomic>
 #include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <utility>
 
 namespace snn {
 
 namespace {
-
-std::atomic<std::uint64_t> limit_set{0};
 
 std::uint64_t meminfo(const char* wanted) {
     std::ifstream in("/proc/meminfo");
@@ -71,23 +69,38 @@ std::string format_bytes(std::uint64_t bytes) {
 std::uint64_t physical_memory_bytes() { return meminfo("MemTotal:"); }
 std::uint64_t available_memory_bytes() { return meminfo("MemAvailable:"); }
 
-void set_memory_limit(std::uint64_t bytes) { limit_set = bytes; }
+namespace {
 
-std::uint64_t memory_limit() {
-    if (const std::uint64_t l = limit_set) return l;
+std::string memory_message(const std::string& subject, std::uint64_t needs, std::uint64_t limit,
+                           MemoryError::Limit limit_of) {
+    const std::string head = subject + ": needs " + format_bytes(needs);
+    switch (limit_of) {
+    case MemoryError::Limit::Set: return head + ", above the memory limit of " + format_bytes(limit);
+    case MemoryError::Limit::Default:
+        return head + ", above the memory limit of " + format_bytes(limit) + " (3/4 of this machine's memory)";
+    case MemoryError::Limit::Available: break;
+    }
+    return head + " but only " + format_bytes(limit) + " of memory are available";
+}
+
+} // namespace
+
+MemoryError::MemoryError(std::string subject_, std::uint64_t needs_, std::uint64_t limit_, Limit limit_of_)
+    : Error(memory_message(subject_, needs_, limit_, limit_of_),
+            {{}, {}, limit_of_ == Limit::Set ? "max-memory" : "", {}}),
+      subject(std::move(subject_)), needs(needs_), limit(limit_), limit_of(limit_of_) {}
+
+std::uint64_t MemoryBudget::limit() const {
+    if (set_) return set_;
     const std::uint64_t total = physical_memory_bytes();
     return total > 0 ? total / 4 * 3 : std::uint64_t(8) << 30;
 }
 
-void check_fits_in_memory(std::uint64_t bytes, const std::string& what) {
-    const std::uint64_t limit = memory_limit();
-    if (bytes > limit)
-        throw Error(what + ": needs " + format_bytes(bytes) + ", above the memory limit of " + format_bytes(limit) +
-                    (limit_set ? " (--max-memory)" : " (3/4 of this machine's memory; raise it with --max-memory)"));
+void MemoryBudget::check(std::uint64_t bytes, const std::string& what) const {
+    const std::uint64_t lim = limit();
+    if (bytes > lim) throw MemoryError(what, bytes, lim, set_ ? MemoryError::Limit::Set : MemoryError::Limit::Default);
     const std::uint64_t avail = available_memory_bytes();
-    if (avail > 0 && bytes > avail)
-        throw Error(what + ": needs " + format_bytes(bytes) + " but only " + format_bytes(avail) +
-                    " of memory are available");
+    if (avail > 0 && bytes > avail) throw MemoryError(what, bytes, avail, MemoryError::Limit::Available);
 }
 
 } // namespace snn

@@ -347,8 +347,8 @@ Population read_population_attrs(const h5::Node& g, Layout& layout, std::uint64_
 
 } // namespace
 
-Network load(const std::string& path) {
-    const h5::Node file = h5::open_file(path);
+Network load(const std::string& path, const MemoryBudget& budget) {
+    const h5::Node file = h5::open_file(path, budget);
     if (!h5::has_attr(file, "format"))
         throw FileError(path, path + ": not an snn network file (no 'format' attribute); convert a Keras model with "
                                      "`snn convert`");
@@ -422,7 +422,7 @@ Network load(const std::string& path) {
             net.exits.push_back(std::move(e));
         }
     }
-    check_fits_in_memory(total_bytes, path);
+    budget.check(total_bytes, path);
 
     // Pass 2: the arrays.
     if (h5::exists(file, "labels")) {

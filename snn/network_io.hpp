@@ -2,6 +2,7 @@
 // Our own network file, `.snn.h5`: a converted, normalized network that the
 // simulator loads without the source model. The layout is versioned and
 // documented field by field in docs/format.md.
+#include "snn/memory.hpp"
 #include "snn/network.hpp"
 
 #include <cstdint>
@@ -28,7 +29,7 @@ void save(const Network& net, const std::string& path);
 
 // Reads a network written by save() (this or an older format version) and
 // validates it. Every failure (missing file, not HDF5, not ours, newer
-// version, corrupt data, too large for memory) is an snn::Error naming `path`.
-Network load(const std::string& path);
+// version, corrupt data, above `budget`) is an snn::Error naming `path`.
+Network load(const std::string& path, const MemoryBudget& budget = {});
 
 } // namespace snn

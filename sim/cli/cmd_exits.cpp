@@ -99,8 +99,8 @@ int cmd_place(ExitsArgs& a) {
         throw OptionError(a.train_samples < 1 ? "train-samples" : "val-samples",
                           std::to_string(a.train_samples < 1 ? a.train_samples : a.val_samples),
                           "--train-samples and --val-samples must be at least 1");
-    Network net = load(a.network);
-    Dataset all = load_dataset(a.data, a.train_samples + a.val_samples);
+    Network net = load(a.network, a.memory);
+    Dataset all = load_dataset(a.data, a.train_samples + a.val_samples, "", a.memory);
     match_input_layout(all, net);
     if (all.size() < a.train_samples + a.val_samples)
         throw DataError(a.data, "'" + a.data + "' has " + std::to_string(all.size()) +
@@ -118,6 +118,7 @@ int cmd_place(ExitsArgs& a) {
     val.y.assign(all.y.begin() + a.train_samples, all.y.end());
 
     PlaceOptions o;
+    o.memory = a.memory;
     o.steps = a.steps;
     o.threads = a.threads;
     o.max_accuracy_drop = a.max_drop;
@@ -232,7 +233,7 @@ CLI::App* add_exits_commands(CLI::App& app, ExitsArgs& a, int default_threads) {
 
 int run_exits_command(const CLI::App* exits, ExitsArgs& a) {
     if (a.partition->parsed()) {
-        Network net = load(a.partition_network);
+        Network net = load(a.partition_network, a.memory);
         net.devices = a.partition_spec == "none" ? std::vector<std::string>{} : parse_partition(net, a.partition_spec);
         const std::string out = a.partition_output.empty() ? a.partition_network : a.partition_output;
         save(net, out);
@@ -243,7 +244,7 @@ int run_exits_command(const CLI::App* exits, ExitsArgs& a) {
     if (a.threads < 1) throw OptionError("threads", std::to_string(a.threads), "--threads must be at least 1");
     if (a.steps < 1) throw OptionError("steps", std::to_string(a.steps), "--steps must be at least 1");
     if (a.place->parsed()) return cmd_place(a);
-    Network net = load(a.network);
+    Network net = load(a.network, a.memory);
     if (a.clear->parsed()) {
         net.exits.clear();
         save(net, out_path(a));
@@ -254,9 +255,10 @@ int run_exits_command(const CLI::App* exits, ExitsArgs& a) {
     if (a.train->parsed()) {
         refuse_test_split(a.data, "exits train fits a classifier");
         if (a.limit < 1) throw OptionError("limit", std::to_string(a.limit), "--limit must be at least 1");
-        Dataset data = load_dataset(a.data, a.limit);
+        Dataset data = load_dataset(a.data, a.limit, "", a.memory);
         match_input_layout(data, net);
         ExitTrainOptions o;
+        o.memory = a.memory;
         o.steps = a.steps;
         o.threads = a.threads;
         o.fit.iterations = a.iterations;

@@ -2,6 +2,8 @@
 // The `snn exits` subcommands (train, add, clear, place) and `snn partition`:
 // they edit the exits and the partition stored in a network file. Kept out of
 // main.cpp, which only registers them.
+#include "snn/memory.hpp"
+
 #include <CLI/CLI.hpp>
 
 #include <cstdint>
@@ -11,6 +13,7 @@
 namespace snn {
 
 struct ExitsArgs {
+    MemoryBudget memory; // --max-memory
     std::string network, output, at, data, rule = "entropy", candidates, check_list = "0,16,8,4", json;
     double threshold = 0.1, max_drop = 0.5;
     int steps = 32, check_every = 0, threads = 1, iterations = 300;

@@ -16,7 +16,7 @@ CLI::App* add_export_command(CLI::App& app, ExportArgs& a) {
 
 int run_export_command(const ExportArgs& a) {
     if (a.command == nullptr || !a.command->parsed()) return -1;
-    const Network net = load(a.network);
+    const Network net = load(a.network, a.memory);
     std::vector<std::string> warnings;
     export_nir(net, a.output, warnings);
     // Once per thing a NIR reader will ignore or read differently.

@@ -1,6 +1,8 @@
 #pragma once
 // `snn export NET.snn.h5 -o net.nir`: a network written as a NIR graph
 // (convert/nir.hpp). Kept out of main.cpp, which only registers it.
+#include "snn/memory.hpp"
+
 #include <CLI/CLI.hpp>
 
 #include <string>
@@ -8,6 +10,7 @@
 namespace snn {
 
 struct ExportArgs {
+    MemoryBudget memory; // --max-memory
     std::string network, output;
     CLI::App* command = nullptr;
 };

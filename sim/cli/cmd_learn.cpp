@@ -67,8 +67,9 @@ int run_learn_command(LearnArgs& a) {
                           "--checkpoint-every needs --checkpoint FILE");
     // Read before any learning: a bad checkpoint is refused at once, not after the data loaded.
     LearnState resume_state;
-    if (!a.resume.empty()) resume_state = load_checkpoint(a.resume);
-    const Dataset train = load_dataset(a.data, a.limit), test = load_dataset(a.test_data, a.test_limit);
+    if (!a.resume.empty()) resume_state = load_checkpoint(a.resume, a.memory);
+    const Dataset train = load_dataset(a.data, a.limit, "", a.memory),
+                  test = load_dataset(a.test_data, a.test_limit, "", a.memory);
     if (train.shape.size() != test.shape.size())
         throw DataError(a.test_data, a.test_data + ": samples of " + std::to_string(test.shape.size()) +
                                          " values, the training data has " + std::to_string(train.shape.size()));

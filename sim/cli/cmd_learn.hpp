@@ -10,6 +10,7 @@
 namespace snn {
 
 struct LearnArgs {
+    MemoryBudget memory; // --max-memory
     std::string data = "mnist:train", test_data = "mnist:test", rule = "diehl-cook", report, output, checkpoint, resume,
                 depression = "constant", binary = "unipolar";
     std::int64_t limit = -1, test_limit = -1, checkpoint_every = 0;

@@ -57,6 +57,14 @@ std::string num(double x) {
 // (--steps). Messages of the CLI itself already start with the flag.
 std::string user_message(const Error& e) {
     const std::string what = e.what();
+    // A memory limit: the flag that sets it.
+    if (const auto* m = dynamic_cast<const MemoryError*>(&e)) {
+        if (m->limit_of == MemoryError::Limit::Set) return what + " (--max-memory)";
+        if (m->limit_of == MemoryError::Limit::Default)
+            return m->subject + ": needs " + format_bytes(m->needs) + ", above the memory limit of " +
+                   format_bytes(m->limit) + " (3/4 of this machine's memory; raise it with --max-memory)";
+        return what;
+    }
     const std::string& key = e.context.option;
     if (!key.empty() && what.rfind("--", 0) != 0 && what.size() > key.size() && what.compare(0, key.size(), key) == 0 &&
         what[key.size()] == ' ')
@@ -80,6 +88,7 @@ void remove_stale_outputs(const CLI::App& app) {
 }
 
 struct ConvertArgs {
+    MemoryBudget memory; // --max-memory
     std::string model, output, calib, norm = "percentile:99.9", granularity = "channel", reset = "subtract", neuron = "if",
                                       readout = "membrane";
     std::int64_t calib_samples = 1000;
@@ -99,6 +108,7 @@ bool is_nir(const std::string& path) { return path.size() >= 4 && path.compare(p
 // A NIR graph is already a spiking network: imported as it is, no normalization.
 int cmd_convert_nir(const ConvertArgs& a) {
     NirImportOptions opt;
+    opt.memory = a.memory;
     if (!a.nir_reset.empty()) opt.reset = nir_reset_from(a.nir_reset);
     opt.dt = a.dt;
     if (!(a.dt > 0) || !std::isfinite(a.dt)) throw OptionError("dt", num(a.dt), "--dt must be positive");
@@ -118,6 +128,7 @@ int cmd_convert(const ConvertArgs& a) {
     if (!a.nir_reset.empty() || a.dt_given)
         throw OptionError(a.nir_reset.empty() ? "dt" : "nir-reset", "", "--nir-reset and --dt apply to NIR graphs (.nir) only");
     ConvertOptions opt;
+    opt.memory = a.memory;
     opt.norm = parse_norm(a.norm);
     if (a.granularity != "layer" && a.granularity != "channel")
         throw OptionError("norm-granularity", a.granularity,
@@ -189,7 +200,10 @@ int cmd_convert(const ConvertArgs& a) {
         if (a.calib_samples < 1)
             throw OptionError("calib-samples", std::to_string(a.calib_samples), "--calib-samples must be positive");
         // Frames or an event list calibrate by their mean frames (the rates they deliver).
-        calib = holds_frames(a.calib) ? load_frames(a.calib, a.calib_samples) : load_dataset(a.calib, a.calib_samples);
+        FrameOptions fo;
+        fo.memory = a.memory;
+        calib = holds_frames(a.calib) ? load_frames(a.calib, a.calib_samples, fo)
+                                      : load_dataset(a.calib, a.calib_samples, "", a.memory);
     }
     ConvertLog log;
     Network net = convert_model(a.model, a.calib.empty() ? nullptr : &calib, opt, log);
@@ -216,6 +230,7 @@ int cmd_convert(const ConvertArgs& a) {
 }
 
 struct RunArgs {
+    MemoryBudget memory; // --max-memory
     std::string network, data, encode = "current", readout, report, record, partition, costs, predictions,
         kernels = "auto", popcount = "auto", float_isa = "auto", cut_loss = "none";
     std::int64_t limit = -1, record_samples = 1, diagnose = 0;
@@ -260,7 +275,7 @@ int cmd_run(const RunArgs& a) {
             if (done == total) std::fprintf(stderr, "\n");
             std::fflush(stderr);
         };
-    Network net = load(a.network);
+    Network net = load(a.network, a.memory);
     // A learned layer states the steps and Poisson rate it was made for.
     if (!a.steps_given && net.steps > 0) opt.steps = net.steps;
     if (!a.max_rate_given && net.max_rate > 0) opt.max_rate = net.max_rate;
@@ -278,6 +293,7 @@ int cmd_run(const RunArgs& a) {
                     : net.input_layout == InputLayout::ChannelsFirst ? FrameLayout::ChannelsFirst
                                                                       : FrameLayout::ChannelsLast;
         fo.bin = a.bin;
+        fo.memory = a.memory;
         fo.max_steps = a.steps_given ? a.steps : 0;
         data = load_frames(a.data, a.limit, fo);
         check_frames_fit(data, net.input().shape);
@@ -287,7 +303,7 @@ int cmd_run(const RunArgs& a) {
     } else {
         if (!a.layout.empty()) throw OptionError("layout", a.layout, "--layout applies to --encode frames only");
         if (a.bin_given) throw OptionError("bin", num(a.bin), "--bin applies to --encode frames only");
-        data = load_dataset(a.data, a.limit);
+        data = load_dataset(a.data, a.limit, "", a.memory);
     }
     match_input_layout(data, net);
     RunInfo info{a.network, a.data, opt, -1, {}, {}};
@@ -490,7 +506,8 @@ int main(int argc, char** argv) {
     try {
         if (configs.dump_if_asked(std::cout)) return 0;
         remove_stale_outputs(app);
-        if (!max_memory.empty()) set_memory_limit(parse_memory_size(max_memory));
+        const MemoryBudget memory = max_memory.empty() ? MemoryBudget{} : MemoryBudget(parse_memory_size(max_memory));
+        ca.memory = ra.memory = la.memory = ea.memory = xa.memory = memory;
         if (conv->parsed()) {
             ca.norm_given = norm_opt->count() > 0;
             ca.granularity_given = granularity_opt->count() > 0;
@@ -498,14 +515,14 @@ int main(int argc, char** argv) {
             return cmd_convert(ca);
         }
         if (insp->parsed()) {
-            Network net = load(inspect_file);
+            Network net = load(inspect_file, memory);
             if (inspect_json) std::cout << describe_json(net).dump(2) << "\n";
             else std::cout << describe(net, inspect_file);
             return 0;
         }
         if (fitc->parsed()) {
             const Target target = load_target(fit_target);
-            const FitReport report = fit(load(fit_file), target);
+            const FitReport report = fit(load(fit_file, memory), target);
             if (fit_json) std::cout << to_json(report).dump(2) << "\n";
             else std::cout << describe(report);
             return 0; // whether or not it fits: only bad input is an error

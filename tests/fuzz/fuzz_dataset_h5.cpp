@@ -17,8 +17,7 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     using nlohmann::json;
-    static const bool limited = (snn::set_memory_limit(std::uint64_t(64) << 20), true);
-    (void)limited;
+    const snn::MemoryBudget budget(std::uint64_t(64) << 20);
     const json tree = json::parse(data, data + size, nullptr, false);
     if (tree.is_discarded() || !tree.is_object()) return 0;
     std::int64_t limit = -1;
@@ -26,7 +25,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::string path = snn::fuzz::scratch_path("data.h5");
     if (!snn::fuzz::H5Tree::write(path, tree)) return 0;
     try {
-        const snn::Dataset ds = snn::load_dataset(path, limit);
+        const snn::Dataset ds = snn::load_dataset(path, limit, "", budget);
         // What the engine relies on: one label per sample and x holding exactly
         // that many samples of the declared shape.
         if (ds.size() < 1 || ds.x.size() != std::size_t(ds.size()) * std::size_t(ds.shape.size())) std::abort();
@@ -37,6 +36,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // "nchw" (bool), "bin" (number) and "steps" (integer) pick the options.
     try {
         snn::FrameOptions o;
+        o.memory = budget;
         if (auto it = tree.find("nchw"); it != tree.end() && it->is_boolean() && it->get<bool>())
             o.layout = snn::FrameLayout::ChannelsFirst;
         if (auto it = tree.find("bin"); it != tree.end() && it->is_number()) o.bin = it->get<double>();

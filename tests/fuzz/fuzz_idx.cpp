@@ -43,8 +43,7 @@ void write_gzip(const fs::path& path, const std::uint8_t* data, std::size_t n) {
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-    static const bool limited = (snn::set_memory_limit(std::uint64_t(64) << 20), true);
-    (void)limited;
+    const snn::MemoryBudget budget(std::uint64_t(64) << 20);
     static const fs::path root = [] {
         const fs::path r = fs::path(access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp") /
                            ("snn-fuzz-idx-" + std::to_string(getpid()));
@@ -71,7 +70,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     else write_plain(labels, data + images_len, size - images_len);
     const std::int64_t limit = (flags >> 4) == 0 ? -1 : std::int64_t(flags >> 4);
     try {
-        const snn::Dataset ds = snn::load_dataset("mnist:train", limit, root.string());
+        const snn::Dataset ds = snn::load_dataset("mnist:train", limit, root.string(), budget);
         if (ds.size() < 1 || ds.x.size() != std::size_t(ds.size()) * std::size_t(ds.shape.size())) std::abort();
         for (float v : ds.x)
             if (!(v >= 0.0f && v <= 1.0f)) std::abort();

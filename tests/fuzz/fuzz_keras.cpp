@@ -18,8 +18,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     using nlohmann::json;
     // A limit far below the machine's memory, so that a declared shape that
     // is merely large is refused quickly instead of slowing the campaign.
-    static const bool limited = (snn::set_memory_limit(std::uint64_t(64) << 20), true);
-    (void)limited;
+    const snn::MemoryBudget budget(std::uint64_t(64) << 20);
+    snn::ConvertOptions options;
+    options.memory = budget;
     json tree = json::parse(data, data + size, nullptr, false);
     if (tree.is_discarded() || !tree.is_object())
         tree = json{{"attrs", {{"model_config", std::string(reinterpret_cast<const char*>(data), size)}}}};
@@ -27,7 +28,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (!snn::fuzz::H5Tree::write(path, tree)) return 0;
     try {
         snn::ConvertLog log;
-        const snn::Network net = snn::convert_model(path, nullptr, snn::ConvertOptions{}, log);
+        const snn::Network net = snn::convert_model(path, nullptr, options, log);
         (void)net;
     } catch (const snn::Error&) {
     }

@@ -16,15 +16,14 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     using nlohmann::json;
-    static const bool limited = (snn::set_memory_limit(std::uint64_t(64) << 20), true);
-    (void)limited;
+    const snn::MemoryBudget budget(std::uint64_t(64) << 20);
     const json tree = json::parse(data, data + size, nullptr, false);
     if (tree.is_discarded() || !tree.is_object()) return 0;
     const std::string path = snn::fuzz::scratch_path("net.snn.h5");
     if (!snn::fuzz::H5Tree::write(path, tree)) return 0;
     snn::Network net;
     try {
-        net = snn::load(path);
+        net = snn::load(path, budget);
     } catch (const snn::Error&) {
         return 0;
     }

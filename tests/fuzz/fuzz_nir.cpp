@@ -141,8 +141,7 @@ void write_value(hid_t loc, const std::string& name, const json& v) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     // A limit far below the machine's memory, so that a declared shape that
     // is merely large is refused quickly instead of slowing the campaign.
-    static const bool limited = (snn::set_memory_limit(std::uint64_t(64) << 20), true);
-    (void)limited;
+    const snn::MemoryBudget budget(std::uint64_t(64) << 20);
     const json tree = json::parse(data, data + size, nullptr, false);
     if (tree.is_discarded() || !tree.is_object()) return 0;
     const std::string path = snn::fuzz::scratch_path("graph.nir");
@@ -153,7 +152,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     H5Fclose(f);
     try {
         std::vector<std::string> notes;
-        const snn::Network net = snn::import_nir(path, snn::NirImportOptions{}, notes);
+        snn::NirImportOptions o;
+        o.memory = budget;
+        const snn::Network net = snn::import_nir(path, o, notes);
         (void)net;
     } catch (const snn::Error&) {
     }

@@ -17,8 +17,9 @@
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     // A limit far below the machine's memory, so that a declared shape that
     // is merely large is refused quickly instead of slowing the campaign.
-    static const bool limited = (snn::set_memory_limit(std::uint64_t(64) << 20), true);
-    (void)limited;
+    const snn::MemoryBudget budget(std::uint64_t(64) << 20);
+    snn::ConvertOptions options;
+    options.memory = budget;
     const std::string path = snn::fuzz::scratch_path("model.onnx");
     {
         std::ofstream f(path, std::ios::binary | std::ios::trunc);
@@ -27,7 +28,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     try {
         snn::ConvertLog log;
-        const snn::Network net = snn::convert_model(path, nullptr, snn::ConvertOptions{}, log);
+        const snn::Network net = snn::convert_model(path, nullptr, options, log);
         (void)net;
     } catch (const snn::Error&) {
     }

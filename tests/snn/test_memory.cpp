@@ -1,10 +1,15 @@
-// --max-memory: size parsing and the check every reader makes before allocating.
+// Memory budgets (--max-memory): size parsing, and the check every reader makes before allocating.
+#include "convert/keras.hpp"
+#include "snn/dataset.hpp"
 #include "snn/error.hpp"
 #include "snn/memory.hpp"
+#include "snn/network_io.hpp"
+#include "tests/support.hpp"
 
 #include <catch2/catch.hpp>
 
 using namespace snn;
+using namespace snn::test;
 
 TEST_CASE("memory sizes parse with binary units", "[memory]") {
     CHECK(parse_memory_size("1000") == 1000);
@@ -28,15 +33,64 @@ TEST_CASE("byte counts print in binary units", "[memory]") {
     CHECK(format_bytes(5ull << 40) == "5.0 TiB");
 }
 
-TEST_CASE("check_fits_in_memory refuses above the limit, naming what and how much", "[memory]") {
-    set_memory_limit(1ull << 20);
-    CHECK_NOTHROW(check_fits_in_memory(1ull << 20, "weights"));
-    CHECK_THROWS_WITH(check_fits_in_memory((1ull << 20) + 1, "net.snn.h5"),
-                      Catch::Contains("net.snn.h5") && Catch::Contains("needs 1.0 MiB") &&
-                          Catch::Contains("limit of 1.0 MiB (--max-memory)"));
-    set_memory_limit(0); // the default: 3/4 of physical memory
-    if (physical_memory_bytes() > 0) {
-        CHECK(memory_limit() == physical_memory_bytes() / 4 * 3);
-        CHECK_THROWS_WITH(check_fits_in_memory(physical_memory_bytes(), "x"), Catch::Contains("raise it with --max-memory"));
+TEST_CASE("a memory budget refuses above its limit, naming what and how much", "[memory]") {
+    const MemoryBudget small(1ull << 20);
+    CHECK(small.limit() == 1ull << 20);
+    CHECK(small.limit_set());
+    CHECK_NOTHROW(small.check(1ull << 20, "weights"));
+    try {
+        small.check((1ull << 20) + 1, "net.snn.h5");
+        FAIL("no MemoryError");
+    } catch (const MemoryError& e) {
+        CHECK(std::string(e.what()) == "net.snn.h5: needs 1.0 MiB, above the memory limit of 1.0 MiB");
+        CHECK(e.subject == "net.snn.h5");
+        CHECK(e.needs == (1ull << 20) + 1);
+        CHECK(e.limit == 1ull << 20);
+        CHECK(e.limit_of == MemoryError::Limit::Set);
+        CHECK(e.context.option == "max-memory"); // the key of the option that set it
     }
+    // A budget is a value: another one, in the same process, keeps its own limit.
+    const MemoryBudget machine;
+    CHECK_FALSE(machine.limit_set());
+    CHECK_NOTHROW(machine.check((1ull << 20) + 1, "net.snn.h5"));
+    if (physical_memory_bytes() > 0) {
+        CHECK(machine.limit() == physical_memory_bytes() / 4 * 3);
+        try {
+            machine.check(physical_memory_bytes(), "x");
+            FAIL("no MemoryError");
+        } catch (const MemoryError& e) {
+            CHECK(e.limit_of == MemoryError::Limit::Default);
+            CHECK_THAT(e.what(), Catch::Contains("(3/4 of this machine's memory)"));
+            CHECK(e.context.option.empty());
+        }
+    } else {
+        WARN("MemTotal is unknown here: the default limit (3/4 of physical memory) was not checked");
+    }
+    CHECK(MemoryBudget(0).limit() == machine.limit()); // 0: the default
+}
+
+TEST_CASE("readers check against the budget they are handed, not a process-wide one", "[memory]") {
+    const std::string model = std::string(SNN_SOURCE_DIR) + "/data/fixtures/tiny_keras3_sequential.h5";
+    // The fixture's largest array is a few hundred bytes: 64 bytes refuses it,
+    // naming the file; the default budget, given next in the same process, reads it.
+    try {
+        (void)import_keras(model, MemoryBudget(64));
+        FAIL("no MemoryError");
+    } catch (const MemoryError& e) {
+        CHECK_THAT(e.what(), Catch::StartsWith(model));
+        CHECK(e.limit == 64);
+        CHECK(e.needs > 64);
+    }
+    const Network net = import_keras(model);
+    CHECK(net.populations.size() > 1);
+    TempDir dir;
+    const std::string saved = dir.file("net.snn.h5");
+    save(net, saved);
+    CHECK_THROWS_AS(load(saved, MemoryBudget(64)), MemoryError);
+    CHECK(load(saved) == net);
+    const std::string data = dir.file("data.h5");
+    write_data(data, std::vector<float>(10 * 16, 0.5f), {10, 4, 4, 1}, std::vector<std::int64_t>(10, 1));
+    CHECK_THROWS_WITH(load_dataset(data, -1, "", MemoryBudget(100)),
+                      Catch::Contains(":/x: needs 640 B, above the memory limit of 100 B"));
+    CHECK(load_dataset(data, -1, "", MemoryBudget(640)).size() == 10);
 }
