@@ -8,6 +8,7 @@
 #   accuracy against steps   tools/acceptance.sh (plain conversion, full test
 #                            sets) and the default conversion of the shipped
 #                            models, full test sets, 256 steps
+#   VWW probes               tools/vww_experiment.sh (10 minutes; both modes)
 #   exits and partitions     tools/exits_experiment.sh
 #   binary layers            tools/binary_experiment.sh (with the kernel
 #                            micro-benchmark)
@@ -129,6 +130,15 @@ for p in sys.argv[1:]:
         name, 100 * o["dnn_accuracy"], o["step"], 100 * o["accuracy"], o["synaptic_ops_per_sample"],
         o["energy_pj_per_sample"] * 1e-6, o["dnn_energy_pj_per_sample"] * 1e-6, r["energy_pj_per_sample"] * 1e-6))
 PY
+
+# --- visual wake words probes ------------------------------------------------
+if [ -f "$shared/tiny_vww_96_mobilenet.h5" ]; then
+    log "tools/vww_experiment.sh"
+    SNN="$snn" "$root/tools/vww_experiment.sh" "$out/vww" >/dev/null
+    cp "$out/vww/summary.md" "$out/vww.md"
+else
+    echo "Skipped: \`../shared/data/keras-real/tiny_vww_96_mobilenet.h5\` is not here." >"$out/vww.md"
+fi
 
 # --- exits, partitions, cut traffic, energy --------------------------------
 if [ $quick = 1 ]; then
@@ -294,6 +304,17 @@ first checkpoint step whose accuracy is within 0.3 points of the DNN's, with
 the operations and energy per input counted up to that step:
 
 $(cat "$out/operating_default.md")
+
+## Visual wake words probes
+
+The MLPerf Tiny VWW MobileNetV1 against its own DNN on 200 probe images
+(\`tools/vww_experiment.sh\`; [conversion.md](conversion.md)): agreement of
+the SNN's class with the DNN's at 256 steps, by probe kind and by the DNN's
+logit margin as a fraction of the median margin; the conversion recipe
+(\`layer_p9999_signed\`: \`--norm-granularity layer --norm percentile:99.99
+--signed-spikes\`) was chosen on another seed's probes.
+
+$(cat "$out/vww.md")
 
 ## Exits, partitions and cut traffic
 
