@@ -176,6 +176,11 @@ def main():
         subprocess.run([args.snn, "convert", os.path.join(fixtures, "tiny_keras2_mobilenet.h5"), "-o", out,
                         "--quantize", "qsq:4"], check=True, stdout=subprocess.DEVNULL)
         dump(out, "network", "tiny_keras2_mobilenet_qsq.json")
+        # Format version 8: sparse (pruned) dense projections (row_begin, target), and a pruned conv.
+        out = os.path.join(tmp, "pruned.snn.h5")
+        subprocess.run([args.snn, "convert", os.path.join(fixtures, "tiny_keras3_sequential.h5"), "-o", out,
+                        "--prune", "random:0.5"], check=True, stdout=subprocess.DEVNULL)
+        dump(out, "network", "tiny_keras3_sequential_pruned.json")
 
         data = os.path.join(tmp, "data.h5")
         rng = np.random.default_rng(1)
