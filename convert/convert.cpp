@@ -74,8 +74,10 @@ Network convert_model(const std::string& model_path, const Dataset* calib, const
     net = normalize_model(std::move(net), model_path, calib, opt, log);
     // Pruning ranks and removes the normalized weights; quantization (refused
     // above with pruning) would come after it.
-    apply_prune(net, options.prune, options.prune_seed, model_path, log.lines);
-    validate(net);
+    if (!options.prune.empty()) {
+        apply_prune(net, options.prune, options.prune_seed, model_path, log.lines);
+        validate(net);
+    }
     apply_quantize(net, options.quantize, model_path, log.lines);
     return net;
 }
