@@ -9,6 +9,8 @@
 // on random weights and random spike lists at fixed rates:
 //   dense event    1024 → 1024 (4 MiB of weights), ProjectionKernel::scatter
 //                  and the plain reference snn::scatter;
+//   sparse event   the same layer pruned to 50, 20 and 10 % of its synapses
+//                  at random, as sparse rows (sim/kinds/sparse_dense.cpp);
 //   conv event     the MNIST CNN's conv2 (12×12×16 → 10×10×32, 3×3), scatter;
 //   conv gather    the same layer from the spike bits (the dense path);
 //   neuron update  the engine's whole step on a population fed only its bias
@@ -32,6 +34,7 @@
 #include "sim/kernels.hpp"
 #include "snn/binary.hpp"
 #include "snn/error.hpp"
+#include "snn/sparse.hpp"
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -138,10 +141,11 @@ nlohmann::json time_kernel(const std::string& name, double rate, std::int64_t n_
     const double eps = per_call * double(calls) / secs;
     // A synaptic event reads one weight: 4 bytes as a float, 1 bit in a binary layer.
     const double bytes = name.find("binary") != std::string::npos ? 1.0 / 8 : 4.0;
-    std::printf("%-34s rate %5.1f%%  %12.0f events/call  %8.1f M events/s  %8.2f GB/s of weights read\n", name.c_str(),
-                100 * rate, per_call, eps / 1e6, eps * bytes / 1e9);
+    const double us_per_call = secs / double(calls) * 1e6;
+    std::printf("%-34s rate %5.1f%%  %12.0f events/call  %8.1f M events/s  %8.2f GB/s of weights read  %9.2f us/call\n",
+                name.c_str(), 100 * rate, per_call, eps / 1e6, eps * bytes / 1e9, us_per_call);
     return {{"kernel", name}, {"spike_rate", rate}, {"events_per_call", per_call}, {"events_per_second", eps},
-            {"weight_gb_per_second", eps * bytes / 1e9}};
+            {"weight_gb_per_second", eps * bytes / 1e9}, {"microseconds_per_call", us_per_call}};
 }
 
 nlohmann::json neuron_update(double budget) {
@@ -297,6 +301,22 @@ int main(int argc, char** argv) {
                                           [&](const auto& units, float* cur) {
                                               return scatter(dense, d_src, d_dst, units, nullptr, cur);
                                           }));
+        }
+        // Pruned (docs/pruning.md): the same layer with a random fraction of
+        // its synapses kept, as sparse rows (each event a kept synapse; time
+        // per call against the dense event kernel above, which adds the zeros).
+        for (double kept : {0.5, 0.2, 0.1}) {
+            std::bernoulli_distribution keep_one(kept);
+            std::vector<std::uint8_t> keep(dense.weights.size());
+            for (auto& k : keep) k = keep_one(rng);
+            const Projection sparse = sparsify(dense, d_src, d_dst, keep);
+            const ProjectionKernel sk(sparse, d_src, d_dst);
+            char name[64];
+            std::snprintf(name, sizeof name, "sparse 1024→1024 kept %.0f%% event", 100 * kept);
+            for (double rate : {0.01, 0.1, 0.3})
+                kernels.push_back(time_kernel(name, rate, 1024, 1024, budget, rng, [&](const auto& units, float* cur) {
+                    return sk.scatter(sparse, units, nullptr, cur);
+                }));
         }
         const Shape c_src{12, 12, 16}, c_dst{10, 10, 32};
         const Window w{3, 3, 1, 1, 0, 0};

@@ -12,6 +12,10 @@ namespace snn {
 
 Network convert_model(const std::string& model_path, const Dataset* calib, const ConvertOptions& options,
                       ConvertLog& log) {
+    if (!options.prune.empty() && (!options.quantize.empty() || !options.binarize.empty()))
+        throw OptionError("prune", options.prune.front().text,
+                          "--prune cannot be combined with --quantize, --binarize or a --target's weight precision yet "
+                          "(docs/pruning.md)");
     const bool onnx = model_path.size() >= 5 && model_path.compare(model_path.size() - 5, 5, ".onnx") == 0;
     Network net = onnx ? import_onnx(model_path, log.lines, options.memory) : import_keras(model_path, log.lines, options.memory);
     std::vector<std::string> binary_layers = options.binarize;
@@ -68,6 +72,12 @@ Network convert_model(const std::string& model_path, const Dataset* calib, const
         log.lines.push_back("binary layers: one scale per layer (channel-wise scales would make them non-binary)");
     }
     net = normalize_model(std::move(net), model_path, calib, opt, log);
+    // Pruning ranks and removes the normalized weights; quantization (refused
+    // above with pruning) would come after it.
+    if (!options.prune.empty()) {
+        apply_prune(net, options.prune, options.prune_seed, model_path, log.lines);
+        validate(net);
+    }
     apply_quantize(net, options.quantize, model_path, log.lines);
     return net;
 }

@@ -2,6 +2,7 @@
 // The whole conversion: import a trained DNN, normalize it on calibration
 // data (or from its weights), and set the neuron model of every population.
 #include "convert/normalize.hpp"
+#include "convert/prune.hpp"
 #include "convert/quantize.hpp"
 #include "snn/dataset.hpp"
 #include "snn/network.hpp"
@@ -27,6 +28,11 @@ struct ConvertOptions {
     // --quantize: binary entries join `binarize` (before normalization), the
     // others quantize the normalized weights (convert/quantize.hpp).
     std::vector<QuantizeEntry> quantize;
+    // --prune: connectivity pruning of the normalized weights (convert/prune.hpp),
+    // the random draws keyed by prune_seed. Not combined with quantization or
+    // binary layers made here (refused with OptionError).
+    std::vector<PruneEntry> prune;
+    std::uint64_t prune_seed = 1;
     NeuronParams neuron;   // applied to every spiking population
     int threads = 1;
     MemoryBudget memory;   // what the model's arrays may take

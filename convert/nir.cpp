@@ -3,6 +3,7 @@
 #include "snn/atomic_output.hpp"
 #include "snn/error.hpp"
 #include "snn/h5.hpp"
+#include "snn/sparse.hpp"
 #include "snn/window.hpp"
 
 #include <nlohmann/json.hpp>
@@ -989,7 +990,12 @@ void NirExporter::write(const std::string& file_path) {
         bool bias_written = std::all_of(pop.bias.begin(), pop.bias.end(), [](float b) { return b == 0.0f; });
         std::vector<std::string> inputs; // nodes whose outputs sum into the neurons
         for (std::size_t k = 0; k < pop.projections.size(); ++k) {
-            const Projection& p = pop.projections[k];
+            // NIR has no sparse layer: a pruned dense projection is written
+            // as its dense matrix with the pruned weights 0.
+            const Projection& stored = pop.projections[k];
+            const Projection p = stored.kind == ProjectionKind::SparseDense
+                                     ? densify(stored, net_.populations[std::size_t(stored.source)].shape, pop.shape)
+                                     : stored;
             const Shape s = net_.populations[std::size_t(p.source)].shape;
             const std::string from = node_of[std::size_t(p.source)];
             if (p.binary) warn("binary", "binary weights are written as their float values (+-alpha); a NIR reader sees a float layer");
@@ -1099,6 +1105,9 @@ void NirExporter::write(const std::string& file_path) {
             }
             case ProjectionKind::MaxPool:
                 fail(pop, "a max-pooling projection has no NIR node");
+                break;
+            case ProjectionKind::SparseDense:
+                throw InternalError("nir export: a sparse projection left undensified");
             }
             inputs.push_back(lname);
         }

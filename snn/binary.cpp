@@ -1,4 +1,5 @@
 #include "snn/binary.hpp"
+#include "snn/sparse.hpp"
 
 #include "snn/error.hpp"
 
@@ -129,6 +130,7 @@ std::int64_t weight_bytes(const Projection& p) {
         return std::int64_t(p.bin.bits.size() * sizeof(std::uint64_t) + p.bin.alpha.size() * sizeof(float));
     if (p.quant.scheme != QuantScheme::None)
         return std::int64_t(p.quant.codes.size() * sizeof(std::uint64_t) + p.quant.scale.size() * sizeof(float));
+    if (p.kind == ProjectionKind::SparseDense) return sparse_bytes(p);
     return std::int64_t(p.weights.size() * sizeof(float));
 }
 

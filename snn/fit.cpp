@@ -275,15 +275,17 @@ void fit_layer_per_core(const Network& net, const Target& t, FitReport& rep) {
             rep.layers.push_back(std::move(L));
             continue;
         }
-        if (p.kind != ProjectionKind::Dense && p.kind != ProjectionKind::Conv2D && p.kind != ProjectionKind::DepthwiseConv2D) {
+        if (p.kind != ProjectionKind::Dense && p.kind != ProjectionKind::SparseDense && p.kind != ProjectionKind::Conv2D &&
+            p.kind != ProjectionKind::DepthwiseConv2D) {
             refuse(std::string(kind_traits(p.kind).name) + " layer: not a " + t.name + " layer",
                    p.kind == ProjectionKind::MaxPool ? "average (sum) pooling instead of max pooling" : "a convolution or dense layer");
             rep.layers.push_back(std::move(L));
             continue;
         }
         // The layer as the chip's convolution: a dense layer is a convolution
-        // whose kernel covers its whole input.
-        const bool dense = p.kind == ProjectionKind::Dense;
+        // whose kernel covers its whole input (a pruned one still holds its
+        // zeros there: the cores' kernel memory is dense).
+        const bool dense = p.kind == ProjectionKind::Dense || p.kind == ProjectionKind::SparseDense;
         const std::int64_t c = src.c, f = dense ? pop.shape.size() : pop.shape.c;
         const int kx = dense ? src.w : p.window.kw, ky = dense ? src.h : p.window.kh;
         const int fx = dense ? 1 : pop.shape.w, fy = dense ? 1 : pop.shape.h;

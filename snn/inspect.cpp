@@ -2,8 +2,10 @@
 
 #include "snn/binary.hpp"
 #include "snn/quant.hpp"
+#include "snn/sparse.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <sstream>
@@ -83,8 +85,41 @@ std::string bits_str(const Population& pop) {
     return s.empty() ? "-" : s;
 }
 
-// Bytes of the population's parameters as float32 (what an unquantized file holds).
-std::int64_t float32_bytes(const Population& pop) { return parameter_count(pop) * std::int64_t(sizeof(float)); }
+// The synapses a projection would have unpruned: a sparse projection's
+// in·out, every other kind's weight count.
+std::int64_t full_synapses(const Network& net, const Population& pop, const Projection& p) {
+    if (p.kind != ProjectionKind::SparseDense) return std::int64_t(p.weights.size());
+    return net.populations[std::size_t(p.source)].shape.size() * pop.shape.size();
+}
+
+// Synapses kept (snn::kept_synapses) and the unpruned count, over a population's projections.
+struct Connectivity {
+    std::int64_t kept = 0, full = 0;
+    double fraction() const { return full > 0 ? double(kept) / double(full) : 1.0; }
+};
+Connectivity connectivity_of(const Network& net, const Population& pop) {
+    Connectivity c;
+    for (const Projection& p : pop.projections) {
+        c.kept += kept_synapses(p);
+        c.full += full_synapses(net, pop, p);
+    }
+    return c;
+}
+
+std::string percent(const Connectivity& c) {
+    if (c.full == 0) return "-";
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.4g%%", 100.0 * c.fraction());
+    return buf;
+}
+
+// Bytes of the population's parameters as dense float32 (what an unquantized,
+// unpruned file holds).
+std::int64_t float32_bytes(const Network& net, const Population& pop) {
+    std::int64_t n = std::int64_t(pop.bias.size());
+    for (const Projection& p : pop.projections) n += full_synapses(net, pop, p);
+    return n * std::int64_t(sizeof(float));
+}
 
 // Columns are padded by what a terminal shows, not by bytes: "←" is three
 // bytes of UTF-8 and one column.
@@ -99,20 +134,24 @@ std::size_t display_width(const std::string& s) {
 
 std::string describe(const Network& net, const std::string& file) {
     const std::vector<std::string> header = {"#", "name", "kind", "shape", "neurons", "neuron", "projections",
-                                             "params", "bits/w", "bytes", "f32 bytes"};
-    const std::vector<bool> right = {true, false, false, false, true, false, false, true, true, true, true};
+                                             "params", "kept", "bits/w", "bytes", "f32 bytes"};
+    const std::vector<bool> right = {true, false, false, false, true, false, false, true, true, true, true, true};
     std::vector<std::vector<std::string>> rows;
     std::int64_t neurons = 0, params = 0, bytes = 0, f32 = 0;
+    Connectivity synapses;
     for (std::size_t i = 0; i < net.populations.size(); ++i) {
         const Population& pop = net.populations[i];
         neurons += pop.shape.size();
         params += parameter_count(pop);
         bytes += parameter_bytes(pop);
-        f32 += float32_bytes(pop);
+        f32 += float32_bytes(net, pop);
+        const Connectivity c = connectivity_of(net, pop);
+        synapses.kept += c.kept;
+        synapses.full += c.full;
         rows.push_back({std::to_string(i), pop.name, to_string(pop.kind), pop.shape.str(),
                         std::to_string(pop.shape.size()), neuron_str(pop), projections_str(net, pop),
-                        std::to_string(parameter_count(pop)), bits_str(pop), std::to_string(parameter_bytes(pop)),
-                        std::to_string(float32_bytes(pop))});
+                        std::to_string(parameter_count(pop)), percent(c), bits_str(pop), std::to_string(parameter_bytes(pop)),
+                        std::to_string(float32_bytes(net, pop))});
     }
 
     std::vector<std::size_t> width(header.size());
@@ -142,11 +181,28 @@ std::string describe(const Network& net, const std::string& file) {
         << " parameters, " << bytes << " bytes (" << human_bytes(std::uint64_t(bytes)) << ")";
     if (bytes != f32 && f32 > 0) {
         char buf[96];
-        std::snprintf(buf, sizeof buf, "; %lld bytes as float32, %.1f%% smaller", static_cast<long long>(f32),
-                      100.0 * double(f32 - bytes) / double(f32));
+        std::snprintf(buf, sizeof buf, "; %lld bytes as float32, %.1f%% %s", static_cast<long long>(f32),
+                      100.0 * std::abs(double(f32 - bytes)) / double(f32), bytes < f32 ? "smaller" : "larger");
         out << buf;
     }
     out << '\n';
+    if (synapses.kept < synapses.full) {
+        // Kept counts nonzero weights of dense kinds: a pruned convolution's zeros, or weights that were 0 anyway.
+        std::int64_t sparse_count = 0, sparse_total = 0, sparse_full = 0;
+        for (const Population& pop : net.populations)
+            for (const Projection& p : pop.projections)
+                if (p.kind == ProjectionKind::SparseDense) {
+                    sparse_count += std::int64_t(p.sparse.target.size());
+                    sparse_total += sparse_bytes(p);
+                    sparse_full += full_synapses(net, pop, p);
+                }
+        out << "synapses: " << synapses.kept << " of " << synapses.full << " kept (" << percent(synapses) << ")";
+        if (sparse_full > 0)
+            out << "; sparse layers: " << sparse_count << " synapses in " << sparse_total
+                << " bytes (float32 values + int32 targets + int64 row pointers; " << sparse_full * 4
+                << " bytes as dense float32)";
+        out << '\n';
+    }
     {
         std::int64_t binary_weights = 0, binary_bytes = 0, float_weights = 0, quant_weights = 0, quant_bytes = 0;
         for (const Population& pop : net.populations)
@@ -189,13 +245,17 @@ std::string describe(const Network& net, const std::string& file) {
 nlohmann::json describe_json(const Network& net) {
     using nlohmann::json;
     json pops = json::array();
-    std::int64_t neurons = 0, params = 0, bytes = 0, f32 = 0;
+    std::int64_t neurons = 0, params = 0, bytes = 0, f32 = 0, kept = 0, full = 0;
     for (std::size_t i = 0; i < net.populations.size(); ++i) {
         const Population& pop = net.populations[i];
-        f32 += float32_bytes(pop);
+        f32 += float32_bytes(net, pop);
+        const Connectivity c = connectivity_of(net, pop);
+        kept += c.kept;
+        full += c.full;
         json projs = json::array();
         for (const Projection& p : pop.projections) {
             const Window& w = p.window;
+            const Connectivity pc{kept_synapses(p), full_synapses(net, pop, p)};
             projs.push_back({{"kind", to_string(p.kind)},
                              {"source", p.source},
                              {"source_name", source_name(net, p.source)},
@@ -212,6 +272,14 @@ nlohmann::json describe_json(const Network& net) {
                                                   {"bits", p.quant.bits},
                                                   {"vector", p.quant.vector},
                                                   {"scales", p.quant.scale.size()}}},
+                             {"synapses", pc.kept},
+                             {"full_synapses", pc.full},
+                             {"connectivity", pc.fraction()},
+                             {"sparse", p.kind == ProjectionKind::SparseDense
+                                            ? json{{"format", "csr"},
+                                                   {"rows", p.sparse.row_begin.empty() ? 0 : p.sparse.row_begin.size() - 1},
+                                                   {"bytes", sparse_bytes(p)}}
+                                            : json(nullptr)},
                              {"weight_bytes", weight_bytes(p)}});
         }
         json neuron = nullptr;
@@ -235,7 +303,10 @@ nlohmann::json describe_json(const Network& net) {
                         {"projections", projs},
                         {"parameters", parameter_count(pop)},
                         {"bytes", parameter_bytes(pop)},
-                        {"float32_bytes", float32_bytes(pop)}});
+                        {"synapses", c.kept},
+                        {"full_synapses", c.full},
+                        {"connectivity", c.fraction()},
+                        {"float32_bytes", float32_bytes(net, pop)}});
         neurons += pop.shape.size();
         params += parameter_count(pop);
         bytes += parameter_bytes(pop);
@@ -256,7 +327,8 @@ nlohmann::json describe_json(const Network& net) {
             {"populations", pops},
             {"totals",
              {{"populations", net.populations.size()}, {"neurons", neurons}, {"parameters", params}, {"bytes", bytes},
-              {"float32_bytes", f32}}}};
+              {"synapses", kept}, {"full_synapses", full},
+              {"connectivity", full > 0 ? double(kept) / double(full) : 1.0}, {"float32_bytes", f32}}}};
 }
 
 } // namespace snn

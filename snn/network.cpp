@@ -308,6 +308,10 @@ void validate(const Network& net) {
             } else if (!p.bin.bits.empty() || !p.bin.alpha.empty()) {
                 throw bad(p.layer, ": layer '" + p.layer + "' holds binary weights but is not binary");
             }
+            if (p.kind != ProjectionKind::SparseDense && (!p.sparse.row_begin.empty() || !p.sparse.target.empty()))
+                throw bad(p.layer, ": layer '" + p.layer + "' holds sparse rows but is a " + to_string(p.kind) + " projection");
+            if (p.kind == ProjectionKind::SparseDense && (p.binary || p.quant.scheme != QuantScheme::None))
+                throw bad(p.layer, ": layer '" + p.layer + "' is sparse and cannot also be binary or quantized");
         }
     }
     const std::size_t P = net.populations.size();

@@ -10,6 +10,8 @@
 //   AvgPool   one weight per channel, shared by the window (1/(kh·kw), scaled)
 //   Identity  one weight per channel, unit i feeds unit i (a residual branch)
 //   MaxPool   no weights: a max-pooling gate (only in MaxPool populations)
+//   SparseDense  a pruned Dense projection: only its surviving synapses, as
+//             compressed sparse rows of the (in, out) matrix (SparseRows)
 //
 // Flatten is not a population: channels-last flattening keeps the linear
 // index of every unit, so a Dense projection reads the source as a vector.
@@ -58,7 +60,7 @@ struct Window {
 };
 
 // Each kind is declared in one file per folder (snn/kind.hpp).
-enum class ProjectionKind { Dense, Conv2D, AvgPool, Identity, MaxPool, DepthwiseConv2D };
+enum class ProjectionKind { Dense, Conv2D, AvgPool, Identity, MaxPool, DepthwiseConv2D, SparseDense };
 
 // The weights of a binary projection (Dense or Conv2D) as bits, 64 inputs
 // per word along the input axis: bit i of a row (word i/64, bit i%64) is 1 for
@@ -94,6 +96,17 @@ struct QuantWeights {
     std::vector<float> scale;
     bool operator==(const QuantWeights&) const = default;
 };
+// The connectivity of a SparseDense projection (docs/pruning.md): compressed
+// sparse rows of its (in, out) weight matrix, a row per source unit, so that
+// a spiking source finds its surviving synapses in one run. Synapse
+// q ∈ [row_begin[u], row_begin[u+1]) joins source unit u to target unit
+// target[q] with weight Projection::weights[q]; the targets of a row ascend.
+struct SparseRows {
+    std::vector<std::int64_t> row_begin; // source units + 1, from 0 to the synapse count
+    std::vector<std::int32_t> target;    // one per synapse
+    bool operator==(const SparseRows&) const = default;
+};
+
 struct Projection {
     int source = -1; // index of the source population (earlier in the list)
     ProjectionKind kind = ProjectionKind::Dense;
@@ -108,6 +121,9 @@ struct Projection {
     // Quantized weights (scheme ≠ None): the file holds `quant`, and `weights`
     // are the values it stands for (the dequantized float reference).
     QuantWeights quant;
+    // SparseDense only: which synapses survive; `weights` holds their values,
+    // in the same order.
+    SparseRows sparse;
     bool operator==(const Projection&) const = default;
 };
 

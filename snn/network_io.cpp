@@ -164,6 +164,11 @@ void write_network(const Network& net, const std::string& file_path) {
             }
             const bool compress = p.weights.size() >= compress_min_weights;
             h5::write_floats(pg, "weights", p.weights, weight_dims(p, src, pop.shape), compress);
+            if (p.kind == ProjectionKind::SparseDense) {
+                // Version 8: the compressed sparse rows beside the synapses' values (docs/format.md).
+                h5::write_ints(pg, "row_begin", p.sparse.row_begin, {p.sparse.row_begin.size()});
+                h5::write_ints32(pg, "target", p.sparse.target, {p.sparse.target.size()});
+            }
         }
     }
     if (!net.exits.empty()) {
@@ -339,6 +344,16 @@ Population read_population_attrs(const h5::Node& g, Layout& layout, std::uint64_
             layout.weight_dims.push_back(h5::dataset_dims(pg, "weights"));
             total_bytes =
                 saturating_add(total_bytes, saturating_mul(element_count(layout.weight_dims.back()), sizeof(float)));
+            if (p.kind == ProjectionKind::SparseDense) {
+                const auto rows = h5::dataset_dims(pg, "row_begin"), target = h5::dataset_dims(pg, "target");
+                if (rows.size() != 1 || target.size() != 1)
+                    throw FileError(pg.file, pg.file + ": " + pg.path +
+                                             ": sparse weights need a 1-D 'row_begin' and a 1-D 'target', found " +
+                                             dims_str(rows) + " and " + dims_str(target));
+                // Read as int64, kept as int64 row pointers and int32 targets.
+                total_bytes = saturating_add(total_bytes, saturating_mul(element_count(rows), 2 * sizeof(std::int64_t)));
+                total_bytes = saturating_add(total_bytes, saturating_mul(element_count(target), 3 * sizeof(std::int32_t)));
+            }
         }
         pop.projections.push_back(std::move(p));
     }
@@ -465,6 +480,16 @@ Network load(const std::string& path, const MemoryBudget& budget) {
             }
             if (!p.binary) {
                 p.weights = h5::read_floats(pg, "weights");
+                if (p.kind == ProjectionKind::SparseDense) {
+                    p.sparse.row_begin = h5::read_ints(pg, "row_begin");
+                    for (const std::int64_t t : h5::read_ints(pg, "target")) {
+                        if (t < 0 || t > INT_MAX)
+                            throw ModelError(path, p.layer, path + ": population '" + pop.name + "': sparse layer '" +
+                                                                p.layer + "': unit " + std::to_string(t) +
+                                                                " is not a target unit index");
+                        p.sparse.target.push_back(std::int32_t(t));
+                    }
+                }
                 continue;
             }
             std::vector<std::uint64_t> dims;

@@ -176,6 +176,11 @@ def main():
         subprocess.run([args.snn, "convert", os.path.join(fixtures, "tiny_keras2_mobilenet.h5"), "-o", out,
                         "--quantize", "qsq:4"], check=True, stdout=subprocess.DEVNULL)
         dump(out, "network", "tiny_keras2_mobilenet_qsq.json")
+        # Format version 8: sparse (pruned) dense projections (row_begin, target), and a pruned conv.
+        out = os.path.join(tmp, "pruned.snn.h5")
+        subprocess.run([args.snn, "convert", os.path.join(fixtures, "tiny_keras3_sequential.h5"), "-o", out,
+                        "--prune", "random:0.5"], check=True, stdout=subprocess.DEVNULL)
+        dump(out, "network", "tiny_keras3_sequential_pruned.json")
 
         data = os.path.join(tmp, "data.h5")
         rng = np.random.default_rng(1)
@@ -197,6 +202,8 @@ def main():
         write("options", "memory%d" % i, b"\x00" + text)
     for i, text in enumerate([b"qsq:8:levels=2,conv1=int:4:l1", b"ternary,dense=binary", b"int:8:max"]):
         write("options", "quantize%d" % i, b"\x0a" + text)
+    for i, text in enumerate([b"random:0.5", b"magnitude:0.9,dense_1=random:0", b"fc=magnitude:0.25,random:0.8"]):
+        write("options", "prune%d" % i, b"\x0b" + text)
     for i, text in enumerate([b"max", b"model", b"percentile:99.9", b"percentile:100"]):
         write("options", "norm%d" % i, b"\x01" + text)
     for i, text in enumerate([b"mnist:train", b"fashion-mnist:test", b"mnist", b"data.h5", b"mnist:valid"]):

@@ -95,7 +95,8 @@ struct ConvertArgs {
     double tau_steps = 0, v_th = 1.0, v_init = 0.5;
     int threads = default_threads(), calibrate_steps = 0;
     bool norm_given = false, granularity_given = false, signed_spikes = false;
-    std::vector<std::string> binarize, quantize;
+    std::vector<std::string> binarize, quantize, prune;
+    std::int64_t prune_seed = 1;
     std::string target; // --target: a chip whose weight precision to apply
     bool no_binary = false;
     std::string nir_reset; // empty: by the file's version (NIR input only)
@@ -112,9 +113,10 @@ int cmd_convert_nir(const ConvertArgs& a) {
     if (!a.nir_reset.empty()) opt.reset = nir_reset_from(a.nir_reset);
     opt.dt = a.dt;
     if (!(a.dt > 0) || !std::isfinite(a.dt)) throw OptionError("dt", num(a.dt), "--dt must be positive");
-    if (!a.calib.empty() || !a.binarize.empty() || a.calibrate_steps > 0 || !a.quantize.empty() || !a.target.empty())
+    if (!a.calib.empty() || !a.binarize.empty() || a.calibrate_steps > 0 || !a.quantize.empty() || !a.target.empty() ||
+        !a.prune.empty())
         throw OptionError("calib", a.calib,
-                          "--calib, --calibrate-steps, --binarize, --quantize and --target do not apply to a NIR graph (it is already spiking)");
+                          "--calib, --calibrate-steps, --binarize, --quantize, --prune and --target do not apply to a NIR graph (it is already spiking)");
     std::vector<std::string> notes;
     Network net = import_nir(a.model, opt, notes);
     for (const auto& l : notes) std::fprintf(stderr, "snn: %s\n", l.c_str());
@@ -140,6 +142,10 @@ int cmd_convert(const ConvertArgs& a) {
     opt.channel_wise_explicit = opt.channel_wise && a.granularity_given;
     opt.binarize = a.binarize;
     opt.quantize = parse_quantize(a.quantize);
+    opt.prune = parse_prune(a.prune);
+    if (a.prune_seed < 0)
+        throw OptionError("prune-seed", std::to_string(a.prune_seed), "--prune-seed must be 0 or positive");
+    opt.prune_seed = std::uint64_t(a.prune_seed);
     std::vector<std::string> target_notes;
     if (!a.target.empty()) {
         // The chip's weight precision, for every layer --quantize leaves to a bare entry.
@@ -373,6 +379,13 @@ int main(int argc, char** argv) {
                      "qsq[:N][:levels=1|2|4] or binary, for every layer or as LAYER=SCHEME; comma-separated "
                      "(docs/quantization.md)")
         ->delimiter(',');
+    conv->add_option("--prune", ca.prune,
+                     "Prune connections after normalization: random:R (a fraction R of each layer's weights removed "
+                     "uniformly, seeded by --prune-seed) or magnitude:R (the R smallest |w|), 0 <= R < 1, for every "
+                     "Dense/Conv layer or as LAYER=METHOD:R; pruned Dense layers are stored and run as compressed sparse "
+                     "rows, pruned convolutions keep zeros in their kernel; comma-separated (docs/pruning.md)")
+        ->delimiter(',');
+    conv->add_option("--prune-seed", ca.prune_seed, "Seed of --prune random's draws")->capture_default_str();
     conv->add_option("--target", ca.target,
                      "Apply a chip's weight precision (snn fit's targets: speck, loihi, spinnaker or a target file): "
                      "--quantize int:BITS for every layer --quantize leaves unset");

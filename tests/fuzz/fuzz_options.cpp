@@ -7,10 +7,12 @@
 //   8 --partition specs (parse_partition, on a 4-population network whose
 //     names contain '-')          9 --costs files (load_cost_table)
 //   10 --quantize entries, comma-separated (parse_quantize)
+//   11 --prune entries, comma-separated (parse_prune)
 //
 // snn::Error is the expected way to refuse a value; any other exception, a
 // crash or a sanitizer report is a bug.
 #include "convert/normalize.hpp"
+#include "convert/prune.hpp"
 #include "convert/quantize.hpp"
 #include "sim/engine.hpp"
 #include "sim/traffic.hpp"
@@ -60,7 +62,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (size < 1) return 0;
     const std::string text(reinterpret_cast<const char*>(data) + 1, size - 1);
     try {
-        switch (data[0] % 11) {
+        switch (data[0] % 12) {
         case 0: {
             const std::uint64_t bytes = snn::parse_memory_size(text);
             if (bytes < 1) std::abort();
@@ -118,6 +120,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                     std::abort();
                 if (q.scheme == snn::QuantScheme::None) std::abort();
             }
+            break;
+        }
+        case 11: {
+            std::vector<std::string> entries;
+            std::size_t start = 0;
+            for (std::size_t i = 0; i <= text.size(); ++i)
+                if (i == text.size() || text[i] == ',') {
+                    entries.push_back(text.substr(start, i - start));
+                    start = i + 1;
+                }
+            for (const snn::PruneEntry& e : snn::parse_prune(entries))
+                if (!(e.ratio >= 0 && e.ratio < 1)) std::abort();
             break;
         }
         }
