@@ -102,6 +102,7 @@ struct ConvertArgs {
     std::string nir_reset; // empty: by the file's version (NIR input only)
     double dt = 1.0;       // NIR input only
     bool dt_given = false;
+    bool prune_seed_given = false;
 };
 
 bool is_nir(const std::string& path) { return path.size() >= 4 && path.compare(path.size() - 4, 4, ".nir") == 0; }
@@ -145,6 +146,8 @@ int cmd_convert(const ConvertArgs& a) {
     opt.prune = parse_prune(a.prune);
     if (a.prune_seed < 0)
         throw OptionError("prune-seed", std::to_string(a.prune_seed), "--prune-seed must be 0 or positive");
+    if (a.prune_seed_given && opt.prune.empty())
+        throw OptionError("prune-seed", std::to_string(a.prune_seed), "--prune-seed applies only with --prune");
     opt.prune_seed = std::uint64_t(a.prune_seed);
     std::vector<std::string> target_notes;
     if (!a.target.empty()) {
@@ -385,7 +388,7 @@ int main(int argc, char** argv) {
                      "Dense/Conv layer or as LAYER=METHOD:R; pruned Dense layers are stored and run as compressed sparse "
                      "rows, pruned convolutions keep zeros in their kernel; comma-separated (docs/pruning.md)")
         ->delimiter(',');
-    conv->add_option("--prune-seed", ca.prune_seed, "Seed of --prune random's draws")->capture_default_str();
+    auto* prune_seed_opt = conv->add_option("--prune-seed", ca.prune_seed, "Seed of --prune random's draws")->capture_default_str();
     conv->add_option("--target", ca.target,
                      "Apply a chip's weight precision (snn fit's targets: speck, loihi, spinnaker or a target file): "
                      "--quantize int:BITS for every layer --quantize leaves unset");
@@ -525,6 +528,7 @@ int main(int argc, char** argv) {
             ca.norm_given = norm_opt->count() > 0;
             ca.granularity_given = granularity_opt->count() > 0;
             ca.dt_given = dt_opt->count() > 0;
+            ca.prune_seed_given = prune_seed_opt->count() > 0;
             return cmd_convert(ca);
         }
         if (insp->parsed()) {

@@ -216,7 +216,8 @@ TEST_CASE("bad --prune input gets one line naming it, exit 1, and no output file
                          Bad{"--prune nosuch=random:0.5", "no dense or convolution layer 'nosuch'"},
                          Bad{"--prune topk:0.5", "expected random:R or magnitude:R"},
                          Bad{"--prune random:0.5 --quantize int:4", "--prune cannot be combined with --quantize"},
-                         Bad{"--prune random:0.5 --prune-seed -3", "prune-seed"}}) {
+                         Bad{"--prune random:0.5 --prune-seed -3", "prune-seed"},
+                         Bad{"--prune-seed 7", "--prune-seed applies only with --prune"}}) {
         INFO(b.args);
         const Outcome o = snn_cli("convert " + quote(model) + " -o " + quote(out) + " " + b.args);
         CHECK(o.status == 1);
