@@ -1,4 +1,5 @@
 #include "convert/prune.hpp"
+#include "convert/layer_spec.hpp"
 
 #include "snn/error.hpp"
 #include "snn/sparse.hpp"
@@ -42,23 +43,6 @@ PruneEntry parse_entry(const std::string& text) {
         throw OptionError("prune", text, "prune '" + text + "': the ratio " + r +
                                              " is outside [0, 1) (the fraction of each layer's connections removed)");
     return e;
-}
-
-std::string layer_names(const Network& net) {
-    std::string names;
-    for (const Population& pop : net.populations)
-        for (const Projection& p : pop.projections)
-            if (prunable(p) && names.find(p.layer) == std::string::npos) names += (names.empty() ? "" : ", ") + p.layer;
-    return names;
-}
-
-const PruneEntry* entry_for(const std::vector<PruneEntry>& entries, const std::string& layer) {
-    const PruneEntry* bare = nullptr;
-    for (const PruneEntry& e : entries) {
-        if (e.layer == layer) return &e;
-        if (e.layer.empty()) bare = &e;
-    }
-    return bare;
 }
 
 // SplitMix64's output function (Steele, Lea, Flood 2014): a bijective mix
@@ -145,7 +129,7 @@ void apply_prune(Network& net, const std::vector<PruneEntry>& entries, std::uint
             }
         if (!found)
             throw OptionError("prune", e.text, "prune " + e.text + ": '" + model_path + "' has no dense or convolution layer '" +
-                                                   e.layer + "' (it has: " + layer_names(net) + ")");
+                                                   e.layer + "' (it has: " + layer_names(net, prunable) + ")");
     }
     for (std::size_t i = 0; i < net.populations.size(); ++i) {
         Population& pop = net.populations[i];

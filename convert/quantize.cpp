@@ -1,4 +1,5 @@
 #include "convert/quantize.hpp"
+#include "convert/layer_spec.hpp"
 
 #include "snn/error.hpp"
 
@@ -80,24 +81,6 @@ QuantizeEntry parse_entry(const std::string& text) {
     return e;
 }
 
-std::string layer_names(const Network& net) {
-    std::string names;
-    for (const Population& pop : net.populations)
-        for (const Projection& p : pop.projections)
-            if (quantizable(p) && names.find(p.layer) == std::string::npos) names += (names.empty() ? "" : ", ") + p.layer;
-    return names;
-}
-
-// The entry that applies to a layer: the one naming it, else the bare one, else null.
-const QuantizeEntry* entry_for(const std::vector<QuantizeEntry>& entries, const std::string& layer) {
-    const QuantizeEntry* bare = nullptr;
-    for (const QuantizeEntry& e : entries) {
-        if (e.layer == layer) return &e;
-        if (e.layer.empty()) bare = &e;
-    }
-    return bare;
-}
-
 void check_named(const Network& net, const std::vector<QuantizeEntry>& entries, const std::string& model_path) {
     for (const QuantizeEntry& e : entries) {
         if (e.layer.empty()) continue;
@@ -107,7 +90,7 @@ void check_named(const Network& net, const std::vector<QuantizeEntry>& entries, 
         if (!found)
             throw OptionError("quantize", e.text,
                               "quantize " + e.text + ": '" + model_path + "' has no dense or convolution layer '" + e.layer +
-                                  "' (it has: " + layer_names(net) + ")");
+                                  "' (it has: " + layer_names(net, quantizable) + ")");
     }
 }
 
