@@ -210,6 +210,8 @@ Engine::Engine(const Network& net, const RunOptions& options)
     : net_(net), opt_(options), readout_(options.readout.value_or(net.readout)) {
     validate(net_);
     if (opt_.steps < 1) throw OptionError("steps", "", "steps must be at least 1");
+    if (!opt_.device.empty() && std::find(net_.devices.begin(), net_.devices.end(), opt_.device) == net_.devices.end())
+        throw Error("device '" + opt_.device + "' holds no population of the network's partition");
     if (opt_.encode == Encoding::Poisson) {
         if (!(opt_.max_rate > 0 && opt_.max_rate <= 1)) throw OptionError("max-rate", "", "max-rate must be in (0, 1]");
         for (auto& pop : net_.populations)
@@ -802,8 +804,15 @@ void Engine::run_sample(const Dataset& data, std::int64_t i, SampleState& s, std
     run(data.sample(i), data.frames > 0 ? &frames : nullptr, i, s, recorded, on_step);
 }
 
+void Engine::run_device_sample(const Dataset& data, std::int64_t i, SampleState& s, std::vector<Spike>* recorded,
+                               const GivenSpikes& given) const {
+    if (opt_.device.empty()) throw Error("internal: run_device_sample without RunOptions::device");
+    const FrameSteps frames = data.frames_of(i);
+    run(data.sample(i), data.frames > 0 ? &frames : nullptr, i, s, recorded, nullptr, &given);
+}
+
 void Engine::run(const float* x, const FrameSteps* frames, std::int64_t sample, SampleState& s,
-                 std::vector<Spike>* recorded, const StepObserver* on_step) const {
+                 std::vector<Spike>* recorded, const StepObserver* on_step, const GivenSpikes* given) const {
     if (opt_.encode == Encoding::Frames) {
         if (!frames)
             throw Error("--encode frames needs frames: an HDF5 file whose x is (N,T,H,W,C), or an event list");
@@ -858,11 +867,14 @@ void Engine::run(const float* x, const FrameSteps* frames, std::int64_t sample, 
             s.input_values.push_back(x[j]);
         }
 
+    if (given) (*given)(s);
+
     if (plan.schedule == Schedule::LayerByLayer) {
         run_layers(sample, s);
         return;
     }
     for (const Stage& seg : plan.stages) {
+        if (!opt_.device.empty() && net_.devices[seg.first] != opt_.device) continue; // another device's stage
         // Constant current: bias, and with `current` encoding the projected input.
         for (std::size_t i = std::max<std::size_t>(seg.first, 1); i <= seg.last; ++i) {
             set_constant(i, s);
@@ -1070,7 +1082,15 @@ void Engine::run_layers(std::int64_t sample, SampleState& s) const {
     }
 }
 
-RunResult simulate(const Network& net, const Dataset& data, const RunOptions& opt) {
+namespace {
+
+template <class T> void append_to(std::vector<T>& a, std::vector<T>&& b) {
+    a.insert(a.end(), std::make_move_iterator(b.begin()), std::make_move_iterator(b.end()));
+}
+
+} // namespace
+
+void check_run(const Network& net, const Dataset& data, const RunOptions& opt) {
     if (opt.encode == Encoding::Frames) {
         check_frames_fit(data, net.input().shape);
         if (data.frames < opt.steps)
@@ -1081,30 +1101,74 @@ RunResult simulate(const Network& net, const Dataset& data, const RunOptions& op
         throw Error("data set '" + data.name + "' has samples of shape " + data.shape.str() +
                     " but the network's input is " + net.input().shape.str());
     if (opt.threads < 1) throw OptionError("threads", "", "threads must be at least 1");
-    Engine engine(net, opt);
-    const std::int64_t n = data.size();
-    const std::size_t P = net.populations.size();
-    RunResult r;
-    r.samples = n;
-    r.readout = engine.readout_kind();
-    r.checkpoints = engine.checkpoints();
-    r.plan = engine.plan(Watch::None);
-    if (std::min(opt.record_samples, n) > 0) r.record_plan = engine.plan(Watch::Record);
-    const std::size_t C = r.checkpoints.size();
-    std::vector<int> predictions_at(static_cast<std::size_t>(n) * C);
-    std::vector<std::int64_t> spikes(static_cast<std::size_t>(n) * P), ops(static_cast<std::size_t>(n) * P),
-        updates(static_cast<std::size_t>(n) * P), in_macs(static_cast<std::size_t>(n) * P),
-        bin_ops(static_cast<std::size_t>(n) * P);
-    const std::size_t E = net.exits.size(), K = engine.cuts().size();
-    std::vector<int> exit_taken(static_cast<std::size_t>(n)), exit_step(static_cast<std::size_t>(n)),
-        prediction(static_cast<std::size_t>(n));
-    std::vector<std::int64_t> exit_adds(std::size_t(n) * E), exit_macs(std::size_t(n) * E);
-    std::vector<CutBits> cut_bits(std::size_t(n) * K);
-    std::vector<std::int64_t> cut_spikes(std::size_t(n) * K);
-    std::vector<std::uint8_t> cut_used(std::size_t(n) * K);
-    std::vector<std::int64_t> cut_lost(std::size_t(n) * K);
-    const std::int64_t n_record = std::min(opt.record_samples, n);
-    std::vector<std::vector<Spike>> recorded(std::size_t(std::max<std::int64_t>(n_record, 0)));
+}
+
+SampleRecords empty_records(const Engine& engine, std::int64_t begin, std::int64_t end, std::int64_t record_samples) {
+    const Network& net = engine.network();
+    const std::size_t n = std::size_t(end - begin);
+    const std::size_t P = net.populations.size(), C = engine.checkpoints().size(), E = net.exits.size(),
+                      K = engine.cuts().size();
+    SampleRecords rec;
+    rec.begin = begin;
+    rec.end = end;
+    rec.predictions_at.resize(n * C);
+    for (auto* v : {&rec.spikes, &rec.ops, &rec.updates, &rec.in_macs, &rec.bin_ops}) v->resize(n * P);
+    for (auto* v : {&rec.exit_taken, &rec.exit_step, &rec.prediction}) v->resize(n);
+    rec.exit_adds.resize(n * E);
+    rec.exit_macs.resize(n * E);
+    rec.cut_bits.resize(n * K);
+    rec.cut_spikes.resize(n * K);
+    rec.cut_used.resize(n * K);
+    rec.cut_lost.resize(n * K);
+    rec.recorded.resize(std::size_t(std::clamp(record_samples, begin, end) - begin));
+    return rec;
+}
+
+void store(const Engine& engine, const SampleState& s, std::int64_t i, SampleRecords& rec) {
+    const Network& net = engine.network();
+    const std::size_t P = net.populations.size(), C = engine.checkpoints().size(), E = net.exits.size(),
+                      K = engine.cuts().size();
+    const std::size_t si = std::size_t(i - rec.begin);
+    for (std::size_t c = 0; c < C; ++c) rec.predictions_at[si * C + c] = s.prediction_at[c];
+    for (std::size_t l = 0; l < P; ++l) {
+        rec.spikes[si * P + l] = s.spike_total[l];
+        rec.ops[si * P + l] = s.synaptic_ops[l];
+        rec.updates[si * P + l] = s.neuron_updates[l];
+        rec.in_macs[si * P + l] = s.input_macs[l];
+        rec.bin_ops[si * P + l] = s.binary_ops[l];
+    }
+    rec.exit_taken[si] = s.exit_taken;
+    rec.exit_step[si] = s.exit_step;
+    rec.prediction[si] = s.prediction;
+    for (std::size_t e = 0; e < E; ++e) {
+        rec.exit_adds[si * E + e] = s.exit_adds[e];
+        rec.exit_macs[si * E + e] = s.exit_macs[e];
+    }
+    for (std::size_t c = 0; c < K; ++c) {
+        rec.cut_bits[si * K + c] = s.cut_bits[c];
+        rec.cut_spikes[si * K + c] = s.cut_spikes[c];
+        rec.cut_used[si * K + c] = s.cut_used[c];
+        rec.cut_lost[si * K + c] = s.cut_lost[c];
+    }
+}
+
+void sort_recorded(std::vector<Spike>& spikes) {
+    // Step by step, population by population, whatever order the stages ran in.
+    std::stable_sort(spikes.begin(), spikes.end(), [](const Spike& a, const Spike& b) {
+        return a.step != b.step ? a.step < b.step : a.population < b.population;
+    });
+}
+
+SampleRecords run_samples(const Engine& engine, const Dataset& data, std::int64_t begin, std::int64_t end,
+                          const RunOptions& opt) {
+    const Network& net = engine.network();
+    check_run(net, data, opt);
+    if (begin < 0 || end < begin || end > data.size())
+        throw Error("samples [" + std::to_string(begin) + ", " + std::to_string(end) + ") are not within data set '" +
+                    data.name + "' of " + std::to_string(data.size()));
+    const std::size_t n = std::size_t(end - begin);
+    SampleRecords rec = empty_records(engine, begin, end, opt.record_samples);
+    const std::int64_t record_end = begin + std::int64_t(rec.recorded.size());
 
     tbb::enumerable_thread_specific<SampleState> states([&] {
         SampleState s;
@@ -1117,54 +1181,74 @@ RunResult simulate(const Network& net, const Dataset& data, const RunOptions& op
     auto last_report = start;
     tbb::task_arena arena(opt.threads);
     arena.execute([&] {
-        tbb::parallel_for(tbb::blocked_range<std::int64_t>(0, n, 4), [&](const auto& range) {
+        tbb::parallel_for(tbb::blocked_range<std::int64_t>(begin, end, 4), [&](const auto& range) {
             SampleState& s = states.local();
             for (std::int64_t i = range.begin(); i < range.end(); ++i) {
-                engine.run_sample(data, i, s, i < n_record ? &recorded[std::size_t(i)] : nullptr);
-                if (i < n_record) {
-                    // Step by step, population by population, whatever order the segments ran in.
-                    auto& rec = recorded[std::size_t(i)];
-                    std::stable_sort(rec.begin(), rec.end(), [](const Spike& a, const Spike& b) {
-                        return a.step != b.step ? a.step < b.step : a.population < b.population;
-                    });
-                }
-                for (std::size_t c = 0; c < C; ++c) predictions_at[std::size_t(i) * C + c] = s.prediction_at[c];
-                for (std::size_t l = 0; l < P; ++l) {
-                    spikes[std::size_t(i) * P + l] = s.spike_total[l];
-                    ops[std::size_t(i) * P + l] = s.synaptic_ops[l];
-                    updates[std::size_t(i) * P + l] = s.neuron_updates[l];
-                    in_macs[std::size_t(i) * P + l] = s.input_macs[l];
-                    bin_ops[std::size_t(i) * P + l] = s.binary_ops[l];
-                }
-                const std::size_t si = std::size_t(i);
-                exit_taken[si] = s.exit_taken;
-                exit_step[si] = s.exit_step;
-                prediction[si] = s.prediction;
-                for (std::size_t e = 0; e < E; ++e) {
-                    exit_adds[si * E + e] = s.exit_adds[e];
-                    exit_macs[si * E + e] = s.exit_macs[e];
-                }
-                for (std::size_t c = 0; c < K; ++c) {
-                    cut_bits[si * K + c] = s.cut_bits[c];
-                    cut_spikes[si * K + c] = s.cut_spikes[c];
-                    cut_used[si * K + c] = s.cut_used[c];
-                    cut_lost[si * K + c] = s.cut_lost[c];
-                }
+                const std::size_t si = std::size_t(i - begin);
+                std::vector<Spike>* recorded = i < record_end ? &rec.recorded[si] : nullptr;
+                engine.run_sample(data, i, s, recorded);
+                if (recorded) sort_recorded(*recorded);
+                store(engine, s, i, rec);
                 const std::int64_t d = ++done;
-                if (opt.progress && d < n) { // the last call comes after the loop, from this thread
+                if (opt.progress && d < std::int64_t(n)) { // the last call comes after the loop, from this thread
                     std::unique_lock lock(progress_mutex, std::try_to_lock);
                     const auto now = std::chrono::steady_clock::now();
                     if (lock.owns_lock() && now - last_report > std::chrono::milliseconds(500)) {
                         last_report = now;
-                        opt.progress(d, n, std::chrono::duration<double>(now - start).count());
+                        opt.progress(d, std::int64_t(n), std::chrono::duration<double>(now - start).count());
                     }
                 }
             }
         });
     });
-    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (opt.progress) opt.progress(n, n, r.seconds);
-    // Merge in sample order: sums do not depend on how samples were split.
+    rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (opt.progress) opt.progress(std::int64_t(n), std::int64_t(n), rec.seconds);
+    return rec;
+}
+
+void append(SampleRecords& a, SampleRecords&& b) {
+    if (b.begin != a.end)
+        throw Error("internal: records of samples [" + std::to_string(b.begin) + ", " + std::to_string(b.end) +
+                    ") do not follow [" + std::to_string(a.begin) + ", " + std::to_string(a.end) + ")");
+    // Recorded samples are a prefix of the run: a part records only if every sample before it did.
+    if (!b.recorded.empty() && a.recorded.size() != std::size_t(a.end - a.begin))
+        throw Error("internal: recorded samples are not a prefix of the run");
+    a.end = b.end;
+    append_to(a.predictions_at, std::move(b.predictions_at));
+    append_to(a.spikes, std::move(b.spikes));
+    append_to(a.ops, std::move(b.ops));
+    append_to(a.updates, std::move(b.updates));
+    append_to(a.in_macs, std::move(b.in_macs));
+    append_to(a.bin_ops, std::move(b.bin_ops));
+    append_to(a.exit_taken, std::move(b.exit_taken));
+    append_to(a.exit_step, std::move(b.exit_step));
+    append_to(a.prediction, std::move(b.prediction));
+    append_to(a.exit_adds, std::move(b.exit_adds));
+    append_to(a.exit_macs, std::move(b.exit_macs));
+    append_to(a.cut_bits, std::move(b.cut_bits));
+    append_to(a.cut_spikes, std::move(b.cut_spikes));
+    append_to(a.cut_lost, std::move(b.cut_lost));
+    append_to(a.cut_used, std::move(b.cut_used));
+    append_to(a.recorded, std::move(b.recorded));
+    a.seconds = std::max(a.seconds, b.seconds);
+}
+
+RunResult merge(const Engine& engine, const Dataset& data, const SampleRecords& rec, const RunOptions& opt) {
+    const Network& net = engine.network();
+    const std::int64_t n = data.size();
+    if (rec.begin != 0 || rec.end != n)
+        throw Error("internal: records of samples [" + std::to_string(rec.begin) + ", " + std::to_string(rec.end) +
+                    ") for a data set of " + std::to_string(n));
+    const std::size_t P = net.populations.size(), C = engine.checkpoints().size(), E = net.exits.size(),
+                      K = engine.cuts().size();
+    RunResult r;
+    r.samples = n;
+    r.readout = engine.readout_kind();
+    r.checkpoints = engine.checkpoints();
+    r.plan = engine.plan(Watch::None);
+    if (std::min(opt.record_samples, n) > 0) r.record_plan = engine.plan(Watch::Record);
+    r.seconds = rec.seconds;
+    // Sums in sample order: they do not depend on how samples were split.
     r.correct_at.assign(C, 0);
     r.predictions.resize(std::size_t(n));
     r.spikes.assign(P, 0.0);
@@ -1185,33 +1269,39 @@ RunResult simulate(const Network& net, const Dataset& data, const RunOptions& op
     for (std::int64_t i = 0; i < n; ++i) {
         const std::size_t si = std::size_t(i);
         for (std::size_t c = 0; c < C; ++c)
-            r.correct_at[c] += predictions_at[si * C + c] == data.y[si];
-        r.predictions[si] = prediction[si];
+            r.correct_at[c] += rec.predictions_at[si * C + c] == data.y[si];
+        r.predictions[si] = rec.prediction[si];
         for (std::size_t l = 0; l < P; ++l) {
-            r.spikes[l] += double(spikes[si * P + l]);
-            r.synaptic_ops[l] += double(ops[si * P + l]);
-            r.neuron_updates[l] += double(updates[si * P + l]);
-            r.input_macs[l] += double(in_macs[si * P + l]);
-            r.binary_ops[l] += double(bin_ops[si * P + l]);
+            r.spikes[l] += double(rec.spikes[si * P + l]);
+            r.synaptic_ops[l] += double(rec.ops[si * P + l]);
+            r.neuron_updates[l] += double(rec.updates[si * P + l]);
+            r.input_macs[l] += double(rec.in_macs[si * P + l]);
+            r.binary_ops[l] += double(rec.bin_ops[si * P + l]);
         }
-        const std::size_t taken = exit_taken[si] < 0 ? E : std::size_t(exit_taken[si]);
+        const std::size_t taken = rec.exit_taken[si] < 0 ? E : std::size_t(rec.exit_taken[si]);
         ++r.exit_taken[taken];
-        r.exit_correct[taken] += prediction[si] == data.y[si];
-        r.exit_step_sum[taken] += exit_step[si];
-        r.steps_sum += exit_step[si];
+        r.exit_correct[taken] += rec.prediction[si] == data.y[si];
+        r.exit_step_sum[taken] += rec.exit_step[si];
+        r.steps_sum += rec.exit_step[si];
         for (std::size_t e = 0; e < E; ++e) {
-            r.exit_adds[e] += double(exit_adds[si * E + e]);
-            r.exit_macs[e] += double(exit_macs[si * E + e]);
+            r.exit_adds[e] += double(rec.exit_adds[si * E + e]);
+            r.exit_macs[e] += double(rec.exit_macs[si * E + e]);
         }
         for (std::size_t c = 0; c < K; ++c) {
-            r.cut_bits[c] += cut_bits[si * K + c];
-            r.cut_spikes[c] += double(cut_spikes[si * K + c]);
-            r.cut_used[c] += cut_used[si * K + c];
-            r.cut_lost[c] += double(cut_lost[si * K + c]);
+            r.cut_bits[c] += rec.cut_bits[si * K + c];
+            r.cut_spikes[c] += double(rec.cut_spikes[si * K + c]);
+            r.cut_used[c] += rec.cut_used[si * K + c];
+            r.cut_lost[c] += double(rec.cut_lost[si * K + c]);
         }
     }
-    for (auto& rec : recorded) r.recorded.insert(r.recorded.end(), rec.begin(), rec.end());
+    for (const auto& spikes : rec.recorded) r.recorded.insert(r.recorded.end(), spikes.begin(), spikes.end());
     return r;
+}
+
+RunResult simulate(const Network& net, const Dataset& data, const RunOptions& opt) {
+    check_run(net, data, opt);
+    Engine engine(net, opt);
+    return merge(engine, data, run_samples(engine, data, 0, data.size(), opt), opt);
 }
 
 double dnn_accuracy(const Network& net, const Dataset& data, int threads, std::vector<int>* predictions) {

@@ -123,6 +123,14 @@ public:
     // encoding needs; the other encodings read its static x).
     void run_sample(const Dataset& data, std::int64_t i, SampleState& s, std::vector<Spike>* recorded,
                     const StepObserver* on_step = nullptr) const;
+    // One device of a pipeline (RunOptions::device): runs sample i on this
+    // device's stages only. `given` is called once the sample's state is reset
+    // and before any stage runs, to put in the spikes of the sources this
+    // device reads on other devices (SampleState::history and history_at, and
+    // the negative lists, of each).
+    using GivenSpikes = std::function<void(SampleState&)>;
+    void run_device_sample(const Dataset& data, std::int64_t i, SampleState& s, std::vector<Spike>* recorded,
+                           const GivenSpikes& given) const;
     int readout(const SampleState& s) const; // the predicted class, by RunOptions::readout
     // Whether run_sample runs this network layer by layer (when it records no spikes and has no observer).
     bool layer_by_layer() const { return plan(Watch::None).schedule == Schedule::LayerByLayer; }
@@ -142,7 +150,7 @@ private:
     // The rest of run_sample, layer by layer.
     void run_layers(std::int64_t sample, SampleState& s) const;
     void run(const float* x, const FrameSteps* frames, std::int64_t sample, SampleState& s, std::vector<Spike>* recorded,
-             const StepObserver* on_step) const;
+             const StepObserver* on_step, const GivenSpikes* given = nullptr) const;
     // The input's events at step t (s.spikes[0]) by the encoding (Poisson or
     // frames): the one place they are made, for every schedule. Counts them
     // and records them.
@@ -215,6 +223,10 @@ struct RunResult {
     std::vector<double> cut_spikes;                 // per cut, summed over samples
     std::vector<double> cut_lost;                   // per cut: spikes lost on the way (--cut-loss), summed over samples
     std::vector<std::int64_t> cut_used;             // per cut: samples whose spikes crossed it
+    // A pipeline's messages (sim/pipeline.hpp), per cut, summed over samples, as
+    // each side counted them; empty for a run in one piece.
+    std::vector<double> cut_bytes_sent, cut_bytes_received;
+    std::vector<double> latency; // a pipeline's per-sample latency, seconds (sim/pipeline.hpp); empty otherwise
     double steps_sum = 0;                           // Σ over samples of the step at which each stopped
     std::vector<Spike> recorded;                    // sorted by sample
     ExecutionPlan plan;                             // how the samples ran
@@ -226,6 +238,44 @@ struct RunResult {
 // options.threads threads (same results on any number). Throws snn::Error
 // when the samples do not fit the network's input or an option is out of range.
 RunResult simulate(const Network& net, const Dataset& data, const RunOptions& options);
+
+// Throws snn::Error where the samples do not fit the network's input or an
+// option is out of range (what simulate checks before it runs).
+void check_run(const Network& net, const Dataset& data, const RunOptions& options);
+
+// What each sample of a run measured, kept per sample so that the sums are
+// taken in sample order however the samples were shared out (between
+// threads, or between processes: sim/mpi/). Arrays are sample-major: entry
+// (i, l) of a per-population array is at (i − begin)·P + l.
+struct SampleRecords {
+    std::int64_t begin = 0, end = 0;                                 // samples [begin, end)
+    std::vector<int> predictions_at;                                 // per sample, per checkpoint
+    std::vector<std::int64_t> spikes, ops, updates, in_macs, bin_ops; // per sample, per population
+    std::vector<int> exit_taken, exit_step, prediction;              // per sample
+    std::vector<std::int64_t> exit_adds, exit_macs;                  // per sample, per exit
+    std::vector<CutBits> cut_bits;                                   // per sample, per cut
+    std::vector<std::int64_t> cut_spikes, cut_lost;                  // per sample, per cut
+    std::vector<std::uint8_t> cut_used;                              // per sample, per cut
+    std::vector<std::vector<Spike>> recorded; // per sample below options.record_samples, in step order
+    double seconds = 0;                       // wall time of run_samples
+};
+// Runs samples [begin, end) of `data` (each keyed by its index in `data`, so
+// its random draws are those of a whole run) on options.threads threads.
+// Checks the data against the network as simulate does.
+SampleRecords run_samples(const Engine& engine, const Dataset& data, std::int64_t begin, std::int64_t end,
+                          const RunOptions& options);
+// Records of samples [begin, end), all zero; with room for the spikes of
+// those below `record_samples`.
+SampleRecords empty_records(const Engine& engine, std::int64_t begin, std::int64_t end, std::int64_t record_samples);
+// Stores what sample i measured (`s` after its run) into rec.
+void store(const Engine& engine, const SampleState& s, std::int64_t i, SampleRecords& rec);
+// A sample's recorded spikes step by step, population by population (stable:
+// the order within a population's step is kept), whatever order its stages ran in.
+void sort_recorded(std::vector<Spike>& spikes);
+// Joins records of consecutive samples (b.begin == a.end) into a.
+void append(SampleRecords& a, SampleRecords&& b);
+// The run's result from the records of every sample of `data` ([0, data.size())).
+RunResult merge(const Engine& engine, const Dataset& data, const SampleRecords& records, const RunOptions& options);
 
 // DNN accuracy of the same network on the same samples (ReLU in place of spikes).
 double dnn_accuracy(const Network& net, const Dataset& data, int threads, std::vector<int>* predictions = nullptr);

@@ -65,6 +65,11 @@ struct RunOptions {
     bool layer_by_layer = true;
     // Spikes crossing a partition's cuts lost on the way (sim/cut_loss.hpp); runs step by step.
     CutLoss cut_loss;
+    // One device of a partition, as one stage of a pipeline runs it
+    // (sim/pipeline.hpp): only the populations on this device advance, in
+    // stages that end where a device's populations do, and the spikes of the
+    // sources it reads on other devices are handed in. Empty: every population.
+    std::string device;
 };
 
 } // namespace snn

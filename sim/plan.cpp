@@ -96,6 +96,7 @@ ExecutionPlan plan_execution(const Network& net, const RunOptions& opt, Watch wa
     else if (opt.kernels != KernelPath::Auto) refusal = std::string("the kernel path is not auto");
     else if (!net.exits.empty()) refusal = "the network has exits";
     else if (opt.cut_loss.active() && !net.devices.empty()) refusal = "spikes crossing a cut are lost step by step (cut loss)";
+    else if (!opt.device.empty()) refusal = "one device of a pipeline runs (device '" + opt.device + "')";
     else if (P < 2) refusal = "the network has no population after the input";
     for (std::size_t i = 1; i < P && refusal.empty(); ++i) refusal = layer_by_layer_refusal(net, i, current, opt.float_isa.value_or(best_float_isa()));
     if (refusal.empty()) {
@@ -128,7 +129,22 @@ ExecutionPlan plan_execution(const Network& net, const RunOptions& opt, Watch wa
                 if (p.binary && p.kind == ProjectionKind::Dense && p.source > 0 && !net.populations[i].neuron.signed_spikes)
                     batch_target[i] = 1;
     plan.stage_of.assign(P, 0);
+    // A partition: a stage also ends where a device's populations do, so a
+    // device finishes (or stops at its exit) before the next receives its
+    // spikes, as devices apart do, and each device's stages can run on their
+    // own (RunOptions::device, sim/pipeline.hpp).
+    const auto device_starts = [&](std::size_t i) {
+        return !net.devices.empty() && i > 0 && net.devices[i] != net.devices[i - 1];
+    };
     for (std::size_t i = 0, first = 0; i < P; ++i) {
+        if (device_starts(i) && i > first) {
+            Stage st;
+            st.first = first;
+            st.last = i - 1;
+            st.why = "device '" + net.devices[i - 1] + "' ends here";
+            plan.stages.push_back(std::move(st));
+            first = i;
+        }
         if (batch_target[i] && i > first) {
             Stage st;
             st.first = first;

@@ -13,7 +13,9 @@
 //                 a stage the populations advance one step at a time in
 //                 lock step. A stage ends at each population carrying an
 //                 exit (checked every check_every steps there), at the
-//                 output, and with step batches before a binary dense
+//                 output, where a partition's device ends (a device runs
+//                 its steps before the next receives them), and with step
+//                 batches before a binary dense
 //                 projection, whose input is then computed for every step at
 //                 the stage's start, 8 steps per pass over its weight bits.
 //                 A stage reads earlier stages' populations from their

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <numeric>
 #include <sstream>
 
 namespace snn {
@@ -70,6 +71,18 @@ nlohmann::json report_json(const Network& net, const RunResult& r, const RunInfo
     if (info.options.encode == Encoding::Poisson) j["max_rate"] = info.options.max_rate;
     j["seed"] = info.options.seed;
     j["threads"] = info.options.threads;
+    if (!info.ranks.mode.empty()) {
+        j["distributed"] = {{"mode", info.ranks.mode}, {"ranks", info.ranks.count}};
+        if (!r.latency.empty()) { // a pipeline: from the first device starting a sample to the device deciding it
+            std::vector<double> ms;
+            for (double s : r.latency) ms.push_back(1e3 * s);
+            std::sort(ms.begin(), ms.end());
+            const auto quantile = [&](double q) { return ms[std::size_t(q * double(ms.size() - 1) + 0.5)]; };
+            j["distributed"]["latency_ms_mean"] = std::accumulate(ms.begin(), ms.end(), 0.0) / double(ms.size());
+            j["distributed"]["latency_ms_median"] = quantile(0.5);
+            j["distributed"]["latency_ms_p95"] = quantile(0.95);
+        }
+    }
     j["accuracy"] = r.samples ? double(r.correct_at.back()) / n : 0.0;
     j["dnn_accuracy"] = info.dnn_accuracy >= 0 ? json(info.dnn_accuracy) : json(nullptr);
     if (!info.dnn_predictions.empty() && info.dnn_predictions.size() == r.predictions.size()) {
@@ -253,6 +266,10 @@ nlohmann::json report_json(const Network& net, const RunResult& r, const RunInfo
                         {"dnn_bytes_fp32", crossing * double(cut.neurons) * 4},
                         {"dnn_bytes_int8", crossing * double(cut.neurons)}});
         if (info.options.cut_loss.active()) cuts.back()["spikes_lost"] = r.cut_lost[c] / n;
+        if (!r.cut_bytes_sent.empty()) { // a pipeline across processes: the messages' bytes, as each side counted them
+            cuts.back()["message_bytes_sent"] = r.cut_bytes_sent[c] / n;
+            cuts.back()["message_bytes_received"] = r.cut_bytes_received[c] / n;
+        }
     }
     j["cuts"] = cuts;
     if (info.options.cut_loss.active()) j["cut_loss"] = info.options.cut_loss.str();
@@ -389,9 +406,19 @@ std::string report_table(const nlohmann::json& j) {
         }
         o << "worst layer (largest local error): " << d["worst_layer"].get<std::string>() << "\n";
     }
-    std::snprintf(buf, sizeof buf, "%.1f samples/s on %d thread(s)\n", j["samples_per_second"].get<double>(),
+    std::snprintf(buf, sizeof buf, "%.1f samples/s on %d thread(s)", j["samples_per_second"].get<double>(),
                   j["threads"].get<int>());
     o << buf;
+    if (j.contains("distributed")) {
+        const auto& d = j["distributed"];
+        o << " per rank, " << d["ranks"].get<int>() << " MPI ranks (" << d["mode"].get<std::string>() << ")";
+        if (d.contains("latency_ms_mean")) {
+            std::snprintf(buf, sizeof buf, "; latency per input %.2f ms mean, %.2f median, %.2f 95th percentile",
+                          d["latency_ms_mean"].get<double>(), d["latency_ms_median"].get<double>(), d["latency_ms_p95"].get<double>());
+            o << buf;
+        }
+    }
+    o << "\n";
     if (j.contains("execution")) {
         const auto& x = j["execution"];
         o << "schedule: " << x["schedule"].get<std::string>() << ", " << x["blocks"].size() << " block(s) ("

@@ -17,6 +17,12 @@ struct RunInfo {
     std::vector<int> dnn_predictions; // per sample; empty if the DNN was not run
     CostTable costs;                  // energy per operation (default: Table I of the hybrid-network paper)
     double dnn_accuracy_under_loss = -1; // with --cut-loss: the DNN with the cut's activations lost alike (sim/cut_loss.hpp)
+    // A run across MPI ranks (sim/mpi/): how the work was split, and over how many.
+    struct Ranks {
+        std::string mode; // empty: one process
+        int count = 1;
+    };
+    Ranks ranks;
 };
 
 // The report `snn run --report` writes: accuracy (overall, by step and by exit),

@@ -9,6 +9,7 @@ packages=(build-essential cmake pkg-config libeigen3-dev libtbb-dev libhdf5-dev 
           catch2 libcli11-dev nlohmann-json3-dev hdf5-tools
           clang libclang-rt-14-dev strace
           libonnx-dev libprotobuf-dev protobuf-compiler
+          libopenmpi-dev openmpi-bin iproute2
           python3-numpy python3-h5py python3-matplotlib python3-jsonschema python3-onnx python3-torch
           dataset-fashion-mnist)
 missing=()

@@ -8,7 +8,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 jobs="$(nproc)"
 "$root/tools/setup.sh"
-"$root/tools/build.sh"
+"$root/tools/build.sh" -DSNN_WITH_MPI=ON # the MPI test runs here; build-asan leaves MPI out
 (cd "$root/build" && ctest --output-on-failure -j "$jobs")
 if [ "${SNN_SKIP_SANITIZE:-0}" != "1" ]; then
     echo "== tests under AddressSanitizer + UndefinedBehaviorSanitizer"

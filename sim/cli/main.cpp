@@ -29,13 +29,18 @@
 #include "snn/inspect.hpp"
 #include "snn/memory.hpp"
 #include "snn/network_io.hpp"
+#if SNN_WITH_MPI
+#include "sim/mpi/distributed.hpp"
+#endif
 
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <exception>
 #include <iostream>
+#include <optional>
 #include <thread>
 #include <unistd.h>
 
@@ -251,10 +256,19 @@ struct RunArgs {
     std::string layout; // --encode frames: nhwc or nchw; empty: the network's input layout
     double bin = 1;     // --encode frames, event lists: units of t per step
     std::string record_format = "snn"; // --record: snn or nir (sim/nir_record.hpp)
+    std::string distributed;           // --distributed: empty (one process), data or pipeline (sim/mpi/)
+    double timeout = 60;               // --timeout: seconds a pipeline rank waits for a message
     bool bin_given = false;
 };
 
-int cmd_run(const RunArgs& a) {
+// A run read and checked: the same on every rank of a distributed one.
+struct PreparedRun {
+    RunOptions opt;
+    Network net;
+    Dataset data;
+};
+
+PreparedRun prepare_run(const RunArgs& a) {
     RunOptions opt;
     opt.steps = a.steps;
     opt.encode = encoding_from(a.encode);
@@ -315,13 +329,21 @@ int cmd_run(const RunArgs& a) {
         data = load_dataset(a.data, a.limit, "", a.memory);
     }
     match_input_layout(data, net);
+    return PreparedRun{std::move(opt), std::move(net), std::move(data)};
+}
+
+// The DNN passes, the report and the files of a run, from its result.
+int finish_run(const RunArgs& a, const PreparedRun& p, const RunResult& r, const RunInfo::Ranks& ranks = {}) {
+    const RunOptions& opt = p.opt;
+    const Network& net = p.net;
+    const Dataset& data = p.data;
     RunInfo info{a.network, a.data, opt, -1, {}, {}};
+    info.ranks = ranks;
     if (!a.costs.empty()) info.costs = load_cost_table(a.costs);
     // A DNN pass (ReLU units, argmax) means nothing for units read by their class labels.
     if (!a.no_dnn && opt.readout.value_or(net.readout) != Readout::Assignment) info.dnn_accuracy = dnn_accuracy(net, data, a.threads, &info.dnn_predictions);
     if (!a.no_dnn && opt.cut_loss.active() && opt.readout.value_or(net.readout) != Readout::Assignment)
         info.dnn_accuracy_under_loss = dnn_accuracy_under_loss(net, data, opt.cut_loss, opt.seed, a.threads);
-    RunResult r = simulate(net, data, opt);
     nlohmann::json j = report_json(net, r, info);
     j["operating_point"] = operating_point(net, data, r, info, j, a.tolerance);
     if (a.diagnose > 0) j["diagnosis"] = diagnose(net, data, opt, a.diagnose, r.predictions);
@@ -339,6 +361,57 @@ int cmd_run(const RunArgs& a) {
         write_text_atomically(a.predictions, text);
     }
     return 0;
+}
+
+#if SNN_WITH_MPI
+// mpirun -np K snn run … --distributed data|pipeline (sim/mpi/distributed.hpp):
+// every rank reads the network and data and runs its share of the samples
+// (data) or its device's populations (pipeline); rank 0 merges, prints and
+// writes. A rank that cannot set up stops all of them, with
+// one message (its own); a failure while running aborts the job.
+int run_distributed(const RunArgs& a) {
+    mpi::Session session;
+    std::optional<PreparedRun> p;
+    std::exception_ptr error;
+    try {
+        if (!(a.timeout > 0) || !std::isfinite(a.timeout))
+            throw OptionError("timeout", num(a.timeout), "--timeout must be a positive number of seconds");
+        if (a.distributed != "data" && a.distributed != "pipeline")
+            throw OptionError("distributed", a.distributed, "--distributed '" + a.distributed + "': expected data or pipeline");
+        p = prepare_run(a);
+        if (session.rank() != 0) p->opt.progress = nullptr; // one progress line, rank 0's
+    } catch (...) {
+        error = std::current_exception();
+    }
+    if (const int failing = mpi::lowest_failing_rank(bool(error), MPI_COMM_WORLD); failing >= 0) {
+        if (failing == session.rank()) std::rethrow_exception(error);
+        return 1;
+    }
+    std::optional<RunResult> r;
+    try {
+        r = a.distributed == "data" ? mpi::simulate_data_parallel(p->net, p->data, p->opt, MPI_COMM_WORLD)
+                                    : mpi::simulate_pipeline(p->net, p->data, p->opt, MPI_COMM_WORLD, a.timeout);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "snn: error: rank %d: %s\n", session.rank(), e.what());
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+    if (session.rank() != 0) return 0;
+    return finish_run(a, *p, *r, RunInfo::Ranks{a.distributed, session.ranks()});
+}
+#endif
+
+int cmd_run(const RunArgs& a) {
+    if (!a.distributed.empty()) {
+#if SNN_WITH_MPI
+        return run_distributed(a);
+#else
+        throw OptionError("distributed", a.distributed,
+                          "--distributed needs an snn built with MPI (cmake -DSNN_WITH_MPI=ON, Debian's libopenmpi-dev; "
+                          "docs/distributed.md)");
+#endif
+    }
+    const PreparedRun p = prepare_run(a);
+    return finish_run(a, p, simulate(p.net, p.data, p.opt));
 }
 
 } // namespace
@@ -469,6 +542,14 @@ int main(int argc, char** argv) {
                     "Spikes lost on the links between devices: P (each spike crossing a cut lost with probability P), "
                     "burst:P:L (whole steps' messages lost, P of them in the long run, in bursts of L steps on average) "
                     "or none; seeded by --seed")
+        ->capture_default_str();
+    run->add_option("--distributed", ra.distributed,
+                    "Under mpirun: data (the ranks share the samples out) or pipeline (rank r runs device r of the "
+                    "partition, spikes sent between ranks); rank 0 writes the same report as one process. Needs an snn "
+                    "built with -DSNN_WITH_MPI=ON (docs/distributed.md)");
+    run->add_option("--timeout", ra.timeout,
+                    "--distributed pipeline: seconds a rank waits for a message (or for its own to be taken) before it "
+                    "stops the run, naming the rank it waited for")
         ->capture_default_str();
     run->add_option("--partition", ra.partition,
                     "Layers per device, e.g. edge:conv1-pool1,cloud:conv2-dense (overrides the stored one; none: no partition)");

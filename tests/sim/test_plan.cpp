@@ -130,9 +130,15 @@ TEST_CASE("a partition is metered after a layer-by-layer run, or by the stage th
     CHECK(cuts[0].sources == std::vector<int>{1});
     CHECK(cuts[0].first_target == 2);
     CHECK(cuts[0].neurons == 8);
+    // A device runs its steps before the next receives them: a stage per device,
+    // the cut metered by the stage that reads it (no step batches with a partition).
     const ExecutionPlan rec = plan_execution(net, o, Watch::Record);
-    REQUIRE(rec.stages.size() == 1); // no step batches with a partition
-    CHECK(rec.stages[0].cuts == std::vector<std::size_t>{0});
+    REQUIRE(rec.stages.size() == 2);
+    CHECK(rec.stages[0].last == 1);
+    CHECK(rec.stages[0].why == "device 'edge' ends here");
+    CHECK(rec.stages[0].cuts.empty());
+    CHECK(rec.stages[1].cuts == std::vector<std::size_t>{0});
+    CHECK(rec.stages[1].replay == std::vector<std::size_t>{1});
 }
 
 TEST_CASE("step batches end a stage before a binary dense layer, and never when a sample is observed", "[sim][plan]") {

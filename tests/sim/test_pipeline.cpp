@@ -1,0 +1,177 @@
+// A partitioned network run device by device, talking by messages alone
+// (sim/pipeline.hpp): the same result as the whole network in one piece.
+#include "sim/cut_loss.hpp"
+#include "sim/engine.hpp"
+#include "sim/pipeline.hpp"
+#include "sim/place.hpp"
+#include "snn/error.hpp"
+#include "tests/support.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <random>
+
+using namespace snn;
+using snn::test::input;
+using snn::test::projection;
+using Catch::Matchers::Contains;
+
+namespace {
+
+std::vector<float> uniform(std::size_t n, float lo, float hi, std::mt19937& rng) {
+    std::uniform_real_distribution<float> u(lo, hi);
+    std::vector<float> w(n);
+    for (float& x : w) x = u(rng);
+    return w;
+}
+
+Population spiking(const std::string& name, Shape shape, Projection p, float scale = 1.0f) {
+    Population pop;
+    pop.name = name;
+    pop.shape = shape;
+    pop.projections = {std::move(p)};
+    pop.scale = scale;
+    return pop;
+}
+
+// input (6,6,1) → conv 3×3 → c1 (4,4,4) → max-pool gate → p1 (2,2,4) → d1 (8) → out (3),
+// on three devices a (c1, p1), b (d1), c (out), with exits at c1 and d1.
+Network three_devices(std::mt19937& rng, float c1_threshold, float d1_threshold) {
+    Network net;
+    net.populations.push_back(input({6, 6, 1}));
+    net.populations.push_back(spiking("c1", {4, 4, 4}, projection(0, ProjectionKind::Conv2D, {3, 3, 1, 1, 0, 0}, uniform(36, -0.2f, 0.5f, rng), "c1")));
+    Population gate = spiking("p1", {2, 2, 4}, projection(1, ProjectionKind::MaxPool, {2, 2, 2, 2, 0, 0}, {}, "p1"));
+    gate.kind = PopulationKind::MaxPool;
+    net.populations.push_back(gate);
+    net.populations.push_back(spiking("d1", {1, 1, 8}, projection(2, ProjectionKind::Dense, {}, uniform(16 * 8, -0.3f, 0.6f, rng), "d1")));
+    net.populations.push_back(spiking("out", {1, 1, 3}, projection(3, ProjectionKind::Dense, {}, uniform(8 * 3, -0.5f, 0.8f, rng), "out"), 4.0f));
+    net.devices = parse_partition(net, "a:c1-p1,b:d1,c:out");
+    for (const char* at : {"c1", "d1"}) {
+        Exit e;
+        e.name = std::string("exit_") + at;
+        e.at = at;
+        e.weights = uniform(std::size_t(net.populations[std::size_t(net.find(at))].shape.size()) * 3, -1.0f, 1.0f, rng);
+        e.bias = uniform(3, -0.5f, 0.5f, rng);
+        e.threshold = std::string(at) == "c1" ? c1_threshold : d1_threshold;
+        e.check_every = 3;
+        net.exits.push_back(e);
+    }
+    validate(net);
+    return net;
+}
+
+Dataset images(int n, std::mt19937& rng) {
+    Dataset d;
+    d.name = "random";
+    d.shape = {6, 6, 1};
+    std::uniform_real_distribution<float> u(0.0f, 1.0f);
+    for (int i = 0; i < n * 36; ++i) d.x.push_back(u(rng) < 0.3f ? 0.0f : u(rng));
+    for (int i = 0; i < n; ++i) d.y.push_back(int(rng() % 3u));
+    return d;
+}
+
+void check_same(const RunResult& a, const RunResult& b) {
+    CHECK(a.correct_at == b.correct_at);
+    CHECK(a.predictions == b.predictions);
+    CHECK(a.spikes == b.spikes);
+    CHECK(a.synaptic_ops == b.synaptic_ops);
+    CHECK(a.neuron_updates == b.neuron_updates);
+    CHECK(a.input_macs == b.input_macs);
+    CHECK(a.exit_taken == b.exit_taken);
+    CHECK(a.exit_correct == b.exit_correct);
+    CHECK(a.exit_step_sum == b.exit_step_sum);
+    CHECK(a.exit_adds == b.exit_adds);
+    CHECK(a.exit_macs == b.exit_macs);
+    CHECK(a.cut_spikes == b.cut_spikes);
+    CHECK(a.cut_lost == b.cut_lost);
+    CHECK(a.cut_used == b.cut_used);
+    REQUIRE(a.cut_bits.size() == b.cut_bits.size());
+    for (std::size_t c = 0; c < a.cut_bits.size(); ++c) {
+        CHECK(a.cut_bits[c].best == b.cut_bits[c].best);
+        CHECK(a.cut_bits[c].aer == b.cut_bits[c].aer);
+        CHECK(a.cut_bits[c].bitmap == b.cut_bits[c].bitmap);
+        CHECK(a.cut_bits[c].delta == b.cut_bits[c].delta);
+    }
+    CHECK(a.steps_sum == b.steps_sum);
+    REQUIRE(a.recorded.size() == b.recorded.size());
+    for (std::size_t k = 0; k < a.recorded.size(); ++k) {
+        const Spike &x = a.recorded[k], &y = b.recorded[k];
+        CHECK(std::tie(x.sample, x.population, x.neuron, x.step, x.sign) == std::tie(y.sample, y.population, y.neuron, y.step, y.sign));
+    }
+}
+
+} // namespace
+
+TEST_CASE("devices run apart and talking by messages give the whole network's result", "[pipeline][exits][cut_loss]") {
+    std::mt19937 rng(11);
+    const Network net = three_devices(rng, 0.6f, 1.0f);
+    const Dataset data = images(30, rng);
+    for (const char* loss : {"none", "0.1", "burst:0.3:3"})
+        for (Encoding enc : {Encoding::Current, Encoding::Poisson}) {
+            RunOptions opt;
+            opt.steps = 18;
+            opt.encode = enc;
+            opt.cut_loss = cut_loss_from(loss);
+            opt.record_samples = 5;
+            const RunResult whole = simulate(net, data, opt);
+            // Some samples leave at each exit and some reach the output, so every kind of message is sent.
+            REQUIRE(whole.exit_taken.size() == 3);
+            INFO("exits taken " << whole.exit_taken[0] << " " << whole.exit_taken[1] << " " << whole.exit_taken[2]);
+            CHECK(whole.exit_taken[0] > 0);
+            CHECK(whole.exit_taken[1] > 0);
+            CHECK(whole.exit_taken[2] > 0);
+            INFO("loss " << loss << ", encoding " << to_string(enc));
+            const RunResult piped = simulate_pipeline(net, data, opt);
+            check_same(whole, piped);
+            // Both sides count the same bytes; a sample that left at device a's exit sends a header alone.
+            REQUIRE(piped.cut_bytes_sent.size() == 2);
+            CHECK(piped.cut_bytes_sent == piped.cut_bytes_received);
+        }
+}
+
+TEST_CASE("pipeline messages: what goes in comes out; a short, long or bad message is refused", "[pipeline]") {
+    CutSpikes m;
+    m.sample = 5'000'000'000LL; // beyond 32 bits
+    m.at = {0, 2, 2, 3};        // three steps: {1, 4}, {}, {6}
+    m.addresses = {1, 4, 6};
+    m.negative_at = {0, 0, 1, 1}; // step 1 takes back unit 2
+    m.negative = {2};
+    m.started = 1765000000.25;
+    const Message bytes = encode_message(m);
+    // 8 (sample) + 8 (started) + 4 (status) + 4 (steps) + 3 steps × 8 (two counts) + 4 addresses × 4.
+    CHECK(bytes.size() == 8 + 8 + 4 + 4 + 24 + 16);
+    const CutSpikes back = decode_message(bytes, 7, 3, "msg");
+    CHECK(back.sample == m.sample);
+    CHECK(back.started == m.started);
+    CHECK_FALSE(back.left);
+    CHECK(back.at == m.at);
+    CHECK(back.addresses == m.addresses);
+    CHECK(back.negative_at == m.negative_at);
+    CHECK(back.negative == m.negative);
+    CutSpikes left;
+    left.sample = 3;
+    left.left = true;
+    CHECK(encode_message(left).size() == 24);
+    CHECK(decode_message(encode_message(left), 7, 3, "msg").left);
+
+    Message shorter(bytes.begin(), bytes.end() - 1);
+    CHECK_THROWS_WITH(decode_message(shorter, 7, 3, "msg"), Contains("msg: cut short"));
+    Message longer = bytes;
+    longer.push_back(0);
+    CHECK_THROWS_WITH(decode_message(longer, 7, 3, "msg"), Contains("1 bytes past the end"));
+    CHECK_THROWS_WITH(decode_message(bytes, 6, 3, "msg"), Contains("address 6 outside [0, 6)"));
+    CHECK_THROWS_WITH(decode_message(bytes, 7, 4, "msg"), Contains("3 steps where the run has 4"));
+    Message status = bytes;
+    status[16] = 7;
+    CHECK_THROWS_WITH(decode_message(status, 7, 3, "msg"), Contains("status 7"));
+}
+
+TEST_CASE("a pipeline needs a partition whose devices hold consecutive populations", "[pipeline]") {
+    std::mt19937 rng(3);
+    Network net = three_devices(rng, 0.5f, 0.5f);
+    CHECK(pipeline_devices(net) == std::vector<std::string>{"a", "b", "c"});
+    net.devices = {"a", "a", "b", "a", "c"};
+    CHECK_THROWS_WITH(pipeline_devices(net), Contains("device 'a' holds populations on both sides of device 'b'"));
+    net.devices.clear();
+    CHECK_THROWS_WITH(pipeline_devices(net), Contains("needs a partition"));
+}

@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# Runs across MPI ranks give the single-process report: converts the shipped
+# CNN, runs it on the first LIMIT MNIST test images in one process and under
+# `mpirun -np K … --distributed data` for K = 2 and 3 (with and without exits,
+# with a lossy partition) and `--distributed pipeline` on two and three
+# devices (with exits on the edge and at the output, lossy cuts), and
+# compares the reports key by key, leaving out only the timings, the
+# execution plan (a pipeline's ranks run stage by stage) and what says how the
+# run was split (`distributed`, the cuts' message bytes), the predictions
+# files, and spike records whose samples come from every rank (h5diff).
+# Also: the message bytes counted by both sides agree; a set-up error on
+# every rank gives one line, not one per rank; a pipeline whose upstream rank
+# is killed stops within --timeout with one line naming that rank.
+#
+#   tools/check_distributed.sh SNN [LIMIT]   (LIMIT test images, default 600)
+#   tools/check_distributed.sh --skip REASON (prints REASON, exits 77: CTest's "skipped")
+set -euo pipefail
+if [ "${1:-}" = "--skip" ]; then
+    echo "SKIPPED: ${2:-}"
+    exit 77
+fi
+snn="${1:?usage: tools/check_distributed.sh SNN [LIMIT]}"
+limit="${2:-600}"
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+py=/usr/bin/python3
+command -v mpirun >/dev/null || { echo "FAIL: mpirun not found (Debian's openmpi-bin; tools/setup.sh installs it)"; exit 1; }
+work="$(mktemp -d "${TMPDIR:-/tmp}/snn-check-distributed.XXXXXX")"
+trap 'pkill -9 -f "$work/" 2>/dev/null || true; rm -rf "$work"' EXIT
+# Root in a container: OpenMPI asks for both variables. More ranks than cores
+# are fine here (the ranks are small); no single-copy shared memory (not
+# every container allows it).
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+mpi=(mpirun --oversubscribe --mca btl_vader_single_copy_mechanism none)
+
+"$snn" convert "$root/data/models/mnist_cnn.h5" -o "$work/cnn.snn.h5" --calib mnist:train --calib-samples 300 >/dev/null
+cp "$work/cnn.snn.h5" "$work/cnn_exit.snn.h5"
+"$snn" exits add "$work/cnn_exit.snn.h5" --threshold 0.3 --check-every 8 >/dev/null
+# Exits on the edge (after pool1) and at the output: samples leave on either device.
+cp "$work/cnn.snn.h5" "$work/cnn_exits.snn.h5"
+"$snn" exits train "$work/cnn_exits.snn.h5" --at pool1 --data mnist:train --limit 1000 --steps 16 --iterations 100 \
+    --threshold 0.5 --check-every 8 --threads 2 >/dev/null
+"$snn" exits add "$work/cnn_exits.snn.h5" --threshold 0.3 --check-every 8 >/dev/null
+
+fail=0
+same_reports() { # a.json b.json
+    "$py" - "$1" "$2" <<'PY'
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+sent = [(c.pop("message_bytes_sent", None), c.pop("message_bytes_received", None)) for c in b.get("cuts", [])]
+if any(s != r for s, r in sent):
+    print("  message bytes sent and received differ:", sent); sys.exit(1)
+for k in ("seconds", "samples_per_second", "distributed", "execution"):
+    a.pop(k, None); b.pop(k, None)
+if a != b:
+    for k in sorted(set(a) | set(b)):
+        if a.get(k) != b.get(k): print("  differs:", k)
+    sys.exit(1)
+PY
+}
+check() { # mode ranks name net extra...
+    local mode="$1" ranks="$2" name="$3" net="$4"; shift 4
+    local args=(run "$work/$net" --data mnist:test --limit "$limit" --steps 32 --threads 1 --quiet "$@")
+    "$snn" "${args[@]}" --report "$work/one.json" --predictions "$work/one.txt"
+    "${mpi[@]}" -np "$ranks" "$snn" "${args[@]}" --distributed "$mode" --report "$work/many.json" --predictions "$work/many.txt"
+    local ok=1
+    same_reports "$work/one.json" "$work/many.json" || ok=0
+    cmp -s "$work/one.txt" "$work/many.txt" || { echo "  predictions differ"; ok=0; }
+    "$py" - "$work/many.json" "$ranks" "$mode" <<'PY' || { echo "  the report's distributed entry is not {mode: $mode, ranks: $ranks} (with latencies for a pipeline)"; ok=0; }
+import json, sys
+d = json.load(open(sys.argv[1]))["distributed"]
+latency = {"latency_ms_mean", "latency_ms_median", "latency_ms_p95"}
+keys = {"mode", "ranks"} | (latency if sys.argv[3] == "pipeline" else set())
+sys.exit(not (set(d) == keys and d["mode"] == sys.argv[3] and d["ranks"] == int(sys.argv[2])))
+PY
+    if [ "$ok" = 1 ]; then echo "same      $mode, $ranks ranks: $name"; else echo "DIFFERENT $mode, $ranks ranks: $name"; fail=1; fi
+}
+two=edge:conv1-pool1,cloud:conv2-dense
+three=edge:conv1-pool1,fog:conv2,cloud:dense
+for ranks in 2 3; do
+    check data "$ranks" cnn cnn.snn.h5
+    check data "$ranks" "cnn, exit at the output, poisson" cnn_exit.snn.h5 --encode poisson
+    check data "$ranks" "cnn, partition, cut loss 0.1" cnn.snn.h5 --partition "$two" --cut-loss 0.1
+done
+check pipeline 2 "cnn, edge and cloud" cnn.snn.h5 --partition "$two"
+check pipeline 2 "cnn, exits on the edge and at the output" cnn_exits.snn.h5 --partition "$two"
+check pipeline 2 "cnn, exits, poisson, burst loss" cnn_exits.snn.h5 --partition "$two" --encode poisson --cut-loss burst:0.2:4
+check pipeline 3 "cnn, three devices" cnn.snn.h5 --partition "$three"
+check pipeline 3 "cnn, three devices, exits, cut loss 0.1" cnn_exits.snn.h5 --partition "$three" --cut-loss 0.1
+
+# A spike record whose samples come from every rank.
+"$snn" run "$work/cnn.snn.h5" --data mnist:test --limit 9 --steps 16 --threads 1 --quiet --record "$work/one.h5" --record-samples 7
+"${mpi[@]}" -np 3 "$snn" run "$work/cnn.snn.h5" --data mnist:test --limit 9 --steps 16 --threads 1 --quiet \
+    --record "$work/many.h5" --record-samples 7 --distributed data
+if h5diff "$work/one.h5" "$work/many.h5" >/dev/null; then echo "same      data, 3 ranks: spike record of 7 samples"
+else echo "DIFFERENT data, 3 ranks: spike record of 7 samples"; fail=1; fi
+"$snn" run "$work/cnn_exits.snn.h5" --data mnist:test --limit 9 --steps 16 --threads 1 --quiet --partition "$three" \
+    --record "$work/one.h5" --record-samples 7
+"${mpi[@]}" -np 3 "$snn" run "$work/cnn_exits.snn.h5" --data mnist:test --limit 9 --steps 16 --threads 1 --quiet \
+    --partition "$three" --record "$work/many.h5" --record-samples 7 --distributed pipeline
+if h5diff "$work/one.h5" "$work/many.h5" >/dev/null; then echo "same      pipeline, 3 ranks: spike record of 7 samples"
+else echo "DIFFERENT pipeline, 3 ranks: spike record of 7 samples"; fail=1; fi
+
+# Every rank fails the same way at set-up: one line, naming the file; mpirun exits non-zero.
+set +e
+"${mpi[@]}" -np 2 "$snn" run "$work/missing.snn.h5" --data mnist:test --distributed data >"$work/out.txt" 2>&1
+rc=$?
+set -e
+lines=$(grep -c "^snn: error:.*missing.snn.h5" "$work/out.txt" || true)
+if [ "$rc" -ne 0 ] && [ "$lines" = 1 ]; then echo "one line  missing network on 2 ranks (exit $rc)"
+else echo "FAIL      missing network on 2 ranks: exit $rc, $lines error lines:"; cat "$work/out.txt"; fail=1; fi
+
+# Faults in a pipeline: the edge rank killed, or stopped as a link that stays
+# down would leave it. Either way the run ends non-zero within --timeout + 5 s
+# with a line naming rank 0, and writes no report.
+cpu_seconds() { # pid: user + system CPU seconds so far
+    awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+fault() { # signal expected-line
+    local signal="$1" expected="$2" timeout=3
+    rm -f "$work/fault.json"
+    "${mpi[@]}" -np 2 "$snn" run "$work/cnn.snn.h5" --data mnist:test --steps 32 --threads 1 --quiet --no-dnn \
+        --partition "$two" --distributed pipeline --timeout "$timeout" --report "$work/fault.json" >"$work/fault.txt" 2>&1 &
+    local job=$! edge="" waited=0
+    # Wait until the edge rank is well into the run (past MPI's set-up, which has no timeout).
+    while [ "$waited" -lt 600 ]; do
+        edge=$(pgrep -f "^$snn run $work/cnn.snn.h5" | head -1 || true)
+        if [ -n "$edge" ] && awk -v s="$(cpu_seconds "$edge")" 'BEGIN { exit !(s > 1.5) }'; then break; fi
+        sleep 0.1; waited=$((waited + 1))
+    done
+    local start=$SECONDS
+    kill "-$signal" "$edge"
+    local rc=0
+    wait "$job" || rc=$?
+    local took=$((SECONDS - start))
+    if [ "$rc" -ne 0 ] && [ "$took" -le $((timeout + 5)) ] && grep -q "$expected" "$work/fault.txt" && [ ! -e "$work/fault.json" ]; then
+        echo "stopped   pipeline, edge rank sent SIG$signal: exit $rc after ${took} s: $(grep -m1 "$expected" "$work/fault.txt")"
+    else
+        echo "FAIL      pipeline, edge rank sent SIG$signal: exit $rc after ${took} s, expected a line matching '$expected':"
+        cat "$work/fault.txt"; fail=1
+    fi
+    kill -9 "$edge" 2>/dev/null || true
+}
+fault KILL "process rank 0 .* exited on signal 9"
+fault STOP "^snn: error: rank 1: device 'cloud' got .*from rank 0 (device 'edge').* for 3 s (--timeout)"
+exit "$fail"
