@@ -23,10 +23,15 @@
 #
 # Needs root, iproute2, /dev/net/tun, g++, and OpenMPI (openmpi-bin,
 # libopenmpi-dev). The programs it builds and its state (hostfile, switch
-# log) live in $SNN_TESTBED_DIR (default /tmp/snn-testbed).
+# log) live in $SNN_TESTBED_DIR (default /tmp/NAME-testbed). NAME, from
+# $SNN_TESTBED_NAME (default snn), prefixes the namespaces, so that test beds
+# of different names live side by side (tools/check_testbed.sh uses its own).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-state="${SNN_TESTBED_DIR:-/tmp/snn-testbed}"
+name="${SNN_TESTBED_NAME:-snn}"
+[[ "$name" =~ ^[a-z][a-z0-9]{0,7}$ ]] || { echo "testbed.sh: SNN_TESTBED_NAME=$name: expected 1 to 8 lower-case letters and digits, a letter first" >&2; exit 1; }
+export SNN_TESTBED_NAME="$name" # netns_agent.sh, started by mpirun, reads it
+state="${SNN_TESTBED_DIR:-/tmp/$name-testbed}"
 subnet=10.77.0 # netns_agent.sh maps these addresses back to namespaces
 
 die() {
@@ -74,7 +79,7 @@ build() {
     fi
 }
 
-hosts_up() { [ -e /run/netns/snn-sw ]; }
+hosts_up() { [ -e "/run/netns/$name-sw" ]; }
 
 cmd_down() {
     if [ -s "$state/linkem.pid" ]; then
@@ -86,7 +91,7 @@ cmd_down() {
         fi
     fi
     local ns
-    for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^snn-(h[0-9]+|sw)$' || true); do
+    for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^$name-(h[0-9]+|sw)\$" || true); do
         ip netns del "$ns"
     done
     rm -f "$state/linkem.pid" "$state/linkem.ready" "$state/hostfile" "$state/shape"
@@ -120,8 +125,8 @@ cmd_up() {
     build linkem g++
 
     trap 'echo "testbed.sh: up failed; taking down what it made" >&2; cmd_down >/dev/null' ERR
-    ip netns add snn-sw
-    ip -n snn-sw link set lo up
+    ip netns add "$name-sw"
+    ip -n "$name-sw" link set lo up
     local shapes=() i
     for ((i = 0; i < hosts; ++i)); do
         if [ "$i" -eq 0 ] || [ "$all" -eq 1 ]; then
@@ -130,30 +135,30 @@ cmd_up() {
         fi
     done
     rm -f "$state/linkem.ready"
-    ip netns exec snn-sw setsid "$state/bin/linkem" --ports "$hosts" --seed "$seed" --ready "$state/linkem.ready" \
+    ip netns exec "$name-sw" setsid "$state/bin/linkem" --ports "$hosts" --seed "$seed" --ready "$state/linkem.ready" \
         "${shapes[@]}" >"$state/linkem.log" 2>&1 </dev/null &
     echo $! >"$state/linkem.pid"
     for _ in $(seq 100); do [ -e "$state/linkem.ready" ] && break; sleep 0.05; done
     [ -e "$state/linkem.ready" ] || { cat "$state/linkem.log" >&2; false; }
     : >"$state/hostfile"
     for ((i = 0; i < hosts; ++i)); do
-        local ns="snn-h$i"
+        local ns="$name-h$i"
         ip netns add "$ns"
         ip -n "$ns" link set lo up
-        ip -n snn-sw link set "tb-p$i" netns "$ns"
+        ip -n "$name-sw" link set "tb-p$i" netns "$ns"
         ip -n "$ns" link set "tb-p$i" name eth0
         ip -n "$ns" addr add "$subnet.$((i + 1))/24" dev eth0
         ip -n "$ns" link set eth0 up
         echo "$subnet.$((i + 1)) slots=1" >>"$state/hostfile"
     done
     trap - ERR
-    local scope="snn-h0's link"
+    local scope="$name-h0's link"
     [ "$all" -eq 1 ] && scope="every host's link"
     local way="out of the host"
     [ "$all" -eq 0 ] && way="out (edge→cloud)"
     [ "$both" -eq 1 ] && way="out and back"
     echo "rate=$rate delay=$delay loss=$loss on $scope, $way" >"$state/shape"
-    echo "testbed: up, $hosts hosts snn-h0 … snn-h$((hosts - 1)) at $subnet.1 … $subnet.$hosts;" \
+    echo "testbed: up, $hosts hosts $name-h0 … $name-h$((hosts - 1)) at $subnet.1 … $subnet.$hosts;" \
         "$(cat "$state/shape"); hostfile $state/hostfile"
 }
 
@@ -161,7 +166,7 @@ cmd_status() {
     hosts_up || { echo "testbed: down"; return 0; }
     echo "testbed: up; $(cat "$state/shape" 2>/dev/null)"
     local ns
-    for ns in $(ip netns list | awk '{print $1}' | grep -E '^snn-h[0-9]+$' | sort -V); do
+    for ns in $(ip netns list | awk '{print $1}' | grep -E "^$name-h[0-9]+\$" | sort -V); do
         echo "  $ns $(ip -n "$ns" -4 -o addr show dev eth0 | awk '{print $4}')"
     done
 }
@@ -176,7 +181,7 @@ cmd_mpirun() {
     # with the switch, so an idle rank yields instead (unshaped round trips:
     # ~8 ms busy-polling on 2 loaded cores, ~0.1 ms yielding).
     OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
-        ip netns exec snn-h0 mpirun --hostfile "$state/hostfile" \
+        ip netns exec "$name-h0" mpirun --hostfile "$state/hostfile" \
         --mca plm_rsh_agent "$root/tools/testbed/netns_agent.sh" \
         --mca pml ob1 --mca btl tcp,self --mca mpi_yield_when_idle 1 \
         --mca btl_tcp_if_include "$subnet.0/24" --mca oob_tcp_if_include "$subnet.0/24" \
@@ -191,7 +196,7 @@ cmd_pingpong() {
 cmd_exec() {
     [ $# -ge 2 ] || die "exec: usage: tools/testbed.sh exec HOST CMD..."
     local ns="$1"
-    [[ "$ns" =~ ^[0-9]+$ ]] && ns="snn-h$ns"
+    [[ "$ns" =~ ^[0-9]+$ ]] && ns="$name-h$ns"
     [ -e "/run/netns/$ns" ] || die "exec: no host $1 (tools/testbed.sh status lists them)"
     shift
     exec ip netns exec "$ns" "$@"

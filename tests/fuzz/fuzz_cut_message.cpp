@@ -12,6 +12,7 @@
 #include "sim/cut_codec.hpp"
 #include "snn/error.hpp"
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
