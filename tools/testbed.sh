@@ -69,13 +69,15 @@ loss_fraction() {
     awk -v x="${BASH_REMATCH[1]}" 'BEGIN { if (x > 100) exit 1; printf "%.6f", x / 100 }' || die "--loss $v: at most 100%"
 }
 
-# Builds tools/testbed/NAME.cpp into $state/bin/NAME unless it is up to date.
+# Builds tools/testbed/PROGRAM.cpp into $state/bin/PROGRAM unless that was
+# built from the same source (compared by content: the state folder may have
+# been filled from another checkout).
 build() {
-    local name="$1" compiler="$2" src="$root/tools/testbed/$1.cpp" bin="$state/bin/$1"
+    local src="$root/tools/testbed/$1.cpp" bin="$state/bin/$1" compiler="$2"
     mkdir -p "$state/bin"
-    if [ ! -x "$bin" ] || [ "$src" -nt "$bin" ]; then
+    if [ ! -x "$bin" ] || ! cmp -s "$src" "$bin.cpp"; then
         command -v "$compiler" >/dev/null || die "$compiler not found (apt-get install ${3:-g++})"
-        "$compiler" -std=c++20 -O2 -Wall -o "$bin.tmp" "$src" && mv "$bin.tmp" "$bin"
+        "$compiler" -std=c++20 -O2 -Wall -o "$bin.tmp" "$src" && mv "$bin.tmp" "$bin" && cp "$src" "$bin.cpp"
     fi
 }
 
