@@ -108,6 +108,10 @@ TEST_CASE("steps coded by hand: each code, the tie-break and the signed second l
     // N = 4, all four: AER 5 × 3 = 15, bitmap 4, delta γ(5) + 4 γ(1) = 9: selector 01, then 1111.
     CHECK(bits_of({0, 1, 2, 3}, {}, 4, false, &bits) == std::vector<std::uint8_t>{0b01111100});
     CHECK(bits == 6);
+    // N = 8, addresses 0 … 5: AER 7 × 4 = 28, bitmap 8, delta γ(7) + 6 γ(1) = 11: 01, then 11111100
+    // (address 0 first).
+    CHECK(bits_of({0, 1, 2, 3, 4, 5}, {}, 8, false, &bits) == std::vector<std::uint8_t>{0b01111111, 0b00000000});
+    CHECK(bits == 10);
     // N = 1000, address 500: AER 2 × 10 = 20, delta γ(2) + γ(501) = 3 + 17 = 20, a tie that
     // step_bits' std::min gives to AER: selector 00, 500 and the marker 1000 in 10 bits.
     CHECK(bits_of({500}, {}, 1000, false, &bits) == std::vector<std::uint8_t>{0b00011111, 0b01001111, 0b10100000});
