@@ -25,7 +25,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 seconds="${1:-60}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(idx options keras keras3 network dataset_h5 onnx nir)
+[ ${#targets[@]} -gt 0 ] || targets=(idx options keras keras3 network dataset_h5 onnx nir cut_message)
 build="$root/build-fuzz"
 jobs="$(nproc)"
 

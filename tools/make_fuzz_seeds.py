@@ -134,11 +134,32 @@ def keras3_seeds():
                     write("keras3", m + suffix + ".keras", data)
 
 
+def cut_message_seeds():
+    """Cut messages (sim/cut_codec.hpp), laid out by hand: 2 bytes of cut
+    (bit 0 signed, the rest neurons − 1), the 34-byte header, the payload."""
+    def seed(name, neurons, signed, status, sample, t0, t1, exit_step, prediction, bits, payload):
+        cut = ((neurons - 1) << 1 | signed).to_bytes(2, "little")
+        header = bytes([1, status]) + sample.to_bytes(8, "little") + b"".join(
+            (v & 0xFFFFFFFF).to_bytes(4, "little") for v in (t0, t1, exit_step, prediction)) + bits.to_bytes(8, "little")
+        write("cut_message", name, cut + header + bytes(payload))
+    # N = 8, addresses 1, 2 in delta addresses: 10 011 010 1.
+    seed("delta", 8, 0, 0, 0, 0, 1, -1, -1, 9, [0b10011010, 0b10000000])
+    # N = 4, signed: all four as a bitmap (01 1111), no negatives (10 1).
+    seed("bitmap_signed", 4, 1, 0, 1, 3, 4, -1, -1, 9, [0b01111110, 0b10000000])
+    # N = 1000, address 500 as address events (a tie with delta): 00, 500 and 1000 in 10 bits.
+    seed("aer", 1000, 0, 0, 2, 0, 1, -1, -1, 22, [0b00011111, 0b01001111, 0b10100000])
+    # Two empty steps of 100 (10 1, twice).
+    seed("two_empty", 100, 0, 0, 3, 6, 8, -1, -1, 6, [0b10110100])
+    # A sample that left at an exit at step 11 with class 3.
+    seed("exited", 300, 0, 1, 7, 8, 16, 11, 3, 0, [])
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--snn", default=os.path.join(ROOT, "build", "snn"))
     args = ap.parse_args()
     keras3_seeds()
+    cut_message_seeds()
     fixtures = os.path.join(ROOT, "data", "fixtures")
     models = ["tiny_keras2_functional_add", "tiny_keras3_sequential", "tiny_unsupported", "tiny_keras2_branchy"]
     for m in models:

@@ -11,6 +11,7 @@ packages=(build-essential cmake pkg-config libeigen3-dev libtbb-dev libhdf5-dev 
           libonnx-dev libprotobuf-dev protobuf-compiler
           libopenmpi-dev openmpi-bin iproute2
           python3-numpy python3-h5py python3-matplotlib python3-jsonschema python3-onnx python3-torch
+          iproute2 openmpi-bin libopenmpi-dev
           dataset-fashion-mnist)
 missing=()
 for p in "${packages[@]}"; do
