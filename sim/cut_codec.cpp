@@ -204,6 +204,13 @@ std::vector<std::uint8_t> encode_message(const CutMessageHeader& h, std::span<co
     return out;
 }
 
+std::uint64_t payload_bits_of(std::span<const std::uint8_t> message) {
+    if (message.size() < cut_header_bytes)
+        throw Error("cut message: " + std::to_string(message.size()) + " bytes, shorter than its header");
+    std::size_t at = cut_header_bytes - 8;
+    return get_le(message, at, 8);
+}
+
 CutMessage decode_message(std::span<const std::uint8_t> bytes, std::int64_t neurons, bool signed_spikes) {
     check_neurons(neurons);
     const auto corrupt = [](const std::string& what) -> void { throw Error("cut message: corrupt (" + what + ")"); };

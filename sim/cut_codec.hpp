@@ -108,5 +108,8 @@ struct CutMessage {
 std::vector<std::uint8_t> encode_message(const CutMessageHeader&, std::span<const StepSpikes> steps, std::int64_t neurons,
                                          bool signed_spikes);
 CutMessage decode_message(std::span<const std::uint8_t> bytes, std::int64_t neurons, bool signed_spikes);
+// The payload bits a message's header announces (its last 8 bytes); an
+// snn::Error for a buffer shorter than a header.
+std::uint64_t payload_bits_of(std::span<const std::uint8_t> message);
 
 } // namespace snn

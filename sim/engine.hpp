@@ -226,6 +226,7 @@ struct RunResult {
     // A pipeline's messages (sim/pipeline.hpp), per cut, summed over samples, as
     // each side counted them; empty for a run in one piece.
     std::vector<double> cut_bytes_sent, cut_bytes_received;
+    std::vector<double> cut_payload_bits; // per cut: the coded steps in those messages, summed over samples
     std::vector<double> latency; // a pipeline's per-sample latency, seconds (sim/pipeline.hpp); empty otherwise
     double steps_sum = 0;                           // Σ over samples of the step at which each stopped
     std::vector<Spike> recorded;                    // sorted by sample

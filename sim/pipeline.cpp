@@ -1,5 +1,6 @@
 #include "sim/pipeline.hpp"
 
+#include "sim/cut_codec.hpp"
 #include "snn/error.hpp"
 
 #include <algorithm>
@@ -33,83 +34,15 @@ int steps_of(const Engine& e) { return e.checkpoints().back(); }
 
 double clock_now() { return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count(); }
 
-void put32(Message& m, std::int32_t v) {
-    const auto at = m.size();
-    m.resize(at + 4);
-    for (int b = 0; b < 4; ++b) m[at + std::size_t(b)] = std::uint8_t(std::uint32_t(v) >> (8 * b));
-}
-
-// Reads little-endian integers from a message, refusing to read past its end.
-struct Reader {
-    std::span<const std::uint8_t> bytes;
-    const std::string& what;
-    std::size_t at = 0;
-    std::uint64_t get(int width) {
-        if (bytes.size() - at < std::size_t(width))
-            throw Error(what + ": cut short at byte " + std::to_string(at) + " of " + std::to_string(bytes.size()));
-        std::uint64_t v = 0;
-        for (int b = 0; b < width; ++b) v |= std::uint64_t(bytes[at + std::size_t(b)]) << (8 * b);
-        at += std::size_t(width);
-        return v;
-    }
-    std::int32_t i32() { return std::int32_t(std::uint32_t(get(4))); }
-};
-
-// Appends one list of addresses per step to `out` (offsets in `at`).
-void read_list(Reader& r, std::int32_t count, std::int64_t neurons, std::vector<std::int32_t>& out, std::vector<std::int32_t>& at) {
-    if (count < 0 || std::int64_t(count) > neurons) throw Error(r.what + ": a step of " + std::to_string(count) + " spikes on a cut of " + std::to_string(neurons) + " neurons");
-    for (std::int32_t k = 0; k < count; ++k) {
-        const std::int32_t a = r.i32();
-        if (a < 0 || a >= neurons || (k > 0 && a <= out.back()))
-            throw Error(r.what + ": address " + std::to_string(a) + " outside [0, " + std::to_string(neurons) + ") or out of order");
-        out.push_back(a);
-    }
-    at.push_back(std::int32_t(out.size()));
-}
-
-} // namespace
-
-Message encode_message(const CutSpikes& m) {
-    Message out;
-    out.reserve(16 + 4 * (m.addresses.size() + m.negative.size() + 2 * m.at.size()));
-    for (int b = 0; b < 8; ++b) out.push_back(std::uint8_t(std::uint64_t(m.sample) >> (8 * b)));
-    const auto started = std::bit_cast<std::uint64_t>(m.started);
-    for (int b = 0; b < 8; ++b) out.push_back(std::uint8_t(started >> (8 * b)));
-    put32(out, m.left ? 1 : 0);
-    const std::int32_t steps = m.left ? 0 : std::int32_t(m.at.size()) - 1;
-    put32(out, steps);
-    for (std::int32_t t = 0; t < steps; ++t) {
-        const auto p0 = m.at[std::size_t(t)], p1 = m.at[std::size_t(t) + 1];
-        const auto n0 = m.negative_at[std::size_t(t)], n1 = m.negative_at[std::size_t(t) + 1];
-        put32(out, p1 - p0);
-        put32(out, n1 - n0);
-        for (auto k = p0; k < p1; ++k) put32(out, m.addresses[std::size_t(k)]);
-        for (auto k = n0; k < n1; ++k) put32(out, m.negative[std::size_t(k)]);
-    }
+Message envelope(double started, const std::vector<std::uint8_t>& message) {
+    Message out(envelope_bytes);
+    const auto bits = std::bit_cast<std::uint64_t>(started);
+    for (std::size_t b = 0; b < envelope_bytes; ++b) out[b] = std::uint8_t(bits >> (8 * b));
+    out.insert(out.end(), message.begin(), message.end());
     return out;
 }
 
-CutSpikes decode_message(std::span<const std::uint8_t> bytes, std::int64_t neurons, int steps, const std::string& what) {
-    Reader r{bytes, what};
-    CutSpikes m;
-    m.sample = std::int64_t(r.get(8));
-    m.started = std::bit_cast<double>(r.get(8));
-    const std::int32_t status = r.i32(), count = r.i32();
-    if (status != 0 && status != 1) throw Error(what + ": status " + std::to_string(status) + " (expected 0 or 1)");
-    m.left = status == 1;
-    if (count != (m.left ? 0 : steps))
-        throw Error(what + ": " + std::to_string(count) + " steps where the run has " + std::to_string(steps));
-    m.at.assign(1, 0);
-    m.negative_at.assign(1, 0);
-    for (std::int32_t t = 0; t < count; ++t) {
-        const std::int32_t positive = r.i32(), negative = r.i32();
-        read_list(r, positive, neurons, m.addresses, m.at);
-        read_list(r, negative, neurons, m.negative, m.negative_at);
-    }
-    if (r.at != bytes.size())
-        throw Error(what + ": " + std::to_string(bytes.size() - r.at) + " bytes past the end of its contents");
-    return m;
-}
+} // namespace
 
 PipelineDevice::PipelineDevice(const Network& net, const RunOptions& options, std::size_t device)
     : engine_(net, on_device(options, pipeline_devices(net).at(device))), name_(pipeline_devices(net)[device]),
@@ -127,6 +60,7 @@ DeviceRecords PipelineDevice::empty_records(std::int64_t samples, std::int64_t r
     rec.decided.assign(std::size_t(samples), 0);
     rec.bytes_sent.assign(engine_.cuts().size(), 0.0);
     rec.bytes_received.assign(engine_.cuts().size(), 0.0);
+    rec.payload_bits.assign(engine_.cuts().size(), 0.0);
     rec.latency.assign(std::size_t(samples), 0.0);
     return rec;
 }
@@ -136,46 +70,56 @@ std::vector<Message> PipelineDevice::run(const Dataset& data, std::int64_t i, st
     const auto& cuts = engine_.cuts();
     const int T = steps_of(engine_);
     if (in.size() != in_.size()) throw Error("internal: device '" + name_ + "' given " + std::to_string(in.size()) + " messages");
-    std::vector<CutSpikes> given;
-    bool left = false;
+    std::vector<CutMessage> given;
+    const CutMessageHeader* left = nullptr; // where the sample left at an exit upstream
     double started = in_.empty() ? clock_now() : 0.0;
     for (std::size_t k = 0; k < in_.size(); ++k) {
         const Cut& c = cuts[in_[k]];
         const std::string what = "the message of sample " + std::to_string(i) + " from device '" + c.from + "' to '" + c.to + "'";
-        given.push_back(decode_message(in[k], c.neurons, T, what));
-        if (given.back().sample != i) throw Error(what + " is sample " + std::to_string(given.back().sample) + "'s");
+        if (in[k].size() < envelope_bytes) throw Error(what + ": " + std::to_string(in[k].size()) + " bytes");
+        std::uint64_t bits = 0;
+        for (std::size_t b = 0; b < envelope_bytes; ++b) bits |= std::uint64_t(in[k][b]) << (8 * b);
+        started = std::max(started, std::bit_cast<double>(bits));
+        given.push_back(decode_message(std::span(in[k]).subspan(envelope_bytes), c.neurons, c.signed_spikes));
+        const CutMessageHeader& h = given.back().header;
+        if (h.sample != i) throw Error(what + " is sample " + std::to_string(h.sample) + "'s");
+        if (h.status == CutStatus::Spikes && (h.t0 != 0 || h.t1 != T))
+            throw Error(what + " holds steps [" + std::to_string(h.t0) + ", " + std::to_string(h.t1) + ") of a run of " +
+                        std::to_string(T));
         rec.bytes_received[in_[k]] += double(in[k].size());
-        left |= given.back().left;
-        started = std::max(started, given.back().started);
+        if (h.status == CutStatus::Exited) left = &h;
     }
     std::vector<Message> out;
-    const auto send = [&](std::size_t k, const CutSpikes& m) {
-        out.push_back(encode_message(m));
+    const auto send = [&](std::size_t k, const CutMessageHeader& h, std::span<const StepSpikes> steps) {
+        const Cut& c = cuts[out_[k]];
+        out.push_back(envelope(started, encode_message(h, steps, c.neurons, c.signed_spikes)));
         rec.bytes_sent[out_[k]] += double(out.back().size());
     };
+    CutMessageHeader h;
+    h.sample = i;
+    h.t1 = T;
     if (left) { // it left at an exit upstream: nothing to run; say so downstream
-        for (std::size_t k = 0; k < out_.size(); ++k) send(k, CutSpikes{i, started, true, {}, {}, {}, {}});
+        h.status = CutStatus::Exited;
+        h.exit_step = left->exit_step;
+        h.prediction = left->prediction;
+        for (std::size_t k = 0; k < out_.size(); ++k) send(k, h, {});
         return out;
     }
     // The sources on other devices, as the spike histories their stages would have kept.
     const Engine::GivenSpikes fill = [&](SampleState& st) {
         for (std::size_t k = 0; k < in_.size(); ++k) {
             const Cut& c = cuts[in_[k]];
-            const CutSpikes& m = given[k];
-            for (int sign = 0; sign < 2; ++sign) {
-                auto& history = sign ? st.history_negative : st.history;
-                auto& history_at = sign ? st.history_negative_at : st.history_at;
-                const auto& at = sign ? m.negative_at : m.at;
-                const auto& addresses = sign ? m.negative : m.addresses;
-                for (int t = 0; t < T; ++t) {
-                    for (auto a = at[std::size_t(t)]; a < at[std::size_t(t) + 1]; ++a) {
-                        const std::int32_t address = addresses[std::size_t(a)];
+            for (int t = 0; t < T; ++t)
+                for (int sign = 0; sign < 2; ++sign) {
+                    auto& history = sign ? st.history_negative : st.history;
+                    auto& history_at = sign ? st.history_negative_at : st.history_at;
+                    const StepSpikes& step = given[k].steps[std::size_t(t)];
+                    for (const std::int32_t address : sign ? step.negatives : step.addresses) {
                         const std::size_t j = std::size_t(std::upper_bound(c.base.begin(), c.base.end(), address) - c.base.begin()) - 1;
                         history[std::size_t(c.sources[j])].push_back(std::int32_t(address - c.base[j]));
                     }
                     for (int src : c.sources) history_at[std::size_t(src)].push_back(std::int32_t(history[std::size_t(src)].size()));
                 }
-            }
         }
     };
     std::vector<Spike>* recorded = std::size_t(i) < rec.samples.recorded.size() ? &rec.samples.recorded[std::size_t(i)] : nullptr;
@@ -185,23 +129,28 @@ std::vector<Message> PipelineDevice::run(const Dataset& data, std::int64_t i, st
     const bool exited = s.exit_taken >= 0;
     rec.decided[std::size_t(i)] = exited || last_;
     if (rec.decided[std::size_t(i)]) rec.latency[std::size_t(i)] = clock_now() - started;
+    if (exited) {
+        h.status = CutStatus::Exited;
+        h.exit_step = s.exit_step;
+        h.prediction = s.prediction;
+    }
     for (std::size_t k = 0; k < out_.size(); ++k) {
         const Cut& c = cuts[out_[k]];
-        CutSpikes m{i, started, exited, {0}, {}, {0}, {}};
-        if (!exited)
-            for (int t = 0; t < T; ++t)
-                for (int sign = 0; sign < 2; ++sign) {
-                    auto& addresses = sign ? m.negative : m.addresses;
-                    for (std::size_t j = 0; j < c.sources.size(); ++j) {
-                        const auto src = std::size_t(c.sources[j]);
-                        const auto& h = sign ? s.history_negative[src] : s.history[src];
-                        const auto& at = sign ? s.history_negative_at[src] : s.history_at[src];
-                        for (auto a = at[std::size_t(t)]; a < at[std::size_t(t) + 1]; ++a)
-                            addresses.push_back(std::int32_t(c.base[j] + h[std::size_t(a)]));
-                    }
-                    (sign ? m.negative_at : m.at).push_back(std::int32_t(addresses.size()));
+        std::vector<StepSpikes> steps;
+        for (int t = 0; t < T && !exited; ++t) {
+            StepSpikes& step = steps.emplace_back();
+            for (int sign = 0; sign < 2; ++sign)
+                for (std::size_t j = 0; j < c.sources.size(); ++j) {
+                    const auto src = std::size_t(c.sources[j]);
+                    const auto& history = sign ? s.history_negative[src] : s.history[src];
+                    const auto& at = sign ? s.history_negative_at[src] : s.history_at[src];
+                    for (auto a = at[std::size_t(t)]; a < at[std::size_t(t) + 1]; ++a)
+                        (sign ? step.negatives : step.addresses).push_back(std::int32_t(c.base[j] + history[std::size_t(a)]));
                 }
-        send(k, m);
+        }
+        send(k, h, steps);
+        // The coded steps' bits, as the header counts them.
+        rec.payload_bits[out_[k]] += double(payload_bits_of(std::span(out.back()).subspan(envelope_bytes)));
     }
     return out;
 }
@@ -211,6 +160,7 @@ RunResult merge_devices(const Engine& whole, const Dataset& data, std::vector<De
     const std::size_t C = whole.checkpoints().size();
     SampleRecords all = snn::empty_records(whole, 0, n, opt.record_samples);
     const auto add = [](auto& into, const auto& from) {
+        if (from.size() != into.size()) throw Error("internal: a device's records of the wrong size");
         for (std::size_t k = 0; k < into.size(); ++k) into[k] += from[k];
     };
     std::vector<int> decider(std::size_t(n), -1);
@@ -250,9 +200,11 @@ RunResult merge_devices(const Engine& whole, const Dataset& data, std::vector<De
     result.latency = std::move(latency);
     result.cut_bytes_sent.assign(whole.cuts().size(), 0.0);
     result.cut_bytes_received.assign(whole.cuts().size(), 0.0);
+    result.cut_payload_bits.assign(whole.cuts().size(), 0.0);
     for (const DeviceRecords& d : devices) {
         add(result.cut_bytes_sent, d.bytes_sent);
         add(result.cut_bytes_received, d.bytes_received);
+        add(result.cut_payload_bits, d.payload_bits);
     }
     return result;
 }

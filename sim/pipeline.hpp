@@ -12,7 +12,8 @@
 // and tells the devices downstream the same. Otherwise d runs the sample and
 // sends one message on each cut out of it: its sources' spikes, or that the
 // sample left at d's own exit. The cut is metered where it arrives, as in a
-// single process. Each device keeps the records of what it ran; the device
+// single process, and the steps travel coded as the meter prices them
+// (sim/cut_codec.hpp): the payload bits sent are the meter's bits. Each device keeps the records of what it ran; the device
 // that decided a sample (its exit, or the output) holds its prediction.
 // Merged, the records are the single-process run's (tested): the engine's
 // plan already runs a device's steps before the next device receives them.
@@ -37,6 +38,7 @@ struct DeviceRecords {
     SampleRecords samples;                  // zero for samples that left upstream
     std::vector<std::uint8_t> decided;      // per sample: this device gave its prediction
     std::vector<double> bytes_sent, bytes_received; // per cut of the whole network, summed over samples
+    std::vector<double> payload_bits;               // per cut: the steps' bits in the messages sent (the meter's `best`)
     // Per sample, where this device decided it: seconds from the first device
     // starting it to this one deciding it (the system clock of each; one
     // machine's, or clocks kept in step).
@@ -76,22 +78,10 @@ RunResult merge_devices(const Engine& whole, const Dataset& data, std::vector<De
 // across ranks.
 RunResult simulate_pipeline(const Network& net, const Dataset& data, const RunOptions& options);
 
-// The message format (one message per sample and cut):
-//   int64 sample, float64 started, int32 status (0: spikes follow, 1: the
-//   sample left at an exit upstream), int32 steps; then, with spikes, per step the count of
-//   positive and of negative spikes and their addresses on the cut, all
-//   little-endian int32.
-struct CutSpikes {
-    std::int64_t sample = 0;
-    double started = 0;                  // when the first device started the sample (seconds, system clock)
-    bool left = false;                   // the sample left at an exit upstream: no spikes
-    std::vector<std::int32_t> at;        // per step: offsets into addresses, steps + 1 entries
-    std::vector<std::int32_t> addresses; // positive spikes, ascending within a step
-    std::vector<std::int32_t> negative_at, negative;
-};
-Message encode_message(const CutSpikes& m);
-// Throws snn::Error naming `what` for a message that is cut short, longer than
-// its contents, or holds an address outside [0, neurons) or out of order.
-CutSpikes decode_message(std::span<const std::uint8_t> bytes, std::int64_t neurons, int steps, const std::string& what);
+// The bytes sent per sample and cut: the sample's start time on the first
+// device (float64, seconds of its system clock: what the latencies are
+// measured from), then the message of sim/cut_codec.hpp (its header, then
+// every step coded as the meter prices it, or the exit the sample left at).
+constexpr std::size_t envelope_bytes = 8;
 
 } // namespace snn

@@ -269,6 +269,7 @@ nlohmann::json report_json(const Network& net, const RunResult& r, const RunInfo
         if (!r.cut_bytes_sent.empty()) { // a pipeline across processes: the messages' bytes, as each side counted them
             cuts.back()["message_bytes_sent"] = r.cut_bytes_sent[c] / n;
             cuts.back()["message_bytes_received"] = r.cut_bytes_received[c] / n;
+            cuts.back()["message_payload_bytes"] = r.cut_payload_bits[c] / 8 / n;
         }
     }
     j["cuts"] = cuts;

@@ -49,6 +49,10 @@ a, b = (json.load(open(p)) for p in sys.argv[1:3])
 sent = [(c.pop("message_bytes_sent", None), c.pop("message_bytes_received", None)) for c in b.get("cuts", [])]
 if any(s != r for s, r in sent):
     print("  message bytes sent and received differ:", sent); sys.exit(1)
+# The coded steps in the messages are the meter's bytes, cut by cut.
+payload = [(c.pop("message_payload_bytes", c["bytes"]), c["bytes"]) for c in b.get("cuts", [])]
+if any(p != m for p, m in payload):
+    print("  message payload bytes differ from the meter's bytes:", payload); sys.exit(1)
 for k in ("seconds", "samples_per_second", "distributed", "execution"):
     a.pop(k, None); b.pop(k, None)
 if a != b:

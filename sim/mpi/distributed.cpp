@@ -238,7 +238,7 @@ std::optional<RunResult> simulate_pipeline(const Network& net, const Dataset& da
     std::vector<SampleRecords> samples = gather_records(rec.samples, comm);
     const auto decided = gather(rec.decided, comm);
     const auto sent = gather(rec.bytes_sent, comm), received = gather(rec.bytes_received, comm);
-    const auto latency = gather(rec.latency, comm);
+    const auto latency = gather(rec.latency, comm), payload = gather(rec.payload_bits, comm);
     if (rank != 0) return std::nullopt;
     std::vector<DeviceRecords> all(devices.size());
     for (std::size_t d = 0; d < all.size(); ++d) {
@@ -247,6 +247,7 @@ std::optional<RunResult> simulate_pipeline(const Network& net, const Dataset& da
         all[d].bytes_sent = sent[d];
         all[d].bytes_received = received[d];
         all[d].latency = latency[d];
+        all[d].payload_bits = payload[d];
     }
     RunResult r = merge_devices(device.engine(), data, std::move(all), opt);
     r.seconds = seconds_since(start);

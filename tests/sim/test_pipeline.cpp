@@ -123,47 +123,35 @@ TEST_CASE("devices run apart and talking by messages give the whole network's re
             INFO("loss " << loss << ", encoding " << to_string(enc));
             const RunResult piped = simulate_pipeline(net, data, opt);
             check_same(whole, piped);
-            // Both sides count the same bytes; a sample that left at device a's exit sends a header alone.
+            // Both sides count the same bytes, and the coded steps are the meter's bits.
             REQUIRE(piped.cut_bytes_sent.size() == 2);
             CHECK(piped.cut_bytes_sent == piped.cut_bytes_received);
+            for (std::size_t c = 0; c < 2; ++c) CHECK(piped.cut_payload_bits[c] == double(whole.cut_bits[c].best));
         }
 }
 
-TEST_CASE("pipeline messages: what goes in comes out; a short, long or bad message is refused", "[pipeline]") {
-    CutSpikes m;
-    m.sample = 5'000'000'000LL; // beyond 32 bits
-    m.at = {0, 2, 2, 3};        // three steps: {1, 4}, {}, {6}
-    m.addresses = {1, 4, 6};
-    m.negative_at = {0, 0, 1, 1}; // step 1 takes back unit 2
-    m.negative = {2};
-    m.started = 1765000000.25;
-    const Message bytes = encode_message(m);
-    // 8 (sample) + 8 (started) + 4 (status) + 4 (steps) + 3 steps × 8 (two counts) + 4 addresses × 4.
-    CHECK(bytes.size() == 8 + 8 + 4 + 4 + 24 + 16);
-    const CutSpikes back = decode_message(bytes, 7, 3, "msg");
-    CHECK(back.sample == m.sample);
-    CHECK(back.started == m.started);
-    CHECK_FALSE(back.left);
-    CHECK(back.at == m.at);
-    CHECK(back.addresses == m.addresses);
-    CHECK(back.negative_at == m.negative_at);
-    CHECK(back.negative == m.negative);
-    CutSpikes left;
-    left.sample = 3;
-    left.left = true;
-    CHECK(encode_message(left).size() == 24);
-    CHECK(decode_message(encode_message(left), 7, 3, "msg").left);
-
-    Message shorter(bytes.begin(), bytes.end() - 1);
-    CHECK_THROWS_WITH(decode_message(shorter, 7, 3, "msg"), Contains("msg: cut short"));
-    Message longer = bytes;
-    longer.push_back(0);
-    CHECK_THROWS_WITH(decode_message(longer, 7, 3, "msg"), Contains("1 bytes past the end"));
-    CHECK_THROWS_WITH(decode_message(bytes, 6, 3, "msg"), Contains("address 6 outside [0, 6)"));
-    CHECK_THROWS_WITH(decode_message(bytes, 7, 4, "msg"), Contains("3 steps where the run has 4"));
-    Message status = bytes;
-    status[16] = 7;
-    CHECK_THROWS_WITH(decode_message(status, 7, 3, "msg"), Contains("status 7"));
+TEST_CASE("a device refuses a message of another sample, a short one or a corrupt one", "[pipeline]") {
+    std::mt19937 rng(5);
+    const Network net = three_devices(rng, 0.6f, 1.0f);
+    const Dataset data = images(3, rng);
+    RunOptions opt;
+    opt.steps = 6;
+    const PipelineDevice a(net, opt, 0), b(net, opt, 1);
+    REQUIRE(a.cuts_out().size() == 1);
+    REQUIRE(b.cuts_in() == a.cuts_out());
+    DeviceRecords ra = a.empty_records(3, 0), rb = b.empty_records(3, 0);
+    SampleState sa, sb;
+    a.engine().init(sa);
+    b.engine().init(sb);
+    const std::vector<Message> sent = a.run(data, 1, {}, sa, ra);
+    REQUIRE(sent.size() == 1);
+    CHECK_THROWS_WITH(b.run(data, 2, sent, sb, rb), Contains("the message of sample 2 from device 'a' to 'b' is sample 1's"));
+    const std::vector<Message> short_one{Message(sent[0].begin(), sent[0].begin() + 5)};
+    CHECK_THROWS_WITH(b.run(data, 1, short_one, sb, rb), Contains("5 bytes"));
+    std::vector<Message> cut{Message(sent[0].begin(), sent[0].end() - 1)};
+    CHECK_THROWS_WITH(b.run(data, 1, cut, sb, rb), Contains("cut message"));
+    CHECK_NOTHROW(b.run(data, 1, sent, sb, rb));
+    CHECK(rb.bytes_received[b.cuts_in()[0]] == double(sent[0].size()));
 }
 
 TEST_CASE("a pipeline needs a partition whose devices hold consecutive populations", "[pipeline]") {
