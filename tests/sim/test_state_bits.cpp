@@ -193,6 +193,8 @@ TEST_CASE("16-bit membranes: a tiny network worked by hand, step by step and lay
                     o.float_isa = isa;
                     o.layer_by_layer = layer_by_layer;
                     Engine engine(net, o);
+                    // Only the automatic path runs layer by layer (the others are the step-by-step kernels).
+                    REQUIRE(engine.layer_by_layer() == (path == KernelPath::Auto && layer_by_layer));
                     INFO("T " << T << " path " << int(path) << " layer by layer " << engine.layer_by_layer() << " ISA "
                               << to_string(isa) << " readout " << to_string(readout));
                     SampleState s;
@@ -288,6 +290,18 @@ TEST_CASE("snn convert --state-bits and --target set the membranes, inspect show
         if (layer["kind"] != "merged") CHECK(layer["state_bits"] == 16); // a pooling merged into a core has no neurons of its own
         for (const auto& v : layer["violations"]) CHECK(v["resource"] != "state_bits");
     }
+
+    // Loihi's 24-bit states run as 16; SpiNNaker's 32-bit ones stay floats.
+    const std::string loihi = work.file("loihi.snn.h5"), spinnaker = work.file("spinnaker.snn.h5");
+    const Outcome l = snn_cli("convert " + quote(model) + " -o " + quote(loihi) + " --target loihi");
+    REQUIRE(l.status == 0);
+    CHECK_THAT(l.out, Contains("24-bit"));
+    CHECK(load(loihi).populations[1].neuron.state_bits == 16);
+    REQUIRE(snn_cli("convert " + quote(model) + " -o " + quote(spinnaker) + " --target spinnaker").status == 0);
+    CHECK(load(spinnaker).populations[1].neuron.state_bits == 32);
+    // --state-bits wins over the target's.
+    REQUIRE(snn_cli("convert " + quote(model) + " -o " + quote(loihi) + " --target speck --state-bits 32").status == 0);
+    CHECK(load(loihi).populations[1].neuron.state_bits == 32);
 
     SECTION("any other width is refused with one line, and nothing written") {
         const std::string out = work.file("bad.snn.h5");
