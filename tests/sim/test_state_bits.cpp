@@ -209,6 +209,54 @@ TEST_CASE("16-bit membranes: a tiny network worked by hand, step by step and lay
                 }
 }
 
+namespace {
+
+// State after T steps of one sample, the pixel at 1.
+SampleState run_steps(const Network& net, int T) {
+    RunOptions o;
+    o.steps = T;
+    Engine engine(net, o);
+    SampleState s;
+    engine.init(s);
+    const float pixel = 1.0f;
+    engine.run_sample(&pixel, 0, s, nullptr);
+    return s;
+}
+
+} // namespace
+
+TEST_CASE("16-bit membranes in learned layers: per-unit thresholds and winner-take-all, by hand", "[sim][state_bits]") {
+    Network net = five_units();
+    Population& out = net.populations[1];
+    out.shape = {1, 1, 2};
+    out.theta = {0.0f, 0.5f}; // unit 1 fires at 1.5 = 384 steps
+    SECTION("thresholds 1 and 1.5, reset by subtraction, both fed 0.3 (76.8 steps, rounded up to 77 every step)") {
+        out.projections[0].weights = {0.3f, 0.3f};
+        validate(net);
+        // Unit 0: 77, 154, 231, 308 fires → 52. Unit 1: …, 308, 385 fires at t = 5 → 385 − 384 = 1.
+        SampleState s = run_steps(net, 4);
+        CHECK(s.v[1] == std::vector<float>{52 * q, 308 * q});
+        CHECK(s.counts[1] == std::vector<std::int32_t>{1, 0});
+        s = run_steps(net, 5);
+        CHECK(s.v[1] == std::vector<float>{129 * q, 1 * q});
+        CHECK(s.counts[1] == std::vector<std::int32_t>{1, 1});
+    }
+    SECTION("winner-take-all, reset to zero: the bottom holds until the winner's spike resets every unit") {
+        out.projections[0].weights = {0.3f, -50.0f};
+        out.neuron.reset = ResetMode::Zero;
+        out.inhibition = Inhibition::WinnerTakeAll;
+        validate(net);
+        // Unit 1: −12800, −25600, −32768 (the bottom); unit 0 wins at t = 4 (308 ≥ 256) and both drop to 0.
+        SampleState s = run_steps(net, 3);
+        CHECK(s.v[1] == std::vector<float>{231 * q, -128.0f});
+        s = run_steps(net, 4);
+        CHECK(s.v[1] == std::vector<float>{0.0f, 0.0f});
+        CHECK(s.counts[1] == std::vector<std::int32_t>{1, 0});
+        s = run_steps(net, 5);
+        CHECK(s.v[1] == std::vector<float>{77 * q, -50.0f});
+    }
+}
+
 TEST_CASE("16-bit membranes round-trip through the file as format version 9; 32-bit files do not change", "[network_io][state_bits]") {
     TempDir dir;
     const std::string path = dir.file("net.snn.h5");
