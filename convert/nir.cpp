@@ -1138,6 +1138,9 @@ void NirExporter::write(const std::string& file_path) {
         if (pop.neuron.v_init != 0) warn("v_init", "v_init (a membrane that starts above 0) is written only into the metadata");
         if (pop.neuron.signed_spikes) warn("signed", "signed spikes are written only into the metadata; a NIR reader ignores them");
         if (!pop.clip.empty()) warn("clip", "bounded ReLU caps (for the DNN pass) are written only into the metadata");
+        if (pop.neuron.state_bits != 32)
+            warn("state_bits", "16-bit membranes are not written (NIR has no membrane precision); a NIR reader, snn convert "
+                               "included, simulates them as floats (snn convert --state-bits 16 restores them)");
         for (const std::string& in : inputs) edges.emplace_back(in, name);
         node_of[i] = name;
         pops.push_back(m);

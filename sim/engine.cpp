@@ -45,10 +45,11 @@ namespace neuron {
 #undef SNN_LANES8X2
 #include "sim/lanes_avx2.inc"
 
-template <bool Subtract, bool Events>
+template <bool Subtract, bool Events, bool Fixed>
 std::size_t integrate_spikes(float* __restrict v, float* __restrict current, const float* __restrict constant,
                              std::size_t n, float decay, float v_th, float fire_at, std::int32_t* __restrict units,
-                             std::uint16_t* __restrict masks) {
+                             std::uint16_t* __restrict masks, const StateGrid& grid) {
+    const auto g = neuron::grid_lanes<neuron::Lanes8>(grid);
     const __m256 vd = _mm256_set1_ps(decay), vt = _mm256_set1_ps(v_th), vf = _mm256_set1_ps(fire_at);
     __m256i index = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     const __m256i eight = _mm256_set1_epi32(8);
@@ -69,7 +70,7 @@ std::size_t integrate_spikes(float* __restrict v, float* __restrict current, con
                 in = c;
             }
             __m256 vj = load(v + at);
-            const __m256 fire = neuron::step<Subtract, neuron::Lanes8>(vj, in, vd, vt, vf);
+            const __m256 fire = neuron::membrane_step<Subtract, Fixed, neuron::Lanes8>(vj, in, vd, vt, vf, g);
             store(v + at, vj);
             return fire;
         };
@@ -88,14 +89,17 @@ std::size_t integrate_spikes(float* __restrict v, float* __restrict current, con
 
 } // namespace
 
+// `grid`: a 16-bit membrane's, or null for a float one.
 std::size_t integrate_spikes(bool subtract, float* __restrict v, float* __restrict current, const float* __restrict constant,
                              std::size_t n, float decay, float v_th, float fire_at, std::int32_t* __restrict units,
-                             std::uint16_t* __restrict masks) {
-    if (subtract)
-        return current ? integrate_spikes<true, true>(v, current, constant, n, decay, v_th, fire_at, units, masks)
-                       : integrate_spikes<true, false>(v, current, constant, n, decay, v_th, fire_at, units, masks);
-    return current ? integrate_spikes<false, true>(v, current, constant, n, decay, v_th, fire_at, units, masks)
-                   : integrate_spikes<false, false>(v, current, constant, n, decay, v_th, fire_at, units, masks);
+                             std::uint16_t* __restrict masks, const StateGrid* grid) {
+    const StateGrid none;
+    const auto go = [&]<bool Subtract, bool Fixed>() {
+        return current ? integrate_spikes<Subtract, true, Fixed>(v, current, constant, n, decay, v_th, fire_at, units, masks, grid ? *grid : none)
+                       : integrate_spikes<Subtract, false, Fixed>(v, current, constant, n, decay, v_th, fire_at, units, masks, grid ? *grid : none);
+    };
+    if (grid) return subtract ? go.template operator()<true, true>() : go.template operator()<false, true>();
+    return subtract ? go.template operator()<true, false>() : go.template operator()<false, false>();
 }
 
 } // namespace snn::engine_avx2
@@ -121,10 +125,11 @@ namespace neuron {
 // through the same instructions (neuron::step on 16 lanes). (The memory form of vpcompressd is
 // microcoded on AMD Zen 4, where it took two thirds of a CNN run: perf.)
 // `masks` gets the spikes as 16-unit masks too. Returns the number of spikes.
-template <bool Subtract, bool Events>
+template <bool Subtract, bool Events, bool Fixed>
 std::size_t integrate_spikes(float* __restrict v, float* __restrict current, const float* __restrict constant,
                              std::size_t n, float decay, float v_th, float fire_at, std::int32_t* __restrict units,
-                             std::uint16_t* __restrict masks) {
+                             std::uint16_t* __restrict masks, const StateGrid& grid) {
+    const auto g = neuron::grid_lanes<neuron::Lanes16>(grid);
     const __m512 vd = _mm512_set1_ps(decay), vt = _mm512_set1_ps(v_th), vf = _mm512_set1_ps(fire_at);
     __m512i index = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     const __m512i sixteen = _mm512_set1_epi32(16);
@@ -143,7 +148,7 @@ std::size_t integrate_spikes(float* __restrict v, float* __restrict current, con
             in = c;
         }
         __m512 vj = load(v + j);
-        const __mmask16 fire = neuron::step<Subtract, neuron::Lanes16>(vj, in, vd, vt, vf);
+        const __mmask16 fire = neuron::membrane_step<Subtract, Fixed, neuron::Lanes16>(vj, in, vd, vt, vf, g);
         store(v + j, vj);
         masks[j / 16] = fire;
         _mm512_storeu_si512(units + count, _mm512_maskz_compress_epi32(fire, index));
@@ -159,14 +164,17 @@ std::size_t integrate_spikes(float* __restrict v, float* __restrict current, con
 
 } // namespace
 
+// `grid`: a 16-bit membrane's, or null for a float one.
 std::size_t integrate_spikes(bool subtract, float* __restrict v, float* __restrict current, const float* __restrict constant,
                              std::size_t n, float decay, float v_th, float fire_at, std::int32_t* __restrict units,
-                             std::uint16_t* __restrict masks) {
-    if (subtract)
-        return current ? integrate_spikes<true, true>(v, current, constant, n, decay, v_th, fire_at, units, masks)
-                       : integrate_spikes<true, false>(v, current, constant, n, decay, v_th, fire_at, units, masks);
-    return current ? integrate_spikes<false, true>(v, current, constant, n, decay, v_th, fire_at, units, masks)
-                   : integrate_spikes<false, false>(v, current, constant, n, decay, v_th, fire_at, units, masks);
+                             std::uint16_t* __restrict masks, const StateGrid* grid) {
+    const StateGrid none;
+    const auto go = [&]<bool Subtract, bool Fixed>() {
+        return current ? integrate_spikes<Subtract, true, Fixed>(v, current, constant, n, decay, v_th, fire_at, units, masks, grid ? *grid : none)
+                       : integrate_spikes<Subtract, false, Fixed>(v, current, constant, n, decay, v_th, fire_at, units, masks, grid ? *grid : none);
+    };
+    if (grid) return subtract ? go.template operator()<true, true>() : go.template operator()<false, true>();
+    return subtract ? go.template operator()<true, false>() : go.template operator()<false, false>();
 }
 
 } // namespace snn::engine_avx512
@@ -294,8 +302,10 @@ Engine::Engine(const Network& net, const RunOptions& options)
         thresholds_.back().assign(std::size_t(pop.shape.size()), pop.neuron.v_th);
         for (std::size_t j = 0; j < pop.theta.size(); ++j) thresholds_.back()[j] += pop.theta[j];
     }
-    for (const auto& pop : net_.populations)
+    for (const auto& pop : net_.populations) {
         decay_.push_back(neuron::decay_of(pop.neuron));
+        grids_.push_back(neuron::state_grid(pop.neuron));
+    }
 
     const std::size_t P = net_.populations.size();
     for (std::size_t e = 0; e < net_.exits.size(); ++e) exit_population_.push_back(net_.find(net_.exits[e].at));
@@ -493,17 +503,32 @@ namespace {
 // (the same width as a float, so GCC vectorizes the compare). With events the
 // input is the current array, which is set back to the constant for the next
 // step in the same pass; without, the input is the constant itself.
-template <bool Subtract, bool Events>
+template <bool Subtract, bool Events, bool Fixed>
 void integrate(float* __restrict v, float* __restrict current, const float* __restrict constant,
-               std::int32_t* __restrict fired, std::size_t n, float decay, float v_th, float fire_at) {
+               std::int32_t* __restrict fired, std::size_t n, float decay, float v_th, float fire_at, const StateGrid& grid) {
+    using L = neuron::Lanes1<float>;
+    const auto g = neuron::grid_lanes<L>(grid);
     for (std::size_t j = 0; j < n; ++j) {
         float in = constant[j];
         if constexpr (Events) {
             in = current[j];
             current[j] = constant[j];
         }
-        fired[j] = neuron::step<Subtract, neuron::Lanes1<float>>(v[j], in, decay, v_th, fire_at);
+        fired[j] = neuron::membrane_step<Subtract, Fixed, L>(v[j], in, decay, v_th, fire_at, g);
     }
+}
+
+// The same with the variant chosen at run time: `current` null for no
+// events, `grid` null for a float membrane.
+void integrate(bool subtract, float* __restrict v, float* __restrict current, const float* __restrict constant,
+               std::int32_t* __restrict fired, std::size_t n, float decay, float v_th, float fire_at, const StateGrid* grid) {
+    const StateGrid none;
+    const auto go = [&]<bool Subtract, bool Fixed>() {
+        if (current) integrate<Subtract, true, Fixed>(v, current, constant, fired, n, decay, v_th, fire_at, grid ? *grid : none);
+        else integrate<Subtract, false, Fixed>(v, nullptr, constant, fired, n, decay, v_th, fire_at, grid ? *grid : none);
+    };
+    if (grid) subtract ? go.template operator()<true, true>() : go.template operator()<false, true>();
+    else subtract ? go.template operator()<true, false>() : go.template operator()<false, false>();
 }
 
 
@@ -596,6 +621,7 @@ void Engine::step_population(const ExecutionPlan& plan, std::size_t i, int t, st
         const float v_th = readout_ == Readout::Membrane && i == P - 1 ? neuron::integrator_v_th : pop.neuron.v_th;
         const float fire_at = neuron::fire_threshold(pop.neuron, v_th);
         const bool subtract = pop.neuron.reset == ResetMode::Subtract;
+        const StateGrid* grid = grids_[i] ? &*grids_[i] : nullptr;
         const std::size_t n = v.size();
         s.neuron_updates[i] += std::int64_t(n);
         float* __restrict vp = v.data();
@@ -607,14 +633,14 @@ void Engine::step_population(const ExecutionPlan& plan, std::size_t i, int t, st
 #if defined(SNN_FLOAT_AVX512)
         if (float_isa_ == FloatIsa::Avx512 && thresholds_[i].empty()) {
             count = engine_avx512::integrate_spikes(subtract, vp, events ? cur.data() : nullptr, kp, n, decay, v_th, fire_at, units,
-                                                    s.fire_masks[i].data());
+                                                    s.fire_masks[i].data(), grid);
             s.masks_valid[i] = 1;
         } else
 #endif
 #if defined(SNN_FLOAT_AVX2)
         if (float_isa_ == FloatIsa::Avx2 && thresholds_[i].empty()) {
             count = engine_avx2::integrate_spikes(subtract, vp, events ? cur.data() : nullptr, kp, n, decay, v_th, fire_at, units,
-                                                  s.fire_masks[i].data());
+                                                  s.fire_masks[i].data(), grid);
             s.masks_valid[i] = 1;
         } else
 #endif
@@ -625,13 +651,8 @@ void Engine::step_population(const ExecutionPlan& plan, std::size_t i, int t, st
             if (!thresholds_[i].empty()) {
                 fire_learned(i, v_th == pop.neuron.v_th, vp, events ? cur.data() : kp, fired);
                 if (events) std::copy(kp, kp + n, cur.begin());
-            } else if (events) {
-                float* __restrict cp = cur.data();
-                if (subtract) integrate<true, true>(vp, cp, kp, fired, n, decay, v_th, fire_at);
-                else integrate<false, true>(vp, cp, kp, fired, n, decay, v_th, fire_at);
             } else {
-                if (subtract) integrate<true, false>(vp, nullptr, kp, fired, n, decay, v_th, fire_at);
-                else integrate<false, false>(vp, nullptr, kp, fired, n, decay, v_th, fire_at);
+                integrate(subtract, vp, events ? cur.data() : nullptr, kp, fired, n, decay, v_th, fire_at, grid);
             }
             for (std::size_t j = 0; j < n; j += 4) {
                 std::uint64_t lo, hi; // fired has n rounded up to 4 words, the tail zero
@@ -650,7 +671,8 @@ void Engine::step_population(const ExecutionPlan& plan, std::size_t i, int t, st
         if (pop.neuron.signed_spikes && v_th == pop.neuron.v_th) {
             const auto& cnt = s.counts[i];
             for (std::size_t j = 0; j < n; ++j)
-                if (neuron::take_back(vp[j], cnt[j], v_th)) negative.push_back(std::int32_t(j));
+                if (grid ? neuron::take_back(vp[j], cnt[j], v_th, *grid) : neuron::take_back(vp[j], cnt[j], v_th))
+                    negative.push_back(std::int32_t(j));
         }
         out.assign(units, units + count);
     }
@@ -677,9 +699,12 @@ void Engine::fire_learned(std::size_t i, bool can_fire, float* v, const float* c
     const float decay = decay_[i];
     const std::size_t n = th.size();
     using L = neuron::Lanes1<float>;
+    const std::optional<StateGrid>& grid = grids_[i];
+    const auto g = neuron::grid_lanes<L>(grid.value_or(StateGrid{}));
     if (pop.inhibition == Inhibition::WinnerTakeAll) {
         for (std::size_t j = 0; j < n; ++j) {
             v[j] = neuron::integrate<L>(v[j], current[j], decay);
+            if (grid) v[j] = neuron::snap<L>(v[j], g);
             fired[j] = 0;
         }
         const std::size_t best = can_fire ? neuron::winner(v, n, [&](std::size_t j) { return th[j]; }) : n;
@@ -693,8 +718,12 @@ void Engine::fire_learned(std::size_t i, bool can_fire, float* v, const float* c
     for (std::size_t j = 0; j < n; ++j) {
         const float v_th = can_fire ? th[j] : neuron::integrator_v_th;
         const float fire_at = neuron::fire_threshold(pop.neuron, v_th);
-        fired[j] = subtract ? neuron::step<true, L>(v[j], current[j], decay, v_th, fire_at)
-                            : neuron::step<false, L>(v[j], current[j], decay, v_th, fire_at);
+        if (grid)
+            fired[j] = subtract ? neuron::step<true, L>(v[j], current[j], decay, v_th, fire_at, g)
+                                : neuron::step<false, L>(v[j], current[j], decay, v_th, fire_at, g);
+        else
+            fired[j] = subtract ? neuron::step<true, L>(v[j], current[j], decay, v_th, fire_at)
+                                : neuron::step<false, L>(v[j], current[j], decay, v_th, fire_at);
     }
 }
 
@@ -1026,6 +1055,7 @@ void Engine::run_layers(std::int64_t sample, SampleState& s) const {
         r.v_th = readout_ == Readout::Membrane && output ? neuron::integrator_v_th : pop.neuron.v_th;
         r.fire_at = neuron::fire_threshold(pop.neuron, r.v_th);
         r.subtract = pop.neuron.reset == ResetMode::Subtract;
+        r.grid = grids_[i];
         if (output) {
             r.snapshot_steps = checkpoints_;
             r.snapshot_v = s.snapshot_v.data();

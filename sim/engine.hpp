@@ -178,6 +178,7 @@ private:
     RunOptions opt_;
     std::vector<int> checkpoints_;
     std::vector<float> decay_; // per population: exp(−1/τ) for LIF, 1 for IF
+    std::vector<std::optional<StateGrid>> grids_; // per population: its 16-bit membranes' grid, or none (float)
     Readout readout_;
     std::vector<int> exit_population_; // per exit
     std::vector<std::uint8_t> gated_;        // per population: read by a max-pooling gate (keeps last_spike)

@@ -24,6 +24,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -45,6 +46,7 @@ struct LayerRun {
     float decay = 1, v_th = 1;
     float fire_at = 1; // units fire at v ≥ fire_at (sim/neuron.hpp, fire_threshold of v_th)
     bool subtract = true;
+    std::optional<StateGrid> grid; // 16-bit membranes' grid (sim/neuron.hpp), or none: float membranes
     // After each of these steps (1-based, ascending) v and the counts so far
     // are copied into snapshot_v + k·units and snapshot_counts + k·units (for
     // the readout at checkpoints).

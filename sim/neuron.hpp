@@ -15,6 +15,22 @@
 // spike count is positive takes a spike back, v ← v + v_th (take_back).
 // Every sample starts at v = v_init·v_th (initial_v).
 //
+// 16-bit membranes (NeuronParams::state_bits 16, as Speck holds them): v is
+// a signed 16-bit code k on a grid of step q = v_th/2^8 (StateGrid), so
+// v = k·q with k ∈ [−2^15, 2^15 − 1]: v ∈ [−128·v_th, 128·v_th − q]. Eight
+// fraction bits resolve a threshold into 256 steps (finer than an 8-bit
+// weight); the range holds a membrane 127 thresholds above v_th, far more
+// than one step's input to a normalized layer, and an inhibited unit down to
+// −128·v_th. Every value the rule stores is snapped to the grid: the
+// integrated v (before the threshold compares it), v after a reset by
+// subtraction, after a spike taken back, and the initial v. Snapping
+// saturates first (a code past either end stays at that end: it never wraps)
+// and then rounds to the nearest code, ties to even. The grid is the
+// population's: a learned layer's per-unit offsets θ move where a unit
+// fires, not its grid. The integration itself (v·decay + I) is still one
+// float FMA, then snapped: the rounding of a chip that adds the input into a
+// wider accumulator and stores 16 bits.
+//
 // The rule is one template over a lane type (Lanes1: one float or double;
 // Lanes16: 16 floats of AVX-512), so the scalar and the vector paths compute
 // the same values bit for bit, as the tests check. It is written in
@@ -26,6 +42,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <optional>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -33,8 +50,9 @@
 
 namespace snn::neuron {
 
+inline constexpr int state16_fraction_bits = 8;
+
 inline float decay_of(const NeuronParams& n) { return n.model == NeuronModel::LIF ? std::exp(-1.0f / n.tau_steps) : 1.0f; }
-inline float initial_v(const NeuronParams& n) { return n.v_init * n.v_th; }
 inline constexpr float integrator_v_th = std::numeric_limits<float>::max();
 // The value a unit fires at (v ≥ it): v_th, or for a strict threshold (NIR's
 // v > v_th) the float just above v_th, since over floats v > v_th is exactly
@@ -49,10 +67,29 @@ inline float fire_threshold(const NeuronParams& n, float v_th) {
 #include "sim/neuron_rule.inc"
 #undef SNN_LANES16
 
+// The grid of a population's membranes, or none for 32-bit float ones.
+inline std::optional<StateGrid> state_grid(const NeuronParams& n) {
+    if (n.state_bits != 16) return std::nullopt;
+    return StateGrid{std::ldexp(1.0f, state16_fraction_bits) / n.v_th, std::ldexp(n.v_th, -state16_fraction_bits),
+                     -32768.0f, 32767.0f};
+}
+
+inline float initial_v(const NeuronParams& n) {
+    const float v = n.v_init * n.v_th;
+    const auto g = state_grid(n);
+    return g ? snap<Lanes1<float>>(v, grid_lanes<Lanes1<float>>(*g)) : v;
+}
+
 // Signed spikes: whether a unit takes a spike back after its step (and v ← v + v_th if so).
 template <class T> inline bool take_back(T& v, std::int32_t count, T v_th) {
     if (!(v < T(0) && count > 0)) return false;
     v += v_th;
+    return true;
+}
+// The same on a 16-bit membrane: v + v_th snapped to the grid.
+inline bool take_back(float& v, std::int32_t count, float v_th, const StateGrid& g) {
+    if (!take_back(v, count, v_th)) return false;
+    v = snap<Lanes1<float>>(v, grid_lanes<Lanes1<float>>(g));
     return true;
 }
 

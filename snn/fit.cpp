@@ -197,7 +197,7 @@ FitLayer measure(const Network& net, std::size_t i) {
 void check_precision(const Population& pop, const Target& t, FitLayer& L) {
     L.weight_bits = 0;
     for (const Projection& p : pop.projections) L.weight_bits = std::max(L.weight_bits, weight_bits_of(p));
-    L.state_bits = 32; // snn holds float membranes
+    L.state_bits = pop.neuron.state_bits;
     if (L.weight_bits > t.weight_bits && !t.toolchain_quantizes)
         L.violations.push_back({"weight_bits", L.weight_bits, t.weight_bits,
                                 "weights are " + std::to_string(L.weight_bits) + (L.weight_bits == 32 ? "-bit floats; " : "-bit codes; ") +
@@ -206,9 +206,11 @@ void check_precision(const Population& pop, const Target& t, FitLayer& L) {
                                     std::to_string(std::clamp(t.weight_bits, 2, 8)) + ")"});
     if (L.state_bits > t.state_bits)
         L.violations.push_back({"state_bits", L.state_bits, t.state_bits,
-                                "membranes are 32-bit floats; " + t.name + " holds " + std::to_string(t.state_bits) + "-bit states",
-                                "hold the membranes in " + std::to_string(t.state_bits) +
-                                    " bits (the chip rounds them; snn simulates float membranes)"});
+                                std::string(L.state_bits == 32 ? "membranes are 32-bit floats; " : "membranes are 16-bit fixed point; ") +
+                                    t.name + " holds " + std::to_string(t.state_bits) + "-bit states",
+                                t.state_bits >= 16 ? "hold the membranes in 16 bits (snn convert --state-bits 16)"
+                                                   : "hold the membranes in " + std::to_string(t.state_bits) +
+                                                         " bits (the chip rounds them; snn simulates 16 or 32 bits)"});
 }
 
 // Consumers of population i: the populations with a projection from it.

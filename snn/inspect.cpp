@@ -46,6 +46,7 @@ std::string neuron_str(const Population& pop) {
     if (pop.neuron.model == NeuronModel::LIF) s += " tau=" + number(pop.neuron.tau_steps);
     if (pop.neuron.v_init != 0) s += " v0=" + number(pop.neuron.v_init);
     if (pop.neuron.signed_spikes) s += " signed";
+    if (pop.neuron.state_bits != 32) s += " state=" + std::to_string(pop.neuron.state_bits) + "bit";
     return s;
 }
 
@@ -289,7 +290,8 @@ nlohmann::json describe_json(const Network& net) {
                       {"v_th", pop.neuron.v_th},
                       {"v_init", pop.neuron.v_init},
                       {"signed_spikes", pop.neuron.signed_spikes},
-                      {"strict_threshold", pop.neuron.strict_threshold}};
+                      {"strict_threshold", pop.neuron.strict_threshold},
+                      {"state_bits", pop.neuron.state_bits}};
             if (pop.neuron.model == NeuronModel::LIF) neuron["tau_steps"] = pop.neuron.tau_steps;
         }
         pops.push_back({{"index", i},

@@ -21,6 +21,18 @@ int Network::find(const std::string& name) const {
     return -1;
 }
 
+void check_state_bits(int bits) {
+    if (!valid_state_bits(bits))
+        throw OptionError("state-bits", std::to_string(bits),
+                          "state-bits " + std::to_string(bits) + ": expected 16 (fixed-point membranes) or 32 (float)");
+}
+
+void set_state_bits(Network& net, int bits) {
+    check_state_bits(bits);
+    for (Population& pop : net.populations)
+        if (pop.kind == PopulationKind::Spiking) pop.neuron.state_bits = bits;
+}
+
 const char* to_string(NeuronModel m) { return m == NeuronModel::IF ? "if" : "lif"; }
 const char* to_string(ResetMode r) { return r == ResetMode::Subtract ? "subtract" : "zero"; }
 
@@ -244,6 +256,8 @@ void validate(const Network& net) {
             throw bad(pop.name, ": v_init must be in [0, 1)");
         if (pop.neuron.model == NeuronModel::LIF && !(pop.neuron.tau_steps > 0))
             throw bad(pop.name, ": LIF needs tau_steps > 0");
+        if (!valid_state_bits(pop.neuron.state_bits))
+            throw bad(pop.name, ": state_bits " + std::to_string(pop.neuron.state_bits) + " is not 16 or 32");
         if (!pop.theta.empty() || pop.inhibition != Inhibition::None) {
             if (pop.kind != PopulationKind::Spiking)
                 throw bad(pop.name, ": only spiking populations have thresholds and inhibition");

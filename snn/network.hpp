@@ -47,7 +47,20 @@ struct NeuronParams {
     // import. The neuron rule takes it as v ≥ the float just above v_th
     // (sim/neuron.hpp, fire_threshold); a reset by subtraction subtracts v_th.
     bool strict_threshold = false;
+    // The membrane's precision: 32, a float (rounded once per step by the
+    // fused multiply-add), or 16, a signed 16-bit fixed-point code k with
+    // v = k·v_th/2^8, rounded to the nearest code after every update and
+    // saturated at k = −2^15 and 2^15 − 1 (sim/neuron.hpp, StateGrid).
+    int state_bits = 32;
     bool operator==(const NeuronParams&) const = default;
+};
+
+// The grid of a 16-bit membrane in the float arithmetic the neuron rule does
+// it in (sim/neuron.hpp, state_grid): code = v·per_step, v = code·step, with
+// per_step = 2^8/v_th, step = v_th/2^8 (exact: v_th times a power of two),
+// and lowest, highest the codes' ends, −2^15 and 2^15 − 1.
+struct StateGrid {
+    float per_step = 0, step = 0, lowest = 0, highest = 0;
 };
 
 // Sliding-window geometry shared by Conv2D, AvgPool and MaxPool. Padding at
@@ -262,5 +275,11 @@ std::int64_t parameter_bytes(const Population&);
 
 // Checks every shape and weight count; throws snn::Error naming the population.
 void validate(const Network&);
+
+// The membrane widths the neuron rule simulates: 16 (fixed point) or 32 (float).
+inline bool valid_state_bits(int bits) { return bits == 16 || bits == 32; }
+void check_state_bits(int bits); // throws OptionError (state-bits) unless valid
+// Sets every spiking population's membranes to `bits` (checked).
+void set_state_bits(Network&, int bits);
 
 } // namespace snn

@@ -7,6 +7,7 @@
 #include "snn/error.hpp"
 #include "snn/h5.hpp"
 
+#include <algorithm>
 #include <cfloat>
 #include <climits>
 #include <cmath>
@@ -91,6 +92,10 @@ void write_network(const Network& net, const std::string& file_path) {
     for (const Population& pop : net.populations)
         for (const Projection& p : pop.projections) quantized |= p.quant.scheme != QuantScheme::None;
     if (quantized) version = std::max<std::int64_t>(version, 7);
+    // Version 9: 16-bit membranes, which an older reader would silently run as floats.
+    bool fixed_state = false;
+    for (const Population& pop : net.populations) fixed_state |= pop.neuron.state_bits != 32;
+    if (fixed_state) version = std::max<std::int64_t>(version, 9);
     h5::write_attr(file, "format_version", version);
     if (net.input_layout != InputLayout::ChannelsLast)
         h5::write_attr(file, "input_layout", std::string(to_string(net.input_layout)));
@@ -121,6 +126,7 @@ void write_network(const Network& net, const std::string& file_path) {
         h5::write_attr(g, "v_init", double(pop.neuron.v_init));
         h5::write_attr(g, "signed_spikes", std::int64_t(pop.neuron.signed_spikes));
         if (pop.neuron.strict_threshold) h5::write_attr(g, "strict_threshold", std::int64_t(1));
+        if (pop.neuron.state_bits != 32) h5::write_attr(g, "state_bits", std::int64_t(pop.neuron.state_bits));
         h5::write_attr(g, "scale", double(pop.scale));
         h5::write_attr(g, "layers", pop.layers);
         h5::write_floats(g, "bias", pop.bias, {pop.bias.size()});
@@ -274,6 +280,9 @@ Population read_population_attrs(const h5::Node& g, Layout& layout, std::uint64_
     pop.neuron.signed_spikes = h5::has_attr(g, "signed_spikes") && h5::read_int_attr(g, "signed_spikes") != 0;
     // Optional (version 6): absent means v ≥ v_th.
     pop.neuron.strict_threshold = h5::has_attr(g, "strict_threshold") && h5::read_int_attr(g, "strict_threshold") != 0;
+    // Optional (version 9): absent means 32-bit float membranes; validate() refuses widths other than 16 and 32.
+    if (h5::has_attr(g, "state_bits"))
+        pop.neuron.state_bits = int(std::clamp<std::int64_t>(h5::read_int_attr(g, "state_bits"), -1, 1 << 20));
     pop.scale = read_float_attr(g, "scale");
     pop.layers = h5::read_string_list_attr(g, "layers");
     if (h5::has_attr(g, "inhibition")) pop.inhibition = parse_enum(g, "inhibition", inhibition_from, pop.name);

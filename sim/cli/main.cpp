@@ -102,7 +102,9 @@ struct ConvertArgs {
     bool norm_given = false, granularity_given = false, signed_spikes = false;
     std::vector<std::string> binarize, quantize, prune;
     std::int64_t prune_seed = 1;
-    std::string target; // --target: a chip whose weight precision to apply
+    std::string target; // --target: a chip whose weight and state precision to apply
+    int state_bits = 32; // --state-bits, where given (else 32, or the target's)
+    bool state_bits_given = false;
     bool no_binary = false;
     std::string nir_reset; // empty: by the file's version (NIR input only)
     double dt = 1.0;       // NIR input only
@@ -125,6 +127,7 @@ int cmd_convert_nir(const ConvertArgs& a) {
                           "--calib, --calibrate-steps, --binarize, --quantize, --prune and --target do not apply to a NIR graph (it is already spiking)");
     std::vector<std::string> notes;
     Network net = import_nir(a.model, opt, notes);
+    if (a.state_bits_given) set_state_bits(net, a.state_bits);
     for (const auto& l : notes) std::fprintf(stderr, "snn: %s\n", l.c_str());
     save(net, a.output);
     std::printf("wrote %s: %zu populations from NIR graph %s\n", a.output.c_str(), net.populations.size(), a.model.c_str());
@@ -132,6 +135,7 @@ int cmd_convert_nir(const ConvertArgs& a) {
 }
 
 int cmd_convert(const ConvertArgs& a) {
+    if (a.state_bits_given) check_state_bits(a.state_bits);
     if (is_nir(a.model)) return cmd_convert_nir(a);
     if (!a.nir_reset.empty() || a.dt_given)
         throw OptionError(a.nir_reset.empty() ? "dt" : "nir-reset", "", "--nir-reset and --dt apply to NIR graphs (.nir) only");
@@ -169,10 +173,20 @@ int cmd_convert(const ConvertArgs& a) {
             target_notes.push_back("target " + t.name + ": weights quantized to " + scheme + " (its " +
                                    std::to_string(t.weight_bits) + "-bit weights)");
         }
-        if (t.state_bits < 32)
+        // Its membranes: the widest snn simulates that the chip holds (Loihi's 24 bits run as 16).
+        if (a.state_bits_given)
+            target_notes.push_back("target " + t.name + ": --state-bits " + std::to_string(a.state_bits) +
+                                   " replaces its " + std::to_string(t.state_bits) + "-bit membranes");
+        else if (t.state_bits >= 16 && t.state_bits < 32) {
+            opt.neuron.state_bits = 16;
+            target_notes.push_back("target " + t.name + ": membranes held as 16-bit fixed point (its " +
+                                   std::to_string(t.state_bits) + "-bit states" +
+                                   (t.state_bits == 16 ? ")" : "; snn simulates 16 or 32 bits)"));
+        } else if (t.state_bits < 16)
             target_notes.push_back("target " + t.name + ": holds " + std::to_string(t.state_bits) +
-                                   "-bit membranes; snn simulates 32-bit float membranes");
+                                   "-bit membranes, narrower than snn simulates (16 or 32 bits); they stay 32-bit floats");
     }
+    if (a.state_bits_given) opt.neuron.state_bits = a.state_bits;
     if (a.calibrate_steps > 0 && !opt.quantize.empty())
         throw OptionError("calibrate-steps", std::to_string(a.calibrate_steps),
                           "--calibrate-steps cannot be combined with --quantize or --target (it would rescale the quantized weights)");
@@ -258,6 +272,8 @@ struct RunArgs {
     std::string record_format = "snn"; // --record: snn or nir (sim/nir_record.hpp)
     std::string distributed;           // --distributed: empty (one process), data or pipeline (sim/mpi/)
     double timeout = 60;               // --timeout: seconds a pipeline rank waits for a message
+    int state_bits = 32;               // --state-bits, where given (else the network's own)
+    bool state_bits_given = false;
     bool bin_given = false;
 };
 
@@ -298,7 +314,9 @@ PreparedRun prepare_run(const RunArgs& a) {
             if (done == total) std::fprintf(stderr, "\n");
             std::fflush(stderr);
         };
+    if (a.state_bits_given) check_state_bits(a.state_bits);
     Network net = load(a.network, a.memory);
+    if (a.state_bits_given) set_state_bits(net, a.state_bits);
     // A learned layer states the steps and Poisson rate it was made for.
     if (!a.steps_given && net.steps > 0) opt.steps = net.steps;
     if (!a.max_rate_given && net.max_rate > 0) opt.max_rate = net.max_rate;
@@ -463,8 +481,12 @@ int main(int argc, char** argv) {
         ->delimiter(',');
     auto* prune_seed_opt = conv->add_option("--prune-seed", ca.prune_seed, "Seed of --prune random's draws")->capture_default_str();
     conv->add_option("--target", ca.target,
-                     "Apply a chip's weight precision (snn fit's targets: speck, loihi, spinnaker or a target file): "
-                     "--quantize int:BITS for every layer --quantize leaves unset");
+                     "Apply a chip's weight and state precision (snn fit's targets: speck, loihi, spinnaker or a target "
+                     "file): --quantize int:BITS for every layer --quantize leaves unset, and 16-bit membranes for a "
+                     "chip that holds 16 to 31 bits");
+    auto* conv_state_bits_opt = conv->add_option("--state-bits", ca.state_bits,
+                     "Neuron membrane precision: 32 (float) or 16 (signed fixed point, v_th/256 per step, saturating; "
+                     "docs/quantization.md)");
     conv->add_option("--nir-reset", ca.nir_reset,
                      "NIR graphs: reset after a spike, subtract, value (to v_reset = 0) or sinabs (refused: not "
                      "representable); default by the file's version (before 1.0.6: subtract)");
@@ -561,6 +583,9 @@ int main(int argc, char** argv) {
     run->add_option("--diagnose", ra.diagnose,
                     "Set every layer's rates against the DNN's activations on the first K samples (the report's "
                     "diagnosis; plots: tools/plot_report.py)");
+    auto* run_state_bits_opt = run->add_option("--state-bits", ra.state_bits,
+                    "Run with every spiking population's membranes in this precision: 32 (float) or 16 (fixed "
+                    "point); default: the network's own");
     run->add_flag("--no-dnn", ra.no_dnn, "Skip the DNN accuracy (ReLU forward pass) on the same samples");
     run->add_flag("-q,--quiet", ra.quiet, "Print nothing but errors");
 
@@ -610,6 +635,7 @@ int main(int argc, char** argv) {
             ca.granularity_given = granularity_opt->count() > 0;
             ca.dt_given = dt_opt->count() > 0;
             ca.prune_seed_given = prune_seed_opt->count() > 0;
+            ca.state_bits_given = conv_state_bits_opt->count() > 0;
             return cmd_convert(ca);
         }
         if (insp->parsed()) {
@@ -632,6 +658,7 @@ int main(int argc, char** argv) {
             ra.steps_given = steps_opt->count() > 0;
             ra.max_rate_given = max_rate_opt->count() > 0;
             ra.bin_given = bin_opt->count() > 0;
+            ra.state_bits_given = run_state_bits_opt->count() > 0;
             return cmd_run(ra);
         }
         if (stdp_curve->parsed()) return run_stdp_curve_command(sa);

@@ -9,6 +9,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <cmath>
+
 #include <cstring>
 #include <random>
 
@@ -147,7 +149,10 @@ Network conv_network(std::mt19937& rng, int c1 = 40, int c2 = 20) {
 TEST_CASE("every kernel path gives the reference engine's spikes and membranes bit for bit", "[sim][kernels]") {
     std::mt19937 rng(11);
     const int variant = GENERATE(0, 1, 2);
+    // 16-bit membranes (sim/neuron.hpp): the fixed-point rule in every copy too.
+    const int state_bits = GENERATE(32, 16);
     Network net = variant == 0 ? conv_network(rng) : conv_network(rng, 16, 32);
+    set_state_bits(net, state_bits);
     if (variant == 2) {
         // An exit at conv1 that is never taken splits the run in two
         // segments: pool1 reads conv1's spikes back from the history, where
@@ -161,7 +166,8 @@ TEST_CASE("every kernel path gives the reference engine's spikes and membranes b
         e.check_every = 4;
         net.exits.push_back(e);
     }
-    INFO("network: conv1 " << net.populations[1].shape.c << " channels, " << net.exits.size() << " exits");
+    INFO("network: conv1 " << net.populations[1].shape.c << " channels, " << net.exits.size() << " exits, "
+                           << state_bits << "-bit membranes");
     std::uniform_real_distribution<float> pixel(0.0f, 1.0f);
     std::vector<std::vector<float>> samples(4, std::vector<float>(300));
     for (auto& x : samples)
@@ -195,6 +201,12 @@ TEST_CASE("every kernel path gives the reference engine's spikes and membranes b
                     CHECK(same_bits(state.v[i], ref_state.v[i]));
                     CHECK(state.synaptic_ops[i] == ref_state.synaptic_ops[i]);
                     CHECK(state.spike_total[i] == ref_state.spike_total[i]);
+                    // 16 bits: every membrane a whole number of steps v_th/256 (v_th is 1), within the codes' range.
+                    if (state_bits == 16)
+                        for (float v : state.v[i]) {
+                            CHECK(v * 256.0f == std::nearbyint(v * 256.0f));
+                            CHECK((v * 256.0f >= -32768.0f && v * 256.0f <= 32767.0f));
+                        }
                 }
                 CHECK(state.prediction == ref_state.prediction);
             }

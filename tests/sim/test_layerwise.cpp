@@ -295,6 +295,52 @@ TEST_CASE("layer by layer gives the step-by-step engine's spikes, membranes and 
     }
 }
 
+TEST_CASE("16-bit membranes: layer by layer gives the step-by-step engine's spikes, membranes and counts bit for bit", "[sim][layerwise][state_bits]") {
+    // Every kind of layer-by-layer kernel with the fixed-point rule (sim/neuron.hpp):
+    // the constant, pooling, aligned and unaligned conv, dense with tails, generic (binary) and max-pooling gates.
+    std::mt19937 rng(7);
+    const int steps = 23;
+    const auto readout = GENERATE(as<std::optional<Readout>>{}, Readout::Spikes, Readout::Membrane);
+    INFO("readout " << (readout ? int(*readout) : -1));
+    const auto sixteen = [](NeuronParams n) {
+        n.state_bits = 16;
+        return n;
+    };
+    SECTION("conv → pool → conv → dense, as the MNIST CNN, starting at v_th/2") {
+        const Shape in{10, 10, 3};
+        const auto c1 = conv(in, 3, 1, true, 16);
+        const auto p1 = pool(c1.dst, 2, 2, false);
+        const auto c2 = conv(p1.dst, 3, 1, false, 32);
+        const Network net = chain(rng, in, {{c1, 0.06f, 0.1f, sixteen(starting_at(0.5f))}, {p1, 0.3f, 0.05f, sixteen(starting_at(0.5f))},
+                                            {c2, 0.02f, 0.1f, sixteen(starting_at(0.5f))}, {dense(c2.dst, 10), 0.0f, 0.2f, sixteen({})}});
+        check_against_reference(net, steps, readout, random_samples(rng, in.size(), 3));
+    }
+    SECTION("12 channels: generic pooling, a conv in runs of units, binary conv and dense; LIF with reset to zero") {
+        const Shape in{9, 9, 1};
+        const auto c1 = conv(in, 3, 1, true, 12);
+        const auto p1 = pool(c1.dst, 2, 2, true);
+        const auto c2 = conv(p1.dst, 3, 1, true, 16);
+        const auto c3 = conv(c2.dst, 3, 1, false, 20);
+        const auto d1 = dense(c3.dst, 40);
+        const Network net = chain(rng, in, {{c1, 0.1f, 0.1f, sixteen({})}, {p1, 0.3f, 0.05f, sixteen(lif_zero())}, {c2, 0.05f, 0.1f, sixteen({})},
+                                            {c3, 0.0f, 0.1f, sixteen(starting_at(0.5f)), true}, {d1, 0.0f, 0.1f, sixteen({}), true},
+                                            {dense(d1.dst, 10), 0.0f, 0.3f, sixteen({})}});
+        check_against_reference(net, steps, readout, random_samples(rng, in.size(), 3));
+    }
+    SECTION("max-pooling gates; dense layers of 100 and 37 units, with a strong drive that saturates") {
+        const Shape in{12, 12, 2};
+        const auto c1 = conv(in, 3, 1, true, 16);
+        const auto m1 = maxpool(c1.dst, 2, 2, false);
+        const auto d1 = dense(m1.dst, 100);
+        const auto d2 = dense(d1.dst, 37);
+        // Weights of sd 40 drive units past ±128·v_th within a few steps.
+        const Network net = chain(rng, in, {{c1, 0.1f, 0.1f, sixteen(starting_at(0.5f))}, {m1, 0, 0}, {d1, 0.0f, 40.0f, sixteen({})},
+                                            {d2, 0.02f, 0.1f, sixteen(lif_zero())}, {dense(d2.dst, 10), 0.0f, 0.2f, sixteen({})}});
+        validate(net);
+        check_against_reference(net, steps, readout, random_samples(rng, in.size(), 3));
+    }
+}
+
 TEST_CASE("networks and runs that layer by layer does not cover run step by step", "[sim][layerwise]") {
     std::mt19937 rng(6);
     const Shape in{8, 8, 1};
