@@ -1106,6 +1106,9 @@ void NirExporter::write(const std::string& file_path) {
             case ProjectionKind::MaxPool:
                 fail(pop, "a max-pooling projection has no NIR node");
                 break;
+            case ProjectionKind::Upsample2D:
+                fail(pop, "a nearest-upsampling projection (Keras UpSampling2D) has no NIR node");
+                break;
             case ProjectionKind::SparseDense:
                 throw InternalError("nir export: a sparse projection left undensified");
             }
