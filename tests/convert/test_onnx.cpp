@@ -136,12 +136,35 @@ TEST_CASE("onnx: Clip(0, 6) is a bounded ReLU, Clip(min 0) a ReLU", "[onnx]") {
     for (const Population& q : mlp.populations) CHECK(q.clip.empty());
 }
 
-TEST_CASE("onnx: an unsupported op or a Concat of activations is refused, naming the op and the node", "[onnx]") {
+TEST_CASE("onnx: an unsupported op, a Concat along height or a Concat read by BatchNormalization is refused by name",
+          "[onnx]") {
     const std::string unsupported = (onnx_fixtures / "unsupported_op.onnx").string();
     CHECK_THROWS_AS(import_onnx(unsupported), ModelError);
     CHECK_THROWS_WITH(import_onnx(unsupported), Contains("'head/act'") && Contains("Sigmoid"));
     const std::string concat = (onnx_fixtures / "concat_op.onnx").string();
-    CHECK_THROWS_WITH(import_onnx(concat), Contains("'merge'") && Contains("Concat"));
+    CHECK_THROWS_WITH(import_onnx(concat), Contains("node 'merge' (Concat): axis 2 is not the channel axis (1)"));
+    const std::string bn = (onnx_fixtures / "concat_bn.onnx").string();
+    CHECK_THROWS_WITH(import_onnx(bn), Contains("node '/bn/BatchNormalization' (BatchNormalization): reads the Concat 'merge'"));
+}
+
+TEST_CASE("onnx: a Concat of activations (torch.cat) becomes one projection per part and matches PyTorch", "[onnx]") {
+    // a = conv_a (6,6,3), b = conv_b (6,6,2) → cat → conv_c (6,6,4) = d → cat [d, b] → MaxPool, one gate per part
+    // → flatten → fc1 (4), fc2 (3) → cat → out (3).
+    const Network net = import_onnx((onnx_fixtures / "concat_torch.onnx").string());
+    REQUIRE(net.populations.size() == 9); // input, conv_a, conv_b, conv_c, two gates, fc1, fc2, out
+    const Population& c = net.populations[3];
+    CHECK(c.name == "conv_c");
+    REQUIRE(c.projections.size() == 2);
+    CHECK(net.populations[std::size_t(c.projections[0].source)].name == "conv_a");
+    CHECK(net.populations[std::size_t(c.projections[1].source)].name == "conv_b");
+    CHECK(c.projections[0].weights.size() == 3 * 3 * 3 * 4); // the kernel's input channels 0..2
+    CHECK(c.projections[1].weights.size() == 3 * 3 * 2 * 4); // and 3..4
+    CHECK(net.populations[4].kind == PopulationKind::MaxPool);
+    CHECK(net.populations[4].shape == Shape{3, 3, 4});
+    CHECK(net.populations[5].shape == Shape{3, 3, 2});
+    CHECK(net.populations[6].projections.size() == 2); // fc1 from both gates, its rows in (c, h, w) order per part
+    CHECK(net.output().projections.size() == 2);       // out from fc1 and fc2 (a concatenation of flat tensors)
+    check_against_reference("concat_torch");
 }
 
 TEST_CASE("onnx: snn convert refuses bad files with one line and exit code 1, writing nothing", "[onnx]") {
@@ -159,7 +182,8 @@ TEST_CASE("onnx: snn convert refuses bad files with one line and exit code 1, wr
         {dir.file("text.onnx"), "not an ONNX model"},
         {dir.file("empty.onnx"), "not an ONNX model"},
         {(onnx_fixtures / "unsupported_op.onnx").string(), "node 'head/act' (Sigmoid): op 'Sigmoid' is not supported"},
-        {(onnx_fixtures / "concat_op.onnx").string(), "node 'merge' (Concat)"},
+        {(onnx_fixtures / "concat_op.onnx").string(), "node 'merge' (Concat): axis 2 is not the channel axis"},
+        {(onnx_fixtures / "concat_bn.onnx").string(), "node '/bn/BatchNormalization' (BatchNormalization): reads the Concat"},
     };
     for (const Case& c : cases) {
         INFO(c.model);
