@@ -875,15 +875,15 @@ Value KerasImporter::upsample(const LayerRef& l, Value& in) {
     const json& c = l.config;
     const json interp = c.contains("interpolation") ? c["interpolation"] : json("nearest");
     if (!interp.is_string() || interp.get<std::string>() != "nearest")
-        fail(l, "interpolation " + interp.dump() + " cannot be converted (only \"nearest\": a unit that copies one "
-                "spiking unit; an interpolated unit would need weights between spikes of different rates)");
+        fail(l, "interpolation " + interp.dump() + " cannot be converted (only \"nearest\", where each unit copies one "
+                "spiking unit; an interpolated unit would need a projection of interpolation weights, which snn does not have)");
     const auto f = int_pair(c, "size", 2);
     if (in.rank != 4 || (in.population >= 0 && !(net_.populations[std::size_t(in.population)].shape == in.shape)))
         fail(l, "input of shape " + in.shape.str() + " is not an image (height, width, channels)");
     const auto relay = [&](int src, const std::string& name) {
         const Shape s = net_.populations[std::size_t(src)].shape;
         const double h = double(s.h) * f[0], w = double(s.w) * f[1];
-        if (h > INT_MAX || w > INT_MAX) fail(l, "size " + c["size"].dump() + " makes the image too large");
+        if (h > INT_MAX || w > INT_MAX) fail(l, "size " + c.value("size", json(2)).dump() + " makes the image too large");
         Population p;
         p.name = name;
         p.kind = PopulationKind::Spiking;
