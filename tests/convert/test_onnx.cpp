@@ -3,9 +3,12 @@
 // outputs our DNN pass must reproduce; the shipped reference models exported
 // from PyTorch (tools/export_onnx.py) against their own .h5; and the inputs
 // `snn convert` must refuse with one line and exit code 1.
+#include "convert/convert.hpp"
 #include "convert/dnn.hpp"
 #include "convert/keras.hpp"
 #include "convert/onnx.hpp"
+#include "sim/engine.hpp"
+#include "snn/dataset.hpp"
 #include "snn/error.hpp"
 #include "snn/h5.hpp"
 
@@ -14,6 +17,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -165,6 +169,44 @@ TEST_CASE("onnx: a Concat of activations (torch.cat) becomes one projection per 
     CHECK(net.populations[6].projections.size() == 2); // fc1 from both gates, its rows in (c, h, w) order per part
     CHECK(net.output().projections.size() == 2);       // out from fc1 and fc2 (a concatenation of flat tensors)
     check_against_reference("concat_torch");
+}
+
+TEST_CASE("onnx: the SNN of the torch.cat model gives PyTorch's class wherever its margin is clear", "[onnx]") {
+    const std::string model = (onnx_fixtures / "concat_torch.onnx").string();
+    const Reference ref = read_reference("concat_torch");
+    const std::size_t classes = ref.y_dims[1];
+    Dataset d; // the fixture's x in the engine's layout, labelled with PyTorch's classes
+    d.name = "concat_torch";
+    d.shape = Shape{int(ref.x_dims[2]), int(ref.x_dims[3]), int(ref.x_dims[1])};
+    for (std::size_t n = 0; n < ref.x_dims[0]; ++n) {
+        const std::vector<float> x = channels_last(ref, n);
+        d.x.insert(d.x.end(), x.begin(), x.end());
+        const float* y = ref.y.data() + n * classes;
+        d.y.push_back(int(std::max_element(y, y + classes) - y));
+    }
+    ConvertOptions opt;
+    opt.norm.kind = NormSpec::Kind::Max;
+    ConvertLog log;
+    const Network net = convert_model(model, &d, opt, log);
+    RunOptions o;
+    o.steps = 1024;
+    o.threads = 1;
+    const RunResult r = simulate(net, d, o);
+    float scale = 0; // the largest |logit|
+    for (float v : ref.y) scale = std::max(scale, std::fabs(v));
+    int clear = 0;
+    for (std::int64_t s = 0; s < d.size(); ++s) {
+        // Near-ties (top-2 margin below 12 % of the largest |logit|) need not
+        // survive the rate code and the max-pooling gates' approximation.
+        std::vector<float> sorted(ref.y.begin() + std::ptrdiff_t(std::size_t(s) * classes),
+                                  ref.y.begin() + std::ptrdiff_t(std::size_t(s + 1) * classes));
+        std::sort(sorted.rbegin(), sorted.rend());
+        if (sorted[0] - sorted[1] < 0.12f * scale) continue;
+        INFO("sample " << s);
+        CHECK(r.predictions.at(std::size_t(s)) == d.y[std::size_t(s)]);
+        ++clear;
+    }
+    CHECK(clear >= 3); // of the 8: the check is not empty
 }
 
 TEST_CASE("onnx: snn convert refuses bad files with one line and exit code 1, writing nothing", "[onnx]") {
