@@ -1,5 +1,6 @@
 #include "convert/keras.hpp"
 
+#include "convert/concat.hpp"
 #include "convert/keras_archive.hpp"
 #include "snn/binary.hpp"
 #include "snn/error.hpp"
@@ -56,10 +57,7 @@ struct Value {
     // whose population was flattened counts as (1, 1, its units). The layer
     // reading it takes one projection per part, each with its slice of the
     // kernel, so the sum of a population's inputs does the concatenation.
-    struct Part {
-        int population;
-        int channels;
-    };
+    using Part = ConcatPart;
     std::vector<Part> parts;
     bool is_concat() const { return !parts.empty(); }
 
@@ -86,16 +84,6 @@ std::pair<Shape, Window> padded_window(const Shape& s, const Value& in, const st
     const Window win{k[0], k[1], st[0], st[1], in.pad_t + window_pad_before(H, k[0], st[0], same),
                      in.pad_l + window_pad_before(W, k[1], st[1], same)};
     return {out, win};
-}
-
-// The rows [off, off + n) of the middle axis of a (taps, C, O) kernel: the
-// part of a convolution's kernel that reads channels [off, off + n) of a Concatenate.
-std::vector<float> channel_slice(const std::vector<float>& k, std::size_t taps, std::size_t C, std::size_t off,
-                                 std::size_t n, std::size_t O) {
-    std::vector<float> out(taps * n * O);
-    for (std::size_t t = 0; t < taps; ++t)
-        std::copy_n(k.data() + (t * C + off) * O, n * O, out.data() + t * n * O);
-    return out;
 }
 
 class KerasImporter {
@@ -178,6 +166,10 @@ private:
     // Pooling works per channel: pooling a Concatenate is the Concatenate of its parts pooled.
     Value pool_parts(const LayerRef& l, const Value& in, bool max, bool global);
     Value concatenate(const LayerRef& l);
+    // UpSampling2D (nearest): a relay population whose units each read the
+    // unit they copy with weight 1 (the upsample2d kind); of a Concatenate,
+    // one relay per part, as pooling does.
+    Value upsample(const LayerRef& l, Value& in);
     // The shape a Concatenate has before any Flatten: its parts' spatial size, all their channels.
     Shape concat_shape(const Value& in) const;
     // Conv1D, MaxPooling1D, AveragePooling1D: the layer as its 2-D twin over
@@ -425,7 +417,7 @@ int KerasImporter::materialize(Value& v, const LayerRef& consumer) {
     if (v.is_concat())
         fail(consumer, "reads the Concatenate '" + v.name +
                            "', which has no population of its own; after a Concatenate only Conv2D, QuantConv2D, SeparableConv2D, "
-                           "Conv1D, Dense, QuantDense, Flatten, pooling, Concatenate, ZeroPadding2D, Dropout and ReLU are supported");
+                           "Conv1D, Dense, QuantDense, Flatten, pooling, Concatenate, ZeroPadding2D, UpSampling2D, Dropout and ReLU are supported");
     if (!v.nonnegative)
         fail(consumer, "its input '" + v.name +
                            "' is linear (no ReLU between it and this layer); such a chain cannot be converted to spikes");
@@ -597,25 +589,11 @@ Value KerasImporter::dense(const LayerRef& l, Value& in) {
     v.shape = {1, 1, units};
     v.rank = 2;
     if (in.is_concat()) {
-        // One projection per part: the part's unit (y·W + x)·C_p + c is the
-        // concatenation's channel off + c at (y, x), Keras's kernel row
-        // (y·W + x)·C + off + c, or (off + c)·H·W + y·W + x after a
-        // channels_first Flatten.
+        // One projection per part (convert/concat.hpp); Keras's kernel rows are
+        // channels-last, or (C, H, W) after a channels_first Flatten.
         const Shape f = concat_shape(in);
-        const std::size_t U = std::size_t(units), HW = std::size_t(f.h) * std::size_t(f.w), C = std::size_t(f.c);
-        std::size_t off = 0;
-        for (const auto& part : in.parts) {
-            const std::size_t cp = std::size_t(part.channels);
-            std::vector<float> rows(HW * cp * U);
-            for (std::size_t u = 0; u < HW * cp; ++u) {
-                const std::size_t yx = u / cp, cg = off + u % cp;
-                const std::size_t r = in.flat_chw ? cg * HW + yx : yx * C + cg;
-                std::copy_n(w[0].data() + r * U, U, rows.data() + u * U);
-            }
-            v.projections.push_back({part.population, ProjectionKind::Dense, {}, std::move(rows), l.name});
-            v.projections.back().binary = binary;
-            off += cp;
-        }
+        add_dense_parts(v.projections, in.parts, std::size_t(f.h) * std::size_t(f.w), in.flat_chw, w[0],
+                        std::size_t(units), l.name, binary);
         v.layers = {l.name};
     } else if (fold_pool) {
         // Dense after average pooling is one linear map: fold the pooling into the
@@ -728,16 +706,8 @@ Value KerasImporter::conv2d(const LayerRef& l, Value& in) {
     if (v.shape.h < 1 || v.shape.w < 1) fail(l, "kernel larger than its input " + in.shape.str());
     const bool binary = quantize_kernel(l, w[0], filters);
     if (in.is_concat()) {
-        std::size_t off = 0;
-        for (const auto& part : in.parts) {
-            const std::size_t n = std::size_t(part.channels);
-            v.projections.push_back({part.population, ProjectionKind::Conv2D, win,
-                                     channel_slice(w[0], std::size_t(k[0]) * std::size_t(k[1]), std::size_t(s.c), off, n,
-                                                   std::size_t(filters)),
-                                     l.name});
-            v.projections.back().binary = binary;
-            off += n;
-        }
+        add_conv_parts(v.projections, in.parts, ProjectionKind::Conv2D, win, w[0], std::size_t(k[0]) * std::size_t(k[1]),
+                       std::size_t(filters), l.name, binary);
     } else {
         v.projections.push_back({src, ProjectionKind::Conv2D, win, std::move(w[0]), l.name});
         v.projections.back().binary = binary;
@@ -804,13 +774,7 @@ Value KerasImporter::depthwise(const LayerRef& l, Value& in, bool separable) {
                 for (std::size_t o = 0; o < O; ++o) kernel[(t * C + ci) * O + o] = to_float(acc[o]);
             }
         if (in.is_concat()) {
-            std::size_t off = 0;
-            for (const auto& part : in.parts) {
-                const std::size_t n = std::size_t(part.channels);
-                v.projections.push_back(
-                    {part.population, ProjectionKind::Conv2D, win, channel_slice(kernel, taps, C, off, n, O), l.name});
-                off += n;
-            }
+            add_conv_parts(v.projections, in.parts, ProjectionKind::Conv2D, win, kernel, taps, O, l.name);
         } else {
             v.projections.push_back({src, ProjectionKind::Conv2D, win, std::move(kernel), l.name});
         }
@@ -904,6 +868,53 @@ Value KerasImporter::pool_parts(const LayerRef& l, const Value& in, bool max, bo
         v.shape = {pooled.shape.h, pooled.shape.w, v.shape.c + pooled.shape.c};
         v.rank = pooled.rank;
     }
+    return v;
+}
+
+Value KerasImporter::upsample(const LayerRef& l, Value& in) {
+    const json& c = l.config;
+    const json interp = c.contains("interpolation") ? c["interpolation"] : json("nearest");
+    if (!interp.is_string() || interp.get<std::string>() != "nearest")
+        fail(l, "interpolation " + interp.dump() + " cannot be converted (only \"nearest\", where each unit copies one "
+                "spiking unit; an interpolated unit would need a projection of interpolation weights, which snn does not have)");
+    const auto f = int_pair(c, "size", 2);
+    if (in.rank != 4 || (in.population >= 0 && !(net_.populations[std::size_t(in.population)].shape == in.shape)))
+        fail(l, "input of shape " + in.shape.str() + " is not an image (height, width, channels)");
+    const auto relay = [&](int src, const std::string& name) {
+        const Shape s = net_.populations[std::size_t(src)].shape;
+        const double h = double(s.h) * f[0], w = double(s.w) * f[1];
+        if (h > INT_MAX || w > INT_MAX) fail(l, "size " + c.value("size", json(2)).dump() + " makes the image too large");
+        Population p;
+        p.name = name;
+        p.kind = PopulationKind::Spiking;
+        p.shape = {int(h), int(w), s.c};
+        check_population_fits(p.shape, name);
+        p.projections.push_back({src, ProjectionKind::Upsample2D, {}, std::vector<float>(std::size_t(s.c), 1.0f), l.name});
+        p.bias.assign(std::size_t(s.c), 0.0f);
+        p.layers = {l.name};
+        net_.populations.push_back(std::move(p));
+        return int(net_.populations.size()) - 1;
+    };
+    Value v;
+    v.name = l.name;
+    v.layers = {l.name};
+    v.rank = 4;
+    if (!in.is_concat()) {
+        v.population = relay(materialize(in, l), l.name);
+        v.shape = net_.populations[std::size_t(v.population)].shape;
+        return v;
+    }
+    // Nearest upsampling works per channel: of a Concatenate, the Concatenate of its parts upsampled.
+    std::map<int, int> relayed; // a population concatenated twice is upsampled once
+    v.nonnegative = true;
+    for (const auto& part : in.parts) {
+        auto it = relayed.find(part.population);
+        if (it == relayed.end())
+            it = relayed.emplace(part.population, relay(part.population, l.name + "." + net_.populations[std::size_t(part.population)].name)).first;
+        v.parts.push_back({it->second, part.channels});
+    }
+    const Shape s = net_.populations[std::size_t(v.parts[0].population)].shape;
+    v.shape = {s.h, s.w, in.shape.c};
     return v;
 }
 
@@ -1069,13 +1080,13 @@ void KerasImporter::import_layer(const LayerRef& l) {
         "DepthwiseConv2D", // refused by depthwise(), which says why
         "MaxPooling2D", "MaxPool2D", "AveragePooling2D", "AvgPool2D", "GlobalAveragePooling2D", "MaxPooling1D",
         "MaxPool1D", "AveragePooling1D", "AvgPool1D", "GlobalAveragePooling1D", "GlobalAvgPool1D", "Concatenate",
-        "ZeroPadding2D", "Dropout", "SpatialDropout2D", "GaussianDropout", "AlphaDropout", "Activation", "ReLU"};
+        "ZeroPadding2D", "UpSampling2D", "Dropout", "SpatialDropout2D", "GaussianDropout", "AlphaDropout", "Activation", "ReLU"};
     for (std::size_t k = 0; k < l.inputs.size(); ++k)
         if (input_value(l, k).is_concat() && !reads_concat.count(cls))
             fail(l, "reads the Concatenate '" + l.inputs[k] +
                         "', which has no population of its own; after a Concatenate only Conv2D, QuantConv2D, "
                         "SeparableConv2D, Conv1D, Dense, QuantDense, Flatten, pooling, Concatenate, ZeroPadding2D, "
-                        "Dropout and ReLU are supported");
+                        "UpSampling2D, Dropout and ReLU are supported");
     // Zeros put around an input by ZeroPadding2D are read by the convolution
     // after it as its window's padding; nothing else reads them.
     static const std::set<std::string> reads_padding = {"Conv2D", "QuantConv2D", "DepthwiseConv2D", "SeparableConv2D",
@@ -1104,6 +1115,8 @@ void KerasImporter::import_layer(const LayerRef& l) {
         v = pooling(l, input_value(l), true, false);
     } else if (cls == "Concatenate") {
         v = concatenate(l);
+    } else if (cls == "UpSampling2D") {
+        v = upsample(l, input_value(l));
     } else if (cls == "Conv1D") {
         Value& src = input_value(l);
         const LayerRef l2 = as_2d(l, src);
@@ -1231,7 +1244,7 @@ void KerasImporter::import_layer(const LayerRef& l) {
     } else {
         fail(l, "this layer type is not supported (supported: InputLayer, Dense, Conv2D, Conv1D, DepthwiseConv2D, SeparableConv2D, QuantDense, "
                 "QuantConv2D, AveragePooling2D, AveragePooling1D, GlobalAveragePooling2D, GlobalAveragePooling1D, MaxPooling2D, MaxPooling1D, "
-                "ZeroPadding2D, Flatten, BatchNormalization, Activation, ReLU (max_value allowed), Dropout, Add, Concatenate (channel axis), "
+                "ZeroPadding2D, UpSampling2D (nearest), Flatten, BatchNormalization, Activation, ReLU (max_value allowed), Dropout, Add, Concatenate (channel axis), "
                 "Softmax)");
     }
     values_[l.name] = std::move(v);

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cfloat>
 #include <climits>
 #include <cmath>
 #include <cstdio>
@@ -120,12 +121,15 @@ struct Subgraph {
     int input = -1, output = -1;
 };
 
-// (C, H, W) → our (H, W, C); (N) → (1, 1, N).
+// (C, H, W) → our (H, W, C); (C, L) → (1, L, C), as a Keras 1-D tensor is
+// held; (N) → (1, 1, N).
 struct Signal {
     std::vector<std::int64_t> nir; // the shape NIR gives the signal (unbatched)
     bool spatial() const { return nir.size() == 3; }
+    bool steps() const { return nir.size() == 2; } // (C, L): channels along a line (Conv1d)
     Shape ours() const {
         if (nir.size() == 3) return {int(nir[1]), int(nir[2]), int(nir[0])};
+        if (nir.size() == 2) return {1, int(nir[1]), int(nir[0])};
         return {1, 1, int(nir.empty() ? 1 : nir[0])};
     }
 };
@@ -167,9 +171,13 @@ private:
     Value flatten(const RawNode& n);
     Value affine(const RawNode& n, bool with_bias);
     Value conv2d(const RawNode& n);
+    // Conv1d over (C, L): a Conv2D of height 1 over the (1, L, C) population.
+    Value conv1d(const RawNode& n);
     Value pool(const RawNode& n, bool average);
     Value scale(const RawNode& n);
-    Value neuron(const RawNode& n, bool lif);
+    // IF, LIF, or LI: a leaky integrator that never fires, the membrane readout.
+    enum class Model { IF, LIF, LI };
+    Value neuron(const RawNode& n, Model model);
     void apply_metadata(const h5::Node& top);
 
     std::string path_;
@@ -361,9 +369,9 @@ Value NirImporter::input_node(const RawNode& n) {
     // A leading 1 is a batch of one (some exporters write it).
     if (v.sig.nir.size() == 4 && v.sig.nir[0] == 1) v.sig.nir.erase(v.sig.nir.begin());
     if (v.sig.nir.size() == 2 && v.sig.nir[0] == 1) v.sig.nir.erase(v.sig.nir.begin());
-    if (v.sig.nir.size() != 1 && v.sig.nir.size() != 3)
+    if (v.sig.nir.size() > 3)
         fail(n, "shape " + dims_str(std::vector<std::uint64_t>(v.sig.nir.begin(), v.sig.nir.end())) +
-                    ": only (N) and (C, H, W) inputs are supported");
+                    ": only (N), (C, L) and (C, H, W) inputs are supported");
     Population pop;
     pop.name = n.name;
     pop.kind = PopulationKind::Input;
@@ -372,7 +380,7 @@ Value NirImporter::input_node(const RawNode& n) {
     if (pop.shape.size() > (std::int64_t(1) << 28)) fail(n, "shape is too large");
     v.pop = int(net_.populations.size());
     net_.populations.push_back(std::move(pop));
-    if (v.sig.spatial()) net_.input_layout = InputLayout::ChannelsFirst;
+    if (v.sig.spatial() || v.sig.steps()) net_.input_layout = InputLayout::ChannelsFirst;
     return v;
 }
 
@@ -405,7 +413,7 @@ Value NirImporter::affine(const RawNode& n, bool with_bias) {
     if (wd.size() != 2) fail(n, "weight has shape " + dims_str(wd) + ", expected (N_out, N_in)");
     const std::int64_t out = std::int64_t(wd[0]), inn = std::int64_t(wd[1]);
     const std::int64_t have = in.flattened ? in.chw_shape.size() : in.sig.ours().size();
-    if (in.sig.spatial() && !in.flattened) fail(n, "its input is (C, H, W); put a Flatten before it");
+    if ((in.sig.spatial() || in.sig.steps()) && !in.flattened) fail(n, "its input is not flat; put a Flatten before it");
     if (inn != have)
         fail(n, "weight has shape " + dims_str(wd) + " but its input has " + std::to_string(have) +
                     " values (expected (N_out, " + std::to_string(have) + "))");
@@ -568,6 +576,67 @@ Value NirImporter::conv2d(const RawNode& n) {
     return v;
 }
 
+Value NirImporter::conv1d(const RawNode& n) {
+    const Value& in = single_input(n);
+    if (!in.sig.steps() || in.flattened) fail(n, "its input is not a (C, L) tensor");
+    if (in.pop < 0) fail(n, "follows a linear node with no neurons between them");
+    std::vector<std::uint64_t> wd;
+    const auto W = nums(n, "weight", &wd);
+    if (wd.size() != 3) fail(n, "weight has shape " + dims_str(wd) + ", expected (C_out, C_in, K)");
+    const Shape s = in.sig.ours(); // (1, L, C)
+    const auto O = std::size_t(wd[0]), C = std::size_t(wd[1]);
+    const int K = int(std::min<std::uint64_t>(wd[2], 1u << 20));
+    if (O < 1 || O > (1u << 20) || K < 1 || K > 4096) fail(n, "weight has shape " + dims_str(wd));
+    // Every parameter that cannot be converted, named in one line.
+    std::vector<std::string> bad;
+    const std::int64_t groups = has(n, "groups") ? std::int64_t(scalar(n, "groups")) : 1;
+    if (groups != 1) bad.push_back("groups " + std::to_string(groups) + " (only 1)");
+    const int dilation = pair_field(n, "dilation", 1).first;
+    if (dilation != 1) bad.push_back("dilation " + std::to_string(dilation) + " (only 1)");
+    const int stride = pair_field(n, "stride", 1).first;
+    if (stride < 1) bad.push_back("stride 0 (at least 1)");
+    int pad = 0;
+    bool same = false;
+    if (has(n, "padding") && is_string_dataset(n.group, "padding")) {
+        const std::string p = read_string(n.group, "padding");
+        same = p == "same";
+        if (same && stride != 1) bad.push_back("padding 'same' with stride " + std::to_string(stride) + " (only 1)");
+        if (!same && p != "valid") bad.push_back("padding '" + p + "' (a number, 'same' or 'valid')");
+        pad = same ? (K - 1) / 2 : 0; // PyTorch: total K − 1, the odd step at the end
+    } else {
+        pad = pair_field(n, "padding", 0).first;
+    }
+    if (!bad.empty()) {
+        std::string msg = "cannot be converted: ";
+        for (std::size_t i = 0; i < bad.size(); ++i) msg += (i ? ", " : "") + bad[i];
+        fail(n, msg);
+    }
+    if (C != std::size_t(s.c))
+        fail(n, "weight " + dims_str(wd) + " expects " + std::to_string(C) + " input channels, its input has " + std::to_string(s.c));
+    if (has(n, "input_shape") && (nums(n, "input_shape").size() != 1 || int(nums(n, "input_shape")[0]) != s.w))
+        fail(n, "input_shape disagrees with its input's length " + std::to_string(s.w));
+    if (pad > 4096) fail(n, "padding " + std::to_string(pad) + " is larger than any kernel here");
+    if (s.w + 2 * pad < K) fail(n, "kernel " + std::to_string(K) + " does not fit its input of length " + std::to_string(s.w));
+    const int L = same ? s.w : (s.w + 2 * pad - K) / stride + 1;
+    Value v;
+    v.sig.nir = {std::int64_t(O), L};
+    v.layers = in.layers;
+    v.layers.push_back(n.name);
+    // NIR (C_out, C_in, K) → the engine's (1, K, C_in, C_out).
+    std::vector<float> kernel(std::size_t(K) * C * O);
+    for (std::size_t o = 0; o < O; ++o)
+        for (std::size_t c = 0; c < C; ++c)
+            for (std::size_t k = 0; k < std::size_t(K); ++k) kernel[(k * C + c) * O + o] = float(W[(o * C + c) * std::size_t(K) + k]);
+    v.projs.push_back({in.pop, ProjectionKind::Conv2D, Window{1, K, 1, stride, 0, pad}, std::move(kernel), n.name});
+    if (has(n, "bias")) {
+        std::vector<std::uint64_t> bd;
+        const auto b = nums(n, "bias", &bd);
+        if (b.size() != O) fail(n, "bias has shape " + dims_str(bd) + ", expected (" + std::to_string(O) + ",)");
+        v.bias.assign(b.begin(), b.end());
+    }
+    return v;
+}
+
 Value NirImporter::pool(const RawNode& n, bool average) {
     const Value& in = single_input(n);
     if (in.pop < 0) fail(n, "follows a linear node with no neurons between them");
@@ -636,7 +705,8 @@ Value NirImporter::scale(const RawNode& n) {
     return v;
 }
 
-Value NirImporter::neuron(const RawNode& n, bool lif) {
+Value NirImporter::neuron(const RawNode& n, Model model) {
+    const bool lif = model != Model::IF;
     if (n.preds.empty()) fail(n, "has no incoming edge");
     const Signal sig = values_[std::size_t(n.preds[0])].sig;
     const Shape shape = sig.ours();
@@ -673,8 +743,10 @@ Value NirImporter::neuron(const RawNode& n, bool lif) {
     pop.layers.push_back(n.name);
     const std::int64_t units = shape.size();
     const double r = uniform(n, "r", units);
-    const double v_th = uniform(n, "v_threshold", units);
-    if (!(v_th > 0) || v_th > 3e38) fail(n, "v_threshold " + num(v_th) + " is not positive");
+    // An LI has no threshold: it never fires, whatever readout a run asks
+    // for, and is read by its membrane (the network's readout).
+    const double v_th = model == Model::LI ? double(FLT_MAX) : uniform(n, "v_threshold", units);
+    if (!(v_th > 0) || v_th > double(FLT_MAX)) fail(n, "v_threshold " + num(v_th) + " is not positive");
     double factor = r; // IF: v̇ = R·I, integrated over one step: v += R·I
     pop.neuron.model = lif ? NeuronModel::LIF : NeuronModel::IF;
     pop.neuron.v_th = float(v_th);
@@ -694,7 +766,7 @@ Value NirImporter::neuron(const RawNode& n, bool lif) {
         if (from_snn_ && std::fabs(factor - 1.0) < 1e-6) factor = 1.0;
     }
     pop.neuron.reset = reset_;
-    if (reset_ == ResetMode::Zero && has(n, "v_reset")) {
+    if (model != Model::LI && reset_ == ResetMode::Zero && has(n, "v_reset")) {
         const double v_reset = uniform(n, "v_reset", units);
         if (v_reset != 0)
             fail(n, "v_reset " + num(v_reset) + " is not representable: snn resets to 0 (or subtracts the threshold: --nir-reset subtract)");
@@ -815,6 +887,7 @@ Network NirImporter::run() {
 
     values_.resize(nodes_.size());
     int input = -1, output_pop = -1;
+    std::vector<int> lis; // LI nodes: each must be the output
     for (int i : order) {
         const RawNode& n = nodes_[std::size_t(i)];
         Value v;
@@ -841,18 +914,22 @@ Network NirImporter::run() {
             v = affine(n, n.type == "Affine");
         } else if (n.type == "Conv2d") {
             v = conv2d(n);
+        } else if (n.type == "Conv1d") {
+            v = conv1d(n);
         } else if (n.type == "SumPool2d" || n.type == "AvgPool2d") {
             v = pool(n, n.type == "AvgPool2d");
         } else if (n.type == "Scale") {
             v = scale(n);
         } else if (n.type == "IF" || n.type == "LIF") {
-            v = neuron(n, n.type == "LIF");
+            v = neuron(n, n.type == "LIF" ? Model::LIF : Model::IF);
+        } else if (n.type == "LI") {
+            v = neuron(n, Model::LI);
+            lis.push_back(i);
         } else if (n.type == "Delay") {
             fail(n, "Delay is not supported (snn layers have no synaptic delay)");
-        } else if (n.type == "CubaLIF" || n.type == "CubaLI" || n.type == "LI" || n.type == "I" || n.type == "Threshold" ||
-                   n.type == "Conv1d") {
-            fail(n, "node type " + n.type + " is not supported (supported: Input, Output, Affine, Linear, Scale, Conv2d, "
-                    "SumPool2d, AvgPool2d, Flatten, IF, LIF, NIRGraph)");
+        } else if (n.type == "CubaLIF" || n.type == "CubaLI" || n.type == "I" || n.type == "Threshold") {
+            fail(n, "node type " + n.type + " is not supported (supported: Input, Output, Affine, Linear, Scale, Conv1d, "
+                    "Conv2d, SumPool2d, AvgPool2d, Flatten, IF, LIF, LI as the output, NIRGraph)");
         } else {
             fail(n, "unknown node type '" + n.type + "'");
         }
@@ -862,9 +939,13 @@ Network NirImporter::run() {
     if (output_pop < 0) fail_file("the graph has no Output node");
     if (std::size_t(output_pop) + 1 != net_.populations.size())
         fail_file("population '" + net_.populations.back().name + "' is not read by the Output: every neuron node must lead to it");
+    for (int li : lis)
+        if (values_[std::size_t(li)].pop != output_pop)
+            fail(nodes_[std::size_t(li)], "an LI node that the Output does not read: a leaky integrator never fires, so "
+                                          "snn takes it only as the membrane readout of the output");
     net_.source = path_;
     net_.normalization = "none (NIR: the file's weights)";
-    net_.readout = Readout::Spikes;
+    net_.readout = lis.empty() ? Readout::Spikes : Readout::Membrane;
     apply_metadata(top);
     try {
         validate(net_);
@@ -1105,6 +1186,9 @@ void NirExporter::write(const std::string& file_path) {
             }
             case ProjectionKind::MaxPool:
                 fail(pop, "a max-pooling projection has no NIR node");
+                break;
+            case ProjectionKind::Upsample2D:
+                fail(pop, "a nearest-upsampling projection (Keras UpSampling2D) has no NIR node");
                 break;
             case ProjectionKind::SparseDense:
                 throw InternalError("nir export: a sparse projection left undensified");

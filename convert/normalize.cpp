@@ -67,6 +67,12 @@ double percentile(std::vector<float>& v, double p) {
     return a + (rank - double(lo)) * (b - a);
 }
 
+bool is_relay(const Population& pop) {
+    const bool zero_bias = std::all_of(pop.bias.begin(), pop.bias.end(), [](float b) { return b == 0.0f; });
+    return pop.kind == PopulationKind::Spiking && pop.projections.size() == 1 &&
+           pop.projections[0].kind == ProjectionKind::Upsample2D && zero_bias && pop.clip.empty();
+}
+
 namespace {
 
 // λ per (population, channel), or per population when `per_channel` is false
@@ -114,7 +120,7 @@ ChannelScales calibrate(const Network& net, const float* x, std::int64_t n, cons
     for (std::size_t l = 0; l < P; ++l) {
         const Population& pop = net.populations[l];
         const std::size_t C = std::size_t(pop.shape.c);
-        if (pop.kind == PopulationKind::MaxPool) {
+        if (pop.kind == PopulationKind::MaxPool || (is_relay(pop) && l + 1 < P)) {
             scales[l] = scales[std::size_t(pop.projections[0].source)];
             continue;
         }
@@ -224,12 +230,12 @@ void rescale_population(Network& net, std::size_t l, double m) {
     for (float& b : pop.bias) b = float(double(b) / m);
     for (float& c : pop.clip) c = float(double(c) / m);
     pop.scale = float(double(pop.scale) * m);
-    // Sources whose λ moved: l, and every max-pooling gate downstream of it.
+    // Sources whose λ moved: l, and every max-pooling gate or relay downstream of it.
     std::vector<bool> moved(net.populations.size(), false);
     moved[l] = true;
     for (std::size_t k = l + 1; k < net.populations.size(); ++k) {
         Population& target = net.populations[k];
-        if (target.kind == PopulationKind::MaxPool) {
+        if (target.kind == PopulationKind::MaxPool || (is_relay(target) && k + 1 < net.populations.size())) {
             if (moved[std::size_t(target.projections[0].source)]) {
                 moved[k] = true;
                 target.scale = float(double(target.scale) * m);

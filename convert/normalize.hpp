@@ -9,7 +9,10 @@
 // sources. Then every projection from s into l is rescaled
 //   W ← W·λ_s/λ_l,   b ← b/λ_l,
 // with λ = 1 for the input (pixels in [0,1]) and λ of a max-pooling gate equal
-// to the λ of its source (max commutes with positive scaling).
+// to the λ of its source (max commutes with positive scaling). A relay (a
+// population fed only by a nearest upsampling, is_relay) also takes its
+// source's λ, per channel: its weights become exactly 1, so each of its
+// neurons fires once for each spike of the unit it copies.
 //
 // Channel-wise (Kim et al. 2020): one λ per channel of a population instead of
 // one per layer, so that a channel whose activations are small is not coded by
@@ -43,6 +46,12 @@ NormSpec parse_norm(const std::string& s);
 // Reorders `values`. Empty input gives 0.
 double percentile(std::vector<float>& values, double p);
 
+// A population fed by one nearest-upsampling projection (Keras UpSampling2D)
+// and nothing else, without a bias or a cap: its activations are copies of its
+// source's, so it keeps its source's λ (the percentile of a copied set can
+// differ from the source's by interpolation), and calibration leaves it alone.
+bool is_relay(const Population& pop);
+
 // λ per population from calibration samples (x: n samples of input().shape.size() values each).
 std::vector<float> data_based_scales(const Network& net, const float* x, std::int64_t n, const NormSpec& spec,
                                      int threads);
@@ -60,7 +69,7 @@ void apply_scales(Network& net, const ChannelScales& scales);
 
 // Multiplies the λ of spiking population l by m > 0 in a normalized network:
 // the weights and bias into l are divided by m, the weights out of l (and out
-// of any max-pooling gate that passes l's spikes on) multiplied by m. The DNN
+// of any max-pooling gate or relay that passes l's spikes on) multiplied by m. The DNN
 // function is unchanged except that l's activations are divided by m (ReLU is
 // positively homogeneous), so a smaller λ makes l fire faster and clip sooner.
 void rescale_population(Network& net, std::size_t l, double m);

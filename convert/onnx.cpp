@@ -4,6 +4,7 @@
 
 #if SNN_WITH_ONNX
 
+#include "convert/concat.hpp"
 #include "snn/memory.hpp"
 #include "snn/window.hpp"
 
@@ -55,6 +56,10 @@ struct Value {
     // Zero padding (top, left, bottom, right) of a Pad node, not yet applied:
     // the Conv or pooling that reads it adds it to its own pads.
     std::vector<std::int64_t> pad;
+    // A Concat of activations along the channel axis: no population of its
+    // own, its parts in order (convert/concat.hpp); `shape` has all their channels.
+    std::vector<ConcatPart> parts;
+    bool is_concat() const { return !parts.empty(); }
 
     bool is_pending_avgpool() const {
         return population < 0 && pure_pool && projections.size() == 1 &&
@@ -76,7 +81,13 @@ float to_float(double x) {
 
 const char* const supported_ops =
     "Gemm, MatMul, Add, Conv, BatchNormalization, Relu, Clip(0, M), AveragePool, MaxPool, GlobalAveragePool, "
-    "Flatten, Reshape, Pad (zeros), Softmax (output), Identity, Dropout, Constant, Shape, Gather, Unsqueeze, Concat (shapes)";
+    "Flatten, Reshape, Pad (zeros), Softmax (output), Identity, Dropout, Constant, Shape, Gather, Unsqueeze, Concat (channel "
+    "axis, or shapes)";
+
+// What may read a Concat of activations: a layer that takes one projection per
+// part, or passes the parts on.
+const char* const concat_readers = "Conv (group 1), Relu, Clip(0, +inf), Concat, MaxPool, AveragePool, GlobalAveragePool, "
+                                   "Flatten or Reshape then Gemm or MatMul, Identity, Dropout";
 
 class OnnxImporter {
 public:
@@ -140,7 +151,10 @@ private:
     Value gemm(const Node& n);
     Value matmul(const Node& n);
     Value conv(const Node& n);
-    Value pooling(const Node& n, bool max, bool global);
+    Value pooling(const Node& n, Value& in, bool max, bool global);
+    // Pooling works per channel: pooling a Concat is the Concat of its parts pooled.
+    Value pool_parts(const Node& n, const Value& in, bool max, bool global);
+    Value concat(const Node& n);
     void batchnorm(const Node& n, Value& v);
     Value add(const Node& n);
     Value flatten(const Node& n, Value in);
@@ -342,6 +356,12 @@ Value& OnnxImporter::value_input(const Node& n, int k) {
     const std::string& op = n.op_type();
     if (!it->second.pad.empty() && op != "Conv" && op != "AveragePool" && op != "MaxPool")
         fail(n, "reads the output of a Pad; padding converts only right before a Conv, AveragePool or MaxPool");
+    static const std::set<std::string> reads_concat = {"Conv", "Relu", "Clip", "Concat", "MaxPool", "AveragePool",
+                                                       "GlobalAveragePool", "Flatten", "Reshape", "Gemm", "MatMul",
+                                                       "Identity", "Dropout", "Shape"};
+    if (it->second.is_concat() && !reads_concat.count(op))
+        fail(n, "reads the Concat '" + it->second.name + "', which has no population of its own; after a Concat only " +
+                    concat_readers + " are supported");
     return it->second;
 }
 
@@ -368,6 +388,9 @@ std::string OnnxImporter::layer_name(const Node& n) {
 
 int OnnxImporter::materialize(Value& v, const Node& consumer) {
     if (v.population >= 0) return v.population;
+    if (v.is_concat())
+        fail(consumer, "reads the Concat '" + v.name + "', which has no population of its own; after a Concat only " +
+                           concat_readers + " are supported");
     if (!v.nonnegative)
         fail(consumer, "its input '" + v.name +
                            "' is linear (no Relu between it and this node); such a chain cannot be converted to spikes");
@@ -399,6 +422,19 @@ Value OnnxImporter::dense(const Node& n, Value& in, const std::vector<float>& w_
                           std::vector<float> bias) {
     if (!in.flat) fail(n, "input of shape " + in.shape.str() + " is not flat (add a Flatten)");
     const auto U = std::size_t(units);
+    if (in.is_concat()) {
+        // One projection per part; ONNX's rows are in (C, H, W) order after a
+        // flatten, as Keras's after a channels_first Flatten.
+        Value v;
+        v.flat = true;
+        v.shape = {1, 1, int(units)};
+        v.name = layer_name(n);
+        v.layers = {v.name};
+        const Shape f = in.from_chw ? in.chw : in.shape;
+        add_dense_parts(v.projections, in.parts, std::size_t(f.h) * std::size_t(f.w), in.from_chw, w_onnx, U, v.name);
+        v.bias = std::move(bias);
+        return v;
+    }
     // ONNX flat index of unit (y, x, c) of a (C, H, W) tensor: c·H·W + y·W + x.
     std::vector<float> w(w_onnx.size());
     if (in.from_chw) {
@@ -542,11 +578,16 @@ Value OnnxImporter::conv(const Node& n) {
     const Constant& W = constant_input(n, 1, "weight");
     if (W.integer || W.dims.size() != 4)
         fail(n, "weight has shape " + dims_str(W.dims) + ", expected (M, C/group, kH, kW); only 2-D convolutions are supported");
-    const int src = materialize(in, n);
-    const Shape s = net_.populations[std::size_t(src)].shape;
+    const int src = in.is_concat() ? -1 : materialize(in, n);
+    const Shape s = in.is_concat() ? in.shape : net_.populations[std::size_t(src)].shape;
     const std::int64_t group = attr_int(n, "group", 1);
     const std::int64_t M = W.dims[0], kh = W.dims[2], kw = W.dims[3];
     const bool depthwise = group != 1;
+    // A depthwise convolution of a Concat would need each part's output
+    // channels at an offset, which no projection kind has (as in Keras).
+    if (depthwise && in.is_concat())
+        fail(n, "group " + std::to_string(group) + " reads the Concat '" + in.name +
+                    "'; only group = 1 convolutions of a Concat are supported");
     if (depthwise && (group != s.c || W.dims[1] != 1 || M % group != 0))
         fail(n, "group " + std::to_string(group) + " with weight " + dims_str(W.dims) + " on " + std::to_string(s.c) +
                     " channels: only group = 1 and depthwise (group = input channels) convolutions are supported");
@@ -579,8 +620,11 @@ Value OnnxImporter::conv(const Node& n) {
     }
     v.name = layer_name(n);
     v.layers = {v.name};
-    v.projections.push_back(
-        {src, depthwise ? ProjectionKind::DepthwiseConv2D : ProjectionKind::Conv2D, win, std::move(kernel), v.name});
+    if (in.is_concat())
+        add_conv_parts(v.projections, in.parts, ProjectionKind::Conv2D, win, kernel, taps, O, v.name);
+    else
+        v.projections.push_back(
+            {src, depthwise ? ProjectionKind::DepthwiseConv2D : ProjectionKind::Conv2D, win, std::move(kernel), v.name});
     v.bias.assign(O, 0.0f);
     if (has_input(n, 2)) {
         const Constant& B = constant_input(n, 2, "bias");
@@ -590,9 +634,9 @@ Value OnnxImporter::conv(const Node& n) {
     return v;
 }
 
-Value OnnxImporter::pooling(const Node& n, bool max, bool global) {
-    Value& in = value_input(n, 0);
+Value OnnxImporter::pooling(const Node& n, Value& in, bool max, bool global) {
     if (in.flat) fail(n, "input is flat; pooling needs an (N, C, H, W) tensor");
+    if (in.is_concat()) return pool_parts(n, in, max, global);
     if (in.population < 0 && !in.nonnegative) fail(n, "pools a linear tensor; put the Relu before the pooling");
     if (n.output_size() > 1 && !n.output(1).empty()) fail(n, "the Indices output of MaxPool is not supported");
     const int src = materialize(in, n);
@@ -644,6 +688,76 @@ Value OnnxImporter::pooling(const Node& n, bool max, bool global) {
     v.nonnegative = true;
     v.pure_pool = true;
     v.pooled = v.shape;
+    return v;
+}
+
+Value OnnxImporter::pool_parts(const Node& n, const Value& in, bool max, bool global) {
+    Value v;
+    v.name = layer_name(n);
+    v.layers = {v.name};
+    v.nonnegative = true;
+    v.shape.c = 0;
+    std::map<int, int> pooled_of; // a population concatenated twice is pooled once
+    for (const auto& part : in.parts) {
+        auto it = pooled_of.find(part.population);
+        if (it == pooled_of.end()) {
+            // Copies: pooling adds populations, which may move the one read here.
+            const std::string name = v.name + "." + net_.populations[std::size_t(part.population)].name;
+            Value pv;
+            pv.population = part.population;
+            pv.shape = net_.populations[std::size_t(part.population)].shape;
+            Value pooled = pooling(n, pv, max, global);
+            if (!max) {
+                pooled.name = name;
+                materialize(pooled, n); // an average of spikes: IF neurons, as the Keras importer does
+            }
+            net_.populations[std::size_t(pooled.population)].name = name;
+            population_names_.insert(name);
+            it = pooled_of.emplace(part.population, pooled.population).first;
+        }
+        const Shape& ps = net_.populations[std::size_t(it->second)].shape;
+        v.parts.push_back({it->second, part.channels});
+        v.shape = {ps.h, ps.w, v.shape.c + part.channels};
+    }
+    return v;
+}
+
+// Concat of activations along the channel axis (axis 1 of (N, C, H, W), or
+// the features of (N, F)): the parts of a Keras Concatenate (convert/concat.hpp).
+Value OnnxImporter::concat(const Node& n) {
+    if (n.input_size() < 2) fail(n, "needs at least two inputs");
+    const auto* axis_attr = attr(n, "axis");
+    if (!axis_attr) fail(n, "has no axis attribute");
+    Value v;
+    v.name = layer_name(n);
+    v.layers = {v.name};
+    v.nonnegative = true;
+    for (int k = 0; k < n.input_size(); ++k) {
+        if (is_constant(n.input(k))) fail(n, "concatenates the constant '" + n.input(k) + "' with activations; not supported");
+        Value& in = value_input(n, k);
+        if (k == 0) v.flat = in.flat;
+        else if (in.flat != v.flat) fail(n, "concatenates a flat tensor and an (N, C, H, W) one");
+        const std::int64_t rank = in.flat ? 2 : 4, axis = attr_int(n, "axis", 1);
+        if ((axis < 0 ? axis + rank : axis) != 1)
+            fail(n, "axis " + std::to_string(axis) + " is not the channel axis (1); concatenation along " +
+                        (in.flat ? "the batch" : "height or width") + " is not supported");
+        if (in.from_chw)
+            fail(n, "input '" + n.input(k) + "' is a flattened (N, C, H, W) tensor; concatenate before the Flatten");
+        std::vector<ConcatPart> parts;
+        if (in.is_concat()) {
+            parts = in.parts;
+        } else {
+            const int pop = materialize(in, n);
+            parts = {{pop, in.shape.c}};
+        }
+        if (k == 0) v.shape = {in.shape.h, in.shape.w, 0};
+        else if (in.shape.h != v.shape.h || in.shape.w != v.shape.w)
+            fail(n, "inputs have different sizes " + v.shape.str() + " and " + in.shape.str() + " outside the channel axis");
+        for (const auto& part : parts) {
+            v.parts.push_back(part);
+            v.shape.c += part.channels;
+        }
+    }
     return v;
 }
 
@@ -742,9 +856,9 @@ Value OnnxImporter::add(const Node& n) {
 // average pooling stays pending so that a Gemm after it can fold it.
 Value OnnxImporter::flatten(const Node& n, Value in) {
     if (in.flat) return in;
-    if (!in.is_pending_avgpool()) materialize(in, n);
+    if (!in.is_pending_avgpool() && !in.is_concat()) materialize(in, n);
     Value v = in;
-    v.chw = in.population >= 0 ? net_.populations[std::size_t(in.population)].shape : in.pooled;
+    v.chw = in.population >= 0 ? net_.populations[std::size_t(in.population)].shape : in.is_concat() ? in.shape : in.pooled;
     if (v.chw.size() > INT_MAX) fail(n, "flattens " + v.chw.str() + ", more than " + std::to_string(INT_MAX) + " units");
     v.from_chw = true;
     v.flat = true;
@@ -837,11 +951,7 @@ void OnnxImporter::shape_op(const Node& n) {
         }
     } else if (op == "Concat") {
         for (int k = 0; k < n.input_size(); ++k) {
-            if (!is_constant(n.input(k)))
-                fail(n, "concatenates activations ('" + n.input(k) +
-                            "'), which the network cannot represent (a population takes its channels from one tensor); "
-                            "only constant shapes may be concatenated");
-            const Constant& c = constants_.at(n.input(k));
+            const Constant& c = constant_input(n, k, "input");
             if (!c.integer || c.dims.size() != 1) fail(n, "only 1-D integer constants (shapes) can be concatenated");
             out.i.insert(out.i.end(), c.i.begin(), c.i.end());
         }
@@ -880,7 +990,9 @@ void OnnxImporter::import_node(const Node& n) {
     }
     // Every other op reads its first input (the checks below read input(0) directly).
     if (!has_input(n, 0)) fail(n, "has no input");
-    if (op == "Shape" || op == "Gather" || op == "Unsqueeze" || op == "Concat") {
+    bool activations = false; // a Concat of activations, not of shapes
+    for (int k = 0; op == "Concat" && k < n.input_size(); ++k) activations |= values_.count(n.input(k)) > 0;
+    if (op == "Shape" || op == "Gather" || op == "Unsqueeze" || (op == "Concat" && !activations)) {
         shape_op(n);
         return;
     }
@@ -922,24 +1034,28 @@ void OnnxImporter::import_node(const Node& n) {
                 fail(n, s.str());
             }
             v = in;
-            if (v.population < 0) {
+            if (v.is_concat() && std::isfinite(hi))
+                fail(n, "caps the Concat '" + v.name + "', which has no neurons of its own; put the Clip before the Concat");
+            if (v.population < 0 && !v.is_concat()) {
                 v.nonnegative = true;
                 materialize(v, n);
             }
             if (std::isfinite(hi)) bounded_relu(n, v, hi);
         } else {
             v = value_input(n, 0);
-            if (v.population < 0) {
+            if (v.population < 0 && !v.is_concat()) { // a Concat's parts are spiking already
                 v.nonnegative = true;
                 materialize(v, n);
             }
         }
     } else if (op == "AveragePool") {
-        v = pooling(n, false, false);
+        v = pooling(n, value_input(n, 0), false, false);
     } else if (op == "MaxPool") {
-        v = pooling(n, true, false);
+        v = pooling(n, value_input(n, 0), true, false);
     } else if (op == "GlobalAveragePool") {
-        v = pooling(n, false, true);
+        v = pooling(n, value_input(n, 0), false, true);
+    } else if (op == "Concat") {
+        v = concat(n);
     } else if (op == "Flatten") {
         Value& in = value_input(n, 0);
         const std::int64_t rank = in.flat ? 2 : 4;

@@ -94,6 +94,7 @@ CalibrateResult calibrate_steps(Network& net, const Dataset& data, const Calibra
     const std::size_t last = net.populations.size() - 1;
     for (std::size_t l = 1; l < net.populations.size(); ++l) {
         if (net.populations[l].kind != PopulationKind::Spiking) continue;
+        if (is_relay(net.populations[l]) && l != last) continue; // its λ follows its source's
         // A non-spiking integrator's λ only scales every output alike.
         if (l == last && net.readout == Readout::Membrane) continue;
         double chosen = 1.0;

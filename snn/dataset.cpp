@@ -592,7 +592,8 @@ void match_input_layout(Dataset& ds, const Network& net) {
     for (auto d : ds.stored_dims) stored *= d;
     if (in.c == 1 && stored == std::uint64_t(in.size())) {
         ds.shape = in; // one channel: (1, H, W), (H, W) and (H, W, 1) hold the same order
-    } else if (ds.stored_dims == chw) {
+    } else if (ds.stored_dims == chw || (in.h == 1 && ds.stored_dims == std::vector<std::uint64_t>{chw[0], chw[2]})) {
+        // (C, H, W), or (C, L) of a NIR Conv1d network held as (1, L, C): the same transpose.
         const std::size_t C = std::size_t(in.c), HW = std::size_t(in.h) * std::size_t(in.w), n = std::size_t(in.size());
         std::vector<float> sample(n);
         for (std::int64_t i = 0; i < ds.size(); ++i) {

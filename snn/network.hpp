@@ -73,7 +73,7 @@ struct Window {
 };
 
 // Each kind is declared in one file per folder (snn/kind.hpp).
-enum class ProjectionKind { Dense, Conv2D, AvgPool, Identity, MaxPool, DepthwiseConv2D, SparseDense };
+enum class ProjectionKind { Dense, Conv2D, AvgPool, Identity, MaxPool, DepthwiseConv2D, SparseDense, Upsample2D };
 
 // The weights of a binary projection (Dense or Conv2D) as bits, 64 inputs
 // per word along the input axis: bit i of a row (word i/64, bit i%64) is 1 for

@@ -21,8 +21,9 @@ inline constexpr const char* network_format_name = "snn-network";
 // version 5 a channels-first input layout and bounded ReLUs (per-channel clip);
 // version 6 a strict threshold (v > v_th, NIR's rule); version 7 quantized
 // projections (bit-packed codes and scales, no float weights); version 8
-// sparse (pruned) dense projections (compressed sparse rows).
-inline constexpr std::int64_t network_format_version = 9;
+// sparse (pruned) dense projections (compressed sparse rows); version 9
+// 16-bit membranes (state_bits); version 10 nearest-upsampling projections.
+inline constexpr std::int64_t network_format_version = 10;
 
 // Validates `net`, then writes it through a temporary file renamed over
 // `path`, so a failed save never leaves a partial file. Throws snn::Error.

@@ -709,7 +709,7 @@ def _batch_norm(x, cfg, w):
 
 
 _SPATIAL = ("Conv2D", "QuantConv2D", "DepthwiseConv2D", "SeparableConv2D", "MaxPooling2D",
-            "AveragePooling2D", "GlobalAveragePooling2D", "ZeroPadding2D")
+            "AveragePooling2D", "GlobalAveragePooling2D", "ZeroPadding2D", "UpSampling2D")
 
 
 def _zero_padding(x, cfg):
@@ -719,6 +719,14 @@ def _zero_padding(x, cfg):
         p = ((p, p), (p, p))
     (t, b), (l, r) = [(q, q) if isinstance(q, int) else tuple(q) for q in p]
     return np.pad(x, ((0, 0), (t, b), (l, r), (0, 0)))
+
+
+def _upsampling(x, cfg):
+    """Keras UpSampling2D on (N, H, W, C), nearest: each pixel repeated size[0] x size[1] times."""
+    if cfg.get("interpolation", "nearest") != "nearest":
+        raise NotImplementedError("UpSampling2D interpolation %r" % cfg["interpolation"])
+    sy, sx = _pair(cfg.get("size", 2))
+    return np.repeat(np.repeat(x, sy, axis=1), sx, axis=2)
 
 
 def _as_2d(cfg, pool=False):
@@ -809,6 +817,8 @@ def _apply(layer, inputs, weights, skip_activation=False):
         return sum(inputs[1:], inputs[0])
     if cls == "ZeroPadding2D":
         return _zero_padding(x, cfg)
+    if cls == "UpSampling2D":
+        return _upsampling(x, cfg)
     if cls == "Concatenate":
         return np.concatenate(inputs, axis=cfg.get("axis", -1))
     if cls == "Conv1D":

@@ -60,6 +60,21 @@ pass. Deterministic (fixed seeds), random small weights, no training. Files:
         AveragePooling1D 2 stride 1 (3,4) -> gap GlobalAveragePooling1D (4)
         -> d Dense 3 softmax; its x is (8, 16, 3)
 
+  tiny_upsample.h5       Keras 2.4 (TensorFlow), channels_last, Functional,
+        UpSampling2D (nearest) as decoders and feature pyramids use it, once
+        before a Concatenate and once of one: InputLayer (4,4,2) -> c1 Conv2D
+        3@3x3 stride 2 same relu (2,2,3) -> up1 UpSampling2D 2 (4,4,3); c0
+        Conv2D 2@1x1 relu on the input (4,4,2) -> cat Concatenate [up1, c0]
+        (4,4,5) -> up2 UpSampling2D (1,2) (4,8,5) -> c2 Conv2D 4@3x3 same relu
+        (4,8,4) -> mp MaxPooling2D 2x2 (2,4,4) -> fl Flatten (32) -> d Dense 3
+        softmax; its x is (8, 4, 4, 2)
+
+  tiny_upsample_cf.h5    As Keras 2.2.4 wrote a channels_first Sequential
+        model that upsamples its input: up0 UpSampling2D 2 (batch_input_shape
+        (2,3,3), no InputLayer) (2,6,6) -> c1 Conv2D 3@3x3 valid relu (3,4,4)
+        -> up1 UpSampling2D (2,1) (3,8,4) -> fl Flatten data_format
+        channels_first (96) -> d Dense 3 softmax; its x is (8, 2, 3, 3)
+
 Each <name>.ref.h5 is also a data file for `snn run --data` in the model's
 own layout:
   x      (8, C, H, W) float32 inputs in [0, 1]
@@ -290,6 +305,50 @@ def conv1d_model(rng):
     ]
 
 
+def upsampling(name, size, data_format):
+    return {"name": name, "trainable": True, "size": list(size), "data_format": data_format,
+            "interpolation": "nearest"}
+
+
+def upsample_model(rng):
+    """Keras 2.4, channels_last, Functional: UpSampling2D read by a Concatenate,
+    and of a Concatenate (one relay per part), then a convolution and max pooling."""
+    return [
+        ("InputLayer", {"name": "input_1", "batch_input_shape": [None, 4, 4, 2], "dtype": "float32",
+                        "sparse": False}, [], []),
+        ("Conv2D", conv_last("c1", 3, 3, "same", "relu", strides=2),
+         [("kernel", u(rng, (3, 3, 2, 3), -0.5, 0.8)), ("bias", u(rng, 3, 0.0, 0.2))], ["input_1"]),
+        ("UpSampling2D", upsampling("up1", (2, 2), "channels_last"), [], ["c1"]),
+        ("Conv2D", conv_last("c0", 2, 1, "valid", "relu"),
+         [("kernel", u(rng, (1, 1, 2, 2), -0.5, 1.0)), ("bias", u(rng, 2, 0.0, 0.2))], ["input_1"]),
+        ("Concatenate", {"name": "cat", "trainable": True, "axis": -1}, [], ["up1", "c0"]),
+        ("UpSampling2D", upsampling("up2", (1, 2), "channels_last"), [], ["cat"]),
+        ("Conv2D", conv_last("c2", 4, 3, "same", "relu"),
+         [("kernel", u(rng, (3, 3, 5, 4), -0.4, 0.6)), ("bias", u(rng, 4, 0.0, 0.2))], ["up2"]),
+        ("MaxPooling2D", {"name": "mp", "pool_size": [2, 2], "strides": [2, 2], "padding": "valid",
+                          "data_format": "channels_last"}, [], ["c2"]),
+        ("Flatten", {"name": "fl", "trainable": True, "data_format": "channels_last"}, [], ["mp"]),
+        ("Dense", {"name": "d", "units": 3, "activation": "softmax", "use_bias": True},
+         [("kernel", u(rng, (32, 3), -1.0, 1.0)), ("bias", u(rng, 3, -0.1, 0.1))], ["fl"]),
+    ]
+
+
+def upsample_cf_model(rng):
+    """Keras 2.2.4, channels_first, Sequential without an InputLayer: the input
+    itself upsampled, then a convolution's output upsampled along height only."""
+    up0 = upsampling("up0", (2, 2), "channels_first")
+    up0["batch_input_shape"] = [None, 2, 3, 3]
+    return [
+        ("UpSampling2D", up0, [], []),
+        ("Conv2D", conv("c1", 3, 3, "valid", "relu"),
+         [("kernel", u(rng, (3, 3, 2, 3), -0.5, 0.8)), ("bias", u(rng, 3, 0.0, 0.2))], []),
+        ("UpSampling2D", upsampling("up1", (2, 1), "channels_first"), [], []),
+        ("Flatten", {"name": "fl", "trainable": True, "data_format": "channels_first"}, [], []),
+        ("Dense", {"name": "d", "units": 3, "activation": "softmax", "use_bias": True},
+         [("kernel", u(rng, (96, 3), -1.0, 1.0)), ("bias", u(rng, 3, -0.1, 0.1))], []),
+    ]
+
+
 def write_reference(path, model, x):
     y = kh.forward(model, x, logits=True)
     with h5py.File(path, "w") as f:
@@ -428,11 +487,39 @@ def main():
             f.attrs["model_config"] = json.dumps(mc).encode("utf8")
         assert not np.allclose(kh.forward(with_attr(path, tmp, same_not_causal), x, logits=True), y, atol=1e-3)
         assert len(set(y.argmax(axis=1))) > 1, "the reference's classes must differ"
+
+        rng = np.random.default_rng(29)
+        path = os.path.join(a.out, "tiny_upsample.h5")
+        write(path, upsample_model(rng), "tensorflow", "2.4.0", functional=True, colon=True)
+        x = rng.uniform(0, 1, (8, 4, 4, 2)).astype(np.float32)
+        center_output(path, "d", x)
+        y = write_reference(os.path.join(a.out, "tiny_upsample.ref.h5"), path, x)
+
+        def rows_not_cols(f):  # size is (rows, cols): (2, 1) gives the same number of units, other values
+            mc = json.loads(f.attrs["model_config"])
+            mc["config"]["layers"][5]["config"]["size"] = [2, 1]
+            f.attrs["model_config"] = json.dumps(mc).encode("utf8")
+        assert not np.allclose(kh.forward(with_attr(path, tmp, rows_not_cols), x, logits=True), y, atol=1e-3)
+        assert len(set(y.argmax(axis=1))) > 1, "the reference's classes must differ"
+
+        rng = np.random.default_rng(30)
+        path = os.path.join(a.out, "tiny_upsample_cf.h5")
+        write(path, upsample_cf_model(rng), "tensorflow", "2.2.4", functional=False, colon=True)
+        x = rng.uniform(0, 1, (8, 2, 3, 3)).astype(np.float32)
+        center_output(path, "d", x)
+        y = write_reference(os.path.join(a.out, "tiny_upsample_cf.ref.h5"), path, x)
+
+        def rows_not_cols_cf(f):
+            mc = json.loads(f.attrs["model_config"])
+            mc["config"][2]["config"]["size"] = [1, 2]
+            f.attrs["model_config"] = json.dumps(mc).encode("utf8")
+        assert not np.allclose(kh.forward(with_attr(path, tmp, rows_not_cols_cf), x, logits=True), y, atol=1e-3)
+        assert len(set(y.argmax(axis=1))) > 1, "the reference's classes must differ"
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
     print("wrote tiny_cf_theano.h5, tiny_cf_keras22.h5, tiny_zeropad.h5, tiny_concat.h5, tiny_concat_pool.h5, tiny_concat_cf.h5, "
-          "tiny_conv1d.h5 and their .ref.h5 to", a.out)
+          "tiny_conv1d.h5, tiny_upsample.h5, tiny_upsample_cf.h5 and their .ref.h5 to", a.out)
 
 
 if __name__ == "__main__":

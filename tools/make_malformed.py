@@ -23,6 +23,8 @@ naming the file and the problem (tests/convert/test_malformed.cpp). Files:
   cycle.h5              functional graph d1 <- d2 <- d1
   dangling_input.h5     functional layer fed by a layer that does not exist
   duplicate_names.h5    two layers named "dense"
+  upsampling_bilinear.h5  UpSampling2D with interpolation "bilinear"
+  upsampling_zero.h5    UpSampling2D with size (0, 2)
 
 Keras 3 .keras archives (tools/export_keras3.py, from the same small model):
 
@@ -223,6 +225,19 @@ def main():
         layer_entry(c, "out")["config"]["name"] = "dense"
         return c
     patch_config(p("duplicate_names.h5"), duplicate)
+
+    def upsampling_model(**config):
+        up = {"class_name": "UpSampling2D", "weights": [],
+              "config": dict({"name": "up", "size": [2, 2], "data_format": "channels_last"}, **config)}
+        return [
+            kh.input_layer("input_1", (3, 3, 1)),
+            kh.conv2d("conv", np.full((1, 1, 1, 2), 0.5), np.zeros(2), activation="relu"),
+            up,
+            kh.flatten("flatten"),
+            kh.dense("out", np.full((72, 3), 0.1), np.zeros(3), activation="softmax"),
+        ]
+    save(p("upsampling_bilinear.h5"), upsampling_model(interpolation="bilinear"))
+    save(p("upsampling_zero.h5"), upsampling_model(size=[0, 2]))
 
     keras3(p)
 

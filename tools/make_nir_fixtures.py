@@ -191,6 +191,41 @@ def main():
     del g["output"]
     write("bad_no_output.nir", "1.0.7", g, chain[:2])
 
+    # E. Conv1d (stride 2, padding 1, arrays of one as sinabs/snnTorch write
+    # them) on a (C, L) input, IF, Flatten, Affine, and an LI output read by
+    # its membrane; then the refusals of Conv1d's parameters and of an LI
+    # that is not the output. Its own generator, so the fixtures above keep
+    # their draws.
+    r1 = np.random.default_rng(1212)
+    c1d = {
+        "input": {"type": "Input", "shape": np.array([2, 12], dtype=np.int64)},
+        "conv": {"type": "Conv1d", "weight": dyadic(r1, (4, 2, 3), -3, 6), "bias": dyadic(r1, (4,), -1, 3),
+                 "stride": np.array([2]), "padding": np.array([1]), "dilation": np.array([1]),
+                 "groups": np.int64(1), "input_shape": np.int64(12)},
+        "if0": {"type": "IF", "r": ones((4, 6)), "v_threshold": ones((4, 6))},
+        "flat": {"type": "Flatten", "start_dim": np.int64(0), "end_dim": np.int64(-1)},
+        "fc": {"type": "Affine", "weight": dyadic(r1, (3, 24), -4, 5), "bias": np.zeros(3, np.float32)},
+        "li": {"type": "LI", "tau": ones(3, 4.0), "r": ones(3), "v_leak": ones(3, 0.0)},
+        "output": {"type": "Output", "shape": np.array([3])},
+    }
+    c1d_edges = [("input", "conv"), ("conv", "if0"), ("if0", "flat"), ("flat", "fc"), ("fc", "li"), ("li", "output")]
+    p = write("tiny_conv1d_li.nir", "1.0.7", c1d, c1d_edges, seed=5)
+    xs = r1.integers(0, 5, size=(6, 2, 12)) / 4.0
+    predictions = []
+    counts = nir_reference.simulate(p, xs, 16, predictions=predictions)
+    with open(os.path.join(OUT, "tiny_conv1d_li.expected.json"), "w") as f:
+        json.dump({"nir": "tiny_conv1d_li.nir", "steps": 16, "dt": 1.0, "reset": "default", "x_shape": list(xs.shape),
+                   "x": xs.reshape(-1).tolist(), "counts": counts, "predictions": predictions}, f, indent=1)
+        f.write("\n")
+    assert counts["if0"] > 0 and len(set(predictions)) > 1, (counts, predictions)
+    print("tiny_conv1d_li", counts, predictions)
+    g = dict(c1d)
+    g["conv"] = dict(c1d["conv"], dilation=np.array([2]), groups=np.int64(2), weight=dyadic(r1, (4, 1, 3)))
+    write("bad_conv1d.nir", "1.0.7", g, c1d_edges)
+    g = dict(c1d)
+    g["li2"] = {"type": "LI", "tau": ones((4, 6), 4.0), "r": ones((4, 6)), "v_leak": ones((4, 6), 0.0)}
+    write("bad_li_hidden.nir", "1.0.7", g, [("input", "conv"), ("conv", "li2"), ("li2", "if0")] + c1d_edges[2:])
+
     # Facts of the NIR paper's CNN, read with h5py, for the conversion test.
     path = os.path.join(SHARED, "scnn_mnist.nir")
     if os.path.exists(path):

@@ -24,7 +24,17 @@ checked against torch.nn.functional.
   gap_opset13    input (2,4,4): Conv 3x3 valid → Relu → GlobalAveragePool → Reshape to
                  a Constant node's (0, -1) → Gemm.
   unsupported_op input (4): Gemm → Sigmoid (node "head/act") → Gemm: refused by name.
-  concat_op      input (2,3,3): two Conv + Relu branches → Concat (node "merge") → refused.
+  concat_op      input (2,3,3): two Conv + Relu branches → Concat (node "merge") along
+                 axis 2 (height) → refused, naming the axis.
+  concat_bn      input (2,3,3): two Conv + Relu branches → Concat axis 1 (node "merge")
+                 → BatchNormalization (node "/bn/BatchNormalization"), which cannot
+                 read a Concat (no population to fold into) → refused by name.
+  concat_torch   a PyTorch module with torch.cat, exported by torch.onnx.export
+                 (opset 13): input (2,6,6) → a = relu(Conv 3x3 pad 1) (3 channels),
+                 b = relu(Conv 1x1) (2) → cat([a, b]) → relu(Conv 3x3 pad 1) (4) = d →
+                 cat([d, b]) → MaxPool 2 (6,3,3) → flatten → h1 = relu(Linear 54→4),
+                 h2 = relu(Linear 54→3) → cat([h1, h2]) (7) → Linear 7→3. Its y is
+                 PyTorch's own output (this one needs PyTorch).
 """
 
 import os
@@ -277,22 +287,88 @@ def concat_op(out):
         helper.make_node("Relu", ["a"], ["ra"], name="/a/Relu"),
         helper.make_node("Conv", ["input", "wb"], ["b"], name="/b/Conv", kernel_shape=[1, 1]),
         helper.make_node("Relu", ["b"], ["rb"], name="/b/Relu"),
-        helper.make_node("Concat", ["ra", "rb"], ["c"], name="merge", axis=1),
+        helper.make_node("Concat", ["ra", "rb"], ["c"], name="merge", axis=2),
         helper.make_node("GlobalAveragePool", ["c"], ["g"], name="/gap/GlobalAveragePool"),
         helper.make_node("Flatten", ["g"], ["f"], name="/Flatten"),
         helper.make_node("Gemm", ["f", "fc.w", "fc.b"], ["logits"], name="/fc/Gemm", transB=1),
     ]
-    inits = [init("wa", rand(2, 2, 1, 1), True), init("wb", rand(2, 2, 1, 1), True), init("fc.w", rand(2, 4), True),
+    inits = [init("wa", rand(2, 2, 1, 1), True), init("wb", rand(2, 2, 1, 1), True), init("fc.w", rand(2, 2), True),
              init("fc.b", rand(2), True)]
     graph = helper.make_graph(nodes, "concat", [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 2, 3, 3])],
                               [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 2])], inits)
     save(out, "concat_op", graph, 13, None, None)
 
 
+def concat_bn(out):
+    g, be, mu, var = bn_params(4)
+    nodes = [
+        helper.make_node("Conv", ["input", "wa"], ["a"], name="/a/Conv", kernel_shape=[1, 1]),
+        helper.make_node("Relu", ["a"], ["ra"], name="/a/Relu"),
+        helper.make_node("Conv", ["input", "wb"], ["b"], name="/b/Conv", kernel_shape=[1, 1]),
+        helper.make_node("Relu", ["b"], ["rb"], name="/b/Relu"),
+        helper.make_node("Concat", ["ra", "rb"], ["c"], name="merge", axis=1),
+        helper.make_node("BatchNormalization", ["c", "g", "be", "mu", "var"], ["n"], name="/bn/BatchNormalization"),
+        helper.make_node("GlobalAveragePool", ["n"], ["p"], name="/gap/GlobalAveragePool"),
+        helper.make_node("Flatten", ["p"], ["f"], name="/Flatten"),
+        helper.make_node("Gemm", ["f", "fc.w", "fc.b"], ["logits"], name="/fc/Gemm", transB=1),
+    ]
+    inits = [init("wa", rand(2, 2, 1, 1), True), init("wb", rand(2, 2, 1, 1), True), init("g", g, True),
+             init("be", be, True), init("mu", mu, True), init("var", var, True), init("fc.w", rand(2, 4), True),
+             init("fc.b", rand(2), True)]
+    graph = helper.make_graph(nodes, "concat_bn", [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 2, 3, 3])],
+                              [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 2])], inits)
+    save(out, "concat_bn", graph, 13, None, None)
+
+
+def concat_torch(out):
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv_a = nn.Conv2d(2, 3, 3, padding=1)
+            self.conv_b = nn.Conv2d(2, 2, 1)
+            self.conv_c = nn.Conv2d(5, 4, 3, padding=1)
+            self.fc1 = nn.Linear(54, 4)
+            self.fc2 = nn.Linear(54, 3)
+            self.out = nn.Linear(7, 3)
+
+        def forward(self, x):
+            a = F.relu(self.conv_a(x))
+            b = F.relu(self.conv_b(x))
+            d = F.relu(self.conv_c(torch.cat([a, b], dim=1)))
+            p = F.max_pool2d(torch.cat([d, b], dim=1), 2)
+            f = torch.flatten(p, 1)
+            return self.out(torch.cat([F.relu(self.fc1(f)), F.relu(self.fc2(f))], dim=1))
+
+    torch.manual_seed(20)
+    net = Net().eval()
+    with torch.no_grad():
+        for m in (net.conv_a, net.conv_b, net.conv_c):  # biases up, so that most units fire
+            m.bias.uniform_(0.0, 0.2)
+    x = RNG.uniform(0, 1, (8, 2, 6, 6)).astype(np.float32)
+    with torch.no_grad():
+        # Logits centred on x: random weights otherwise put every sample in one class.
+        net.out.bias -= net(torch.from_numpy(x)).mean(dim=0)
+        y = net(torch.from_numpy(x)).numpy()
+    path = os.path.join(out, "concat_torch.onnx")
+    torch.onnx.export(net, torch.from_numpy(x[:1]), path, input_names=["input"], output_names=["logits"],
+                      dynamic_axes={"input": {0: "N"}, "logits": {0: "N"}}, opset_version=13)
+    ops = [n.op_type for n in onnx.load(path).graph.node]
+    assert ops.count("Concat") == 3, ops
+    assert len(set(y.argmax(axis=1))) > 1, "the reference's classes must differ"
+    with h5py.File(os.path.join(out, "concat_torch.ref.h5"), "w") as f:
+        f["x"] = x
+        f["y"] = y.astype(np.float32)
+        f.attrs["note"] = "y = PyTorch's output of the module exported to concat_torch.onnx (tools/make_onnx_fixtures.py)"
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "data", "fixtures", "onnx")
     os.makedirs(out, exist_ok=True)
-    for make in (cnn_opset17, mlp_opset9, residual_opset11, gap_opset13, unsupported_op, concat_op):
+    for make in (cnn_opset17, mlp_opset9, residual_opset11, gap_opset13, unsupported_op, concat_op, concat_bn, concat_torch):
         make(out)
     print("wrote ONNX fixtures to %s" % out)
 

@@ -164,6 +164,31 @@ def conv2d(node, x):
     return y
 
 
+def conv1d(node, x):
+    """PyTorch Conv1d on (C, L): weight (C_out, C_in, K), stride, padding (a number, 'same' or 'valid')."""
+    w = np.asarray(node["weight"], dtype=np.float64)
+    co, ci, k = w.shape
+    s = int(np.atleast_1d(np.asarray(node.get("stride", 1)))[0])
+    pad = node.get("padding", 0)
+    if isinstance(pad, str):
+        left = (k - 1) // 2 if pad == "same" else 0
+        right = k - 1 - left if pad == "same" else 0
+    else:
+        left = right = int(np.atleast_1d(np.asarray(pad))[0])
+    if int(np.atleast_1d(np.asarray(node.get("dilation", 1)))[0]) != 1 or int(np.asarray(node.get("groups", 1))) != 1:
+        raise ValueError("Conv1d with dilation or groups is not simulated here")
+    xp = np.pad(x, ((0, 0), (left, right)))
+    n = (xp.shape[1] - k) // s + 1
+    y = np.zeros((co, n))
+    for o in range(co):
+        for c in range(ci):
+            for t in range(k):
+                y[o] += w[o, c, t] * xp[c, t:t + s * (n - 1) + 1:s]
+    if "bias" in node:
+        y += np.asarray(node["bias"], dtype=np.float64).reshape(-1, 1)
+    return y
+
+
 def pool(node, x, average):
     kh, kw = _pair(node["kernel_size"], 1)
     sh, sw = _pair(node.get("stride"), kh)
@@ -203,8 +228,10 @@ def simulate(path, xs, steps, dt=1.0, reset=None, snn_metadata=False, prediction
     if reset is None:
         reset = "value" if g.version and _version_at_least(g.version, (1, 0, 6)) else "subtract"
     meta, readout = _snn_metadata(path) if snn_metadata else ({}, "spikes")
-    neurons = [n for n in g.order if g.nodes[n]["type"] in ("IF", "LIF")]
+    neurons = [n for n in g.order if g.nodes[n]["type"] in ("IF", "LIF", "LI")]
     output = neurons[-1]
+    if g.nodes[output]["type"] == "LI":
+        readout = "membrane"  # a leaky integrator never fires: its membrane is the readout
     totals = {n: 0 for n in neurons}
     for x in xs:
         v = {}
@@ -231,6 +258,16 @@ def simulate(path, xs, steps, dt=1.0, reset=None, snn_metadata=False, prediction
                     y = np.asarray(node["scale"], np.float64) * ins[0]
                 elif t == "Conv2d":
                     y = conv2d(node, ins[0])
+                elif t == "Conv1d":
+                    y = conv1d(node, ins[0])
+                elif t == "LI":
+                    # tau v' = (v_leak - v) + R I, I held over the step (v_leak 0 here).
+                    if np.any(np.asarray(node.get("v_leak", 0.0)) != 0):
+                        raise ValueError("LI with v_leak is not simulated here")
+                    a = np.exp(-dt / np.asarray(node["tau"], np.float64))
+                    vm = v.get(name, np.zeros(sum(ins).shape)) * a + np.asarray(node["r"], np.float64) * (1 - a) * sum(ins)
+                    v[name] = vm
+                    y = vm
                 elif t in ("SumPool2d", "AvgPool2d"):
                     y = pool(node, ins[0], t == "AvgPool2d")
                 elif t == "Flatten":

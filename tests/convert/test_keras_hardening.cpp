@@ -189,6 +189,55 @@ TEST_CASE("Concatenate of flat tensors feeds a Dense: worked by hand", "[convert
     CHECK(forward(net, x.data()).back() == std::vector<float>{213});
 }
 
+TEST_CASE("UpSampling2D of the input feeds a Dense: worked by hand", "[convert][keras]") {
+    // x (1,2,1) = (1, 2); UpSampling2D size (2, 2) gives rows (1, 1, 2, 2) and (1, 1, 2, 2);
+    // flattened against the kernel 1..8: 1+2+6+8 + 5+6+14+16 = 58.
+    const TempDir dir("upsample-hand");
+    const std::string path = dir.file("m.h5");
+    write_model(path,
+                functional({{"InputLayer", "in", R"("batch_input_shape": [null, 1, 2, 1])", ""},
+                            {"UpSampling2D", "up", R"("size": [2, 2], "interpolation": "nearest")", "in"},
+                            {"Flatten", "f", "", "up"},
+                            {"Dense", "out", R"("units": 1)", "f"}},
+                           "out"),
+                {{"out", "kernel", {8, 1}, {1, 2, 3, 4, 5, 6, 7, 8}}, {"out", "bias", {1}, {0}}});
+    const Network net = import_keras(path);
+    REQUIRE(net.populations.size() == 3);
+    CHECK(net.populations[1].shape == Shape{2, 4, 1});
+    const std::vector<float> x{1, 2};
+    CHECK(forward(net, x.data()).back() == std::vector<float>{58});
+}
+
+TEST_CASE("UpSampling2D refuses what it cannot convert, naming the layer and the parameter", "[convert][keras]") {
+    const TempDir dir("upsample-refused");
+    const std::string path = dir.file("m.h5");
+    const auto refused = [&](const std::string& layers, const std::vector<Weight>& weights, const std::string& what) {
+        write_model(path, sequential(layers), weights);
+        try {
+            import_keras(path);
+            FAIL("converted, expected a refusal");
+        } catch (const ModelError& e) {
+            const std::string msg = e.what();
+            CHECK(msg.find('\n') == std::string::npos);
+            CHECK_THAT(msg, Contains(what));
+        }
+    };
+    const std::vector<Weight> dense{{"out", "kernel", {64, 2}, std::vector<float>(128, 0.1f)}, {"out", "bias", {2}, {0, 0}}};
+    refused(R"({"class_name": "UpSampling2D", "config": {"name": "up", "size": [2, 2], "interpolation": "bilinear"}}, )" +
+                flatten_dense,
+            dense, "layer 'up' (UpSampling2D): interpolation \"bilinear\" cannot be converted");
+    refused(R"({"class_name": "UpSampling2D", "config": {"name": "up", "size": [2, 0]}}, )" + flatten_dense, dense,
+            "layer 'up' (UpSampling2D): 'size' is 0, expected an integer >= 1");
+    refused(R"({"class_name": "Flatten", "config": {"name": "f0"}},
+               {"class_name": "UpSampling2D", "config": {"name": "up", "size": [2, 2]}}, )" + flatten_dense,
+            dense, "layer 'up' (UpSampling2D): input of shape (1,1,16) is not an image");
+    // A convolution without a ReLU is linear: its upsampled copies would need negative spikes.
+    refused(R"({"class_name": "Conv2D", "config": {"name": "c", "filters": 1, "kernel_size": [1, 1]}},
+               {"class_name": "UpSampling2D", "config": {"name": "up", "size": [2, 2]}}, )" + flatten_dense,
+            {{"c", "kernel", {1, 1, 1, 1}, {1}}, {"c", "bias", {1}, {0}}, dense[0], dense[1]},
+            "layer 'up' (UpSampling2D): its input 'c' is linear");
+}
+
 TEST_CASE("A Concatenate of a Concatenate with itself, pooled over steps: worked by hand", "[convert][keras]") {
     // x = (1, 3) over 2 steps, 1 channel; k = relu(2·x) = (2, 6); cat = [k, x] = ((2, 1), (6, 3));
     // twice = [cat, cat] = ((2, 1, 2, 1), (6, 3, 6, 3)); g = the mean over steps = (4, 2, 4, 2);

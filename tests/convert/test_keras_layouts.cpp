@@ -193,6 +193,82 @@ TEST_CASE("Conv1D and 1-D pooling run as 2-D layers of height 1 and match the nu
     check_matches_reference(net, (fixtures / "tiny_conv1d.ref.h5").string());
 }
 
+TEST_CASE("UpSampling2D becomes a relay population and matches the numpy reference", "[convert][keras]") {
+    // input (4,4,2) → c1 3x3 stride 2 same (2,2,3) → up1 ×(2,2) (4,4,3); c0 1x1 (4,4,2) → cat [up1, c0]
+    // → up2 ×(1,2): one relay per part, (4,8,3) and (4,8,2) → c2 3x3 same (4,8,4) → mp (2,4,4) → fl → d (3).
+    const Network net = import_keras((fixtures / "tiny_upsample.h5").string());
+    // input, c1, up1, c0, up2.up1, up2.c0, c2, mp, d
+    REQUIRE(net.populations.size() == 9);
+    const Population& up1 = net.populations[2];
+    CHECK(up1.name == "up1");
+    CHECK(up1.kind == PopulationKind::Spiking);
+    CHECK(up1.shape == Shape{4, 4, 3});
+    REQUIRE(up1.projections.size() == 1);
+    CHECK(up1.projections[0].kind == ProjectionKind::Upsample2D);
+    CHECK(up1.projections[0].weights == std::vector<float>(3, 1.0f));
+    CHECK(net.populations[4].name == "up2.up1");
+    CHECK(net.populations[4].shape == Shape{4, 8, 3});
+    CHECK(net.populations[5].name == "up2.c0");
+    CHECK(net.populations[5].shape == Shape{4, 8, 2});
+    const Population& c2 = net.populations[6];
+    REQUIRE(c2.projections.size() == 2); // the Concatenate's parts, each with its slice of the kernel
+    CHECK(c2.shape == Shape{4, 8, 4});
+    check_matches_reference(net, (fixtures / "tiny_upsample.ref.h5").string());
+
+    // channels_first, Sequential: the input itself upsampled (the relay reads the input population).
+    const Network cf = import_keras((fixtures / "tiny_upsample_cf.h5").string());
+    CHECK(cf.input_layout == InputLayout::ChannelsFirst);
+    REQUIRE(cf.populations.size() == 5); // input, up0, c1, up1, d
+    CHECK(cf.populations[1].shape == Shape{6, 6, 2});
+    CHECK(cf.populations[3].shape == Shape{8, 4, 3}); // size (2, 1): rows doubled, columns kept
+    check_matches_reference(cf, (fixtures / "tiny_upsample_cf.ref.h5").string());
+}
+
+TEST_CASE("A relay keeps its source's lambda and fires exactly the spikes of the unit it copies", "[convert][keras]") {
+    for (const auto& [name, channel_wise] : {std::pair{"tiny_upsample", true}, std::pair{"tiny_upsample", false},
+                                             std::pair{"tiny_upsample_cf", true}}) {
+        INFO(name << ", channel-wise " << channel_wise);
+        const std::string model = (fixtures / (std::string(name) + ".h5")).string();
+        const std::string ref = (fixtures / (std::string(name) + ".ref.h5")).string();
+        Dataset calib = load_dataset(ref);
+        ConvertOptions opt;
+        opt.channel_wise = channel_wise;
+        opt.neuron.v_init = 0.5f;
+        ConvertLog log;
+        const Network net = convert_model(model, &calib, opt, log);
+        match_input_layout(calib, net);
+        RunOptions o;
+        o.steps = 40;
+        o.threads = 1;
+        const Engine engine(net, o);
+        for (std::int64_t i = 0; i < calib.size(); ++i) {
+            SampleState s;
+            engine.init(s);
+            engine.run_sample(calib, i, s, nullptr);
+            for (std::size_t l = 0; l < net.populations.size(); ++l) {
+                const Population& relay = net.populations[l];
+                if (relay.projections.empty() || relay.projections[0].kind != ProjectionKind::Upsample2D) continue;
+                INFO(relay.name << ", sample " << i);
+                CHECK(relay.projections[0].weights == std::vector<float>(std::size_t(relay.shape.c), 1.0f));
+                const std::size_t src = std::size_t(relay.projections[0].source);
+                // A relay of the input (current encoding) integrates pixel values: no spikes to compare.
+                if (net.populations[src].kind == PopulationKind::Input) continue;
+                const Shape a = net.populations[src].shape, b = relay.shape;
+                const int fy = b.h / a.h, fx = b.w / a.w;
+                int spikes = 0;
+                for (int y = 0; y < b.h; ++y)
+                    for (int x = 0; x < b.w; ++x)
+                        for (int c = 0; c < b.c; ++c) {
+                            const auto copied = s.counts[l][std::size_t((y * b.w + x) * b.c + c)];
+                            CHECK(copied == s.counts[src][std::size_t(((y / fy) * a.w + x / fx) * a.c + c)]);
+                            spikes += copied;
+                        }
+                CHECK(spikes > 0); // not an empty check
+            }
+        }
+    }
+}
+
 TEST_CASE("HDF5 data is read in the model's own layout and transposed for the engine", "[convert][keras]") {
     // A hand-worked case: C=3, H=1, W=2 stored (c, h, w); the engine's order is (h, w, c).
     Network cf;
@@ -302,7 +378,7 @@ TEST_CASE("snn convert and run read a channels_first model's HDF5 data in its ow
 TEST_CASE("snn convert and run take a Concatenate model and a Conv1D model with (N, steps, C) data",
           "[convert][keras][cli]") {
     const TempDir dir("keras-new-layers-cli");
-    for (const char* name : {"tiny_concat", "tiny_conv1d"}) {
+    for (const char* name : {"tiny_concat", "tiny_conv1d", "tiny_upsample", "tiny_upsample_cf"}) {
         INFO(name);
         const std::string model = (fixtures / (std::string(name) + ".h5")).string();
         const std::string ref = (fixtures / (std::string(name) + ".ref.h5")).string();
@@ -321,7 +397,7 @@ TEST_CASE("snn convert and run take a Concatenate model and a Conv1D model with 
 
 TEST_CASE("the SNNs of the Concatenate and Conv1D fixtures agree with the DNN wherever its margin is clear",
           "[convert][keras]") {
-    for (const char* name : {"tiny_concat", "tiny_concat_pool", "tiny_conv1d"}) {
+    for (const char* name : {"tiny_concat", "tiny_concat_pool", "tiny_conv1d", "tiny_upsample"}) {
         INFO(name);
         const std::string model = (fixtures / (std::string(name) + ".h5")).string();
         const std::string ref = (fixtures / (std::string(name) + ".ref.h5")).string();

@@ -92,6 +92,8 @@ TEST_CASE("snn convert refuses every file of the malformed corpus with one line,
         {"terabyte_input.h5", "layer 'input_1' of shape (400000,400000,64): needs 37 TiB, above the memory limit of 256 MiB"},
         {"truncated.h5", "cannot open as HDF5 (corrupt or truncated?)"},
         {"unsupported_layer.h5", "layer 'lstm' (LSTM): this layer type is not supported"},
+        {"upsampling_bilinear.h5", "layer 'up' (UpSampling2D): interpolation \"bilinear\" cannot be converted"},
+        {"upsampling_zero.h5", "layer 'up' (UpSampling2D): 'size' is 0, expected an integer >= 1"},
         // Keras 3 archives.
         {"keras_bad_config.keras", "config.json is not valid JSON"},
         // 300 MiB of spaces, deflated: refused from the size the archive declares, before inflating.

@@ -145,6 +145,41 @@ TEST_CASE("nir: padding 'same' and an average pooling folded into the Linear aft
     check_counts(net, read_json(fixtures / "tiny_avgpool.expected.json"));
 }
 
+TEST_CASE("nir: Conv1d on a (C, L) input and an LI output spike and classify as the numpy reference does", "[nir]") {
+    // input (2, 12) → Conv1d (4, 2, 3) stride 2 padding 1 → IF (4, 6) → Flatten → Affine (3, 24) → LI (3).
+    const Network net = import(fixtures / "tiny_conv1d_li.nir");
+    REQUIRE(net.populations.size() == 3);
+    CHECK(net.input().shape == Shape{1, 12, 2}); // (C, L) held as (1, L, C)
+    CHECK(net.input_layout == InputLayout::ChannelsFirst);
+    CHECK(net.populations[1].shape == Shape{1, 6, 4});
+    CHECK(net.populations[1].projections.at(0).window == Window{1, 3, 1, 2, 0, 1});
+    CHECK(net.readout == Readout::Membrane); // the LI is read by its membrane
+    CHECK(net.output().neuron.model == NeuronModel::LIF);
+    CHECK(net.output().neuron.tau_steps == 4.0f);
+    const nlohmann::json e = read_json(fixtures / "tiny_conv1d_li.expected.json");
+    check_counts(net, e);
+    RunOptions o;
+    o.steps = e.at("steps").get<int>();
+    o.threads = 1;
+    o.readout = Readout::Membrane;
+    const RunResult r = simulate(net, dataset_of(e, net), o);
+    CHECK(r.predictions == e.at("predictions").get<std::vector<int>>());
+    // Even when a run asks for spikes, the LI never fires: ties go to the membrane, the same classes.
+    o.readout = Readout::Spikes;
+    CHECK(simulate(net, dataset_of(e, net), o).predictions == e.at("predictions").get<std::vector<int>>());
+
+    // snn run reads an HDF5 x of (N, C, L), NIR's own layout, and transposes it.
+    TempDir dir("nir-conv1d");
+    const std::string net_path = dir.file("c1.snn.h5"), data = dir.file("x.h5"), report = dir.file("r.json");
+    save(net, net_path);
+    const auto preds = e.at("predictions").get<std::vector<int>>();
+    write_data(data, e.at("x").get<std::vector<float>>(), {6, 2, 12}, std::vector<std::int64_t>(preds.begin(), preds.end()));
+    const Outcome run = snn_cli("run " + quote(net_path) + " --data " + quote(data) + " --steps 16 --quiet --report " + quote(report));
+    INFO(run.out << run.err);
+    REQUIRE(run.status == 0);
+    CHECK(read_report(report)["accuracy"].get<double>() == 1.0);
+}
+
 TEST_CASE("nir: a strict threshold fires above v_th, not at it, on every float copy", "[nir][kernels]") {
     NeuronParams n;
     n.v_th = 1.0f;
@@ -308,6 +343,9 @@ TEST_CASE("nir: graphs that cannot be converted are refused in one line, exit 1,
         {(fixtures / "bad_unsupported.nir").string(), "node 'd' (Delay)"},
         {(fixtures / "bad_varying_threshold.nir").string(), "node 'b' (IF): field 'v_threshold' varies across neurons"},
         {(fixtures / "bad_no_output.nir").string(), "no Output node"},
+        {(fixtures / "bad_conv1d.nir").string(), "node 'conv' (Conv1d): cannot be converted: groups 2 (only 1), dilation 2 (only 1)"},
+        {(fixtures / "bad_li_hidden.nir").string(), "node 'li2' (LI): an LI node that the Output does not read"},
+        {(shared_nir / "nir4s_conv1.nir").string(), "node 'output' (Output): is fed by a linear node"},
         {(shared_nir / "braille_v2.nir").string(), "recurrent networks are not supported"},
         {(shared_nir / "two_lif_neurons.nir").string(), "node 'lif1' (LIF): v_leak 1.2"},
         {(shared_nir / "spyx_shd.nir").string(), "node 'linear' (Linear): weight has shape (128, 64)"},

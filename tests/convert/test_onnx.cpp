@@ -3,9 +3,12 @@
 // outputs our DNN pass must reproduce; the shipped reference models exported
 // from PyTorch (tools/export_onnx.py) against their own .h5; and the inputs
 // `snn convert` must refuse with one line and exit code 1.
+#include "convert/convert.hpp"
 #include "convert/dnn.hpp"
 #include "convert/keras.hpp"
 #include "convert/onnx.hpp"
+#include "sim/engine.hpp"
+#include "snn/dataset.hpp"
 #include "snn/error.hpp"
 #include "snn/h5.hpp"
 
@@ -14,6 +17,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -136,12 +140,73 @@ TEST_CASE("onnx: Clip(0, 6) is a bounded ReLU, Clip(min 0) a ReLU", "[onnx]") {
     for (const Population& q : mlp.populations) CHECK(q.clip.empty());
 }
 
-TEST_CASE("onnx: an unsupported op or a Concat of activations is refused, naming the op and the node", "[onnx]") {
+TEST_CASE("onnx: an unsupported op, a Concat along height or a Concat read by BatchNormalization is refused by name",
+          "[onnx]") {
     const std::string unsupported = (onnx_fixtures / "unsupported_op.onnx").string();
     CHECK_THROWS_AS(import_onnx(unsupported), ModelError);
     CHECK_THROWS_WITH(import_onnx(unsupported), Contains("'head/act'") && Contains("Sigmoid"));
     const std::string concat = (onnx_fixtures / "concat_op.onnx").string();
-    CHECK_THROWS_WITH(import_onnx(concat), Contains("'merge'") && Contains("Concat"));
+    CHECK_THROWS_WITH(import_onnx(concat), Contains("node 'merge' (Concat): axis 2 is not the channel axis (1)"));
+    const std::string bn = (onnx_fixtures / "concat_bn.onnx").string();
+    CHECK_THROWS_WITH(import_onnx(bn), Contains("node '/bn/BatchNormalization' (BatchNormalization): reads the Concat 'merge'"));
+}
+
+TEST_CASE("onnx: a Concat of activations (torch.cat) becomes one projection per part and matches PyTorch", "[onnx]") {
+    // a = conv_a (6,6,3), b = conv_b (6,6,2) → cat → conv_c (6,6,4) = d → cat [d, b] → MaxPool, one gate per part
+    // → flatten → fc1 (4), fc2 (3) → cat → out (3).
+    const Network net = import_onnx((onnx_fixtures / "concat_torch.onnx").string());
+    REQUIRE(net.populations.size() == 9); // input, conv_a, conv_b, conv_c, two gates, fc1, fc2, out
+    const Population& c = net.populations[3];
+    CHECK(c.name == "conv_c");
+    REQUIRE(c.projections.size() == 2);
+    CHECK(net.populations[std::size_t(c.projections[0].source)].name == "conv_a");
+    CHECK(net.populations[std::size_t(c.projections[1].source)].name == "conv_b");
+    CHECK(c.projections[0].weights.size() == 3 * 3 * 3 * 4); // the kernel's input channels 0..2
+    CHECK(c.projections[1].weights.size() == 3 * 3 * 2 * 4); // and 3..4
+    CHECK(net.populations[4].kind == PopulationKind::MaxPool);
+    CHECK(net.populations[4].shape == Shape{3, 3, 4});
+    CHECK(net.populations[5].shape == Shape{3, 3, 2});
+    CHECK(net.populations[6].projections.size() == 2); // fc1 from both gates, its rows in (c, h, w) order per part
+    CHECK(net.output().projections.size() == 2);       // out from fc1 and fc2 (a concatenation of flat tensors)
+    check_against_reference("concat_torch");
+}
+
+TEST_CASE("onnx: the SNN of the torch.cat model gives PyTorch's class wherever its margin is clear", "[onnx]") {
+    const std::string model = (onnx_fixtures / "concat_torch.onnx").string();
+    const Reference ref = read_reference("concat_torch");
+    const std::size_t classes = ref.y_dims[1];
+    Dataset d; // the fixture's x in the engine's layout, labelled with PyTorch's classes
+    d.name = "concat_torch";
+    d.shape = Shape{int(ref.x_dims[2]), int(ref.x_dims[3]), int(ref.x_dims[1])};
+    for (std::size_t n = 0; n < ref.x_dims[0]; ++n) {
+        const std::vector<float> x = channels_last(ref, n);
+        d.x.insert(d.x.end(), x.begin(), x.end());
+        const float* y = ref.y.data() + n * classes;
+        d.y.push_back(int(std::max_element(y, y + classes) - y));
+    }
+    ConvertOptions opt;
+    opt.norm.kind = NormSpec::Kind::Max;
+    ConvertLog log;
+    const Network net = convert_model(model, &d, opt, log);
+    RunOptions o;
+    o.steps = 1024;
+    o.threads = 1;
+    const RunResult r = simulate(net, d, o);
+    float scale = 0; // the largest |logit|
+    for (float v : ref.y) scale = std::max(scale, std::fabs(v));
+    int clear = 0;
+    for (std::int64_t s = 0; s < d.size(); ++s) {
+        // Near-ties (top-2 margin below 12 % of the largest |logit|) need not
+        // survive the rate code and the max-pooling gates' approximation.
+        std::vector<float> sorted(ref.y.begin() + std::ptrdiff_t(std::size_t(s) * classes),
+                                  ref.y.begin() + std::ptrdiff_t(std::size_t(s + 1) * classes));
+        std::sort(sorted.rbegin(), sorted.rend());
+        if (sorted[0] - sorted[1] < 0.12f * scale) continue;
+        INFO("sample " << s);
+        CHECK(r.predictions.at(std::size_t(s)) == d.y[std::size_t(s)]);
+        ++clear;
+    }
+    CHECK(clear >= 3); // of the 8: the check is not empty
 }
 
 TEST_CASE("onnx: snn convert refuses bad files with one line and exit code 1, writing nothing", "[onnx]") {
@@ -159,7 +224,8 @@ TEST_CASE("onnx: snn convert refuses bad files with one line and exit code 1, wr
         {dir.file("text.onnx"), "not an ONNX model"},
         {dir.file("empty.onnx"), "not an ONNX model"},
         {(onnx_fixtures / "unsupported_op.onnx").string(), "node 'head/act' (Sigmoid): op 'Sigmoid' is not supported"},
-        {(onnx_fixtures / "concat_op.onnx").string(), "node 'merge' (Concat)"},
+        {(onnx_fixtures / "concat_op.onnx").string(), "node 'merge' (Concat): axis 2 is not the channel axis"},
+        {(onnx_fixtures / "concat_bn.onnx").string(), "node '/bn/BatchNormalization' (BatchNormalization): reads the Concat"},
     };
     for (const Case& c : cases) {
         INFO(c.model);
