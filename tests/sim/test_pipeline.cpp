@@ -5,6 +5,7 @@
 #include "sim/pipeline.hpp"
 #include "sim/place.hpp"
 #include "snn/error.hpp"
+#include "tests/sim/same_run.hpp"
 #include "tests/support.hpp"
 
 #include <catch2/catch.hpp>
@@ -12,6 +13,7 @@
 #include <random>
 
 using namespace snn;
+using snn::test::check_same_run;
 using snn::test::input;
 using snn::test::projection;
 using Catch::Matchers::Contains;
@@ -70,35 +72,6 @@ Dataset images(int n, std::mt19937& rng) {
     return d;
 }
 
-void check_same(const RunResult& a, const RunResult& b) {
-    CHECK(a.correct_at == b.correct_at);
-    CHECK(a.predictions == b.predictions);
-    CHECK(a.spikes == b.spikes);
-    CHECK(a.synaptic_ops == b.synaptic_ops);
-    CHECK(a.neuron_updates == b.neuron_updates);
-    CHECK(a.input_macs == b.input_macs);
-    CHECK(a.exit_taken == b.exit_taken);
-    CHECK(a.exit_correct == b.exit_correct);
-    CHECK(a.exit_step_sum == b.exit_step_sum);
-    CHECK(a.exit_adds == b.exit_adds);
-    CHECK(a.exit_macs == b.exit_macs);
-    CHECK(a.cut_spikes == b.cut_spikes);
-    CHECK(a.cut_lost == b.cut_lost);
-    CHECK(a.cut_used == b.cut_used);
-    REQUIRE(a.cut_bits.size() == b.cut_bits.size());
-    for (std::size_t c = 0; c < a.cut_bits.size(); ++c) {
-        CHECK(a.cut_bits[c].best == b.cut_bits[c].best);
-        CHECK(a.cut_bits[c].aer == b.cut_bits[c].aer);
-        CHECK(a.cut_bits[c].bitmap == b.cut_bits[c].bitmap);
-        CHECK(a.cut_bits[c].delta == b.cut_bits[c].delta);
-    }
-    CHECK(a.steps_sum == b.steps_sum);
-    REQUIRE(a.recorded.size() == b.recorded.size());
-    for (std::size_t k = 0; k < a.recorded.size(); ++k) {
-        const Spike &x = a.recorded[k], &y = b.recorded[k];
-        CHECK(std::tie(x.sample, x.population, x.neuron, x.step, x.sign) == std::tie(y.sample, y.population, y.neuron, y.step, y.sign));
-    }
-}
 
 } // namespace
 
@@ -122,7 +95,7 @@ TEST_CASE("devices run apart and talking by messages give the whole network's re
             CHECK(whole.exit_taken[2] > 0);
             INFO("loss " << loss << ", encoding " << to_string(enc));
             const RunResult piped = simulate_pipeline(net, data, opt);
-            check_same(whole, piped);
+            check_same_run(whole, piped);
             // Both sides count the same bytes, and the coded steps are the meter's bits.
             REQUIRE(piped.cut_bytes_sent.size() == 2);
             CHECK(piped.cut_bytes_sent == piped.cut_bytes_received);

@@ -5,11 +5,13 @@
 #include "sim/engine.hpp"
 #include "sim/place.hpp"
 #include "snn/error.hpp"
+#include "tests/sim/same_run.hpp"
 #include "tests/support.hpp"
 
 #include <catch2/catch.hpp>
 
 using namespace snn;
+using snn::test::check_same_run;
 using snn::test::input;
 using snn::test::projection;
 
@@ -45,33 +47,6 @@ Dataset samples(int n) {
     return d;
 }
 
-void check_same(const RunResult& a, const RunResult& b) {
-    CHECK(a.samples == b.samples);
-    CHECK(a.checkpoints == b.checkpoints);
-    CHECK(a.correct_at == b.correct_at);
-    CHECK(a.predictions == b.predictions);
-    CHECK(a.spikes == b.spikes);
-    CHECK(a.synaptic_ops == b.synaptic_ops);
-    CHECK(a.neuron_updates == b.neuron_updates);
-    CHECK(a.input_macs == b.input_macs);
-    CHECK(a.exit_taken == b.exit_taken);
-    CHECK(a.exit_step_sum == b.exit_step_sum);
-    CHECK(a.cut_spikes == b.cut_spikes);
-    CHECK(a.cut_lost == b.cut_lost);
-    CHECK(a.cut_used == b.cut_used);
-    REQUIRE(a.cut_bits.size() == b.cut_bits.size());
-    for (std::size_t c = 0; c < a.cut_bits.size(); ++c) {
-        CHECK(a.cut_bits[c].best == b.cut_bits[c].best);
-        CHECK(a.cut_bits[c].aer == b.cut_bits[c].aer);
-    }
-    CHECK(a.steps_sum == b.steps_sum);
-    REQUIRE(a.recorded.size() == b.recorded.size());
-    for (std::size_t k = 0; k < a.recorded.size(); ++k) {
-        const Spike &x = a.recorded[k], &y = b.recorded[k];
-        CHECK(std::tie(x.sample, x.population, x.neuron, x.step, x.sign) ==
-              std::tie(y.sample, y.population, y.neuron, y.step, y.sign));
-    }
-}
 
 } // namespace
 
@@ -94,7 +69,7 @@ TEST_CASE("samples run in shares and merged in sample order give the whole run's
         opt.threads = 1;
         append(all, run_samples(engine, data, 9, 13, opt));
         INFO("encode " << encode);
-        check_same(whole, merge(engine, data, all, opt));
+        check_same_run(whole, merge(engine, data, all, opt));
     }
 }
 
