@@ -119,6 +119,12 @@ else echo "FAIL      missing network on 2 ranks: exit $rc, $lines error lines:";
 cpu_seconds() { # pid: user + system CPU seconds so far
     awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$1/stat" 2>/dev/null || echo 0
 }
+rank_zero() { # the process of rank 0 (the edge): OpenMPI puts each rank's number in its environment
+    local pid
+    for pid in $(pgrep -f "^$snn run $work/cnn.snn.h5" || true); do
+        if tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=0"; then echo "$pid"; return; fi
+    done
+}
 fault() { # signal expected-line
     local signal="$1" expected="$2" timeout=3
     rm -f "$work/fault.json"
@@ -127,7 +133,7 @@ fault() { # signal expected-line
     local job=$! edge="" waited=0
     # Wait until the edge rank is well into the run (past MPI's set-up, which has no timeout).
     while [ "$waited" -lt 600 ]; do
-        edge=$(pgrep -f "^$snn run $work/cnn.snn.h5" | head -1 || true)
+        edge=$(rank_zero)
         if [ -n "$edge" ] && awk -v s="$(cpu_seconds "$edge")" 'BEGIN { exit !(s > 1.5) }'; then break; fi
         sleep 0.1; waited=$((waited + 1))
     done
