@@ -13,10 +13,22 @@
 # is killed stops within --timeout with one line naming that rank.
 #
 #   tools/check_distributed.sh SNN [LIMIT]   (LIMIT test images, default 600)
-#   tools/check_distributed.sh --skip REASON (prints REASON, exits 77: CTest's "skipped")
+#   tools/check_distributed.sh --without-mpi SNN REASON
+#       for an snn built without MPI: checks that it refuses --distributed in
+#       one line, then prints REASON and exits 77 (CTest's "skipped")
 set -euo pipefail
-if [ "${1:-}" = "--skip" ]; then
-    echo "SKIPPED: ${2:-}"
+if [ "${1:-}" = "--without-mpi" ]; then
+    set +e
+    out="$("$2" run missing.snn.h5 --data mnist:test --distributed data 2>&1)"
+    rc=$?
+    set -e
+    if [ "$rc" -ne 1 ] || [ "$(printf '%s\n' "$out" | wc -l)" -ne 1 ] || ! grep -q "needs an snn built with MPI" <<<"$out"; then
+        echo "FAIL: an snn without MPI should refuse --distributed in one line with exit 1; it exited $rc with:"
+        echo "$out"
+        exit 1
+    fi
+    echo "refused   --distributed without MPI: $out"
+    echo "SKIPPED: ${3:-}"
     exit 77
 fi
 snn="${1:?usage: tools/check_distributed.sh SNN [LIMIT]}"

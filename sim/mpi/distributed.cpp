@@ -228,7 +228,7 @@ std::optional<RunResult> simulate_pipeline(const Network& net, const Dataset& da
             wait_until_done(in_flight.front().request, timeout, [&] { return sent_what(device.name(), i); });
             in_flight.pop_front();
         }
-        if (opt.progress && rank == ranks - 1) opt.progress(i + 1, data.size(), seconds_since(start));
+        if (opt.progress) opt.progress(i + 1, data.size(), seconds_since(start)); // rank 0 alone is given one
     }
     for (Sent& m : in_flight)
         wait_until_done(m.request, timeout, [&] { return sent_what(device.name(), data.size()); });
