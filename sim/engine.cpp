@@ -191,6 +191,14 @@ KernelPath kernel_path_from(const std::string& s) {
     throw OptionError("kernels", s, "kernels '" + s + "': expected auto, reference, event or gather");
 }
 
+QuantKernels quant_kernels_from(const std::string& s) {
+    if (s == "integer") return QuantKernels::Integer;
+    if (s == "float") return QuantKernels::Float;
+    throw OptionError("quant-kernels", s, "quant-kernels '" + s + "': expected integer or float");
+}
+
+const char* to_string(QuantKernels q) { return q == QuantKernels::Integer ? "integer" : "float"; }
+
 Encoding encoding_from(const std::string& s) {
     if (s == "current") return Encoding::Current;
     if (s == "poisson") return Encoding::Poisson;
@@ -252,10 +260,15 @@ Engine::Engine(const Network& net, const RunOptions& options)
     for (const auto& pop : net_.populations) {
         kernels_.emplace_back();
         binary_kernels_.emplace_back();
+        quant_kernels_.emplace_back();
         for (const Projection& p : pop.projections) {
             const Shape& src = net_.populations[std::size_t(p.source)].shape;
             kernels_.back().emplace_back(p, src, pop.shape, float_isa_);
             binary_kernels_.back().push_back(p.binary ? std::make_shared<const BinaryKernel>(p, src, pop.shape) : nullptr);
+            // The input's weights were divided by max_rate above (Poisson); the scales are too.
+            const float gain = opt_.encode == Encoding::Poisson && p.source == 0 ? 1.0f / opt_.max_rate : 1.0f;
+            quant_kernels_.back().push_back(uses_quant_kernel(p) ? std::make_shared<const QuantDenseKernel>(p, src, pop.shape, gain)
+                                                                 : nullptr);
             if (p.binary && pop.neuron.signed_spikes)
                 throw Error("population '" + pop.name + "': binary layer '" + p.layer +
                             "' with signed spikes is not supported; convert without --signed-spikes");
@@ -347,8 +360,9 @@ Engine::Engine(const Network& net, const RunOptions& options)
         const bool current = opt_.encode == Encoding::Current, frames = opt_.encode == Encoding::Frames;
         for (std::size_t i = 1; i < P; ++i) {
             const Projection& p = net_.populations[i].projections[0];
+            // Frames' values and the integer kernels go through project() each step (LayerKernel's generic path).
             layers_.emplace_back(p, net_.populations[std::size_t(p.source)].shape, net_.populations[i].shape,
-                                 current && p.source == 0, float_isa_, frames && p.source == 0);
+                                 current && p.source == 0, float_isa_, (frames && p.source == 0) || uses_quant_kernel(p));
         }
     }
 }
@@ -462,6 +476,10 @@ void Engine::exit_logits(const SampleState& s, std::size_t e, int steps, std::ve
     for (std::size_t k = 0; k < logits.size(); ++k) logits[k] = double(score[k]) / double(steps) + ex.bias[k];
 }
 
+bool Engine::uses_quant_kernel(const Projection& p) const {
+    return opt_.quant_kernels == QuantKernels::Integer && opt_.kernels != KernelPath::Reference && quant_kernel_applies(p);
+}
+
 std::int64_t Engine::project(std::size_t i, std::size_t k, std::span<const std::int32_t> units, const float* values,
                              SampleState& s, float* current, bool listed) const {
     const Population& pop = net_.populations[i];
@@ -474,6 +492,9 @@ std::int64_t Engine::project(std::size_t i, std::size_t k, std::span<const std::
         s.binary_ops[i] += ops;
         return ops;
     }
+    // Quantized Dense projections add integer codes for spikes (analog input values take the float kernel).
+    if (quant_kernels_[i][k] && (!values || values == s.minus_ones.data()))
+        return quant_kernels_[i][k]->accumulate(units, values ? -1 : 1, s.quant_scratch, current);
     // Pooling reads the source's spike masks where the neuron update wrote them.
     if (opt_.kernels != KernelPath::Reference && !values && !listed && kernel.takes_masks() && s.masks_valid[std::size_t(p.source)])
         return kernel.pool_masks(p, s.fire_masks[std::size_t(p.source)].data(), current);

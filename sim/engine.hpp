@@ -19,6 +19,7 @@
 #include "sim/binary_kernels.hpp"
 #include "sim/encode.hpp"
 #include "sim/kernels.hpp"
+#include "sim/quant_kernels.hpp"
 #include "sim/layerwise.hpp"
 #include "sim/options.hpp"
 #include "sim/plan.hpp"
@@ -71,6 +72,7 @@ struct SampleState {
     bool frame_spikes = false;   // every entry of them is 1: plain spikes
     std::vector<std::int64_t> spike_total, synaptic_ops; // per population, this sample
     std::vector<std::int64_t> binary_ops;                // per population: the part of synaptic_ops on binary projections
+    QuantScratch quant_scratch;                          // for QuantDenseKernel::accumulate
     std::vector<std::uint64_t> binary_scratch;           // for BinaryKernel::accumulate, kept all zero between uses
     std::vector<AlignedFloats> binary_steps;             // per batched projection: its input at every step (steps × units)
     std::vector<int> prediction_at;                      // per checkpoint
@@ -195,6 +197,10 @@ private:
     std::vector<std::vector<ProjectionKernel>> kernels_; // per population, per projection
     std::vector<std::vector<std::shared_ptr<const BinaryKernel>>> binary_kernels_; // per population, per projection (null: not binary)
     PopcountIsa popcount_ = PopcountIsa::Scalar;
+    // Per population, per projection: the integer kernel of a quantized Dense
+    // projection when the run takes it (null: the float kernels).
+    std::vector<std::vector<std::shared_ptr<const QuantDenseKernel>>> quant_kernels_;
+    bool uses_quant_kernel(const Projection& p) const;
     FloatIsa float_isa_ = FloatIsa::Portable;
     std::vector<std::vector<float>> thresholds_; // per population: v_th + theta per unit, or empty (one v_th)
     int classes_ = 0;                            // the assignment readout's classes

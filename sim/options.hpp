@@ -28,6 +28,13 @@ enum class Encoding { Current, Poisson, Frames };
 //   Gather     ProjectionKernel, Conv2D always gather
 enum class KernelPath { Auto, Reference, Event, Gather };
 KernelPath kernel_path_from(const std::string&); // "auto", "reference", "event" or "gather"
+// Quantized Dense projections (sim/quant_kernels.hpp): Integer adds their
+// integer codes (shifts and adds for Qsq) and scales once per step; Float runs
+// the float kernels on the dequantized weights. The two differ only by float
+// rounding (docs/quantization.md "Kernels"). KernelPath::Reference takes Float.
+enum class QuantKernels { Integer, Float };
+QuantKernels quant_kernels_from(const std::string&); // "integer" or "float"
+const char* to_string(QuantKernels);
 Encoding encoding_from(const std::string&);
 const char* to_string(Encoding);
 
@@ -45,6 +52,7 @@ struct RunOptions {
     std::int64_t record_samples = 0; // keep the spike trains of the first K samples
     ProgressCallback progress;        // unset: nothing is reported while the run goes on
     KernelPath kernels = KernelPath::Auto;
+    QuantKernels quant_kernels = QuantKernels::Integer;
     // Binary projections: the popcount implementation (KernelPath::Reference
     // always takes the scalar one); unset: the best this CPU has. All give
     // identical currents.

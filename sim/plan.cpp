@@ -1,4 +1,5 @@
 #include "sim/plan.hpp"
+#include "sim/quant_kernels.hpp"
 
 #include "sim/binary_kernels.hpp"
 #include "sim/layerwise.hpp"
@@ -79,6 +80,11 @@ ExecutionPlan plan_execution(const Network& net, const RunOptions& opt, Watch wa
     plan.steps = opt.steps;
     plan.float_isa = opt.float_isa.value_or(best_float_isa());
     plan.popcount = popcount;
+    for (const Population& pop : net.populations)
+        for (const Projection& p : pop.projections)
+            if (quant_kernel_applies(p))
+                plan.quant_kernels =
+                    opt.quant_kernels == QuantKernels::Integer && opt.kernels != KernelPath::Reference ? "integer" : "float";
     plan.block_steps.assign(P, 1);
     plan.kernel_steps.assign(P, 1);
 

@@ -71,6 +71,8 @@ struct ExecutionPlan {
     // The instruction sets the kernels run with (RunOptions, or the best this CPU has).
     FloatIsa float_isa = FloatIsa::Portable;
     PopcountIsa popcount = PopcountIsa::Scalar;
+    // Quantized Dense projections' kernels: "integer", "float", or "none" (the network has none).
+    std::string quant_kernels = "none";
     // Stages: in order, covering every population once (the input is in the first).
     std::vector<Stage> stages;
     std::vector<int> stage_of;                // per population

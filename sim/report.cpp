@@ -21,6 +21,7 @@ nlohmann::json plan_json(const Network& net, const ExecutionPlan& plan) {
     j["why"] = plan.why;
     j["float_isa"] = to_string(plan.float_isa);
     j["popcount"] = to_string(plan.popcount);
+    j["quant_kernels"] = plan.quant_kernels;
     json blocks = json::array();
     const auto names = [&](std::size_t first, std::size_t last) {
         json a = json::array();
@@ -427,6 +428,8 @@ std::string report_table(const nlohmann::json& j) {
         if (x.contains("float_isa"))
             o << "instruction sets: float kernels " << x["float_isa"].get<std::string>() << ", binary popcount "
               << x["popcount"].get<std::string>() << "\n";
+        if (x.contains("quant_kernels") && x["quant_kernels"] != "none")
+            o << "quantized layers: " << x["quant_kernels"].get<std::string>() << " kernels\n";
     }
     return o.str();
 }

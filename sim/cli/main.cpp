@@ -260,7 +260,7 @@ int cmd_convert(const ConvertArgs& a) {
 struct RunArgs {
     MemoryBudget memory; // --max-memory
     std::string network, data, encode = "current", readout, report, record, partition, costs, predictions,
-        kernels = "auto", popcount = "auto", float_isa = "auto", cut_loss = "none";
+        kernels = "auto", popcount = "auto", float_isa = "auto", cut_loss = "none", quant_kernels = "integer";
     std::int64_t limit = -1, record_samples = 1, diagnose = 0;
     int steps = 64, threads = default_threads();
     double max_rate = 1.0, tolerance = 0.3;
@@ -289,6 +289,7 @@ PreparedRun prepare_run(const RunArgs& a) {
     opt.steps = a.steps;
     opt.encode = encoding_from(a.encode);
     opt.kernels = kernel_path_from(a.kernels);
+    opt.quant_kernels = quant_kernels_from(a.quant_kernels);
     if (a.popcount != "auto") opt.popcount = popcount_isa_from(a.popcount);
     if (a.float_isa != "auto") opt.float_isa = float_isa_from(a.float_isa);
     opt.step_batches = !a.no_step_batches;
@@ -530,6 +531,11 @@ int main(int argc, char** argv) {
                         ->capture_default_str();
     run->add_option("--kernels", ra.kernels,
                     "Kernel path: auto (fastest), reference, event or gather; all give identical results")
+        ->capture_default_str();
+    run->add_option("--quant-kernels", ra.quant_kernels,
+                    "Quantized Dense layers: integer (integer codes, shifts and adds for qsq, scaled once per step) or "
+                    "float (float kernels on the dequantized weights); they differ by float rounding "
+                    "(docs/quantization.md)")
         ->capture_default_str();
     run->add_option("--popcount", ra.popcount,
                     "Binary layers' AND + popcount: auto (the best this CPU has), scalar, avx2 or avx512; all give "
