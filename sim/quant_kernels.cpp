@@ -64,9 +64,16 @@ QuantDenseKernel::QuantDenseKernel(const Projection& p, const Shape& src, const 
 }
 
 template <class Acc>
-std::int64_t QuantDenseKernel::run(std::span<const std::int32_t> units, int sign, Acc* acc, float* current) const {
-    const std::int64_t total = groups_ * n_out_;
-    std::fill(acc, acc + total, Acc(0));
+std::int64_t QuantDenseKernel::run(std::span<const std::int32_t> units, int sign, Acc* acc, std::vector<std::int32_t>& touched,
+                                   float* current) const {
+    // The scale groups the spikes fall in (units ascend, so each appears once,
+    // in order): only their accumulators are cleared, filled and scaled.
+    touched.clear();
+    for (const std::int32_t u : units) {
+        const std::int32_t g = vector_ > 0 ? std::int32_t(u / vector_) : 0;
+        if (touched.empty() || touched.back() != g) touched.push_back(g);
+    }
+    for (const std::int32_t g : touched) std::fill(acc + g * n_out_, acc + (g + 1) * n_out_, Acc(0));
     for (const std::int32_t u : units) {
         const std::int8_t* row = codes_.data() + std::int64_t(u) * n_out_;
         Acc* a = acc + (vector_ > 0 ? std::int64_t(u) / vector_ : 0) * n_out_;
@@ -76,10 +83,11 @@ std::int64_t QuantDenseKernel::run(std::span<const std::int32_t> units, int sign
             for (std::int64_t j = 0; j < n_out_; ++j) a[j] = Acc(a[j] + row[j]);
     }
     // Once per call: scale · acc, exact in double, summed over the groups in
-    // double and rounded once to float.
+    // double (ascending; the groups left out add zeros) and rounded once to float.
     for (std::int64_t j = 0; j < n_out_; ++j) {
         double t = 0;
-        for (std::int64_t g = 0; g < groups_; ++g) t += scale_[std::size_t(g * n_out_ + j)] * double(acc[g * n_out_ + j]);
+        for (const std::int32_t g : touched)
+            t += scale_[std::size_t(g * n_out_ + j)] * double(acc[std::int64_t(g) * n_out_ + j]);
         current[j] += float(double(sign) * t);
     }
     return std::int64_t(units.size()) * n_out_;
@@ -90,10 +98,10 @@ std::int64_t QuantDenseKernel::accumulate(std::span<const std::int32_t> units, i
     if (units.empty()) return 0;
     if (wide_) {
         if (std::int64_t(scratch.wide.size()) < accumulators()) scratch.wide.resize(std::size_t(accumulators()));
-        return run(units, sign, scratch.wide.data(), current);
+        return run(units, sign, scratch.wide.data(), scratch.touched, current);
     }
     if (std::int64_t(scratch.narrow.size()) < accumulators()) scratch.narrow.resize(std::size_t(accumulators()));
-    return run(units, sign, scratch.narrow.data(), current);
+    return run(units, sign, scratch.narrow.data(), scratch.touched, current);
 }
 
 } // namespace snn

@@ -32,6 +32,7 @@ bool quant_kernel_applies(const Projection& p);
 struct QuantScratch {
     std::vector<std::int16_t> narrow;
     std::vector<std::int32_t> wide;
+    std::vector<std::int32_t> touched; // the scale groups of one call's spikes
 };
 
 class QuantDenseKernel {
@@ -48,7 +49,9 @@ public:
     bool wide() const { return wide_; }              // int32 accumulators (else int16)
 
 private:
-    template <class Acc> std::int64_t run(std::span<const std::int32_t> units, int sign, Acc* acc, float* current) const;
+    template <class Acc>
+    std::int64_t run(std::span<const std::int32_t> units, int sign, Acc* acc, std::vector<std::int32_t>& touched,
+                     float* current) const;
     std::int64_t n_in_ = 0, n_out_ = 0;
     std::int64_t vector_ = 0, groups_ = 1; // scale groups along the fan-in (vector_ 0: one)
     bool shifts_ = false, wide_ = true;
