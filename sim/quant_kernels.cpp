@@ -22,10 +22,13 @@ std::int8_t shift_code(int level) {
     return std::int8_t(((level < 0 ? 1 : 0) << 2) | (e + 1));
 }
 
-// The level of a shift code, by shifts: (1 << (c & 3)) >> 1 is 0, 1, 2 or 4,
-// negated by the two's-complement identity (x ^ m) − m with m = 0 or −1.
+// The level of a shift code, by shifts: 1 shifted by e (0, 1 or 2; 0 for a
+// zero level), negated by the two's-complement identity (x ^ m) − m with
+// m = 0 or −1. The shift counts are constants selected by comparisons, not a
+// variable shift, which SSE2 and AVX2 lack for small integers: the loop vectorizes.
 inline int shift_level(std::int8_t c) {
-    const int mag = (1 << (c & 3)) >> 1;
+    const int x = c & 3;
+    const int mag = int(x == 1) | (int(x == 2) << 1) | (int(x == 3) << 2);
     const int m = -((c >> 2) & 1);
     return (mag ^ m) - m;
 }
