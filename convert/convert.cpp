@@ -53,9 +53,11 @@ Network convert_model(const std::string& model_path, const Dataset* calib, const
     bool binary = false;
     for (const Population& pop : net.populations)
         for (const Projection& p : pop.projections) binary |= p.binary;
-    // Calibration data from an HDF5 file is in the model's own layout.
+    // Calibration data from an HDF5 file is in the model's own layout; raw
+    // images for a compressive-sensing stage are projected to its measurements.
     Dataset matched;
-    if (calib && net.input_layout != InputLayout::ChannelsLast && !calib->stored_dims.empty()) {
+    if (calib && (net.input_stage.present() ||
+                  (net.input_layout != InputLayout::ChannelsLast && !calib->stored_dims.empty()))) {
         matched = *calib;
         match_input_layout(matched, net);
         calib = &matched;

@@ -6,6 +6,7 @@
 #include "snn/error.hpp"
 #include "snn/h5.hpp"
 #include "snn/memory.hpp"
+#include "snn/rademacher.hpp"
 #include "snn/window.hpp"
 
 #include <nlohmann/json.hpp>
@@ -137,6 +138,7 @@ private:
     std::vector<LayerRef> read_layers(const json& model_config, std::vector<std::string>& outputs);
     std::vector<std::vector<float>> read_weights(const LayerRef& l, std::vector<std::vector<std::uint64_t>>& dims);
     json read_model_config();
+    RademacherStage read_input_stage();
     std::string config_name() const { return archive_config_ ? "config.json" : "model_config"; }
     // Where a .keras archive keeps each layer's variables: layers/<class in
     // snake case>[_n]/vars, numbered per class in the order of model.layers.
@@ -1364,7 +1366,35 @@ Network KerasImporter::run() {
     } catch (const ModelError& e) {
         throw ModelError(path_, e.context.layer, e.what()); // the same message, now naming the file
     }
+    if (!archive_config_ && h5::has_attr(file_, "snn_input_stage")) net_.input_stage = read_input_stage();
     return std::move(net_);
+}
+
+// A compressive-sensing input stage recorded by tools/train_reference.py
+// --cs-rd (docs/compressive-sensing.md): root attributes snn_input_stage =
+// "rademacher", snn_input_stage_seed, snn_input_stage_rd and
+// snn_input_stage_raw_shape; the model's input is the rd measurements.
+RademacherStage KerasImporter::read_input_stage() {
+    const std::string kind = h5::read_string_attr(file_, "snn_input_stage");
+    if (kind != "rademacher")
+        throw ModelError(path_, "", path_ + ": attribute 'snn_input_stage' is '" + kind + "'; the one stage is 'rademacher'");
+    for (const char* attr : {"snn_input_stage_seed", "snn_input_stage_rd", "snn_input_stage_raw_shape"})
+        if (!h5::has_attr(file_, attr))
+            throw ModelError(path_, "", path_ + ": the rademacher input stage has no attribute '" + attr + "'");
+    RademacherStage st;
+    st.seed = std::uint64_t(h5::read_int_attr(file_, "snn_input_stage_seed"));
+    st.rd = h5::read_int_attr(file_, "snn_input_stage_rd");
+    const auto raw = h5::read_int_list_attr(file_, "snn_input_stage_raw_shape");
+    if (raw.size() != 3 || std::any_of(raw.begin(), raw.end(), [](std::int64_t d) { return d < 1 || d > INT_MAX; }))
+        throw ModelError(path_, "", path_ + ": attribute 'snn_input_stage_raw_shape' is not [h, w, c] of positive sizes");
+    st.raw = {int(raw[0]), int(raw[1]), int(raw[2])};
+    check_rademacher(st.rd, st.pixels(), path_);
+    if (st.rd != net_.input().shape.size())
+        throw ModelError(path_, "", path_ + ": snn_input_stage_rd " + std::to_string(st.rd) + " but the model's input has " +
+                                        std::to_string(net_.input().shape.size()) + " values");
+    notes.push_back("compressive-sensing input stage: rademacher, seed " + std::to_string(st.seed) + ", " +
+                    std::to_string(st.pixels()) + " pixels -> rd " + std::to_string(st.rd));
+    return st;
 }
 
 // With several outputs, the one deepest in the layer list is the network's

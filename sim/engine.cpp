@@ -228,6 +228,12 @@ Engine::Engine(const Network& net, const RunOptions& options)
     if (opt_.steps < 1) throw OptionError("steps", "", "steps must be at least 1");
     if (!opt_.device.empty() && std::find(net_.devices.begin(), net_.devices.end(), opt_.device) == net_.devices.end())
         throw Error("device '" + opt_.device + "' holds no population of the network's partition");
+    // Compressive-sensing measurements are signed (±1 sums of pixels): a
+    // negative one has no spike probability, so they drive the network as currents only.
+    if (net_.input_stage.present() && opt_.encode != Encoding::Current)
+        throw OptionError("encode", to_string(opt_.encode),
+                          std::string("encode ") + to_string(opt_.encode) +
+                              ": the network's compressive-sensing input stage gives signed measurements; use --encode current");
     if (opt_.encode == Encoding::Poisson) {
         if (!(opt_.max_rate > 0 && opt_.max_rate <= 1)) throw OptionError("max-rate", "", "max-rate must be in (0, 1]");
         for (auto& pop : net_.populations)

@@ -171,6 +171,20 @@ nlohmann::json report_json(const Network& net, const RunResult& r, const RunInfo
         const std::string d = net.devices.empty() ? "all" : net.devices[l];
         if (devices.empty() || devices.back() != d) devices.push_back(d);
     }
+    // The compressive-sensing input stage (docs/compressive-sensing.md): rd·n
+    // adds or subtracts per input (±1 entries), one multiply by 1/√rd per
+    // measurement, and no weight read (the signs are regenerated from the seed).
+    const RademacherStage& stage = net.input_stage;
+    const double stage_pj =
+        stage.present() ? double(stage.adds()) * cost.add_pj + double(stage.rd) * cost.mac_pj : 0.0;
+    j["input_stage"] = stage.present() ? json{{"kind", "rademacher"},
+                                              {"seed", stage.seed},
+                                              {"rd", stage.rd},
+                                              {"raw_shape", {stage.raw.h, stage.raw.w, stage.raw.c}},
+                                              {"adds_per_sample", stage.adds()},
+                                              {"multiplies_per_sample", stage.rd},
+                                              {"energy_pj_per_sample", stage_pj}}
+                                       : json(nullptr);
     json parts = json::array();
     double energy_total = 0, dnn_energy_total = 0;
     for (const std::string& d : devices) {
@@ -222,6 +236,11 @@ nlohmann::json report_json(const Network& net, const RunResult& r, const RunInfo
             compute += q.adds * add_pj_at(cost, k) + q.macs * mac_pj_at(cost, k);
             bits_read += (q.adds + q.macs) * double(k);
             dnn_pj += q.dnn * (mac_pj_at(cost, k) + double(k) * cost.memory_bit_pj);
+        }
+        // The compressive-sensing stage runs where the input is, before either network.
+        if (d == devices.front()) {
+            compute += stage_pj;
+            dnn_pj += stage_pj;
         }
         const double memory = bits_read * cost.memory_bit_pj;
         energy_total += compute + memory;
@@ -367,6 +386,13 @@ std::string report_table(const nlohmann::json& j) {
                           j["cut_loss"].get<std::string>().c_str(), c["spikes_lost"].get<double>());
             o << buf;
         }
+    }
+    if (j.contains("input_stage") && !j["input_stage"].is_null()) {
+        const auto& st = j["input_stage"];
+        std::snprintf(buf, sizeof buf, "input stage: rademacher rd %lld, %lld adds + %lld multiplies/sample, %.3f µJ (in both energies)\n",
+                      st["rd"].get<long long>(), st["adds_per_sample"].get<long long>(),
+                      st["multiplies_per_sample"].get<long long>(), st["energy_pj_per_sample"].get<double>() * 1e-6);
+        o << buf;
     }
     std::snprintf(buf, sizeof buf, "energy %.3f µJ/sample (DNN %.3f µJ), %.1f steps/sample simulated\n",
                   j["energy_pj_per_sample"].get<double>() * 1e-6, j["dnn_energy_pj_per_sample"].get<double>() * 1e-6,

@@ -2,6 +2,7 @@
 
 #include "snn/error.hpp"
 #include "snn/h5.hpp"
+#include "snn/rademacher.hpp"
 
 #include <zlib.h>
 
@@ -574,7 +575,34 @@ Dataset load_dataset(const std::string& spec, std::int64_t limit, const std::str
 
 namespace snn {
 
+namespace {
+
+// The compressive-sensing stage (docs/compressive-sensing.md): every raw
+// sample x becomes its rd measurements Φx, so everything downstream (the
+// engine with any encoding, the DNN pass, calibration) reads measurements.
+void apply_input_stage(Dataset& ds, const RademacherStage& st) {
+    if (ds.frames > 0)
+        throw DataError(ds.name, ds.name + ": frames data cannot feed a network with a compressive-sensing input stage");
+    if (ds.shape.size() != st.pixels())
+        throw DataError(ds.name, ds.name + ": samples of " + std::to_string(ds.shape.size()) +
+                                     " values, but the network's compressive-sensing stage reads raw inputs of " +
+                                     st.raw.str() + " = " + std::to_string(st.pixels()));
+    const std::size_t n = std::size_t(st.pixels());
+    std::vector<float> y;
+    y.reserve(std::size_t(ds.size()) * std::size_t(st.rd));
+    for (std::int64_t i = 0; i < ds.size(); ++i) {
+        const std::vector<float> m = rademacher_project(st, {ds.sample(i), n});
+        y.insert(y.end(), m.begin(), m.end());
+    }
+    ds.x = std::move(y);
+    ds.shape = {1, 1, int(st.rd)};
+    ds.stored_dims.clear();
+}
+
+} // namespace
+
 void match_input_layout(Dataset& ds, const Network& net) {
+    if (net.input_stage.present()) return apply_input_stage(ds, net.input_stage);
     if (ds.stored_dims.empty()) return;
     if (net.input_layout == InputLayout::ChannelsLast) {
         // (N, steps, C) read by a 1-D model, held as (1, steps, C): the same

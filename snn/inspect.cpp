@@ -34,6 +34,15 @@ std::string human_bytes(std::uint64_t bytes) {
     return buf;
 }
 
+// The compressive-sensing stage (docs/compressive-sensing.md) for inspect --json.
+nlohmann::json input_stage_json(const RademacherStage& st) {
+    return {{"kind", "rademacher"},
+            {"seed", st.seed},
+            {"rd", st.rd},
+            {"raw_shape", {st.raw.h, st.raw.w, st.raw.c}},
+            {"adds_per_input", st.adds()}};
+}
+
 std::string source_name(const Network& net, int source) {
     if (source < 0 || std::size_t(source) >= net.populations.size()) return "?" + std::to_string(source);
     return net.populations[std::size_t(source)].name;
@@ -174,7 +183,11 @@ std::string describe(const Network& net, const std::string& file) {
     if (!file.empty()) out << "network:       " << file << '\n';
     if (!net.source.empty()) out << "source:        " << net.source << '\n';
     if (!net.normalization.empty()) out << "normalization: " << net.normalization << '\n';
-    out << "readout:       " << to_string(net.readout) << '\n' << '\n';
+    out << "readout:       " << to_string(net.readout) << '\n';
+    if (const RademacherStage& st = net.input_stage; st.present())
+        out << "input stage:   rademacher, seed " << st.seed << ", " << st.raw.str() << " = " << st.pixels()
+            << " pixels -> rd " << st.rd << " measurements, " << st.adds() << " adds/input\n";
+    out << '\n';
     line(header);
     for (const auto& r : rows) line(r);
     out << '\n'
@@ -324,6 +337,7 @@ nlohmann::json describe_json(const Network& net) {
     return {{"source", net.source},
             {"normalization", net.normalization},
             {"readout", to_string(net.readout)},
+            {"input_stage", net.input_stage.present() ? input_stage_json(net.input_stage) : json(nullptr)},
             {"partition", net.devices.empty() ? json(nullptr) : json(partition_spec(net))},
             {"exits", exits},
             {"populations", pops},

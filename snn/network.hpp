@@ -209,6 +209,22 @@ struct Exit {
 // HDF5 x of shape (N, C, H, W)) is transposed when it is read for it.
 enum class InputLayout { ChannelsLast, ChannelsFirst };
 
+// A compressive-sensing input stage (snn/rademacher.hpp, docs/compressive-sensing.md):
+// raw inputs of shape `raw` are projected by a seeded Rademacher matrix to
+// `rd` measurements, which are the input population's values. Only the
+// seed and the sizes are stored; the matrix is drawn again from the seed.
+struct RademacherStage {
+    std::uint64_t seed = 0;
+    std::int64_t rd = 0; // measurements; 0: no stage
+    Shape raw;           // the raw input's shape (h, w, c); the matrix has raw.size() columns
+    bool present() const { return rd > 0; }
+    std::int64_t pixels() const { return raw.size(); }
+    // The stage's cost per input: rd·n additions or subtractions (its ±1
+    // entries need no multiply; the 1/√rd scale is one multiply per measurement).
+    std::int64_t adds() const { return rd * pixels(); }
+    bool operator==(const RademacherStage&) const = default;
+};
+
 struct Network {
     std::vector<Population> populations; // topological order; [0] is the input
     std::string source;                   // file it was converted from
@@ -227,6 +243,7 @@ struct Network {
     int steps = 0;
     float max_rate = 0.0f;
     InputLayout input_layout = InputLayout::ChannelsLast;
+    RademacherStage input_stage; // absent unless rd > 0
     bool operator==(const Network&) const = default;
 
     const Population& input() const { return populations.front(); }

@@ -1,4 +1,5 @@
 #include "snn/network_io.hpp"
+#include "snn/rademacher.hpp"
 
 #include "snn/kind.hpp"
 
@@ -64,6 +65,15 @@ std::vector<std::int64_t> window_attr(const Window& w) {
     return {w.kh, w.kw, w.sh, w.sw, w.pad_top, w.pad_left};
 }
 
+// The compressive-sensing stage as root attributes (version 11): the seed
+// (an int64 holding the seed's 64 bits), rd and the raw input's shape.
+void write_input_stage(const h5::Node& file, const RademacherStage& st) {
+    h5::write_attr(file, "input_stage", std::string("rademacher"));
+    h5::write_attr(file, "input_stage_seed", std::int64_t(st.seed));
+    h5::write_attr(file, "input_stage_rd", st.rd);
+    h5::write_attr(file, "input_stage_raw_shape", std::vector<std::int64_t>{st.raw.h, st.raw.w, st.raw.c});
+}
+
 void write_network(const Network& net, const std::string& file_path) {
     h5::Node file = h5::create_file(file_path);
     h5::write_attr(file, "format", std::string(network_format_name));
@@ -96,6 +106,9 @@ void write_network(const Network& net, const std::string& file_path) {
     bool fixed_state = false;
     for (const Population& pop : net.populations) fixed_state |= pop.neuron.state_bits != 32;
     if (fixed_state) version = std::max<std::int64_t>(version, 9);
+    // Version 11: a compressive-sensing input stage, which an older reader
+    // would silently run on raw images as if they were measurements.
+    if (net.input_stage.present()) version = std::max<std::int64_t>(version, 11);
     h5::write_attr(file, "format_version", version);
     if (net.input_layout != InputLayout::ChannelsLast)
         h5::write_attr(file, "input_layout", std::string(to_string(net.input_layout)));
@@ -106,6 +119,7 @@ void write_network(const Network& net, const std::string& file_path) {
     // Optional (version 2), written only when used, so other files stay byte-for-byte as before.
     if (net.steps > 0) h5::write_attr(file, "steps", std::int64_t(net.steps));
     if (net.max_rate > 0) h5::write_attr(file, "max_rate", double(net.max_rate));
+    if (net.input_stage.present()) write_input_stage(file, net.input_stage);
     if (!net.labels.empty()) {
         const std::vector<std::int64_t> labels(net.labels.begin(), net.labels.end());
         h5::write_ints(file, "labels", labels, {labels.size()});
@@ -265,6 +279,29 @@ struct Layout {
     std::vector<std::vector<std::uint64_t>> weight_dims;
 };
 
+RademacherStage read_input_stage(const h5::Node& file, const Shape& input) {
+    const std::string& path = file.file;
+    const std::string kind = h5::read_string_attr(file, "input_stage");
+    if (kind != "rademacher")
+        throw FileError(path, path + ": attribute 'input_stage' is '" + kind + "'; the one stage is 'rademacher'");
+    for (const char* attr : {"input_stage_seed", "input_stage_rd", "input_stage_raw_shape"})
+        if (!h5::has_attr(file, attr))
+            throw FileError(path, path + ": the rademacher input stage has no attribute '" + attr + "'");
+    RademacherStage st;
+    st.seed = std::uint64_t(h5::read_int_attr(file, "input_stage_seed"));
+    st.rd = h5::read_int_attr(file, "input_stage_rd");
+    const auto raw = read_int_list(file, "input_stage_raw_shape", 3, "");
+    for (std::int64_t d : raw)
+        if (d < 1 || d > INT_MAX)
+            throw FileError(path, path + ": attribute 'input_stage_raw_shape' has a dimension " + std::to_string(d));
+    st.raw = {int(raw[0]), int(raw[1]), int(raw[2])};
+    check_rademacher(st.rd, st.pixels(), path);
+    if (st.rd != input.size())
+        throw FileError(path, path + ": input_stage_rd " + std::to_string(st.rd) + " but the input population has " +
+                                  std::to_string(input.size()) + " units");
+    return st;
+}
+
 Population read_population_attrs(const h5::Node& g, Layout& layout, std::uint64_t& total_bytes) {
     Population pop;
     pop.name = h5::read_string_attr(g, "name");
@@ -421,6 +458,7 @@ Network load(const std::string& path, const MemoryBudget& budget) {
         net.steps = int(steps);
     }
     if (h5::has_attr(file, "max_rate")) net.max_rate = read_float_attr(file, "max_rate");
+    if (h5::has_attr(file, "input_stage")) net.input_stage = read_input_stage(file, net.input().shape);
     if (h5::exists(file, "labels")) {
         const auto dims = h5::dataset_dims(file, "labels");
         if (dims.size() != 1)

@@ -31,6 +31,11 @@ what changed. Files:
         (dw1's 'same' pads 9 -> 11 with one pixel on each side; DepthwiseConv2D output
         channel c * depth_multiplier + m; see tools/keras_h5.py. Every ReLU channel is
         positive somewhere on the 8 reference inputs.)
+  tiny_cs_mlp.h5                  Keras 2 Sequential on compressive-sensing measurements:
+        InputLayer (6,) -> dense Dense 5 relu -> dense_1 Dense 3 softmax, with root
+        attributes snn_input_stage = "rademacher", seed 77, rd 6, raw shape (4, 4, 1).
+        Its .ref.h5 holds x as the RAW (8, 4, 4, 1) inputs and y_dnn the numpy
+        reference of Phi then the MLP (Phi from tools/rademacher_reference.py).
 
 For functional_add, keras3_sequential and mobilenet, <name>.ref.h5 holds datasets
   x      (8, H, W, C) float32 inputs in [0, 1]
@@ -49,6 +54,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import keras_h5 as kh  # noqa: E402
+import rademacher_reference as rr  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -204,12 +210,35 @@ def write_mobilenet(out):
     print("%s (%d B), %s y_dnn[0]=%s" % (p, os.path.getsize(p), ref, np.round(y[0], 4)))
 
 
+def write_cs_mlp(out):
+    p = os.path.join(out, "tiny_cs_mlp.h5")
+    rng = np.random.default_rng(131)
+    layers = [kh.input_layer("input_1", (6,)),
+              kh.dense("dense", u(rng, (6, 5)), u(rng, (5,), 0.1), "relu"),
+              kh.dense("dense_1", u(rng, (5, 3)), u(rng, (3,), 0.1), "softmax")]
+    kh.save(p, layers, model_name="sequential", functional=False, layout="keras2")
+    with h5py.File(p, "a") as f:
+        f.attrs["snn_input_stage"] = "rademacher"
+        f.attrs["snn_input_stage_seed"] = np.int64(77)
+        f.attrs["snn_input_stage_rd"] = np.int64(6)
+        f.attrs["snn_input_stage_raw_shape"] = np.array([4, 4, 1], dtype=np.int64)
+    x = np.random.default_rng(206).uniform(0, 1, (8, 4, 4, 1)).astype(np.float32)
+    m = x.reshape(8, 16).astype(np.float64) @ rr.phi(77, 6, 16).T
+    y = kh.forward(p, m, logits=True).astype(np.float32)
+    ref = p[:-3] + ".ref.h5"
+    with h5py.File(ref, "w") as f:
+        f.create_dataset("x", data=x)
+        f.create_dataset("y_dnn", data=y)
+    print("%s (%d B), %s y_dnn[0]=%s" % (p, os.path.getsize(p), ref, np.round(y[0], 4)))
+
+
 # name (without .h5) -> writer, in the order a full run writes them
 FIXTURES = {"tiny_keras2_functional_add": write_functional_add,
             "tiny_keras3_sequential": write_keras3_sequential,
             "tiny_keras2_branchy": write_branchy,
             "tiny_unsupported": write_unsupported,
-            "tiny_keras2_mobilenet": write_mobilenet}
+            "tiny_keras2_mobilenet": write_mobilenet,
+            "tiny_cs_mlp": write_cs_mlp}
 
 
 def main():

@@ -5,7 +5,9 @@
 
 Models (see data/models/README.md): mnist_mlp, mnist_cnn, mnist_cnn_bn_maxpool,
 fashion_cnn, mnist_bcnn (binary weights, written as Larq QuantConv2D / QuantDense),
-mnist_mobilenet (DepthwiseConv2D + pointwise 1x1 Conv2D blocks, GlobalAveragePooling2D).
+mnist_mobilenet (DepthwiseConv2D + pointwise 1x1 Conv2D blocks, GlobalAveragePooling2D),
+mnist_cs_mlp (an MLP on rd = --cs-rd Rademacher measurements of the image, 002's DR;
+the stage is recorded as root attributes snn_input_stage*, docs/compressive-sensing.md).
 Each is built so that it maps 1:1 onto Keras layers (channels-last
 flatten, Keras weight layouts, BN eps 1e-3); after export the .h5 is re-read and
 run through the independent numpy forward pass in tools/keras_h5.py on the full
@@ -27,6 +29,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import keras_h5 as kh  # noqa: E402
+import rademacher_reference as rr  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SEED = 1234
@@ -91,6 +94,42 @@ class MLP(nn.Module):
                 linear_to_dense("dense", self.dense, "relu"),
                 kh.dropout("dropout", 0.2),
                 linear_to_dense("dense_1", self.dense_1, "softmax")]
+
+
+class CSMLP(nn.Module):
+    """002's DR topology on compressive-sensing measurements (docs/compressive-sensing.md):
+    y = Phi x (Phi: rd x 784 Rademacher, +-1/sqrt(rd), drawn from the seed by
+    tools/rademacher_reference.py, fixed) -> Dense rd relu -> Dense 32 relu -> Dense 10.
+    002 uses softsign after the 32-unit layer; relu here, which converts to an SNN.
+    The .h5 holds the MLP only (input (rd,)) and the stage as root attributes."""
+
+    def __init__(self, rd, seed):
+        super().__init__()
+        self.rd, self.seed = rd, seed
+        self.flatten = NHWCFlatten()
+        self.register_buffer("phi", torch.from_numpy(rr.phi(seed, rd, 784).astype(np.float32)))
+        self.dense = nn.Linear(rd, rd)
+        self.dense_1 = nn.Linear(rd, 32)
+        self.dense_2 = nn.Linear(32, 10)
+
+    def forward(self, x):
+        y = self.flatten(x) @ self.phi.t()
+        return self.dense_2(F.relu(self.dense_1(F.relu(self.dense(y)))))
+
+    def reference_input(self, x_nhwc):
+        """The measurements the numpy check feeds the .h5's MLP: Phi x in float64."""
+        return x_nhwc.reshape(x_nhwc.shape[0], -1).astype(np.float64) @ rr.phi(self.seed, self.rd, 784).T
+
+    def h5_attrs(self):
+        return {"snn_input_stage": "rademacher", "snn_input_stage_seed": np.int64(self.seed),
+                "snn_input_stage_rd": np.int64(self.rd),
+                "snn_input_stage_raw_shape": np.array([28, 28, 1], dtype=np.int64)}
+
+    def keras_layers(self):
+        return [kh.input_layer("input_1", (self.rd,)),
+                linear_to_dense("dense", self.dense, "relu"),
+                linear_to_dense("dense_1", self.dense_1, "relu"),
+                linear_to_dense("dense_2", self.dense_2, "softmax")]
 
 
 class AvgCNN(nn.Module):
@@ -395,7 +434,10 @@ SPECS = {
     "mnist_bcnn": ("mnist", lambda: BCNN(), 4, 1e-2),
     # MobileNet-style (DepthwiseConv2D + 1x1 Conv2D blocks, BN, GlobalAveragePooling2D).
     "mnist_mobilenet": ("mnist", lambda: MobileNet(), 4, 4e-3),
+    # 002's DR: an MLP on rd Rademacher measurements (--cs-rd, --cs-seed).
+    "mnist_cs_mlp": ("mnist", lambda: CSMLP(CS["rd"], CS["seed"]), 4, 2e-3),
 }
+CS = {"rd": 200, "seed": 1}      # set by --cs-rd / --cs-seed
 
 
 def to_nchw(x):
@@ -454,10 +496,16 @@ def train(name, epochs, out_dir, data_cache):
     layers = model.keras_layers()
     path = os.path.join(out_dir, name + ".h5")
     kh.save(path, layers, model_name="sequential", functional=False, layout="keras2")
+    if hasattr(model, "h5_attrs"):     # the compressive-sensing stage, read by snn convert
+        import h5py
+        with h5py.File(path, "a") as f:
+            for k, v in model.h5_attrs().items():
+                f.attrs[k] = v
 
     # Verify the file with the independent numpy forward pass (reads only the .h5).
     t1 = time.time()
-    probs = kh.forward(path, xte)
+    ref_in = model.reference_input(xte) if hasattr(model, "reference_input") else xte
+    probs = kh.forward(path, ref_in)
     np_pred = probs.argmax(1)
     np_acc = float((np_pred == yte).mean())
     agree = float((np_pred == torch_pred).mean())
@@ -478,8 +526,17 @@ def main():
     ap.add_argument("--epochs", type=int, default=None, help="override every model's epochs")
     ap.add_argument("--only", choices=sorted(SPECS), action="append",
                     help="train just this model (repeatable)")
+    ap.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    ap.add_argument("--cs-rd", type=int, default=200,
+                    help="mnist_cs_mlp: measurements rd of the Rademacher stage (1..784)")
+    ap.add_argument("--cs-seed", type=int, default=1, help="mnist_cs_mlp: the stage's seed (0..2^63-1)")
     args = ap.parse_args()
-    torch.set_num_threads(2)
+    if not 1 <= args.cs_rd <= 784:
+        ap.error("--cs-rd %d: must be between 1 and the 784 pixels" % args.cs_rd)
+    if not 0 <= args.cs_seed < 2 ** 63:
+        ap.error("--cs-seed %d: must be in [0, 2^63)" % args.cs_seed)
+    CS.update(rd=args.cs_rd, seed=args.cs_seed)
+    torch.set_num_threads(args.threads)
     torch.manual_seed(SEED)
     np.random.seed(SEED)
     os.makedirs(args.out, exist_ok=True)
