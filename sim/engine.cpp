@@ -273,7 +273,7 @@ Engine::Engine(const Network& net, const RunOptions& options)
             binary_kernels_.back().push_back(p.binary ? std::make_shared<const BinaryKernel>(p, src, pop.shape) : nullptr);
             // The input's weights were divided by max_rate above (Poisson); the scales are too.
             const float gain = opt_.encode == Encoding::Poisson && p.source == 0 ? 1.0f / opt_.max_rate : 1.0f;
-            quant_kernels_.back().push_back(uses_quant_kernel(p) ? std::make_shared<const QuantDenseKernel>(p, src, pop.shape, gain)
+            quant_kernels_.back().push_back(uses_quant_kernel(p) ? std::make_shared<const QuantDenseKernel>(p, src, pop.shape, gain, float_isa_)
                                                                  : nullptr);
             if (p.binary && pop.neuron.signed_spikes)
                 throw Error("population '" + pop.name + "': binary layer '" + p.layer +

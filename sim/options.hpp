@@ -52,7 +52,7 @@ struct RunOptions {
     std::int64_t record_samples = 0; // keep the spike trains of the first K samples
     ProgressCallback progress;        // unset: nothing is reported while the run goes on
     KernelPath kernels = KernelPath::Auto;
-    QuantKernels quant_kernels = QuantKernels::Integer;
+    QuantKernels quant_kernels = QuantKernels::Float; // the faster on every CPU measured (docs/quantization.md)
     // Binary projections: the popcount implementation (KernelPath::Reference
     // always takes the scalar one); unset: the best this CPU has. All give
     // identical currents.

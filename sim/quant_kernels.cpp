@@ -6,6 +6,25 @@
 #include <algorithm>
 #include <cstring>
 
+// One copy of the loops per instruction set (sim/float_isa.hpp), every header included above.
+namespace snn::quant_portable {
+#include "sim/quant_rows.inc"
+} // namespace snn::quant_portable
+#if defined(SNN_FLOAT_AVX2)
+SNN_BEGIN_AVX2
+namespace snn::quant_avx2 {
+#include "sim/quant_rows.inc"
+} // namespace snn::quant_avx2
+SNN_END_AVX2
+#endif
+#if defined(SNN_FLOAT_AVX512)
+SNN_BEGIN_AVX512
+namespace snn::quant_avx512 {
+#include "sim/quant_rows.inc"
+} // namespace snn::quant_avx512
+SNN_END_AVX512
+#endif
+
 namespace snn {
 
 bool quant_kernel_applies(const Projection& p) {
@@ -22,20 +41,54 @@ std::int8_t shift_code(int level) {
     return std::int8_t(((level < 0 ? 1 : 0) << 2) | (e + 1));
 }
 
-// The level of a shift code, by shifts: 1 shifted by e (0, 1 or 2; 0 for a
-// zero level), negated by the two's-complement identity (x ^ m) − m with
-// m = 0 or −1. The shift counts are constants selected by comparisons, not a
-// variable shift, which SSE2 and AVX2 lack for small integers: the loop vectorizes.
-inline int shift_level(std::int8_t c) {
-    const int x = c & 3;
-    const int mag = int(x == 1) | (int(x == 2) << 1) | (int(x == 3) << 2);
-    const int m = -((c >> 2) & 1);
-    return (mag ^ m) - m;
+} // namespace
+
+namespace {
+
+template <class Ns> QuantDenseKernel::Loops loops_of() {
+    return {Ns::add_rows16, Ns::add_rows32, Ns::scale_into16, Ns::scale_into32};
+}
+struct Portable {
+    static constexpr auto add_rows16 = quant_portable::add_rows16;
+    static constexpr auto add_rows32 = quant_portable::add_rows32;
+    static constexpr auto scale_into16 = quant_portable::scale_into16;
+    static constexpr auto scale_into32 = quant_portable::scale_into32;
+};
+#if defined(SNN_FLOAT_AVX2)
+struct Avx2 {
+    static constexpr auto add_rows16 = quant_avx2::add_rows16;
+    static constexpr auto add_rows32 = quant_avx2::add_rows32;
+    static constexpr auto scale_into16 = quant_avx2::scale_into16;
+    static constexpr auto scale_into32 = quant_avx2::scale_into32;
+};
+#endif
+#if defined(SNN_FLOAT_AVX512)
+struct Avx512 {
+    static constexpr auto add_rows16 = quant_avx512::add_rows16;
+    static constexpr auto add_rows32 = quant_avx512::add_rows32;
+    static constexpr auto scale_into16 = quant_avx512::scale_into16;
+    static constexpr auto scale_into32 = quant_avx512::scale_into32;
+};
+#endif
+
+QuantDenseKernel::Loops loops_for(FloatIsa isa) {
+    if (!float_isa_supported(isa))
+        throw InternalError(std::string("QuantDenseKernel: instruction set ") + to_string(isa) + " is not supported here");
+    switch (isa) {
+#if defined(SNN_FLOAT_AVX512)
+    case FloatIsa::Avx512: return loops_of<Avx512>();
+#endif
+#if defined(SNN_FLOAT_AVX2)
+    case FloatIsa::Avx2: return loops_of<Avx2>();
+#endif
+    default: return loops_of<Portable>();
+    }
 }
 
 } // namespace
 
-QuantDenseKernel::QuantDenseKernel(const Projection& p, const Shape& src, const Shape& dst, float gain) {
+QuantDenseKernel::QuantDenseKernel(const Projection& p, const Shape& src, const Shape& dst, float gain, FloatIsa isa)
+    : loops_(loops_for(isa)) {
     if (!quant_kernel_applies(p))
         throw InternalError("QuantDenseKernel: the projection from layer '" + p.layer + "' is not a quantized Dense one");
     n_in_ = src.size();
@@ -66,32 +119,12 @@ QuantDenseKernel::QuantDenseKernel(const Projection& p, const Shape& src, const 
             scale_[std::size_t(g * n_out_ + j)] = double(q.scale[std::size_t(j * groups_ + g)]) * double(gain);
 }
 
-template <class Acc>
-std::int64_t QuantDenseKernel::run(std::span<const std::int32_t> units, int sign, Acc* acc, std::vector<std::int32_t>& touched,
-                                   float* current) const {
-    // The scale groups the spikes fall in (units ascend, so each appears once,
-    // in order): only their accumulators are cleared, filled and scaled.
+std::int64_t QuantDenseKernel::groups_of(std::span<const std::int32_t> units, std::vector<std::int32_t>& touched) const {
+    // The scale groups the spikes fall in (units ascend, so each appears once, in order).
     touched.clear();
     for (const std::int32_t u : units) {
         const std::int32_t g = vector_ > 0 ? std::int32_t(u / vector_) : 0;
         if (touched.empty() || touched.back() != g) touched.push_back(g);
-    }
-    for (const std::int32_t g : touched) std::fill(acc + g * n_out_, acc + (g + 1) * n_out_, Acc(0));
-    for (const std::int32_t u : units) {
-        const std::int8_t* row = codes_.data() + std::int64_t(u) * n_out_;
-        Acc* a = acc + (vector_ > 0 ? std::int64_t(u) / vector_ : 0) * n_out_;
-        if (shifts_)
-            for (std::int64_t j = 0; j < n_out_; ++j) a[j] = Acc(a[j] + shift_level(row[j]));
-        else
-            for (std::int64_t j = 0; j < n_out_; ++j) a[j] = Acc(a[j] + row[j]);
-    }
-    // Once per call: scale · acc, exact in double, summed over the groups in
-    // double (ascending; the groups left out add zeros) and rounded once to float.
-    for (std::int64_t j = 0; j < n_out_; ++j) {
-        double t = 0;
-        for (const std::int32_t g : touched)
-            t += scale_[std::size_t(g * n_out_ + j)] * double(acc[std::int64_t(g) * n_out_ + j]);
-        current[j] += float(double(sign) * t);
     }
     return std::int64_t(units.size()) * n_out_;
 }
@@ -99,12 +132,23 @@ std::int64_t QuantDenseKernel::run(std::span<const std::int32_t> units, int sign
 std::int64_t QuantDenseKernel::accumulate(std::span<const std::int32_t> units, int sign, QuantScratch& scratch,
                                           float* current) const {
     if (units.empty()) return 0;
+    const std::int64_t adds = groups_of(units, scratch.touched);
+    if (std::int64_t(scratch.sums.size()) < n_out_) scratch.sums.resize(std::size_t(n_out_));
+    const QuantLoop q{codes_.data(), scale_.data(), n_out_, vector_, shifts_};
+    // Only the accumulators of the touched groups are cleared, filled and scaled.
+    const auto run = [&](auto* acc, auto add, auto scale) {
+        for (const std::int32_t g : scratch.touched) std::fill(acc + g * n_out_, acc + (g + 1) * n_out_, 0);
+        add(q, units, acc);
+        scale(q, scratch.touched, acc, sign, scratch.sums.data(), current);
+    };
     if (wide_) {
         if (std::int64_t(scratch.wide.size()) < accumulators()) scratch.wide.resize(std::size_t(accumulators()));
-        return run(units, sign, scratch.wide.data(), scratch.touched, current);
+        run(scratch.wide.data(), loops_.add_rows32, loops_.scale_into32);
+    } else {
+        if (std::int64_t(scratch.narrow.size()) < accumulators()) scratch.narrow.resize(std::size_t(accumulators()));
+        run(scratch.narrow.data(), loops_.add_rows16, loops_.scale_into16);
     }
-    if (std::int64_t(scratch.narrow.size()) < accumulators()) scratch.narrow.resize(std::size_t(accumulators()));
-    return run(units, sign, scratch.narrow.data(), scratch.touched, current);
+    return adds;
 }
 
 } // namespace snn

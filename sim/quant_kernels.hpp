@@ -17,6 +17,7 @@
 // fan-in, the groups' exact products are summed in double first); the float kernel (sim/kinds/dense.cpp
 // on the dequantized weights) rounds every weight and every addition, and
 // differs from it by at most the summation bound tests/sim/test_quant_kernels.cpp states.
+#include "sim/float_isa.hpp"
 #include "snn/network.hpp"
 
 #include <cstdint>
@@ -33,13 +34,25 @@ struct QuantScratch {
     std::vector<std::int16_t> narrow;
     std::vector<std::int32_t> wide;
     std::vector<std::int32_t> touched; // the scale groups of one call's spikes
+    std::vector<double> sums;          // per output: the call's sum over its groups
+};
+
+// What the kernel's loops read (sim/quant_rows.inc).
+struct QuantLoop {
+    const std::int8_t* codes; // per source unit, n_out codes
+    const double* scale;      // per (group, output)
+    std::int64_t n_out, vector;
+    bool shifts;
 };
 
 class QuantDenseKernel {
 public:
     // `gain` multiplies every scale (the engine's 1 / max_rate on the input's
     // projections with Poisson encoding, as it does to the float weights).
-    QuantDenseKernel(const Projection& p, const Shape& src, const Shape& dst, float gain = 1.0f);
+    // `isa`: the instruction set its loops run with (every one gives the same
+    // currents bit for bit; supported: float_isa_supported).
+    QuantDenseKernel(const Projection& p, const Shape& src, const Shape& dst, float gain = 1.0f,
+                     FloatIsa isa = best_float_isa());
     // Adds sign · (row of each listed unit) to `current` (sign +1 or −1);
     // Returns the additions made
     // (listed units × outputs, as the float kernel counts them).
@@ -48,10 +61,18 @@ public:
     bool shifts() const { return shifts_; }          // Qsq: shift-and-add codes
     bool wide() const { return wide_; }              // int32 accumulators (else int16)
 
+    // One instruction set's copy of the loops.
+    struct Loops {
+        void (*add_rows16)(const QuantLoop&, std::span<const std::int32_t>, std::int16_t*);
+        void (*add_rows32)(const QuantLoop&, std::span<const std::int32_t>, std::int32_t*);
+        void (*scale_into16)(const QuantLoop&, std::span<const std::int32_t>, const std::int16_t*, int, double*, float*);
+        void (*scale_into32)(const QuantLoop&, std::span<const std::int32_t>, const std::int32_t*, int, double*, float*);
+    };
+
 private:
-    template <class Acc>
-    std::int64_t run(std::span<const std::int32_t> units, int sign, Acc* acc, std::vector<std::int32_t>& touched,
-                     float* current) const;
+    // Lists the scale groups of `units` in `touched`; returns the additions (units × outputs).
+    std::int64_t groups_of(std::span<const std::int32_t> units, std::vector<std::int32_t>& touched) const;
+    Loops loops_;
     std::int64_t n_in_ = 0, n_out_ = 0;
     std::int64_t vector_ = 0, groups_ = 1; // scale groups along the fan-in (vector_ 0: one)
     bool shifts_ = false, wide_ = true;

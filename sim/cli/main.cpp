@@ -260,7 +260,7 @@ int cmd_convert(const ConvertArgs& a) {
 struct RunArgs {
     MemoryBudget memory; // --max-memory
     std::string network, data, encode = "current", readout, report, record, partition, costs, predictions,
-        kernels = "auto", popcount = "auto", float_isa = "auto", cut_loss = "none", quant_kernels = "integer";
+        kernels = "auto", popcount = "auto", float_isa = "auto", cut_loss = "none", quant_kernels = "float";
     std::int64_t limit = -1, record_samples = 1, diagnose = 0;
     int steps = 64, threads = default_threads();
     double max_rate = 1.0, tolerance = 0.3;

@@ -1,7 +1,9 @@
 // The integer kernels of quantized Dense projections (sim/quant_kernels.hpp)
 // against their references: the exact dequantized sum rounded once (equal
 // bit for bit) and the float kernel on the dequantized weights (within the
-// float summation bound), on random shapes with tails, every scheme, both signs.
+// float summation bound), on random shapes with tails, every scheme, both signs,
+// with every instruction set's copy of the loops this CPU runs (tests/main.cpp
+// says which it cannot).
 #include "sim/quant_kernels.hpp"
 #include "sim/sim_kind.hpp"
 #include "snn/quant.hpp"
@@ -68,32 +70,34 @@ TEST_CASE("integer kernels of quantized Dense layers equal the exact dequantized
                 Projection p = test::projection(0, ProjectionKind::Dense, {}, w, "d");
                 quantize(p, dst, spec, "d");
                 REQUIRE(quant_kernel_applies(p));
-                const QuantDenseKernel kernel(p, src, dst);
-                CHECK(kernel.shifts() == (spec.scheme == QuantScheme::Qsq));
                 std::vector<std::int32_t> units;
                 for (std::int32_t u = 0; u < n_in; ++u)
                     if (spikes(rng)) units.push_back(u);
                 std::vector<float> start(static_cast<std::size_t>(n_out));
                 for (float& c : start) c = initial(rng);
                 const std::vector<float> minus_ones(units.size(), -1.0f);
-                QuantScratch scratch;
-                for (const int sign : {1, -1}) {
-                    INFO(to_string(spec.scheme) << " bits " << spec.bits << " vector " << spec.vector << ", " << n_in
-                                                << " → " << n_out << ", sign " << sign);
-                    std::vector<float> got = start, flt = start;
-                    const std::int64_t ops = kernel.accumulate(units, sign, scratch, got.data());
-                    CHECK(got == exact_reference(p, n_in, n_out, units, sign, start));
-                    // The float kernel on the dequantized weights: the same additions
-                    // counted; each of its n additions and each weight's fl(scale·level)
-                    // rounds once (relative 2^-24), the integer path twice: apart by at most
-                    // (n + 3)·2^-24·(|current| + Σ|w|) to first order; (n + 4) bounds the rest.
-                    CHECK(sim_kind(ProjectionKind::Dense)
-                              .scatter(p, src, dst, units, sign < 0 ? minus_ones.data() : nullptr, flt.data()) == ops);
-                    for (std::int64_t j = 0; j < n_out; ++j) {
-                        double mass = std::fabs(start[std::size_t(j)]);
-                        for (const std::int32_t u : units) mass += std::fabs(p.weights[std::size_t(u * n_out + j)]);
-                        const double bound = double(units.size() + 4) * std::ldexp(1.0, -24) * mass;
-                        CHECK(std::fabs(double(got[std::size_t(j)]) - double(flt[std::size_t(j)])) <= bound);
+                for (const FloatIsa isa : test::float_isas()) {
+                    const QuantDenseKernel kernel(p, src, dst, 1.0f, isa);
+                    CHECK(kernel.shifts() == (spec.scheme == QuantScheme::Qsq));
+                    QuantScratch scratch;
+                    for (const int sign : {1, -1}) {
+                        INFO(to_string(spec.scheme) << " bits " << spec.bits << " vector " << spec.vector << ", " << n_in
+                                                    << " → " << n_out << ", sign " << sign << ", " << to_string(isa));
+                        std::vector<float> got = start, flt = start;
+                        const std::int64_t ops = kernel.accumulate(units, sign, scratch, got.data());
+                        CHECK(got == exact_reference(p, n_in, n_out, units, sign, start));
+                        // The float kernel on the dequantized weights: the same additions
+                        // counted; each of its n additions and each weight's fl(scale·level)
+                        // rounds once (relative 2^-24), the integer path twice: apart by at most
+                        // (n + 3)·2^-24·(|current| + Σ|w|) to first order; (n + 4) bounds the rest.
+                        CHECK(sim_kind(ProjectionKind::Dense)
+                                  .scatter(p, src, dst, units, sign < 0 ? minus_ones.data() : nullptr, flt.data()) == ops);
+                        for (std::int64_t j = 0; j < n_out; ++j) {
+                            double mass = std::fabs(start[std::size_t(j)]);
+                            for (const std::int32_t u : units) mass += std::fabs(p.weights[std::size_t(u * n_out + j)]);
+                            const double bound = double(units.size() + 4) * std::ldexp(1.0, -24) * mass;
+                            CHECK(std::fabs(double(got[std::size_t(j)]) - double(flt[std::size_t(j)])) <= bound);
+                        }
                     }
                 }
             }
@@ -137,10 +141,12 @@ TEST_CASE("snn run --quant-kernels chooses the quantized layers' kernels and the
         REQUIRE(o.status == 0);
         return test::read_report(report)["execution"]["quant_kernels"].get<std::string>();
     };
-    CHECK(kernels("") == "integer");
+    CHECK(kernels("") == "float");
+    CHECK(kernels(" --quant-kernels integer") == "integer");
     CHECK(kernels(" --quant-kernels float") == "float");
     CHECK(kernels(" --kernels reference") == "float");
-    CHECK(kernels(" --no-layer-by-layer") == "integer");
+    CHECK(kernels(" --quant-kernels integer --no-layer-by-layer") == "integer");
+    CHECK(kernels(" --quant-kernels integer --kernels reference") == "float");
     // The float network has no quantized layer.
     REQUIRE(test::snn_cli("run " + test::quote(plain) + " --data " + test::quote(data) + " --steps 4 --no-dnn --report " +
                           test::quote(report))
