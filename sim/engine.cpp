@@ -860,15 +860,31 @@ void Engine::run_sample(const Dataset& data, std::int64_t i, SampleState& s, std
     run(data.sample(i), data.frames > 0 ? &frames : nullptr, i, s, recorded, on_step);
 }
 
-void Engine::run_device_sample(const Dataset& data, std::int64_t i, SampleState& s, std::vector<Spike>* recorded,
-                               const GivenSpikes& given) const {
-    if (opt_.device.empty()) throw Error("internal: run_device_sample without RunOptions::device");
+void Engine::begin_device_sample(const Dataset& data, std::int64_t i, SampleState& s) const {
+    if (opt_.device.empty()) throw InternalError("begin_device_sample without RunOptions::device");
     const FrameSteps frames = data.frames_of(i);
-    run(data.sample(i), data.frames > 0 ? &frames : nullptr, i, s, recorded, nullptr, &given);
+    reset(data.sample(i), data.frames > 0 ? &frames : nullptr, i, s);
+}
+
+void Engine::run_device_window(std::int64_t i, SampleState& s, std::vector<Spike>* recorded, int t0, int t1) const {
+    if (opt_.device.empty()) throw InternalError("run_device_window without RunOptions::device");
+    if (!(0 <= t0 && t0 < t1 && t1 <= opt_.steps))
+        throw InternalError("run_device_window over [" + std::to_string(t0) + ", " + std::to_string(t1) + ")");
+    run_stages(plan(recorded ? Watch::Record : Watch::None), i, s, recorded, nullptr, t0, t1);
 }
 
 void Engine::run(const float* x, const FrameSteps* frames, std::int64_t sample, SampleState& s,
-                 std::vector<Spike>* recorded, const StepObserver* on_step, const GivenSpikes* given) const {
+                 std::vector<Spike>* recorded, const StepObserver* on_step) const {
+    reset(x, frames, sample, s);
+    const ExecutionPlan& plan = this->plan(on_step ? Watch::Observe : recorded ? Watch::Record : Watch::None);
+    if (plan.schedule == Schedule::LayerByLayer) {
+        run_layers(sample, s);
+        return;
+    }
+    run_stages(plan, sample, s, recorded, on_step, 0, opt_.steps);
+}
+
+void Engine::reset(const float* x, const FrameSteps* frames, std::int64_t sample, SampleState& s) const {
     if (opt_.encode == Encoding::Frames) {
         if (!frames)
             throw Error("--encode frames needs frames: an HDF5 file whose x is (N,T,H,W,C), or an event list");
@@ -882,7 +898,6 @@ void Engine::run(const float* x, const FrameSteps* frames, std::int64_t sample, 
     const Shape& in_shape = net_.input().shape;
     const std::int64_t n_in = in_shape.size();
     const int T = opt_.steps;
-    const ExecutionPlan& plan = this->plan(on_step ? Watch::Observe : recorded ? Watch::Record : Watch::None);
     for (std::size_t i = 0; i < P; ++i) {
         const NeuronParams& n = net_.populations[i].neuron;
         std::fill(s.v[i].begin(), s.v[i].end(), neuron::initial_v(n));
@@ -922,38 +937,91 @@ void Engine::run(const float* x, const FrameSteps* frames, std::int64_t sample, 
             s.input_units.push_back(std::int32_t(j));
             s.input_values.push_back(x[j]);
         }
+}
 
-    if (given) (*given)(s);
-
-    if (plan.schedule == Schedule::LayerByLayer) {
-        run_layers(sample, s);
-        return;
-    }
-    for (const Stage& seg : plan.stages) {
-        if (!opt_.device.empty() && net_.devices[seg.first] != opt_.device) continue; // another device's stage
-        // Constant current: bias, and with `current` encoding the projected input.
-        for (std::size_t i = std::max<std::size_t>(seg.first, 1); i <= seg.last; ++i) {
-            set_constant(i, s);
-            s.current[i] = s.constant[i]; // step_population adds events into a copy of the constant
+void Engine::drop_stages_after(const ExecutionPlan& plan, std::size_t g, SampleState& s, std::vector<Spike>* recorded) const {
+    const std::size_t first = plan.stages[g].last + 1; // the populations after stage g
+    for (std::size_t i = first; i < net_.populations.size(); ++i)
+        s.spike_total[i] = s.synaptic_ops[i] = s.binary_ops[i] = s.neuron_updates[i] = s.input_macs[i] = 0;
+    for (std::size_t e = 0; e < net_.exits.size(); ++e)
+        if (std::size_t(exit_population_[e]) >= first) s.exit_adds[e] = s.exit_macs[e] = 0;
+    for (std::size_t h = g + 1; h < plan.stages.size(); ++h)
+        for (std::size_t c : plan.stages[h].cuts) {
+            s.cut_bits[c] = CutBits{};
+            s.cut_spikes[c] = s.cut_lost[c] = 0;
+            s.cut_used[c] = 0;
         }
-        for (std::size_t src : seg.replay) {
-            std::fill(s.counts[src].begin(), s.counts[src].end(), 0);
-            std::fill(s.last_spike[src].begin(), s.last_spike[src].end(), -1);
+    if (recorded)
+        std::erase_if(*recorded, [&](const Spike& sp) { return std::size_t(sp.population) >= first; });
+}
+
+void Engine::run_stages(const ExecutionPlan& plan, std::int64_t sample, SampleState& s, std::vector<Spike>* recorded,
+                        const StepObserver* on_step, int t0, int t1) const {
+    const std::size_t P = net_.populations.size();
+    const int T = opt_.steps;
+    // A window of a device's run: the stage where the sample stopped at an exit in an earlier window.
+    const bool windowed = !opt_.device.empty();
+    const std::size_t stopped = s.exit_taken >= 0 ? std::size_t(plan.stage_of[std::size_t(exit_population_[std::size_t(s.exit_taken)])])
+                                                  : plan.stages.size();
+    // The cuts stage g meters whose sources all ran in earlier stages: they
+    // were sent whole, so they count the steps after its exit too.
+    const auto meter_sent = [&](std::size_t g, int from, int to) {
+        const Stage& seg = plan.stages[g];
+        for (std::size_t c : seg.cuts) {
+            bool all_replayed = true;
+            for (int src : cuts_[c].sources) all_replayed &= plan.stage_of[std::size_t(src)] < plan.stage_of[seg.last];
+            if (all_replayed)
+                for (int rest = from; rest < to; ++rest) meter_cut(c, sample, s, rest, true);
+        }
+    };
+    for (std::size_t g = 0; g < plan.stages.size() && g <= stopped; ++g) {
+        const Stage& seg = plan.stages[g];
+        if (!opt_.device.empty() && net_.devices[seg.first] != opt_.device) continue; // another device's stage
+        if (g == stopped) { // it left at this stage's exit in an earlier window
+            meter_sent(g, t0, t1);
+            break;
+        }
+        if (t0 == 0) {
+            // Constant current: bias, and with `current` encoding the projected input.
+            for (std::size_t i = std::max<std::size_t>(seg.first, 1); i <= seg.last; ++i) {
+                set_constant(i, s);
+                s.current[i] = s.constant[i]; // step_population adds events into a copy of the constant
+            }
+            for (std::size_t src : seg.replay) {
+                std::fill(s.counts[src].begin(), s.counts[src].end(), 0);
+                std::fill(s.last_spike[src].begin(), s.last_spike[src].end(), -1);
+            }
+        } else if (windowed) {
+            // A source stepped on this device has counted this window's spikes
+            // already: take them out, so that the replay counts them step by
+            // step (its counts at step t are those of steps [0, t]). Its
+            // last_spike needs nothing: the gates ask only whether it equals t.
+            for (std::size_t src : seg.replay) {
+                if (net_.devices[src] != opt_.device) continue;
+                auto& cnt = s.counts[src];
+                const auto& h = s.history[src];
+                const auto& at = s.history_at[src];
+                for (auto a = at[std::size_t(t0)]; a < at[std::size_t(t1)]; ++a) --cnt[std::size_t(h[std::size_t(a)])];
+                const auto& hn = s.history_negative[src];
+                const auto& atn = s.history_negative_at[src];
+                for (auto a = atn[std::size_t(t0)]; a < atn[std::size_t(t1)]; ++a) ++cnt[std::size_t(hn[std::size_t(a)])];
+            }
         }
         for (const auto& [i, k] : seg.batched) {
             // Every step's input of a binary dense projection, 8 steps per pass over its bits.
             const std::size_t src = std::size_t(net_.populations[i].projections[k].source);
             const std::size_t n = std::size_t(net_.populations[i].shape.size());
             auto& rows = s.binary_steps[std::size_t(plan.batch_slot[i][k])];
-            std::fill(rows.begin(), rows.end(), -0.0f); // −0 + x = x exactly, for every x
+            std::fill(rows.begin() + std::ptrdiff_t(std::size_t(t0) * n), rows.begin() + std::ptrdiff_t(std::size_t(t1) * n),
+                      -0.0f); // −0 + x = x exactly, for every x
             std::array<std::span<const std::int32_t>, BinaryKernel::max_batch> lists;
             std::array<float*, BinaryKernel::max_batch> outs;
             const auto& h = s.history[src];
             const auto& at = s.history_at[src];
-            for (int t0 = 0; t0 < T; t0 += BinaryKernel::max_batch) {
-                const int B = std::min(BinaryKernel::max_batch, T - t0);
+            for (int tb = t0; tb < t1; tb += BinaryKernel::max_batch) {
+                const int B = std::min(BinaryKernel::max_batch, t1 - tb);
                 for (int b = 0; b < B; ++b) {
-                    const auto t = std::size_t(t0 + b);
+                    const auto t = std::size_t(tb + b);
                     lists[std::size_t(b)] = std::span<const std::int32_t>(h.data() + at[t], std::size_t(at[t + 1] - at[t]));
                     outs[std::size_t(b)] = rows.data() + t * n;
                 }
@@ -963,11 +1031,15 @@ void Engine::run(const float* x, const FrameSteps* frames, std::int64_t sample, 
                 s.binary_ops[i] += ops;
             }
         }
-        for (std::size_t c : seg.cuts) s.cut_used[c] = 1;
-        std::size_t next_checkpoint = 0;
+        if (t0 == 0)
+            for (std::size_t c : seg.cuts) s.cut_used[c] = 1;
         const bool last_segment = seg.last == P - 1;
+        // The output reads out at the checkpoints from t0 on; an exit fired
+        // before the last stage answers for every checkpoint.
+        std::size_t next_checkpoint =
+            last_segment ? std::size_t(std::upper_bound(checkpoints_.begin(), checkpoints_.end(), t0) - checkpoints_.begin()) : 0;
         const Exit* exit = seg.exit >= 0 ? &net_.exits[std::size_t(seg.exit)] : nullptr;
-        for (int t = 0; t < T; ++t) {
+        for (int t = t0; t < t1; ++t) {
             if (seg.first == 0 && opt_.encode != Encoding::Current) input_step(sample, t, s, recorded);
             for (std::size_t src : seg.replay) {
                 const auto& h = s.history[src];
@@ -1024,18 +1096,14 @@ void Engine::run(const float* x, const FrameSteps* frames, std::int64_t sample, 
                     // What the next device would have been sent had it been asked: nothing.
                     // What this segment had received from earlier ones but not yet used:
                     // it was sent all the same, so the cuts it meters count it.
-                    for (std::size_t c : seg.cuts) {
-                        bool all_replayed = true;
-                        for (int src : cuts_[c].sources) all_replayed &= plan.stage_of[std::size_t(src)] < plan.stage_of[seg.last];
-                        if (all_replayed)
-                            for (int rest = done; rest < T; ++rest) meter_cut(c, sample, s, rest, true);
-                    }
+                    meter_sent(g, done, t1);
+                    if (windowed) drop_stages_after(plan, g, s, recorded);
                     return;
                 }
             }
         }
     }
-    s.prediction = s.prediction_at.back();
+    if (t1 == T && s.exit_taken < 0) s.prediction = s.prediction_at.back();
 }
 
 void Engine::set_constant(std::size_t i, SampleState& s) const {

@@ -125,14 +125,24 @@ public:
     // encoding needs; the other encodings read its static x).
     void run_sample(const Dataset& data, std::int64_t i, SampleState& s, std::vector<Spike>* recorded,
                     const StepObserver* on_step = nullptr) const;
-    // One device of a pipeline (RunOptions::device): runs sample i on this
-    // device's stages only. `given` is called once the sample's state is reset
-    // and before any stage runs, to put in the spikes of the sources this
-    // device reads on other devices (SampleState::history and history_at, and
-    // the negative lists, of each).
-    using GivenSpikes = std::function<void(SampleState&)>;
-    void run_device_sample(const Dataset& data, std::int64_t i, SampleState& s, std::vector<Spike>* recorded,
-                           const GivenSpikes& given) const;
+    // One device of a pipeline (RunOptions::device), window by window:
+    // begin_device_sample resets the state for sample i; run_device_window
+    // then runs this device's stages over steps [t0, t1), the windows given in
+    // order and covering [0, T). Before each window the caller puts in the
+    // spikes of the sources this device reads on other devices for those
+    // steps (SampleState::history and history_at, and the negative lists, of
+    // each). The neurons' state carries over from window to window.
+    //
+    // The result equals a run of the whole sample (whatever the windows):
+    // an exit that fires stops its stage; the stages after it on this device
+    // drop what they ran in earlier windows (the single-process run never
+    // starts them), and the cuts its stage meters go on counting the spikes
+    // that still arrive, as they do when an exit fires in a whole run. An exit
+    // further up that fires in a later window replaces it (exit_taken).
+    void begin_device_sample(const Dataset& data, std::int64_t i, SampleState& s) const;
+    void run_device_window(std::int64_t i, SampleState& s, std::vector<Spike>* recorded, int t0, int t1) const;
+    // The population exit e reads.
+    int exit_population(std::size_t e) const { return exit_population_[e]; }
     int readout(const SampleState& s) const; // the predicted class, by RunOptions::readout
     // Whether run_sample runs this network layer by layer (when it records no spikes and has no observer).
     bool layer_by_layer() const { return plan(Watch::None).schedule == Schedule::LayerByLayer; }
@@ -152,7 +162,14 @@ private:
     // The rest of run_sample, layer by layer.
     void run_layers(std::int64_t sample, SampleState& s) const;
     void run(const float* x, const FrameSteps* frames, std::int64_t sample, SampleState& s, std::vector<Spike>* recorded,
-             const StepObserver* on_step, const GivenSpikes* given = nullptr) const;
+             const StepObserver* on_step) const;
+    // Puts sample `sample` at rest: every population, exit, cut record and history.
+    void reset(const float* x, const FrameSteps* frames, std::int64_t sample, SampleState& s) const;
+    // The plan's stages over steps [t0, t1) (a whole run: [0, T)).
+    void run_stages(const ExecutionPlan& plan, std::int64_t sample, SampleState& s, std::vector<Spike>* recorded,
+                    const StepObserver* on_step, int t0, int t1) const;
+    // A window run: zeroes what the stages after stage g on this device ran.
+    void drop_stages_after(const ExecutionPlan& plan, std::size_t g, SampleState& s, std::vector<Spike>* recorded) const;
     // The input's events at step t (s.spikes[0]) by the encoding (Poisson or
     // frames): the one place they are made, for every schedule. Counts them
     // and records them.

@@ -78,6 +78,11 @@ struct RunOptions {
     // stages that end where a device's populations do, and the spikes of the
     // sources it reads on other devices are handed in. Empty: every population.
     std::string device;
+    // A pipeline (sim/pipeline.hpp): the steps each message between devices
+    // carries, W, so a device runs its steps in blocks [t0, t0 + W) and sends
+    // each block on before the next (1: lock step). 0: the whole run, one
+    // message per sample and cut.
+    int window = 0;
 };
 
 } // namespace snn

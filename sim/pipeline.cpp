@@ -7,6 +7,7 @@
 #include <bit>
 #include <chrono>
 #include <cstring>
+#include <deque>
 
 namespace snn {
 
@@ -46,12 +47,22 @@ Message envelope(double started, const std::vector<std::uint8_t>& message) {
 
 PipelineDevice::PipelineDevice(const Network& net, const RunOptions& options, std::size_t device)
     : engine_(net, on_device(options, pipeline_devices(net).at(device))), name_(pipeline_devices(net)[device]),
-      last_(net.devices.back() == name_) {
+      last_(net.devices.back() == name_), window_(options.window > 0 ? std::min(options.window, options.steps) : options.steps) {
+    if (options.window < 0) throw Error("--window " + std::to_string(options.window) + ": a window is at least 1 step");
     const auto& cuts = engine_.cuts();
     for (std::size_t c = 0; c < cuts.size(); ++c) {
         if (cuts[c].to == name_) in_.push_back(c);
         if (cuts[c].from == name_) out_.push_back(c);
     }
+    for (std::size_t e = 0; e < net.exits.size(); ++e) {
+        const int at = engine_.exit_population(e);
+        if (first_exit_population_ < 0 || at < first_exit_population_) first_exit_population_ = at;
+    }
+}
+
+bool DeviceSample::done() const {
+    const bool waiting = std::find(in_open.begin(), in_open.end(), 1) != in_open.end();
+    return !waiting && (left_upstream || t0 >= steps);
 }
 
 DeviceRecords PipelineDevice::empty_records(std::int64_t samples, std::int64_t record_samples) const {
@@ -65,79 +76,114 @@ DeviceRecords PipelineDevice::empty_records(std::int64_t samples, std::int64_t r
     return rec;
 }
 
-std::vector<Message> PipelineDevice::run(const Dataset& data, std::int64_t i, std::span<const Message> in, SampleState& s,
-                                         DeviceRecords& rec) const {
+DeviceSample PipelineDevice::begin(const Dataset& data, std::int64_t i, SampleState& s) const {
+    DeviceSample d;
+    d.sample = i;
+    d.steps = steps_of(engine_);
+    d.in_open.assign(in_.size(), 1);
+    d.out_open.assign(out_.size(), 1);
+    if (in_.empty()) d.started = clock_now();
+    engine_.begin_device_sample(data, i, s);
+    return d;
+}
+
+std::vector<std::optional<Message>> PipelineDevice::next(std::span<const Message* const> in, DeviceSample& d, SampleState& s,
+                                                         DeviceRecords& rec) const {
     const auto& cuts = engine_.cuts();
-    const int T = steps_of(engine_);
-    if (in.size() != in_.size()) throw Error("internal: device '" + name_ + "' given " + std::to_string(in.size()) + " messages");
-    std::vector<CutMessage> given;
-    const CutMessageHeader* left = nullptr; // where the sample left at an exit upstream
-    double started = in_.empty() ? clock_now() : 0.0;
+    const std::int64_t i = d.sample;
+    const int T = d.steps, t0 = d.t0, t1 = std::min(d.t0 + window_, T);
+    if (in.size() != in_.size()) throw InternalError("device '" + name_ + "' given " + std::to_string(in.size()) + " messages");
+    if (d.done()) throw InternalError("device '" + name_ + "' asked to go on with sample " + std::to_string(i) + ", which it is done with");
+    std::vector<std::optional<CutMessage>> given(in_.size());
+    std::optional<CutMessageHeader> left; // where the sample left at an exit upstream, if it just did
     for (std::size_t k = 0; k < in_.size(); ++k) {
+        if (!d.in_open[k]) {
+            if (in[k]) throw InternalError("device '" + name_ + "' given a message on a cut closed for sample " + std::to_string(i));
+            continue;
+        }
+        if (!in[k]) throw InternalError("device '" + name_ + "' given no message on an open cut");
+        const Message& m = *in[k];
         const Cut& c = cuts[in_[k]];
         const std::string what = "the message of sample " + std::to_string(i) + " from device '" + c.from + "' to '" + c.to + "'";
-        if (in[k].size() < envelope_bytes) throw Error(what + ": " + std::to_string(in[k].size()) + " bytes");
+        if (m.size() < envelope_bytes) throw Error(what + ": " + std::to_string(m.size()) + " bytes");
         std::uint64_t bits = 0;
-        for (std::size_t b = 0; b < envelope_bytes; ++b) bits |= std::uint64_t(in[k][b]) << (8 * b);
-        started = std::max(started, std::bit_cast<double>(bits));
-        given.push_back(decode_message(std::span(in[k]).subspan(envelope_bytes), c.neurons, c.signed_spikes));
-        const CutMessageHeader& h = given.back().header;
+        for (std::size_t b = 0; b < envelope_bytes; ++b) bits |= std::uint64_t(m[b]) << (8 * b);
+        d.started = std::max(d.started, std::bit_cast<double>(bits));
+        given[k] = decode_message(std::span(m).subspan(envelope_bytes), c.neurons, c.signed_spikes);
+        const CutMessageHeader& h = given[k]->header;
         if (h.sample != i) throw Error(what + " is sample " + std::to_string(h.sample) + "'s");
-        if (h.status == CutStatus::Spikes && (h.t0 != 0 || h.t1 != T))
-            throw Error(what + " holds steps [" + std::to_string(h.t0) + ", " + std::to_string(h.t1) + ") of a run of " +
-                        std::to_string(T));
-        rec.bytes_received[in_[k]] += double(in[k].size());
-        if (h.status == CutStatus::Exited) left = &h;
+        if (h.status == CutStatus::Spikes && (h.t0 != t0 || h.t1 != t1))
+            throw Error(what + " holds steps [" + std::to_string(h.t0) + ", " + std::to_string(h.t1) + "), not the window [" +
+                        std::to_string(t0) + ", " + std::to_string(t1) + ") of a run of " + std::to_string(T) +
+                        " steps in windows of " + std::to_string(window_));
+        rec.bytes_received[in_[k]] += double(m.size());
+        if (h.status == CutStatus::Exited) {
+            d.in_open[k] = 0;
+            if (!d.left_upstream && !left) left = h;
+        } else if (t1 == T)
+            d.in_open[k] = 0;
     }
-    std::vector<Message> out;
+    d.t0 = t1;
+    std::vector<std::optional<Message>> out(out_.size());
     const auto send = [&](std::size_t k, const CutMessageHeader& h, std::span<const StepSpikes> steps) {
         const Cut& c = cuts[out_[k]];
-        out.push_back(envelope(started, encode_message(h, steps, c.neurons, c.signed_spikes)));
-        rec.bytes_sent[out_[k]] += double(out.back().size());
+        out[k] = envelope(d.started, encode_message(h, steps, c.neurons, c.signed_spikes));
+        rec.bytes_sent[out_[k]] += double(out[k]->size());
+        // The coded steps' bits, as the header counts them.
+        rec.payload_bits[out_[k]] += double(payload_bits_of(std::span(*out[k]).subspan(envelope_bytes)));
+        if (h.status == CutStatus::Exited || h.t1 == T) d.out_open[k] = 0;
     };
+    std::vector<Spike>* recorded = std::size_t(i) < rec.samples.recorded.size() ? &rec.samples.recorded[std::size_t(i)] : nullptr;
     CutMessageHeader h;
     h.sample = i;
-    h.t1 = T;
-    if (left) { // it left at an exit upstream: nothing to run; say so downstream
+    h.t0 = t0;
+    h.t1 = t1;
+    if (left) { // it left at an exit upstream: drop what ran of it here, say so downstream
+        d.left_upstream = true;
+        if (recorded) recorded->clear();
         h.status = CutStatus::Exited;
         h.exit_step = left->exit_step;
         h.prediction = left->prediction;
-        for (std::size_t k = 0; k < out_.size(); ++k) send(k, h, {});
+        for (std::size_t k = 0; k < out_.size(); ++k)
+            if (d.out_open[k]) send(k, h, {});
         return out;
     }
+    if (d.left_upstream) return out; // reading what still comes on the other cuts
     // The sources on other devices, as the spike histories their stages would have kept.
-    const Engine::GivenSpikes fill = [&](SampleState& st) {
-        for (std::size_t k = 0; k < in_.size(); ++k) {
-            const Cut& c = cuts[in_[k]];
-            for (int t = 0; t < T; ++t)
-                for (int sign = 0; sign < 2; ++sign) {
-                    auto& history = sign ? st.history_negative : st.history;
-                    auto& history_at = sign ? st.history_negative_at : st.history_at;
-                    const StepSpikes& step = given[k].steps[std::size_t(t)];
-                    for (const std::int32_t address : sign ? step.negatives : step.addresses) {
-                        const std::size_t j = std::size_t(std::upper_bound(c.base.begin(), c.base.end(), address) - c.base.begin()) - 1;
-                        history[std::size_t(c.sources[j])].push_back(std::int32_t(address - c.base[j]));
-                    }
-                    for (int src : c.sources) history_at[std::size_t(src)].push_back(std::int32_t(history[std::size_t(src)].size()));
+    for (std::size_t k = 0; k < in_.size(); ++k) {
+        const Cut& c = cuts[in_[k]];
+        for (int t = t0; t < t1; ++t)
+            for (int sign = 0; sign < 2; ++sign) {
+                auto& history = sign ? s.history_negative : s.history;
+                auto& history_at = sign ? s.history_negative_at : s.history_at;
+                const StepSpikes& step = given[k]->steps[std::size_t(t - t0)];
+                for (const std::int32_t address : sign ? step.negatives : step.addresses) {
+                    const std::size_t j = std::size_t(std::upper_bound(c.base.begin(), c.base.end(), address) - c.base.begin()) - 1;
+                    history[std::size_t(c.sources[j])].push_back(std::int32_t(address - c.base[j]));
                 }
-        }
-    };
-    std::vector<Spike>* recorded = std::size_t(i) < rec.samples.recorded.size() ? &rec.samples.recorded[std::size_t(i)] : nullptr;
-    engine_.run_device_sample(data, i, s, recorded, fill);
-    if (recorded) sort_recorded(*recorded);
-    store(engine_, s, i, rec.samples);
+                for (int src : c.sources) history_at[std::size_t(src)].push_back(std::int32_t(history[std::size_t(src)].size()));
+            }
+    }
+    engine_.run_device_window(i, s, recorded, t0, t1);
     const bool exited = s.exit_taken >= 0;
-    rec.decided[std::size_t(i)] = exited || last_;
-    if (rec.decided[std::size_t(i)]) rec.latency[std::size_t(i)] = clock_now() - started;
+    // An exit decides once no exit before it can still fire: at once for the
+    // first exit of the network, else at the run's end.
+    const bool can_decide = t1 == T || (exited && engine_.exit_population(std::size_t(s.exit_taken)) == first_exit_population_);
+    if (!d.decided && can_decide && (exited || last_)) {
+        d.decided = true;
+        rec.decided[std::size_t(i)] = 1;
+        rec.latency[std::size_t(i)] = clock_now() - d.started;
+    }
     if (exited) {
         h.status = CutStatus::Exited;
         h.exit_step = s.exit_step;
         h.prediction = s.prediction;
     }
     for (std::size_t k = 0; k < out_.size(); ++k) {
+        if (!d.out_open[k]) continue;
         const Cut& c = cuts[out_[k]];
         std::vector<StepSpikes> steps;
-        for (int t = 0; t < T && !exited; ++t) {
+        for (int t = t0; t < t1 && !exited; ++t) {
             StepSpikes& step = steps.emplace_back();
             for (int sign = 0; sign < 2; ++sign)
                 for (std::size_t j = 0; j < c.sources.size(); ++j) {
@@ -149,8 +195,10 @@ std::vector<Message> PipelineDevice::run(const Dataset& data, std::int64_t i, st
                 }
         }
         send(k, h, steps);
-        // The coded steps' bits, as the header counts them.
-        rec.payload_bits[out_[k]] += double(payload_bits_of(std::span(out.back()).subspan(envelope_bytes)));
+    }
+    if (t1 == T) {
+        if (recorded) sort_recorded(*recorded);
+        store(engine_, s, i, rec.samples);
     }
     return out;
 }
@@ -221,14 +269,36 @@ RunResult simulate_pipeline(const Network& net, const Dataset& data, const RunOp
         records.push_back(devices[d].empty_records(data.size(), opt.record_samples));
         devices[d].engine().init(states[d]);
     }
-    std::vector<Message> on_cut(devices[0].engine().cuts().size());
-    for (std::int64_t i = 0; i < data.size(); ++i)
-        for (std::size_t d = 0; d < devices.size(); ++d) {
-            std::vector<Message> in;
-            for (std::size_t c : devices[d].cuts_in()) in.push_back(std::move(on_cut[c]));
-            std::vector<Message> out = devices[d].run(data, i, in, states[d], records[d]);
-            for (std::size_t k = 0; k < out.size(); ++k) on_cut[devices[d].cuts_out()[k]] = std::move(out[k]);
+    // Per cut, the messages sent and not yet taken, oldest first.
+    std::vector<std::deque<Message>> on_cut(devices[0].engine().cuts().size());
+    std::vector<DeviceSample> at(devices.size());
+    for (std::int64_t i = 0; i < data.size(); ++i) {
+        for (std::size_t d = 0; d < devices.size(); ++d) at[d] = devices[d].begin(data, i, states[d]);
+        // Window by window, each device in turn: a device's window w comes after its sources' window w.
+        for (bool busy = true; busy;) {
+            busy = false;
+            for (std::size_t d = 0; d < devices.size(); ++d) {
+                if (at[d].done()) continue;
+                busy = true;
+                const auto& cuts_in = devices[d].cuts_in();
+                std::vector<Message> taken(cuts_in.size());
+                std::vector<const Message*> in(cuts_in.size(), nullptr);
+                for (std::size_t k = 0; k < cuts_in.size(); ++k) {
+                    if (!at[d].in_open[k]) continue;
+                    auto& queue = on_cut[cuts_in[k]];
+                    if (queue.empty()) throw InternalError("simulate_pipeline: device '" + names[d] + "' waits for a message");
+                    taken[k] = std::move(queue.front());
+                    queue.pop_front();
+                    in[k] = &taken[k];
+                }
+                std::vector<std::optional<Message>> out = devices[d].next(in, at[d], states[d], records[d]);
+                for (std::size_t k = 0; k < out.size(); ++k)
+                    if (out[k]) on_cut[devices[d].cuts_out()[k]].push_back(std::move(*out[k]));
+            }
         }
+        for (const auto& queue : on_cut)
+            if (!queue.empty()) throw InternalError("simulate_pipeline: a message of sample " + std::to_string(i) + " left untaken");
+    }
     RunResult r = merge_devices(devices[0].engine(), data, std::move(records), opt);
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return r;

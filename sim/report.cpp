@@ -74,6 +74,7 @@ nlohmann::json report_json(const Network& net, const RunResult& r, const RunInfo
     j["threads"] = info.options.threads;
     if (!info.ranks.mode.empty()) {
         j["distributed"] = {{"mode", info.ranks.mode}, {"ranks", info.ranks.count}};
+        if (info.ranks.window > 0) j["distributed"]["window"] = info.ranks.window;
         if (!r.latency.empty()) { // a pipeline: from the first device starting a sample to the device deciding it
             std::vector<double> ms;
             for (double s : r.latency) ms.push_back(1e3 * s);
@@ -439,7 +440,9 @@ std::string report_table(const nlohmann::json& j) {
     o << buf;
     if (j.contains("distributed")) {
         const auto& d = j["distributed"];
-        o << " per rank, " << d["ranks"].get<int>() << " MPI ranks (" << d["mode"].get<std::string>() << ")";
+        o << " per rank, " << d["ranks"].get<int>() << " MPI ranks (" << d["mode"].get<std::string>();
+        if (d.contains("window")) o << ", " << d["window"].get<int>() << " steps per message";
+        o << ")";
         if (d.contains("latency_ms_mean")) {
             std::snprintf(buf, sizeof buf, "; latency per input %.2f ms mean, %.2f median, %.2f 95th percentile",
                           d["latency_ms_mean"].get<double>(), d["latency_ms_median"].get<double>(), d["latency_ms_p95"].get<double>());

@@ -21,6 +21,7 @@ struct RunInfo {
     struct Ranks {
         std::string mode; // empty: one process
         int count = 1;
+        int window = 0;   // a pipeline: the steps per message (0: not a pipeline)
     };
     Ranks ranks;
 };

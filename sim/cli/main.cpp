@@ -272,6 +272,8 @@ struct RunArgs {
     std::string record_format = "snn"; // --record: snn or nir (sim/nir_record.hpp)
     std::string distributed;           // --distributed: empty (one process), data or pipeline (sim/mpi/)
     double timeout = 60;               // --timeout: seconds a pipeline rank waits for a message
+    int window = 0;                    // --window: a pipeline's steps per message (0: the whole run)
+    bool window_given = false;
     int state_bits = 32;               // --state-bits, where given (else the network's own)
     bool state_bits_given = false;
     bool bin_given = false;
@@ -398,6 +400,7 @@ int run_distributed(const RunArgs& a) {
         if (a.distributed != "data" && a.distributed != "pipeline")
             throw OptionError("distributed", a.distributed, "--distributed '" + a.distributed + "': expected data or pipeline");
         p = prepare_run(a);
+        p->opt.window = a.window;
         if (session.rank() != 0) p->opt.progress = nullptr; // one progress line, rank 0's
     } catch (...) {
         error = std::current_exception();
@@ -415,11 +418,18 @@ int run_distributed(const RunArgs& a) {
         MPI_Abort(MPI_COMM_WORLD, 1);
     }
     if (session.rank() != 0) return 0;
-    return finish_run(a, *p, *r, RunInfo::Ranks{a.distributed, session.ranks()});
+    RunInfo::Ranks ranks{a.distributed, session.ranks()};
+    // The steps per message: the whole run unless --window gives fewer.
+    if (a.distributed == "pipeline") ranks.window = a.window > 0 ? std::min(a.window, p->opt.steps) : p->opt.steps;
+    return finish_run(a, *p, *r, ranks);
 }
 #endif
 
 int cmd_run(const RunArgs& a) {
+    if (a.window_given && a.window < 1)
+        throw OptionError("window", std::to_string(a.window), "--window must be at least 1 (steps per message)");
+    if (a.window_given && a.distributed != "pipeline")
+        throw OptionError("window", std::to_string(a.window), "--window applies to --distributed pipeline only");
     if (!a.distributed.empty()) {
 #if SNN_WITH_MPI
         return run_distributed(a);
@@ -579,6 +589,9 @@ int main(int argc, char** argv) {
                     "--distributed pipeline: seconds a rank waits for a message (or for its own to be taken) before it "
                     "stops the run, naming the rank it waited for")
         ->capture_default_str();
+    auto* window_opt = run->add_option("--window", ra.window,
+                                       "--distributed pipeline: steps per message between devices (a device runs W steps "
+                                       "of a sample, then sends their spikes on; 1: lock step). Default: the whole run");
     run->add_option("--partition", ra.partition,
                     "Layers per device, e.g. edge:conv1-pool1,cloud:conv2-dense (overrides the stored one; none: no partition)");
     run->add_option("--costs", ra.costs, "Energy cost table (JSON: add_pj, mac_pj, binary_op_pj, memory_bit_pj, weight_bits)");
@@ -665,6 +678,7 @@ int main(int argc, char** argv) {
             ra.max_rate_given = max_rate_opt->count() > 0;
             ra.bin_given = bin_opt->count() > 0;
             ra.state_bits_given = run_state_bits_opt->count() > 0;
+            ra.window_given = window_opt->count() > 0;
             return cmd_run(ra);
         }
         if (stdp_curve->parsed()) return run_stdp_curve_command(sa);

@@ -189,44 +189,53 @@ std::optional<RunResult> simulate_pipeline(const Network& net, const Dataset& da
     SampleState s;
     device.engine().init(s);
     // Messages in flight: a device goes on with the next samples while the
-    // next device takes the earlier ones, at most `ahead` samples ahead.
+    // next device takes the earlier ones, at most `ahead` samples' messages ahead.
     struct Sent {
         MPI_Request request;
         Message bytes;
     };
     std::deque<Sent> in_flight;
-    const std::size_t ahead = 4 * std::max<std::size_t>(device.cuts_out().size(), 1);
+    const int T = opt.steps, windows = (T + device.window() - 1) / device.window();
+    const std::size_t ahead = 4 * std::max<std::size_t>(device.cuts_out().size(), 1) * std::size_t(windows);
     for (std::int64_t i = 0; i < data.size(); ++i) {
-        std::vector<Message> in;
-        for (std::size_t c : device.cuts_in()) {
-            // One message per sample and cut, in sample order (MPI keeps the order of one sender's messages of one tag).
-            const int from = rank_of_device(cuts[c].from);
-            const MPI_Status status = wait_for_message(from, int(c), comm, timeout, [&] {
-                return "device '" + device.name() + "' got no message from rank " + std::to_string(from) + " (device '" +
-                       cuts[c].from + "') about sample " + std::to_string(i);
-            });
-            int count = 0;
-            MPI_Get_count(&status, MPI_BYTE, &count);
-            Message m(static_cast<std::size_t>(count));
-            // A large message arrives only as its sender goes on: receive it polling too.
-            MPI_Request request;
-            MPI_Irecv(m.data(), count, MPI_BYTE, status.MPI_SOURCE, int(c), comm, &request);
-            wait_until_done(request, timeout, [&] {
-                return "device '" + device.name() + "' got only part of a message from rank " + std::to_string(from) +
-                       " (device '" + cuts[c].from + "') about sample " + std::to_string(i);
-            });
-            in.push_back(std::move(m));
-        }
-        std::vector<Message> out = device.run(data, i, in, s, rec);
-        for (std::size_t k = 0; k < out.size(); ++k) {
-            const std::size_t c = device.cuts_out()[k];
-            in_flight.push_back({MPI_REQUEST_NULL, std::move(out[k])});
-            Sent& m = in_flight.back();
-            MPI_Isend(m.bytes.data(), int(m.bytes.size()), MPI_BYTE, rank_of_device(cuts[c].to), int(c), comm, &m.request);
-        }
-        while (in_flight.size() > ahead) {
-            wait_until_done(in_flight.front().request, timeout, [&] { return sent_what(device.name(), i); });
-            in_flight.pop_front();
+        DeviceSample at = device.begin(data, i, s);
+        while (!at.done()) {
+            std::vector<Message> taken(device.cuts_in().size());
+            std::vector<const Message*> in(taken.size(), nullptr);
+            for (std::size_t k = 0; k < taken.size(); ++k) {
+                if (!at.in_open[k]) continue;
+                const std::size_t c = device.cuts_in()[k];
+                // One message per window, sample and cut, in that order (MPI keeps the order of one sender's messages of one tag).
+                const int from = rank_of_device(cuts[c].from);
+                const MPI_Status status = wait_for_message(from, int(c), comm, timeout, [&] {
+                    return "device '" + device.name() + "' got no message from rank " + std::to_string(from) + " (device '" +
+                           cuts[c].from + "') about sample " + std::to_string(i);
+                });
+                int count = 0;
+                MPI_Get_count(&status, MPI_BYTE, &count);
+                Message& m = taken[k];
+                m.resize(static_cast<std::size_t>(count));
+                // A large message arrives only as its sender goes on: receive it polling too.
+                MPI_Request request;
+                MPI_Irecv(m.data(), count, MPI_BYTE, status.MPI_SOURCE, int(c), comm, &request);
+                wait_until_done(request, timeout, [&] {
+                    return "device '" + device.name() + "' got only part of a message from rank " + std::to_string(from) +
+                           " (device '" + cuts[c].from + "') about sample " + std::to_string(i);
+                });
+                in[k] = &m;
+            }
+            std::vector<std::optional<Message>> out = device.next(in, at, s, rec);
+            for (std::size_t k = 0; k < out.size(); ++k) {
+                if (!out[k]) continue;
+                const std::size_t c = device.cuts_out()[k];
+                in_flight.push_back({MPI_REQUEST_NULL, std::move(*out[k])});
+                Sent& m = in_flight.back();
+                MPI_Isend(m.bytes.data(), int(m.bytes.size()), MPI_BYTE, rank_of_device(cuts[c].to), int(c), comm, &m.request);
+            }
+            while (in_flight.size() > ahead) {
+                wait_until_done(in_flight.front().request, timeout, [&] { return sent_what(device.name(), i); });
+                in_flight.pop_front();
+            }
         }
         if (opt.progress) opt.progress(i + 1, data.size(), seconds_since(start)); // rank 0 alone is given one
     }

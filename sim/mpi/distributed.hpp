@@ -30,10 +30,11 @@ std::optional<RunResult> simulate_data_parallel(const Network& net, const Datase
                                                 MPI_Comm comm);
 
 // Pipeline: rank r runs device r of the partition (sim/pipeline.hpp), one
-// rank per device, sample after sample: it receives each sample's messages
-// from the devices upstream, runs it, and sends its own on without waiting
-// for them to be taken (a few samples ahead at most), so the devices work on
-// different samples at once. Rank 0 gathers the devices' records and merges
+// rank per device, sample after sample and window after window
+// (RunOptions::window): it receives a window's messages from the devices
+// upstream, runs the window, and sends its own on without waiting for them to
+// be taken (a few samples ahead at most), so the devices work on different
+// samples, or different windows of one, at once. Rank 0 gathers the devices' records and merges
 // them; its result equals simulate()'s, with the bytes each cut's messages
 // took as counted by the sender and by the receiver.
 // A rank that waits `timeout` seconds for a message (or for its own to be

@@ -231,6 +231,16 @@ TEST_CASE("snn run refuses bad input with one line and writes nothing", "[cli]")
         check_refused(snn_cli("run " + quote(net) + " --data " + quote(data) + " --max-memory lots" + outputs),
                       "--max-memory 'lots'", work, {report, record});
     }
+    SECTION("--window 0") {
+        check_refused(snn_cli("run " + quote(net) + " --data " + quote(data) + " --distributed pipeline --window 0" + outputs),
+                      "--window must be at least 1", work, {report, record});
+    }
+    SECTION("--window without --distributed pipeline") {
+        check_refused(snn_cli("run " + quote(net) + " --data " + quote(data) + " --window 4" + outputs),
+                      "--window applies to --distributed pipeline only", work, {report, record});
+        check_refused(snn_cli("run " + quote(net) + " --data " + quote(data) + " --distributed data --window 4" + outputs),
+                      "--window applies to --distributed pipeline only", work, {report, record});
+    }
 }
 
 TEST_CASE("snn convert, inspect and run: the round trip and its report", "[cli]") {

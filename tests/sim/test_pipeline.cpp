@@ -1,5 +1,6 @@
 // A partitioned network run device by device, talking by messages alone
 // (sim/pipeline.hpp): the same result as the whole network in one piece.
+#include "sim/cut_codec.hpp"
 #include "sim/cut_loss.hpp"
 #include "sim/engine.hpp"
 #include "sim/pipeline.hpp"
@@ -75,6 +76,10 @@ Dataset images(int n, std::mt19937& rng) {
 
 } // namespace
 
+// The steps per message: the whole run (0), lock step (1), a window that does
+// not divide the run (5 of 18) and the whole run given as a number (18).
+constexpr int windows[] = {0, 1, 5, 18};
+
 TEST_CASE("devices run apart and talking by messages give the whole network's result", "[pipeline][exits][cut_loss]") {
     std::mt19937 rng(11);
     const Network net = three_devices(rng, 0.6f, 1.0f);
@@ -93,22 +98,64 @@ TEST_CASE("devices run apart and talking by messages give the whole network's re
             CHECK(whole.exit_taken[0] > 0);
             CHECK(whole.exit_taken[1] > 0);
             CHECK(whole.exit_taken[2] > 0);
-            INFO("loss " << loss << ", encoding " << to_string(enc));
-            const RunResult piped = simulate_pipeline(net, data, opt);
-            check_same_run(whole, piped);
-            // Both sides count the same bytes, and the coded steps are the meter's bits.
-            REQUIRE(piped.cut_bytes_sent.size() == 2);
-            CHECK(piped.cut_bytes_sent == piped.cut_bytes_received);
-            for (std::size_t c = 0; c < 2; ++c) CHECK(piped.cut_payload_bits[c] == double(whole.cut_bits[c].best));
+            for (int window : windows) {
+                INFO("loss " << loss << ", encoding " << to_string(enc) << ", window " << window);
+                opt.window = window;
+                const RunResult piped = simulate_pipeline(net, data, opt);
+                check_same_run(whole, piped);
+                // Both sides count the same bytes. The coded steps are the meter's bits when a
+                // message carries the whole run; in windows, those sent before a sample left
+                // at an exit upstream come on top.
+                REQUIRE(piped.cut_bytes_sent.size() == 2);
+                CHECK(piped.cut_bytes_sent == piped.cut_bytes_received);
+                for (std::size_t c = 0; c < 2; ++c) {
+                    if (window == 0 || window == 18) CHECK(piped.cut_payload_bits[c] == double(whole.cut_bits[c].best));
+                    // Exits fire at multiples of 3 steps: in lock step a sample that left sent two windows first.
+                    else if (window == 1) CHECK(piped.cut_payload_bits[c] > double(whole.cut_bits[c].best));
+                    else CHECK(piped.cut_payload_bits[c] >= double(whole.cut_bits[c].best));
+                }
+            }
         }
 }
 
-TEST_CASE("a device refuses a message of another sample, a short one or a corrupt one", "[pipeline]") {
+TEST_CASE("a sample split into windows: the same result, the meter's payload, a header per window", "[pipeline]") {
+    std::mt19937 rng(17);
+    Network net = three_devices(rng, 0.6f, 1.0f);
+    net.exits.clear(); // every sample crosses both cuts at every step
+    const Dataset data = images(12, rng);
+    RunOptions opt;
+    opt.steps = 18;
+    opt.record_samples = 3;
+    const RunResult whole = simulate(net, data, opt);
+    std::vector<double> sent_before(2, 0.0);
+    for (int window : {18, 5, 1}) {
+        INFO("window " << window);
+        opt.window = window;
+        const RunResult piped = simulate_pipeline(net, data, opt);
+        check_same_run(whole, piped);
+        // A message per window, sample and cut: its envelope and header, then the
+        // window's coded steps padded to a byte (under a byte of padding each).
+        const double messages = double(data.size()) * double((18 + window - 1) / window);
+        const double per_message = double(envelope_bytes + cut_header_bytes);
+        for (std::size_t c = 0; c < 2; ++c) {
+            const double payload_bytes = double(whole.cut_bits[c].best) / 8;
+            CHECK(piped.cut_payload_bits[c] == double(whole.cut_bits[c].best));
+            CHECK(piped.cut_bytes_sent[c] >= messages * per_message + payload_bytes);
+            CHECK(piped.cut_bytes_sent[c] < messages * (per_message + 1) + payload_bytes);
+            CHECK(piped.cut_bytes_sent[c] > sent_before[c]); // more windows, more headers
+            sent_before[c] = piped.cut_bytes_sent[c];
+        }
+    }
+}
+
+TEST_CASE("a device refuses a message of another sample, another window, a short one or a corrupt one", "[pipeline]") {
     std::mt19937 rng(5);
-    const Network net = three_devices(rng, 0.6f, 1.0f);
+    Network net = three_devices(rng, 0.6f, 1.0f);
+    net.exits.clear(); // every window's message carries spikes
     const Dataset data = images(3, rng);
     RunOptions opt;
     opt.steps = 6;
+    opt.window = 4; // windows [0, 4) and [4, 6)
     const PipelineDevice a(net, opt, 0), b(net, opt, 1);
     REQUIRE(a.cuts_out().size() == 1);
     REQUIRE(b.cuts_in() == a.cuts_out());
@@ -116,15 +163,28 @@ TEST_CASE("a device refuses a message of another sample, a short one or a corrup
     SampleState sa, sb;
     a.engine().init(sa);
     b.engine().init(sb);
-    const std::vector<Message> sent = a.run(data, 1, {}, sa, ra);
+    DeviceSample at_a = a.begin(data, 1, sa);
+    const auto sent = a.next({}, at_a, sa, ra);
     REQUIRE(sent.size() == 1);
-    CHECK_THROWS_WITH(b.run(data, 2, sent, sb, rb), Contains("the message of sample 2 from device 'a' to 'b' is sample 1's"));
-    const std::vector<Message> short_one{Message(sent[0].begin(), sent[0].begin() + 5)};
-    CHECK_THROWS_WITH(b.run(data, 1, short_one, sb, rb), Contains("5 bytes"));
-    std::vector<Message> cut{Message(sent[0].begin(), sent[0].end() - 1)};
-    CHECK_THROWS_WITH(b.run(data, 1, cut, sb, rb), Contains("cut message"));
-    CHECK_NOTHROW(b.run(data, 1, sent, sb, rb));
-    CHECK(rb.bytes_received[b.cuts_in()[0]] == double(sent[0].size()));
+    REQUIRE(sent[0]);
+    const Message& m = *sent[0];
+    const auto give = [&](std::int64_t i, const Message& message) {
+        DeviceSample at_b = b.begin(data, i, sb);
+        const Message* in[] = {&message};
+        return b.next(in, at_b, sb, rb);
+    };
+    CHECK_THROWS_WITH(give(2, m), Contains("the message of sample 2 from device 'a' to 'b' is sample 1's"));
+    CHECK_THROWS_WITH(give(1, Message(m.begin(), m.begin() + 5)), Contains("5 bytes"));
+    CHECK_THROWS_WITH(give(1, Message(m.begin(), m.end() - 1)), Contains("cut message"));
+    CHECK_NOTHROW(give(1, m));
+    CHECK(rb.bytes_received[b.cuts_in()[0]] == double(m.size()));
+    // The second window's message where the first is due.
+    REQUIRE_FALSE(at_a.done());
+    const auto second = a.next({}, at_a, sa, ra);
+    REQUIRE(second[0]);
+    CHECK(at_a.done());
+    CHECK_THROWS_WITH(give(1, *second[0]), Contains("holds steps [4, 6), not the window [0, 4)"));
+    CHECK_THROWS_WITH(PipelineDevice(net, [] { RunOptions o; o.window = -1; return o; }(), 0), Contains("--window -1"));
 }
 
 TEST_CASE("a pipeline needs a partition whose devices hold consecutive populations", "[pipeline]") {
