@@ -9,9 +9,11 @@
 # execution plan (a pipeline's ranks run stage by stage) and what says how the
 # run was split (`distributed`, the cuts' message bytes), the predictions
 # files, and spike records whose samples come from every rank (h5diff).
-# Also: the message bytes counted by both sides agree; a set-up error on
-# every rank gives one line, not one per rank; a pipeline whose upstream rank
-# is killed stops within --timeout with one line naming that rank.
+# Also: the DNN baseline's int8 pipeline (--dnn-pipeline) across 2 and 3
+# ranks predicts what its pass in one process does; the message bytes counted
+# by both sides agree; a set-up error on every rank gives one line, not one
+# per rank; a pipeline whose rank is killed or stopped ends within
+# --timeout + 5 s with one line naming that rank and no report.
 #
 #   tools/check_distributed.sh SNN [LIMIT]   (LIMIT test images, default 600)
 #   tools/check_distributed.sh --without-mpi SNN REASON
@@ -121,6 +123,41 @@ unset window
 window=5 check_limit=200 check pipeline 3 "cnn, three devices, exits, poisson, burst loss" cnn_exits.snn.h5 \
     --partition "$three" --encode poisson --cut-loss burst:0.2:4
 
+# The DNN baseline with int8 activations across the cuts (--dnn-pipeline):
+# across ranks, the predictions of the pass in one piece; both sides count
+# the same message bytes; the int8 codes are one byte per activation.
+dnn_check() { # ranks partition name
+    local args=(run "$work/cnn.snn.h5" --data mnist:test --limit "$limit" --threads 1 --quiet --no-dnn --dnn-pipeline --partition "$2")
+    "$snn" "${args[@]}" --report "$work/one.json" --predictions "$work/one.txt"
+    "${mpi[@]}" -np "$1" "$snn" "${args[@]}" --distributed pipeline --report "$work/many.json" --predictions "$work/many.txt"
+    local ok=1
+    cmp -s "$work/one.txt" "$work/many.txt" || { echo "  predictions differ"; ok=0; }
+    "$py" - "$work/one.json" "$work/many.json" "$1" <<'PY' || ok=0
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+ok = a["accuracy"] == b["accuracy"] and a["kind"] == b["kind"] == "dnn_int8_pipeline"
+for c in b["cuts"]:
+    ok &= c["message_bytes_sent"] == c["message_bytes_received"] and c["message_payload_bytes"] == c["activations"]
+d = b["distributed"]
+ok &= d["mode"] == "pipeline" and d["ranks"] == int(sys.argv[3]) and {"latency_ms_mean", "latency_ms_median", "latency_ms_p95"} <= set(d)
+if not ok: print("  reports:", json.dumps(a), json.dumps(b))
+sys.exit(not ok)
+PY
+    if [ "$ok" = 1 ]; then echo "same      DNN int8 pipeline, $1 ranks: $3"; else echo "DIFFERENT DNN int8 pipeline, $1 ranks: $3"; fail=1; fi
+}
+dnn_check 2 "$two" "cnn, edge and cloud"
+dnn_check 3 "$three" "cnn, three devices"
+# numpy's int8 pass (tools/dnn_int8_reference.py) on the shipped MLP split after its hidden layer,
+# on MNIST images blended with noise, where the int8 codes change some answers.
+mnist="${SNN_DATA_DIR:-$root/data/datasets}/mnist"
+"$snn" convert "$root/data/models/mnist_mlp.h5" -o "$work/mlp.snn.h5" --calib mnist:train --calib-samples 300 >/dev/null
+"$py" "$root/tools/dnn_int8_reference.py" --make-data "$mnist/t10k-images-idx3-ubyte" "$mnist/t10k-labels-idx1-ubyte" 2000 "$work/noisy.h5"
+"${mpi[@]}" -np 2 "$snn" run "$work/mlp.snn.h5" --data "$work/noisy.h5" --threads 1 --quiet --no-dnn --dnn-pipeline \
+    --partition edge:dense,cloud:dense_1 --distributed pipeline --predictions "$work/many.txt"
+if out=$("$py" "$root/tools/dnn_int8_reference.py" "$work/mlp.snn.h5" dense "$work/noisy.h5" "$work/many.txt"); then
+    echo "same      DNN int8 pipeline, 2 ranks, numpy's int8 pass: mlp, $(tail -1 <<<"$out")"
+else echo "DIFFERENT DNN int8 pipeline, 2 ranks, numpy's int8 pass: mlp"; echo "$out"; fail=1; fi
+
 # A spike record whose samples come from every rank.
 "$snn" run "$work/cnn.snn.h5" --data mnist:test --limit 9 --steps 16 --threads 1 --quiet --record "$work/one.h5" --record-samples 7
 "${mpi[@]}" -np 3 "$snn" run "$work/cnn.snn.h5" --data mnist:test --limit 9 --steps 16 --threads 1 --quiet \
@@ -147,43 +184,55 @@ lines=$(grep -c "^snn: error:.*missing.snn.h5" "$work/out.txt" || true)
 if [ "$rc" -ne 0 ] && [ "$lines" = 1 ]; then echo "one line  missing network on 2 ranks (exit $rc)"
 else echo "FAIL      missing network on 2 ranks: exit $rc, $lines error lines:"; cat "$work/out.txt"; fail=1; fi
 
-# Faults in a pipeline: the edge rank killed, or stopped as a link that stays
-# down would leave it. Either way the run ends non-zero within --timeout + 5 s
-# with a line naming rank 0, and writes no report.
+# Faults in a pipeline. A rank killed: mpirun ends the job at once, sending
+# the others SIGTERM, and each of them prints one line naming the rank it
+# waited for or talks with (sim/mpi/stop_notice.hpp); with `mpirun -q` those
+# lines are all the job prints. The edge rank stopped, as a link that stays
+# down would leave it: the cloud's --timeout ends the run with a line naming
+# rank 0. Either way the run ends non-zero within --timeout + 5 s and writes
+# no report.
 cpu_seconds() { # pid: user + system CPU seconds so far
     awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$1/stat" 2>/dev/null || echo 0
 }
-rank_zero() { # the process of rank 0 (the edge): OpenMPI puts each rank's number in its environment
+rank_pid() { # rank: its process (OpenMPI puts each rank's number in its environment)
     local pid
     for pid in $(pgrep -f "^$snn run $work/cnn.snn.h5" || true); do
-        if tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=0"; then echo "$pid"; return; fi
+        if tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$1"; then echo "$pid"; return; fi
     done
 }
-fault() { # signal expected-line
-    local signal="$1" expected="$2" timeout=3
+fault() { # rank signal expected-line lines busy extra...: `lines` the number of lines the job may print (0: any),
+          # `busy` the CPU seconds the rank has run when it is sent the signal
+    local victim="$1" signal="$2" expected="$3" lines="$4" busy="$5" timeout=3
+    shift 5
     rm -f "$work/fault.json"
-    "${mpi[@]}" -np 2 "$snn" run "$work/cnn.snn.h5" --data mnist:test --steps 32 --threads 1 --quiet --no-dnn \
-        --partition "$two" --distributed pipeline --timeout "$timeout" --report "$work/fault.json" >"$work/fault.txt" 2>&1 &
-    local job=$! edge="" waited=0
-    # Wait until the edge rank is well into the run (past MPI's set-up, which has no timeout).
+    "${mpi[@]}" -q -np 2 "$snn" run "$work/cnn.snn.h5" --data mnist:test --steps 32 --threads 1 --quiet --no-dnn \
+        --partition "$two" --distributed pipeline --timeout "$timeout" --report "$work/fault.json" "$@" >"$work/fault.txt" 2>&1 &
+    local job=$! pid="" waited=0
+    # Wait until the rank is well into the run (past MPI's set-up, which has no timeout).
     while [ "$waited" -lt 600 ]; do
-        edge=$(rank_zero)
-        if [ -n "$edge" ] && awk -v s="$(cpu_seconds "$edge")" 'BEGIN { exit !(s > 1.5) }'; then break; fi
+        pid=$(rank_pid "$victim")
+        if [ -n "$pid" ] && awk -v s="$(cpu_seconds "$pid")" -v b="$busy" 'BEGIN { exit !(s > b) }'; then break; fi
         sleep 0.1; waited=$((waited + 1))
     done
+    if [ -z "$pid" ]; then echo "FAIL      rank $victim not found"; fail=1; return; fi
     local start=$SECONDS
-    kill "-$signal" "$edge"
+    kill "-$signal" "$pid"
     local rc=0
     wait "$job" || rc=$?
-    local took=$((SECONDS - start))
-    if [ "$rc" -ne 0 ] && [ "$took" -le $((timeout + 5)) ] && grep -q "$expected" "$work/fault.txt" && [ ! -e "$work/fault.json" ]; then
-        echo "stopped   pipeline, edge rank sent SIG$signal: exit $rc after ${took} s: $(grep -m1 "$expected" "$work/fault.txt")"
+    local took=$((SECONDS - start)) printed
+    printed=$(wc -l <"$work/fault.txt")
+    local what="pipeline${*:+ $*}, rank $victim sent SIG$signal"
+    if [ "$rc" -ne 0 ] && [ "$took" -le $((timeout + 5)) ] && grep -q "$expected" "$work/fault.txt" && [ ! -e "$work/fault.json" ] &&
+        { [ "$lines" = 0 ] || [ "$printed" = "$lines" ]; }; then
+        echo "stopped   $what: exit $rc after ${took} s: $(grep -m1 "$expected" "$work/fault.txt")"
     else
-        echo "FAIL      pipeline, edge rank sent SIG$signal: exit $rc after ${took} s, expected a line matching '$expected':"
+        echo "FAIL      $what: exit $rc after ${took} s, $printed lines, expected a line matching '$expected':"
         cat "$work/fault.txt"; fail=1
     fi
-    kill -9 "$edge" 2>/dev/null || true
+    kill -9 "$pid" 2>/dev/null || true
 }
-fault KILL "process rank 0 .* exited on signal 9"
-fault STOP "^snn: error: rank 1: device 'cloud' got .*from rank 0 (device 'edge').* for 3 s (--timeout)"
+fault 0 KILL "^snn: error: rank 1: stopped by mpirun .*rank 0 (device 'edge')" 1 1.5
+fault 1 KILL "^snn: error: rank 0: stopped by mpirun .*rank 1 (device 'cloud')" 1 1.5
+fault 0 KILL "^snn: error: rank 1: stopped by mpirun .*rank 0 (device 'edge')" 1 0.3 --dnn-pipeline
+fault 0 STOP "^snn: error: rank 1: device 'cloud' got .*from rank 0 (device 'edge').* for 3 s (--timeout)" 0 1.5
 exit "$fail"

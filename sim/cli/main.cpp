@@ -18,9 +18,11 @@
 #include "sim/cli/cmd_stdp.hpp"
 #include "sim/cli/config.hpp"
 #include "sim/diagnose.hpp"
+#include "sim/dnn_pipeline.hpp"
 #include "sim/engine.hpp"
 #include "sim/nir_record.hpp"
 #include "sim/operating_point.hpp"
+#include "sim/pipeline.hpp"
 #include "sim/report.hpp"
 #include "snn/atomic_output.hpp"
 #include "snn/dataset.hpp"
@@ -31,11 +33,13 @@
 #include "snn/network_io.hpp"
 #if SNN_WITH_MPI
 #include "sim/mpi/distributed.hpp"
+#include "sim/mpi/dnn_pipeline.hpp"
 #endif
 
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <exception>
@@ -274,6 +278,7 @@ struct RunArgs {
     double timeout = 60;               // --timeout: seconds a pipeline rank waits for a message
     int window = 0;                    // --window: a pipeline's steps per message (0: the whole run)
     bool window_given = false;
+    bool dnn_pipeline = false;         // --dnn-pipeline: the DNN with int8 activations across the cuts (sim/dnn_pipeline.hpp)
     int state_bits = 32;               // --state-bits, where given (else the network's own)
     bool state_bits_given = false;
     bool bin_given = false;
@@ -384,6 +389,38 @@ int finish_run(const RunArgs& a, const PreparedRun& p, const RunResult& r, const
     return 0;
 }
 
+// snn run --dnn-pipeline: the DNN baseline with int8 activations across the
+// partition's cuts (sim/dnn_pipeline.hpp), in one process (`r` null: the pass
+// in one piece) or from a pipeline across ranks. Writes its own report.
+void check_dnn_pipeline(const RunArgs& a, const PreparedRun& p) {
+    const auto refuse = [](const char* flag, const std::string& value) {
+        throw OptionError(flag + 2, value, std::string("--dnn-pipeline runs the DNN pass alone; ") + flag + " does not apply");
+    };
+    if (!a.record.empty()) refuse("--record", a.record);
+    if (a.diagnose > 0) refuse("--diagnose", std::to_string(a.diagnose));
+    if (p.opt.cut_loss.active()) refuse("--cut-loss", a.cut_loss);
+    if (p.opt.encode == Encoding::Frames) refuse("--encode", a.encode);
+    if (a.window_given) refuse("--window", std::to_string(a.window));
+    if (p.opt.readout.value_or(p.net.readout) == Readout::Assignment)
+        throw OptionError("dnn-pipeline", "", "--dnn-pipeline: the network's output is read by class labels (assignment); a DNN pass has no meaning there");
+    pipeline_devices(p.net); // a partition with consecutive devices
+}
+
+int finish_dnn_pipeline(const RunArgs& a, const PreparedRun& p, const std::vector<int>& predictions, const DnnPipelineResult* r,
+                        double seconds, int ranks) {
+    DnnPipelineReportInfo info{a.network, a.data, r ? "pipeline" : "", ranks, -1, seconds};
+    if (!a.no_dnn) info.dnn_accuracy = dnn_accuracy(p.net, p.data, a.threads);
+    const nlohmann::json j = dnn_pipeline_report(p.net, p.data, predictions, r, info);
+    if (!a.quiet) std::cout << dnn_pipeline_table(j);
+    if (!a.report.empty()) write_text_atomically(a.report, j.dump(2) + "\n");
+    if (!a.predictions.empty()) {
+        std::string text;
+        for (int c : predictions) text += std::to_string(c) + "\n";
+        write_text_atomically(a.predictions, text);
+    }
+    return 0;
+}
+
 #if SNN_WITH_MPI
 // mpirun -np K snn run … --distributed data|pipeline (sim/mpi/distributed.hpp):
 // every rank reads the network and data and runs its share of the samples
@@ -402,12 +439,33 @@ int run_distributed(const RunArgs& a) {
         p = prepare_run(a);
         p->opt.window = a.window;
         if (session.rank() != 0) p->opt.progress = nullptr; // one progress line, rank 0's
+        if (a.dnn_pipeline) {
+            if (a.distributed != "pipeline")
+                throw OptionError("dnn-pipeline", a.distributed, "--dnn-pipeline runs with --distributed pipeline (or in one process), not --distributed " + a.distributed);
+            check_dnn_pipeline(a, *p);
+            // Here, where every rank meets it, so that one line says so.
+            if (const std::size_t devices = pipeline_devices(p->net).size(); devices != std::size_t(session.ranks()))
+                throw OptionError("distributed", a.distributed,
+                                  "--distributed pipeline runs one rank per device: the partition has " + std::to_string(devices) +
+                                      " devices but mpirun started " + std::to_string(session.ranks()) + " ranks");
+        }
     } catch (...) {
         error = std::current_exception();
     }
     if (const int failing = mpi::lowest_failing_rank(bool(error), MPI_COMM_WORLD); failing >= 0) {
         if (failing == session.rank()) std::rethrow_exception(error);
         return 1;
+    }
+    if (a.dnn_pipeline) {
+        std::optional<DnnPipelineResult> d;
+        try {
+            d = mpi::simulate_dnn_pipeline(p->net, p->data, MPI_COMM_WORLD, a.timeout);
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "snn: error: rank %d: %s\n", session.rank(), e.what());
+            MPI_Abort(MPI_COMM_WORLD, 1);
+        }
+        if (session.rank() != 0) return 0;
+        return finish_dnn_pipeline(a, *p, d->predictions, &*d, d->seconds, session.ranks());
     }
     std::optional<RunResult> r;
     try {
@@ -440,6 +498,13 @@ int cmd_run(const RunArgs& a) {
 #endif
     }
     const PreparedRun p = prepare_run(a);
+    if (a.dnn_pipeline) {
+        check_dnn_pipeline(a, p);
+        const auto start = std::chrono::steady_clock::now();
+        const std::vector<int> predictions = dnn_int8_predictions(p.net, p.data, a.threads);
+        return finish_dnn_pipeline(a, p, predictions, nullptr,
+                                   std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 1);
+    }
     return finish_run(a, p, simulate(p.net, p.data, p.opt));
 }
 
@@ -592,6 +657,10 @@ int main(int argc, char** argv) {
     auto* window_opt = run->add_option("--window", ra.window,
                                        "--distributed pipeline: steps per message between devices (a device runs W steps "
                                        "of a sample, then sends their spikes on; 1: lock step). Default: the whole run");
+    run->add_flag("--dnn-pipeline", ra.dnn_pipeline,
+                  "Run the DNN baseline instead of the SNN: the ReLU pass with each activation crossing a cut of "
+                  "--partition sent as int8 (a float32 scale, max/255, per tensor); with --distributed pipeline each "
+                  "rank runs its device's layers and sends the int8 activations on (docs/distributed.md)");
     run->add_option("--partition", ra.partition,
                     "Layers per device, e.g. edge:conv1-pool1,cloud:conv2-dense (overrides the stored one; none: no partition)");
     run->add_option("--costs", ra.costs, "Energy cost table (JSON: add_pj, mac_pj, binary_op_pj, memory_bit_pj, weight_bits)");

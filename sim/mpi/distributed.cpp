@@ -1,5 +1,6 @@
 #include "sim/mpi/distributed.hpp"
 
+#include "sim/mpi/stop_notice.hpp"
 #include "sim/pipeline.hpp"
 #include "snn/error.hpp"
 
@@ -113,8 +114,10 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 // ever on a rank that is gone or a link that stays down: after `timeout`
 // seconds without progress it throws a TimeoutError saying what it waited for.
 // Short sleeps between polls leave the cores to the ranks that compute.
+// What it waits for is also the line the rank prints if mpirun stops it meanwhile (sim/mpi/stop_notice.hpp).
 template <class Poll, class What> void poll_until(Poll poll, double timeout, What what) {
     const auto start = std::chrono::steady_clock::now();
+    StopNotice::waiting(what());
     for (int tries = 0; !poll(); ++tries) {
         if (seconds_since(start) > timeout) {
             char buf[64];
@@ -123,6 +126,7 @@ template <class Poll, class What> void poll_until(Poll poll, double timeout, Wha
         }
         std::this_thread::sleep_for(std::chrono::microseconds(tries < 100 ? 20 : 500));
     }
+    StopNotice::done();
 }
 
 template <class What> MPI_Status wait_for_message(int source, int tag, MPI_Comm comm, double timeout, What what) {
@@ -147,8 +151,9 @@ template <class What> void wait_until_done(MPI_Request& request, double timeout,
         timeout, what);
 }
 
-std::string sent_what(const std::string& device, std::int64_t sample) {
-    return "device '" + device + "': its messages up to sample " + std::to_string(sample) + " were not taken";
+// `to`: the ranks and devices the messages go to.
+std::string sent_what(const std::string& device, std::int64_t sample, const std::string& to) {
+    return "device '" + device + "': its messages up to sample " + std::to_string(sample) + " were not taken by " + to;
 }
 
 } // namespace
@@ -185,6 +190,9 @@ std::optional<RunResult> simulate_pipeline(const Network& net, const Dataset& da
     check_run(net, data, opt);
     const PipelineDevice device(net, opt, std::size_t(rank));
     const auto& cuts = device.engine().cuts();
+    std::vector<std::string> neighbours;
+    for (const auto& c : cuts) neighbours.push_back(c.from == device.name() ? c.to : c.to == device.name() ? c.from : "");
+    const StopNotice notice(rank, running_text(devices, device.name(), neighbours));
     DeviceRecords rec = device.empty_records(data.size(), opt.record_samples);
     SampleState s;
     device.engine().init(s);
@@ -197,6 +205,10 @@ std::optional<RunResult> simulate_pipeline(const Network& net, const Dataset& da
     std::deque<Sent> in_flight;
     const int T = opt.steps, windows = (T + device.window() - 1) / device.window();
     const std::size_t ahead = 4 * std::max<std::size_t>(device.cuts_out().size(), 1) * std::size_t(windows);
+    std::string receivers;
+    for (std::size_t c : device.cuts_out())
+        receivers += (receivers.empty() ? "rank " : " or rank ") + std::to_string(rank_of_device(cuts[c].to)) + " (device '" +
+                     cuts[c].to + "')";
     for (std::int64_t i = 0; i < data.size(); ++i) {
         DeviceSample at = device.begin(data, i, s);
         while (!at.done()) {
@@ -233,14 +245,14 @@ std::optional<RunResult> simulate_pipeline(const Network& net, const Dataset& da
                 MPI_Isend(m.bytes.data(), int(m.bytes.size()), MPI_BYTE, rank_of_device(cuts[c].to), int(c), comm, &m.request);
             }
             while (in_flight.size() > ahead) {
-                wait_until_done(in_flight.front().request, timeout, [&] { return sent_what(device.name(), i); });
+                wait_until_done(in_flight.front().request, timeout, [&] { return sent_what(device.name(), i, receivers); });
                 in_flight.pop_front();
             }
         }
         if (opt.progress) opt.progress(i + 1, data.size(), seconds_since(start)); // rank 0 alone is given one
     }
     for (Sent& m : in_flight)
-        wait_until_done(m.request, timeout, [&] { return sent_what(device.name(), data.size()); });
+        wait_until_done(m.request, timeout, [&] { return sent_what(device.name(), data.size(), receivers); });
     rec.samples.seconds = seconds_since(start);
 
     // Rank 0 gathers every device's records.
