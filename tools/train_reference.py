@@ -6,6 +6,7 @@
 Models (see data/models/README.md): mnist_mlp, mnist_cnn, mnist_cnn_bn_maxpool,
 fashion_cnn, mnist_bcnn (binary weights, written as Larq QuantConv2D / QuantDense),
 mnist_mobilenet (DepthwiseConv2D + pointwise 1x1 Conv2D blocks, GlobalAveragePooling2D),
+mnist_mobilenet_relu6 (the same with ReLU(max_value=6) layers, as Keras' MobileNet),
 mnist_cs_mlp (an MLP on rd = --cs-rd Rademacher measurements of the image, 002's DR;
 the stage is recorded as root attributes snn_input_stage*, docs/compressive-sensing.md).
 Each is built so that it maps 1:1 onto Keras layers (channels-last
@@ -231,8 +232,9 @@ class MobileNet(nn.Module):
 
     BLOCKS = ((32, 1), (64, 2), (64, 1))      # (pointwise width, depthwise stride)
 
-    def __init__(self, width=16):
+    def __init__(self, width=16, relu6=False):
         super().__init__()
+        self.relu6 = relu6            # ReLU(max_value=6) layers, as Keras' MobileNet has
         self.conv1 = SameConv2d(1, width, 3, stride=2)
         self.conv1_bn = nn.BatchNorm2d(width, eps=BN_EPS, momentum=BN_TORCH_MOMENTUM)
         self.dw, self.dw_bn, self.pw, self.pw_bn = (nn.ModuleList() for _ in range(4))
@@ -246,25 +248,29 @@ class MobileNet(nn.Module):
         self.out = nn.Linear(cin, 10)
 
     def forward(self, x):
-        x = F.relu(self.conv1_bn(self.conv1(x)))
+        act = F.relu6 if self.relu6 else F.relu
+        x = act(self.conv1_bn(self.conv1(x)))
         for dw, dw_bn, pw, pw_bn in zip(self.dw, self.dw_bn, self.pw, self.pw_bn):
-            x = F.relu(dw_bn(dw(x)))
-            x = F.relu(pw_bn(pw(x)))
+            x = act(dw_bn(dw(x)))
+            x = act(pw_bn(pw(x)))
         return self.out(x.mean(dim=(2, 3)))
+
+    def _act(self, name):
+        return kh.relu(name, max_value=6) if self.relu6 else kh.activation(name, "relu")
 
     def keras_layers(self):
         layers = [kh.input_layer("input_1", (28, 28, 1)),
                   conv_to_keras("conv1", self.conv1, "same", "linear"),
                   bn_to_keras("conv1_bn", self.conv1_bn),
-                  kh.activation("conv1_relu", "relu")]
+                  self._act("conv1_relu")]
         for i, (dw, dw_bn, pw, pw_bn) in enumerate(zip(self.dw, self.dw_bn, self.pw, self.pw_bn)):
             n = i + 1
             layers += [depthwise_to_keras("conv_dw_%d" % n, dw, "same", "linear"),
                        bn_to_keras("conv_dw_%d_bn" % n, dw_bn),
-                       kh.activation("conv_dw_%d_relu" % n, "relu"),
+                       self._act("conv_dw_%d_relu" % n),
                        conv_to_keras("conv_pw_%d" % n, pw, "valid", "linear"),
                        bn_to_keras("conv_pw_%d_bn" % n, pw_bn),
-                       kh.activation("conv_pw_%d_relu" % n, "relu")]
+                       self._act("conv_pw_%d_relu" % n)]
         layers += [kh.global_average_pooling("gap"),
                    linear_to_dense("out", self.out, "softmax")]
         return layers
@@ -434,6 +440,8 @@ SPECS = {
     "mnist_bcnn": ("mnist", lambda: BCNN(), 4, 1e-2),
     # MobileNet-style (DepthwiseConv2D + 1x1 Conv2D blocks, BN, GlobalAveragePooling2D).
     "mnist_mobilenet": ("mnist", lambda: MobileNet(), 4, 4e-3),
+    # The same with ReLU(max_value=6) layers, as Keras' MobileNet has them.
+    "mnist_mobilenet_relu6": ("mnist", lambda: MobileNet(relu6=True), 4, 4e-3),
     # 002's DR: an MLP on rd Rademacher measurements (--cs-rd, --cs-seed).
     "mnist_cs_mlp": ("mnist", lambda: CSMLP(CS["rd"], CS["seed"]), 4, 2e-3),
 }
