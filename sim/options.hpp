@@ -5,6 +5,7 @@
 #include "sim/binary_kernels.hpp"
 #include "sim/cut_loss.hpp"
 #include "sim/float_isa.hpp"
+#include "snn/idp.hpp"
 #include "snn/network.hpp"
 
 #include <cstdint>
@@ -78,6 +79,10 @@ struct RunOptions {
     // stages that end where a device's populations do, and the spikes of the
     // sources it reads on other devices are handed in. Empty: every population.
     std::string device;
+    // Incomplete dot products (snn/idp.hpp): the engine runs apply_idp(net,
+    // *idp) in place of the network; unset: the whole network.
+    // Engine::set_idp changes it between samples.
+    std::optional<IdpSetting> idp;
 };
 
 } // namespace snn

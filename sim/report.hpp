@@ -23,6 +23,9 @@ struct RunInfo {
         int count = 1;
     };
     Ranks ranks;
+    // The IDP setting the network was run at (snn/idp.hpp), unset: none. The
+    // network handed to report_json is then apply_idp's, and `options` has no idp.
+    std::optional<IdpSetting> idp;
 };
 
 // The report `snn run --report` writes: accuracy (overall, by step and by exit),
