@@ -18,6 +18,25 @@ Network convert_model(const std::string& model_path, const Dataset* calib, const
                           "(docs/pruning.md)");
     const bool onnx = model_path.size() >= 5 && model_path.compare(model_path.size() - 5, 5, ".onnx") == 0;
     Network net = onnx ? import_onnx(model_path, log.lines, options.memory) : import_keras(model_path, log.lines, options.memory);
+    if (options.idp_profile) {
+        const std::string name = to_string(*options.idp_profile);
+        if (has_idp(net)) {
+            for (const Population& pop : net.populations)
+                for (const Projection& p : pop.projections)
+                    if (!p.idp_gamma.empty() && p.idp_profile != name)
+                        throw OptionError("idp-profile", name,
+                                          "idp-profile " + name + ": '" + model_path + "' was trained with the profile " +
+                                              p.idp_profile + " (attribute snn_idp_profile)");
+        } else {
+            const std::vector<std::string> layers = attach_idp_profile(net, *options.idp_profile, "--idp-profile " + name);
+            if (layers.empty())
+                throw OptionError("idp-profile", name,
+                                  "idp-profile " + name + ": '" + model_path + "' has no dense or conv2d layer after the first");
+            std::string list;
+            for (const auto& l : layers) list += (list.empty() ? "" : ", ") + l;
+            log.lines.push_back("IDP profile " + name + " on " + list + " (coefficients folded into the weights)");
+        }
+    }
     std::vector<std::string> binary_layers = options.binarize;
     for (const std::string& name : quantize_binary_layers(net, options.quantize, model_path))
         if (std::find(binary_layers.begin(), binary_layers.end(), name) == binary_layers.end()) binary_layers.push_back(name);

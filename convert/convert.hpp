@@ -5,8 +5,10 @@
 #include "convert/prune.hpp"
 #include "convert/quantize.hpp"
 #include "snn/dataset.hpp"
+#include "snn/idp.hpp"
 #include "snn/network.hpp"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,6 +35,11 @@ struct ConvertOptions {
     // binary layers made here (refused with OptionError).
     std::vector<PruneEntry> prune;
     std::uint64_t prune_seed = 1;
+    // --idp-profile: the profile the model was trained with, attached to every
+    // Dense and Conv2D projection but those from the input, γ folded into
+    // their weights (snn/idp.hpp). A model that records its own (Keras root
+    // attribute snn_idp_profile) must name the same one.
+    std::optional<IdpProfile> idp_profile;
     NeuronParams neuron;   // applied to every spiking population
     int threads = 1;
     MemoryBudget memory;   // what the model's arrays may take

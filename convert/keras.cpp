@@ -1,4 +1,5 @@
 #include "convert/keras.hpp"
+#include "snn/idp.hpp"
 
 #include "convert/concat.hpp"
 #include "convert/keras_archive.hpp"
@@ -1367,6 +1368,24 @@ Network KerasImporter::run() {
         throw ModelError(path_, e.context.layer, e.what()); // the same message, now naming the file
     }
     if (!archive_config_ && h5::has_attr(file_, "snn_input_stage")) net_.input_stage = read_input_stage();
+    // An IDP profile recorded by tools/train_reference.py (docs/dynamic-cost.md):
+    // root attribute snn_idp_profile names it; the kernels are the trained w,
+    // and γ is folded into them here.
+    if (!archive_config_ && h5::has_attr(file_, "snn_idp_profile")) {
+        const std::string name = h5::read_string_attr(file_, "snn_idp_profile");
+        std::vector<std::string> layers;
+        try {
+            layers = attach_idp_profile(net_, idp_profile_from(name, "snn_idp_profile"), path_ + ": snn_idp_profile");
+        } catch (const Error& e) {
+            throw ModelError(path_, e.context.layer, std::string(e.what()).rfind(path_, 0) == 0 ? e.what() : path_ + ": attribute " + e.what());
+        }
+        if (layers.empty())
+            throw ModelError(path_, "", path_ + ": attribute snn_idp_profile '" + name +
+                                            "' but the model has no dense or conv2d layer after the first");
+        std::string list;
+        for (const auto& l : layers) list += (list.empty() ? "" : ", ") + l;
+        notes.push_back("IDP profile " + name + " (attribute snn_idp_profile), coefficients folded into " + list);
+    }
     return std::move(net_);
 }
 

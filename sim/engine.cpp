@@ -223,7 +223,9 @@ std::vector<int> checkpoint_steps(int steps) {
 }
 
 Engine::Engine(const Network& net, const RunOptions& options)
-    : net_(net), opt_(options), readout_(options.readout.value_or(net.readout)) {
+    : net_(options.idp ? apply_idp(net, *options.idp) : net), opt_(options),
+      readout_(options.readout.value_or(net.readout)) {
+    if (has_idp(net)) whole_ = std::make_shared<const Network>(net);
     validate(net_);
     if (opt_.steps < 1) throw OptionError("steps", "", "steps must be at least 1");
     if (!opt_.device.empty() && std::find(net_.devices.begin(), net_.devices.end(), opt_.device) == net_.devices.end())
@@ -370,6 +372,19 @@ Engine::Engine(const Network& net, const RunOptions& options)
             layers_.emplace_back(p, net_.populations[std::size_t(p.source)].shape, net_.populations[i].shape,
                                  current && p.source == 0, float_isa_, (frames && p.source == 0) || uses_quant_kernel(p));
         }
+    }
+}
+
+void Engine::set_idp(const std::optional<IdpSetting>& idp) {
+    RunOptions o = opt_;
+    o.idp = idp;
+    // Kernels point into net_'s weight arrays, which a move keeps in place.
+    if (whole_) {
+        const std::shared_ptr<const Network> whole = whole_;
+        *this = Engine(*whole, o);
+    } else {
+        if (idp) (void)apply_idp(net_, *idp); // throws: no IDP layer
+        opt_ = o;
     }
 }
 

@@ -111,7 +111,14 @@ struct SampleState {
 class Engine {
 public:
     Engine(const Network& net, const RunOptions& options);
+    // The network as it runs: with RunOptions::idp, apply_idp's smaller one.
     const Network& network() const { return net_; }
+    // Runs the network at another IDP setting (or none) from the next sample
+    // on, without reading it again: the engine keeps the network it was made
+    // from and rebuilds its kernels from it. A SampleState made before must be
+    // made again (init) when populations change size. Not while samples run.
+    void set_idp(const std::optional<IdpSetting>& idp);
+    const RunOptions& options() const { return opt_; }
     const std::vector<int>& checkpoints() const { return checkpoints_; }
     Readout readout_kind() const { return readout_; }
     void init(SampleState& s) const;
@@ -195,6 +202,7 @@ private:
 
     Network net_;
     RunOptions opt_;
+    std::shared_ptr<const Network> whole_; // the network before IDP, where it has IDP layers (set_idp)
     std::vector<int> checkpoints_;
     std::vector<float> decay_; // per population: exp(−1/τ) for LIF, 1 for IF
     std::vector<std::optional<StateGrid>> grids_; // per population: its 16-bit membranes' grid, or none (float)

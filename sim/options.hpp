@@ -5,6 +5,7 @@
 #include "sim/binary_kernels.hpp"
 #include "sim/cut_loss.hpp"
 #include "sim/float_isa.hpp"
+#include "snn/idp.hpp"
 #include "snn/network.hpp"
 
 #include <cstdint>
@@ -83,6 +84,10 @@ struct RunOptions {
     // each block on before the next (1: lock step). 0: the whole run, one
     // message per sample and cut.
     int window = 0;
+    // Incomplete dot products (snn/idp.hpp): the engine runs apply_idp(net,
+    // *idp) in place of the network; unset: the whole network.
+    // Engine::set_idp changes it between samples.
+    std::optional<IdpSetting> idp;
 };
 
 } // namespace snn

@@ -186,6 +186,20 @@ nlohmann::json report_json(const Network& net, const RunResult& r, const RunInfo
                                               {"multiplies_per_sample", stage.rd},
                                               {"energy_pj_per_sample", stage_pj}}
                                        : json(nullptr);
+    // Incomplete dot products (snn/idp.hpp): the setting, and what each IDP layer read.
+    json idp = nullptr;
+    if (info.idp) {
+        idp = json{{"setting", info.idp->str()}, {"layers", json::array()}};
+        for (const Population& pop : net.populations)
+            for (const Projection& p : pop.projections)
+                if (!p.idp_gamma.empty())
+                    idp["layers"].push_back(json{{"layer", p.layer},
+                                                 {"profile", p.idp_profile},
+                                                 {"percent", idp_percent(*info.idp, pop, p)},
+                                                 {"input_channels", p.idp_gamma.size()},
+                                                 {"output_channels", pop.shape.c}});
+    }
+    j["idp"] = idp;
     json parts = json::array();
     double energy_total = 0, dnn_energy_total = 0;
     for (const std::string& d : devices) {
@@ -387,6 +401,16 @@ std::string report_table(const nlohmann::json& j) {
                           j["cut_loss"].get<std::string>().c_str(), c["spikes_lost"].get<double>());
             o << buf;
         }
+    }
+    if (j.contains("idp") && !j["idp"].is_null()) {
+        o << "IDP " << j["idp"]["setting"].get<std::string>() << ":";
+        for (const auto& l : j["idp"]["layers"]) {
+            std::snprintf(buf, sizeof buf, " %s %g%% (%s, %lld input channels, %lld output)", l["layer"].get<std::string>().c_str(),
+                          l["percent"].get<double>(), l["profile"].get<std::string>().c_str(),
+                          l["input_channels"].get<long long>(), l["output_channels"].get<long long>());
+            o << buf;
+        }
+        o << "\n";
     }
     if (j.contains("input_stage") && !j["input_stage"].is_null()) {
         const auto& st = j["input_stage"];

@@ -24,6 +24,9 @@ struct RunInfo {
         int window = 0;   // a pipeline: the steps per message (0: not a pipeline)
     };
     Ranks ranks;
+    // The IDP setting the network was run at (snn/idp.hpp), unset: none. The
+    // network handed to report_json is then apply_idp's, and `options` has no idp.
+    std::optional<IdpSetting> idp;
 };
 
 // The report `snn run --report` writes: accuracy (overall, by step and by exit),

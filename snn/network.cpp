@@ -290,6 +290,19 @@ void validate(const Network& net) {
             if ((p.kind == ProjectionKind::MaxPool) != (pop.kind == PopulationKind::MaxPool))
                 throw bad(pop.name, ": maxpool projections belong to max-pooling gates only");
             const Shape& src = net.populations[std::size_t(p.source)].shape;
+            if (!p.idp_profile.empty() || !p.idp_gamma.empty()) {
+                if (p.kind != ProjectionKind::Dense && p.kind != ProjectionKind::Conv2D)
+                    throw bad(p.layer, ": layer '" + p.layer + "' has an IDP profile but is not dense or conv2d");
+                if (p.idp_profile != "all-one" && p.idp_profile != "harmonic" && p.idp_profile != "linear" &&
+                    p.idp_profile != "half-exp")
+                    throw bad(p.layer, ": layer '" + p.layer + "' has the unknown IDP profile '" + p.idp_profile +
+                                       "' (expected all-one, harmonic, linear or half-exp)");
+                if (std::int64_t(p.idp_gamma.size()) != src.c)
+                    throw bad(p.layer, ": layer '" + p.layer + "' has " + std::to_string(p.idp_gamma.size()) +
+                                       " IDP coefficients for " + std::to_string(src.c) + " input channels");
+                for (float g : p.idp_gamma)
+                    if (!std::isfinite(g)) throw bad(p.layer, ": layer '" + p.layer + "' has an IDP coefficient that is not finite");
+            }
             kind_traits(p.kind).check_shapes(pop, p, src);
             const std::int64_t want = expected_weight_count(p, src, pop.shape);
             if (std::int64_t(p.weights.size()) != want)

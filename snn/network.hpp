@@ -137,6 +137,13 @@ struct Projection {
     // SparseDense only: which synapses survive; `weights` holds their values,
     // in the same order.
     SparseRows sparse;
+    // Incomplete dot products (snn/idp.hpp, docs/dynamic-cost.md): the
+    // profile's name ("all-one", "harmonic", "linear", "half-exp") and its
+    // coefficients γ, one per source channel, or both empty. γ is already
+    // folded into `weights` (weight of source channel c = γ_c · trained
+    // weight); at run time it only orders the channels.
+    std::string idp_profile;
+    std::vector<float> idp_gamma;
     bool operator==(const Projection&) const = default;
 };
 

@@ -109,6 +109,11 @@ void write_network(const Network& net, const std::string& file_path) {
     // Version 11: a compressive-sensing input stage, which an older reader
     // would silently run on raw images as if they were measurements.
     if (net.input_stage.present()) version = std::max<std::int64_t>(version, 11);
+    // Version 12: IDP profiles, whose channel order an older reader would ignore.
+    bool idp = false;
+    for (const Population& pop : net.populations)
+        for (const Projection& p : pop.projections) idp |= !p.idp_gamma.empty();
+    if (idp) version = std::max<std::int64_t>(version, 12);
     h5::write_attr(file, "format_version", version);
     if (net.input_layout != InputLayout::ChannelsLast)
         h5::write_attr(file, "input_layout", std::string(to_string(net.input_layout)));
@@ -157,6 +162,11 @@ void write_network(const Network& net, const std::string& file_path) {
             h5::write_attr(pg, "kind", std::string(to_string(p.kind)));
             h5::write_attr(pg, "layer", p.layer);
             h5::write_attr(pg, "window", window_attr(p.window));
+            if (!p.idp_gamma.empty()) {
+                // Version 12: the profile's name and γ per source channel (already folded into the weights).
+                h5::write_attr(pg, "idp_profile", p.idp_profile);
+                h5::write_floats(pg, "idp_gamma", p.idp_gamma, {p.idp_gamma.size()});
+            }
             // Chunking costs a few KiB per dataset, more than deflate saves on
             // small float arrays (which compress poorly anyway).
             if (p.binary) {
@@ -356,6 +366,11 @@ Population read_population_attrs(const h5::Node& g, Layout& layout, std::uint64_
         p.window = Window{to_int(w[0], pg, "window"), to_int(w[1], pg, "window"), to_int(w[2], pg, "window"),
                           to_int(w[3], pg, "window"), to_int(w[4], pg, "window"), to_int(w[5], pg, "window")};
         p.binary = h5::has_attr(pg, "binary") && h5::read_int_attr(pg, "binary") != 0;
+        if (h5::has_attr(pg, "idp_profile")) {
+            p.idp_profile = h5::read_string_attr(pg, "idp_profile");
+            if (!h5::exists(pg, "idp_gamma") || h5::dataset_dims(pg, "idp_gamma").size() != 1)
+                throw FileError(pg.file, pg.file + ": " + pg.path + ": an IDP profile needs a 1-D 'idp_gamma'");
+        }
         if (p.binary) {
             const auto bits = h5::dataset_dims(pg, "bits"), alpha = h5::dataset_dims(pg, "alpha");
             if (bits.size() != 2 || alpha.size() != 1)
@@ -512,6 +527,7 @@ Network load(const std::string& path, const MemoryBudget& budget) {
         for (std::size_t j = 0; j < pop.projections.size(); ++j) {
             Projection& p = pop.projections[j];
             const h5::Node pg = h5::open_group(projs, index_name(j));
+            if (!p.idp_profile.empty()) p.idp_gamma = h5::read_floats(pg, "idp_gamma");
             if (p.quant.scheme != QuantScheme::None) {
                 p.quant.codes = h5::read_uint64s(pg, "codes", nullptr);
                 p.quant.scale = h5::read_floats(pg, "scale");

@@ -24,7 +24,7 @@ inline constexpr const char* network_format_name = "snn-network";
 // sparse (pruned) dense projections (compressed sparse rows); version 9
 // 16-bit membranes (state_bits); version 10 nearest-upsampling projections;
 // version 11 a compressive-sensing input stage (root attributes input_stage*).
-inline constexpr std::int64_t network_format_version = 11;
+inline constexpr std::int64_t network_format_version = 12;
 
 // Validates `net`, then writes it through a temporary file renamed over
 // `path`, so a failed save never leaves a partial file. Throws snn::Error.

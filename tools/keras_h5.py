@@ -864,7 +864,30 @@ def _layers(cfg):
     return c if isinstance(c, list) else c["layers"]
 
 
-def forward(path, x, logits=False, batch_size=1000, output=None):
+def idp_coefficients(profile, n):
+    """003 section II-B's profile gamma_1..gamma_N (docs/dynamic-cost.md), float32."""
+    i = np.arange(1, n + 1, dtype=np.float64)
+    if profile == "all-one":
+        g = np.ones(n)
+    elif profile == "harmonic":
+        g = 1.0 / i
+    elif profile == "linear":
+        g = 1.0 - i / n
+    elif profile == "half-exp":
+        g = np.where(i < n / 2.0, 1.0, np.exp(n / 2.0 - i - 1))
+    else:
+        raise ValueError("unknown IDP profile %r" % profile)
+    return g.astype(np.float32)
+
+
+def idp_profile(path):
+    """The root attribute snn_idp_profile of a .h5 model (tools/train_reference.py), or None."""
+    with h5py.File(path, "r") as f:
+        v = f.attrs.get("snn_idp_profile")
+    return v.decode() if isinstance(v, bytes) else v
+
+
+def forward(path, x, logits=False, batch_size=1000, output=None, idp=None):
     """Numpy reference forward pass of the .h5 model at ``path``.
 
     x: (N, H, W, C) float32 (or (N, features) for models with 1-D inputs).
@@ -872,13 +895,34 @@ def forward(path, x, logits=False, batch_size=1000, output=None):
     is skipped (pre-softmax values). ``output`` names one output of a
     functional model with several (exit heads); its softmax, whether an
     activation or a Softmax layer, is skipped the same way.
+
+    A Sequential model with the root attribute snn_idp_profile (incomplete dot
+    products, docs/dynamic-cost.md) multiplies the input channels of every
+    Dense and Conv2D layer but the first by the profile's gamma; ``idp`` (a
+    percentage) then keeps only the first ceil(P*N/100) of those channels.
     """
     cfg, weights = load(path)
+    profile = idp_profile(path)
+    if idp is not None and profile is None:
+        raise ValueError("%s has no snn_idp_profile" % path)
     x = np.asarray(x, np.float32)
     outs = []
     for i in range(0, x.shape[0], batch_size):
-        outs.append(_forward_batch(cfg, weights, x[i:i + batch_size], logits, output))
+        outs.append(_forward_batch(cfg, weights, x[i:i + batch_size], logits, output, (profile, idp)))
     return np.concatenate(outs, axis=0)
+
+
+def _idp_input(x, channels, profile, percent):
+    """x (a Dense or Conv2D layer's input) with channel c times gamma_c, and zero
+    past the first ceil(P*N/100) channels; a flat x of a spatial source has its
+    channel innermost (channels-last flatten)."""
+    g = idp_coefficients(profile, channels)
+    if percent is not None:
+        k = max(1, min(channels, int(np.ceil(percent * channels / 100.0))))
+        g = g.copy()
+        g[k:] = 0
+    reps = x.shape[-1] // channels
+    return x * np.tile(g, reps)
 
 
 def layer_outputs(path, x):
@@ -895,15 +939,26 @@ def layer_outputs(path, x):
     return out
 
 
-def _forward_batch(cfg, weights, x, logits, output=None):
+def _forward_batch(cfg, weights, x, logits, output=None, idp=(None, None)):
     cls = cfg["class_name"]
     layers = _layers(cfg)
+    profile, percent = idp
     if cls == "Sequential":
         n = len(layers)
+        seen = 0          # Dense / Conv2D layers so far
+        channels = x.shape[-1]
         for i, l in enumerate(layers):
             skip = logits and i == n - 1 and l["config"].get("activation") == "softmax"
+            if profile is not None and l["class_name"] in ("Dense", "Conv2D"):
+                if seen > 0:
+                    x = _idp_input(x, channels, profile, percent)
+                seen += 1
             x = _apply(l, [x], weights.get(l["config"]["name"], []), skip)
+            if x.ndim == 4 or l["class_name"] == "Dense":   # Flatten and Dropout keep the channels
+                channels = x.shape[-1]
         return x
+    if profile is not None:
+        raise NotImplementedError("snn_idp_profile: Sequential models only")
     if cls not in ("Functional", "Model"):
         raise NotImplementedError("model class %s" % cls)
     c = cfg["config"]

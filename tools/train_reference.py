@@ -8,7 +8,9 @@ fashion_cnn, mnist_bcnn (binary weights, written as Larq QuantConv2D / QuantDens
 mnist_mobilenet (DepthwiseConv2D + pointwise 1x1 Conv2D blocks, GlobalAveragePooling2D),
 mnist_mobilenet_relu6 (the same with ReLU(max_value=6) layers, as Keras' MobileNet),
 mnist_cs_mlp (an MLP on rd = --cs-rd Rademacher measurements of the image, 002's DR;
-the stage is recorded as root attributes snn_input_stage*, docs/compressive-sensing.md).
+the stage is recorded as root attributes snn_input_stage*, docs/compressive-sensing.md),
+mnist_idp_mlp / mnist_idp_mlp_std (003's incomplete dot products with the linear and the
+all-one profile, root attribute snn_idp_profile, docs/dynamic-cost.md).
 Each is built so that it maps 1:1 onto Keras layers (channels-last
 flatten, Keras weight layouts, BN eps 1e-3); after export the .h5 is re-read and
 run through the independent numpy forward pass in tools/keras_h5.py on the full
@@ -128,6 +130,55 @@ class CSMLP(nn.Module):
 
     def keras_layers(self):
         return [kh.input_layer("input_1", (self.rd,)),
+                linear_to_dense("dense", self.dense, "relu"),
+                linear_to_dense("dense_1", self.dense_1, "relu"),
+                linear_to_dense("dense_2", self.dense_2, "softmax")]
+
+
+class IDPMLP(nn.Module):
+    """003's incomplete-dot-product MLP (docs/dynamic-cost.md): Dense 256 relu ->
+    Dense 256 relu -> Dense 10. The two layers after the first are IDP layers: their
+    input channels are multiplied by the profile's gamma (tools/keras_h5.py:
+    idp_coefficients, 003 section II-B), and with a profile other than all-one
+    every training batch keeps only the first ceil(P*N/100) of them, P drawn per
+    batch from 10, 20, ..., 100 %. The all-one model trains as a standard network
+    (no channels dropped), 003's baseline. The .h5 holds the trained w (not
+    gamma*w) and names the profile in the root attribute snn_idp_profile, which
+    snn convert folds into the weights."""
+
+    def __init__(self, profile, width=256):
+        super().__init__()
+        self.profile = profile
+        self.flatten = NHWCFlatten()
+        self.dense = nn.Linear(784, width)
+        self.dense_1 = nn.Linear(width, width)
+        self.dense_2 = nn.Linear(width, 10)
+        self.register_buffer("gamma", torch.from_numpy(kh.idp_coefficients(profile, width)))
+        self.percent = None            # evaluation: keep every channel unless set
+        self.gen = torch.Generator().manual_seed(SEED + 1)
+
+    def _profiled(self, h, percent):
+        g = self.gamma
+        if percent is not None:
+            k = max(1, min(g.numel(), int(np.ceil(percent * g.numel() / 100.0))))
+            g = g.clone()
+            g[k:] = 0
+        return h * g
+
+    def forward(self, x):
+        percent = self.percent
+        if self.training and self.profile != "all-one":
+            percent = 10 * int(torch.randint(1, 11, (1,), generator=self.gen))
+        h = self._profiled(F.relu(self.dense(self.flatten(x))), percent)
+        h = self._profiled(F.relu(self.dense_1(h)), percent)
+        return self.dense_2(h)
+
+    def h5_attrs(self):
+        return {"snn_idp_profile": self.profile}
+
+    def keras_layers(self):
+        return [kh.input_layer("input_1", (28, 28, 1)),
+                kh.flatten("flatten"),
                 linear_to_dense("dense", self.dense, "relu"),
                 linear_to_dense("dense_1", self.dense_1, "relu"),
                 linear_to_dense("dense_2", self.dense_2, "softmax")]
@@ -444,6 +495,10 @@ SPECS = {
     "mnist_mobilenet_relu6": ("mnist", lambda: MobileNet(relu6=True), 4, 4e-3),
     # 002's DR: an MLP on rd Rademacher measurements (--cs-rd, --cs-seed).
     "mnist_cs_mlp": ("mnist", lambda: CSMLP(CS["rd"], CS["seed"]), 4, 2e-3),
+    # 003's IDP: the same MLP with the linear profile (P drawn per batch) and as a
+    # standard network (all-one profile), docs/dynamic-cost.md.
+    "mnist_idp_mlp": ("mnist", lambda: IDPMLP("linear"), 4, 2e-3),
+    "mnist_idp_mlp_std": ("mnist", lambda: IDPMLP("all-one"), 4, 2e-3),
 }
 CS = {"rd": 200, "seed": 1}      # set by --cs-rd / --cs-seed
 
@@ -504,7 +559,7 @@ def train(name, epochs, out_dir, data_cache):
     layers = model.keras_layers()
     path = os.path.join(out_dir, name + ".h5")
     kh.save(path, layers, model_name="sequential", functional=False, layout="keras2")
-    if hasattr(model, "h5_attrs"):     # the compressive-sensing stage, read by snn convert
+    if hasattr(model, "h5_attrs"):     # the compressive-sensing stage or IDP profile, read by snn convert
         import h5py
         with h5py.File(path, "a") as f:
             for k, v in model.h5_attrs().items():
@@ -525,6 +580,15 @@ def train(name, epochs, out_dir, data_cache):
           "%d params, %d bytes, train %.0fs" % (name, torch_acc, np_acc, agree, res["params"],
                                                 res["bytes"], train_s), flush=True)
     assert agree >= 0.999, "%s: numpy reference disagrees with torch (%.4f)" % (name, agree)
+    if isinstance(model, IDPMLP):      # the DNN at each IDP percentage, torch and numpy
+        res["idp"] = {}
+        for p in (100, 80, 60, 50, 30):
+            model.percent = p
+            tp = predict(model, xte_t).argmax(1)
+            npp = kh.forward(path, ref_in, idp=p).argmax(1)
+            res["idp"][p] = (float((tp == yte).mean()), float((npp == yte).mean()), float((tp == npp).mean()))
+            print("  IDP %3d%%: torch acc %.4f | numpy acc %.4f | agreement %.4f" % ((p,) + res["idp"][p]), flush=True)
+        model.percent = None
     return res
 
 

@@ -114,6 +114,7 @@ struct ConvertArgs {
     double dt = 1.0;       // NIR input only
     bool dt_given = false;
     bool prune_seed_given = false;
+    std::string idp_profile; // --idp-profile: all-one, harmonic, linear or half-exp; empty: the model's own, if any
 };
 
 bool is_nir(const std::string& path) { return path.size() >= 4 && path.compare(path.size() - 4, 4, ".nir") == 0; }
@@ -126,9 +127,9 @@ int cmd_convert_nir(const ConvertArgs& a) {
     opt.dt = a.dt;
     if (!(a.dt > 0) || !std::isfinite(a.dt)) throw OptionError("dt", num(a.dt), "--dt must be positive");
     if (!a.calib.empty() || !a.binarize.empty() || a.calibrate_steps > 0 || !a.quantize.empty() || !a.target.empty() ||
-        !a.prune.empty())
+        !a.prune.empty() || !a.idp_profile.empty())
         throw OptionError("calib", a.calib,
-                          "--calib, --calibrate-steps, --binarize, --quantize, --prune and --target do not apply to a NIR graph (it is already spiking)");
+                          "--calib, --calibrate-steps, --binarize, --quantize, --prune, --idp-profile and --target do not apply to a NIR graph (it is already spiking)");
     std::vector<std::string> notes;
     Network net = import_nir(a.model, opt, notes);
     if (a.state_bits_given) set_state_bits(net, a.state_bits);
@@ -162,6 +163,7 @@ int cmd_convert(const ConvertArgs& a) {
     if (a.prune_seed_given && opt.prune.empty())
         throw OptionError("prune-seed", std::to_string(a.prune_seed), "--prune-seed applies only with --prune");
     opt.prune_seed = std::uint64_t(a.prune_seed);
+    if (!a.idp_profile.empty()) opt.idp_profile = idp_profile_from(a.idp_profile);
     std::vector<std::string> target_notes;
     if (!a.target.empty()) {
         // The chip's weight precision, for every layer --quantize leaves to a bare entry.
@@ -282,6 +284,7 @@ struct RunArgs {
     int state_bits = 32;               // --state-bits, where given (else the network's own)
     bool state_bits_given = false;
     bool bin_given = false;
+    std::string idp; // --idp: P or LAYER=P,... (snn/idp.hpp); empty: none
 };
 
 // A run read and checked: the same on every rank of a distributed one.
@@ -289,6 +292,7 @@ struct PreparedRun {
     RunOptions opt;
     Network net;
     Dataset data;
+    std::optional<Network> idp_net; // with --idp: the network as it runs (apply_idp), for the report and DNN pass
 };
 
 PreparedRun prepare_run(const RunArgs& a) {
@@ -330,6 +334,12 @@ PreparedRun prepare_run(const RunArgs& a) {
     if (!a.max_rate_given && net.max_rate > 0) opt.max_rate = net.max_rate;
     if (!a.partition.empty())
         net.devices = a.partition == "none" ? std::vector<std::string>{} : parse_partition(net, a.partition);
+    // --idp: checked here, before any data is read (one line for a bad P or layer).
+    std::optional<Network> idp_net;
+    if (!a.idp.empty()) {
+        opt.idp = parse_idp(a.idp);
+        idp_net = apply_idp(net, *opt.idp);
+    }
     opt.cut_loss = cut_loss_from(a.cut_loss);
     if (opt.cut_loss.active() && net.devices.empty())
         throw OptionError("cut-loss", a.cut_loss,
@@ -355,15 +365,19 @@ PreparedRun prepare_run(const RunArgs& a) {
         data = load_dataset(a.data, a.limit, "", a.memory);
     }
     match_input_layout(data, net);
-    return PreparedRun{std::move(opt), std::move(net), std::move(data)};
+    return PreparedRun{std::move(opt), std::move(net), std::move(data), std::move(idp_net)};
 }
 
 // The DNN passes, the report and the files of a run, from its result.
 int finish_run(const RunArgs& a, const PreparedRun& p, const RunResult& r, const RunInfo::Ranks& ranks = {}) {
-    const RunOptions& opt = p.opt;
-    const Network& net = p.net;
+    // With --idp the report, the DNN pass and any further runs see the
+    // network as it ran, which is already at its IDP setting.
+    const Network& net = p.idp_net ? *p.idp_net : p.net;
+    RunOptions opt = p.opt;
+    opt.idp.reset();
     const Dataset& data = p.data;
     RunInfo info{a.network, a.data, opt, -1, {}, {}};
+    info.idp = p.opt.idp;
     info.ranks = ranks;
     if (!a.costs.empty()) info.costs = load_cost_table(a.costs);
     // A DNN pass (ReLU units, argmax) means nothing for units read by their class labels.
@@ -555,6 +569,9 @@ int main(int argc, char** argv) {
                      "Dense/Conv layer or as LAYER=METHOD:R; pruned Dense layers are stored and run as compressed sparse "
                      "rows, pruned convolutions keep zeros in their kernel; comma-separated (docs/pruning.md)")
         ->delimiter(',');
+    conv->add_option("--idp-profile", ca.idp_profile,
+                     "The IDP profile the model was trained with (all-one, harmonic, linear or half-exp): attached to "
+                     "every dense and conv2d layer but the first, its coefficients folded into the weights (docs/dynamic-cost.md)");
     auto* prune_seed_opt = conv->add_option("--prune-seed", ca.prune_seed, "Seed of --prune random's draws")->capture_default_str();
     conv->add_option("--target", ca.target,
                      "Apply a chip's weight and state precision (snn fit's targets: speck, loihi, spinnaker or a target "
@@ -674,6 +691,9 @@ int main(int argc, char** argv) {
     auto* run_state_bits_opt = run->add_option("--state-bits", ra.state_bits,
                     "Run with every spiking population's membranes in this precision: 32 (float) or 16 (fixed "
                     "point); default: the network's own");
+    run->add_option("--idp", ra.idp,
+                    "Incomplete dot products: P (percent, 0 < P <= 100) for every IDP layer, or LAYER=P,... "
+                    "(docs/dynamic-cost.md)");
     run->add_flag("--no-dnn", ra.no_dnn, "Skip the DNN accuracy (ReLU forward pass) on the same samples");
     run->add_flag("-q,--quiet", ra.quiet, "Print nothing but errors");
 
