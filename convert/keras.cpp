@@ -1373,17 +1373,17 @@ Network KerasImporter::run() {
     // and γ is folded into them here.
     if (!archive_config_ && h5::has_attr(file_, "snn_idp_profile")) {
         const std::string name = h5::read_string_attr(file_, "snn_idp_profile");
-        std::vector<std::string> layers;
+        std::vector<std::string> profiled;
         try {
-            layers = attach_idp_profile(net_, idp_profile_from(name, "snn_idp_profile"), path_ + ": snn_idp_profile");
+            profiled = attach_idp_profile(net_, idp_profile_from(name, "snn_idp_profile"), path_ + ": snn_idp_profile");
         } catch (const Error& e) {
             throw ModelError(path_, e.context.layer, std::string(e.what()).rfind(path_, 0) == 0 ? e.what() : path_ + ": attribute " + e.what());
         }
-        if (layers.empty())
+        if (profiled.empty())
             throw ModelError(path_, "", path_ + ": attribute snn_idp_profile '" + name +
                                             "' but the model has no dense or conv2d layer after the first");
         std::string list;
-        for (const auto& l : layers) list += (list.empty() ? "" : ", ") + l;
+        for (const auto& l : profiled) list += (list.empty() ? "" : ", ") + l;
         notes.push_back("IDP profile " + name + " (attribute snn_idp_profile), coefficients folded into " + list);
     }
     return std::move(net_);
