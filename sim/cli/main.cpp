@@ -406,6 +406,9 @@ int finish_run(const RunArgs& a, const PreparedRun& p, const RunResult& r, const
 // snn run --dnn-pipeline: the DNN baseline with int8 activations across the
 // partition's cuts (sim/dnn_pipeline.hpp), in one process (`r` null: the pass
 // in one piece) or from a pipeline across ranks. Writes its own report.
+// With --idp the DNN is the network as it runs at that setting (apply_idp).
+const Network& dnn_network(const PreparedRun& p) { return p.idp_net ? *p.idp_net : p.net; }
+
 void check_dnn_pipeline(const RunArgs& a, const PreparedRun& p) {
     const auto refuse = [](const char* flag, const std::string& value) {
         throw OptionError(flag + 2, value, std::string("--dnn-pipeline runs the DNN pass alone; ") + flag + " does not apply");
@@ -423,8 +426,8 @@ void check_dnn_pipeline(const RunArgs& a, const PreparedRun& p) {
 int finish_dnn_pipeline(const RunArgs& a, const PreparedRun& p, const std::vector<int>& predictions, const DnnPipelineResult* r,
                         double seconds, int ranks) {
     DnnPipelineReportInfo info{a.network, a.data, r ? "pipeline" : "", ranks, -1, seconds};
-    if (!a.no_dnn) info.dnn_accuracy = dnn_accuracy(p.net, p.data, a.threads);
-    const nlohmann::json j = dnn_pipeline_report(p.net, p.data, predictions, r, info);
+    if (!a.no_dnn) info.dnn_accuracy = dnn_accuracy(dnn_network(p), p.data, a.threads);
+    const nlohmann::json j = dnn_pipeline_report(dnn_network(p), p.data, predictions, r, info);
     if (!a.quiet) std::cout << dnn_pipeline_table(j);
     if (!a.report.empty()) write_text_atomically(a.report, j.dump(2) + "\n");
     if (!a.predictions.empty()) {
@@ -473,7 +476,7 @@ int run_distributed(const RunArgs& a) {
     if (a.dnn_pipeline) {
         std::optional<DnnPipelineResult> d;
         try {
-            d = mpi::simulate_dnn_pipeline(p->net, p->data, MPI_COMM_WORLD, a.timeout);
+            d = mpi::simulate_dnn_pipeline(dnn_network(*p), p->data, MPI_COMM_WORLD, a.timeout);
         } catch (const std::exception& e) {
             std::fprintf(stderr, "snn: error: rank %d: %s\n", session.rank(), e.what());
             MPI_Abort(MPI_COMM_WORLD, 1);
@@ -515,7 +518,7 @@ int cmd_run(const RunArgs& a) {
     if (a.dnn_pipeline) {
         check_dnn_pipeline(a, p);
         const auto start = std::chrono::steady_clock::now();
-        const std::vector<int> predictions = dnn_int8_predictions(p.net, p.data, a.threads);
+        const std::vector<int> predictions = dnn_int8_predictions(dnn_network(p), p.data, a.threads);
         return finish_dnn_pipeline(a, p, predictions, nullptr,
                                    std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 1);
     }

@@ -222,3 +222,25 @@ TEST_CASE("snn convert --idp-profile and snn run --idp: reports and refusals", "
     CHECK_THAT(bad.err, Contains("--idp-profile 'cosine'"));
     CHECK_FALSE(std::filesystem::exists(work.file("x.snn.h5")));
 }
+
+TEST_CASE("snn run --dnn-pipeline --idp runs the DNN at that setting: the cut carries the channels read", "[idp][cli]") {
+    // every_step_chain(4) split after h1: h2 is an IDP layer of 4 input
+    // channels, so at 50 % it reads ⌈50·4/100⌉ = 2 of h1's channels and h1
+    // computes only those: the cut carries 2 activations per input, not 4.
+    TempDir work("idp-dnn-pipeline");
+    const std::string net = work.file("chain.snn.h5"), data = work.file("data.h5");
+    save(every_step_chain(4), net);
+    write_data(data, std::vector<float>(3 * 2, 1.0f), {3, 1, 1, 2}, {0, 0, 0});
+    const auto activations = [&](const std::string& flags) {
+        const std::string report = work.file("r.json");
+        const Outcome o = snn_cli("run " + quote(net) + " --data " + quote(data) +
+                                  " --steps 4 --partition a:h1,b:h2-out --dnn-pipeline -q --report " + quote(report) + flags);
+        INFO(o.err);
+        REQUIRE(o.status == 0);
+        std::ifstream f(report);
+        return nlohmann::json::parse(f)["cuts"][0]["activations"].get<int>();
+    };
+    CHECK(activations("") == 4);
+    CHECK(activations(" --idp 50") == 2);
+    CHECK(activations(" --idp 100") == 4);
+}
