@@ -13,6 +13,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 
 
 def label(row, names):
@@ -37,6 +38,7 @@ def main():
             ax.plot(r[key], 100 * r["accuracy"], "o")
             ax.annotate(label(r, names), (r[key], 100 * r["accuracy"]), fontsize=6,
                         xytext=(3, 3), textcoords="offset points")
+        ax.xaxis.set_major_locator(MaxNLocator(5))
         ax.set_xlabel(xlabel)
         ax.set_ylabel("SNN accuracy (%)")
         ax.grid(alpha=0.3)
