@@ -378,6 +378,11 @@ int run_sweep_command(const SweepArgs& a) {
         row["model_bytes"] = conv.model_bytes;
         row["energy_pj_per_input"] = report["energy_pj_per_sample"];
         row["dnn_energy_pj_per_input"] = report["dnn_energy_pj_per_sample"];
+        if (!a.partition.empty()) { // each device's share (001's edge and cloud energy apart)
+            json by_device = json::object();
+            for (const json& d : report["partitions"]) by_device[d["device"].get<std::string>()] = d["energy_pj"];
+            row["energy_pj_per_input_by_device"] = by_device;
+        }
         row["seconds"] = r.seconds;
         row["convert_seconds"] = conv.seconds;
         rows.push_back(row);

@@ -136,6 +136,10 @@ TEST_CASE("snn sweep over idp with a partition: rows equal snn run --idp --parti
         CHECK(rows[k]["synaptic_ops_per_input"].get<double>() == sep.report["synaptic_ops_per_sample"].get<double>());
         CHECK(rows[k]["energy_pj_per_input"].get<double>() == sep.report["energy_pj_per_sample"].get<double>());
         CHECK(rows[k]["model_bytes"].get<double>() == sep.model_bytes);
+        REQUIRE(sep.report["partitions"].size() == 2);
+        for (const auto& d : sep.report["partitions"])
+            CHECK(rows[k]["energy_pj_per_input_by_device"][d["device"].get<std::string>()].get<double>() ==
+                  d["energy_pj"].get<double>());
     }
     // IDP at 50 % reads half of the dense layer's inputs: fewer operations than at 100 %.
     CHECK(rows[1]["synaptic_ops_per_input"].get<double>() < rows[0]["synaptic_ops_per_input"].get<double>());
@@ -148,6 +152,23 @@ TEST_CASE("snn sweep over idp with a partition: rows equal snn run --idp --parti
     REQUIRE(prow.size() == 2);
     CHECK(prow[0].contains("accuracy"));
     CHECK_THAT(prow[1]["refused"].get<std::string>(), Contains("no IDP layer"));
+}
+
+TEST_CASE("a lever value joins entries with '+' as its flag joins them with ','", "[sweep][cli]") {
+    TempDir dir("sweep-plus");
+    const std::string data = dir.file("data.h5"), out = dir.file("sweep.json");
+    tiny_network_and_data(dir.file("unused.snn.h5"), data);
+    const Outcome s = snn_cli("sweep " + quote(fixture) + " --calib " + quote(data) + " --data " + quote(data) +
+                              " --steps 10 --levers 'quantize=conv2d=int:8+dense=int:3' -o " + quote(out));
+    INFO(s.err);
+    REQUIRE(s.status == 0);
+    const nlohmann::json row = read_json(out)["rows"][0];
+    CHECK(row["levers"]["quantize"] == "conv2d=int:8+dense=int:3");
+    const Separate sep = convert_and_run(dir, data, "--quantize conv2d=int:8,dense=int:3", "--steps 10");
+    CHECK(row["accuracy"].get<double>() == sep.report["accuracy"].get<double>());
+    CHECK(row["synaptic_ops_per_input"].get<double>() == sep.report["synaptic_ops_per_sample"].get<double>());
+    CHECK(row["energy_pj_per_input"].get<double>() == sep.report["energy_pj_per_sample"].get<double>());
+    CHECK(row["model_bytes"].get<double>() == sep.model_bytes);
 }
 
 TEST_CASE("bad snn sweep input gets one line naming it, exit 1, and no output file", "[sweep][cli]") {
