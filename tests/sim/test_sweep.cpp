@@ -2,8 +2,9 @@
 // separate `snn convert` + `snn inspect --json` + `snn run` invocations report
 // for the same settings, the rows are the cartesian product in --levers order
 // (the last lever fastest), a combination the converter refuses is a row with
-// its message, bytes moved are the partition's cut bytes, and bad levers or
-// files get one line, exit 1 and no output file.
+// its message, bytes moved are the partition's cut bytes, every report follows
+// docs/sweep-report.schema.json, and bad levers or files get one line, exit 1
+// and no output file.
 #include "tests/support.hpp"
 
 #include <catch2/catch.hpp>
@@ -20,7 +21,16 @@ namespace {
 
 const std::string fixture = std::string(SNN_SOURCE_DIR) + "/data/fixtures/tiny_keras3_sequential.h5";
 
-nlohmann::json read_json(const std::string& path) {
+// A sweep report, parsed once tools/validate_report.py finds that it follows
+// docs/sweep-report.schema.json (a missing validator fails the test too).
+nlohmann::json read_sweep(const std::string& path) {
+    static const TempDir capture("validate-sweep");
+    const std::string schema = std::string(SNN_SOURCE_DIR) + "/docs/sweep-report.schema.json";
+    const Outcome v = run_captured("/usr/bin/python3 " + quote(std::string(SNN_SOURCE_DIR) + "/tools/validate_report.py") + " " +
+                                       quote(schema) + " " + quote(path),
+                                   capture);
+    INFO(v.out << v.err);
+    REQUIRE(v.status == 0);
     std::ifstream f(path);
     return nlohmann::json::parse(f);
 }
@@ -44,7 +54,7 @@ Separate convert_and_run(const TempDir& dir, const std::string& data, const std:
                               quote(report) + " " + run_flags);
     INFO(r.err);
     REQUIRE(r.status == 0);
-    return {read_json(report), nlohmann::json::parse(i.out)["totals"]["bytes"].get<double>()};
+    return {read_report(report), nlohmann::json::parse(i.out)["totals"]["bytes"].get<double>()};
 }
 
 } // namespace
@@ -58,7 +68,7 @@ TEST_CASE("snn sweep's rows equal separate snn convert + snn run reports, in car
                               " --threads 2 --levers 'quantize=none,int:4;prune=none,random:0.5;steps=8,16' -o " + quote(out));
     INFO(s.err);
     REQUIRE(s.status == 0);
-    const nlohmann::json j = read_json(out);
+    const nlohmann::json j = read_sweep(out);
     REQUIRE(j["combinations"] == 8);
     const nlohmann::json& rows = j["rows"];
     REQUIRE(rows.size() == 8);
@@ -102,7 +112,7 @@ TEST_CASE("snn sweep's rows equal separate snn convert + snn run reports, in car
     REQUIRE(snn_cli("sweep " + quote(fixture) + " --calib " + quote(data) + " --data " + quote(data) +
                     " --threads 1 --levers 'quantize=none,int:4;prune=none,random:0.5;steps=8,16' -o " + quote(one))
                 .status == 0);
-    const nlohmann::json rows1 = read_json(one)["rows"];
+    const nlohmann::json rows1 = read_sweep(one)["rows"];
     for (std::size_t k = 0; k < rows.size(); ++k)
         for (const char* key : {"accuracy", "dnn_accuracy", "synaptic_ops_per_input", "energy_pj_per_input", "model_bytes", "refused"})
             CHECK(rows[k].value(key, nlohmann::json()) == rows1[k].value(key, nlohmann::json()));
@@ -119,7 +129,7 @@ TEST_CASE("snn sweep over idp with a partition: rows equal snn run --idp --parti
                               quote(out));
     INFO(s.err);
     REQUIRE(s.status == 0);
-    const nlohmann::json rows = read_json(out)["rows"];
+    const nlohmann::json rows = read_sweep(out)["rows"];
     REQUIRE(rows.size() == 2);
     for (std::size_t k = 0; k < 2; ++k) {
         const std::string idp = k == 0 ? "100" : "50";
@@ -148,7 +158,7 @@ TEST_CASE("snn sweep over idp with a partition: rows equal snn run --idp --parti
     const Outcome plain = snn_cli("sweep " + quote(fixture) + " --calib " + quote(data) + " --data " + quote(data) +
                                   " --steps 4 --levers 'idp=none,50' -o " + quote(out));
     REQUIRE(plain.status == 0);
-    const nlohmann::json prow = read_json(out)["rows"];
+    const nlohmann::json prow = read_sweep(out)["rows"];
     REQUIRE(prow.size() == 2);
     CHECK(prow[0].contains("accuracy"));
     CHECK_THAT(prow[1]["refused"].get<std::string>(), Contains("no IDP layer"));
@@ -162,7 +172,7 @@ TEST_CASE("a lever value joins entries with '+' as its flag joins them with ','"
                               " --steps 10 --levers 'quantize=conv2d=int:8+dense=int:3' -o " + quote(out));
     INFO(s.err);
     REQUIRE(s.status == 0);
-    const nlohmann::json row = read_json(out)["rows"][0];
+    const nlohmann::json row = read_sweep(out)["rows"][0];
     CHECK(row["levers"]["quantize"] == "conv2d=int:8+dense=int:3");
     const Separate sep = convert_and_run(dir, data, "--quantize conv2d=int:8,dense=int:3", "--steps 10");
     CHECK(row["accuracy"].get<double>() == sep.report["accuracy"].get<double>());
