@@ -8,6 +8,7 @@
 //   snn partition NET SPEC            layers assigned to devices
 //   snn stdp-curve --rule R           a plasticity rule's weight change against spike timing
 //   snn learn --data D --neurons N    unsupervised STDP learning of one layer, label assignment
+//   snn sweep MODEL --levers SPEC     convert and run every combination of levers, one row each
 // Exit codes: 0 done, 1 the user's input is wrong (one line says what), 2 a bug.
 #include "convert/convert.hpp"
 #include "convert/nir.hpp"
@@ -16,6 +17,7 @@
 #include "sim/cli/cmd_export.hpp"
 #include "sim/cli/cmd_learn.hpp"
 #include "sim/cli/cmd_stdp.hpp"
+#include "sim/cli/cmd_sweep.hpp"
 #include "sim/cli/config.hpp"
 #include "sim/diagnose.hpp"
 #include "sim/dnn_pipeline.hpp"
@@ -709,10 +711,12 @@ int main(int argc, char** argv) {
     auto* exits = add_exits_commands(app, ea, default_threads());
     ExportArgs xa;
     auto* export_cmd = add_export_command(app, xa);
+    SweepArgs wa;
+    auto* sweep_cmd = add_sweep_command(app, wa, default_threads());
 
     // Every subcommand takes --max-memory: what one network or data set may allocate.
     std::string max_memory;
-    for (CLI::App* sub : {conv, insp, fitc, run, stdp_curve, learn_cmd, ea.train, ea.add, ea.clear, ea.place, ea.partition, export_cmd})
+    for (CLI::App* sub : {conv, insp, fitc, run, stdp_curve, learn_cmd, ea.train, ea.add, ea.clear, ea.place, ea.partition, export_cmd, sweep_cmd})
         sub->add_option("--max-memory", max_memory,
                         "Refuse a network or data set needing more memory than this (e.g. 2G; default: 3/4 of RAM)");
 
@@ -740,7 +744,7 @@ int main(int argc, char** argv) {
         if (configs.dump_if_asked(std::cout)) return 0;
         remove_stale_outputs(app);
         const MemoryBudget memory = max_memory.empty() ? MemoryBudget{} : MemoryBudget(parse_memory_size(max_memory));
-        ca.memory = ra.memory = la.memory = ea.memory = xa.memory = memory;
+        ca.memory = ra.memory = la.memory = ea.memory = xa.memory = wa.memory = memory;
         if (conv->parsed()) {
             ca.norm_given = norm_opt->count() > 0;
             ca.granularity_given = granularity_opt->count() > 0;
@@ -776,6 +780,7 @@ int main(int argc, char** argv) {
         if (stdp_curve->parsed()) return run_stdp_curve_command(sa);
         if (const int rc = run_exits_command(exits, ea); rc >= 0) return rc;
         if (const int rc = run_export_command(xa); rc >= 0) return rc;
+        if (const int rc = run_sweep_command(wa); rc >= 0) return rc;
         if (learn_cmd->parsed()) return run_learn_command(la);
     } catch (const snn::Error& e) {
         std::fprintf(stderr, "snn: error: %s%s\n", configs.locate(e.context.option).c_str(), user_message(e).c_str());
