@@ -10,7 +10,8 @@ mnist_mobilenet_relu6 (the same with ReLU(max_value=6) layers, as Keras' MobileN
 mnist_cs_mlp (an MLP on rd = --cs-rd Rademacher measurements of the image, 002's DR;
 the stage is recorded as root attributes snn_input_stage*, docs/compressive-sensing.md),
 mnist_idp_mlp / mnist_idp_mlp_std (003's incomplete dot products with the linear and the
-all-one profile, root attribute snn_idp_profile, docs/dynamic-cost.md).
+all-one profile, root attribute snn_idp_profile, docs/dynamic-cost.md), mnist_idp_cnn
+(the shipped CNN's topology with the linear profile).
 Each is built so that it maps 1:1 onto Keras layers (channels-last
 flatten, Keras weight layouts, BN eps 1e-3); after export the .h5 is re-read and
 run through the independent numpy forward pass in tools/keras_h5.py on the full
@@ -182,6 +183,55 @@ class IDPMLP(nn.Module):
                 linear_to_dense("dense", self.dense, "relu"),
                 linear_to_dense("dense_1", self.dense_1, "relu"),
                 linear_to_dense("dense_2", self.dense_2, "softmax")]
+
+
+class IDPCNN(nn.Module):
+    """003's incomplete dot products on the shipped CNN's topology (AvgCNN): conv2 and
+    dense are the IDP layers, their input channels (conv1's 16, conv2's 32; for the
+    dense after the channels-last flatten, channel = unit mod 32) multiplied by the
+    profile's gamma, and, with a profile other than all-one, only the first
+    ceil(P*C/100) kept per training batch, P drawn from 10, 20, ..., 100 %, as for
+    IDPMLP. The .h5 holds the trained w and the root attribute snn_idp_profile."""
+
+    def __init__(self, profile):
+        super().__init__()
+        self.profile = profile
+        self.conv1 = nn.Conv2d(1, 16, 5)
+        self.conv2 = nn.Conv2d(16, 32, 3)
+        self.flatten = NHWCFlatten()
+        self.dense = nn.Linear(5 * 5 * 32, 10)
+        self.register_buffer("g1", torch.from_numpy(kh.idp_coefficients(profile, 16)).view(1, 16, 1, 1))
+        self.register_buffer("g2", torch.from_numpy(kh.idp_coefficients(profile, 32)).view(1, 32, 1, 1))
+        self.percent = None            # evaluation: keep every channel unless set
+        self.gen = torch.Generator().manual_seed(SEED + 1)
+
+    @staticmethod
+    def _profiled(h, g, percent):
+        if percent is not None:
+            k = max(1, min(g.numel(), int(np.ceil(percent * g.numel() / 100.0))))
+            g = g.clone()
+            g[:, k:] = 0
+        return h * g
+
+    def forward(self, x):
+        percent = self.percent
+        if self.training and self.profile != "all-one":
+            percent = 10 * int(torch.randint(1, 11, (1,), generator=self.gen))
+        x = self._profiled(F.avg_pool2d(F.relu(self.conv1(x)), 2), self.g1, percent)
+        x = self._profiled(F.avg_pool2d(F.relu(self.conv2(x)), 2), self.g2, percent)
+        return self.dense(self.flatten(x))
+
+    def h5_attrs(self):
+        return {"snn_idp_profile": self.profile}
+
+    def keras_layers(self):
+        return [kh.input_layer("input_1", (28, 28, 1)),
+                conv_to_keras("conv1", self.conv1, "valid", "relu"),
+                kh.pool2d("AveragePooling2D", "pool1", 2),
+                conv_to_keras("conv2", self.conv2, "valid", "relu"),
+                kh.pool2d("AveragePooling2D", "pool2", 2),
+                kh.flatten("flatten"),
+                linear_to_dense("dense", self.dense, "softmax")]
 
 
 class AvgCNN(nn.Module):
@@ -499,6 +549,8 @@ SPECS = {
     # standard network (all-one profile), docs/dynamic-cost.md.
     "mnist_idp_mlp": ("mnist", lambda: IDPMLP("linear"), 4, 2e-3),
     "mnist_idp_mlp_std": ("mnist", lambda: IDPMLP("all-one"), 4, 2e-3),
+    # The shipped CNN's topology with the linear profile (its standard twin: mnist_cnn).
+    "mnist_idp_cnn": ("mnist", lambda: IDPCNN("linear"), 4, 4e-3),
 }
 CS = {"rd": 200, "seed": 1}      # set by --cs-rd / --cs-seed
 
@@ -580,7 +632,7 @@ def train(name, epochs, out_dir, data_cache):
           "%d params, %d bytes, train %.0fs" % (name, torch_acc, np_acc, agree, res["params"],
                                                 res["bytes"], train_s), flush=True)
     assert agree >= 0.999, "%s: numpy reference disagrees with torch (%.4f)" % (name, agree)
-    if isinstance(model, IDPMLP):      # the DNN at each IDP percentage, torch and numpy
+    if isinstance(model, (IDPMLP, IDPCNN)):   # the DNN at each IDP percentage, torch and numpy
         res["idp"] = {}
         for p in (100, 80, 60, 50, 30):
             model.percent = p
