@@ -7,6 +7,7 @@
 // against the numpy reference tools/quant_reference.py --prune, and the
 // refusals of the schemes the combination does not take.
 #include "convert/convert.hpp"
+#include "convert/keras.hpp"
 #include "convert/prune.hpp"
 #include "convert/quantize.hpp"
 #include "snn/error.hpp"
@@ -221,4 +222,31 @@ TEST_CASE("--prune with a scheme other than int:K, or with --binarize, gets one 
         CHECK(std::count(o.err.begin(), o.err.end(), '\n') == 1);
         CHECK_FALSE(std::filesystem::exists(out));
     }
+}
+
+TEST_CASE("the connectivity-trained rd = 196 model has 0 exactly where --prune random:0.5 seed 1 removes weights",
+          "[prune]") {
+    // data/models/mnist_cs196_cp50_mlp.h5 was trained (tools/train_reference.py
+    // --cs-prune 0.5) with the selection drawn in Python; the converter's own
+    // prune_mask must pick the same weights, or pruning it would remove trained ones.
+    const Network net = import_keras((source_dir / "data" / "models" / "mnist_cs196_cp50_mlp.h5").string());
+    int checked = 0;
+    for (std::size_t i = 0; i < net.populations.size(); ++i) {
+        const Population& pop = net.populations[i];
+        if (pop.name != "dense" && pop.name != "dense_1") continue;
+        INFO(pop.name << " is population " << i);
+        REQUIRE(pop.projections.size() == 1);
+        const std::vector<float>& w = pop.projections[0].weights;
+        const auto keep = prune_mask(w, PruneMethod::Random, 0.5, prune_stream(1, i, 0));
+        std::int64_t zeros_removed = 0, nonzero_kept = 0;
+        for (std::size_t k = 0; k < w.size(); ++k) {
+            if (!keep[k]) zeros_removed += w[k] == 0.0f;
+            else nonzero_kept += w[k] != 0.0f;
+        }
+        const std::int64_t removed = pruned_count(std::int64_t(w.size()), 0.5);
+        CHECK(zeros_removed == removed);
+        CHECK(nonzero_kept == std::int64_t(w.size()) - removed);
+        ++checked;
+    }
+    CHECK(checked == 2);
 }
