@@ -1,4 +1,5 @@
 #include "convert/convert.hpp"
+#include "convert/layer_spec.hpp"
 
 #include "convert/keras.hpp"
 #include "convert/onnx.hpp"
@@ -12,10 +13,20 @@ namespace snn {
 
 Network convert_model(const std::string& model_path, const Dataset* calib, const ConvertOptions& options,
                       ConvertLog& log) {
-    if (!options.prune.empty() && (!options.quantize.empty() || !options.binarize.empty()))
+    if (!options.prune.empty() && !options.binarize.empty())
         throw OptionError("prune", options.prune.front().text,
-                          "--prune cannot be combined with --quantize, --binarize or a --target's weight precision yet "
-                          "(docs/pruning.md)");
+                          "--prune cannot be combined with --binarize (docs/pruning.md)");
+    // Pruning then quantizing keeps the pruned weights exact zeros only for a
+    // scheme that maps 0 to level 0 and whose scale the zeros do not move:
+    // int:K, whose step is max|w| / Q (zeros never the max) or the least-squares
+    // Σ w·q / Σ q² (a zero weight has q = 0 and adds nothing to either sum).
+    // Ternary's and qsq's scales and thresholds count the zeros, binary has no 0.
+    if (!options.prune.empty())
+        for (const QuantizeEntry& e : options.quantize)
+            if (e.binary || e.spec.scheme != QuantScheme::Int)
+                throw OptionError("quantize", e.text,
+                                  "--prune combines only with int:K quantization (pruned weights stay code 0); '" + e.text +
+                                      "' is not int:K (docs/pruning.md)");
     const bool onnx = model_path.size() >= 5 && model_path.compare(model_path.size() - 5, 5, ".onnx") == 0;
     Network net = onnx ? import_onnx(model_path, log.lines, options.memory) : import_keras(model_path, log.lines, options.memory);
     if (options.idp_profile) {
@@ -93,10 +104,15 @@ Network convert_model(const std::string& model_path, const Dataset* calib, const
         log.lines.push_back("binary layers: one scale per layer (channel-wise scales would make them non-binary)");
     }
     net = normalize_model(std::move(net), model_path, calib, opt, log);
-    // Pruning ranks and removes the normalized weights; quantization (refused
-    // above with pruning) would come after it.
+    // Pruning ranks and removes the normalized weights; quantization comes
+    // after it. A pruned Dense layer that is quantized stays dense, its pruned
+    // weights 0 and so code 0: a sparse layer of codes is not built.
     if (!options.prune.empty()) {
-        apply_prune(net, options.prune, options.prune_seed, model_path, log.lines);
+        const auto quantized = [&](const Projection& p) {
+            const QuantizeEntry* e = entry_for(options.quantize, p.layer);
+            return e && !e->binary && !p.binary;
+        };
+        apply_prune(net, options.prune, options.prune_seed, model_path, log.lines, quantized);
         validate(net);
     }
     apply_quantize(net, options.quantize, model_path, log.lines);

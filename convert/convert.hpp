@@ -31,8 +31,10 @@ struct ConvertOptions {
     // others quantize the normalized weights (convert/quantize.hpp).
     std::vector<QuantizeEntry> quantize;
     // --prune: connectivity pruning of the normalized weights (convert/prune.hpp),
-    // the random draws keyed by prune_seed. Not combined with quantization or
-    // binary layers made here (refused with OptionError).
+    // the random draws keyed by prune_seed. Combined with int:K quantization
+    // only (a pruned Dense layer it quantizes stays dense, its pruned weights
+    // code 0); other schemes and binary layers made here are refused with
+    // OptionError.
     std::vector<PruneEntry> prune;
     std::uint64_t prune_seed = 1;
     // --idp-profile: the profile the model was trained with, attached to every

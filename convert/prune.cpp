@@ -115,7 +115,7 @@ std::vector<std::uint8_t> prune_mask(const std::vector<float>& weights, PruneMet
 }
 
 void apply_prune(Network& net, const std::vector<PruneEntry>& entries, std::uint64_t seed, const std::string& model_path,
-                 std::vector<std::string>& log) {
+                 std::vector<std::string>& log, const std::function<bool(const Projection&)>& stays_dense) {
     for (const PruneEntry& e : entries) {
         if (e.layer.empty()) continue;
         bool found = false;
@@ -149,7 +149,7 @@ void apply_prune(Network& net, const std::vector<PruneEntry>& entries, std::uint
             const std::int64_t removed = pruned_count(n, e->ratio);
             const std::string method = e->method == PruneMethod::Random ? "random, seed " + std::to_string(seed) : "magnitude";
             char line[256];
-            if (p.kind == ProjectionKind::Dense) {
+            if (p.kind == ProjectionKind::Dense && !(stays_dense && stays_dense(p))) {
                 p = sparsify(p, src, pop.shape, keep);
                 std::snprintf(line, sizeof line,
                               "pruned %s (%s): %lld of %lld synapses removed, %.4g%% kept, stored as compressed sparse rows",
@@ -158,10 +158,18 @@ void apply_prune(Network& net, const std::vector<PruneEntry>& entries, std::uint
             } else {
                 for (std::size_t k = 0; k < keep.size(); ++k)
                     if (!keep[k]) p.weights[k] = 0.0f;
-                std::snprintf(line, sizeof line,
-                              "pruned %s (%s): %lld of %lld kernel weights set to 0, %.4g%% kept (the %s keeps its dense kernel)",
-                              p.layer.c_str(), method.c_str(), static_cast<long long>(removed), static_cast<long long>(n),
-                              100.0 * double(n - removed) / double(n), to_string(p.kind));
+                if (p.kind == ProjectionKind::Dense)
+                    std::snprintf(line, sizeof line,
+                                  "pruned %s (%s): %lld of %lld synapses set to 0, %.4g%% kept (kept dense with zeros: it is "
+                                  "quantized next)",
+                                  p.layer.c_str(), method.c_str(), static_cast<long long>(removed),
+                                  static_cast<long long>(n), 100.0 * double(n - removed) / double(n));
+                else
+                    std::snprintf(line, sizeof line,
+                                  "pruned %s (%s): %lld of %lld kernel weights set to 0, %.4g%% kept (the %s keeps its dense "
+                                  "kernel)",
+                                  p.layer.c_str(), method.c_str(), static_cast<long long>(removed),
+                                  static_cast<long long>(n), 100.0 * double(n - removed) / double(n), to_string(p.kind));
             }
             log.push_back(line);
         }

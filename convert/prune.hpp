@@ -10,10 +10,13 @@
 //                 lower index goes first)
 // with 0 ≤ R < 1 (R = 0 leaves the layer as it is). A pruned Dense layer
 // becomes a SparseDense projection (compressed sparse rows, snn/sparse.hpp);
-// a pruned convolution keeps its kernel with zeros in it.
+// a pruned convolution keeps its kernel with zeros in it, and so does a pruned
+// Dense layer that is quantized next (convert.cpp: a sparse layer of codes is
+// not built).
 #include "snn/network.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -44,8 +47,10 @@ std::uint64_t prune_stream(std::uint64_t seed, std::size_t population, std::size
 
 // Prunes the layers of the (normalized) network the entries name, appending
 // what it did to `log`; throws OptionError for a named layer the network
-// lacks or that cannot be pruned (binary or quantized).
+// lacks or that cannot be pruned (binary or quantized). A pruned Dense
+// projection for which `stays_dense` holds keeps its dense weights with the
+// pruned ones 0 instead of becoming sparse rows.
 void apply_prune(Network& net, const std::vector<PruneEntry>& entries, std::uint64_t seed, const std::string& model_path,
-                 std::vector<std::string>& log);
+                 std::vector<std::string>& log, const std::function<bool(const Projection&)>& stays_dense = {});
 
 } // namespace snn

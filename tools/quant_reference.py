@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Independent check of `snn convert --quantize` (docs/quantization.md).
 
-    tools/quant_reference.py FLOAT.snn.h5 QUANT.snn.h5 SCHEME
+    tools/quant_reference.py FLOAT.snn.h5 QUANT.snn.h5 SCHEME [--prune METHOD:R [--seed N]]
 
 FLOAT is the same model converted with the same options but without
 --quantize; SCHEME is the one scheme QUANT was made with for every layer
@@ -10,7 +10,14 @@ weights with numpy, following the papers (hybrid networks eq. 1-3; quality
 scalable quantization eq. 4-10 and Table II), decodes QUANT's packed codes
 itself, and checks that both give the same levels and scales, and that the
 file's bytes are the codes and scales. Exit status 0 when all agree.
+
+With --prune, QUANT was made with --prune METHOD:R (--prune-seed N, default 1)
+as well, on every layer: the script removes the same weights from FLOAT's
+(the selection of tools/prune_reference.py, drawn again here), sets them to
+0, quantizes what is left with the zeros in place (SCHEME must be int:K), and
+checks in addition that every pruned weight is level 0.
 """
+import os
 import sys
 
 import h5py
@@ -111,10 +118,37 @@ def level_of(code, scheme, bits):
     return ((code & (sign - 1)) - (code & sign)).astype(np.float64)
 
 
+def pruned_positions(method, ratio, seed, w, pop, proj):
+    """The indices --prune METHOD:R removes from a layer's flat weights w."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import prune_reference as pr
+    n = w.size
+    k = int(np.floor(ratio * n + 0.5))
+    if method == "random":
+        return pr.random_removed(n, k, pr.stream(seed, pop, proj))
+    if method == "magnitude":
+        return np.sort(np.lexsort((np.arange(n), np.abs(w)))[:k])
+    raise SystemExit(f"unknown prune method {method}")
+
+
 def main():
-    if len(sys.argv) != 4:
+    args = sys.argv[1:]
+    prune, seed = None, 1
+    if "--seed" in args:
+        i = args.index("--seed")
+        seed = int(args[i + 1])
+        del args[i : i + 2]
+    if "--prune" in args:
+        i = args.index("--prune")
+        method, ratio = args[i + 1].split(":")
+        prune = (method, float(ratio))
+        del args[i : i + 2]
+    if len(args) != 3:
         raise SystemExit(__doc__)
+    sys.argv[1:] = args
     s = parse(sys.argv[3])
+    if prune and s["scheme"] != "int":
+        raise SystemExit("--prune is checked with int:K only")
     bad = 0
     stored = 0
     with h5py.File(sys.argv[1], "r") as ff, h5py.File(sys.argv[2], "r") as fq:
@@ -129,6 +163,10 @@ def main():
                 if kind not in ("dense", "conv2d", "depthwise_conv2d"):
                     continue
                 w = np.asarray(jf["weights"], dtype=np.float32).reshape(-1).astype(np.float64)
+                removed = np.zeros(0, dtype=np.int64)
+                if prune:
+                    removed = pruned_positions(prune[0], prune[1], seed, w.astype(np.float32), int(pname), int(jname))
+                    w[removed] = 0.0
                 outputs = int(np.prod(shape)) if kind == "dense" else shape[2]
                 vector = s.get("vector", 0) if s["scheme"] == "qsq" else 0
                 g = groups(len(w), outputs, vector)
@@ -154,6 +192,11 @@ def main():
                       f"{'agree' if scale_ok else 'DIFFER'}")
                 if len(diff) > max(1, len(w) // 10000) or not scale_ok:
                     bad += 1
+                if prune:
+                    nonzero = int(np.count_nonzero(got_lv[removed]))
+                    print(f"{name}: {len(removed)} pruned, {nonzero} of them not level 0")
+                    if nonzero:
+                        bad += 1
         print(f"stored code and scale bytes: {stored}")
     sys.exit(1 if bad else 0)
 

@@ -8,7 +8,10 @@ fashion_cnn, mnist_bcnn (binary weights, written as Larq QuantConv2D / QuantDens
 mnist_mobilenet (DepthwiseConv2D + pointwise 1x1 Conv2D blocks, GlobalAveragePooling2D),
 mnist_mobilenet_relu6 (the same with ReLU(max_value=6) layers, as Keras' MobileNet),
 mnist_cs_mlp (an MLP on rd = --cs-rd Rademacher measurements of the image, 002's DR;
-the stage is recorded as root attributes snn_input_stage*, docs/compressive-sensing.md),
+the stage is recorded as root attributes snn_input_stage*, docs/compressive-sensing.md;
+with --cs-prune R its two hidden layers are trained with the random connectivity that
+`snn convert --prune dense=random:R,dense_1=random:R --prune-seed --cs-prune-seed` keeps),
+mnist_dr_mlp (the same topology on the raw 784 pixels: 002's unconstrained network),
 mnist_idp_mlp / mnist_idp_mlp_std (003's incomplete dot products with the linear and the
 all-one profile, root attribute snn_idp_profile, docs/dynamic-cost.md), mnist_idp_cnn
 (the shipped CNN's topology with the linear profile).
@@ -107,7 +110,7 @@ class CSMLP(nn.Module):
     002 uses softsign after the 32-unit layer; relu here, which converts to an SNN.
     The .h5 holds the MLP only (input (rd,)) and the stage as root attributes."""
 
-    def __init__(self, rd, seed):
+    def __init__(self, rd, seed, cp=0.0, cp_seed=1):
         super().__init__()
         self.rd, self.seed = rd, seed
         self.flatten = NHWCFlatten()
@@ -115,6 +118,30 @@ class CSMLP(nn.Module):
         self.dense = nn.Linear(rd, rd)
         self.dense_1 = nn.Linear(rd, 32)
         self.dense_2 = nn.Linear(32, 10)
+        # --cs-prune R: 002's CP, the two hidden layers trained with a fixed random
+        # connectivity. The removed weights are the ones `snn convert --prune
+        # dense=random:R,dense_1=random:R --prune-seed cp_seed` removes (the
+        # selection of tools/prune_reference.py for populations 1 and 2 of the
+        # converted network, projection 0, over the (in, out) kernel), so that
+        # pruning the converted network removes only weights that are 0 already.
+        self.masks = []
+        if cp > 0:
+            import prune_reference as pr
+            for pop, lin in ((1, self.dense), (2, self.dense_1)):
+                n_out, n_in = lin.weight.shape
+                n = n_in * n_out
+                keep = np.ones(n, dtype=np.float32)
+                keep[pr.random_removed(n, int(np.floor(cp * n + 0.5)), pr.stream(cp_seed, pop, 0))] = 0
+                mask = torch.from_numpy(np.ascontiguousarray(keep.reshape(n_in, n_out).T))
+                self.register_buffer("mask_%d" % pop, mask)
+                self.masks.append((lin, mask))
+            self.after_step()
+
+    def after_step(self):
+        """Keeps the pruned weights at exactly 0 after every optimizer step."""
+        with torch.no_grad():
+            for lin, mask in self.masks:
+                lin.weight.mul_(mask)
 
     def forward(self, x):
         y = self.flatten(x) @ self.phi.t()
@@ -131,6 +158,29 @@ class CSMLP(nn.Module):
 
     def keras_layers(self):
         return [kh.input_layer("input_1", (self.rd,)),
+                linear_to_dense("dense", self.dense, "relu"),
+                linear_to_dense("dense_1", self.dense_1, "relu"),
+                linear_to_dense("dense_2", self.dense_2, "softmax")]
+
+
+class DRMLP(nn.Module):
+    """002's topology without the DR stage (its "original" network, the reference of
+    Fig. 2): the raw 784 pixels -> Dense 784 relu -> Dense 32 relu -> Dense 10, the
+    same layers as CSMLP with rd = 784 and no projection (relu for softsign, as there)."""
+
+    def __init__(self):
+        super().__init__()
+        self.flatten = NHWCFlatten()
+        self.dense = nn.Linear(784, 784)
+        self.dense_1 = nn.Linear(784, 32)
+        self.dense_2 = nn.Linear(32, 10)
+
+    def forward(self, x):
+        return self.dense_2(F.relu(self.dense_1(F.relu(self.dense(self.flatten(x))))))
+
+    def keras_layers(self):
+        return [kh.input_layer("input_1", (28, 28, 1)),
+                kh.flatten("flatten"),
                 linear_to_dense("dense", self.dense, "relu"),
                 linear_to_dense("dense_1", self.dense_1, "relu"),
                 linear_to_dense("dense_2", self.dense_2, "softmax")]
@@ -544,7 +594,9 @@ SPECS = {
     # The same with ReLU(max_value=6) layers, as Keras' MobileNet has them.
     "mnist_mobilenet_relu6": ("mnist", lambda: MobileNet(relu6=True), 4, 4e-3),
     # 002's DR: an MLP on rd Rademacher measurements (--cs-rd, --cs-seed).
-    "mnist_cs_mlp": ("mnist", lambda: CSMLP(CS["rd"], CS["seed"]), 4, 2e-3),
+    "mnist_cs_mlp": ("mnist", lambda: CSMLP(CS["rd"], CS["seed"], CS["cp"], CS["cp_seed"]), 4, 2e-3),
+    # The same topology on the raw pixels (no DR): 002's unconstrained network.
+    "mnist_dr_mlp": ("mnist", lambda: DRMLP(), 4, 2e-3),
     # 003's IDP: the same MLP with the linear profile (P drawn per batch) and as a
     # standard network (all-one profile), docs/dynamic-cost.md.
     "mnist_idp_mlp": ("mnist", lambda: IDPMLP("linear"), 4, 2e-3),
@@ -552,7 +604,7 @@ SPECS = {
     # The shipped CNN's topology with the linear profile (its standard twin: mnist_cnn).
     "mnist_idp_cnn": ("mnist", lambda: IDPCNN("linear"), 4, 4e-3),
 }
-CS = {"rd": 200, "seed": 1}      # set by --cs-rd / --cs-seed
+CS = {"rd": 200, "seed": 1, "cp": 0.0, "cp_seed": 1}      # set by --cs-rd / --cs-seed / --cs-prune / --cs-prune-seed
 
 
 def to_nchw(x):
@@ -654,12 +706,18 @@ def main():
     ap.add_argument("--cs-rd", type=int, default=200,
                     help="mnist_cs_mlp: measurements rd of the Rademacher stage (1..784)")
     ap.add_argument("--cs-seed", type=int, default=1, help="mnist_cs_mlp: the stage's seed (0..2^63-1)")
+    ap.add_argument("--cs-prune", type=float, default=0.0,
+                    help="mnist_cs_mlp: train dense and dense_1 with this fraction of their weights removed at "
+                         "random, the ones snn convert --prune dense=random:R,dense_1=random:R removes (0 <= R < 1)")
+    ap.add_argument("--cs-prune-seed", type=int, default=1, help="mnist_cs_mlp: the --prune-seed of --cs-prune")
     args = ap.parse_args()
+    if not 0 <= args.cs_prune < 1:
+        ap.error("--cs-prune %g: must be in [0, 1)" % args.cs_prune)
     if not 1 <= args.cs_rd <= 784:
         ap.error("--cs-rd %d: must be between 1 and the 784 pixels" % args.cs_rd)
     if not 0 <= args.cs_seed < 2 ** 63:
         ap.error("--cs-seed %d: must be in [0, 2^63)" % args.cs_seed)
-    CS.update(rd=args.cs_rd, seed=args.cs_seed)
+    CS.update(rd=args.cs_rd, seed=args.cs_seed, cp=args.cs_prune, cp_seed=args.cs_prune_seed)
     torch.set_num_threads(args.threads)
     torch.manual_seed(SEED)
     np.random.seed(SEED)

@@ -572,7 +572,8 @@ int main(int argc, char** argv) {
                      "Prune connections after normalization: random:R (a fraction R of each layer's weights removed "
                      "uniformly, seeded by --prune-seed) or magnitude:R (the R smallest |w|), 0 <= R < 1, for every "
                      "Dense/Conv layer or as LAYER=METHOD:R; pruned Dense layers are stored and run as compressed sparse "
-                     "rows, pruned convolutions keep zeros in their kernel; comma-separated (docs/pruning.md)")
+                     "rows, pruned convolutions keep zeros in their kernel; with --quantize int:K a pruned layer is quantized "
+                     "densely, its pruned weights code 0; comma-separated (docs/pruning.md)")
         ->delimiter(',');
     conv->add_option("--idp-profile", ca.idp_profile,
                      "The IDP profile the model was trained with (all-one, harmonic, linear or half-exp): attached to "

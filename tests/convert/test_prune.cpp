@@ -215,7 +215,7 @@ TEST_CASE("bad --prune input gets one line naming it, exit 1, and no output file
     for (const Bad& b : {Bad{"--prune random:1.5", "the ratio 1.5 is outside [0, 1)"},
                          Bad{"--prune nosuch=random:0.5", "no dense or convolution layer 'nosuch'"},
                          Bad{"--prune topk:0.5", "expected random:R or magnitude:R"},
-                         Bad{"--prune random:0.5 --quantize int:4", "--prune cannot be combined with --quantize"},
+                         Bad{"--prune random:0.5 --quantize ternary", "--prune combines only with int:K"},
                          Bad{"--prune random:0.5 --prune-seed -3", "prune-seed"},
                          Bad{"--prune-seed 7", "--prune-seed applies only with --prune"}}) {
         INFO(b.args);
