@@ -65,15 +65,15 @@ TEST_CASE("snn sweep's rows equal separate snn convert + snn run reports, in car
     const std::string data = dir.file("data.h5"), out = dir.file("sweep.json");
     tiny_network_and_data(dir.file("unused.snn.h5"), data);
     const Outcome s = snn_cli("sweep " + quote(fixture) + " --calib " + quote(data) + " --data " + quote(data) +
-                              " --threads 2 --levers 'quantize=none,int:4;prune=none,random:0.5;steps=8,16' -o " + quote(out));
+                              " --threads 2 --levers 'quantize=none,int:4,ternary;prune=none,random:0.5;steps=8,16' -o " + quote(out));
     INFO(s.err);
     REQUIRE(s.status == 0);
     const nlohmann::json j = read_sweep(out);
-    REQUIRE(j["combinations"] == 8);
+    REQUIRE(j["combinations"] == 12);
     const nlohmann::json& rows = j["rows"];
-    REQUIRE(rows.size() == 8);
+    REQUIRE(rows.size() == 12);
     // The last lever varies fastest: row k is (quantize k/4, prune (k/2)%2, steps k%2).
-    const std::vector<std::string> quantize{"none", "int:4"}, prune{"none", "random:0.5"}, steps{"8", "16"};
+    const std::vector<std::string> quantize{"none", "int:4", "ternary"}, prune{"none", "random:0.5"}, steps{"8", "16"};
     int refused = 0, compared = 0;
     for (std::size_t k = 0; k < rows.size(); ++k) {
         const nlohmann::json& row = rows[k];
@@ -82,9 +82,9 @@ TEST_CASE("snn sweep's rows equal separate snn convert + snn run reports, in car
         CHECK(row["levers"]["quantize"] == q);
         CHECK(row["levers"]["prune"] == p);
         CHECK(row["levers"]["steps"] == t);
-        if (q != "none" && p != "none") {
-            // The converter refuses pruning with quantization: the row says so, the sweep goes on.
-            CHECK_THAT(row["refused"].get<std::string>(), Contains("--prune cannot be combined with --quantize"));
+        if (q == "ternary" && p != "none") {
+            // The converter refuses pruning with ternary quantization (int:K only): the row says so, the sweep goes on.
+            CHECK_THAT(row["refused"].get<std::string>(), Contains("--prune combines only with int:K quantization"));
             CHECK_FALSE(row.contains("accuracy"));
             ++refused;
             continue;
@@ -102,15 +102,15 @@ TEST_CASE("snn sweep's rows equal separate snn convert + snn run reports, in car
         ++compared;
     }
     CHECK(refused == 2);
-    CHECK(compared == 6);
+    CHECK(compared == 10);
     // The table on stdout: a header, a line per row, the line naming the file.
-    CHECK_THAT(s.out, Contains("accuracy %") && Contains("refused: --prune cannot be combined"));
-    CHECK(std::count(s.out.begin(), s.out.end(), '\n') == 10);
+    CHECK_THAT(s.out, Contains("accuracy %") && Contains("refused: --prune combines only with int:K"));
+    CHECK(std::count(s.out.begin(), s.out.end(), '\n') == 14);
 
     // The same figures with one thread.
     const std::string one = dir.file("one.json");
     REQUIRE(snn_cli("sweep " + quote(fixture) + " --calib " + quote(data) + " --data " + quote(data) +
-                    " --threads 1 --levers 'quantize=none,int:4;prune=none,random:0.5;steps=8,16' -o " + quote(one))
+                    " --threads 1 --levers 'quantize=none,int:4,ternary;prune=none,random:0.5;steps=8,16' -o " + quote(one))
                 .status == 0);
     const nlohmann::json rows1 = read_sweep(one)["rows"];
     for (std::size_t k = 0; k < rows.size(); ++k)
