@@ -202,7 +202,7 @@ TEST_CASE("convert --prune with --quantize int:K agrees with the numpy reference
             }
 }
 
-TEST_CASE("--prune with a scheme other than int:K, or with --binarize, gets one line, exit 1, and no file",
+TEST_CASE("snn convert --prune with a scheme other than int:K, or with --binarize, gets one line, exit 1, and no file",
           "[prune][quantize][cli]") {
     TempDir dir("prune-quantize-bad");
     const std::string model = (source_dir / "data" / "fixtures" / "tiny_keras3_sequential.h5").string();
