@@ -1,6 +1,7 @@
 #include "sim/mpi/distributed.hpp"
 
 #include "sim/mpi/stop_notice.hpp"
+#include "sim/mpi/poll.hpp"
 #include "sim/pipeline.hpp"
 #include "snn/error.hpp"
 
@@ -104,51 +105,6 @@ std::vector<SampleRecords> gather_records(const SampleRecords& own, MPI_Comm com
         }
     }
     return parts;
-}
-
-double seconds_since(std::chrono::steady_clock::time_point start) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-// Polls instead of blocking in MPI_Probe or MPI_Wait, which would wait for
-// ever on a rank that is gone or a link that stays down: after `timeout`
-// seconds without progress it throws a TimeoutError saying what it waited for.
-// Short sleeps between polls leave the cores to the ranks that compute.
-// What it waits for is also the line the rank prints if mpirun stops it meanwhile (sim/mpi/stop_notice.hpp).
-template <class Poll, class What> void poll_until(Poll poll, double timeout, What what) {
-    const auto start = std::chrono::steady_clock::now();
-    StopNotice::waiting(what());
-    for (int tries = 0; !poll(); ++tries) {
-        if (seconds_since(start) > timeout) {
-            char buf[64];
-            std::snprintf(buf, sizeof buf, " for %g s (--timeout)", timeout);
-            throw TimeoutError(what() + buf);
-        }
-        std::this_thread::sleep_for(std::chrono::microseconds(tries < 100 ? 20 : 500));
-    }
-    StopNotice::done();
-}
-
-template <class What> MPI_Status wait_for_message(int source, int tag, MPI_Comm comm, double timeout, What what) {
-    MPI_Status status;
-    poll_until(
-        [&] {
-            int flag = 0;
-            MPI_Iprobe(source, tag, comm, &flag, &status);
-            return flag != 0;
-        },
-        timeout, what);
-    return status;
-}
-
-template <class What> void wait_until_done(MPI_Request& request, double timeout, What what) {
-    poll_until(
-        [&] {
-            int flag = 0;
-            MPI_Test(&request, &flag, MPI_STATUS_IGNORE);
-            return flag != 0;
-        },
-        timeout, what);
 }
 
 // `to`: the ranks and devices the messages go to.

@@ -1,6 +1,7 @@
 #include "sim/mpi/dnn_pipeline.hpp"
 
 #include "sim/mpi/distributed.hpp"
+#include "sim/mpi/poll.hpp"
 #include "sim/mpi/stop_notice.hpp"
 #include "sim/pipeline.hpp"
 #include "snn/error.hpp"
@@ -17,43 +18,12 @@ namespace snn::mpi {
 
 namespace {
 
-double seconds_since(std::chrono::steady_clock::time_point start) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-// Polls `done` (an MPI_Test or MPI_Iprobe) instead of blocking, so that a
-// rank that is gone or a link that stays down ends in a TimeoutError saying
-// what was awaited, not in a hang (as the SNN pipeline, sim/mpi/distributed.cpp).
-template <class Done, class What> void poll_until(Done done, double timeout, What what) {
-    const auto start = std::chrono::steady_clock::now();
-    StopNotice::waiting(what());
-    for (int tries = 0; !done(); ++tries) {
-        if (seconds_since(start) > timeout) {
-            char buf[64];
-            std::snprintf(buf, sizeof buf, " for %g s (--timeout)", timeout);
-            throw TimeoutError(what() + buf);
-        }
-        std::this_thread::sleep_for(std::chrono::microseconds(tries < 100 ? 20 : 500));
-    }
-    StopNotice::done();
-}
-
-template <class What> void wait_done(MPI_Request& request, double timeout, What what) {
-    poll_until(
-        [&] {
-            int flag = 0;
-            MPI_Test(&request, &flag, MPI_STATUS_IGNORE);
-            return flag != 0;
-        },
-        timeout, what);
-}
-
 // Sums `v` over the ranks onto rank 0, polling (every rank holds the same length).
 template <class T> void sum_to_rank0(std::vector<T>& v, MPI_Datatype type, MPI_Comm comm, double timeout, int rank) {
     std::vector<T> total(rank == 0 ? v.size() : 0);
     MPI_Request request;
     MPI_Ireduce(v.data(), total.data(), int(v.size()), type, MPI_SUM, 0, comm, &request);
-    wait_done(request, timeout, [&] { return "rank " + std::to_string(rank) + " waited for the other ranks to end the run"; });
+    wait_until_done(request, timeout, [&] { return "rank " + std::to_string(rank) + " waited for the other ranks to end the run"; });
     if (rank == 0) v = std::move(total);
 }
 
@@ -115,7 +85,7 @@ std::optional<DnnPipelineResult> simulate_dnn_pipeline(const Network& net, const
             DnnMessage m(static_cast<std::size_t>(count));
             MPI_Request request;
             MPI_Irecv(m.data(), count, MPI_BYTE, from, int(c), comm, &request);
-            wait_done(request, timeout, what);
+            wait_until_done(request, timeout, what);
             in.push_back(std::move(m));
         }
         std::vector<DnnMessage> out = device.run(data, i, in, rec);
@@ -126,11 +96,11 @@ std::optional<DnnPipelineResult> simulate_dnn_pipeline(const Network& net, const
             MPI_Isend(m.bytes.data(), int(m.bytes.size()), MPI_BYTE, m.to, int(c), comm, &m.request);
         }
         while (in_flight.size() > ahead) {
-            wait_done(in_flight.front().request, timeout, not_taken(in_flight.front(), i));
+            wait_until_done(in_flight.front().request, timeout, not_taken(in_flight.front(), i));
             in_flight.pop_front();
         }
     }
-    for (Sent& m : in_flight) wait_done(m.request, timeout, not_taken(m, data.size() - 1));
+    for (Sent& m : in_flight) wait_until_done(m.request, timeout, not_taken(m, data.size() - 1));
 
     // Rank 0 gathers: every sample is decided on the last device (−1 elsewhere,
     // so the sum of prediction + 1 is the decider's), its latency there (0 elsewhere).
