@@ -41,47 +41,17 @@ std::int8_t shift_code(int level) {
     return std::int8_t(((level < 0 ? 1 : 0) << 2) | (e + 1));
 }
 
-} // namespace
-
-namespace {
-
-template <class Ns> QuantDenseKernel::Loops loops_of() {
-    return {Ns::add_rows16, Ns::add_rows32, Ns::scale_into16, Ns::scale_into32};
-}
-struct Portable {
-    static constexpr auto add_rows16 = quant_portable::add_rows16;
-    static constexpr auto add_rows32 = quant_portable::add_rows32;
-    static constexpr auto scale_into16 = quant_portable::scale_into16;
-    static constexpr auto scale_into32 = quant_portable::scale_into32;
-};
-#if defined(SNN_FLOAT_AVX2)
-struct Avx2 {
-    static constexpr auto add_rows16 = quant_avx2::add_rows16;
-    static constexpr auto add_rows32 = quant_avx2::add_rows32;
-    static constexpr auto scale_into16 = quant_avx2::scale_into16;
-    static constexpr auto scale_into32 = quant_avx2::scale_into32;
-};
-#endif
-#if defined(SNN_FLOAT_AVX512)
-struct Avx512 {
-    static constexpr auto add_rows16 = quant_avx512::add_rows16;
-    static constexpr auto add_rows32 = quant_avx512::add_rows32;
-    static constexpr auto scale_into16 = quant_avx512::scale_into16;
-    static constexpr auto scale_into32 = quant_avx512::scale_into32;
-};
-#endif
-
 QuantDenseKernel::Loops loops_for(FloatIsa isa) {
     if (!float_isa_supported(isa))
         throw InternalError(std::string("QuantDenseKernel: instruction set ") + to_string(isa) + " is not supported here");
     switch (isa) {
 #if defined(SNN_FLOAT_AVX512)
-    case FloatIsa::Avx512: return loops_of<Avx512>();
+    case FloatIsa::Avx512: return quant_avx512::loops();
 #endif
 #if defined(SNN_FLOAT_AVX2)
-    case FloatIsa::Avx2: return loops_of<Avx2>();
+    case FloatIsa::Avx2: return quant_avx2::loops();
 #endif
-    default: return loops_of<Portable>();
+    default: return quant_portable::loops();
     }
 }
 
