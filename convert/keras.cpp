@@ -1416,8 +1416,8 @@ RademacherStage KerasImporter::read_input_stage() {
     return st;
 }
 
-// With several outputs, the one deepest in the layer list is the network's
-// output; each other output is an exit head: the chain of layers that leads
+// With several outputs, the deepest (the one that depends on the most layers
+// with weights; of equal ones, the last in the layer list) is the network's output; each other output is an exit head: the chain of layers that leads
 // only to it, from the last layer it shares with the main network.
 void KerasImporter::find_heads(const std::vector<LayerRef>& layers, const std::vector<std::string>& outputs) {
     std::map<std::string, const LayerRef*> by_name;
@@ -1428,8 +1428,24 @@ void KerasImporter::find_heads(const std::vector<LayerRef>& layers, const std::v
     }
     for (const auto& o : outputs)
         if (!by_name.count(o)) throw ModelError(path_, o, path_ + ": output layer '" + o + "' not found");
-    output_name_ = *std::max_element(outputs.begin(), outputs.end(),
-                                     [&](const std::string& a, const std::string& b) { return order[a] < order[b]; });
+    // Depth: the number of layers with weights (Dense, convolutions, Larq's) an output depends on.
+    const auto depth_of = [&](const std::string& o) {
+        std::set<std::string> seen;
+        std::vector<std::string> todo{o};
+        int weights = 0;
+        while (!todo.empty()) {
+            const std::string n = todo.back();
+            todo.pop_back();
+            if (!seen.insert(n).second || !by_name.count(n)) continue;
+            const std::string& cls = by_name[n]->class_name;
+            weights += cls == "Dense" || cls.find("Conv") != std::string::npos ? 1 : 0;
+            for (const auto& in : by_name[n]->inputs) todo.push_back(in);
+        }
+        return weights;
+    };
+    output_name_ = *std::max_element(outputs.begin(), outputs.end(), [&](const std::string& a, const std::string& b) {
+        return std::pair(depth_of(a), order[a]) < std::pair(depth_of(b), order[b]);
+    });
     // Every layer the main output depends on.
     std::set<std::string> main;
     std::vector<std::string> todo{output_name_};

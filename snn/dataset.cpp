@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #ifndef SNN_DEFAULT_DATA_DIR
 #error "SNN_DEFAULT_DATA_DIR must be set on the snn_core target (see CMakeLists.txt)"
@@ -550,9 +551,56 @@ Dataset load_frames(const std::string& spec, std::int64_t limit, const FrameOpti
     return load_dense_frames(file, spec, limit, options);
 }
 
+namespace {
+
+// A range suffix "[a:b]" (either end may be left out): its ends, or nullopt
+// where the spec has none (a file name may end in ']' without one).
+struct SampleRange {
+    std::string base;
+    std::int64_t first = 0, end = -1; // end −1: to the last sample
+};
+
+std::optional<SampleRange> sample_range(const std::string& spec) {
+    if (spec.empty() || spec.back() != ']') return std::nullopt;
+    const auto open = spec.rfind('[');
+    if (open == std::string::npos) return std::nullopt;
+    const std::string inner = spec.substr(open + 1, spec.size() - open - 2);
+    const auto colon = inner.find(':');
+    if (colon == std::string::npos || inner.find_first_not_of("0123456789:") != std::string::npos ||
+        inner.find(':', colon + 1) != std::string::npos)
+        return std::nullopt;
+    SampleRange r{spec.substr(0, open)};
+    const std::string a = inner.substr(0, colon), b = inner.substr(colon + 1);
+    try {
+        if (!a.empty()) r.first = std::stoll(a);
+        if (!b.empty()) r.end = std::stoll(b);
+    } catch (const std::exception&) {
+        throw DataError(spec, "data set '" + spec + "': the range [" + inner + "] is out of range");
+    }
+    if (r.end >= 0 && r.end <= r.first)
+        throw DataError(spec, "data set '" + spec + "': the range [" + inner + "] is empty (it keeps samples a … b−1)");
+    return r;
+}
+
+} // namespace
+
 Dataset load_dataset(const std::string& spec, std::int64_t limit, const std::string& data_dir,
                      const MemoryBudget& budget) {
     if (limit == 0) throw OptionError("limit", "0", "limit must be positive (got 0)");
+    if (const auto range = sample_range(spec)) {
+        // Read up to the range's end (or the limit past its start), then drop what precedes it.
+        std::int64_t read = range->end;
+        if (limit > 0) read = read < 0 ? range->first + limit : std::min(read, range->first + limit);
+        Dataset ds = load_dataset(range->base, read, data_dir, budget);
+        if ((range->end >= 0 && ds.size() < read) || ds.size() <= range->first)
+            throw DataError(spec, "data set '" + spec + "': '" + range->base + "' has " + std::to_string(ds.size()) +
+                                      " samples, fewer than the range needs");
+        const std::size_t skip = std::size_t(range->first), n = std::size_t(ds.shape.size());
+        ds.x.erase(ds.x.begin(), ds.x.begin() + std::ptrdiff_t(skip * n));
+        ds.y.erase(ds.y.begin(), ds.y.begin() + std::ptrdiff_t(skip));
+        ds.name = spec;
+        return ds;
+    }
 
     const auto colon = spec.find(':');
     const std::string set = spec.substr(0, colon);

@@ -50,7 +50,9 @@ struct Dataset {
 
 // spec: "mnist:train", "mnist:test", "fashion-mnist:train", "fashion-mnist:test",
 // or a path to an HDF5 file with datasets x (N,H,W,C) / (N,H,W) / (N,features) and
-// y (N) (or (N,1)).
+// y (N) (or (N,1)). Any of them may end in a range "[a:b]" that keeps samples
+// a … b−1 ("mnist:train[55000:60000]", a validation split; "[a:]" to the end,
+// "[:b]" the first b); --limit then counts from a.
 //
 // IDX pixels (uint8) are scaled to [0,1] by /255. HDF5 x is converted to float as
 // stored, with no scaling: the user's data must already be in the range the

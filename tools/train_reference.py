@@ -14,7 +14,9 @@ with --cs-prune R its two hidden layers are trained with the random connectivity
 mnist_dr_mlp (the same topology on the raw 784 pixels: 002's unconstrained network),
 mnist_idp_mlp / mnist_idp_mlp_std (003's incomplete dot products with the linear and the
 all-one profile, root attribute snn_idp_profile, docs/dynamic-cost.md), mnist_idp_cnn
-(the shipped CNN's topology with the linear profile).
+(the shipped CNN's topology with the linear profile), mnist_cnn_joint_exit (mnist_cnn
+with an exit head on pool1, trained jointly with 001's exit weight 0.6; Functional) and
+mnist_cnn_holdout (its twin without the head), both on mnist:train[0:55000] only.
 Each is built so that it maps 1:1 onto Keras layers (channels-last
 flatten, Keras weight layouts, BN eps 1e-3); after export the .h5 is re-read and
 run through the independent numpy forward pass in tools/keras_h5.py on the full
@@ -314,6 +316,47 @@ class AvgCNN(nn.Module):
         return layers
 
 
+class JointExitCNN(AvgCNN):
+    """AvgCNN with an early exit on pool1 (Flatten -> Dense 10), trained jointly as in
+    001 section II-B-2: loss = 0.6 * CE(exit) + 0.4 * CE(final), the exit's weight the
+    paper's lambda for an early exit. Exported as a Keras Functional model with two
+    outputs; snn convert imports the head as an exit at pool1 (docs/exits.md). Its
+    separately optimized twin is mnist_cnn (the same topology and recipe, no head)
+    with `snn exits train --at pool1`."""
+
+    EXIT_WEIGHT = 0.6
+
+    def __init__(self):
+        super().__init__()
+        self.exit1 = nn.Linear(12 * 12 * 16, 10)
+        self.exit_logits = None
+
+    def forward(self, x):
+        p1 = F.avg_pool2d(F.relu(self.conv1(x)), 2)
+        self.exit_logits = self.exit1(self.flatten(p1))
+        x = F.avg_pool2d(F.relu(self.conv2(p1)), 2)
+        return self.dense(self.flatten(x))
+
+    def loss(self, x, y):
+        final = F.cross_entropy(self(x), y)
+        return self.EXIT_WEIGHT * F.cross_entropy(self.exit_logits, y) + (1 - self.EXIT_WEIGHT) * final
+
+    def functional(self):
+        return True
+
+    def keras_layers(self):
+        w = kh.with_inbound
+        return [kh.input_layer("input_1", (28, 28, 1)),
+                w(conv_to_keras("conv1", self.conv1, "valid", "relu"), "input_1"),
+                w(kh.pool2d("AveragePooling2D", "pool1", 2), "conv1"),
+                w(conv_to_keras("conv2", self.conv2, "valid", "relu"), "pool1"),
+                w(kh.pool2d("AveragePooling2D", "pool2", 2), "conv2"),
+                w(kh.flatten("flatten"), "pool2"),
+                w(linear_to_dense("dense", self.dense, "softmax"), "flatten"),
+                w(kh.flatten("exit1_flatten"), "pool1"),
+                w(linear_to_dense("exit1", self.exit1, "softmax"), "exit1_flatten")]
+
+
 class BNCNN(nn.Module):
     def __init__(self, drop=0.3):
         super().__init__()
@@ -602,8 +645,16 @@ SPECS = {
     "mnist_idp_mlp": ("mnist", lambda: IDPMLP("linear"), 4, 2e-3),
     "mnist_idp_mlp_std": ("mnist", lambda: IDPMLP("all-one"), 4, 2e-3),
     # The shipped CNN's topology with the linear profile (its standard twin: mnist_cnn).
-    "mnist_idp_cnn": ("mnist", lambda: IDPCNN("linear"), 4, 4e-3),
+    "mnist_idp_cnn": ("mnist", lambda: IDPCNN("linear"), 10, 4e-3),
+    # 001's joint optimization: mnist_cnn with an exit head on pool1, loss weighted 0.6 / 0.4,
+    # and its twin without the head (exits fitted separately); both held out from the last
+    # HOLDOUT training images, their validation split.
+    "mnist_cnn_joint_exit": ("mnist", lambda: JointExitCNN(), 10, 4e-3),
+    "mnist_cnn_holdout": ("mnist", lambda: AvgCNN(), 10, 4e-3),
 }
+# Models trained on mnist:train[0:60000-N] only, so that mnist:train[60000-N:60000] is a
+# validation split they never saw (snn sweep's exit thresholds are chosen there).
+HOLDOUT = {"mnist_cnn_joint_exit": 5000, "mnist_cnn_holdout": 5000}
 CS = {"rd": 200, "seed": 1, "cp": 0.0, "cp_seed": 1}      # set by --cs-rd / --cs-seed / --cs-prune / --cs-prune-seed
 
 
@@ -626,6 +677,9 @@ def train(name, epochs, out_dir, data_cache):
     if dataset not in data_cache:
         data_cache[dataset] = load_dataset(dataset)
     (xtr, ytr), (xte, yte) = data_cache[dataset]
+    if name in HOLDOUT:
+        xtr, ytr = xtr[:-HOLDOUT[name]], ytr[:-HOLDOUT[name]]
+        print("  %s: trained on the first %d training images, the last %d held out" % (name, xtr.shape[0], HOLDOUT[name]))
     torch.manual_seed(SEED)
     gen = torch.Generator().manual_seed(SEED)
     model = factory()
@@ -644,7 +698,10 @@ def train(name, epochs, out_dir, data_cache):
         tot = 0.0
         for s in range(steps_per_epoch):
             idx = perm[s * BATCH:(s + 1) * BATCH]
-            loss = F.cross_entropy(model(xtr_t[idx]), ytr_t[idx])
+            if hasattr(model, "loss"):     # a joint loss over several outputs (mnist_cnn_joint_exit)
+                loss = model.loss(xtr_t[idx], ytr_t[idx])
+            else:
+                loss = F.cross_entropy(model(xtr_t[idx]), ytr_t[idx])
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -662,7 +719,8 @@ def train(name, epochs, out_dir, data_cache):
 
     layers = model.keras_layers()
     path = os.path.join(out_dir, name + ".h5")
-    kh.save(path, layers, model_name="sequential", functional=False, layout="keras2")
+    functional = hasattr(model, "functional") and model.functional()
+    kh.save(path, layers, model_name="model" if functional else "sequential", functional=functional, layout="keras2")
     if hasattr(model, "h5_attrs"):     # the compressive-sensing stage or IDP profile, read by snn convert
         import h5py
         with h5py.File(path, "a") as f:
@@ -672,7 +730,7 @@ def train(name, epochs, out_dir, data_cache):
     # Verify the file with the independent numpy forward pass (reads only the .h5).
     t1 = time.time()
     ref_in = model.reference_input(xte) if hasattr(model, "reference_input") else xte
-    probs = kh.forward(path, ref_in)
+    probs = kh.forward(path, ref_in, output="dense" if functional else None)
     np_pred = probs.argmax(1)
     np_acc = float((np_pred == yte).mean())
     agree = float((np_pred == torch_pred).mean())
@@ -684,6 +742,15 @@ def train(name, epochs, out_dir, data_cache):
           "%d params, %d bytes, train %.0fs" % (name, torch_acc, np_acc, agree, res["params"],
                                                 res["bytes"], train_s), flush=True)
     assert agree >= 0.999, "%s: numpy reference disagrees with torch (%.4f)" % (name, agree)
+    if isinstance(model, JointExitCNN):   # the exit head alone, torch and numpy
+        model.eval()
+        with torch.no_grad():
+            te = torch.cat([(model(xte_t[i:i + 1000]), model.exit_logits)[1] for i in range(0, xte_t.shape[0], 1000)])
+        te = te.numpy().argmax(1)
+        ne = kh.forward(path, ref_in, output="exit1").argmax(1)
+        res["exit_acc"] = (float((te == yte).mean()), float((ne == yte).mean()), float((te == ne).mean()))
+        print("  exit1 head: torch acc %.4f | numpy acc %.4f | agreement %.4f" % res["exit_acc"], flush=True)
+        assert res["exit_acc"][2] >= 0.999, "%s: numpy reference disagrees with torch on exit1" % name
     if isinstance(model, (IDPMLP, IDPCNN)):   # the DNN at each IDP percentage, torch and numpy
         res["idp"] = {}
         for p in (100, 80, 60, 50, 30):

@@ -12,13 +12,14 @@
 
 namespace snn {
 
-namespace {
-
 void refuse_test_split(const std::string& data, const char* what) {
-    if (data.size() >= 5 && data.compare(data.size() - 5, 5, ":test") == 0)
+    const std::string set = data.substr(0, data.find('[')); // "mnist:test[0:100]" is the test split too
+    if (set.size() >= 5 && set.compare(set.size() - 5, 5, ":test") == 0)
         throw DataError(data, std::string(what) + " on '" + data +
                               "', a test split; use a training split (e.g. mnist:train)");
 }
+
+namespace {
 
 std::vector<std::string> split_list(const std::string& s) {
     std::vector<std::string> out;

@@ -24,6 +24,10 @@ struct ExitsArgs {
     CLI::App* partition = nullptr;
 };
 
+// Throws DataError where `data` is a test split (mnist:test, fashion-mnist:test,
+// with or without a sample range): exits are fitted and tuned on training data.
+void refuse_test_split(const std::string& data, const char* what);
+
 // Registers `snn exits ...` and `snn partition`; returns the `exits` command.
 CLI::App* add_exits_commands(CLI::App& app, ExitsArgs& args, int default_threads);
 // Runs whichever of them was parsed; returns the exit code, or −1 if none was.

@@ -171,6 +171,22 @@ TEST_CASE("the Keras 2 functional fixture (Add, BatchNorm, average pooling, Flat
     CHECK(net.populations[std::size_t(add)].projections.size() == 2);
 }
 
+TEST_CASE("of several outputs the one with the most weight layers is the network's, wherever the file lists it",
+          "[convert][exits]") {
+    // mnist_cnn_joint_exit lists its head (exit1_flatten → exit1 on pool1) after the main output
+    // dense, and the head's chain is the shorter in layers (input_1 → conv1 → pool1 → exit1_flatten →
+    // exit1: 4, against 6 to dense), but the weight layers decide: dense depends on conv1, conv2,
+    // dense (3), exit1 on conv1, exit1 (2).
+    const std::string path = std::string(SNN_SOURCE_DIR) + "/data/models/mnist_cnn_joint_exit.h5";
+    const Network net = import_keras(path);
+    CHECK(net.output().name == "dense");
+    CHECK(net.output().shape.size() == 10);
+    REQUIRE(net.exits.size() == 1);
+    CHECK(net.exits[0].name == "exit1");
+    CHECK(net.exits[0].at == "pool1");
+    CHECK(net.exits[0].weights.size() == 12 * 12 * 16 * 10);
+}
+
 TEST_CASE("exit heads of a multi-output model become exits whose logits match the numpy reference", "[convert][exits]") {
     // tiny_keras2_branchy: the output d, an exit e1 = GlobalAveragePooling2D → Dense
     // on c1, an exit e2_sm = Flatten → Dropout → Dense → Softmax on the pooling ap.

@@ -10,8 +10,10 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <random>
 
 using namespace snn;
 using namespace snn::test;
@@ -204,7 +206,15 @@ TEST_CASE("bad snn sweep input gets one line naming it, exit 1, and no output fi
                          Bad{quote(fixture) + " --calib " + quote(data) + " --data " + quote(dir.file("nodata.h5")) + " -o " +
                                  quote(out) + " --levers 'steps=8'",
                              "nodata.h5"},
-                         Bad{quote(fixture) + base + "--levers 'steps=8' --partition edge:nosuch,cloud:dense", "nosuch"}}) {
+                         Bad{quote(fixture) + base + "--levers 'steps=8' --partition edge:nosuch,cloud:dense", "nosuch"},
+                         Bad{quote(fixture) + base + "--levers 'edge=0'", "edge=0"},
+                         Bad{quote(fixture) + base + "--levers 'edge=1;exit=-1'", "exit=-1"},
+                         Bad{quote(fixture) + base + "--levers 'exit=0.5'", "add an edge lever"},
+                         Bad{quote(fixture) + base + "--levers 'edge=1' --partition edge:conv2d,cloud:dense",
+                             "--partition and the edge lever"},
+                         Bad{quote(fixture) + base + "--levers 'edge=1;exit=0.5' --exit-data mnist:test", "a test split"},
+                         Bad{quote(fixture) + base + "--levers 'edge=1;exit=1.5' --exit-rule max-prob", "a probability"},
+                         Bad{quote(fixture) + base + "--levers 'edge=1;exit=0.5' --exit-rule maybe", "--exit-rule maybe"}}) {
         INFO(b.args);
         const Outcome o = snn_cli("sweep " + b.args);
         CHECK(o.status == 1);
@@ -228,4 +238,138 @@ TEST_CASE("snn sweep --plot writes a PNG with tools/sweep_plot.py", "[sweep][cli
     INFO(s.out << s.err);
     REQUIRE(s.status == 0);
     CHECK(slurp(png).substr(0, 4) == "\x89PNG");
+}
+
+TEST_CASE("snn sweep's edge and exit levers equal snn convert --quantize on the edge, snn exits train + add and "
+          "snn run --partition",
+          "[sweep][cli][exits]") {
+    TempDir dir("sweep-hybrid");
+    const std::string data = dir.file("data.h5"), out = dir.file("sweep.json"), md = dir.file("sweep.md");
+    tiny_network_and_data(dir.file("unused.snn.h5"), data);
+    // The fixture's weight layers are conv2d and dense: edge=1 puts conv2d on the edge (its int:4 codes
+    // there, dense float32 in the cloud); edge=2 would leave the cloud nothing.
+    const Outcome s = snn_cli("sweep " + quote(fixture) + " --calib " + quote(data) + " --data " + quote(data) +
+                              " --exit-data " + quote(data) + " --exit-samples 15 --exit-steps 8 --steps 12 --threads 2" +
+                              " --levers 'quantize=int:4;edge=1,2;exit=none,0.7,100' -o " + quote(out) + " --markdown " +
+                              quote(md));
+    INFO(s.err);
+    REQUIRE(s.status == 0);
+    const nlohmann::json rows = read_sweep(out)["rows"];
+    REQUIRE(rows.size() == 6);
+    for (std::size_t k = 3; k < 6; ++k)
+        CHECK_THAT(rows[k]["refused"].get<std::string>(), Contains("2 weight layers; at most 1 go to the edge"));
+    const std::vector<std::string> exits{"none", "0.7", "100"};
+    for (std::size_t k = 0; k < 3; ++k) {
+        const nlohmann::json& row = rows[k];
+        INFO("exit " << exits[k] << ": " << row.dump());
+        CHECK(row["levers"]["exit"] == exits[k]);
+        CHECK(row["edge_populations"] == nlohmann::json::array({"conv2d"}));
+        // The same by separate commands.
+        const std::string net = dir.file("separate.snn.h5"), report = dir.file("separate.json");
+        REQUIRE(snn_cli("convert " + quote(fixture) + " -o " + quote(net) + " --calib " + quote(data) +
+                        " --quantize conv2d=int:4").status == 0);
+        if (exits[k] != "none") {
+            const Outcome t = snn_cli("exits train " + quote(net) + " --at conv2d --data " + quote(data) +
+                                      " --limit 15 --steps 8");
+            INFO(t.err);
+            REQUIRE(t.status == 0);
+            REQUIRE(snn_cli("exits add " + quote(net) + " --at conv2d --threshold " + exits[k] + " --check-every 0").status == 0);
+        }
+        const Outcome r = snn_cli("run " + quote(net) + " --data " + quote(data) + " --steps 12 --threads 1 --quiet " +
+                                  "--partition edge:conv2d,cloud:dense --report " + quote(report));
+        INFO(r.err);
+        REQUIRE(r.status == 0);
+        const nlohmann::json sep = read_report(report);
+        CHECK(row["accuracy"].get<double>() == sep["accuracy"].get<double>());
+        CHECK(row["synaptic_ops_per_input"].get<double>() == sep["synaptic_ops_per_sample"].get<double>());
+        CHECK(row["energy_pj_per_input"].get<double>() == sep["energy_pj_per_sample"].get<double>());
+        double cut_bytes = 0;
+        for (const auto& c : sep["cuts"]) cut_bytes += c["bytes"].get<double>();
+        CHECK(row["bytes_moved_per_input"].get<double>() == cut_bytes);
+        for (const auto& d : sep["partitions"])
+            CHECK(row["energy_pj_per_input_by_device"][d["device"].get<std::string>()].get<double>() ==
+                  d["energy_pj"].get<double>());
+        // The report lists each exit, then the output (what the rest took).
+        if (exits[k] == "none") {
+            CHECK(sep["exits"].empty());
+            CHECK(row["exit_rate"].get<double>() == 0);
+            CHECK(row["exit_source"].is_null());
+        } else {
+            REQUIRE(sep["exits"].size() == 2);
+            CHECK(sep["exits"][0]["at"] == "conv2d");
+            CHECK(row["exit_rate"].get<double>() == sep["exits"][0]["taken"].get<double>());
+            CHECK(row["exit_source"] == "fitted");
+            CHECK(row["exit_at"] == "conv2d");
+        }
+    }
+    // By hand: three classes give an entropy of at most ln 3 < 100 nats, so every input leaves at the
+    // edge; the cloud then computes nothing and nothing crosses the cut.
+    CHECK(rows[2]["exit_rate"].get<double>() == 1.0);
+    CHECK(rows[2]["energy_pj_per_input_by_device"]["cloud"].get<double>() == 0.0);
+    CHECK(rows[2]["bytes_moved_per_input"].get<double>() == 0.0);
+    // The edge always runs all its steps and checks the exit after the last one: the same edge energy
+    // at any threshold.
+    CHECK(rows[1]["energy_pj_per_input_by_device"]["edge"].get<double>() ==
+          rows[2]["energy_pj_per_input_by_device"]["edge"].get<double>());
+    // The markdown table: a header, its rule, and one line per row.
+    const std::string table = slurp(md);
+    CHECK(std::count(table.begin(), table.end(), '\n') == 8);
+    CHECK_THAT(table, Contains("| quantize | edge | exit | accuracy % |"));
+    char accuracy[32];
+    std::snprintf(accuracy, sizeof accuracy, "%.2f", 100 * rows[2]["accuracy"].get<double>());
+    CHECK_THAT(table, Contains("| int:4 | 1 | 100 | " + std::string(accuracy) + " |"));
+}
+
+TEST_CASE("an exit head of the Keras model is the edge's exit where it sits at the end of the edge", "[sweep][cli][exits]") {
+    // tiny_keras2_branchy: c1 → ap (average pooling) → c2 → d, exit heads e1 on c1 and e2_sm on ap.
+    // edge=1 is c1 and the pooling after it, so the edge ends at ap and e2_sm is its exit; e1 is dropped.
+    TempDir dir("sweep-head");
+    const std::string model = std::string(SNN_SOURCE_DIR) + "/data/fixtures/tiny_keras2_branchy.h5";
+    const std::string out = dir.file("sweep.json"), data = dir.file("data.h5"), net = dir.file("b.snn.h5"),
+                      report = dir.file("run.json");
+    std::mt19937 rng(5);
+    std::uniform_real_distribution<float> pixel(0.0f, 1.0f);
+    std::vector<float> x(24 * 36);
+    for (float& v : x) v = pixel(rng);
+    std::vector<std::int64_t> y(24);
+    for (std::size_t i = 0; i < y.size(); ++i) y[i] = std::int64_t(i % 3);
+    write_data(data, x, {24, 6, 6, 1}, y);
+    // No --exit-data: the head needs no fitting.
+    const Outcome s = snn_cli("sweep " + quote(model) + " --calib " + quote(data) + " --data " + quote(data) +
+                              " --steps 10 --levers 'edge=1;exit=0.9' -o " + quote(out));
+    INFO(s.err);
+    REQUIRE(s.status == 0);
+    const nlohmann::json row = read_sweep(out)["rows"][0];
+    INFO(row.dump());
+    CHECK(row["edge_populations"] == nlohmann::json::array({"c1", "ap"}));
+    CHECK(row["exit_at"] == "ap");
+    CHECK(row["exit_source"] == "model");
+    // The same head, set by snn exits add, run on the same partition. The separate network still holds
+    // e1, never confident at its threshold 0: it costs edge operations but changes no decision, so
+    // accuracy, the exit's share and the cloud's energy agree.
+    REQUIRE(snn_cli("convert " + quote(model) + " -o " + quote(net) + " --calib " + quote(data)).status == 0);
+    REQUIRE(snn_cli("exits add " + quote(net) + " --at ap --threshold 0.9 --check-every 0").status == 0);
+    const Outcome r = snn_cli("run " + quote(net) + " --data " + quote(data) + " --steps 10 --quiet --threads 1 " +
+                              "--partition edge:c1-ap,cloud:c2-d --report " + quote(report));
+    INFO(r.err);
+    REQUIRE(r.status == 0);
+    const nlohmann::json sep = read_report(report);
+    CHECK(row["accuracy"].get<double>() == sep["accuracy"].get<double>());
+    double taken = -1;
+    for (const auto& e : sep["exits"])
+        if (e["at"] == "ap") taken = e["taken"].get<double>();
+    CHECK(row["exit_rate"].get<double>() == taken);
+    for (const auto& d : sep["partitions"])
+        if (d["device"] == "cloud") CHECK(row["energy_pj_per_input_by_device"]["cloud"].get<double>() == d["energy_pj"].get<double>());
+
+    // The fixture's e1 sits at c1, which ends no edge here: with edge=1 and no head at the edge's end
+    // (tiny_keras3_sequential), a sweep without --exit-data says what it needs, before writing anything.
+    const std::string tiny_data = dir.file("tiny.h5");
+    tiny_network_and_data(dir.file("unused.snn.h5"), tiny_data);
+    const Outcome no_fit = snn_cli("sweep " + quote(fixture) + " --calib " + quote(tiny_data) + " --data " + quote(tiny_data) +
+                                   " --steps 4 --levers 'edge=1;exit=0.5' -o " + quote(dir.file("none.json")));
+    CHECK(no_fit.status == 1);
+    CHECK_THAT(no_fit.err, Contains("--exit-data"));
+    CHECK_THAT(no_fit.err, Contains("'conv2d'"));
+    CHECK_FALSE(std::filesystem::exists(dir.file("none.json")));
 }

@@ -200,6 +200,38 @@ TEST_CASE("HDF5 user data round-trips without scaling", "[dataset]") {
     }
 }
 
+TEST_CASE("a range [a:b] keeps samples a … b-1, of HDF5 data and of MNIST", "[dataset]") {
+    TempDir dir;
+    const fs::path p = dir.path / "ten.h5";
+    std::vector<float> x(10 * 2);
+    for (std::size_t i = 0; i < x.size(); ++i) x[i] = float(i);
+    std::vector<std::int64_t> y(10);
+    for (std::size_t i = 0; i < y.size(); ++i) y[i] = std::int64_t(i);
+    write_h5(p, x, {10, 2}, y);
+    const std::string f = p.string();
+    const auto labels = [](const snn::Dataset& d) { return d.y; };
+    CHECK(labels(snn::load_dataset(f + "[3:6]")) == std::vector<int>{3, 4, 5});
+    CHECK(labels(snn::load_dataset(f + "[7:]")) == std::vector<int>{7, 8, 9});
+    CHECK(labels(snn::load_dataset(f + "[:2]")) == std::vector<int>{0, 1});
+    CHECK(labels(snn::load_dataset(f + "[2:]", 3)) == std::vector<int>{2, 3, 4});  // the limit counts from a
+    CHECK(labels(snn::load_dataset(f + "[2:4]", 9)) == std::vector<int>{2, 3});    // the range's end still holds
+    const snn::Dataset mid = snn::load_dataset(f + "[4:6]");
+    CHECK(mid.x == std::vector<float>{8, 9, 10, 11});
+    CHECK(mid.name == f + "[4:6]");
+    for (const char* bad : {"[6:3]", "[5:5]", "[0:11]", "[10:]"}) {
+        INFO(bad);
+        CHECK_THROWS_WITH(snn::load_dataset(f + bad), Contains(f + bad));
+    }
+    if (fs::exists(kMnistDir / "train-images-idx3-ubyte") || fs::exists(kMnistDir / "train-images-idx3-ubyte.gz")) {
+        const snn::Dataset head = snn::load_dataset("mnist:train", 30), tail = snn::load_dataset("mnist:train[25:30]");
+        REQUIRE(tail.size() == 5);
+        CHECK(tail.x == std::vector<float>(head.x.begin() + 25 * 784, head.x.end()));
+        CHECK(std::vector<int>(head.y.begin() + 25, head.y.end()) == tail.y);
+    } else {
+        WARN("MNIST is not under data/datasets: its range not checked (run tools/setup.sh)");
+    }
+}
+
 TEST_CASE("bad data set specs are refused with a reason", "[dataset]") {
     REQUIRE_THROWS_AS(snn::load_dataset("foo:test"), snn::Error);
     REQUIRE_THROWS_WITH(snn::load_dataset("foo:test"),
