@@ -5,6 +5,7 @@
 #include "convert/onnx.hpp"
 #include "snn/binary.hpp"
 #include "snn/error.hpp"
+#include "snn/idp.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -29,6 +30,17 @@ Network convert_model(const std::string& model_path, const Dataset* calib, const
                                       "' is not int:K (docs/pruning.md)");
     const bool onnx = model_path.size() >= 5 && model_path.compare(model_path.size() - 5, 5, ".onnx") == 0;
     Network net = onnx ? import_onnx(model_path, log.lines, options.memory) : import_keras(model_path, log.lines, options.memory);
+    if (!net.idp_variants.empty()) {
+        // The profiles' own layers are float Dense weights; nothing below rewrites them.
+        const char* what = !options.quantize.empty() ? "quantize" : !options.prune.empty() ? "prune"
+                           : !options.binarize.empty()     ? "binarize"
+                                                           : nullptr;
+        if (what)
+            throw OptionError(what, "", std::string("--") + what + ": '" + model_path + "' has " +
+                                            std::to_string(net.idp_ranges.size()) +
+                                            " IDP profiles (snn_idp_ranges), whose own layers cannot be " +
+                                            (std::string(what) == "prune" ? "pruned" : std::string(what) + "d") + " yet");
+    }
     if (options.idp_profile) {
         const std::string name = to_string(*options.idp_profile);
         if (has_idp(net)) {
@@ -156,8 +168,38 @@ Network normalize_model(Network net, const std::string& model_path, const Datase
         log.lines.push_back("no --calib data: using model-based normalization (the largest input each layer can "
                             "receive); data-based normalization with --calib is usually far more accurate");
     }
-    if (per_channel.empty()) apply_scales(net, scales);
-    else apply_scales(net, per_channel);
+    // Several IDP profiles: each profile's own layers change what the populations after them
+    // see, so every λ is the largest any profile needs, each measured at the top of its range
+    // (the last profile's at 100 %, above), channel by channel for the channels it computes there.
+    for (std::size_t k = 0; k + 1 < net.idp_ranges.size(); ++k) {
+        IdpSetting top;
+        top.percent = net.idp_ranges[k];
+        const Network at = apply_idp(net, top);
+        if (!per_channel.empty()) {
+            const ChannelScales other = channel_scales(at, calib->x.data(), calib->size(), options.norm, options.threads);
+            for (std::size_t i = 0; i < other.size(); ++i)
+                for (std::size_t c = 0; c < other[i].size() && c < per_channel[i].size(); ++c)
+                    per_channel[i][c] = std::max(per_channel[i][c], other[i][c]);
+        } else {
+            const std::vector<float> other = calib && options.norm.kind != NormSpec::Kind::Model
+                                                 ? data_based_scales(at, calib->x.data(), calib->size(), options.norm,
+                                                                     options.threads)
+                                                 : model_based_scales(at);
+            for (std::size_t i = 0; i < other.size(); ++i) scales[i] = std::max(scales[i], other[i]);
+        }
+    }
+    const auto scale = [&](Network& n) {
+        if (per_channel.empty()) apply_scales(n, scales);
+        else apply_scales(n, per_channel);
+    };
+    // Several IDP profiles share the λ found on the network's own (last) profile at 100 %:
+    // the other profiles' own weights and biases are scaled with them.
+    for (std::size_t k = 0; k + 1 < net.idp_ranges.size(); ++k) {
+        Network other = with_idp_profile(net, int(k));
+        scale(other);
+        take_idp_variants(net, other, int(k));
+    }
+    scale(net);
     for (std::size_t i = 1; i < net.populations.size(); ++i) {
         Population& pop = net.populations[i];
         if (pop.kind != PopulationKind::Spiking) continue;

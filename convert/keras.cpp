@@ -140,6 +140,7 @@ private:
     std::vector<std::vector<float>> read_weights(const LayerRef& l, std::vector<std::vector<std::uint64_t>>& dims);
     json read_model_config();
     RademacherStage read_input_stage();
+    void read_idp_profiles();
     std::string config_name() const { return archive_config_ ? "config.json" : "model_config"; }
     // Where a .keras archive keeps each layer's variables: layers/<class in
     // snake case>[_n]/vars, numbered per class in the order of model.layers.
@@ -1368,6 +1369,7 @@ Network KerasImporter::run() {
         throw ModelError(path_, e.context.layer, e.what()); // the same message, now naming the file
     }
     if (!archive_config_ && h5::has_attr(file_, "snn_input_stage")) net_.input_stage = read_input_stage();
+    if (!archive_config_ && h5::has_attr(file_, "snn_idp_ranges")) read_idp_profiles();
     // An IDP profile recorded by tools/train_reference.py (docs/dynamic-cost.md):
     // root attribute snn_idp_profile names it; the kernels are the trained w,
     // and γ is folded into them here.
@@ -1387,6 +1389,62 @@ Network KerasImporter::run() {
         notes.push_back("IDP profile " + name + " (attribute snn_idp_profile), coefficients folded into " + list);
     }
     return std::move(net_);
+}
+
+// 003 section III's multiple IDP profiles, as tools/train_reference.py
+// records them (docs/dynamic-cost.md): root attribute snn_idp_ranges, the
+// whole-percent upper ends of the profiles' ranges (ascending, the last 100),
+// and for each profile k but the last the groups snn_idp_variants/k/LAYER
+// with datasets kernel and bias of a Dense layer, in that layer's Keras
+// layout: the profile's own first and last layer. The model's own weights
+// are the last profile's.
+void KerasImporter::read_idp_profiles() {
+    if (!h5::has_attr(file_, "snn_idp_profile"))
+        throw ModelError(path_, "", path_ + ": attribute snn_idp_ranges without snn_idp_profile");
+    for (const std::int64_t r : h5::read_int_list_attr(file_, "snn_idp_ranges")) net_.idp_ranges.push_back(double(r));
+    if (net_.input_layout != InputLayout::ChannelsLast)
+        throw ModelError(path_, "", path_ + ": several IDP profiles are read for channels-last models only");
+    std::string own;
+    for (std::size_t k = 0; k + 1 < net_.idp_ranges.size(); ++k) {
+        const std::string group = "snn_idp_variants/" + std::to_string(k);
+        if (!h5::exists(file_, group))
+            throw ModelError(path_, "", path_ + ": snn_idp_ranges names " + std::to_string(net_.idp_ranges.size()) +
+                                            " profiles but there is no " + group);
+        for (const std::string& layer : h5::child_names(h5::open_group(file_, group))) {
+            const int i = net_.find(layer);
+            // A plain Dense population: one projection from that layer, nothing folded into it.
+            if (i < 0 || net_.populations[std::size_t(i)].projections.size() != 1 ||
+                net_.populations[std::size_t(i)].projections[0].kind != ProjectionKind::Dense ||
+                net_.populations[std::size_t(i)].projections[0].layer != layer ||
+                net_.populations[std::size_t(i)].layers != std::vector<std::string>{layer})
+                throw ModelError(path_, layer, path_ + ": " + group + "/" + layer +
+                                                   ": a profile's own layer must be a Dense layer of the model with "
+                                                   "nothing folded into it");
+            IdpVariant v;
+            v.profile = int(k);
+            v.population = layer;
+            std::vector<std::uint64_t> kd, bd;
+            v.weights = h5::read_floats(file_, group + "/" + layer + "/kernel", &kd);
+            v.bias = h5::read_floats(file_, group + "/" + layer + "/bias", &bd);
+            const Population& pop = net_.populations[std::size_t(i)];
+            const std::uint64_t in = std::uint64_t(net_.populations[std::size_t(pop.projections[0].source)].shape.size()),
+                                out = std::uint64_t(pop.shape.c);
+            if (kd != std::vector<std::uint64_t>{in, out} || bd != std::vector<std::uint64_t>{out})
+                throw ModelError(path_, layer, path_ + ": " + group + "/" + layer + ": kernel " + dims_str(kd) + " and bias " +
+                                                   dims_str(bd) + ", expected (" + std::to_string(in) + "," +
+                                                   std::to_string(out) + ") and (" + std::to_string(out) + ")");
+            own += (own.empty() ? "" : ", ") + layer;
+            net_.idp_variants.push_back(std::move(v));
+        }
+        own += " up to " + std::to_string(int(net_.idp_ranges[k])) + " %; ";
+    }
+    try {
+        validate(net_);
+    } catch (const ModelError& e) {
+        throw ModelError(path_, e.context.layer, path_ + ": snn_idp_ranges: " + e.what());
+    }
+    notes.push_back("IDP profiles: " + own + "the model's own weights up to 100 % (attributes snn_idp_ranges, "
+                    "snn_idp_variants)");
 }
 
 // A compressive-sensing input stage recorded by tools/train_reference.py

@@ -1264,6 +1264,12 @@ Network import_nir(const std::string& path, const NirImportOptions& options, std
 
 void export_nir(const Network& net, const std::string& path, std::vector<std::string>& warnings) {
     validate(net);
+    if (net.idp_ranges.size() > 1) {
+        char range[96];
+        std::snprintf(range, sizeof range, "%g-100 %%", net.idp_ranges[net.idp_ranges.size() - 2]);
+        warnings.push_back("NIR holds one set of weights: the IDP profile for " + std::string(range) +
+                           " (the network's own) is exported, the other profiles' own layers are not");
+    }
     NirExporter exporter(net, path, warnings);
     AtomicOutput out(path);
     try {

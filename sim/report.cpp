@@ -190,6 +190,8 @@ nlohmann::json report_json(const Network& net, const RunResult& r, const RunInfo
     json idp = nullptr;
     if (info.idp) {
         idp = json{{"setting", info.idp->str()}, {"layers", json::array()}};
+        if (info.idp_profile_range.size() == 2)
+            idp["profile_range"] = info.idp_profile_range; // several profiles: the one that ran
         for (const Population& pop : net.populations)
             for (const Projection& p : pop.projections)
                 if (!p.idp_gamma.empty())

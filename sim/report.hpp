@@ -27,6 +27,9 @@ struct RunInfo {
     // The IDP setting the network was run at (snn/idp.hpp), unset: none. The
     // network handed to report_json is then apply_idp's, and `options` has no idp.
     std::optional<IdpSetting> idp;
+    // With several IDP profiles (Network::idp_ranges): the range of the
+    // profile the setting selected, (from, to] percent; empty otherwise.
+    std::vector<double> idp_profile_range;
 };
 
 // The report `snn run --report` writes: accuracy (overall, by step and by exit),

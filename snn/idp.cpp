@@ -93,7 +93,56 @@ template <class F> void for_each_weight_channel(const Projection& p, const Shape
 
 } // namespace
 
+int idp_profile_for(const Network& net, double percent) {
+    for (std::size_t k = 0; k < net.idp_ranges.size(); ++k)
+        if (percent <= net.idp_ranges[k] + 1e-9) return int(k);
+    return net.idp_ranges.empty() ? 0 : int(net.idp_ranges.size()) - 1;
+}
+
+std::vector<double> idp_profile_range(const Network& net, double percent) {
+    if (net.idp_ranges.empty()) return {};
+    const int k = idp_profile_for(net, percent);
+    return {k == 0 ? 0.0 : net.idp_ranges[std::size_t(k) - 1], net.idp_ranges[std::size_t(k)]};
+}
+
+Network with_idp_profile(const Network& net, int profile) {
+    Network out = net;
+    out.idp_ranges.clear();
+    out.idp_variants.clear();
+    for (const IdpVariant& v : net.idp_variants) {
+        if (v.profile != profile) continue;
+        const int i = net.find(v.population);
+        if (i < 0) throw InternalError("IDP variant of unknown population '" + v.population + "'");
+        Population& pop = out.populations[std::size_t(i)];
+        pop.projections.at(0).weights = v.weights;
+        pop.bias = v.bias;
+    }
+    return out;
+}
+
+void take_idp_variants(Network& net, const Network& profiled, int profile) {
+    for (IdpVariant& v : net.idp_variants) {
+        if (v.profile != profile) continue;
+        const Population& pop = profiled.populations.at(std::size_t(profiled.find(v.population)));
+        v.weights = pop.projections.at(0).weights;
+        v.bias = pop.bias;
+    }
+}
+
 std::vector<std::string> attach_idp_profile(Network& net, IdpProfile profile, const std::string& what) {
+    if (!net.idp_variants.empty()) {
+        // Every profile's weights take γ: fold the others' on a copy that holds them, then keep them.
+        const Network before = net;
+        net.idp_variants.clear();
+        std::vector<std::string> names = attach_idp_profile(net, profile, what);
+        net.idp_variants = before.idp_variants;
+        for (std::size_t k = 0; k + 1 < before.idp_ranges.size(); ++k) {
+            Network other = with_idp_profile(before, int(k));
+            attach_idp_profile(other, profile, what);
+            take_idp_variants(net, other, int(k));
+        }
+        return names;
+    }
     std::vector<std::string> names;
     for (Population& pop : net.populations)
         for (Projection& p : pop.projections) {
@@ -172,7 +221,10 @@ double idp_percent(const IdpSetting& s, const Population& pop, const Projection&
     return s.percent;
 }
 
-Network apply_idp(const Network& net, const IdpSetting& setting) {
+Network apply_idp(const Network& with_profiles, const IdpSetting& setting) {
+    // Several profiles: the one the setting's percentage selects brings its own weights.
+    const Network selected = with_idp_profile(with_profiles, idp_profile_for(with_profiles, setting.percent));
+    const Network& net = selected;
     const std::vector<std::string> idp = idp_layers(net);
     if (idp.empty())
         throw OptionError("idp", setting.str(),

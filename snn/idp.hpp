@@ -50,7 +50,8 @@ bool has_idp(const Network&); // some projection carries a profile
 std::vector<std::string> idp_layers(const Network&);
 
 // Attaches `profile` to every eligible projection and folds its γ into the
-// weights (a source channel's weights times its γ). Returns the layers it
+// weights (a source channel's weights times its γ), the variants' of other
+// profiles included. Returns the layers it
 // attached to. Throws snn::ModelError for a binary projection with a profile
 // other than all-one (its ±α weights cannot take γ) and for one that already
 // carries a profile; `what` names the cause in messages (a flag, a file).
@@ -71,6 +72,19 @@ int idp_channels(double percent, int n);
 // P of an IDP projection of population `pop` under the setting.
 double idp_percent(const IdpSetting&, const Population& pop, const Projection& p);
 
+// Multiple profiles (003 section III; Network::idp_ranges): the profile an
+// IDP percentage selects, the first whose range reaches it (0 for a network
+// with one profile), and `net` with that profile's own weights in place
+// (its variants substituted; the result keeps no variants or ranges).
+int idp_profile_for(const Network& net, double percent);
+Network with_idp_profile(const Network& net, int profile);
+// (from, to] percent of the profile `percent` selects; empty with one profile.
+std::vector<double> idp_profile_range(const Network& net, double percent);
+// Copies the weights and biases that profile `profile`'s variants replace
+// from `profiled` (with_idp_profile(net, profile), transformed since: γ
+// folded, normalized) back into net's variants of that profile.
+void take_idp_variants(Network& net, const Network& profiled, int profile);
+
 // The network that computes `net` at this IDP setting: every IDP layer keeps
 // the first idp_channels(P, N) of its N input channels, every population
 // keeps only the channels its readers read (through pooling, identity and
@@ -78,7 +92,9 @@ double idp_percent(const IdpSetting&, const Population& pop, const Projection& p
 // channel c), the output keeps all. Throws snn::OptionError("idp") when the
 // network has no IDP layer, a named layer is not one, two readers of one
 // population would keep different channels, or a projection whose channels
-// must go is binary, quantized or pruned (not supported).
+// must go is binary, quantized or pruned (not supported). With several
+// profiles, the setting's overall percentage (`percent`) selects the profile
+// (idp_profile_for), whose weights the result then has.
 Network apply_idp(const Network& net, const IdpSetting& setting);
 
 } // namespace snn

@@ -142,6 +142,35 @@ std::size_t display_width(const std::string& s) {
 
 } // namespace
 
+
+namespace {
+
+// The other IDP profiles' own weights and biases (003 section III), float32:
+// their parameter count, and a line naming them.
+std::int64_t idp_variant_parameters(const Network& net) {
+    std::int64_t n = 0;
+    for (const IdpVariant& v : net.idp_variants) n += std::int64_t(v.weights.size() + v.bias.size());
+    return n;
+}
+
+std::string idp_profiles_text(const Network& net) {
+    std::string s;
+    double from = 0;
+    for (std::size_t k = 0; k < net.idp_ranges.size(); ++k) {
+        char range[64];
+        std::snprintf(range, sizeof range, "%g-%g %%", from, net.idp_ranges[k]);
+        std::string own;
+        for (const IdpVariant& v : net.idp_variants)
+            if (v.profile == int(k)) own += (own.empty() ? "" : ", ") + v.population;
+        s += (s.empty() ? "" : "; ") + std::string(range) +
+             (k + 1 == net.idp_ranges.size() ? " the network's own weights" : " own " + own);
+        from = net.idp_ranges[k];
+    }
+    return s;
+}
+
+} // namespace
+
 std::string describe(const Network& net, const std::string& file) {
     const std::vector<std::string> header = {"#", "name", "kind", "shape", "neurons", "neuron", "projections",
                                              "params", "kept", "bits/w", "bytes", "f32 bytes"};
@@ -158,6 +187,11 @@ std::string describe(const Network& net, const std::string& file) {
         const Connectivity c = connectivity_of(net, pop);
         synapses.kept += c.kept;
         synapses.full += c.full;
+        if (i + 1 == net.populations.size()) { // the other profiles' own layers count once, in the totals
+            params += idp_variant_parameters(net);
+            bytes += 4 * idp_variant_parameters(net);
+            f32 += 4 * idp_variant_parameters(net);
+        }
         rows.push_back({std::to_string(i), pop.name, to_string(pop.kind), pop.shape.str(),
                         std::to_string(pop.shape.size()), neuron_str(pop), projections_str(net, pop),
                         std::to_string(parameter_count(pop)), percent(c), bits_str(pop), std::to_string(parameter_bytes(pop)),
@@ -241,6 +275,9 @@ std::string describe(const Network& net, const std::string& file) {
                 << float_weights << " in " << float_weights * 4 << " bytes\n";
     }
     if (!net.devices.empty()) out << "partition: " << partition_spec(net) << '\n';
+    if (!net.idp_ranges.empty())
+        out << "IDP profiles: " << idp_profiles_text(net) << " (" << idp_variant_parameters(net)
+            << " parameters of their own, in the total)\n";
     for (const Exit& e : net.exits)
         out << "exit " << e.name << " at " << e.at << ": "
             << (e.weights.empty() ? std::string("the output's own readout")
@@ -326,6 +363,24 @@ nlohmann::json describe_json(const Network& net) {
         params += parameter_count(pop);
         bytes += parameter_bytes(pop);
     }
+    params += idp_variant_parameters(net);
+    bytes += 4 * idp_variant_parameters(net);
+    f32 += 4 * idp_variant_parameters(net);
+    json idp_profiles = nullptr;
+    if (!net.idp_ranges.empty()) {
+        idp_profiles = json::array();
+        for (std::size_t k = 0; k < net.idp_ranges.size(); ++k) {
+            json own = json::array();
+            std::int64_t n = 0;
+            for (const IdpVariant& v : net.idp_variants)
+                if (v.profile == int(k)) {
+                    own.push_back(v.population);
+                    n += std::int64_t(v.weights.size() + v.bias.size());
+                }
+            idp_profiles.push_back({{"from", k == 0 ? 0.0 : net.idp_ranges[k - 1]}, {"to", net.idp_ranges[k]},
+                                    {"own_layers", own}, {"own_parameters", n}});
+        }
+    }
     json exits = json::array();
     for (const Exit& e : net.exits)
         exits.push_back({{"name", e.name},
@@ -340,6 +395,7 @@ nlohmann::json describe_json(const Network& net) {
             {"input_stage", net.input_stage.present() ? input_stage_json(net.input_stage) : json(nullptr)},
             {"partition", net.devices.empty() ? json(nullptr) : json(partition_spec(net))},
             {"exits", exits},
+            {"idp_profiles", idp_profiles},
             {"populations", pops},
             {"totals",
              {{"populations", net.populations.size()}, {"neurons", neurons}, {"parameters", params}, {"bytes", bytes},

@@ -416,6 +416,37 @@ void validate(const Network& net) {
                                                                       net.populations[j].name + "' and '" +
                                                                       net.populations[i].name + "')");
     }
+    // Multiple IDP profiles (snn/idp.hpp): ascending ranges up to 100, each variant a profile's own
+    // weights and bias for a population with one Dense projection, of the same sizes.
+    if (!net.idp_ranges.empty() || !net.idp_variants.empty()) {
+        const auto& r = net.idp_ranges;
+        for (std::size_t k = 0; k < r.size(); ++k)
+            if (!(r[k] > 0 && r[k] <= 100) || (k > 0 && !(r[k] > r[k - 1])))
+                throw ModelError("", "", "IDP profile ranges must ascend within (0, 100]");
+        if (r.empty() || r.back() != 100) throw ModelError("", "", "the last IDP profile must reach 100 %");
+        for (const IdpVariant& v : net.idp_variants) {
+            const int i = net.find(v.population);
+            const auto bad = [&](const std::string& what) {
+                return ModelError("", v.population, "IDP profile " + std::to_string(v.profile) + "'s weights for '" +
+                                                        v.population + "'" + what);
+            };
+            if (v.profile < 0 || std::size_t(v.profile) + 1 >= r.size())
+                throw bad(": no such profile (the last is the network's own weights)");
+            if (i < 0) throw bad(": no such population");
+            const Population& pop = net.populations[std::size_t(i)];
+            if (pop.projections.size() != 1 || pop.projections[0].kind != ProjectionKind::Dense || pop.projections[0].binary ||
+                pop.projections[0].quant.scheme != QuantScheme::None)
+                throw bad(": a profile's own layer must be a population with one float Dense projection");
+            if (v.weights.size() != pop.projections[0].weights.size() || v.bias.size() != std::size_t(pop.shape.c))
+                throw bad(": " + std::to_string(v.weights.size()) + " weights and " + std::to_string(v.bias.size()) +
+                          " biases, where the population has " + std::to_string(pop.projections[0].weights.size()) + " and " +
+                          std::to_string(pop.shape.c));
+            for (float w : v.weights)
+                if (!std::isfinite(w)) throw bad(": a weight is not finite");
+            for (float b : v.bias)
+                if (!std::isfinite(b)) throw bad(": a bias is not finite");
+        }
+    }
 }
 
 } // namespace snn

@@ -232,6 +232,18 @@ struct RademacherStage {
     bool operator==(const RademacherStage&) const = default;
 };
 
+// 003 section III's multiple IDP profiles (snn/idp.hpp): a profile other than
+// the last brings its own weights for some populations (its separate first
+// and last layer), laid out as the population's one Dense projection's, and
+// its own bias.
+struct IdpVariant {
+    int profile = 0;        // index into Network::idp_ranges, never the last
+    std::string population; // whose projection and bias it replaces
+    std::vector<float> weights;
+    std::vector<float> bias;
+    bool operator==(const IdpVariant&) const = default;
+};
+
 struct Network {
     std::vector<Population> populations; // topological order; [0] is the input
     std::string source;                   // file it was converted from
@@ -251,6 +263,11 @@ struct Network {
     float max_rate = 0.0f;
     InputLayout input_layout = InputLayout::ChannelsLast;
     RademacherStage input_stage; // absent unless rd > 0
+    // Multiple IDP profiles, or both empty (one profile): profile k serves IDP
+    // percentages up to idp_ranges[k] (ascending, the last 100). The
+    // populations hold the last profile's weights; idp_variants the others'.
+    std::vector<double> idp_ranges;
+    std::vector<IdpVariant> idp_variants;
     bool operator==(const Network&) const = default;
 
     const Population& input() const { return populations.front(); }

@@ -114,6 +114,8 @@ void write_network(const Network& net, const std::string& file_path) {
     for (const Population& pop : net.populations)
         for (const Projection& p : pop.projections) idp |= !p.idp_gamma.empty();
     if (idp) version = std::max<std::int64_t>(version, 12);
+    // Version 13: several IDP profiles, whose own weights an older reader would ignore.
+    if (!net.idp_ranges.empty()) version = std::max<std::int64_t>(version, 13);
     h5::write_attr(file, "format_version", version);
     if (net.input_layout != InputLayout::ChannelsLast)
         h5::write_attr(file, "input_layout", std::string(to_string(net.input_layout)));
@@ -199,6 +201,18 @@ void write_network(const Network& net, const std::string& file_path) {
                 h5::write_ints(pg, "row_begin", p.sparse.row_begin, {p.sparse.row_begin.size()});
                 h5::write_ints32(pg, "target", p.sparse.target, {p.sparse.target.size()});
             }
+        }
+    }
+    if (!net.idp_ranges.empty()) {
+        h5::write_doubles(file, "idp_ranges", net.idp_ranges, {net.idp_ranges.size()});
+        h5::Node variants = h5::create_group(file, "idp_variants");
+        for (std::size_t k = 0; k < net.idp_variants.size(); ++k) {
+            const IdpVariant& v = net.idp_variants[k];
+            h5::Node g = h5::create_group(variants, index_name(k));
+            h5::write_attr(g, "profile", std::int64_t(v.profile));
+            h5::write_attr(g, "population", v.population);
+            h5::write_floats(g, "weights", v.weights, {v.weights.size()}, v.weights.size() >= compress_min_weights);
+            h5::write_floats(g, "bias", v.bias, {v.bias.size()});
         }
     }
     if (!net.exits.empty()) {
@@ -499,7 +513,32 @@ Network load(const std::string& path, const MemoryBudget& budget) {
             net.exits.push_back(std::move(e));
         }
     }
+    if (h5::exists(file, "idp_ranges")) {
+        std::vector<std::uint64_t> rd;
+        net.idp_ranges = h5::read_doubles(file, "idp_ranges", &rd);
+        if (rd.size() != 1) throw FileError(path, path + ": idp_ranges must be 1-D");
+        if (!h5::exists(file, "idp_variants")) throw FileError(path, path + ": idp_ranges without idp_variants");
+        const h5::Node variants = h5::open_group(file, "idp_variants");
+        const std::size_t n_variants = indexed_children(variants, "idp_variants");
+        for (std::size_t k = 0; k < n_variants; ++k) {
+            const h5::Node g = h5::open_group(variants, index_name(k));
+            IdpVariant v;
+            v.profile = to_int(h5::read_int_attr(g, "profile"), g, "profile");
+            v.population = h5::read_string_attr(g, "population");
+            const auto wd = h5::dataset_dims(g, "weights"), bd = h5::dataset_dims(g, "bias");
+            if (wd.size() != 1 || bd.size() != 1)
+                throw FileError(path, path + ": " + g.path + ": weights " + dims_str(wd) + " and bias " + dims_str(bd) +
+                                      " must be 1-D");
+            total_bytes = saturating_add(total_bytes, saturating_mul(element_count(wd) + bd[0], sizeof(float)));
+            net.idp_variants.push_back(std::move(v));
+        }
+    }
     budget.check(total_bytes, path);
+    for (std::size_t k = 0; k < net.idp_variants.size(); ++k) {
+        const h5::Node g = h5::open_group(h5::open_group(file, "idp_variants"), index_name(k));
+        net.idp_variants[k].weights = h5::read_floats(g, "weights");
+        net.idp_variants[k].bias = h5::read_floats(g, "bias");
+    }
 
     // Pass 2: the arrays.
     if (h5::exists(file, "labels")) {

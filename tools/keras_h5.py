@@ -880,6 +880,33 @@ def idp_coefficients(profile, n):
     return g.astype(np.float32)
 
 
+def idp_profiles(path):
+    """003 section III's multiple profiles of a .h5 model: (ranges, variants) with ranges the
+    ascending upper IDP percentages of the profiles (the last 100) and variants[k] the
+    {layer name: [kernel, bias]} that profile k uses in place of the model's own weights
+    (its separate first and last layer; the last profile is the model's own). Read from the
+    root attribute snn_idp_ranges and the groups snn_idp_variants/K/LAYER/{kernel,bias};
+    ([100], [{}]) for a model with one profile."""
+    with h5py.File(path, "r") as f:
+        if "snn_idp_ranges" not in f.attrs:
+            return [100.0], [{}]
+        ranges = [float(r) for r in np.asarray(f.attrs["snn_idp_ranges"]).ravel()]
+        variants = []
+        for k in range(len(ranges) - 1):
+            g = f["snn_idp_variants"][str(k)]
+            variants.append({name: [np.array(g[name]["kernel"], np.float32), np.array(g[name]["bias"], np.float32)]
+                             for name in g})
+        variants.append({})
+    return ranges, variants
+
+
+def idp_profile_index(ranges, percent):
+    """The profile an IDP percentage selects: the first whose range reaches it (None: the last)."""
+    if percent is None:
+        return len(ranges) - 1
+    return next(k for k, r in enumerate(ranges) if percent <= r + 1e-9)
+
+
 def idp_profile(path):
     """The root attribute snn_idp_profile of a .h5 model (tools/train_reference.py), or None."""
     with h5py.File(path, "r") as f:
@@ -896,6 +923,11 @@ def forward(path, x, logits=False, batch_size=1000, output=None, idp=None):
     functional model with several (exit heads); its softmax, whether an
     activation or a Softmax layer, is skipped the same way.
 
+    A model with several IDP profiles (root attribute snn_idp_ranges, 003
+    section III) runs, at ``idp`` = P, the first profile whose range reaches P
+    (without ``idp``, the last): that profile's first and last layer weights
+    (snn_idp_variants) stand in for the model's own.
+
     A Sequential model with the root attribute snn_idp_profile (incomplete dot
     products, docs/dynamic-cost.md) multiplies the input channels of every
     Dense and Conv2D layer but the first by the profile's gamma; ``idp`` (a
@@ -905,6 +937,9 @@ def forward(path, x, logits=False, batch_size=1000, output=None, idp=None):
     profile = idp_profile(path)
     if idp is not None and profile is None:
         raise ValueError("%s has no snn_idp_profile" % path)
+    if profile is not None:   # several profiles: the one P selects brings its own first and last layer
+        ranges, variants = idp_profiles(path)
+        weights = dict(weights, **variants[idp_profile_index(ranges, idp)])
     x = np.asarray(x, np.float32)
     outs = []
     for i in range(0, x.shape[0], batch_size):

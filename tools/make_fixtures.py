@@ -36,6 +36,12 @@ what changed. Files:
         attributes snn_input_stage = "rademacher", seed 77, rd 6, raw shape (4, 4, 1).
         Its .ref.h5 holds x as the RAW (8, 4, 4, 1) inputs and y_dnn the numpy
         reference of Phi then the MLP (Phi from tools/rademacher_reference.py).
+  tiny_idp_profiles.h5            Keras 2 Sequential with two IDP profiles (003 section III):
+        InputLayer (5,) -> dense Dense 8 relu -> dense_1 Dense 6 relu -> dense_2 Dense 3,
+        snn_idp_profile "linear", snn_idp_ranges [40, 100], profile 0's own dense and
+        dense_2 under snn_idp_variants/0/. Its .ref.h5 holds x (8, 5) and y_idp25,
+        y_idp40, y_idp60, y_idp100: the numpy reference's pre-softmax outputs at that
+        IDP percentage (tools/keras_h5.py: forward(path, x, logits=True, idp=P)).
 
 For functional_add, keras3_sequential and mobilenet, <name>.ref.h5 holds datasets
   x      (8, H, W, C) float32 inputs in [0, 1]
@@ -232,13 +238,38 @@ def write_cs_mlp(out):
     print("%s (%d B), %s y_dnn[0]=%s" % (p, os.path.getsize(p), ref, np.round(y[0], 4)))
 
 
+def write_idp_profiles(out):
+    p = os.path.join(out, "tiny_idp_profiles.h5")
+    rng = np.random.default_rng(307)
+    layers = [kh.input_layer("input_1", (5,)),
+              kh.dense("dense", u(rng, (5, 8)), u(rng, (8,), 0.1), "relu"),
+              kh.dense("dense_1", u(rng, (8, 6)), u(rng, (6,), 0.1), "relu"),
+              kh.dense("dense_2", u(rng, (6, 3)), u(rng, (3,), 0.1), "softmax")]
+    kh.save(p, layers, model_name="sequential", functional=False, layout="keras2")
+    with h5py.File(p, "a") as f:
+        f.attrs["snn_idp_profile"] = "linear"
+        f.attrs["snn_idp_ranges"] = np.array([40, 100], dtype=np.int64)
+        for name, shape in (("dense", (5, 8)), ("dense_2", (6, 3))):
+            g = f.create_group("snn_idp_variants/0/" + name)
+            g["kernel"] = u(rng, shape)
+            g["bias"] = u(rng, (shape[1],), 0.1)
+    x = np.random.default_rng(308).uniform(0, 1, (8, 5)).astype(np.float32)
+    ref = p[:-3] + ".ref.h5"
+    with h5py.File(ref, "w") as f:
+        f.create_dataset("x", data=x)
+        for pct in (25, 40, 60, 100):
+            f.create_dataset("y_idp%d" % pct, data=kh.forward(p, x, logits=True, idp=pct).astype(np.float32))
+    print("%s (%d B), %s" % (p, os.path.getsize(p), ref))
+
+
 # name (without .h5) -> writer, in the order a full run writes them
 FIXTURES = {"tiny_keras2_functional_add": write_functional_add,
             "tiny_keras3_sequential": write_keras3_sequential,
             "tiny_keras2_branchy": write_branchy,
             "tiny_unsupported": write_unsupported,
             "tiny_keras2_mobilenet": write_mobilenet,
-            "tiny_cs_mlp": write_cs_mlp}
+            "tiny_cs_mlp": write_cs_mlp,
+            "tiny_idp_profiles": write_idp_profiles}
 
 
 def main():

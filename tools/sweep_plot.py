@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Plot of an `snn sweep` report (docs/sweep.md): SNN accuracy against
 synaptic operations per input and against model bytes, one point per row,
-labelled by its lever values. Refused rows are listed under the plot, not drawn.
+labelled by its lever values, a star where the row is on the accuracy / energy
+front. Refused rows are listed under the plot, not drawn.
 A hybrid sweep (an edge lever) adds a third panel in 001's Table III pattern:
 each row's energy per input at the edge and in the cloud, stacked, with the
 share of inputs that left at the edge's exit above each bar.
@@ -44,7 +45,8 @@ def main():
     for ax, key, xlabel in ((axes[0], "synaptic_ops_per_input", "synaptic operations per input"),
                             (axes[1], "model_bytes", "model bytes (snn inspect totals.bytes)")):
         for r in ran:
-            ax.plot(r[key], 100 * r["accuracy"], "o")
+            front = r.get("front", False)   # on the accuracy / energy front: a star
+            ax.plot(r[key], 100 * r["accuracy"], "*" if front else "o", markersize=10 if front else 6)
             ax.annotate(label(r, names), (r[key], 100 * r["accuracy"]), fontsize=6,
                         xytext=(3, 3), textcoords="offset points")
         ax.xaxis.set_major_locator(MaxNLocator(5))

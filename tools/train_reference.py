@@ -14,7 +14,9 @@ with --cs-prune R its two hidden layers are trained with the random connectivity
 mnist_dr_mlp (the same topology on the raw 784 pixels: 002's unconstrained network),
 mnist_idp_mlp / mnist_idp_mlp_std (003's incomplete dot products with the linear and the
 all-one profile, root attribute snn_idp_profile, docs/dynamic-cost.md), mnist_idp_cnn
-(the shipped CNN's topology with the linear profile), mnist_cnn_joint_exit (mnist_cnn
+(the shipped CNN's topology with the linear profile), mnist_idp_mlp_2p (the linear MLP with
+003's two profiles, 0-30 % and 30-100 %, root attribute snn_idp_ranges and groups
+snn_idp_variants), mnist_cnn_joint_exit (mnist_cnn
 with an exit head on pool1, trained jointly with 001's exit weight 0.6; Functional) and
 mnist_cnn_holdout (its twin without the head), both on mnist:train[0:55000] only.
 Each is built so that it maps 1:1 onto Keras layers (channels-last
@@ -235,6 +237,79 @@ class IDPMLP(nn.Module):
                 linear_to_dense("dense", self.dense, "relu"),
                 linear_to_dense("dense_1", self.dense_1, "relu"),
                 linear_to_dense("dense_2", self.dense_2, "softmax")]
+
+
+class IDPMLP2P(IDPMLP):
+    """003 section III's multiple profiles on the linear-profile IDP MLP: profile 1 covers
+    0-SPLIT % IDP, profile 2 SPLIT-100 %. Each has its own first layer (784 -> 256) and last
+    layer (256 -> 10); dense_1, the IDP layer between them, is shared. Training runs in two
+    stages of half the steps each: profile 1 alone (P drawn from 10, 20, 30 % per batch),
+    then profile 2 (P from 40 ... 100 %) with every weight profile 1 uses held fixed (dense_1's
+    first ceil(SPLIT*256/100) rows and columns and their biases, profile 1's own layers), so
+    that a single set of weights serves both. The .h5 holds profile 2 as the model's own
+    weights, profile 1's first and last layer under snn_idp_variants/0/, and the ranges
+    [SPLIT, 100] in the root attribute snn_idp_ranges."""
+
+    SPLIT = 30
+
+    def __init__(self, width=256):
+        super().__init__("linear", width)
+        self.dense_p1 = nn.Linear(784, width)
+        self.dense_2_p1 = nn.Linear(width, 10)
+        self.total_steps = None
+        self.step = 0
+        self.frozen = None
+        self.k1 = int(np.ceil(self.SPLIT * width / 100.0))
+
+    def set_schedule(self, total_steps):
+        self.total_steps = total_steps
+
+    def stage(self):
+        return 1 if self.total_steps is None or self.step < self.total_steps // 2 else 2
+
+    def forward(self, x):
+        percent = self.percent
+        if self.training:
+            if self.stage() == 2 and self.frozen is None:
+                self.snapshot()    # stage 2's first batch: hold what profile 1 learned from here on
+            lo, hi = (1, self.SPLIT // 10) if self.stage() == 1 else (self.SPLIT // 10 + 1, 10)
+            percent = 10 * int(torch.randint(lo, hi + 1, (1,), generator=self.gen))
+        first_profile = percent is not None and percent <= self.SPLIT
+        first, last = (self.dense_p1, self.dense_2_p1) if first_profile else (self.dense, self.dense_2)
+        h = self._profiled(F.relu(first(self.flatten(x))), percent)
+        h = self._profiled(F.relu(self.dense_1(h)), percent)
+        return last(h)
+
+    def after_step(self):
+        """Restores profile 1's weights after every stage-2 step: Adam's momentum would move them."""
+        self.step += 1
+        if self.frozen is None:
+            return
+        k = self.k1
+        with torch.no_grad():
+            self.dense_1.weight[:k, :k] = self.frozen["w"]
+            self.dense_1.bias[:k] = self.frozen["b"]
+            for name in ("dense_p1", "dense_2_p1"):
+                for pn, pv in getattr(self, name).named_parameters():
+                    pv.copy_(self.frozen[name + "." + pn])
+
+    def snapshot(self):
+        """Called once when stage 2 begins (before its first step)."""
+        k = self.k1
+        self.frozen = {"w": self.dense_1.weight[:k, :k].detach().clone(), "b": self.dense_1.bias[:k].detach().clone()}
+        for name in ("dense_p1", "dense_2_p1"):
+            for pn, pv in getattr(self, name).named_parameters():
+                self.frozen[name + "." + pn] = pv.detach().clone()
+
+    def h5_attrs(self):
+        return {"snn_idp_profile": self.profile, "snn_idp_ranges": np.array([self.SPLIT, 100], dtype=np.int64)}
+
+    def h5_extra(self, f):
+        g = f.create_group("snn_idp_variants/0")
+        for keras_name, lin in (("dense", self.dense_p1), ("dense_2", self.dense_2_p1)):
+            lg = g.create_group(keras_name)
+            lg["kernel"] = _np(lin.weight).T          # (in, out), as the model's own Dense kernels
+            lg["bias"] = _np(lin.bias)
 
 
 class IDPCNN(nn.Module):
@@ -644,6 +719,9 @@ SPECS = {
     # standard network (all-one profile), docs/dynamic-cost.md.
     "mnist_idp_mlp": ("mnist", lambda: IDPMLP("linear"), 4, 2e-3),
     "mnist_idp_mlp_std": ("mnist", lambda: IDPMLP("all-one"), 4, 2e-3),
+    # 003 section III: the linear-profile MLP with two profiles (0-30 %, 30-100 %), each with
+    # its own first and last layer, trained in two stages (docs/dynamic-cost.md).
+    "mnist_idp_mlp_2p": ("mnist", lambda: IDPMLP2P(), 8, 2e-3),
     # The shipped CNN's topology with the linear profile (its standard twin: mnist_cnn).
     "mnist_idp_cnn": ("mnist", lambda: IDPCNN("linear"), 10, 4e-3),
     # 001's joint optimization: mnist_cnn with an exit head on pool1, loss weighted 0.6 / 0.4,
@@ -690,6 +768,8 @@ def train(name, epochs, out_dir, data_cache):
     else:
         opt = torch.optim.Adam(model.parameters(), lr=lr)
     after_step = getattr(model, "after_step", None)
+    if hasattr(model, "set_schedule"):     # staged training (mnist_idp_mlp_2p)
+        model.set_schedule(epochs * steps_per_epoch)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * steps_per_epoch)
     t0 = time.time()
     for ep in range(epochs):
@@ -726,6 +806,8 @@ def train(name, epochs, out_dir, data_cache):
         with h5py.File(path, "a") as f:
             for k, v in model.h5_attrs().items():
                 f.attrs[k] = v
+            if hasattr(model, "h5_extra"):   # datasets beside the Keras ones (snn_idp_variants)
+                model.h5_extra(f)
 
     # Verify the file with the independent numpy forward pass (reads only the .h5).
     t1 = time.time()
@@ -753,7 +835,7 @@ def train(name, epochs, out_dir, data_cache):
         assert res["exit_acc"][2] >= 0.999, "%s: numpy reference disagrees with torch on exit1" % name
     if isinstance(model, (IDPMLP, IDPCNN)):   # the DNN at each IDP percentage, torch and numpy
         res["idp"] = {}
-        for p in (100, 80, 60, 50, 30):
+        for p in (100, 80, 60, 50, 40, 30, 20, 10):
             model.percent = p
             tp = predict(model, xte_t).argmax(1)
             npp = kh.forward(path, ref_in, idp=p).argmax(1)

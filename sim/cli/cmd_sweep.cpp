@@ -238,7 +238,8 @@ std::size_t columns(const std::string& s) {
 std::vector<std::vector<std::string>> table_cells(const std::vector<Lever>& levers, const json& rows, bool hybrid) {
     std::vector<std::string> head;
     for (const Lever& l : levers) head.push_back(l.name);
-    for (const char* h : {"accuracy %", "DNN %", "synops/input", "bytes moved", "model bytes", "energy µJ"}) head.push_back(h);
+    for (const char* h : {"accuracy %", "DNN %", "synops/input", "bytes moved", "model bytes", "energy µJ", "front"})
+        head.push_back(h);
     if (hybrid)
         for (const char* h : {"exit %", "edge µJ", "cloud µJ"}) head.push_back(h);
     head.push_back("seconds");
@@ -255,6 +256,7 @@ std::vector<std::vector<std::string>> table_cells(const std::vector<Lever>& leve
             line.push_back(fixed(r["bytes_moved_per_input"].get<double>(), 1));
             line.push_back(fixed(r["model_bytes"].get<double>(), 0));
             line.push_back(fixed(r["energy_pj_per_input"].get<double>() * 1e-6, 3));
+            line.push_back(r["front"].get<bool>() ? "*" : "");
             if (hybrid) {
                 line.push_back(fixed(100 * r["exit_rate"].get<double>(), 1));
                 for (const char* d : {"edge", "cloud"})
@@ -595,6 +597,7 @@ int run_sweep_command(const SweepArgs& a) {
         report_opt.idp.reset();
         RunInfo info{a.model, a.data, report_opt, -1, {}, {}};
         info.idp = opt.idp;
+        if (opt.idp) info.idp_profile_range = idp_profile_range(network, opt.idp->percent);
         info.costs = costs;
         if (ran.readout != Readout::Assignment) info.dnn_accuracy = dnn_accuracy(ran, run_data, a.threads, &info.dnn_predictions);
         const json report = report_json(ran, r, info);
@@ -635,6 +638,19 @@ int run_sweep_command(const SweepArgs& a) {
         }
     }
 
+    // The accuracy / energy front: a row is on it when no other row is at least as accurate for at most
+    // its energy per input, and better in one of the two.
+    for (json& r : rows) {
+        if (r.contains("refused")) continue;
+        const double acc = r["accuracy"].get<double>(), pj = r["energy_pj_per_input"].get<double>();
+        bool dominated = false;
+        for (const json& o : rows) {
+            if (o.contains("refused")) continue;
+            const double oa = o["accuracy"].get<double>(), op = o["energy_pj_per_input"].get<double>();
+            dominated |= oa >= acc && op <= pj && (oa > acc || op < pj);
+        }
+        r["front"] = !dominated;
+    }
     json settings{{"model", a.model},
                   {"calib", a.calib},
                   {"calib_samples", a.calib_samples},

@@ -380,6 +380,7 @@ int finish_run(const RunArgs& a, const PreparedRun& p, const RunResult& r, const
     const Dataset& data = p.data;
     RunInfo info{a.network, a.data, opt, -1, {}, {}};
     info.idp = p.opt.idp;
+    if (p.opt.idp) info.idp_profile_range = idp_profile_range(p.net, p.opt.idp->percent);
     info.ranks = ranks;
     if (!a.costs.empty()) info.costs = load_cost_table(a.costs);
     // A DNN pass (ReLU units, argmax) means nothing for units read by their class labels.

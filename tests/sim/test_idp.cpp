@@ -244,3 +244,43 @@ TEST_CASE("snn run --dnn-pipeline --idp runs the DNN at that setting: the cut ca
     CHECK(activations(" --idp 50") == 2);
     CHECK(activations(" --idp 100") == 4);
 }
+
+TEST_CASE("snn convert inspect run and export of a model with two IDP profiles", "[idp][cli]") {
+    TempDir work("idp-profiles-cli");
+    const std::string model = std::string(SNN_SOURCE_DIR) + "/data/fixtures/tiny_idp_profiles.h5";
+    const std::string net = work.file("p.snn.h5"), data = work.file("data.h5");
+    std::vector<float> x(12 * 5);
+    for (std::size_t i = 0; i < x.size(); ++i) x[i] = float((i * 7) % 11) / 10.0f;
+    std::vector<std::int64_t> y(12);
+    for (std::size_t i = 0; i < y.size(); ++i) y[i] = std::int64_t(i % 3);
+    write_data(data, x, {12, 5}, y);
+    const Outcome c = snn_cli("convert " + quote(model) + " --calib " + quote(data) + " -o " + quote(net));
+    INFO(c.out << c.err);
+    REQUIRE(c.status == 0);
+    CHECK_THAT(c.out, Contains("IDP profiles: dense, dense_2 up to 40 %"));
+    const Outcome i = snn_cli("inspect " + quote(net));
+    CHECK_THAT(i.out, Contains("IDP profiles: 0-40 % own dense, dense_2; 40-100 % the network's own weights"));
+    const auto j = nlohmann::json::parse(snn_cli("inspect " + quote(net) + " --json").out);
+    REQUIRE(j["idp_profiles"].size() == 2);
+    CHECK(j["idp_profiles"][0]["own_layers"] == nlohmann::json::array({"dense", "dense_2"}));
+    CHECK(j["idp_profiles"][0]["own_parameters"] == 5 * 8 + 8 + 6 * 3 + 3); // both own layers' kernels and biases
+    for (const auto& [pct, range] : {std::pair<std::string, std::vector<double>>{"25", {0, 40}}, {"75", {40, 100}}}) {
+        const std::string report = work.file("run" + pct + ".json");
+        const Outcome r = snn_cli("run " + quote(net) + " --data " + quote(data) + " --steps 8 -q --idp " + pct +
+                                  " --report " + quote(report));
+        INFO(r.err);
+        REQUIRE(r.status == 0);
+        const auto rep = read_report(report);
+        CHECK(rep["idp"]["profile_range"] == nlohmann::json(range));
+        REQUIRE(validate_report(report).status == 0);
+    }
+    const Outcome e = snn_cli("export " + quote(net) + " -o " + quote(work.file("p.nir")));
+    INFO(e.err);
+    CHECK(e.status == 0);
+    CHECK_THAT(e.out + e.err, Contains("the IDP profile for 40-100 % (the network's own) is exported"));
+    const Outcome q = snn_cli("convert " + quote(model) + " --calib " + quote(data) + " --quantize int:8 -o " +
+                              quote(work.file("q.snn.h5")));
+    CHECK(q.status == 1);
+    CHECK_THAT(q.err, Contains("IDP profiles"));
+    CHECK_FALSE(std::filesystem::exists(work.file("q.snn.h5")));
+}

@@ -75,6 +75,17 @@ TEST_CASE("snn sweep's rows equal separate snn convert + snn run reports, in car
     const nlohmann::json& rows = j["rows"];
     REQUIRE(rows.size() == 12);
     // The last lever varies fastest: row k is (quantize k/4, prune (k/2)%2, steps k%2).
+    // The front, by its definition: no other row at least as accurate for at most the energy, better in one.
+    for (const auto& r : rows) {
+        if (r.contains("refused")) continue;
+        bool dominated = false;
+        for (const auto& o : rows)
+            if (!o.contains("refused")) {
+                const double a = r["accuracy"], e = r["energy_pj_per_input"], oa = o["accuracy"], oe = o["energy_pj_per_input"];
+                if (oa >= a && oe <= e && (oa > a || oe < e)) dominated = true;
+            }
+        CHECK(r["front"].get<bool>() == !dominated);
+    }
     const std::vector<std::string> quantize{"none", "int:4", "ternary"}, prune{"none", "random:0.5"}, steps{"8", "16"};
     int refused = 0, compared = 0;
     for (std::size_t k = 0; k < rows.size(); ++k) {

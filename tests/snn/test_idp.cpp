@@ -1,7 +1,11 @@
 // Incomplete dot products (snn/idp.hpp): the profiles of 003 section II-B by
 // hand, the setting's grammar, γ folded into the weights, the channels a
 // network keeps at P % worked out by hand, and the profile in the file.
+#include "convert/convert.hpp"
 #include "convert/dnn.hpp"
+#include "convert/keras.hpp"
+#include "convert/normalize.hpp"
+#include "convert/quantize.hpp"
 #include "snn/error.hpp"
 #include "snn/h5.hpp"
 #include "snn/idp.hpp"
@@ -244,4 +248,124 @@ TEST_CASE("an IDP profile is stored in the network file (format 12) and other fi
     CHECK(back == net);
     CHECK(back.populations[2].projections[0].idp_profile == "half-exp");
     CHECK(idp_layers(back) == std::vector<std::string>{"h2", "out"});
+}
+
+TEST_CASE("several IDP profiles: the percentage picks the profile, whose own first and last layer compute the "
+          "hand-worked sums; stored as format 13",
+          "[idp][io]") {
+    using Catch::Detail::Approx;
+    // chain() with two profiles: up to 50 % and up to 100 %. Profile 0 brings its own h1 and out:
+    //   W1' = [[2,0,0,0],[0,1,0,0]] (in, out), bias h1' = (1, 0, 0, 0)
+    //   W3' = (3, 2) of ones, bias out' = (0, 10)
+    Network net = chain();
+    net.idp_ranges = {50, 100};
+    net.idp_variants.push_back({0, "h1", {2, 0, 0, 0, 0, 1, 0, 0}, {1, 0, 0, 0}});
+    net.idp_variants.push_back({0, "out", std::vector<float>(6, 1.0f), {0, 10}});
+    validate(net);
+    attach_idp_profile(net, IdpProfile::Linear, "test");
+    // γ of out's 3 inputs (1 − i/3) is folded into profile 0's own out too: rows × (2/3, 1/3, 0).
+    CHECK(net.idp_variants[1].weights == std::vector<float>{2.0f / 3, 2.0f / 3, 1.0f / 3, 1.0f / 3, 0, 0});
+    CHECK(net.idp_variants[0].weights == std::vector<float>{2, 0, 0, 0, 0, 1, 0, 0}); // h1 reads the input: no γ
+
+    CHECK(idp_profile_for(net, 10) == 0);
+    CHECK(idp_profile_for(net, 50) == 0);
+    CHECK(idp_profile_for(net, 50.5) == 1);
+    CHECK(idp_profile_for(net, 100) == 1);
+    CHECK(idp_profile_range(net, 30) == std::vector<double>{0, 50});
+    CHECK(idp_profile_range(net, 80) == std::vector<double>{50, 100});
+
+    const float x[2] = {1, 2};
+    // 50 %, profile 0: h1 keeps 2 channels of its own W1': (2·1 + 1, 1·2 + 0) = (3, 2);
+    // h2 = 0.75·3 + 0.5·2 + (0.5, 0.25) = (3.75, 3.5); out' reads 2 of h2 with γ (2/3, 1/3):
+    // 2/3·3.75 + 1/3·3.5 + (0, 10).
+    const Network half = apply_idp(net, parse_idp("50"));
+    CHECK(half.idp_ranges.empty());
+    CHECK(half.idp_variants.empty());
+    const auto a = forward(half, x);
+    CHECK(a[1] == std::vector<float>{3, 2});
+    CHECK(a[2] == std::vector<float>{3.75f, 3.5f});
+    CHECK(a[3][0] == Approx(2.0 / 3 * 3.75 + 1.0 / 3 * 3.5));
+    CHECK(a[3][1] == Approx(2.0 / 3 * 3.75 + 1.0 / 3 * 3.5 + 10));
+    // 75 %, profile 1: the network's own weights, as the single-profile test worked them out at 100 %
+    // for h1 = (1, 2, 2, 1), of which h2 reads ⌈0.75·4⌉ = 3.
+    const Network most = apply_idp(net, parse_idp("75"));
+    const auto b = forward(most, x);
+    CHECK(b[1] == std::vector<float>{1, 2, 2});
+    CHECK(b[2] == std::vector<float>{2.75f, 2.5f, 11.25f}); // 0.75·1 + 0.5·2 + 0.25·2 + bias
+    CHECK(b[3][0] == Approx(2.0 / 3 * 2.75 + 1.0 / 3 * 2.5));
+
+    // The file: format 13, read back equal.
+    test::TempDir dir("idp-profiles");
+    save(net, dir.file("p.snn.h5"));
+    CHECK(h5::read_int_attr(h5::open_file(dir.file("p.snn.h5")), "format_version") == 13);
+    CHECK(load(dir.file("p.snn.h5")) == net);
+
+    // What validate() refuses, naming the population.
+    Network bad = net;
+    bad.idp_variants[0].weights.pop_back();
+    CHECK_THROWS_WITH(validate(bad), Contains("'h1'") && Contains("7 weights"));
+    bad = net;
+    bad.idp_variants[0].profile = 1;
+    CHECK_THROWS_WITH(validate(bad), Contains("no such profile"));
+    bad = net;
+    bad.idp_ranges = {60, 50};
+    CHECK_THROWS_WITH(validate(bad), Contains("ascend"));
+    bad = net;
+    bad.idp_ranges = {50, 90};
+    CHECK_THROWS_WITH(validate(bad), Contains("reach 100"));
+}
+
+TEST_CASE("a Keras model with two IDP profiles computes the numpy reference at every percentage, and its λ cover "
+          "every profile",
+          "[idp][convert]") {
+    using Catch::Detail::Approx;
+    // tiny_idp_profiles: dense (own in profile 0) → dense_1 → dense_2 (own in profile 0), ranges 40 / 100.
+    const std::string path = std::string(SNN_SOURCE_DIR) + "/data/fixtures/tiny_idp_profiles.h5";
+    const Network net = import_keras(path);
+    REQUIRE(net.idp_ranges == std::vector<double>{40, 100});
+    REQUIRE(net.idp_variants.size() == 2);
+    const h5::Node ref = h5::open_file(std::string(SNN_SOURCE_DIR) + "/data/fixtures/tiny_idp_profiles.ref.h5");
+    const std::vector<float> x = h5::read_floats(ref, "x");
+    for (const int pct : {25, 40, 60, 100}) {
+        const std::vector<float> want = h5::read_floats(ref, "y_idp" + std::to_string(pct));
+        const Network at = apply_idp(net, parse_idp(std::to_string(pct)));
+        for (std::size_t s = 0; s < 8; ++s) {
+            const auto act = forward(at, x.data() + s * 5);
+            for (std::size_t c = 0; c < 3; ++c) {
+                INFO("IDP " << pct << " %, sample " << s << ", class " << c);
+                CHECK(act.back()[c] == Approx(want[s * 3 + c]).epsilon(1e-5).margin(1e-6));
+            }
+        }
+    }
+
+    // Normalized with --norm max on the same inputs, no profile's activations exceed 1 (one spike
+    // per step) at the top of its range: each λ is the largest any profile needs.
+    Dataset calib;
+    calib.name = "ref";
+    calib.shape = {1, 1, 5};
+    calib.x = x;
+    calib.y.assign(8, 0);
+    ConvertOptions opt;
+    opt.norm = parse_norm("max");
+    opt.channel_wise = true;
+    ConvertLog log;
+    const Network normalized = convert_model(path, &calib, opt, log);
+    float largest[2] = {0, 0};
+    for (int k = 0; k < 2; ++k) {
+        const Network at = apply_idp(normalized, parse_idp(k == 0 ? "40" : "100"));
+        for (std::size_t s = 0; s < 8; ++s) {
+            const auto act = forward(at, x.data() + s * 5);
+            for (std::size_t i = 1; i + 1 < act.size(); ++i)
+                for (float a : act[i]) largest[k] = std::max(largest[k], a);
+        }
+    }
+    CHECK(largest[0] <= 1.0f + 1e-5f);
+    CHECK(largest[1] <= 1.0f + 1e-5f);
+    // ... and each profile reaches 1 somewhere unless the other needed more: at least one does.
+    CHECK(std::max(largest[0], largest[1]) == Approx(1.0f).epsilon(1e-5));
+
+    // Quantizing or pruning such a model is refused in one line.
+    ConvertOptions q = opt;
+    q.quantize = parse_quantize({"int:8"});
+    CHECK_THROWS_WITH(convert_model(path, &calib, q, log), Contains("IDP profiles") && Contains("quantized"));
 }
