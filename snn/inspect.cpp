@@ -218,6 +218,10 @@ std::string describe(const Network& net, const std::string& file) {
     if (!net.source.empty()) out << "source:        " << net.source << '\n';
     if (!net.normalization.empty()) out << "normalization: " << net.normalization << '\n';
     out << "readout:       " << to_string(net.readout) << '\n';
+    if (net.input_layout != InputLayout::ChannelsLast)
+        out << "input layout:  " << to_string(net.input_layout)
+            << " (the source model's; the network runs channels-last, and an HDF5 x of shape (N, C, H, W) is "
+               "transposed when read)\n";
     if (const RademacherStage& st = net.input_stage; st.present())
         out << "input stage:   rademacher, seed " << st.seed << ", " << st.raw.str() << " = " << st.pixels()
             << " pixels -> rd " << st.rd << " measurements, " << st.adds() << " adds/input\n";
@@ -275,6 +279,18 @@ std::string describe(const Network& net, const std::string& file) {
                 << float_weights << " in " << float_weights * 4 << " bytes\n";
     }
     if (!net.devices.empty()) out << "partition: " << partition_spec(net) << '\n';
+    for (const Population& pop : net.populations)
+        if (!pop.clip.empty()) {
+            // A bounded ReLU's cap M/λ per channel: 1 where λ = M, a rate the spiking unit cannot pass.
+            const auto [lo, hi] = std::minmax_element(pop.clip.begin(), pop.clip.end());
+            char caps[64], buf[200];
+            if (*lo == *hi) std::snprintf(caps, sizeof caps, "%.4g", double(*lo));
+            else std::snprintf(caps, sizeof caps, "%.4g–%.4g", double(*lo), double(*hi));
+            std::snprintf(buf, sizeof buf, "bounded ReLU %s: cap %s in rate units (M/λ per channel; the DNN pass "
+                                           "clips there, a spiking unit at 1)\n",
+                          pop.name.c_str(), caps);
+            out << buf;
+        }
     if (!net.idp_ranges.empty())
         out << "IDP profiles: " << idp_profiles_text(net) << " (" << idp_variant_parameters(net)
             << " parameters of their own, in the total)\n";
@@ -358,7 +374,8 @@ nlohmann::json describe_json(const Network& net) {
                         {"synapses", c.kept},
                         {"full_synapses", c.full},
                         {"connectivity", c.fraction()},
-                        {"float32_bytes", float32_bytes(net, pop)}});
+                        {"float32_bytes", float32_bytes(net, pop)},
+                        {"clip", pop.clip.empty() ? nlohmann::json(nullptr) : nlohmann::json(pop.clip)}});
         neurons += pop.shape.size();
         params += parameter_count(pop);
         bytes += parameter_bytes(pop);
@@ -396,6 +413,7 @@ nlohmann::json describe_json(const Network& net) {
             {"partition", net.devices.empty() ? json(nullptr) : json(partition_spec(net))},
             {"exits", exits},
             {"idp_profiles", idp_profiles},
+            {"input_layout", to_string(net.input_layout)},
             {"populations", pops},
             {"totals",
              {{"populations", net.populations.size()}, {"neurons", neurons}, {"parameters", params}, {"bytes", bytes},

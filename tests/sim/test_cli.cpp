@@ -522,3 +522,33 @@ TEST_CASE("a command starts by removing its outputs' stale temporaries, even whe
         CHECK(fs::exists(work.file(kept)));
     }
 }
+
+TEST_CASE("snn inspect shows a channels-first model's input layout and each bounded ReLU's caps", "[cli][inspect]") {
+    TempDir dir("inspect-layout");
+    const std::string cf = dir.file("cf.snn.h5"), r6 = dir.file("r6.snn.h5");
+    REQUIRE(snn_cli("convert " + quote(std::string(SNN_SOURCE_DIR) + "/data/fixtures/tiny_cf_keras22.h5") + " -o " +
+                    quote(cf)).status == 0);
+    const Outcome t = snn_cli("inspect " + quote(cf));
+    CHECK_THAT(t.out, Contains("input layout:  channels_first"));
+    CHECK(json::parse(snn_cli("inspect " + quote(cf) + " --json").out)["input_layout"] == "channels_first");
+
+    // Model-based normalization (no --calib) gives one λ per population, so every channel's cap is
+    // ReLU6's 6 divided by that population's λ (its `scale`); unbounded populations have no caps.
+    REQUIRE(snn_cli("convert " + quote(std::string(SNN_SOURCE_DIR) + "/data/models/mnist_mobilenet_relu6.h5") + " -o " +
+                    quote(r6)).status == 0);
+    const json j = json::parse(snn_cli("inspect " + quote(r6) + " --json").out);
+    CHECK(j["input_layout"] == "channels_last");
+    int capped = 0;
+    for (const json& p : j["populations"]) {
+        if (p["name"] == "input_1" || p["name"] == "out") {
+            CHECK(p["clip"].is_null());
+            continue;
+        }
+        INFO(p["name"]);
+        REQUIRE(p["clip"].size() == p["shape"][2].get<std::size_t>());
+        for (const json& c : p["clip"]) CHECK(c.get<double>() == Approx(6.0 / p["scale"].get<double>()).epsilon(1e-6));
+        ++capped;
+    }
+    CHECK(capped == 7);
+    CHECK_THAT(snn_cli("inspect " + quote(r6)).out, Contains("bounded ReLU conv_pw_3: cap "));
+}
