@@ -1401,7 +1401,13 @@ Network KerasImporter::run() {
 void KerasImporter::read_idp_profiles() {
     if (!h5::has_attr(file_, "snn_idp_profile"))
         throw ModelError(path_, "", path_ + ": attribute snn_idp_ranges without snn_idp_profile");
-    for (const std::int64_t r : h5::read_int_list_attr(file_, "snn_idp_ranges")) net_.idp_ranges.push_back(double(r));
+    std::vector<std::int64_t> ranges;
+    try {
+        ranges = h5::read_int_list_attr(file_, "snn_idp_ranges");
+    } catch (const Error&) {
+        throw ModelError(path_, "", path_ + ": attribute snn_idp_ranges must be whole percentages, e.g. [30, 100]");
+    }
+    for (const std::int64_t r : ranges) net_.idp_ranges.push_back(double(r));
     if (net_.input_layout != InputLayout::ChannelsLast)
         throw ModelError(path_, "", path_ + ": several IDP profiles are read for channels-last models only");
     std::string own;

@@ -25,6 +25,10 @@ naming the file and the problem (tests/convert/test_malformed.cpp). Files:
   duplicate_names.h5    two layers named "dense"
   upsampling_bilinear.h5  UpSampling2D with interpolation "bilinear"
   upsampling_zero.h5    UpSampling2D with size (0, 2)
+  idp_ranges_float.h5   several IDP profiles: snn_idp_ranges as floats, not whole percents
+  idp_ranges_short.h5   several IDP profiles whose last range ends at 90, not 100
+  idp_variant_shape.h5  a profile's own kernel of the wrong shape
+  idp_variant_missing.h5  snn_idp_ranges without the snn_idp_variants it names
 
 Keras 3 .keras archives (tools/export_keras3.py, from the same small model):
 
@@ -238,6 +242,22 @@ def main():
         ]
     save(p("upsampling_bilinear.h5"), upsampling_model(interpolation="bilinear"))
     save(p("upsampling_zero.h5"), upsampling_model(size=[0, 2]))
+
+    def profiles(name, ranges, kernel_shape=(6, 4), variants=True):
+        # mlp() with 003's two profiles: profile 0's own 'dense' beside the model's.
+        save(p(name), mlp(rng()))
+        with h5py.File(p(name), "r+") as f:
+            f.attrs["snn_idp_profile"] = "linear"
+            f.attrs["snn_idp_ranges"] = ranges
+            if variants:
+                g = f.create_group("snn_idp_variants/0/dense")
+                g["kernel"] = np.zeros(kernel_shape, np.float32)
+                g["bias"] = np.zeros(4, np.float32)
+
+    profiles("idp_ranges_float.h5", np.array([30.0, 100.0]))
+    profiles("idp_ranges_short.h5", np.array([30, 90], dtype=np.int64))
+    profiles("idp_variant_shape.h5", np.array([30, 100], dtype=np.int64), kernel_shape=(4, 6))
+    profiles("idp_variant_missing.h5", np.array([30, 100], dtype=np.int64), variants=False)
 
     keras3(p)
 

@@ -94,6 +94,11 @@ TEST_CASE("snn convert refuses every file of the malformed corpus with one line,
         {"unsupported_layer.h5", "layer 'lstm' (LSTM): this layer type is not supported"},
         {"upsampling_bilinear.h5", "layer 'up' (UpSampling2D): interpolation \"bilinear\" cannot be converted"},
         {"upsampling_zero.h5", "layer 'up' (UpSampling2D): 'size' is 0, expected an integer >= 1"},
+        // Several IDP profiles (docs/dynamic-cost.md#several-profiles).
+        {"idp_ranges_float.h5", "attribute snn_idp_ranges must be whole percentages"},
+        {"idp_ranges_short.h5", "snn_idp_ranges: the last IDP profile must reach 100 %"},
+        {"idp_variant_shape.h5", "snn_idp_variants/0/dense: kernel (4,6) and bias (4), expected (6,4) and (4)"},
+        {"idp_variant_missing.h5", "snn_idp_ranges names 2 profiles but there is no snn_idp_variants/0"},
         // Keras 3 archives.
         {"keras_bad_config.keras", "config.json is not valid JSON"},
         // 300 MiB of spaces, deflated: refused from the size the archive declares, before inflating.
