@@ -162,7 +162,7 @@ def main():
     cut_message_seeds()
     fixtures = os.path.join(ROOT, "data", "fixtures")
     models = ["tiny_keras2_functional_add", "tiny_keras3_sequential", "tiny_unsupported", "tiny_keras2_branchy",
-              "tiny_upsample"]
+              "tiny_upsample", "tiny_idp_profiles"]
     for m in models:
         dump(os.path.join(fixtures, m + ".h5"), "keras", m + ".json")
     dump(os.path.join(ROOT, "data", "models", "mnist_cnn_bn_maxpool.h5"), "keras", "mnist_cnn_bn_maxpool.json")
@@ -203,6 +203,11 @@ def main():
         subprocess.run([args.snn, "convert", os.path.join(fixtures, "tiny_keras3_sequential.h5"), "-o", out,
                         "--prune", "random:0.5"], check=True, stdout=subprocess.DEVNULL)
         dump(out, "network", "tiny_keras3_sequential_pruned.json")
+        # Format version 13: several IDP profiles (idp_ranges, idp_variants).
+        out = os.path.join(tmp, "idp_profiles.snn.h5")
+        subprocess.run([args.snn, "convert", os.path.join(fixtures, "tiny_idp_profiles.h5"), "-o", out],
+                       check=True, stdout=subprocess.DEVNULL)
+        dump(out, "network", "tiny_idp_profiles.json")
         # Format version 9: nearest-upsampling relays (upsample2d projections).
         out = os.path.join(tmp, "upsample.snn.h5")
         subprocess.run([args.snn, "convert", os.path.join(fixtures, "tiny_upsample.h5"), "-o", out],
