@@ -128,6 +128,21 @@ inline void write_data(const std::string& path, const std::vector<float>& x, con
     h5::write_ints(f, "y", y, {y.size()});
 }
 
+// x_dims[0] samples of uniform random pixels in [0, 1) (std::mt19937 seeded
+// with `seed`), sample i labelled i mod `classes`, written as write_data does.
+inline void write_random_data(const std::string& path, const std::vector<std::uint64_t>& x_dims, int classes,
+                              unsigned seed) {
+    std::uint64_t size = 1;
+    for (const std::uint64_t d : x_dims) size *= d;
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> pixel(0.0f, 1.0f);
+    std::vector<float> x(size);
+    for (float& v : x) v = pixel(rng);
+    std::vector<std::int64_t> y(x_dims.at(0));
+    for (std::size_t i = 0; i < y.size(); ++i) y[i] = std::int64_t(i % std::size_t(classes));
+    write_data(path, x, x_dims, y);
+}
+
 #ifdef SNN_BINARY
 // Runs `snn ARGS`, capturing stdout and stderr in a directory of their own
 // (so a test's work directory holds only what snn wrote).
@@ -145,13 +160,7 @@ inline void tiny_network_and_data(const std::string& net, const std::string& dat
     const Outcome c = snn_cli("convert " + quote(std::string(SNN_SOURCE_DIR) + "/data/fixtures/tiny_keras3_sequential.h5") +
                               " -o " + quote(net));
     if (c.status != 0) throw std::runtime_error("snn convert of the tiny fixture failed: " + c.err);
-    std::mt19937 rng(3);
-    std::uniform_real_distribution<float> pixel(0.0f, 1.0f);
-    std::vector<float> x(20 * 16);
-    for (float& v : x) v = pixel(rng);
-    std::vector<std::int64_t> y(20);
-    for (std::size_t i = 0; i < y.size(); ++i) y[i] = std::int64_t(i % 3);
-    write_data(data, x, {20, 4, 4, 1}, y);
+    write_random_data(data, {20, 4, 4, 1}, 3, 3);
 }
 #endif
 

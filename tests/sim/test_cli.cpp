@@ -130,14 +130,8 @@ TEST_CASE("snn convert refuses bad input with one line and writes nothing", "[cl
 TEST_CASE("snn convert: the defaults, the plain conversion with --v-init 0, and the stored readout", "[cli]") {
     TempDir work("defaults");
     const std::string tiny = (fixtures / "tiny_keras3_sequential.h5").string();
-    std::mt19937 rng(11);
-    std::uniform_real_distribution<float> pixel(0.0f, 1.0f);
-    std::vector<float> x(30 * 16);
-    for (float& v : x) v = pixel(rng);
-    std::vector<std::int64_t> y(30);
-    for (std::size_t i = 0; i < y.size(); ++i) y[i] = std::int64_t(i % 3);
     const std::string data = work.file("calib.h5");
-    write_data(data, x, {30, 4, 4, 1}, y);
+    write_random_data(data, {30, 4, 4, 1}, 3, 11);
     const std::string calib = " --calib " + quote(data) + " --calib-samples 30";
 
     // Plain conversion through the C++ API: layer-wise percentile, v_init 0, spike counts.

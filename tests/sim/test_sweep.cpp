@@ -338,13 +338,7 @@ TEST_CASE("an exit head of the Keras model is the edge's exit where it sits at t
     const std::string model = std::string(SNN_SOURCE_DIR) + "/data/fixtures/tiny_keras2_branchy.h5";
     const std::string out = dir.file("sweep.json"), data = dir.file("data.h5"), net = dir.file("b.snn.h5"),
                       report = dir.file("run.json");
-    std::mt19937 rng(5);
-    std::uniform_real_distribution<float> pixel(0.0f, 1.0f);
-    std::vector<float> x(24 * 36);
-    for (float& v : x) v = pixel(rng);
-    std::vector<std::int64_t> y(24);
-    for (std::size_t i = 0; i < y.size(); ++i) y[i] = std::int64_t(i % 3);
-    write_data(data, x, {24, 6, 6, 1}, y);
+    write_random_data(data, {24, 6, 6, 1}, 3, 5);
     // No --exit-data: the head needs no fitting.
     const Outcome s = snn_cli("sweep " + quote(model) + " --calib " + quote(data) + " --data " + quote(data) +
                               " --steps 10 --levers 'edge=1;exit=0.9' -o " + quote(out));
