@@ -1492,33 +1492,29 @@ void KerasImporter::find_heads(const std::vector<LayerRef>& layers, const std::v
     }
     for (const auto& o : outputs)
         if (!by_name.count(o)) throw ModelError(path_, o, path_ + ": output layer '" + o + "' not found");
-    // Depth: the number of layers with weights (Dense, convolutions, Larq's) an output depends on.
-    const auto depth_of = [&](const std::string& o) {
+    // Every layer an output depends on (itself included).
+    const auto ancestors = [&](const std::string& o) {
         std::set<std::string> seen;
         std::vector<std::string> todo{o};
-        int weights = 0;
         while (!todo.empty()) {
             const std::string n = todo.back();
             todo.pop_back();
             if (!seen.insert(n).second || !by_name.count(n)) continue;
-            const std::string& cls = by_name[n]->class_name;
-            weights += cls == "Dense" || cls.find("Conv") != std::string::npos ? 1 : 0;
             for (const auto& in : by_name[n]->inputs) todo.push_back(in);
         }
-        return weights;
+        return seen;
     };
+    // Depth: the number of layers with weights (Dense, convolutions, Larq's) an output depends on.
+    std::map<std::string, int> depth;
+    for (const auto& o : outputs)
+        for (const auto& n : ancestors(o)) {
+            const std::string& cls = by_name.count(n) ? by_name[n]->class_name : std::string();
+            depth[o] += cls == "Dense" || cls.find("Conv") != std::string::npos ? 1 : 0;
+        }
     output_name_ = *std::max_element(outputs.begin(), outputs.end(), [&](const std::string& a, const std::string& b) {
-        return std::pair(depth_of(a), order[a]) < std::pair(depth_of(b), order[b]);
+        return std::pair(depth[a], order[a]) < std::pair(depth[b], order[b]);
     });
-    // Every layer the main output depends on.
-    std::set<std::string> main;
-    std::vector<std::string> todo{output_name_};
-    while (!todo.empty()) {
-        const std::string n = todo.back();
-        todo.pop_back();
-        if (!main.insert(n).second || !by_name.count(n)) continue;
-        for (const auto& in : by_name[n]->inputs) todo.push_back(in);
-    }
+    const std::set<std::string> main = ancestors(output_name_);
     for (const auto& o : outputs) {
         if (o == output_name_) continue;
         if (main.count(o))

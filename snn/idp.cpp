@@ -223,8 +223,10 @@ double idp_percent(const IdpSetting& s, const Population& pop, const Projection&
 
 Network apply_idp(const Network& with_profiles, const IdpSetting& setting) {
     // Several profiles: the one the setting's percentage selects brings its own weights.
-    const Network selected = with_idp_profile(with_profiles, idp_profile_for(with_profiles, setting.percent));
-    const Network& net = selected;
+    std::optional<Network> selected;
+    if (!with_profiles.idp_ranges.empty())
+        selected = with_idp_profile(with_profiles, idp_profile_for(with_profiles, setting.percent));
+    const Network& net = selected ? *selected : with_profiles;
     const std::vector<std::string> idp = idp_layers(net);
     if (idp.empty())
         throw OptionError("idp", setting.str(),

@@ -183,11 +183,7 @@ class DRMLP(nn.Module):
         return self.dense_2(F.relu(self.dense_1(F.relu(self.dense(self.flatten(x))))))
 
     def keras_layers(self):
-        return [kh.input_layer("input_1", (28, 28, 1)),
-                kh.flatten("flatten"),
-                linear_to_dense("dense", self.dense, "relu"),
-                linear_to_dense("dense_1", self.dense_1, "relu"),
-                linear_to_dense("dense_2", self.dense_2, "softmax")]
+        return mlp3_keras_layers(self)
 
 
 class IDPMLP(nn.Module):
@@ -232,11 +228,7 @@ class IDPMLP(nn.Module):
         return {"snn_idp_profile": self.profile}
 
     def keras_layers(self):
-        return [kh.input_layer("input_1", (28, 28, 1)),
-                kh.flatten("flatten"),
-                linear_to_dense("dense", self.dense, "relu"),
-                linear_to_dense("dense_1", self.dense_1, "relu"),
-                linear_to_dense("dense_2", self.dense_2, "softmax")]
+        return mlp3_keras_layers(self)
 
 
 class IDPMLP2P(IDPMLP):
@@ -649,6 +641,15 @@ class BCNN(nn.Module):
 
 def _np(t):
     return t.detach().cpu().numpy().astype(np.float32)
+
+
+def mlp3_keras_layers(m):
+    """Flatten -> dense relu -> dense_1 relu -> dense_2 softmax (DRMLP, IDPMLP)."""
+    return [kh.input_layer("input_1", (28, 28, 1)),
+            kh.flatten("flatten"),
+            linear_to_dense("dense", m.dense, "relu"),
+            linear_to_dense("dense_1", m.dense_1, "relu"),
+            linear_to_dense("dense_2", m.dense_2, "softmax")]
 
 
 def linear_to_dense(name, lin, act):
