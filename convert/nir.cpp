@@ -1270,7 +1270,20 @@ void export_nir(const Network& net, const std::string& path, std::vector<std::st
         warnings.push_back("NIR holds one set of weights: the IDP profile for " + std::string(range) +
                            " (the network's own) is exported, the other profiles' own layers are not");
     }
-    NirExporter exporter(net, path, warnings);
+    // NIR has no DNN: a bias correction is part of the bias the SNN runs with.
+    Network folded = net;
+    bool corrected = false;
+    for (Population& pop : folded.populations) {
+        if (pop.bias_correction.empty()) continue;
+        pop.bias.resize(pop.bias_correction.size(), 0.0f);
+        for (std::size_t c = 0; c < pop.bias_correction.size(); ++c) pop.bias[c] += pop.bias_correction[c];
+        pop.bias_correction.clear();
+        corrected = true;
+    }
+    if (corrected)
+        warnings.push_back("bias corrections (--calibrate-bias) are added into the biases: the NIR graph runs as this SNN "
+                           "does, and a network converted back from it has them in its DNN's biases too");
+    NirExporter exporter(folded, path, warnings);
     AtomicOutput out(path);
     try {
         exporter.write(out.temp_path());

@@ -228,6 +228,7 @@ void rescale_population(Network& net, std::size_t l, double m) {
     for (Projection& p : pop.projections)
         for (float& w : p.weights) w = float(double(w) / m);
     for (float& b : pop.bias) b = float(double(b) / m);
+    for (float& b : pop.bias_correction) b = float(double(b) / m);
     for (float& c : pop.clip) c = float(double(c) / m);
     pop.scale = float(double(pop.scale) * m);
     // Sources whose λ moved: l, and every max-pooling gate or relay downstream of it.

@@ -50,4 +50,34 @@ CalibrateScore calibration_score(const Network& net, const Dataset& data, int st
 // Rescales `net` in place (rescale_population) and says what it chose.
 CalibrateResult calibrate_steps(Network& net, const Dataset& data, const CalibrateOptions& options);
 
+// Bias calibration (the light calibration pipeline of Li et al., "A free
+// lunch from ANN: towards efficient, accurate spiking neural networks
+// calibration", ICML 2021). A converted layer's mean rate is not exactly the
+// DNN's mean activation: spikes arrive unevenly over the steps, a unit that
+// fired early cannot take it back, and the errors of the layers before it
+// add up. Over many inputs the error has a mean per channel that a bias
+// removes. Front to back, for every spiking layer l (not a relay), the SNN
+// up to l runs on the calibration data at `steps` steps (current encoding,
+// no exits, l firing as it does inside the network) with every layer before
+// l already corrected, and
+//   correction_c ← correction_c + v_th · (mean of min(a_j, 1) − mean of r_j)
+// over every sample and unit j of channel c, where r_j is the unit's rate
+// (spikes / steps) and a_j the DNN's activation in rate units (activation /
+// λ, capped at one spike per step). The output read as a membrane compares
+// (v − v_init·v_th) / steps with the uncapped a_j. The correction goes into
+// Population::bias_correction, which only the SNN adds: the DNN pass, and
+// the report's DNN figures, keep the model's biases. The data must not be
+// the test split.
+struct BiasCalibrationOptions {
+    int steps = 64;
+    int threads = 1;
+};
+
+struct BiasCalibrationResult {
+    double mean_error = 0;        // over the corrected layers: the mean |channel error| (rate units) corrected
+    std::vector<std::string> log; // one line per layer, for the user
+};
+
+BiasCalibrationResult calibrate_biases(Network& net, const Dataset& data, const BiasCalibrationOptions& options);
+
 } // namespace snn

@@ -325,6 +325,11 @@ Engine::Engine(const Network& net, const RunOptions& options)
     }
     for (const auto& pop : net_.populations) {
         decay_.push_back(neuron::decay_of(pop.neuron));
+        bias_.push_back(pop.bias);
+        if (!pop.bias_correction.empty()) {
+            bias_.back().resize(pop.bias_correction.size(), 0.0f);
+            for (std::size_t c = 0; c < pop.bias_correction.size(); ++c) bias_.back()[c] += pop.bias_correction[c];
+        }
         grids_.push_back(neuron::state_grid(pop.neuron));
     }
 
@@ -1124,10 +1129,11 @@ void Engine::run_stages(const ExecutionPlan& plan, std::int64_t sample, SampleSt
 void Engine::set_constant(std::size_t i, SampleState& s) const {
     const Population& pop = net_.populations[i];
     auto& k = s.constant[i];
-    if (pop.bias.empty()) std::fill(k.begin(), k.end(), 0.0f);
+    const std::vector<float>& bias = bias_[i];
+    if (bias.empty()) std::fill(k.begin(), k.end(), 0.0f);
     else // the bias pattern repeated (a modulo per unit took 6 % of a CNN run: perf)
-        for (std::size_t j = 0; j < k.size(); j += pop.bias.size())
-            std::copy_n(pop.bias.begin(), std::min(pop.bias.size(), k.size() - j), k.begin() + std::ptrdiff_t(j));
+        for (std::size_t j = 0; j < k.size(); j += bias.size())
+            std::copy_n(bias.begin(), std::min(bias.size(), k.size() - j), k.begin() + std::ptrdiff_t(j));
     if (opt_.encode == Encoding::Current && pop.kind == PopulationKind::Spiking)
         for (const Projection& p : pop.projections) {
             if (p.source != 0) continue;

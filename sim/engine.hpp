@@ -205,6 +205,9 @@ private:
     std::shared_ptr<const Network> whole_; // the network before IDP, where it has IDP layers (set_idp)
     std::vector<int> checkpoints_;
     std::vector<float> decay_; // per population: exp(−1/τ) for LIF, 1 for IF
+    // Per population: the bias the SNN runs with, one per channel (the
+    // model's plus a bias correction), or empty: none.
+    std::vector<std::vector<float>> bias_;
     std::vector<std::optional<StateGrid>> grids_; // per population: its 16-bit membranes' grid, or none (float)
     Readout readout_;
     std::vector<int> exit_population_; // per exit

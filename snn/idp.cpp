@@ -304,6 +304,7 @@ Network apply_idp(const Network& with_profiles, const IdpSetting& setting) {
                 return r;
             };
             if (!pop.bias.empty()) pop.bias = by_channel(old.bias, 1);
+            if (!pop.bias_correction.empty()) pop.bias_correction = by_channel(old.bias_correction, 1);
             if (!pop.clip.empty()) pop.clip = by_channel(old.clip, 1);
             if (!pop.theta.empty()) pop.theta = by_channel(old.theta, 1);
         }

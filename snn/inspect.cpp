@@ -291,6 +291,20 @@ std::string describe(const Network& net, const std::string& file) {
                           pop.name.c_str(), caps);
             out << buf;
         }
+    {
+        int corrected = 0;
+        double largest = 0;
+        for (const Population& pop : net.populations) {
+            corrected += !pop.bias_correction.empty();
+            for (float b : pop.bias_correction) largest = std::max(largest, double(std::abs(b)));
+        }
+        if (corrected > 0) {
+            char buf[200];
+            std::snprintf(buf, sizeof buf, "bias corrections (SNN only, --calibrate-bias): %d populations, largest |correction| "
+                                           "%.4g in threshold units per step\n", corrected, largest);
+            out << buf;
+        }
+    }
     if (!net.idp_ranges.empty())
         out << "IDP profiles: " << idp_profiles_text(net) << " (" << idp_variant_parameters(net)
             << " parameters of their own, in the total)\n";
@@ -375,7 +389,9 @@ nlohmann::json describe_json(const Network& net) {
                         {"full_synapses", c.full},
                         {"connectivity", c.fraction()},
                         {"float32_bytes", float32_bytes(net, pop)},
-                        {"clip", pop.clip.empty() ? nlohmann::json(nullptr) : nlohmann::json(pop.clip)}});
+                        {"clip", pop.clip.empty() ? nlohmann::json(nullptr) : nlohmann::json(pop.clip)},
+                        {"bias_correction", pop.bias_correction.empty() ? nlohmann::json(nullptr)
+                                                                        : nlohmann::json(pop.bias_correction)}});
         neurons += pop.shape.size();
         params += parameter_count(pop);
         bytes += parameter_bytes(pop);

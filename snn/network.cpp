@@ -214,14 +214,15 @@ std::int64_t expected_weight_count(const Projection& p, const Shape& src, const 
     return kind_traits(p.kind).weight_count(p, src, dst);
 }
 
+// A bias correction adds into the bias the SNN holds: one bias per channel either way.
 std::int64_t parameter_count(const Population& pop) {
-    std::int64_t n = std::int64_t(pop.bias.size());
+    std::int64_t n = std::int64_t(std::max(pop.bias.size(), pop.bias_correction.size()));
     for (const auto& p : pop.projections) n += std::int64_t(p.weights.size());
     return n;
 }
 
 std::int64_t parameter_bytes(const Population& pop) {
-    std::int64_t n = std::int64_t(pop.bias.size() * sizeof(float));
+    std::int64_t n = std::int64_t(std::max(pop.bias.size(), pop.bias_correction.size()) * sizeof(float));
     for (const auto& p : pop.projections) n += weight_bytes(p);
     return n;
 }
@@ -277,6 +278,14 @@ void validate(const Network& net) {
                                     " values, expected one per channel (" + std::to_string(pop.shape.c) + ")");
             for (float m : pop.clip)
                 if (!(m > 0) || !std::isfinite(m)) throw bad(pop.name, ": a clip (bounded ReLU) is not a positive finite number");
+        }
+        if (!pop.bias_correction.empty()) {
+            if (pop.kind != PopulationKind::Spiking) throw bad(pop.name, ": only spiking populations have a bias correction");
+            if (std::int64_t(pop.bias_correction.size()) != pop.shape.c)
+                throw bad(pop.name, ": bias_correction has " + std::to_string(pop.bias_correction.size()) +
+                                    " values, expected one per channel (" + std::to_string(pop.shape.c) + ")");
+            for (float b : pop.bias_correction)
+                if (!std::isfinite(b)) throw bad(pop.name, ": a bias correction is not a finite number");
         }
         if (pop.inhibition == Inhibition::WinnerTakeAll && pop.neuron.reset != ResetMode::Zero)
             throw bad(pop.name, ": winner-take-all inhibition resets every unit to 0; it needs reset zero");

@@ -162,6 +162,11 @@ struct Population {
     Shape shape;
     std::vector<Projection> projections;
     std::vector<float> bias; // one per channel (Spiking only; may be empty = 0)
+    // What the SNN adds to the bias and the DNN does not (one per channel, or
+    // empty): the correction bias calibration found for the rate error of
+    // this layer (sim/calibrate.hpp, calibrate_biases). The DNN pass, and so
+    // the report's DNN figures, see the model's own bias alone.
+    std::vector<float> bias_correction;
     NeuronParams neuron;
     float scale = 1.0f;              // λ used by normalization (activation that maps to rate 1)
     // Per-unit threshold offsets, or empty: unit j fires at v_th + theta[j]

@@ -116,6 +116,10 @@ void write_network(const Network& net, const std::string& file_path) {
     if (idp) version = std::max<std::int64_t>(version, 12);
     // Version 13: several IDP profiles, whose own weights an older reader would ignore.
     if (!net.idp_ranges.empty()) version = std::max<std::int64_t>(version, 13);
+    // Version 14: a bias correction, which an older reader would silently drop.
+    bool corrected = false;
+    for (const Population& pop : net.populations) corrected |= !pop.bias_correction.empty();
+    if (corrected) version = std::max<std::int64_t>(version, 14);
     h5::write_attr(file, "format_version", version);
     if (net.input_layout != InputLayout::ChannelsLast)
         h5::write_attr(file, "input_layout", std::string(to_string(net.input_layout)));
@@ -153,6 +157,8 @@ void write_network(const Network& net, const std::string& file_path) {
         h5::write_floats(g, "bias", pop.bias, {pop.bias.size()});
         if (!pop.theta.empty()) h5::write_floats(g, "theta", pop.theta, {pop.theta.size()});
         if (!pop.clip.empty()) h5::write_floats(g, "clip", pop.clip, {pop.clip.size()});
+        if (!pop.bias_correction.empty())
+            h5::write_floats(g, "bias_correction", pop.bias_correction, {pop.bias_correction.size()});
         if (pop.inhibition != Inhibition::None) h5::write_attr(g, "inhibition", std::string(to_string(pop.inhibition)));
 
         h5::Node projs = h5::create_group(g, "projections");
@@ -354,10 +360,11 @@ Population read_population_attrs(const h5::Node& g, Layout& layout, std::uint64_
                                     dims_str(dims));
         total_bytes = saturating_add(total_bytes, saturating_mul(element_count(dims), sizeof(float)));
     }
-    if (h5::exists(g, "clip")) {
-        const auto dims = h5::dataset_dims(g, "clip");
+    for (const char* name : {"clip", "bias_correction"}) {
+        if (!h5::exists(g, name)) continue;
+        const auto dims = h5::dataset_dims(g, name);
         if (dims.size() != 1)
-            throw FileError(g.file, g.file + ": " + g.path + "/clip: expected a 1-D dataset, found shape " +
+            throw FileError(g.file, g.file + ": " + g.path + "/" + name + ": expected a 1-D dataset, found shape " +
                                     dims_str(dims));
         total_bytes = saturating_add(total_bytes, saturating_mul(element_count(dims), sizeof(float)));
     }
@@ -562,6 +569,7 @@ Network load(const std::string& path, const MemoryBudget& budget) {
         pop.bias = h5::read_floats(g, "bias");
         if (h5::exists(g, "theta")) pop.theta = h5::read_floats(g, "theta");
         if (h5::exists(g, "clip")) pop.clip = h5::read_floats(g, "clip");
+        if (h5::exists(g, "bias_correction")) pop.bias_correction = h5::read_floats(g, "bias_correction");
         const h5::Node projs = h5::open_group(g, "projections");
         for (std::size_t j = 0; j < pop.projections.size(); ++j) {
             Projection& p = pop.projections[j];

@@ -25,8 +25,9 @@ inline constexpr const char* network_format_name = "snn-network";
 // 16-bit membranes (state_bits); version 10 nearest-upsampling projections;
 // version 11 a compressive-sensing input stage (root attributes input_stage*);
 // version 12 IDP profiles (idp_profile, idp_gamma per projection); version 13
-// several IDP profiles (idp_ranges, idp_variants: 003 section III).
-inline constexpr std::int64_t network_format_version = 13;
+// several IDP profiles (idp_ranges, idp_variants: 003 section III); version
+// 14 a bias correction per population (bias_correction, SNN only).
+inline constexpr std::int64_t network_format_version = 14;
 
 // Validates `net`, then writes it through a temporary file renamed over
 // `path`, so a failed save never leaves a partial file. Throws snn::Error.

@@ -104,7 +104,7 @@ struct ConvertArgs {
                                       readout = "membrane";
     std::int64_t calib_samples = 1000;
     double tau_steps = 0, v_th = 1.0, v_init = 0.5;
-    int threads = default_threads(), calibrate_steps = 0;
+    int threads = default_threads(), calibrate_steps = 0, calibrate_bias = 0;
     bool norm_given = false, granularity_given = false, signed_spikes = false;
     std::vector<std::string> binarize, quantize, prune;
     std::int64_t prune_seed = 1;
@@ -128,10 +128,10 @@ int cmd_convert_nir(const ConvertArgs& a) {
     if (!a.nir_reset.empty()) opt.reset = nir_reset_from(a.nir_reset);
     opt.dt = a.dt;
     if (!(a.dt > 0) || !std::isfinite(a.dt)) throw OptionError("dt", num(a.dt), "--dt must be positive");
-    if (!a.calib.empty() || !a.binarize.empty() || a.calibrate_steps > 0 || !a.quantize.empty() || !a.target.empty() ||
+    if (!a.calib.empty() || !a.binarize.empty() || a.calibrate_steps > 0 || a.calibrate_bias > 0 || !a.quantize.empty() || !a.target.empty() ||
         !a.prune.empty() || !a.idp_profile.empty())
         throw OptionError("calib", a.calib,
-                          "--calib, --calibrate-steps, --binarize, --quantize, --prune, --idp-profile and --target do not apply to a NIR graph (it is already spiking)");
+                          "--calib, --calibrate-steps, --calibrate-bias, --binarize, --quantize, --prune, --idp-profile and --target do not apply to a NIR graph (it is already spiking)");
     std::vector<std::string> notes;
     Network net = import_nir(a.model, opt, notes);
     if (a.state_bits_given) set_state_bits(net, a.state_bits);
@@ -230,6 +230,16 @@ int cmd_convert(const ConvertArgs& a) {
             throw DataError(a.calib, "--calibrate-steps tunes the network on '" + a.calib +
                                          "', a test split; calibrate on a training split (e.g. mnist:train)");
     }
+    if (a.calibrate_bias < 0)
+        throw OptionError("calibrate-bias", std::to_string(a.calibrate_bias), "--calibrate-bias must be positive (0: off)");
+    if (a.calibrate_bias > 0) {
+        if (a.calib.empty())
+            throw OptionError("calibrate-bias", std::to_string(a.calibrate_bias),
+                              "--calibrate-bias needs calibration data (--calib)");
+        if (a.calib.size() >= 5 && a.calib.compare(a.calib.size() - 5, 5, ":test") == 0)
+            throw DataError(a.calib, "--calibrate-bias tunes the network on '" + a.calib +
+                                         "', a test split; calibrate on a training split (e.g. mnist:train)");
+    }
     const Readout readout = readout_from(a.readout);
     Dataset calib;
     if (!a.calib.empty()) {
@@ -257,6 +267,19 @@ int cmd_convert(const ConvertArgs& a) {
         for (const auto& l : cr.log) std::printf("  %s\n", l.c_str());
         char buf[64];
         std::snprintf(buf, sizeof buf, "; scales tuned for %d steps", co.steps);
+        net.normalization += buf;
+    }
+    if (a.calibrate_bias > 0) {
+        match_input_layout(calib, net);
+        BiasCalibrationOptions bo;
+        bo.steps = a.calibrate_bias;
+        bo.threads = a.threads;
+        std::printf("  calibrating biases for %d steps on %lld samples of %s\n", bo.steps, (long long)calib.size(),
+                    calib.name.c_str());
+        const BiasCalibrationResult br = calibrate_biases(net, calib, bo);
+        for (const auto& l : br.log) std::printf("  %s\n", l.c_str());
+        char buf[64];
+        std::snprintf(buf, sizeof buf, "; biases calibrated for %d steps", bo.steps);
         net.normalization += buf;
     }
     save(net, a.output);
@@ -558,6 +581,10 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     conv->add_option("--calibrate-steps", ca.calibrate_steps,
                      "Tune each layer's scale for accuracy at this many steps on the calibration data (0: off)")
+        ->capture_default_str();
+    conv->add_option("--calibrate-bias", ca.calibrate_bias,
+                     "Correct each layer's bias by its mean rate error per channel against the DNN at this many steps "
+                     "on the calibration data (0: off; docs/conversion.md#bias-calibration)")
         ->capture_default_str();
     conv->add_option("--threads", ca.threads, "Threads for calibration")->capture_default_str();
     conv->add_option("--binarize", ca.binarize,

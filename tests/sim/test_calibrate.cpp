@@ -1,5 +1,7 @@
 // The per-layer scale search of --calibrate-steps, on a case worked by hand.
+#include "convert/dnn.hpp"
 #include "convert/normalize.hpp"
+#include "sim/engine.hpp"
 #include "sim/calibrate.hpp"
 #include "snn/error.hpp"
 
@@ -106,4 +108,90 @@ TEST_CASE("calibration refuses empty or mismatched data", "[sim][calibrate]") {
     REQUIRE_THROWS_WITH(calibrate_steps(net, wrong, opt), Catch::Contains("hand"));
     opt.steps = 0;
     REQUIRE_THROWS_AS(calibrate_steps(net, samples({0.5f}, {0}), opt), Error);
+}
+
+namespace {
+
+// x → hidden (2 IF units, v_init 0: h0 = x, h1 = 1.5·x) → out = 2·h0, read
+// from the membrane. With current encoding a hidden unit's input is the same
+// c at every step, so at T = 4 it fires ⌊4c⌋ times (once per step at most).
+Network bias_net() {
+    Network net;
+    net.populations.push_back(input({1, 1, 1}));
+    Population h;
+    h.name = "hidden";
+    h.shape = {1, 1, 2};
+    h.projections.push_back({0, ProjectionKind::Dense, {}, {1.0f, 1.5f}, "hidden"});
+    net.populations.push_back(h);
+    Population out;
+    out.name = "out";
+    out.shape = {1, 1, 1};
+    out.projections.push_back({1, ProjectionKind::Dense, {}, {2.0f, 0.0f}, "out"});
+    net.populations.push_back(out);
+    net.readout = Readout::Membrane;
+    validate(net);
+    return net;
+}
+
+} // namespace
+
+TEST_CASE("bias calibration corrects each layer's mean rate error per channel, found by hand", "[sim][calibrate]") {
+    // Samples x = 0.3 and 0.7, T = 4.
+    //   hidden 0: DNN 0.3, 0.7; spikes ⌊1.2⌋ = 1, ⌊2.8⌋ = 2: rates 0.25, 0.5;
+    //             errors 0.05, 0.2: correction 0.125.
+    //   hidden 1: DNN 0.45, 1.05, capped at one spike per step: 0.45, 1; spikes
+    //             ⌊1.8⌋ = 1 and 4: rates 0.25, 1; errors 0.2, 0: correction 0.1
+    //             (0.125 without the cap).
+    //   out, after hidden is corrected: hidden 0 gets 0.425 and 0.825 per step,
+    //             ⌊1.7⌋ = 1 and ⌊3.3⌋ = 3 spikes; the membrane 2·1 and 2·3
+    //             over 4 steps reads 0.5 and 1.5 against the DNN's 0.6 and 1.4
+    //             (from the model's own biases, uncapped): correction 0.
+    Network net = bias_net();
+    const Network before = net;
+    const Dataset d = samples({0.3f, 0.7f}, {0, 0});
+    BiasCalibrationOptions opt;
+    opt.steps = 4;
+    const BiasCalibrationResult r = calibrate_biases(net, d, opt);
+    REQUIRE(net.populations[1].bias_correction.size() == 2);
+    CHECK(net.populations[1].bias_correction[0] == Approx(0.125).margin(1e-6));
+    CHECK(net.populations[1].bias_correction[1] == Approx(0.1).margin(1e-6));
+    REQUIRE(net.populations[2].bias_correction.size() == 1);
+    CHECK(net.populations[2].bias_correction[0] == Approx(0.0).margin(1e-6));
+    CHECK(r.log.size() == 2);
+    CHECK(r.mean_error == Approx(((0.125 + 0.1) / 2 + 0.0) / 2).margin(1e-6));
+    // The model's own biases and weights are untouched (the DNN pass sees them).
+    for (std::size_t i = 0; i < net.populations.size(); ++i) {
+        CHECK(net.populations[i].bias == before.populations[i].bias);
+        CHECK(net.populations[i].projections.size() == before.populations[i].projections.size());
+    }
+    // The same on 1 and 2 threads.
+    Network again = bias_net();
+    opt.threads = 2;
+    calibrate_biases(again, d, opt);
+    CHECK(again.populations[1].bias_correction == net.populations[1].bias_correction);
+    CHECK(again.populations[2].bias_correction == net.populations[2].bias_correction);
+}
+
+TEST_CASE("the SNN runs with the bias correction, the DNN pass without it", "[sim][calibrate]") {
+    // hidden 0 with a correction 0.25 gets 0.55 per step for x = 0.3: ⌊2.2⌋ = 2
+    // spikes in 4 steps where it had 1; the DNN's activation stays 0.3.
+    Network net = bias_net();
+    net.populations[1].bias_correction = {0.25f, 0.0f};
+    validate(net);
+    RunOptions opt;
+    opt.steps = 4;
+    const Engine engine(net, opt);
+    SampleState s;
+    engine.init(s);
+    const float x = 0.3f;
+    engine.run_sample(&x, 0, s, nullptr);
+    CHECK(s.counts[1] == std::vector<std::int32_t>{2, 1});
+    const auto a = forward(net, &x);
+    CHECK(a[1][0] == Approx(0.3));
+    CHECK(a[2][0] == Approx(0.6));
+    // A correction of the wrong length or not finite is refused, naming the population.
+    net.populations[1].bias_correction = {0.25f};
+    CHECK_THROWS_WITH(validate(net), Catch::Contains("hidden") && Catch::Contains("bias_correction"));
+    net.populations[1].bias_correction = {0.25f, NAN};
+    CHECK_THROWS_WITH(validate(net), Catch::Contains("hidden") && Catch::Contains("not a finite"));
 }

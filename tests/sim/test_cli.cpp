@@ -125,6 +125,66 @@ TEST_CASE("snn convert refuses bad input with one line and writes nothing", "[cl
         check_refused(snn_cli("convert " + quote(tiny) + " -o " + quote(out) + " --calib mnist:test --calibrate-steps 8"),
                       "'mnist:test', a test split", work, {out});
     }
+    SECTION("bias calibration without calibration data") {
+        check_refused(snn_cli("convert " + quote(tiny) + " -o " + quote(out) + " --calibrate-bias 8"),
+                      "--calibrate-bias needs calibration data", work, {out});
+    }
+    SECTION("bias calibration on a test split") {
+        check_refused(snn_cli("convert " + quote(tiny) + " -o " + quote(out) + " --calib mnist:test --calibrate-bias 8"),
+                      "'mnist:test', a test split", work, {out});
+    }
+    SECTION("bias calibration for a negative number of steps") {
+        check_refused(snn_cli("convert " + quote(tiny) + " -o " + quote(out) + " --calibrate-bias -2"),
+                      "--calibrate-bias must be positive", work, {out});
+    }
+}
+
+TEST_CASE("snn convert --calibrate-bias: corrections the SNN runs with and the DNN does not see", "[cli][calibrate]") {
+    TempDir work("bias");
+    const std::string model = (fixtures / "tiny_keras3_sequential.h5").string();
+    const std::string plain = work.file("plain.snn.h5"), cal = work.file("cal.snn.h5"), data = work.file("data.h5");
+    std::mt19937 rng(11);
+    std::uniform_real_distribution<float> pixel(0.0f, 1.0f);
+    std::vector<float> x(40 * 16);
+    for (float& v : x) v = pixel(rng);
+    std::vector<std::int64_t> y(40);
+    for (std::size_t i = 0; i < y.size(); ++i) y[i] = std::int64_t(i % 3);
+    write_data(data, x, {40, 4, 4, 1}, y);
+    const std::string calib = " --calib " + quote(data) + " --calib-samples 20";
+    REQUIRE(snn_cli("convert " + quote(model) + " -o " + quote(plain) + calib).status == 0);
+    const Outcome conv = snn_cli("convert " + quote(model) + " -o " + quote(cal) + calib + " --calibrate-bias 4");
+    INFO("convert stdout: " << conv.out << "\nstderr: " << conv.err);
+    REQUIRE(conv.status == 0);
+    CHECK_THAT(conv.out, Contains("calibrating biases for 4 steps on 20 samples"));
+    CHECK_THAT(conv.out, Contains("conv2d") && Contains("mean |channel error|"));
+
+    const Outcome insp = snn_cli("inspect " + quote(cal) + " --json");
+    REQUIRE(insp.status == 0);
+    const json pops = json::parse(insp.out).at("populations");
+    int corrected = 0;
+    for (const auto& p : pops)
+        if (!p.at("bias_correction").is_null()) {
+            ++corrected;
+            CHECK(p.at("bias_correction").size() == p.at("shape")[2]);
+        }
+    CHECK(corrected == int(pops.size()) - 1); // every population after the input
+    CHECK_THAT(snn_cli("inspect " + quote(cal)).out, Contains("bias corrections (SNN only"));
+
+    // The DNN figures come from the model's own biases: the same as the plain
+    // conversion's; the SNN's spikes differ.
+    const std::string r_plain = work.file("plain.json"), r_cal = work.file("cal.json");
+    const std::string run = " --data " + quote(data) + " --steps 4 -q --report ";
+    REQUIRE(snn_cli("run " + quote(plain) + run + quote(r_plain)).status == 0);
+    REQUIRE(snn_cli("run " + quote(cal) + run + quote(r_cal)).status == 0);
+    const json a = read_report(r_plain), b = read_report(r_cal);
+    CHECK(a.at("dnn_accuracy") == b.at("dnn_accuracy"));
+    CHECK(a.at("spikes_per_sample") != b.at("spikes_per_sample"));
+
+    // NIR holds one bias: the correction goes into it, and export says so.
+    const Outcome ex = snn_cli("export " + quote(cal) + " -o " + quote(work.file("cal.nir")));
+    INFO("export stderr: " << ex.err);
+    REQUIRE(ex.status == 0);
+    CHECK_THAT(ex.out + ex.err, Contains("bias corrections (--calibrate-bias) are added into the biases"));
 }
 
 TEST_CASE("snn convert: the defaults, the plain conversion with --v-init 0, and the stored readout", "[cli]") {

@@ -428,3 +428,25 @@ TEST_CASE("a learned layer that does not fit together is refused", "[network_io]
     }
     CHECK(dir.temporaries().empty());
 }
+
+TEST_CASE("a bias correction round-trips as format version 14, and only a file with one is written so", "[network_io]") {
+    TempDir dir;
+    const std::string path = dir.file("corrected.snn.h5");
+    Network net = conv_pool_dense();
+    net.populations[1].bias_correction = {0.125f, -0.0078125f};
+    REQUIRE_NOTHROW(validate(net));
+    save(net, path);
+    const Network back = load(path);
+    CHECK(back.populations[1].bias_correction == net.populations[1].bias_correction);
+    CHECK(back.populations[2].bias_correction.empty());
+    CHECK(back == net);
+    {
+        const h5::Node file = h5::open_file(path);
+        CHECK(h5::read_int_attr(file, "format_version") == 14);
+        CHECK(h5::dataset_dims(file, "populations/001/bias_correction") == std::vector<std::uint64_t>{2});
+        CHECK_FALSE(h5::exists(file, "populations/002/bias_correction"));
+    }
+    // One value per channel, or the file is refused naming the population.
+    replace_floats(path, "populations/001", "bias_correction", {0.5f, 0.5f, 0.5f}, {3});
+    CHECK_THROWS_WITH(load(path), Catch::Contains("bias_correction has 3 values"));
+}
