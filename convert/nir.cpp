@@ -176,7 +176,7 @@ private:
     Value pool(const RawNode& n, bool average);
     Value scale(const RawNode& n);
     // IF, LIF, or LI: a leaky integrator that never fires, the membrane readout.
-    enum class Model { IF, LIF, LI };
+    enum class Model { IF, LIF, LI, CubaLIF, CubaLI };
     Value neuron(const RawNode& n, Model model);
     void apply_metadata(const h5::Node& top);
 
@@ -745,14 +745,16 @@ Value NirImporter::neuron(const RawNode& n, Model model) {
     const double r = uniform(n, "r", units);
     // An LI has no threshold: it never fires, whatever readout a run asks
     // for, and is read by its membrane (the network's readout).
-    const double v_th = model == Model::LI ? double(FLT_MAX) : uniform(n, "v_threshold", units);
+    const bool integrator = model == Model::LI || model == Model::CubaLI;
+    const bool cuba = model == Model::CubaLIF || model == Model::CubaLI;
+    const double v_th = integrator ? double(FLT_MAX) : uniform(n, "v_threshold", units);
     if (!(v_th > 0) || v_th > double(FLT_MAX)) fail(n, "v_threshold " + num(v_th) + " is not positive");
     double factor = r; // IF: v̇ = R·I, integrated over one step: v += R·I
     pop.neuron.model = lif ? NeuronModel::LIF : NeuronModel::IF;
     pop.neuron.v_th = float(v_th);
     pop.neuron.strict_threshold = true; // NIR: z = v > v_threshold
     if (lif) {
-        const double tau = uniform(n, "tau", units);
+        const double tau = uniform(n, cuba ? "tau_mem" : "tau", units);
         if (!(tau > 0)) fail(n, "tau " + num(tau) + " is not positive");
         const double v_leak = has(n, "v_leak") ? uniform(n, "v_leak", units) : 0.0;
         if (v_leak != 0)
@@ -762,11 +764,24 @@ Value NirImporter::neuron(const RawNode& n, Model model) {
         if (!(tau_steps > 0) || tau_steps > 1e30) fail(n, "tau / dt = " + num(tau_steps) + " steps is out of range");
         pop.neuron.tau_steps = float(tau_steps);
         factor = r * (1.0 - std::exp(-1.0 / tau_steps));
+        if (cuba) {
+            // τ_syn İ = −I + w_in·S with S held over the step: I ← I·e^(−dt/τ_syn) +
+            // (1 − e^(−dt/τ_syn))·w_in·S, and the membrane integrates the new I as
+            // an LIF its input. I scales linearly, so the factors of both fold
+            // into the weights: snn's current I ← I·e^(−1/τ_syn) + input.
+            const double tau_syn = uniform(n, "tau_syn", units);
+            if (!(tau_syn > 0)) fail(n, "tau_syn " + num(tau_syn) + " is not positive");
+            const double syn_steps = tau_syn / opt_.dt;
+            if (!(syn_steps > 0) || syn_steps > 1e30) fail(n, "tau_syn / dt = " + num(syn_steps) + " steps is out of range");
+            const double w_in = has(n, "w_in") ? uniform(n, "w_in", units) : 1.0; // absent: 1 (NIR's reader)
+            pop.neuron.tau_syn_steps = float(syn_steps);
+            factor *= (1.0 - std::exp(-1.0 / syn_steps)) * w_in;
+        }
         // The r snn export writes makes the factor 1 up to rounding: take it as 1.
         if (from_snn_ && std::fabs(factor - 1.0) < 1e-6) factor = 1.0;
     }
     pop.neuron.reset = reset_;
-    if (model != Model::LI && reset_ == ResetMode::Zero && has(n, "v_reset")) {
+    if (!integrator && reset_ == ResetMode::Zero && has(n, "v_reset")) {
         const double v_reset = uniform(n, "v_reset", units);
         if (v_reset != 0)
             fail(n, "v_reset " + num(v_reset) + " is not representable: snn resets to 0 (or subtracts the threshold: --nir-reset subtract)");
@@ -922,14 +937,16 @@ Network NirImporter::run() {
             v = scale(n);
         } else if (n.type == "IF" || n.type == "LIF") {
             v = neuron(n, n.type == "LIF" ? Model::LIF : Model::IF);
-        } else if (n.type == "LI") {
-            v = neuron(n, Model::LI);
+        } else if (n.type == "LI" || n.type == "CubaLI") {
+            v = neuron(n, n.type == "LI" ? Model::LI : Model::CubaLI);
             lis.push_back(i);
+        } else if (n.type == "CubaLIF") {
+            v = neuron(n, Model::CubaLIF);
         } else if (n.type == "Delay") {
             fail(n, "Delay is not supported (snn layers have no synaptic delay)");
-        } else if (n.type == "CubaLIF" || n.type == "CubaLI" || n.type == "I" || n.type == "Threshold") {
+        } else if (n.type == "I" || n.type == "Threshold") {
             fail(n, "node type " + n.type + " is not supported (supported: Input, Output, Affine, Linear, Scale, Conv1d, "
-                    "Conv2d, SumPool2d, AvgPool2d, Flatten, IF, LIF, LI as the output, NIRGraph)");
+                    "Conv2d, SumPool2d, AvgPool2d, Flatten, IF, LIF, CubaLIF, LI and CubaLI as the output, NIRGraph)");
         } else {
             fail(n, "unknown node type '" + n.type + "'");
         }
@@ -941,8 +958,9 @@ Network NirImporter::run() {
         fail_file("population '" + net_.populations.back().name + "' is not read by the Output: every neuron node must lead to it");
     for (int li : lis)
         if (values_[std::size_t(li)].pop != output_pop)
-            fail(nodes_[std::size_t(li)], "an LI node that the Output does not read: a leaky integrator never fires, so "
-                                          "snn takes it only as the membrane readout of the output");
+            fail(nodes_[std::size_t(li)], "an " + nodes_[std::size_t(li)].type +
+                                              " node that the Output does not read: a leaky integrator never fires, so "
+                                              "snn takes it only as the membrane readout of the output");
     net_.source = path_;
     net_.normalization = "none (NIR: the file's weights)";
     net_.readout = lis.empty() ? Readout::Spikes : Readout::Membrane;
@@ -1200,7 +1218,21 @@ void NirExporter::write(const std::string& file_path) {
         const auto dims = nir_dims(t);
         const std::size_t n = std::size_t(t.size());
         const auto full = [&](float x) { return std::vector<float>(n, x); };
-        if (pop.neuron.model == NeuronModel::LIF) {
+        if (pop.neuron.tau_syn_steps > 0) {
+            if (pop.neuron.model != NeuronModel::LIF)
+                fail(pop, "an IF neuron with a synaptic current has no NIR node (CubaLIF's membrane leaks)");
+            write_string(g, "type", "CubaLIF");
+            // snn: I ← I·a_s + input, v ← v·a_m + I (a = e^(−1/τ)); NIR's CubaLIF read with
+            // dt = 1 step (docs/nir.md) multiplies the input by r·(1 − a_m)·(1 − a_s)·w_in:
+            // w_in = 1 and r = 1 / ((1 − a_m)(1 − a_s)).
+            const double tau = pop.neuron.tau_steps, tau_syn = pop.neuron.tau_syn_steps;
+            h5::write_floats(g, "tau_mem", full(float(tau)), dims);
+            h5::write_floats(g, "tau_syn", full(float(tau_syn)), dims);
+            h5::write_floats(g, "r", full(float(1.0 / ((1.0 - std::exp(-1.0 / tau)) * (1.0 - std::exp(-1.0 / tau_syn))))), dims);
+            h5::write_floats(g, "w_in", full(1.0f), dims);
+            h5::write_floats(g, "v_leak", full(0.0f), dims);
+            warn("dt", "LIF time constants are written in time steps (dt = 1); a NIR reader must use dt = 1");
+        } else if (pop.neuron.model == NeuronModel::LIF) {
             write_string(g, "type", "LIF");
             // snn: v ← v·e^(−1/τ) + I; NIR's LIF read with dt = 1 step and I held over the step
             // (docs/nir.md): v ← v·e^(−1/τ) + r·(1 − e^(−1/τ))·I, so r = 1 / (1 − e^(−1/τ)).

@@ -325,6 +325,7 @@ Engine::Engine(const Network& net, const RunOptions& options)
     }
     for (const auto& pop : net_.populations) {
         decay_.push_back(neuron::decay_of(pop.neuron));
+        synapse_decay_.push_back(neuron::synapse_decay_of(pop.neuron));
         bias_.push_back(pop.bias);
         if (!pop.bias_correction.empty()) {
             bias_.back().resize(pop.bias_correction.size(), 0.0f);
@@ -407,8 +408,10 @@ void Engine::init(SampleState& s) const {
     s.fire_masks.resize(P);
     s.masks_valid.assign(P, 0);
     s.negative.resize(P);
+    s.synapse.resize(P);
     for (std::size_t i = 0; i < P; ++i) {
         const auto n = std::size_t(net_.populations[i].shape.size());
+        s.synapse[i].assign(neuron::has_synapse(net_.populations[i].neuron) ? n : 0, 0.0f);
         s.v[i].assign(n, 0.0f);
         s.current[i].assign(n, 0.0f);
         s.constant[i].assign(n, 0.0f);
@@ -661,6 +664,21 @@ void Engine::step_population(const ExecutionPlan& plan, std::size_t i, int t, st
             }
             s.synaptic_ops[i] += project(i, k, taken_back, s.minus_ones.data(), s, cur.data());
         }
+        if (!s.synapse[i].empty()) {
+            // The step's input (the constant, plus the events in `current`)
+            // enters the synaptic current, which the membrane then integrates
+            // as its whole input (as a constant: kp below); `current` goes
+            // back to the constant.
+            float* syn = s.synapse[i].data();
+            float* c = cur.data();
+            const float* k = s.constant[i].data();
+            const float sd = synapse_decay_[i];
+            for (std::size_t j = 0; j < s.synapse[i].size(); ++j) {
+                neuron::synapse_step(syn[j], events ? c[j] : k[j], sd);
+                c[j] = k[j];
+            }
+            events = false;
+        }
         auto& v = s.v[i];
         const float decay = decay_[i];
         // A membrane readout makes the output layer a non-spiking integrator.
@@ -672,7 +690,7 @@ void Engine::step_population(const ExecutionPlan& plan, std::size_t i, int t, st
         const std::size_t n = v.size();
         s.neuron_updates[i] += std::int64_t(n);
         float* __restrict vp = v.data();
-        const float* __restrict kp = s.constant[i].data();
+        const float* __restrict kp = s.synapse[i].empty() ? s.constant[i].data() : s.synapse[i].data();
         // Written through a raw pointer into a scratch, then copied:
         // push_back in these loops did not inline and cost ~9% of a CNN run (perf).
         std::int32_t* units = s.fired_units[i].data();
@@ -921,6 +939,7 @@ void Engine::reset(const float* x, const FrameSteps* frames, std::int64_t sample
     for (std::size_t i = 0; i < P; ++i) {
         const NeuronParams& n = net_.populations[i].neuron;
         std::fill(s.v[i].begin(), s.v[i].end(), neuron::initial_v(n));
+        std::fill(s.synapse[i].begin(), s.synapse[i].end(), 0.0f);
         std::fill(s.counts[i].begin(), s.counts[i].end(), 0);
         std::fill(s.last_spike[i].begin(), s.last_spike[i].end(), -1);
         s.spikes[i].clear();

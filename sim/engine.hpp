@@ -65,6 +65,7 @@ struct SampleState {
     std::vector<std::vector<std::uint16_t>> fire_masks;    // per population: this step's spikes as 16-unit masks
     std::vector<std::uint8_t> masks_valid;                 // per population: 1 if the AVX-512 neuron update wrote them this step
     std::vector<std::vector<std::int32_t>> negative; // per population: units that took a spike back this step
+    std::vector<std::vector<float>> synapse;         // per population with a synaptic current: I per unit (else empty)
     std::vector<float> minus_ones;                   // scatter values of negative spikes
     std::vector<std::int32_t> input_units;
     std::vector<float> input_values;
@@ -205,6 +206,7 @@ private:
     std::shared_ptr<const Network> whole_; // the network before IDP, where it has IDP layers (set_idp)
     std::vector<int> checkpoints_;
     std::vector<float> decay_; // per population: exp(−1/τ) for LIF, 1 for IF
+    std::vector<float> synapse_decay_; // per population: exp(−1/τ_syn) with a synaptic current, else 0
     // Per population: the bias the SNN runs with, one per channel (the
     // model's plus a bias correction), or empty: none.
     std::vector<std::vector<float>> bias_;

@@ -53,6 +53,18 @@ namespace snn::neuron {
 inline constexpr int state16_fraction_bits = 8;
 
 inline float decay_of(const NeuronParams& n) { return n.model == NeuronModel::LIF ? std::exp(-1.0f / n.tau_steps) : 1.0f; }
+
+// A current-based synapse (NeuronParams::tau_syn_steps > 0, NIR's CubaLIF):
+// before the membrane's step, the step's input enters the synaptic current,
+//   I ← I·exp(−1/τ_syn) + input          (rounded once: a fused multiply-add)
+// and the membrane integrates I in its place. I starts every sample at 0.
+inline bool has_synapse(const NeuronParams& n) { return n.tau_syn_steps > 0; }
+inline float synapse_decay_of(const NeuronParams& n) { return has_synapse(n) ? std::exp(-1.0f / n.tau_syn_steps) : 0.0f; }
+// The current the membrane integrates this step; `in` is the step's input.
+inline float synapse_step(float& current, float in, float decay) {
+    current = std::fma(current, decay, in);
+    return current;
+}
 inline constexpr float integrator_v_th = std::numeric_limits<float>::max();
 // The value a unit fires at (v ≥ it): v_th, or for a strict threshold (NIR's
 // v > v_th) the float just above v_th, since over floats v > v_th is exactly

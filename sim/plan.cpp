@@ -62,6 +62,7 @@ std::string layer_by_layer_refusal(const Network& net, std::size_t i, bool curre
     if (!pop.theta.empty() || pop.inhibition != Inhibition::None)
         return "population '" + pop.name + "' has adaptive thresholds or inhibition (a learned layer)";
     if (pop.neuron.signed_spikes) return "population '" + pop.name + "' has signed spikes";
+    if (neuron::has_synapse(pop.neuron)) return "population '" + pop.name + "' has a synaptic current (CubaLIF)";
     const Projection& p = pop.projections[0];
     if (std::size_t(p.source) >= i) return "population '" + pop.name + "' reads a later population";
     const float decay = neuron::decay_of(pop.neuron);

@@ -53,6 +53,7 @@ std::string neuron_str(const Population& pop) {
     std::string s = std::string(to_string(pop.neuron.model)) + " " + to_string(pop.neuron.reset) +
                     (pop.neuron.strict_threshold ? " v_th>" : " v_th=") + number(pop.neuron.v_th);
     if (pop.neuron.model == NeuronModel::LIF) s += " tau=" + number(pop.neuron.tau_steps);
+    if (pop.neuron.tau_syn_steps > 0) s += " tau_syn=" + number(pop.neuron.tau_syn_steps);
     if (pop.neuron.v_init != 0) s += " v0=" + number(pop.neuron.v_init);
     if (pop.neuron.signed_spikes) s += " signed";
     if (pop.neuron.state_bits != 32) s += " state=" + std::to_string(pop.neuron.state_bits) + "bit";
@@ -373,6 +374,7 @@ nlohmann::json describe_json(const Network& net) {
                       {"strict_threshold", pop.neuron.strict_threshold},
                       {"state_bits", pop.neuron.state_bits}};
             if (pop.neuron.model == NeuronModel::LIF) neuron["tau_steps"] = pop.neuron.tau_steps;
+            if (pop.neuron.tau_syn_steps > 0) neuron["tau_syn_steps"] = pop.neuron.tau_syn_steps;
         }
         pops.push_back({{"index", i},
                         {"name", pop.name},

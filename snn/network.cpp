@@ -257,6 +257,14 @@ void validate(const Network& net) {
             throw bad(pop.name, ": v_init must be in [0, 1)");
         if (pop.neuron.model == NeuronModel::LIF && !(pop.neuron.tau_steps > 0))
             throw bad(pop.name, ": LIF needs tau_steps > 0");
+        if (!(pop.neuron.tau_syn_steps >= 0) || !std::isfinite(pop.neuron.tau_syn_steps))
+            throw bad(pop.name, ": tau_syn_steps must be 0 (no synaptic current) or a positive finite number");
+        if (pop.neuron.tau_syn_steps > 0 && pop.kind != PopulationKind::Spiking)
+            throw bad(pop.name, ": only spiking populations have a synaptic current");
+        if (pop.neuron.tau_syn_steps > 0 && pop.neuron.state_bits != 32)
+            throw bad(pop.name, ": a synaptic current with 16-bit membranes is not supported");
+        if (pop.neuron.tau_syn_steps > 0 && (!pop.theta.empty() || pop.inhibition != Inhibition::None))
+            throw bad(pop.name, ": a synaptic current with per-unit thresholds or inhibition is not supported");
         if (!valid_state_bits(pop.neuron.state_bits))
             throw bad(pop.name, ": state_bits " + std::to_string(pop.neuron.state_bits) + " is not 16 or 32");
         if (!pop.theta.empty() || pop.inhibition != Inhibition::None) {

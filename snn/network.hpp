@@ -52,6 +52,11 @@ struct NeuronParams {
     // v = k·v_th/2^8, rounded to the nearest code after every update and
     // saturated at k = −2^15 and 2^15 − 1 (sim/neuron.hpp, StateGrid).
     int state_bits = 32;
+    // A current-based synapse (NIR's CubaLIF), or 0: none. With τ_syn > 0 the
+    // input of a step first enters a synaptic current, I ← I·exp(−1/τ_syn) +
+    // input (I = 0 at the start of a sample), and the membrane integrates I
+    // instead of the input (sim/neuron.hpp).
+    float tau_syn_steps = 0.0f;
     bool operator==(const NeuronParams&) const = default;
 };
 

@@ -116,9 +116,11 @@ void write_network(const Network& net, const std::string& file_path) {
     if (idp) version = std::max<std::int64_t>(version, 12);
     // Version 13: several IDP profiles, whose own weights an older reader would ignore.
     if (!net.idp_ranges.empty()) version = std::max<std::int64_t>(version, 13);
-    // Version 14: a bias correction, which an older reader would silently drop.
+    // Version 14: a bias correction or a synaptic current, which an older
+    // reader would silently drop.
     bool corrected = false;
-    for (const Population& pop : net.populations) corrected |= !pop.bias_correction.empty();
+    for (const Population& pop : net.populations)
+        corrected |= !pop.bias_correction.empty() || pop.neuron.tau_syn_steps != 0;
     if (corrected) version = std::max<std::int64_t>(version, 14);
     h5::write_attr(file, "format_version", version);
     if (net.input_layout != InputLayout::ChannelsLast)
@@ -152,6 +154,7 @@ void write_network(const Network& net, const std::string& file_path) {
         h5::write_attr(g, "signed_spikes", std::int64_t(pop.neuron.signed_spikes));
         if (pop.neuron.strict_threshold) h5::write_attr(g, "strict_threshold", std::int64_t(1));
         if (pop.neuron.state_bits != 32) h5::write_attr(g, "state_bits", std::int64_t(pop.neuron.state_bits));
+        if (pop.neuron.tau_syn_steps != 0) h5::write_attr(g, "tau_syn_steps", double(pop.neuron.tau_syn_steps));
         h5::write_attr(g, "scale", double(pop.scale));
         h5::write_attr(g, "layers", pop.layers);
         h5::write_floats(g, "bias", pop.bias, {pop.bias.size()});
@@ -347,6 +350,8 @@ Population read_population_attrs(const h5::Node& g, Layout& layout, std::uint64_
     pop.neuron.signed_spikes = h5::has_attr(g, "signed_spikes") && h5::read_int_attr(g, "signed_spikes") != 0;
     // Optional (version 6): absent means v ≥ v_th.
     pop.neuron.strict_threshold = h5::has_attr(g, "strict_threshold") && h5::read_int_attr(g, "strict_threshold") != 0;
+    // Optional (version 14): absent means no synaptic current.
+    pop.neuron.tau_syn_steps = h5::has_attr(g, "tau_syn_steps") ? read_float_attr(g, "tau_syn_steps") : 0.0f;
     // Optional (version 9): absent means 32-bit float membranes; validate() refuses widths other than 16 and 32.
     if (h5::has_attr(g, "state_bits"))
         pop.neuron.state_bits = int(std::clamp<std::int64_t>(h5::read_int_attr(g, "state_bits"), -1, 1 << 20));

@@ -26,7 +26,8 @@ inline constexpr const char* network_format_name = "snn-network";
 // version 11 a compressive-sensing input stage (root attributes input_stage*);
 // version 12 IDP profiles (idp_profile, idp_gamma per projection); version 13
 // several IDP profiles (idp_ranges, idp_variants: 003 section III); version
-// 14 a bias correction per population (bias_correction, SNN only).
+// 14 a bias correction per population (bias_correction, SNN only) and
+// synaptic currents (tau_syn_steps, NIR's CubaLIF).
 inline constexpr std::int64_t network_format_version = 14;
 
 // Validates `net`, then writes it through a temporary file renamed over

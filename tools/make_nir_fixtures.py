@@ -226,6 +226,36 @@ def main():
     g["li2"] = {"type": "LI", "tau": ones((4, 6), 4.0), "r": ones((4, 6)), "v_leak": ones((4, 6), 0.0)}
     write("bad_li_hidden.nir", "1.0.7", g, [("input", "conv"), ("conv", "li2"), ("li2", "if0")] + c1d_edges[2:])
 
+    # F. Current-based synapses, time constants in seconds (--dt 0.001), NIR
+    # 1.0.7: Affine -> CubaLIF (w_in 1.5) -> Linear -> CubaLI (no w_in: 1) read
+    # by its membrane; then a CubaLIF whose tau_syn is not positive. Its own
+    # generator, so the fixtures above keep their draws.
+    r2 = np.random.default_rng(1208)
+    cuba = {
+        "input": {"type": "Input", "shape": np.array([5])},
+        "fc": {"type": "Affine", "weight": dyadic(r2, (6, 5), -3, 6), "bias": dyadic(r2, (6,), -1, 2)},
+        "cuba": {"type": "CubaLIF", "tau_syn": ones(6, 0.002), "tau_mem": ones(6, 0.004), "r": ones(6, 2.0),
+                 "v_leak": ones(6, 0.0), "v_threshold": ones(6, 0.25), "v_reset": ones(6, 0.0), "w_in": ones(6, 1.5)},
+        "lin": {"type": "Linear", "weight": dyadic(r2, (3, 6), -4, 6)},
+        "li": {"type": "CubaLI", "tau_syn": ones(3, 0.003), "tau_mem": ones(3, 0.005), "r": ones(3),
+               "v_leak": ones(3, 0.0)},
+        "output": {"type": "Output", "shape": np.array([3])},
+    }
+    cuba_edges = [("input", "fc"), ("fc", "cuba"), ("cuba", "lin"), ("lin", "li"), ("li", "output")]
+    p = write("tiny_cubalif.nir", "1.0.7", cuba, cuba_edges, seed=6)
+    xs = r2.integers(0, 5, size=(8, 5)) / 4.0
+    predictions = []
+    counts = nir_reference.simulate(p, xs, 24, dt=0.001, predictions=predictions)
+    with open(os.path.join(OUT, "tiny_cubalif.expected.json"), "w") as f:
+        json.dump({"nir": "tiny_cubalif.nir", "steps": 24, "dt": 0.001, "reset": "default", "x_shape": list(xs.shape),
+                   "x": xs.reshape(-1).tolist(), "counts": counts, "predictions": predictions}, f, indent=1)
+        f.write("\n")
+    assert counts["cuba"] > 0 and len(set(predictions)) > 1, (counts, predictions)
+    print("tiny_cubalif", counts, predictions)
+    g = dict(cuba)
+    g["cuba"] = dict(cuba["cuba"], tau_syn=ones(6, 0.0))
+    write("bad_cubalif_tau_syn.nir", "1.0.7", g, cuba_edges)
+
     # Facts of the NIR paper's CNN, read with h5py, for the conversion test.
     path = os.path.join(SHARED, "scnn_mnist.nir")
     if os.path.exists(path):

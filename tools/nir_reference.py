@@ -8,6 +8,11 @@ semantics docs/nir.md states:
 
   IF:  v <- v + r*I;                                   spike where v > v_threshold
   LIF: v <- v*exp(-dt/tau) + r*(1 - exp(-dt/tau))*I    (v_leak = 0), same spike rule
+  CubaLIF: first the synaptic current, S the node's summed input,
+       J <- J*exp(-dt/tau_syn) + (1 - exp(-dt/tau_syn))*w_in*S   (w_in 1 if absent, J = 0 at the start),
+       then the LIF step above on J with tau = tau_mem, same spike rule
+  LI, CubaLI: the LIF and CubaLIF membranes without spikes (only as the output,
+       read by the membrane)
   reset "subtract": v <- v - v_threshold; "value": v <- v_reset (0 if absent)
   default reset: "subtract" before NIR 1.0.6 (or no version), "value" after.
 
@@ -220,6 +225,15 @@ def _snn_metadata(path):
     return {p["node"]: p for p in m["populations"]}, m["readout"]
 
 
+def _synapse(node, name, s, syn, dt):
+    """A CubaLIF/CubaLI node's synaptic current after this step's input s."""
+    a = np.exp(-dt / np.asarray(node["tau_syn"], np.float64))
+    w_in = np.asarray(node.get("w_in", 1.0), np.float64)
+    j = syn.get(name, np.zeros(s.shape)) * a + (1 - a) * w_in * s
+    syn[name] = j
+    return j
+
+
 def simulate(path, xs, steps, dt=1.0, reset=None, snn_metadata=False, predictions=None, frames=False):
     """xs: (N, *input shape) constant inputs, or with frames (N, T, *input shape)
     one input per step. Returns {neuron node: total spikes}; appends each
@@ -228,13 +242,14 @@ def simulate(path, xs, steps, dt=1.0, reset=None, snn_metadata=False, prediction
     if reset is None:
         reset = "value" if g.version and _version_at_least(g.version, (1, 0, 6)) else "subtract"
     meta, readout = _snn_metadata(path) if snn_metadata else ({}, "spikes")
-    neurons = [n for n in g.order if g.nodes[n]["type"] in ("IF", "LIF", "LI")]
+    neurons = [n for n in g.order if g.nodes[n]["type"] in ("IF", "LIF", "LI", "CubaLIF", "CubaLI")]
     output = neurons[-1]
-    if g.nodes[output]["type"] == "LI":
+    if g.nodes[output]["type"] in ("LI", "CubaLI"):
         readout = "membrane"  # a leaky integrator never fires: its membrane is the readout
     totals = {n: 0 for n in neurons}
     for x in xs:
         v = {}
+        syn = {}
         counts = {}
         for n in neurons:
             if n in meta and meta[n]["v_init"]:
@@ -260,27 +275,28 @@ def simulate(path, xs, steps, dt=1.0, reset=None, snn_metadata=False, prediction
                     y = conv2d(node, ins[0])
                 elif t == "Conv1d":
                     y = conv1d(node, ins[0])
-                elif t == "LI":
+                elif t in ("LI", "CubaLI"):
                     # tau v' = (v_leak - v) + R I, I held over the step (v_leak 0 here).
                     if np.any(np.asarray(node.get("v_leak", 0.0)) != 0):
                         raise ValueError("LI with v_leak is not simulated here")
-                    a = np.exp(-dt / np.asarray(node["tau"], np.float64))
-                    vm = v.get(name, np.zeros(sum(ins).shape)) * a + np.asarray(node["r"], np.float64) * (1 - a) * sum(ins)
+                    current = _synapse(node, name, sum(ins), syn, dt) if t == "CubaLI" else sum(ins)
+                    a = np.exp(-dt / np.asarray(node["tau_mem" if t == "CubaLI" else "tau"], np.float64))
+                    vm = v.get(name, np.zeros(current.shape)) * a + np.asarray(node["r"], np.float64) * (1 - a) * current
                     v[name] = vm
                     y = vm
                 elif t in ("SumPool2d", "AvgPool2d"):
                     y = pool(node, ins[0], t == "AvgPool2d")
                 elif t == "Flatten":
                     y = flatten(node, ins[0])
-                elif t in ("IF", "LIF"):
-                    current = sum(ins)
+                elif t in ("IF", "LIF", "CubaLIF"):
+                    current = _synapse(node, name, sum(ins), syn, dt) if t == "CubaLIF" else sum(ins)
                     r = np.asarray(node["r"], np.float64)
                     th = np.asarray(node["v_threshold"], np.float64)
                     vm = v.get(name, np.zeros(current.shape))
                     if t == "IF":
                         vm = vm + r * current
                     else:
-                        a = np.exp(-dt / np.asarray(node["tau"], np.float64))
+                        a = np.exp(-dt / np.asarray(node["tau_mem" if t == "CubaLIF" else "tau"], np.float64))
                         vm = vm * a + r * (1 - a) * current
                     m = meta.get(name)
                     z = vm >= th if m is not None and not m["strict_threshold"] else vm > th

@@ -10,6 +10,7 @@
 #include "sim/neuron.hpp"
 #include "snn/dataset.hpp"
 #include "snn/error.hpp"
+#include "snn/h5.hpp"
 #include "snn/network_io.hpp"
 
 #include "tests/support.hpp"
@@ -180,6 +181,40 @@ TEST_CASE("nir: Conv1d on a (C, L) input and an LI output spike and classify as 
     CHECK(read_report(report)["accuracy"].get<double>() == 1.0);
 }
 
+TEST_CASE("nir: CubaLIF and a CubaLI output spike and classify as the numpy reference does", "[nir]") {
+    // input (5) → Affine (6, 5) → CubaLIF (τ_syn 2 ms, τ_mem 4 ms, r 2, w_in 1.5) → Linear (3, 6)
+    // → CubaLI (τ_syn 3 ms, τ_mem 5 ms, no w_in) read by its membrane; dt = 1 ms.
+    NirImportOptions o;
+    o.dt = 0.001;
+    const Network net = import(fixtures / "tiny_cubalif.nir", o);
+    REQUIRE(net.populations.size() == 3);
+    const NeuronParams& cuba = net.populations[1].neuron;
+    CHECK(cuba.model == NeuronModel::LIF);
+    CHECK(cuba.tau_steps == Approx(4.0));
+    CHECK(cuba.tau_syn_steps == Approx(2.0));
+    CHECK(cuba.v_th == 0.25f);
+    CHECK(cuba.reset == ResetMode::Zero); // a 1.0.7 file resets to v_reset
+    CHECK(net.output().neuron.tau_syn_steps == Approx(3.0));
+    CHECK(net.readout == Readout::Membrane);
+    // The input's factor r·(1 − e^(−1/4))·(1 − e^(−1/2))·w_in folded into the weights.
+    const double factor = 2.0 * (1 - std::exp(-1.0 / 4)) * (1 - std::exp(-1.0 / 2)) * 1.5;
+    const nlohmann::json e = read_json(fixtures / "tiny_cubalif.expected.json");
+    check_counts(net, e);
+    RunOptions ro;
+    ro.steps = e.at("steps").get<int>();
+    ro.threads = 1;
+    CHECK(simulate(net, dataset_of(e, net), ro).predictions == e.at("predictions").get<std::vector<int>>());
+    // A synaptic current runs step by step: the plan says why it cannot run layer by layer.
+    const Engine engine(net, ro);
+    CHECK_THAT(engine.plan(Watch::None).why, Contains("synaptic current (CubaLIF)"));
+    const std::vector<float> w = h5::read_floats(h5::open_file((fixtures / "tiny_cubalif.nir").string()), "node/nodes/fc/weight");
+    REQUIRE(w.size() == 30);
+    const std::vector<float>& got = net.populations[1].projections.at(0).weights; // (in, out)
+    REQUIRE(got.size() == 30);
+    for (std::size_t u = 0; u < 6; ++u)
+        for (std::size_t i = 0; i < 5; ++i) CHECK(got[i * 6 + u] == Approx(w[u * 5 + i] * factor));
+}
+
 TEST_CASE("nir: a strict threshold fires above v_th, not at it, on every float copy", "[nir][kernels]") {
     NeuronParams n;
     n.v_th = 1.0f;
@@ -294,10 +329,10 @@ TEST_CASE("nir: scnn_mnist.nir on event frames spikes per layer as the numpy ref
 
 TEST_CASE("nir: export then convert gives the same network", "[nir]") {
     TempDir dir("nir");
-    for (const char* name : {"tiny_cnn.nir", "tiny_lif.nir", "tiny_avgpool.nir", "tiny_subgraph.nir"}) {
+    for (const char* name : {"tiny_cnn.nir", "tiny_lif.nir", "tiny_avgpool.nir", "tiny_subgraph.nir", "tiny_cubalif.nir"}) {
         INFO(name);
         NirImportOptions o;
-        if (std::string(name) == "tiny_lif.nir") o.dt = 0.001;
+        if (std::string(name) == "tiny_lif.nir" || std::string(name) == "tiny_cubalif.nir") o.dt = 0.001;
         const Network net = import(fixtures / name, o);
         const std::string out = dir.file("round.nir");
         std::vector<std::string> warnings;
@@ -345,6 +380,7 @@ TEST_CASE("nir: graphs that cannot be converted are refused in one line, exit 1,
         {(fixtures / "bad_no_output.nir").string(), "no Output node"},
         {(fixtures / "bad_conv1d.nir").string(), "node 'conv' (Conv1d): cannot be converted: groups 2 (only 1), dilation 2 (only 1)"},
         {(fixtures / "bad_li_hidden.nir").string(), "node 'li2' (LI): an LI node that the Output does not read"},
+        {(fixtures / "bad_cubalif_tau_syn.nir").string(), "node 'cuba' (CubaLIF): tau_syn 0 is not positive"},
         {(shared_nir / "nir4s_conv1.nir").string(), "node 'output' (Output): is fed by a linear node"},
         {(shared_nir / "braille_v2.nir").string(), "recurrent networks are not supported"},
         {(shared_nir / "two_lif_neurons.nir").string(), "node 'lif1' (LIF): v_leak 1.2"},

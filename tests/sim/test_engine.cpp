@@ -539,3 +539,62 @@ TEST_CASE("a signed neuron takes back the spike of an early transient", "[sim]")
     zero.populations[2].neuron.reset = ResetMode::Zero;
     CHECK_THROWS_WITH(validate(zero), Catch::Contains("'h'") && Catch::Contains("subtraction"));
 }
+
+TEST_CASE("a synaptic current filters the input before the membrane, worked by hand", "[sim][synapse]") {
+    // τ_syn = 1/ln 2: the current halves every step, I ← I/2 + input.
+    NeuronParams cuba;
+    cuba.v_th = 2.0f;
+    cuba.tau_syn_steps = float(1.0 / std::log(2.0));
+    for (const FloatIsa isa : snn::test::float_isas()) {
+        INFO("float ISA " << to_string(isa));
+        RunOptions o = steps(6);
+        o.float_isa = isa;
+        // A constant input 1: I = 1, 1.5, 1.75, 1.875, 1.9375, 1.96875; v (threshold 2,
+        // subtraction) = 1, 2.5 → 0.5, 2.25 → 0.25, 2.125 → 0.125, 2.0625 → 0.0625,
+        // 2.03125 → 0.03125: spikes at steps 2 to 6. Without the synapse: 3 spikes.
+        Sim sim(one_layer(1, {1.0f}, {0.0f}, cuba), o);
+        CHECK(sim.run({1.0f})[0] == 5);
+        CHECK(sim.state.v.back()[0] == Approx(0.03125).margin(1e-5));
+        CHECK(sim.state.synapse.back()[0] == Approx(1.96875).margin(1e-5));
+        // The next sample starts with I = 0 again.
+        CHECK(sim.run({1.0f})[0] == 5);
+        NeuronParams plain = cuba;
+        plain.tau_syn_steps = 0;
+        Sim without(one_layer(1, {1.0f}, {0.0f}, plain), o);
+        CHECK(without.run({1.0f})[0] == 3);
+    }
+}
+
+TEST_CASE("a synaptic current takes spikes from a layer before it, worked by hand", "[sim][synapse]") {
+    // hidden: IF, input 0.5, fires at steps 2, 4, 6, 8. out: IF, threshold 1, τ_syn = 1/ln 2,
+    // weight 1: I = 0, 1, 0.5, 1.25, 0.625, 1.3125, 0.65625, 1.328125; v (subtraction) = 0,
+    // 1 → 0, 0.5, 1.75 → 0.75, 1.375 → 0.375, 1.6875 → 0.6875, 1.34375 → 0.34375,
+    // 1.671875 → 0.671875: spikes at steps 2, 4, 5, 6, 7, 8.
+    Network net = one_layer(1, {1.0f}, {0.0f});
+    net.populations[1].name = "hidden";
+    Population out;
+    out.name = "out";
+    out.shape = {1, 1, 1};
+    out.projections.push_back({1, ProjectionKind::Dense, {}, {1.0f}, "out"});
+    out.neuron.tau_syn_steps = float(1.0 / std::log(2.0));
+    net.populations.push_back(out);
+    validate(net);
+    for (const FloatIsa isa : snn::test::float_isas()) {
+        INFO("float ISA " << to_string(isa));
+        RunOptions o = steps(8);
+        o.float_isa = isa;
+        Sim sim(net, o);
+        CHECK(sim.run({0.5f})[0] == 6);
+        CHECK(sim.state.counts[1][0] == 4);
+        CHECK(sim.state.v.back()[0] == Approx(0.671875).margin(1e-5));
+    }
+}
+
+TEST_CASE("a synaptic current that cannot run is refused by validate, naming the population", "[sim][synapse]") {
+    Network net = one_layer(1, {1.0f}, {0.0f});
+    net.populations[1].neuron.tau_syn_steps = -1.0f;
+    CHECK_THROWS_WITH(validate(net), Catch::Contains("out") && Catch::Contains("tau_syn_steps must be 0"));
+    net.populations[1].neuron.tau_syn_steps = 2.0f;
+    net.populations[1].neuron.state_bits = 16;
+    CHECK_THROWS_WITH(validate(net), Catch::Contains("out") && Catch::Contains("16-bit membranes"));
+}
