@@ -176,7 +176,7 @@ private:
     Value pool(const RawNode& n, bool average);
     Value scale(const RawNode& n);
     // IF, LIF, or LI: a leaky integrator that never fires, the membrane readout.
-    enum class Model { IF, LIF, LI, CubaLIF, CubaLI };
+    enum class Model { IF, LIF, LI, CubaLIF, CubaLI, I, Threshold };
     Value neuron(const RawNode& n, Model model);
     void apply_metadata(const h5::Node& top);
 
@@ -706,7 +706,8 @@ Value NirImporter::scale(const RawNode& n) {
 }
 
 Value NirImporter::neuron(const RawNode& n, Model model) {
-    const bool lif = model != Model::IF;
+    const bool lif = model == Model::LIF || model == Model::LI || model == Model::CubaLIF || model == Model::CubaLI;
+    const bool threshold = model == Model::Threshold;
     if (n.preds.empty()) fail(n, "has no incoming edge");
     const Signal sig = values_[std::size_t(n.preds[0])].sig;
     const Shape shape = sig.ours();
@@ -742,15 +743,17 @@ Value NirImporter::neuron(const RawNode& n, Model model) {
     pop.layers = own;
     pop.layers.push_back(n.name);
     const std::int64_t units = shape.size();
-    const double r = uniform(n, "r", units);
+    // A Threshold node has no r: its input is compared as it comes.
+    const double r = threshold ? 1.0 : uniform(n, "r", units);
     // An LI has no threshold: it never fires, whatever readout a run asks
     // for, and is read by its membrane (the network's readout).
-    const bool integrator = model == Model::LI || model == Model::CubaLI;
+    const bool integrator = model == Model::LI || model == Model::CubaLI || model == Model::I;
     const bool cuba = model == Model::CubaLIF || model == Model::CubaLI;
-    const double v_th = integrator ? double(FLT_MAX) : uniform(n, "v_threshold", units);
-    if (!(v_th > 0) || v_th > double(FLT_MAX)) fail(n, "v_threshold " + num(v_th) + " is not positive");
+    const double v_th = integrator ? double(FLT_MAX) : uniform(n, threshold ? "threshold" : "v_threshold", units);
+    if (!(v_th > 0) || v_th > double(FLT_MAX))
+        fail(n, std::string(threshold ? "threshold " : "v_threshold ") + num(v_th) + " is not positive (snn thresholds are)");
     double factor = r; // IF: v̇ = R·I, integrated over one step: v += R·I
-    pop.neuron.model = lif ? NeuronModel::LIF : NeuronModel::IF;
+    pop.neuron.model = lif ? NeuronModel::LIF : threshold ? NeuronModel::Threshold : NeuronModel::IF;
     pop.neuron.v_th = float(v_th);
     pop.neuron.strict_threshold = true; // NIR: z = v > v_threshold
     if (lif) {
@@ -937,18 +940,18 @@ Network NirImporter::run() {
             v = scale(n);
         } else if (n.type == "IF" || n.type == "LIF") {
             v = neuron(n, n.type == "LIF" ? Model::LIF : Model::IF);
-        } else if (n.type == "LI" || n.type == "CubaLI") {
-            v = neuron(n, n.type == "LI" ? Model::LI : Model::CubaLI);
+        } else if (n.type == "LI" || n.type == "CubaLI" || n.type == "I") {
+            v = neuron(n, n.type == "LI" ? Model::LI : n.type == "I" ? Model::I : Model::CubaLI);
             lis.push_back(i);
+        } else if (n.type == "Threshold") {
+            v = neuron(n, Model::Threshold);
         } else if (n.type == "CubaLIF") {
             v = neuron(n, Model::CubaLIF);
         } else if (n.type == "Delay") {
             fail(n, "Delay is not supported (snn layers have no synaptic delay)");
-        } else if (n.type == "I" || n.type == "Threshold") {
-            fail(n, "node type " + n.type + " is not supported (supported: Input, Output, Affine, Linear, Scale, Conv1d, "
-                    "Conv2d, SumPool2d, AvgPool2d, Flatten, IF, LIF, CubaLIF, LI and CubaLI as the output, NIRGraph)");
         } else {
-            fail(n, "unknown node type '" + n.type + "'");
+            fail(n, "unknown node type '" + n.type + "' (supported: Input, Output, Affine, Linear, Scale, Conv1d, Conv2d, "
+                    "SumPool2d, AvgPool2d, Flatten, IF, LIF, CubaLIF, Threshold, LI, CubaLI and I as the output, NIRGraph)");
         }
         values_[std::size_t(i)] = std::move(v);
     }
@@ -1232,6 +1235,9 @@ void NirExporter::write(const std::string& file_path) {
             h5::write_floats(g, "w_in", full(1.0f), dims);
             h5::write_floats(g, "v_leak", full(0.0f), dims);
             warn("dt", "LIF time constants are written in time steps (dt = 1); a NIR reader must use dt = 1");
+        } else if (pop.neuron.model == NeuronModel::Threshold) {
+            write_string(g, "type", "Threshold");
+            h5::write_floats(g, "threshold", full(pop.neuron.v_th), dims);
         } else if (pop.neuron.model == NeuronModel::LIF) {
             write_string(g, "type", "LIF");
             // snn: v ← v·e^(−1/τ) + I; NIR's LIF read with dt = 1 step and I held over the step
@@ -1245,13 +1251,17 @@ void NirExporter::write(const std::string& file_path) {
             write_string(g, "type", "IF");
             h5::write_floats(g, "r", full(1.0f), dims);
         }
-        h5::write_floats(g, "v_threshold", full(pop.neuron.v_th), dims);
-        h5::write_floats(g, "v_reset", full(0.0f), dims);
-        if (pop.neuron.reset == ResetMode::Subtract)
-            warn("reset", "reset by subtraction is written only into the metadata; a NIR reader (v1.0.6 on) resets to v_reset = 0");
+        // A threshold neuron keeps no membrane: no reset, no start value.
+        const bool membrane = pop.neuron.model != NeuronModel::Threshold;
+        if (membrane) {
+            h5::write_floats(g, "v_threshold", full(pop.neuron.v_th), dims);
+            h5::write_floats(g, "v_reset", full(0.0f), dims);
+            if (pop.neuron.reset == ResetMode::Subtract)
+                warn("reset", "reset by subtraction is written only into the metadata; a NIR reader (v1.0.6 on) resets to v_reset = 0");
+            if (pop.neuron.v_init != 0) warn("v_init", "v_init (a membrane that starts above 0) is written only into the metadata");
+        }
         if (!pop.neuron.strict_threshold)
             warn("threshold", "these neurons fire at v >= v_threshold, a NIR reader's at v > v_threshold (the metadata says so)");
-        if (pop.neuron.v_init != 0) warn("v_init", "v_init (a membrane that starts above 0) is written only into the metadata");
         if (pop.neuron.signed_spikes) warn("signed", "signed spikes are written only into the metadata; a NIR reader ignores them");
         if (!pop.clip.empty()) warn("clip", "bounded ReLU caps (for the DNN pass) are written only into the metadata");
         if (pop.neuron.state_bits != 32)

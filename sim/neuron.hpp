@@ -52,7 +52,14 @@ namespace snn::neuron {
 
 inline constexpr int state16_fraction_bits = 8;
 
-inline float decay_of(const NeuronParams& n) { return n.model == NeuronModel::LIF ? std::exp(-1.0f / n.tau_steps) : 1.0f; }
+inline float decay_of(const NeuronParams& n) {
+    switch (n.model) {
+    case NeuronModel::LIF: return std::exp(-1.0f / n.tau_steps);
+    case NeuronModel::Threshold: return 0.0f; // v ← v·0 + I = I (v finite)
+    case NeuronModel::IF: break;
+    }
+    return 1.0f;
+}
 
 // A current-based synapse (NeuronParams::tau_syn_steps > 0, NIR's CubaLIF):
 // before the membrane's step, the step's input enters the synaptic current,

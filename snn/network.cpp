@@ -33,7 +33,14 @@ void set_state_bits(Network& net, int bits) {
         if (pop.kind == PopulationKind::Spiking) pop.neuron.state_bits = bits;
 }
 
-const char* to_string(NeuronModel m) { return m == NeuronModel::IF ? "if" : "lif"; }
+const char* to_string(NeuronModel m) {
+    switch (m) {
+    case NeuronModel::IF: return "if";
+    case NeuronModel::LIF: return "lif";
+    case NeuronModel::Threshold: return "threshold";
+    }
+    return "?";
+}
 const char* to_string(ResetMode r) { return r == ResetMode::Subtract ? "subtract" : "zero"; }
 
 const char* to_string(ProjectionKind k) { return kind_traits(k).name; }
@@ -177,7 +184,8 @@ std::string partition_spec(const Network& net) {
 NeuronModel neuron_model_from(const std::string& s) {
     if (s == "if") return NeuronModel::IF;
     if (s == "lif") return NeuronModel::LIF;
-    throw OptionError("neuron", s, "unknown neuron model '" + s + "' (expected if or lif)");
+    if (s == "threshold") return NeuronModel::Threshold;
+    throw OptionError("neuron", s, "unknown neuron model '" + s + "' (expected if, lif or threshold)");
 }
 
 ResetMode reset_mode_from(const std::string& s) {
@@ -255,6 +263,8 @@ void validate(const Network& net) {
             throw bad(pop.name, ": signed spikes need reset by subtraction");
         if (!(pop.neuron.v_init >= 0 && pop.neuron.v_init < 1))
             throw bad(pop.name, ": v_init must be in [0, 1)");
+        if (pop.neuron.model == NeuronModel::Threshold && pop.neuron.signed_spikes)
+            throw bad(pop.name, ": a threshold neuron keeps no membrane to take a spike back from (signed spikes)");
         if (pop.neuron.model == NeuronModel::LIF && !(pop.neuron.tau_steps > 0))
             throw bad(pop.name, ": LIF needs tau_steps > 0");
         if (!(pop.neuron.tau_syn_steps >= 0) || !std::isfinite(pop.neuron.tau_syn_steps))

@@ -28,7 +28,10 @@ struct Shape {
     std::string str() const;
 };
 
-enum class NeuronModel { IF, LIF };
+// IF: the membrane keeps its value between steps; LIF: it decays by
+// exp(−1/tau_steps) each step; Threshold: it keeps nothing (NIR's Threshold
+// node: each step's input alone is compared with the threshold).
+enum class NeuronModel { IF, LIF, Threshold };
 enum class ResetMode { Subtract, Zero };
 
 struct NeuronParams {

@@ -256,6 +256,28 @@ def main():
     g["cuba"] = dict(cuba["cuba"], tau_syn=ones(6, 0.0))
     write("bad_cubalif_tau_syn.nir", "1.0.7", g, cuba_edges)
 
+    # G. Threshold (no membrane) and an I output read by its membrane, NIR 1.0.7.
+    r3 = np.random.default_rng(1209)
+    thr = {
+        "input": {"type": "Input", "shape": np.array([4])},
+        "fc": {"type": "Affine", "weight": dyadic(r3, (5, 4), -3, 6), "bias": dyadic(r3, (5,), -1, 2)},
+        "th": {"type": "Threshold", "threshold": ones(5, 0.375)},
+        "lin": {"type": "Linear", "weight": dyadic(r3, (3, 5), -4, 6)},
+        "integ": {"type": "I", "r": ones(3, 0.5)},
+        "output": {"type": "Output", "shape": np.array([3])},
+    }
+    thr_edges = [("input", "fc"), ("fc", "th"), ("th", "lin"), ("lin", "integ"), ("integ", "output")]
+    p = write("tiny_threshold.nir", "1.0.7", thr, thr_edges, seed=7)
+    xs = r3.integers(0, 5, size=(8, 4)) / 4.0
+    predictions = []
+    counts = nir_reference.simulate(p, xs, 6, predictions=predictions)
+    with open(os.path.join(OUT, "tiny_threshold.expected.json"), "w") as f:
+        json.dump({"nir": "tiny_threshold.nir", "steps": 6, "dt": 1.0, "reset": "default", "x_shape": list(xs.shape),
+                   "x": xs.reshape(-1).tolist(), "counts": counts, "predictions": predictions}, f, indent=1)
+        f.write("\n")
+    assert 0 < counts["th"] < 8 * 5 * 6 and len(set(predictions)) > 1, (counts, predictions)
+    print("tiny_threshold", counts, predictions)
+
     # Facts of the NIR paper's CNN, read with h5py, for the conversion test.
     path = os.path.join(SHARED, "scnn_mnist.nir")
     if os.path.exists(path):

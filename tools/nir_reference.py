@@ -12,7 +12,8 @@ semantics docs/nir.md states:
        J <- J*exp(-dt/tau_syn) + (1 - exp(-dt/tau_syn))*w_in*S   (w_in 1 if absent, J = 0 at the start),
        then the LIF step above on J with tau = tau_mem, same spike rule
   LI, CubaLI: the LIF and CubaLIF membranes without spikes (only as the output,
-       read by the membrane)
+       read by the membrane); I: v <- v + r*I, without spikes (the same)
+  Threshold: no membrane, spike where I > threshold
   reset "subtract": v <- v - v_threshold; "value": v <- v_reset (0 if absent)
   default reset: "subtract" before NIR 1.0.6 (or no version), "value" after.
 
@@ -242,9 +243,9 @@ def simulate(path, xs, steps, dt=1.0, reset=None, snn_metadata=False, prediction
     if reset is None:
         reset = "value" if g.version and _version_at_least(g.version, (1, 0, 6)) else "subtract"
     meta, readout = _snn_metadata(path) if snn_metadata else ({}, "spikes")
-    neurons = [n for n in g.order if g.nodes[n]["type"] in ("IF", "LIF", "LI", "CubaLIF", "CubaLI")]
+    neurons = [n for n in g.order if g.nodes[n]["type"] in ("IF", "LIF", "LI", "CubaLIF", "CubaLI", "I", "Threshold")]
     output = neurons[-1]
-    if g.nodes[output]["type"] in ("LI", "CubaLI"):
+    if g.nodes[output]["type"] in ("LI", "CubaLI", "I"):
         readout = "membrane"  # a leaky integrator never fires: its membrane is the readout
     totals = {n: 0 for n in neurons}
     for x in xs:
@@ -284,6 +285,16 @@ def simulate(path, xs, steps, dt=1.0, reset=None, snn_metadata=False, prediction
                     vm = v.get(name, np.zeros(current.shape)) * a + np.asarray(node["r"], np.float64) * (1 - a) * current
                     v[name] = vm
                     y = vm
+                elif t == "I":
+                    vm = v.get(name, np.zeros(sum(ins).shape)) + np.asarray(node["r"], np.float64) * sum(ins)
+                    v[name] = vm
+                    y = vm
+                elif t == "Threshold":
+                    z = sum(ins) > np.asarray(node["threshold"], np.float64)
+                    v[name] = sum(ins)  # what the class tie-break reads: this step's input
+                    counts[name] = counts.get(name, 0) + z
+                    totals[name] += int(z.sum())
+                    y = z.astype(np.float64)
                 elif t in ("SumPool2d", "AvgPool2d"):
                     y = pool(node, ins[0], t == "AvgPool2d")
                 elif t == "Flatten":

@@ -201,6 +201,8 @@ int cmd_convert(const ConvertArgs& a) {
     opt.no_binary = a.no_binary;
     opt.neuron.reset = reset_mode_from(a.reset);
     opt.neuron.model = neuron_model_from(a.neuron);
+    if (opt.neuron.model == NeuronModel::Threshold)
+        throw OptionError("neuron", a.neuron, "--neuron threshold is NIR's Threshold node (no membrane); a converted DNN needs if or lif");
     opt.neuron.v_th = float(a.v_th);
     opt.neuron.tau_steps = float(a.tau_steps);
     opt.neuron.v_init = float(a.v_init);

@@ -215,6 +215,59 @@ TEST_CASE("nir: CubaLIF and a CubaLI output spike and classify as the numpy refe
         for (std::size_t i = 0; i < 5; ++i) CHECK(got[i * 6 + u] == Approx(w[u * 5 + i] * factor));
 }
 
+TEST_CASE("nir: a Threshold node and an I output spike and classify as the numpy reference does", "[nir]") {
+    // input (4) → Affine (5, 4) → Threshold (0.375: no membrane) → Linear (3, 5) → I (r 0.5), read by its membrane.
+    const Network net = import(fixtures / "tiny_threshold.nir");
+    REQUIRE(net.populations.size() == 3);
+    CHECK(net.populations[1].neuron.model == NeuronModel::Threshold);
+    CHECK(net.populations[1].neuron.v_th == 0.375f);
+    CHECK(net.populations[1].neuron.strict_threshold);
+    CHECK(net.output().neuron.model == NeuronModel::IF);
+    CHECK(net.readout == Readout::Membrane);
+    const nlohmann::json e = read_json(fixtures / "tiny_threshold.expected.json");
+    check_counts(net, e);
+    RunOptions ro;
+    ro.steps = e.at("steps").get<int>();
+    ro.threads = 1;
+    CHECK(simulate(net, dataset_of(e, net), ro).predictions == e.at("predictions").get<std::vector<int>>());
+}
+
+TEST_CASE("a threshold neuron keeps no membrane: each step's input alone decides, worked by hand", "[nir][kernels]") {
+    // Threshold 0.375, strict, 4 steps. Input 0.25: an IF neuron (subtraction) has v = 0.25,
+    // 0.5 → 0.125, 0.375 (not above), 0.625 → 0.25: 2 spikes; a threshold neuron sees
+    // 0.25 each step: none. Input 0.375: IF 0.375, 0.75 → 0.375, 0.75, 0.75: 3; threshold:
+    // 0.375 is not above 0.375: none. Input 0.5: 4 for both.
+    Network net;
+    net.populations.push_back(input({1, 1, 1}));
+    Population p;
+    p.name = "th";
+    p.shape = {1, 1, 1};
+    p.projections.push_back({0, ProjectionKind::Dense, {}, {1.0f}, "th"});
+    p.neuron.model = NeuronModel::Threshold;
+    p.neuron.v_th = 0.375f;
+    p.neuron.strict_threshold = true;
+    net.populations.push_back(p);
+    Network integrate = net;
+    integrate.populations[1].neuron.model = NeuronModel::IF;
+    for (const FloatIsa isa : snn::test::float_isas()) {
+        INFO("float ISA " << to_string(isa));
+        RunOptions ro;
+        ro.steps = 4;
+        ro.float_isa = isa;
+        ro.threads = 1;
+        for (const auto& [x, fired, fired_if] : {std::tuple{0.25f, 0, 2}, std::tuple{0.375f, 0, 3}, std::tuple{0.5f, 4, 4}}) {
+            INFO("x = " << x);
+            Dataset d;
+            d.name = "hand";
+            d.shape = {1, 1, 1};
+            d.x = {x};
+            d.y = {0};
+            CHECK(simulate(net, d, ro).spikes.at(1) == fired);
+            CHECK(simulate(integrate, d, ro).spikes.at(1) == fired_if);
+        }
+    }
+}
+
 TEST_CASE("nir: a strict threshold fires above v_th, not at it, on every float copy", "[nir][kernels]") {
     NeuronParams n;
     n.v_th = 1.0f;
@@ -329,7 +382,8 @@ TEST_CASE("nir: scnn_mnist.nir on event frames spikes per layer as the numpy ref
 
 TEST_CASE("nir: export then convert gives the same network", "[nir]") {
     TempDir dir("nir");
-    for (const char* name : {"tiny_cnn.nir", "tiny_lif.nir", "tiny_avgpool.nir", "tiny_subgraph.nir", "tiny_cubalif.nir"}) {
+    for (const char* name : {"tiny_cnn.nir", "tiny_lif.nir", "tiny_avgpool.nir", "tiny_subgraph.nir", "tiny_cubalif.nir",
+                             "tiny_threshold.nir"}) {
         INFO(name);
         NirImportOptions o;
         if (std::string(name) == "tiny_lif.nir" || std::string(name) == "tiny_cubalif.nir") o.dt = 0.001;
