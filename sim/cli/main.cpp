@@ -258,8 +258,16 @@ int cmd_convert(const ConvertArgs& a) {
     net.readout = readout;
     for (const auto& l : target_notes) std::printf("  %s\n", l.c_str());
     for (const auto& l : log.lines) std::printf("  %s\n", l.c_str());
+    // The calibration data in the network's own input layout (and through its
+    // input stage), once for whichever calibration runs first.
+    bool calib_matched = false;
+    const auto matched_calib = [&]() -> const Dataset& {
+        if (!calib_matched) match_input_layout(calib, net);
+        calib_matched = true;
+        return calib;
+    };
     if (a.calibrate_steps > 0) {
-        match_input_layout(calib, net);
+        matched_calib();
         CalibrateOptions co;
         co.steps = a.calibrate_steps;
         co.threads = a.threads;
@@ -272,7 +280,7 @@ int cmd_convert(const ConvertArgs& a) {
         net.normalization += buf;
     }
     if (a.calibrate_bias > 0) {
-        match_input_layout(calib, net);
+        matched_calib();
         BiasCalibrationOptions bo;
         bo.steps = a.calibrate_bias;
         bo.threads = a.threads;

@@ -180,6 +180,14 @@ TEST_CASE("snn convert --calibrate-bias: corrections the SNN runs with and the D
     CHECK(a.at("dnn_accuracy") == b.at("dnn_accuracy"));
     CHECK(a.at("spikes_per_sample") != b.at("spikes_per_sample"));
 
+    // With a compressive-sensing input stage, both calibrations read the raw
+    // images through it (the data are projected once, for the first of them).
+    const Outcome cs = snn_cli("convert " + quote((fixtures / "tiny_cs_mlp.h5").string()) + " -o " +
+                               quote(work.file("cs.snn.h5")) + calib + " --calibrate-steps 2 --calibrate-bias 2");
+    INFO("cs stdout: " << cs.out << "\nstderr: " << cs.err);
+    CHECK(cs.status == 0);
+    CHECK_THAT(cs.out, Contains("biases calibrated for 2 steps"));
+
     // NIR holds one bias: the correction goes into it, and export says so.
     const Outcome ex = snn_cli("export " + quote(cal) + " -o " + quote(work.file("cal.nir")));
     INFO("export stderr: " << ex.err);
