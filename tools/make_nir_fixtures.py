@@ -85,6 +85,19 @@ def expected(path, xs, steps, dt=1.0, reset=None, suffix="expected"):
     return counts
 
 
+def expected_classes(path, xs, steps, dt=1.0):
+    """Like expected(), with the class of every sample (an output read by its membrane)."""
+    predictions = []
+    counts = nir_reference.simulate(path, xs, steps, dt, predictions=predictions)
+    name = os.path.basename(path)
+    with open(os.path.splitext(path)[0] + ".expected.json", "w") as f:
+        json.dump({"nir": name, "steps": steps, "dt": dt, "reset": "default", "x_shape": list(xs.shape),
+                   "x": xs.reshape(-1).tolist(), "counts": counts, "predictions": predictions}, f, indent=1)
+        f.write("\n")
+    print(os.path.splitext(name)[0], counts, predictions)
+    return counts, predictions
+
+
 def ones(shape, x=1.0, dtype=np.float32):
     return np.full(shape, x, dtype=dtype)
 
@@ -211,14 +224,8 @@ def main():
     c1d_edges = [("input", "conv"), ("conv", "if0"), ("if0", "flat"), ("flat", "fc"), ("fc", "li"), ("li", "output")]
     p = write("tiny_conv1d_li.nir", "1.0.7", c1d, c1d_edges, seed=5)
     xs = r1.integers(0, 5, size=(6, 2, 12)) / 4.0
-    predictions = []
-    counts = nir_reference.simulate(p, xs, 16, predictions=predictions)
-    with open(os.path.join(OUT, "tiny_conv1d_li.expected.json"), "w") as f:
-        json.dump({"nir": "tiny_conv1d_li.nir", "steps": 16, "dt": 1.0, "reset": "default", "x_shape": list(xs.shape),
-                   "x": xs.reshape(-1).tolist(), "counts": counts, "predictions": predictions}, f, indent=1)
-        f.write("\n")
+    counts, predictions = expected_classes(p, xs, 16)
     assert counts["if0"] > 0 and len(set(predictions)) > 1, (counts, predictions)
-    print("tiny_conv1d_li", counts, predictions)
     g = dict(c1d)
     g["conv"] = dict(c1d["conv"], dilation=np.array([2]), groups=np.int64(2), weight=dyadic(r1, (4, 1, 3)))
     write("bad_conv1d.nir", "1.0.7", g, c1d_edges)
@@ -244,14 +251,8 @@ def main():
     cuba_edges = [("input", "fc"), ("fc", "cuba"), ("cuba", "lin"), ("lin", "li"), ("li", "output")]
     p = write("tiny_cubalif.nir", "1.0.7", cuba, cuba_edges, seed=6)
     xs = r2.integers(0, 5, size=(8, 5)) / 4.0
-    predictions = []
-    counts = nir_reference.simulate(p, xs, 24, dt=0.001, predictions=predictions)
-    with open(os.path.join(OUT, "tiny_cubalif.expected.json"), "w") as f:
-        json.dump({"nir": "tiny_cubalif.nir", "steps": 24, "dt": 0.001, "reset": "default", "x_shape": list(xs.shape),
-                   "x": xs.reshape(-1).tolist(), "counts": counts, "predictions": predictions}, f, indent=1)
-        f.write("\n")
+    counts, predictions = expected_classes(p, xs, 24, dt=0.001)
     assert counts["cuba"] > 0 and len(set(predictions)) > 1, (counts, predictions)
-    print("tiny_cubalif", counts, predictions)
     g = dict(cuba)
     g["cuba"] = dict(cuba["cuba"], tau_syn=ones(6, 0.0))
     write("bad_cubalif_tau_syn.nir", "1.0.7", g, cuba_edges)
@@ -269,14 +270,8 @@ def main():
     thr_edges = [("input", "fc"), ("fc", "th"), ("th", "lin"), ("lin", "integ"), ("integ", "output")]
     p = write("tiny_threshold.nir", "1.0.7", thr, thr_edges, seed=7)
     xs = r3.integers(0, 5, size=(8, 4)) / 4.0
-    predictions = []
-    counts = nir_reference.simulate(p, xs, 6, predictions=predictions)
-    with open(os.path.join(OUT, "tiny_threshold.expected.json"), "w") as f:
-        json.dump({"nir": "tiny_threshold.nir", "steps": 6, "dt": 1.0, "reset": "default", "x_shape": list(xs.shape),
-                   "x": xs.reshape(-1).tolist(), "counts": counts, "predictions": predictions}, f, indent=1)
-        f.write("\n")
+    counts, predictions = expected_classes(p, xs, 6)
     assert 0 < counts["th"] < 8 * 5 * 6 and len(set(predictions)) > 1, (counts, predictions)
-    print("tiny_threshold", counts, predictions)
 
     # Facts of the NIR paper's CNN, read with h5py, for the conversion test.
     path = os.path.join(SHARED, "scnn_mnist.nir")

@@ -119,6 +119,17 @@ struct ConvertArgs {
     std::string idp_profile; // --idp-profile: all-one, harmonic, linear or half-exp; empty: the model's own, if any
 };
 
+// A calibration that tunes the network for `steps` steps on --calib (0: off):
+// it needs the data, and not a test split.
+void require_training_calib(const ConvertArgs& a, const std::string& flag, int steps) {
+    if (steps < 0) throw OptionError(flag, std::to_string(steps), "--" + flag + " must be positive (0: off)");
+    if (steps == 0) return;
+    if (a.calib.empty()) throw OptionError(flag, std::to_string(steps), "--" + flag + " needs calibration data (--calib)");
+    if (a.calib.size() >= 5 && a.calib.compare(a.calib.size() - 5, 5, ":test") == 0)
+        throw DataError(a.calib, "--" + flag + " tunes the network on '" + a.calib +
+                                     "', a test split; calibrate on a training split (e.g. mnist:train)");
+}
+
 bool is_nir(const std::string& path) { return path.size() >= 4 && path.compare(path.size() - 4, 4, ".nir") == 0; }
 
 // A NIR graph is already a spiking network: imported as it is, no normalization.
@@ -221,27 +232,8 @@ int cmd_convert(const ConvertArgs& a) {
         throw OptionError("norm", a.norm,
                           "--norm " + a.norm +
                               " is data-based and needs calibration data (--calib); without it use --norm model");
-    if (a.calibrate_steps < 0)
-        throw OptionError("calibrate-steps", std::to_string(a.calibrate_steps),
-                          "--calibrate-steps must be positive (0: off)");
-    if (a.calibrate_steps > 0) {
-        if (a.calib.empty())
-            throw OptionError("calibrate-steps", std::to_string(a.calibrate_steps),
-                              "--calibrate-steps needs calibration data (--calib)");
-        if (a.calib.size() >= 5 && a.calib.compare(a.calib.size() - 5, 5, ":test") == 0)
-            throw DataError(a.calib, "--calibrate-steps tunes the network on '" + a.calib +
-                                         "', a test split; calibrate on a training split (e.g. mnist:train)");
-    }
-    if (a.calibrate_bias < 0)
-        throw OptionError("calibrate-bias", std::to_string(a.calibrate_bias), "--calibrate-bias must be positive (0: off)");
-    if (a.calibrate_bias > 0) {
-        if (a.calib.empty())
-            throw OptionError("calibrate-bias", std::to_string(a.calibrate_bias),
-                              "--calibrate-bias needs calibration data (--calib)");
-        if (a.calib.size() >= 5 && a.calib.compare(a.calib.size() - 5, 5, ":test") == 0)
-            throw DataError(a.calib, "--calibrate-bias tunes the network on '" + a.calib +
-                                         "', a test split; calibrate on a training split (e.g. mnist:train)");
-    }
+    require_training_calib(a, "calibrate-steps", a.calibrate_steps);
+    require_training_calib(a, "calibrate-bias", a.calibrate_bias);
     const Readout readout = readout_from(a.readout);
     Dataset calib;
     if (!a.calib.empty()) {
@@ -266,31 +258,26 @@ int cmd_convert(const ConvertArgs& a) {
         calib_matched = true;
         return calib;
     };
+    // Each calibration says what it does, line by line, and the network's normalization says it was done.
+    const auto calibrated = [&](const char* what, int steps, const std::vector<std::string>& lines) {
+        for (const auto& l : lines) std::printf("  %s\n", l.c_str());
+        net.normalization += "; " + std::string(what) + " for " + std::to_string(steps) + " steps";
+    };
     if (a.calibrate_steps > 0) {
-        matched_calib();
         CalibrateOptions co;
         co.steps = a.calibrate_steps;
         co.threads = a.threads;
         std::printf("  calibrating scales for %d steps on %lld samples of %s\n", co.steps, (long long)calib.size(),
                     calib.name.c_str());
-        const CalibrateResult cr = calibrate_steps(net, calib, co);
-        for (const auto& l : cr.log) std::printf("  %s\n", l.c_str());
-        char buf[64];
-        std::snprintf(buf, sizeof buf, "; scales tuned for %d steps", co.steps);
-        net.normalization += buf;
+        calibrated("scales tuned", co.steps, calibrate_steps(net, matched_calib(), co).log);
     }
     if (a.calibrate_bias > 0) {
-        matched_calib();
         BiasCalibrationOptions bo;
         bo.steps = a.calibrate_bias;
         bo.threads = a.threads;
         std::printf("  calibrating biases for %d steps on %lld samples of %s\n", bo.steps, (long long)calib.size(),
                     calib.name.c_str());
-        const BiasCalibrationResult br = calibrate_biases(net, calib, bo);
-        for (const auto& l : br.log) std::printf("  %s\n", l.c_str());
-        char buf[64];
-        std::snprintf(buf, sizeof buf, "; biases calibrated for %d steps", bo.steps);
-        net.normalization += buf;
+        calibrated("biases calibrated", bo.steps, calibrate_biases(net, matched_calib(), bo).log);
     }
     save(net, a.output);
     std::printf("wrote %s: %zu populations, normalization: %s\n", a.output.c_str(), net.populations.size(),
