@@ -1,6 +1,8 @@
 #include "snn/idp.hpp"
 
 #include "snn/error.hpp"
+#include "snn/quant.hpp"
+#include "snn/sparse.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -315,21 +317,78 @@ Network apply_idp(const Network& with_profiles, const IdpSetting& setting) {
             const int ks = keep[std::size_t(po.source)];
             // An IDP projection from the input reads all of it, so it keeps every γ.
             if (ks == src.c && k == c) continue;
-            if (po.binary || po.quant.scheme != QuantScheme::None || po.kind == ProjectionKind::SparseDense)
+            if (po.binary)
                 throw OptionError("idp", setting.str(),
                                   "idp " + setting.str() + ": layer '" + po.layer +
-                                      "' has binary, quantized or pruned weights; IDP cannot drop their channels yet");
-            std::vector<float> w;
+                                      "' has binary weights; IDP cannot drop their channels yet");
+            if (po.quant.scheme != QuantScheme::None && po.quant.vector != 0 && ks != src.c)
+                throw OptionError("idp", setting.str(),
+                                  "idp " + setting.str() + ": layer '" + po.layer + "' has one scale per " +
+                                      std::to_string(po.quant.vector) +
+                                      " weights of its fan-in, which dropping input channels would misalign");
+            if (po.kind == ProjectionKind::SparseDense) {
+                // The kept rows and columns of the (in, out) matrix, compressed again:
+                // the same synapses as the dense reference with the same zeros.
+                const Projection dense = densify(po, src, old.shape);
+                Projection marks = po;
+                std::fill(marks.weights.begin(), marks.weights.end(), 1.0f);
+                const Projection stored = densify(marks, src, old.shape);
+                Projection sliced = dense;
+                sliced.weights.clear();
+                std::vector<std::uint8_t> kept;
+                for_each_weight_channel(dense, src, old.shape, [&](int ci, int co, std::int64_t q) {
+                    if (ci >= ks || co >= k) return;
+                    sliced.weights.push_back(dense.weights[std::size_t(q)]);
+                    kept.push_back(stored.weights[std::size_t(q)] != 0.0f);
+                });
+                Shape s2 = src, d2 = old.shape;
+                s2.c = ks;
+                d2.c = k;
+                p = sparsify(sliced, s2, d2, kept);
+                p.idp_profile = po.idp_profile;
+                p.idp_gamma = po.idp_gamma;
+                if (!p.idp_gamma.empty()) p.idp_gamma.resize(std::size_t(ks));
+                continue;
+            }
+            // The weights kept, by their index in the stored order (a quantized
+            // layer's codes are stored in the same order).
+            std::vector<std::int64_t> picked;
             switch (po.kind) {
             case ProjectionKind::Dense:
             case ProjectionKind::Conv2D:
                 for_each_weight_channel(po, src, old.shape, [&](int ci, int co, std::int64_t q) {
-                    if (ci < ks && co < k) w.push_back(po.weights[std::size_t(q)]);
+                    if (ci < ks && co < k) picked.push_back(q);
                 });
                 break;
             case ProjectionKind::DepthwiseConv2D: // (kh, kw, c), one kernel per channel here
                 for (std::size_t q = 0; q < po.weights.size(); ++q)
-                    if (int(q % std::size_t(c)) < k) w.push_back(po.weights[q]);
+                    if (int(q % std::size_t(c)) < k) picked.push_back(std::int64_t(q));
+                break;
+            default: break;
+            }
+            std::vector<float> w;
+            switch (po.kind) {
+            case ProjectionKind::Dense:
+            case ProjectionKind::Conv2D:
+            case ProjectionKind::DepthwiseConv2D:
+                for (std::int64_t q : picked) w.push_back(po.weights[std::size_t(q)]);
+                if (po.quant.scheme != QuantScheme::None) {
+                    // Codes as the weights; one scale per output (vector 0) or per
+                    // vector of a fan-in that keeps every input channel.
+                    const std::vector<std::uint32_t> codes =
+                        unpack_codes(po.quant.codes, po.quant.bits, std::int64_t(po.weights.size()));
+                    std::vector<std::uint32_t> kept_codes;
+                    for (std::int64_t q : picked) kept_codes.push_back(codes[std::size_t(q)]);
+                    p.quant.codes = pack_codes(kept_codes, po.quant.bits);
+                    const std::int64_t outputs = quant_outputs(po, old.shape);
+                    const std::int64_t fan_in = std::int64_t(po.weights.size()) / std::max<std::int64_t>(outputs, 1);
+                    std::vector<std::uint8_t> group_kept(po.quant.scale.size(), 0);
+                    for (std::int64_t q : picked)
+                        group_kept[std::size_t(quant_group(q, outputs, po.quant.vector, fan_in))] = 1;
+                    p.quant.scale.clear();
+                    for (std::size_t g = 0; g < group_kept.size(); ++g)
+                        if (group_kept[g]) p.quant.scale.push_back(po.quant.scale[g]);
+                }
                 break;
             case ProjectionKind::AvgPool:
             case ProjectionKind::Identity:

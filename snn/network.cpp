@@ -318,8 +318,8 @@ void validate(const Network& net) {
                 throw bad(pop.name, ": maxpool projections belong to max-pooling gates only");
             const Shape& src = net.populations[std::size_t(p.source)].shape;
             if (!p.idp_profile.empty() || !p.idp_gamma.empty()) {
-                if (p.kind != ProjectionKind::Dense && p.kind != ProjectionKind::Conv2D)
-                    throw bad(p.layer, ": layer '" + p.layer + "' has an IDP profile but is not dense or conv2d");
+                if (p.kind != ProjectionKind::Dense && p.kind != ProjectionKind::Conv2D && p.kind != ProjectionKind::SparseDense)
+                    throw bad(p.layer, ": layer '" + p.layer + "' has an IDP profile but is not dense (pruned or not) or conv2d");
                 if (p.idp_profile != "all-one" && p.idp_profile != "harmonic" && p.idp_profile != "linear" &&
                     p.idp_profile != "half-exp")
                     throw bad(p.layer, ": layer '" + p.layer + "' has the unknown IDP profile '" + p.idp_profile +

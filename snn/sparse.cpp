@@ -21,6 +21,8 @@ Projection sparsify(const Projection& dense, const Shape& src, const Shape& dst,
     s.source = dense.source;
     s.kind = ProjectionKind::SparseDense;
     s.layer = dense.layer;
+    s.idp_profile = dense.idp_profile; // γ is folded into the weights already; run-time IDP slices the rows
+    s.idp_gamma = dense.idp_gamma;
     s.sparse.row_begin.reserve(std::size_t(n_in) + 1);
     s.sparse.row_begin.push_back(0);
     for (std::int64_t i = 0; i < n_in; ++i) {

@@ -10,6 +10,8 @@
 #include "snn/h5.hpp"
 #include "snn/idp.hpp"
 #include "snn/network_io.hpp"
+#include "snn/quant.hpp"
+#include "snn/sparse.hpp"
 
 #include "tests/support.hpp"
 
@@ -368,4 +370,63 @@ TEST_CASE("a Keras model with two IDP profiles computes the numpy reference at e
     ConvertOptions q = opt;
     q.quantize = parse_quantize({"int:8"});
     CHECK_THROWS_WITH(convert_model(path, &calib, q, log), Contains("IDP profiles") && Contains("quantized"));
+}
+
+TEST_CASE("IDP drops the channels of quantized and pruned layers: codes, scales and rows sliced, worked by hand",
+          "[idp][quant][sparse]") {
+    // chain() with the linear profile: h2's (in, out) weights are γ_u = (0.75, 0.5, 0.25, 0) in
+    // every column. At 50 % h2 reads 2 of h1's 4 channels and makes 2 of its 3 (out reads 2).
+    Network net = chain();
+    attach_idp_profile(net, IdpProfile::Linear, "test");
+    const Shape h1 = net.populations[1].shape, h2 = net.populations[2].shape;
+
+    SECTION("int:4, one step per output: Δ = 0.75/7, codes (7, 5, 2, 0) down every column") {
+        QuantSpec spec;
+        spec.scheme = QuantScheme::Int;
+        spec.bits = 4;
+        quantize(net.populations[2].projections[0], h2, spec, "h2");
+        validate(net);
+        const Network half = apply_idp(net, parse_idp("50"));
+        const Projection& p = half.populations[2].projections[0];
+        REQUIRE(p.quant.scheme == QuantScheme::Int);
+        const auto codes = unpack_codes(p.quant.codes, p.quant.bits, 4);
+        std::vector<int> levels;
+        for (std::uint32_t c : codes) levels.push_back(quant_level(QuantScheme::Int, 4, c));
+        CHECK(levels == std::vector<int>{7, 7, 5, 5}); // (in, out) = (2, 2)
+        REQUIRE(p.quant.scale.size() == 2);
+        CHECK(p.quant.scale[0] == Approx(0.75 / 7));
+        CHECK(p.quant.scale[1] == Approx(0.75 / 7));
+        // The codes stand for the weights the layer keeps.
+        Shape src = h1, dst = h2;
+        src.c = 2;
+        dst.c = 2;
+        CHECK(dequantize(p, src, dst) == p.weights);
+        CHECK(p.weights[2] == Approx(5 * 0.75 / 7));
+    }
+    SECTION("pruned: the kept synapses of the kept rows and columns, compressed again") {
+        // Keep the synapses with u + j even: (0,0) (0,2) (1,1) (2,0) (2,2) (3,1).
+        std::vector<std::uint8_t> keep(12);
+        for (int u = 0; u < 4; ++u)
+            for (int j = 0; j < 3; ++j) keep[std::size_t(u * 3 + j)] = (u + j) % 2 == 0;
+        Projection& p2 = net.populations[2].projections[0];
+        Projection sparse = sparsify(p2, h1, h2, keep);
+        sparse.idp_profile = p2.idp_profile;
+        sparse.idp_gamma = p2.idp_gamma;
+        p2 = sparse;
+        validate(net);
+        const Network half = apply_idp(net, parse_idp("50"));
+        const Projection& p = half.populations[2].projections[0];
+        REQUIRE(p.kind == ProjectionKind::SparseDense);
+        // Rows u = 0, 1 and columns j = 0, 1: (0,0) = 0.75 and (1,1) = 0.5 survive.
+        CHECK(p.sparse.row_begin == std::vector<std::int64_t>{0, 1, 2});
+        CHECK(p.sparse.target == std::vector<std::int32_t>{0, 1});
+        CHECK(p.weights == std::vector<float>{0.75f, 0.5f});
+        CHECK(p.idp_gamma.size() == 2);
+        // The DNN pass reads them as the dense layer with the same zeros.
+        const float x[2] = {1, 2};
+        const auto a = forward(half, x);
+        REQUIRE(a[2].size() == 2);
+        CHECK(a[2][0] == Approx(0.75 * a[1][0] + 0.5));
+        CHECK(a[2][1] == Approx(0.5 * a[1][1] + 0.25));
+    }
 }
