@@ -117,10 +117,11 @@ void write_network(const Network& net, const std::string& file_path) {
     // Version 13: several IDP profiles, whose own weights an older reader would ignore.
     if (!net.idp_ranges.empty()) version = std::max<std::int64_t>(version, 13);
     // Version 14: a bias correction or a synaptic current, which an older
-    // reader would silently drop.
+    // reader would silently drop, or a threshold neuron.
     bool corrected = false;
     for (const Population& pop : net.populations)
-        corrected |= !pop.bias_correction.empty() || pop.neuron.tau_syn_steps != 0;
+        corrected |= !pop.bias_correction.empty() || pop.neuron.tau_syn_steps != 0 ||
+                     pop.neuron.model == NeuronModel::Threshold;
     if (corrected) version = std::max<std::int64_t>(version, 14);
     h5::write_attr(file, "format_version", version);
     if (net.input_layout != InputLayout::ChannelsLast)
