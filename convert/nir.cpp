@@ -1317,8 +1317,7 @@ void export_nir(const Network& net, const std::string& path, std::vector<std::st
     bool corrected = false;
     for (Population& pop : folded.populations) {
         if (pop.bias_correction.empty()) continue;
-        pop.bias.resize(pop.bias_correction.size(), 0.0f);
-        for (std::size_t c = 0; c < pop.bias_correction.size(); ++c) pop.bias[c] += pop.bias_correction[c];
+        pop.bias = snn_bias(pop);
         pop.bias_correction.clear();
         corrected = true;
     }

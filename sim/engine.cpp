@@ -326,11 +326,7 @@ Engine::Engine(const Network& net, const RunOptions& options)
     for (const auto& pop : net_.populations) {
         decay_.push_back(neuron::decay_of(pop.neuron));
         synapse_decay_.push_back(neuron::synapse_decay_of(pop.neuron));
-        bias_.push_back(pop.bias);
-        if (!pop.bias_correction.empty()) {
-            bias_.back().resize(pop.bias_correction.size(), 0.0f);
-            for (std::size_t c = 0; c < pop.bias_correction.size(); ++c) bias_.back()[c] += pop.bias_correction[c];
-        }
+        bias_.push_back(snn_bias(pop));
         grids_.push_back(neuron::state_grid(pop.neuron));
     }
 

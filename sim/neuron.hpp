@@ -67,11 +67,8 @@ inline float decay_of(const NeuronParams& n) {
 // and the membrane integrates I in its place. I starts every sample at 0.
 inline bool has_synapse(const NeuronParams& n) { return n.tau_syn_steps > 0; }
 inline float synapse_decay_of(const NeuronParams& n) { return has_synapse(n) ? std::exp(-1.0f / n.tau_syn_steps) : 0.0f; }
-// The current the membrane integrates this step; `in` is the step's input.
-inline float synapse_step(float& current, float in, float decay) {
-    current = std::fma(current, decay, in);
-    return current;
-}
+// The synaptic current after this step's input `in`: what the membrane integrates.
+inline void synapse_step(float& current, float in, float decay) { current = std::fma(current, decay, in); }
 inline constexpr float integrator_v_th = std::numeric_limits<float>::max();
 // The value a unit fires at (v ≥ it): v_th, or for a strict threshold (NIR's
 // v > v_th) the float just above v_th, since over floats v > v_th is exactly

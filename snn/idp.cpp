@@ -345,8 +345,6 @@ Network apply_idp(const Network& with_profiles, const IdpSetting& setting) {
                 s2.c = ks;
                 d2.c = k;
                 p = sparsify(sliced, s2, d2, kept);
-                p.idp_profile = po.idp_profile;
-                p.idp_gamma = po.idp_gamma;
                 if (!p.idp_gamma.empty()) p.idp_gamma.resize(std::size_t(ks));
                 continue;
             }

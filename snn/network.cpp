@@ -222,6 +222,14 @@ std::int64_t expected_weight_count(const Projection& p, const Shape& src, const 
     return kind_traits(p.kind).weight_count(p, src, dst);
 }
 
+std::vector<float> snn_bias(const Population& pop) {
+    std::vector<float> b = pop.bias;
+    if (pop.bias_correction.empty()) return b;
+    b.resize(pop.bias_correction.size(), 0.0f);
+    for (std::size_t c = 0; c < b.size(); ++c) b[c] += pop.bias_correction[c];
+    return b;
+}
+
 // A bias correction adds into the bias the SNN holds: one bias per channel either way.
 std::int64_t parameter_count(const Population& pop) {
     std::int64_t n = std::int64_t(std::max(pop.bias.size(), pop.bias_correction.size()));

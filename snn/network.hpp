@@ -324,6 +324,9 @@ int window_pad_before(int in, int k, int s, bool same);
 
 // Number of weights a projection must hold given its source and target.
 std::int64_t expected_weight_count(const Projection&, const Shape& source, const Shape& target);
+// The bias the SNN runs with, one per channel: the model's plus its bias
+// correction (empty: none). The DNN pass uses Population::bias alone.
+std::vector<float> snn_bias(const Population&);
 std::int64_t parameter_count(const Population&);
 std::int64_t parameter_bytes(const Population&);
 

@@ -44,6 +44,8 @@ Projection densify(const Projection& sparse, const Shape& src, const Shape& dst)
     d.source = sparse.source;
     d.kind = ProjectionKind::Dense;
     d.layer = sparse.layer;
+    d.idp_profile = sparse.idp_profile;
+    d.idp_gamma = sparse.idp_gamma;
     d.weights.assign(std::size_t(n_in * n_out), 0.0f);
     for (std::int64_t i = 0; i < n_in; ++i)
         for (std::int64_t q = sparse.sparse.row_begin[std::size_t(i)]; q < sparse.sparse.row_begin[std::size_t(i) + 1]; ++q)

@@ -409,9 +409,11 @@ TEST_CASE("IDP drops the channels of quantized and pruned layers: codes, scales 
         for (int u = 0; u < 4; ++u)
             for (int j = 0; j < 3; ++j) keep[std::size_t(u * 3 + j)] = (u + j) % 2 == 0;
         Projection& p2 = net.populations[2].projections[0];
-        Projection sparse = sparsify(p2, h1, h2, keep);
-        sparse.idp_profile = p2.idp_profile;
-        sparse.idp_gamma = p2.idp_gamma;
+        const Projection sparse = sparsify(p2, h1, h2, keep);
+        // Pruning keeps the layer's profile (it used to drop it), and so does its dense reference.
+        CHECK(sparse.idp_profile == "linear");
+        CHECK(sparse.idp_gamma == p2.idp_gamma);
+        CHECK(densify(sparse, h1, h2).idp_gamma == p2.idp_gamma);
         p2 = sparse;
         validate(net);
         const Network half = apply_idp(net, parse_idp("50"));
